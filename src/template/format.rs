@@ -1,0 +1,367 @@
+//! How a value prints: timestamp and duration formats.
+
+use std::fmt::{self, Write as _};
+use std::str::FromStr;
+
+use chrono::format::{Item, StrftimeItems};
+use chrono::{DateTime, Datelike, FixedOffset, Timelike};
+
+use crate::error::{Error, ErrorKind};
+use crate::field::FieldType;
+
+/// How a placeholder prints its value, written after a `|` in the
+/// placeholder: `#call_start|rfc3339#`, `[[duration|hms]]`.
+///
+/// | spec | applies to | prints |
+/// |---|---|---|
+/// | `ansi` | timestamps | ANSI SQL 92, RingCX's form: `2020-04-22 00:00:00.0000` |
+/// | `rfc3339` | timestamps | `2024-12-02T21:04:40.701+00:00` |
+/// | `rfc2822` | timestamps | `Mon, 02 Dec 2024 21:04:40 +0000` |
+/// | `unix` | timestamps | Unix seconds, a number: `1733173480` |
+/// | `unix_ms` | timestamps | Unix milliseconds, a number |
+/// | `strftime:PATTERN` | timestamps | chrono's strftime, e.g. `strftime:%d/%m/%Y` |
+/// | `seconds` | durations | whole seconds, a number (fractional if the duration has a fraction) |
+/// | `hms` | durations | `HH:MM:SS` (hours grow past two digits when needed) |
+///
+/// Timestamps print in the UTC offset they carry. With no spec, a field prints
+/// in its catalog format ([`FieldSpec::default_format`](crate::FieldSpec::default_format)).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Format {
+    /// The value's own form: text as is, numbers in decimal, timestamps in
+    /// RFC 3339, durations in seconds.
+    Natural,
+    /// ANSI SQL 92: `2020-04-22 00:00:00.0000`.
+    Ansi,
+    /// RFC 3339 with as many fractional digits as needed.
+    Rfc3339,
+    /// RFC 2822.
+    Rfc2822,
+    /// Unix seconds.
+    UnixSeconds,
+    /// Unix milliseconds.
+    UnixMillis,
+    /// A strftime pattern, checked when parsed.
+    Strftime(Strftime),
+    /// Seconds, for durations.
+    Seconds,
+    /// `HH:MM:SS`, for durations.
+    Hms,
+}
+
+/// A checked strftime pattern.
+#[derive(Clone)]
+pub struct Strftime {
+    pattern: String,
+    items: Vec<Item<'static>>,
+}
+
+impl Strftime {
+    /// Parses a pattern; an unknown `%` specifier is an error.
+    pub fn new(pattern: &str) -> Result<Strftime, Error> {
+        let items = StrftimeItems::new(pattern).parse_to_owned().map_err(|_| {
+            Error::new(
+                ErrorKind::TemplateSyntax,
+                format!("invalid strftime pattern `{pattern}`"),
+            )
+        })?;
+        Ok(Strftime {
+            pattern: pattern.to_owned(),
+            items,
+        })
+    }
+
+    /// The pattern as written.
+    pub fn pattern(&self) -> &str {
+        &self.pattern
+    }
+}
+
+impl PartialEq for Strftime {
+    fn eq(&self, other: &Strftime) -> bool {
+        self.pattern == other.pattern
+    }
+}
+
+impl fmt::Debug for Strftime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Strftime").field(&self.pattern).finish()
+    }
+}
+
+impl Format {
+    /// The type of value this format applies to, or `None` for
+    /// [`Format::Natural`], which applies to all.
+    pub fn applies_to(&self) -> Option<FieldType> {
+        match self {
+            Format::Natural => None,
+            Format::Ansi
+            | Format::Rfc3339
+            | Format::Rfc2822
+            | Format::UnixSeconds
+            | Format::UnixMillis
+            | Format::Strftime(_) => Some(FieldType::Timestamp),
+            Format::Seconds | Format::Hms => Some(FieldType::Duration),
+        }
+    }
+}
+
+impl FromStr for Format {
+    type Err = Error;
+
+    fn from_str(spec: &str) -> Result<Format, Error> {
+        Ok(match spec {
+            "ansi" => Format::Ansi,
+            "rfc3339" => Format::Rfc3339,
+            "rfc2822" => Format::Rfc2822,
+            "unix" => Format::UnixSeconds,
+            "unix_ms" => Format::UnixMillis,
+            "seconds" => Format::Seconds,
+            "hms" => Format::Hms,
+            _ => match spec.strip_prefix("strftime:") {
+                Some(pattern) => Format::Strftime(Strftime::new(pattern)?),
+                None => {
+                    return Err(Error::new(
+                        ErrorKind::TemplateSyntax,
+                        format!(
+                            "unknown format `{spec}`, expected one of `ansi`, `rfc3339`, \
+                             `rfc2822`, `unix`, `unix_ms`, `strftime:PATTERN`, `seconds`, \
+                             `hms` or `default:TEXT`"
+                        ),
+                    )
+                    .with_suggestion(crate::error::nearest(
+                        spec,
+                        ["ansi", "rfc3339", "rfc2822", "unix", "unix_ms", "seconds", "hms"],
+                    )))
+                }
+            },
+        })
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Format::Natural => f.write_str("natural"),
+            Format::Ansi => f.write_str("ansi"),
+            Format::Rfc3339 => f.write_str("rfc3339"),
+            Format::Rfc2822 => f.write_str("rfc2822"),
+            Format::UnixSeconds => f.write_str("unix"),
+            Format::UnixMillis => f.write_str("unix_ms"),
+            Format::Strftime(s) => write!(f, "strftime:{}", s.pattern),
+            Format::Seconds => f.write_str("seconds"),
+            Format::Hms => f.write_str("hms"),
+        }
+    }
+}
+
+/// What formatting produced: a bare number, or text to be escaped.
+pub(crate) enum Printed {
+    Number,
+    Text,
+}
+
+/// A fixed-size buffer for formatted values, so that rendering a timestamp
+/// does not allocate. Longer output (only strftime can make it) spills to
+/// the heap.
+pub(crate) struct Scratch {
+    buf: [u8; 64],
+    len: usize,
+    spill: Option<String>,
+}
+
+impl Scratch {
+    pub(crate) fn new() -> Scratch {
+        Scratch {
+            buf: [0; 64],
+            len: 0,
+            spill: None,
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        match &self.spill {
+            Some(s) => s,
+            // Only whole `&str`s are ever copied in, so this cannot fail.
+            None => std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default(),
+        }
+    }
+
+    fn push_byte(&mut self, b: u8) {
+        let _ = self.write_str(std::str::from_utf8(&[b]).unwrap_or_default());
+    }
+
+    fn push_padded(&mut self, n: u64, width: usize) {
+        let mut digits = [b'0'; 20];
+        let mut i = digits.len();
+        let mut n = n;
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let used = digits.len() - i;
+        for _ in used..width {
+            self.push_byte(b'0');
+        }
+        let _ = self.write_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
+    }
+}
+
+impl fmt::Write for Scratch {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if let Some(spill) = &mut self.spill {
+            spill.push_str(s);
+        } else if self.len + s.len() <= self.buf.len() {
+            self.buf[self.len..self.len + s.len()].copy_from_slice(s.as_bytes());
+            self.len += s.len();
+        } else {
+            let mut spill = String::with_capacity(self.len + s.len() + 32);
+            spill.push_str(std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default());
+            spill.push_str(s);
+            self.spill = Some(spill);
+        }
+        Ok(())
+    }
+}
+
+fn push_date_time(s: &mut Scratch, t: &DateTime<FixedOffset>, separator: u8) {
+    let year = t.year();
+    if (0..=9999).contains(&year) {
+        s.push_padded(year as u64, 4);
+    } else {
+        let _ = write!(s, "{year:+}");
+    }
+    s.push_byte(b'-');
+    s.push_padded(t.month().into(), 2);
+    s.push_byte(b'-');
+    s.push_padded(t.day().into(), 2);
+    s.push_byte(separator);
+    s.push_padded(t.hour().into(), 2);
+    s.push_byte(b':');
+    s.push_padded(t.minute().into(), 2);
+    s.push_byte(b':');
+    s.push_padded(t.second().into(), 2);
+}
+
+/// Formats a timestamp into `s`.
+pub(crate) fn timestamp(t: &DateTime<FixedOffset>, format: &Format, s: &mut Scratch) -> Printed {
+    // Leap seconds are carried in the nanosecond field above 1e9.
+    let nanos = u64::from(t.nanosecond() % 1_000_000_000);
+    match format {
+        Format::Ansi => {
+            push_date_time(s, t, b' ');
+            s.push_byte(b'.');
+            s.push_padded(nanos / 100_000, 4);
+        }
+        Format::Rfc2822 => {
+            let _ = write!(s, "{}", t.format("%a, %d %b %Y %H:%M:%S %z"));
+        }
+        Format::UnixSeconds => {
+            let _ = write!(s, "{}", t.timestamp());
+            return Printed::Number;
+        }
+        Format::UnixMillis => {
+            let _ = write!(s, "{}", t.timestamp_millis());
+            return Printed::Number;
+        }
+        Format::Strftime(pattern) => {
+            let _ = write!(s, "{}", t.format_with_items(pattern.items.iter()));
+        }
+        // RFC 3339 is a timestamp's natural form; formats of other types fall
+        // back to it.
+        _ => {
+            push_date_time(s, t, b'T');
+            if nanos != 0 {
+                s.push_byte(b'.');
+                if nanos % 1_000_000 == 0 {
+                    s.push_padded(nanos / 1_000_000, 3);
+                } else if nanos % 1_000 == 0 {
+                    s.push_padded(nanos / 1_000, 6);
+                } else {
+                    s.push_padded(nanos, 9);
+                }
+            }
+            let offset = t.offset().local_minus_utc();
+            s.push_byte(if offset < 0 { b'-' } else { b'+' });
+            let offset = u64::from(offset.unsigned_abs()) / 60;
+            s.push_padded(offset / 60, 2);
+            s.push_byte(b':');
+            s.push_padded(offset % 60, 2);
+        }
+    }
+    Printed::Text
+}
+
+/// Formats a duration into `s`.
+pub(crate) fn duration(d: &std::time::Duration, format: &Format, s: &mut Scratch) -> Printed {
+    if let Format::Hms = format {
+        let secs = d.as_secs();
+        s.push_padded(secs / 3600, 2);
+        s.push_byte(b':');
+        s.push_padded(secs / 60 % 60, 2);
+        s.push_byte(b':');
+        s.push_padded(secs % 60, 2);
+        return Printed::Text;
+    }
+    if d.subsec_nanos() == 0 {
+        s.push_padded(d.as_secs(), 1);
+    } else {
+        let _ = write!(s, "{}", d.as_secs_f64());
+    }
+    Printed::Number
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn ts(s: &str) -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339(s).unwrap()
+    }
+
+    fn show(t: &str, f: &str) -> String {
+        let mut s = Scratch::new();
+        timestamp(&ts(t), &f.parse().unwrap(), &mut s);
+        s.as_str().to_owned()
+    }
+
+    #[test]
+    fn timestamp_formats() {
+        let t = "2024-12-02T21:04:40.701+02:00";
+        assert_eq!(show(t, "ansi"), "2024-12-02 21:04:40.7010");
+        assert_eq!(show(t, "rfc3339"), t);
+        assert_eq!(show("2020-04-22T00:00:00Z", "rfc3339"), "2020-04-22T00:00:00+00:00");
+        assert_eq!(show("2020-04-22T00:00:00.000001Z", "rfc3339"), "2020-04-22T00:00:00.000001+00:00");
+        assert_eq!(show(t, "rfc2822"), "Mon, 02 Dec 2024 21:04:40 +0200");
+        assert_eq!(show(t, "unix"), "1733166280");
+        assert_eq!(show(t, "unix_ms"), "1733166280701");
+        assert_eq!(show(t, "strftime:%d/%m/%Y"), "02/12/2024");
+        let long = format!("strftime:{}", "%Y-%m-%d ".repeat(20));
+        assert_eq!(show(t, &long).len(), 11 * 20);
+    }
+
+    #[test]
+    fn duration_formats() {
+        let mut s = Scratch::new();
+        duration(&Duration::from_secs(417), &Format::Hms, &mut s);
+        assert_eq!(s.as_str(), "00:06:57");
+        let mut s = Scratch::new();
+        duration(&Duration::from_secs(360_000), &Format::Hms, &mut s);
+        assert_eq!(s.as_str(), "100:00:00");
+        let mut s = Scratch::new();
+        duration(&Duration::from_millis(1500), &Format::Seconds, &mut s);
+        assert_eq!(s.as_str(), "1.5");
+    }
+
+    #[test]
+    fn bad_specs_are_errors() {
+        assert!("strftime:%Q".parse::<Format>().is_err());
+        let err = "rfc333".parse::<Format>().unwrap_err();
+        assert_eq!(err.suggestion(), Some("rfc3339"));
+    }
+}

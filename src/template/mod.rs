@@ -1,0 +1,632 @@
+//! Placeholder templates: compiled once, rendered many times, escaped by
+//! context.
+//!
+//! # What is a placeholder
+//!
+//! Two syntaxes are supported, chosen per template with [`Syntax`]:
+//!
+//! - RingCX: `#name#` ([`Syntax::Hash`])
+//! - AVANSER: `[[name]]` ([`Syntax::Brackets`])
+//!
+//! A placeholder is the opening delimiter, immediately followed by a name
+//! (an ASCII letter or `_`, then letters, digits, `_` or `.`), optionally by
+//! `|` and options, and then the closing delimiter, all on one line. Anything
+//! else is literal text: in `Ticket #42` the `#` is followed by a digit, in
+//! `https://example.com/#section` no closing `#` follows, so both are kept as
+//! written. Options are separated by `|`:
+//!
+//! - a [`Format`]: `#call_start|rfc3339#`, `[[duration|hms]]`;
+//! - `default:TEXT`, printed when the call has no value for the field:
+//!   `#agent_id|default:unknown#`.
+//!
+//! Options cannot contain `|` or the closing delimiter.
+//!
+//! # Contexts
+//!
+//! The [`Context`] a template is compiled for decides how each value is
+//! escaped, so a value can never change the structure it lands in. A JSON or
+//! XML template is parsed, and each placeholder is escaped for the place it
+//! stands in (inside a JSON string, as a whole JSON value, XML text, an XML
+//! attribute, CDATA); a template that is not well-formed is an error at
+//! compile time.
+//!
+//! ```
+//! use callhook::template::{Context, Options, Template};
+//! use callhook::CallData;
+//!
+//! let template = Template::compile(
+//!     r##"{"agentId": "#agent_id#", "duration": #duration#}"##,
+//!     Context::Json,
+//!     &Options::default(),
+//! )?;
+//! assert_eq!(template.fields().collect::<Vec<_>>(), ["agent_id", "duration"]);
+//!
+//! let call = CallData::new()
+//!     .with("agent_id", "say \"hi\"")
+//!     .with("duration", std::time::Duration::from_secs(95));
+//! let mut out = Vec::new();
+//! template.render_into(&call, &mut out)?;
+//! assert_eq!(out, br#"{"agentId": "say \"hi\"", "duration": 95}"#);
+//! # Ok::<(), callhook::Error>(())
+//! ```
+
+mod escape;
+mod format;
+mod scan;
+
+use std::fmt;
+
+pub use format::{Format, Strftime};
+
+pub(crate) use escape::Escape;
+use format::{Printed, Scratch};
+use scan::Found;
+
+use crate::error::{Error, ErrorKind, Position};
+use crate::field::{hash_name, CallData, Catalog, Value};
+
+/// The placeholder syntax of a template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Syntax {
+    /// RingCX tags: `#field#`.
+    #[default]
+    Hash,
+    /// AVANSER placeholders: `[[field]]`.
+    Brackets,
+}
+
+impl Syntax {
+    pub(crate) fn delimiters(self) -> (&'static str, &'static str) {
+        match self {
+            Syntax::Hash => ("#", "#"),
+            Syntax::Brackets => ("[[", "]]"),
+        }
+    }
+}
+
+/// What a template is, and so how its values are escaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Context {
+    /// A JSON document. Inside a string literal a value is string-escaped;
+    /// standing as a whole value it renders typed: a number, `true`/`false`,
+    /// `null`, or a quoted string.
+    Json,
+    /// An XML document: values in text, attribute values and CDATA are
+    /// escaped for each; elsewhere a placeholder is an error.
+    Xml,
+    /// The content of a JSON string literal (quotes not included).
+    JsonString,
+    /// XML character data.
+    XmlText,
+    /// An XML attribute value (quotes not included).
+    XmlAttribute,
+    /// A key or value of an `application/x-www-form-urlencoded` body.
+    Form,
+    /// A URL query component, percent-encoded.
+    UrlQuery,
+    /// A URL path segment, percent-encoded so a value cannot add `/`, `?` or
+    /// `#`; a value that is exactly `.` or `..` is refused.
+    UrlPath,
+    /// An HTTP header value: CR, LF and NUL are refused; other control
+    /// characters become spaces.
+    Header,
+    /// Text with no escaping at all. Only for output that is not parsed by
+    /// anything (a log line, a preview).
+    Plain,
+}
+
+impl Context {
+    /// How values are escaped, where the whole template is one context.
+    fn escape(self) -> Escape {
+        match self {
+            Context::Json | Context::JsonString => Escape::JsonString,
+            Context::Xml | Context::XmlText => Escape::XmlText,
+            Context::XmlAttribute => Escape::XmlAttribute,
+            Context::Form => Escape::Form,
+            Context::UrlQuery => Escape::UrlQuery,
+            Context::UrlPath => Escape::UrlPath,
+            Context::Header => Escape::Header,
+            Context::Plain => Escape::Raw,
+        }
+    }
+
+    /// Whether literal text is escaped like values: yes where the template is
+    /// a fragment (a form value), no where it is a whole document.
+    fn escapes_literals(self) -> bool {
+        !matches!(self, Context::Json | Context::Xml | Context::Plain)
+    }
+}
+
+/// What to render for a field the call data does not have, when the
+/// placeholder has no `default:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Missing {
+    /// Nothing (an empty string; `""` as a whole JSON value). The default
+    /// everywhere but a whole JSON value.
+    Empty,
+    /// `null` as a whole JSON value (the default there); nothing elsewhere.
+    Null,
+    /// Fail the render with [`ErrorKind::MissingValue`].
+    Error,
+}
+
+/// How to compile a template.
+#[derive(Debug, Clone)]
+pub struct Options<'a> {
+    catalog: &'a Catalog,
+    syntax: Syntax,
+    missing: Option<Missing>,
+    lenient: bool,
+}
+
+impl Default for Options<'static> {
+    fn default() -> Self {
+        Options::new(Catalog::standard())
+    }
+}
+
+impl<'a> Options<'a> {
+    /// Options checking fields against `catalog`, with the `#field#` syntax,
+    /// per-context missing-value defaults, and unknown fields as errors.
+    pub fn new(catalog: &'a Catalog) -> Options<'a> {
+        Options {
+            catalog,
+            syntax: Syntax::Hash,
+            missing: None,
+            lenient: false,
+        }
+    }
+
+    /// Sets the placeholder syntax.
+    pub fn syntax(mut self, syntax: Syntax) -> Self {
+        self.syntax = syntax;
+        self
+    }
+
+    /// Sets one missing-value policy for every placeholder.
+    pub fn missing(mut self, missing: Missing) -> Self {
+        self.missing = Some(missing);
+        self
+    }
+
+    /// Leaves placeholders naming unknown fields as literal text, as RingCX
+    /// does, instead of failing. A placeholder standing as a whole JSON value
+    /// must still name a known field, since the literal would not be JSON.
+    pub fn lenient(mut self, lenient: bool) -> Self {
+        self.lenient = lenient;
+        self
+    }
+
+    /// The catalog fields are checked against.
+    pub fn catalog(&self) -> &'a Catalog {
+        self.catalog
+    }
+}
+
+/// One checked placeholder.
+#[derive(Debug, Clone, PartialEq)]
+struct Slot {
+    name: Box<str>,
+    hash: u64,
+    format: Format,
+    default: Option<Box<str>>,
+    escape: Escape,
+    missing: Missing,
+    position: Position,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Segment {
+    Literal { start: u32, end: u32 },
+    Slot(u32),
+}
+
+/// A compiled template: parsed, checked against the catalog, and ready to
+/// render any number of times.
+#[derive(Clone, PartialEq)]
+pub struct Template {
+    source: Box<str>,
+    context: Context,
+    /// Literal text, already escaped for the context.
+    literals: Vec<u8>,
+    segments: Vec<Segment>,
+    slots: Vec<Slot>,
+    fields: Vec<Box<str>>,
+}
+
+impl fmt::Debug for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Template")
+            .field("context", &self.context)
+            .field("source", &self.source)
+            .field("fields", &self.fields)
+            .finish()
+    }
+}
+
+impl Template {
+    /// Compiles `source` for `context`.
+    ///
+    /// Every problem is reported at once: unknown fields (with the nearest
+    /// known name), bad options, formats that do not fit the field's type,
+    /// and JSON or XML that is not well-formed, each with its position. Where
+    /// there is more than one, the error is of kind
+    /// [`ErrorKind::InvalidConfig`] and [`Error::related`] lists them.
+    pub fn compile(source: &str, context: Context, options: &Options<'_>) -> Result<Template, Error> {
+        let syntax = options.syntax;
+        let found: Vec<(Found<'_>, Result<Escape, &'static str>)> = match context {
+            Context::Json => scan::json(source, syntax)
+                .into_iter()
+                .map(|(f, e)| (f, Ok(e)))
+                .collect(),
+            Context::Xml => scan::xml(source, syntax),
+            _ => scan::plain(source, syntax)
+                .into_iter()
+                .map(|f| (f, Ok(context.escape())))
+                .collect(),
+        };
+
+        let mut template = Template {
+            source: source.into(),
+            context,
+            literals: Vec::with_capacity(source.len()),
+            segments: Vec::new(),
+            slots: Vec::new(),
+            fields: Vec::new(),
+        };
+        let mut errors = Vec::new();
+        // The source with each placeholder replaced by a stand-in of the same
+        // length, for the JSON or XML parser to check the structure.
+        let mut stand_in = Vec::with_capacity(source.len());
+        let mut literal_start = 0;
+
+        for (found, escape) in found {
+            let position = Position::locate(source, found.start);
+            let escape = match escape {
+                Ok(escape) => escape,
+                Err(place) => {
+                    errors.push(
+                        Error::new(
+                            ErrorKind::TemplateSyntax,
+                            format!("placeholder `{}` cannot stand in {place}", found.name),
+                        )
+                        .at(position),
+                    );
+                    continue;
+                }
+            };
+            let slot = match check(&found, escape, position, options) {
+                Ok(Some(slot)) => slot,
+                // Lenient mode: an unknown field stays literal text.
+                Ok(None) => continue,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            if let Err(e) = template.push_literal(&source[literal_start..found.start]) {
+                errors.push(e.at(Position::locate(source, literal_start)));
+            }
+            stand_in.extend_from_slice(&source.as_bytes()[literal_start..found.start]);
+            let fill = if escape == Escape::JsonValue { b'0' } else { b'x' };
+            stand_in.push(fill);
+            stand_in.resize(stand_in.len() + found.end - found.start - 1, b' ' | (fill & 0x40));
+            literal_start = found.end;
+            if !template.fields.iter().any(|f| **f == *slot.name) {
+                template.fields.push(slot.name.clone());
+            }
+            template.segments.push(Segment::Slot(template.slots.len() as u32));
+            template.slots.push(slot);
+        }
+        if let Err(e) = template.push_literal(&source[literal_start..]) {
+            errors.push(e.at(Position::locate(source, literal_start)));
+        }
+        stand_in.extend_from_slice(&source.as_bytes()[literal_start..]);
+
+        if errors.is_empty() {
+            // Stand-ins replace whole placeholders with ASCII, so the text
+            // stays UTF-8 and keeps every offset.
+            let stand_in = String::from_utf8_lossy(&stand_in);
+            let checked = match context {
+                Context::Json => scan::check_json(source, &stand_in),
+                Context::Xml => scan::check_xml(source, &stand_in),
+                _ => Ok(()),
+            };
+            checked.map_err(|e| errors.push(e)).ok();
+        }
+        if errors.is_empty() {
+            template.literals.shrink_to_fit();
+            Ok(template)
+        } else {
+            Err(Error::many(errors))
+        }
+    }
+
+    fn push_literal(&mut self, text: &str) -> Result<(), Error> {
+        if text.is_empty() {
+            return Ok(());
+        }
+        let start = self.literals.len();
+        if self.context.escapes_literals() {
+            self.context
+                .escape()
+                .text(text, &mut self.literals)
+                .map_err(|r| Error::new(ErrorKind::UnsafeValue, r.message()))?;
+        } else {
+            self.literals.extend_from_slice(text.as_bytes());
+        }
+        let end = self.literals.len();
+        // Merge with a literal just before, as lenient mode can leave two.
+        if let Some(Segment::Literal { end: last, .. }) = self.segments.last_mut() {
+            if *last as usize == start {
+                *last = end as u32;
+                return Ok(());
+            }
+        }
+        self.segments.push(Segment::Literal {
+            start: start as u32,
+            end: end as u32,
+        });
+        Ok(())
+    }
+
+    /// The text the template was compiled from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The context the template was compiled for.
+    pub fn context(&self) -> Context {
+        self.context
+    }
+
+    /// The fields the template uses, each once, in order of first use.
+    pub fn fields(&self) -> impl Iterator<Item = &str> {
+        self.fields.iter().map(|f| &**f)
+    }
+
+    /// Whether the template has no placeholders, so renders the same for
+    /// every call.
+    pub fn is_static(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Renders for `data`, appending to `out`.
+    ///
+    /// On error `out` is left as it was before the call.
+    pub fn render_into(&self, data: &CallData, out: &mut Vec<u8>) -> Result<(), Error> {
+        let before = out.len();
+        for segment in &self.segments {
+            let rendered = match *segment {
+                Segment::Literal { start, end } => {
+                    out.extend_from_slice(&self.literals[start as usize..end as usize]);
+                    Ok(())
+                }
+                Segment::Slot(i) => self.slots[i as usize].render(data, out),
+            };
+            if let Err(e) = rendered {
+                out.truncate(before);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Renders for `data` into a new buffer.
+    pub fn render(&self, data: &CallData) -> Result<Vec<u8>, Error> {
+        let mut out = Vec::with_capacity(self.literals.len() + 16 * self.slots.len());
+        self.render_into(data, &mut out)?;
+        Ok(out)
+    }
+
+    /// Renders for `data` into a `String`.
+    pub fn render_string(&self, data: &CallData) -> Result<String, Error> {
+        // Every escape appends whole UTF-8 sequences, as do literals.
+        String::from_utf8(self.render(data)?)
+            .map_err(|_| Error::new(ErrorKind::TemplateSyntax, "rendered text is not UTF-8"))
+    }
+}
+
+/// Checks one placeholder: its field, options and format. `Ok(None)` means
+/// "leave it literal" (lenient mode, unknown field).
+fn check(
+    found: &Found<'_>,
+    escape: Escape,
+    position: Position,
+    options: &Options<'_>,
+) -> Result<Option<Slot>, Error> {
+    let Some(spec) = options.catalog.get(found.name) else {
+        if options.lenient && escape != Escape::JsonValue {
+            return Ok(None);
+        }
+        return Err(Error::new(
+            ErrorKind::UnknownField,
+            format!("unknown field `{}`", found.name),
+        )
+        .with_suggestion(options.catalog.suggest(found.name))
+        .at(position));
+    };
+    let mut format = None;
+    let mut default = None;
+    if let Some((text, _)) = found.options {
+        for option in text.split('|') {
+            if let Some(value) = option.strip_prefix("default:") {
+                if default.replace(value.into()).is_some() {
+                    return Err(Error::new(
+                        ErrorKind::TemplateSyntax,
+                        format!("placeholder `{}` has two defaults", found.name),
+                    )
+                    .at(position));
+                }
+            } else {
+                let parsed: Format = option.parse().map_err(|e: Error| e.at(position))?;
+                if format.replace(parsed).is_some() {
+                    return Err(Error::new(
+                        ErrorKind::TemplateSyntax,
+                        format!("placeholder `{}` has two formats", found.name),
+                    )
+                    .at(position));
+                }
+            }
+        }
+    }
+    let format = match format {
+        Some(format) => {
+            if let Some(applies) = format.applies_to() {
+                if applies != spec.field_type() {
+                    return Err(Error::new(
+                        ErrorKind::TemplateSyntax,
+                        format!(
+                            "format `{format}` applies to {applies} fields, but `{}` is {}",
+                            found.name,
+                            spec.field_type()
+                        ),
+                    )
+                    .at(position));
+                }
+            }
+            format
+        }
+        None => spec.default_format(),
+    };
+    let missing = options.missing.unwrap_or(if escape == Escape::JsonValue {
+        Missing::Null
+    } else {
+        Missing::Empty
+    });
+    Ok(Some(Slot {
+        name: found.name.into(),
+        hash: hash_name(found.name),
+        format,
+        default,
+        escape,
+        missing,
+        position,
+    }))
+}
+
+impl Slot {
+    #[inline]
+    fn render(&self, data: &CallData, out: &mut Vec<u8>) -> Result<(), Error> {
+        match data.get_hashed(&self.name, self.hash) {
+            Some(value) => self.value(value, out),
+            None => match &self.default {
+                Some(default) => self.default(default, out),
+                None => match self.missing {
+                    Missing::Empty => {
+                        if self.escape == Escape::JsonValue {
+                            out.extend_from_slice(b"\"\"");
+                        }
+                        Ok(())
+                    }
+                    Missing::Null => {
+                        self.null(out);
+                        Ok(())
+                    }
+                    Missing::Error => Err(Error::new(
+                        ErrorKind::MissingValue,
+                        format!("the call has no value for field `{}`", self.name),
+                    )
+                    .at(self.position)),
+                },
+            },
+        }
+    }
+
+    fn null(&self, out: &mut Vec<u8>) {
+        if self.escape == Escape::JsonValue {
+            out.extend_from_slice(b"null");
+        }
+    }
+
+    /// A default stands as a JSON scalar where it is one (`0`, `true`,
+    /// `null`), and as text otherwise.
+    fn default(&self, default: &str, out: &mut Vec<u8>) -> Result<(), Error> {
+        if self.escape == Escape::JsonValue
+            && matches!(
+                serde_json::from_str::<serde_json::Value>(default),
+                Ok(serde_json::Value::Number(_) | serde_json::Value::Bool(_) | serde_json::Value::Null)
+            )
+        {
+            out.extend_from_slice(default.as_bytes());
+            return Ok(());
+        }
+        self.text(default, out)
+    }
+
+    fn text(&self, text: &str, out: &mut Vec<u8>) -> Result<(), Error> {
+        self.escape.text(text, out).map_err(|refused| {
+            Error::new(
+                ErrorKind::UnsafeValue,
+                format!("field `{}`: {}", self.name, refused.message()),
+            )
+            .at(self.position)
+        })
+    }
+
+    fn value(&self, value: &Value, out: &mut Vec<u8>) -> Result<(), Error> {
+        let mut scratch = Scratch::new();
+        let printed = match value {
+            Value::Text(s) => return self.text(s, out),
+            Value::Null => {
+                self.null(out);
+                return Ok(());
+            }
+            Value::Bool(b) => {
+                out.extend_from_slice(if *b { b"true" } else { b"false" });
+                return Ok(());
+            }
+            Value::Integer(i) => {
+                push_integer(*i, out);
+                return Ok(());
+            }
+            Value::Decimal(d) => {
+                if self.escape == Escape::JsonValue && !d.is_finite() {
+                    // JSON has no NaN or infinity; serde_json also writes null.
+                    out.extend_from_slice(b"null");
+                    return Ok(());
+                }
+                use std::fmt::Write as _;
+                let _ = write!(scratch, "{d}");
+                Printed::Number
+            }
+            Value::Timestamp(t) => format::timestamp(t, &self.format, &mut scratch),
+            Value::Duration(d) => format::duration(d, &self.format, &mut scratch),
+        };
+        match printed {
+            // Digits, `-`, `.`, `e`, `N`, `a`, `i`, `n`, `f`: safe in every
+            // context.
+            Printed::Number => {
+                out.extend_from_slice(scratch.as_str().as_bytes());
+                Ok(())
+            }
+            Printed::Text => self.text(scratch.as_str(), out),
+        }
+    }
+}
+
+fn push_integer(i: i64, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut n = i.unsigned_abs();
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,316 @@
+//! Finding placeholders, and the structure (JSON or XML) they stand in.
+
+use super::escape::Escape;
+use super::Syntax;
+use crate::error::{Error, ErrorKind, Position};
+
+/// A placeholder as written, before it is checked.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Found<'a> {
+    /// Byte range of the whole placeholder, delimiters included.
+    pub start: usize,
+    pub end: usize,
+    pub name: &'a str,
+    /// The text after the first `|`, and its byte offset.
+    pub options: Option<(&'a str, usize)>,
+}
+
+fn is_name_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_'
+}
+
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'.'
+}
+
+/// The placeholder that starts at byte `i`, if one does.
+///
+/// A placeholder is the opening delimiter, a name (`[A-Za-z_][A-Za-z0-9_.]*`),
+/// optionally `|` and options, and the closing delimiter, all on one line.
+/// Anything else is literal text.
+pub(crate) fn placeholder_at(src: &str, i: usize, syntax: Syntax) -> Option<Found<'_>> {
+    let (open, close) = syntax.delimiters();
+    let bytes = src.as_bytes();
+    if !bytes[i..].starts_with(open.as_bytes()) {
+        return None;
+    }
+    let name_start = i + open.len();
+    if !bytes.get(name_start).copied().is_some_and(is_name_start) {
+        return None;
+    }
+    let mut j = name_start + 1;
+    while j < bytes.len() && is_name_byte(bytes[j]) {
+        j += 1;
+    }
+    let name = &src[name_start..j];
+    if bytes[j..].starts_with(close.as_bytes()) {
+        return Some(Found {
+            start: i,
+            end: j + close.len(),
+            name,
+            options: None,
+        });
+    }
+    if bytes.get(j) != Some(&b'|') {
+        return None;
+    }
+    let rest = &src[j + 1..];
+    let k = rest.find(close)?;
+    let options = &rest[..k];
+    if options.contains('\n') {
+        return None;
+    }
+    Some(Found {
+        start: i,
+        end: j + 1 + k + close.len(),
+        name,
+        options: Some((options, j + 1)),
+    })
+}
+
+/// Every placeholder in plain text, in order.
+pub(crate) fn plain(src: &str, syntax: Syntax) -> Vec<Found<'_>> {
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < src.len() {
+        match placeholder_at(src, i, syntax) {
+            Some(f) => {
+                i = f.end;
+                found.push(f);
+            }
+            None => i += 1,
+        }
+    }
+    found
+}
+
+/// Every placeholder in a JSON template, with whether it stands inside a
+/// string literal ([`Escape::JsonString`]) or as a whole value
+/// ([`Escape::JsonValue`]).
+pub(crate) fn json(src: &str, syntax: Syntax) -> Vec<(Found<'_>, Escape)> {
+    let bytes = src.as_bytes();
+    let mut found = Vec::new();
+    let mut in_string = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(f) = placeholder_at(src, i, syntax) {
+            let escape = if in_string {
+                Escape::JsonString
+            } else {
+                Escape::JsonValue
+            };
+            found.push((f, escape));
+            i = f.end;
+            continue;
+        }
+        match bytes[i] {
+            b'\\' if in_string => i += 1,
+            b'"' => in_string = !in_string,
+            _ => {}
+        }
+        i += 1;
+    }
+    found
+}
+
+/// Checks that `text` (a template with its placeholders replaced by stand-ins
+/// of the same length) is JSON.
+pub(crate) fn check_json(source: &str, text: &str) -> Result<(), Error> {
+    serde_json::from_str::<serde::de::IgnoredAny>(text)
+        .map(|_| ())
+        .map_err(|e| {
+            let line_start = text
+                .split_inclusive('\n')
+                .take(e.line().saturating_sub(1))
+                .map(str::len)
+                .sum::<usize>();
+            let offset = line_start + e.column().saturating_sub(1);
+            let message = e.to_string();
+            // serde_json appends its own " at line L column C"; ours is in
+            // the position.
+            let message = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_owned();
+            Error::new(
+                ErrorKind::TemplateSyntax,
+                format!("template is not valid JSON: {message}"),
+            )
+            .at(Position::locate(source, offset))
+        })
+}
+
+/// Where in an XML document the scanner is.
+#[derive(Clone, Copy, PartialEq)]
+enum Xml {
+    Text,
+    Tag,
+    Attribute(u8),
+    EndTag,
+    Comment,
+    Cdata,
+    Instruction,
+    Declaration,
+}
+
+/// Every placeholder in an XML template, with its escape, or `None` where a
+/// placeholder cannot stand (names, comments, declarations), and the name of
+/// that place.
+pub(crate) fn xml(src: &str, syntax: Syntax) -> Vec<(Found<'_>, Result<Escape, &'static str>)> {
+    let bytes = src.as_bytes();
+    let mut found = Vec::new();
+    let mut state = Xml::Text;
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(f) = placeholder_at(src, i, syntax) {
+            let escape = match state {
+                Xml::Text => Ok(Escape::XmlText),
+                Xml::Attribute(_) => Ok(Escape::XmlAttribute),
+                Xml::Cdata => Ok(Escape::XmlCdata),
+                Xml::Tag | Xml::EndTag => Err("an element or attribute name"),
+                Xml::Comment => Err("a comment"),
+                Xml::Instruction => Err("a processing instruction"),
+                Xml::Declaration => Err("a declaration"),
+            };
+            found.push((f, escape));
+            i = f.end;
+            continue;
+        }
+        let rest = &bytes[i..];
+        let (next, skip) = match (state, bytes[i]) {
+            (Xml::Text, b'<') if rest.starts_with(b"<!--") => (Xml::Comment, 4),
+            (Xml::Text, b'<') if rest.starts_with(b"<![CDATA[") => (Xml::Cdata, 9),
+            (Xml::Text, b'<') if rest.starts_with(b"<?") => (Xml::Instruction, 2),
+            (Xml::Text, b'<') if rest.starts_with(b"<!") => (Xml::Declaration, 2),
+            (Xml::Text, b'<') if rest.starts_with(b"</") => (Xml::EndTag, 2),
+            (Xml::Text, b'<') => (Xml::Tag, 1),
+            (Xml::Tag, q @ (b'"' | b'\'')) => (Xml::Attribute(q), 1),
+            (Xml::Attribute(q), b) if b == q => (Xml::Tag, 1),
+            (Xml::Tag | Xml::EndTag | Xml::Declaration, b'>') => (Xml::Text, 1),
+            (Xml::Comment, b'-') if rest.starts_with(b"-->") => (Xml::Text, 3),
+            (Xml::Cdata, b']') if rest.starts_with(b"]]>") => (Xml::Text, 3),
+            (Xml::Instruction, b'?') if rest.starts_with(b"?>") => (Xml::Text, 2),
+            (state, _) => (state, 1),
+        };
+        state = next;
+        i += skip;
+    }
+    found
+}
+
+/// Checks that `text` (a template with its placeholders replaced by stand-ins
+/// of the same length) is one well-formed XML document.
+pub(crate) fn check_xml(source: &str, text: &str) -> Result<(), Error> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut depth = 0usize;
+    let mut roots = 0usize;
+    let fail = |message: String, offset: u64| {
+        Error::new(
+            ErrorKind::TemplateSyntax,
+            format!("template is not well-formed XML: {message}"),
+        )
+        .at(Position::locate(source, offset as usize))
+    };
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|e| fail(e.to_string(), reader.error_position()))?;
+        let checked = match &event {
+            Event::Start(e) | Event::Empty(e) => {
+                if depth == 0 {
+                    roots += 1;
+                }
+                if matches!(event, Event::Start(_)) {
+                    depth += 1;
+                }
+                e.attributes().try_for_each(|a| {
+                    a.map_err(|e| e.to_string())?
+                        .unescape_value()
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                })
+            }
+            Event::End(_) => {
+                depth = depth.saturating_sub(1);
+                Ok(())
+            }
+            Event::Text(t) => {
+                if depth == 0 && !t.iter().all(u8::is_ascii_whitespace) {
+                    Err("text outside the root element".to_owned())
+                } else {
+                    t.unescape().map(|_| ()).map_err(|e| e.to_string())
+                }
+            }
+            Event::Eof => break,
+            _ => Ok(()),
+        };
+        checked.map_err(|m| fail(m, reader.buffer_position()))?;
+    }
+    if depth != 0 {
+        return Err(fail("an element is not closed".to_owned(), text.len() as u64));
+    }
+    if roots != 1 {
+        return Err(fail(
+            format!("expected one root element, found {roots}"),
+            text.len() as u64,
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(src: &str, syntax: Syntax) -> Vec<&str> {
+        plain(src, syntax).into_iter().map(|f| f.name).collect()
+    }
+
+    #[test]
+    fn what_is_a_placeholder() {
+        assert_eq!(names("#a# #b|hms#", Syntax::Hash), ["a", "b"]);
+        assert!(names("Ticket #42, see https://x/#section", Syntax::Hash).is_empty());
+        assert!(names("# a# #a b# #", Syntax::Hash).is_empty());
+        assert_eq!(names("#x|a\nb# #y#", Syntax::Hash), ["y"]);
+        assert_eq!(names("[[[a]]] [[b|default:x]] [c]", Syntax::Brackets), ["a", "b"]);
+        assert!(names("#a#", Syntax::Brackets).is_empty());
+        let f = plain("..[[d|hms]]", Syntax::Brackets)[0];
+        assert_eq!((f.start, f.end, f.options), (2, 11, Some(("hms", 6))));
+    }
+
+    #[test]
+    fn json_positions() {
+        let found = json(r##"{"a": "x #a# \"#b#", "n": #c#}"##, Syntax::Hash);
+        let kinds: Vec<_> = found.iter().map(|(f, e)| (f.name, *e)).collect();
+        assert_eq!(
+            kinds,
+            [("a", Escape::JsonString), ("b", Escape::JsonString), ("c", Escape::JsonValue)]
+        );
+    }
+
+    #[test]
+    fn xml_positions() {
+        let found = xml(
+            r##"<?xml version="1.0"?><a k='#a#'>#b#<![CDATA[#c#]]><!-- #d# --><#e#/></a>"##,
+            Syntax::Hash,
+        );
+        let kinds: Vec<_> = found.iter().map(|(f, e)| (f.name, e.is_ok())).collect();
+        assert_eq!(kinds, [("a", true), ("b", true), ("c", true), ("d", false), ("e", false)]);
+        assert_eq!(found[0].1, Ok(Escape::XmlAttribute));
+        assert_eq!(found[2].1, Ok(Escape::XmlCdata));
+    }
+
+    #[test]
+    fn structure_checks() {
+        assert!(check_json("{}", "{}").is_ok());
+        let err = check_json("{\n  \"a\": }", "{\n  \"a\": }").unwrap_err();
+        assert_eq!(err.position().map(|p| (p.line, p.column)), Some((2, 8)));
+        assert!(check_xml("<a>x</a>", "<a>x</a>").is_ok());
+        assert!(check_xml("<a><b></a>", "<a><b></a>").is_err());
+        assert!(check_xml("<a>", "<a>").is_err());
+        assert!(check_xml("<a/><b/>", "<a/><b/>").is_err());
+        assert!(check_xml("<a>&nope;</a>", "<a>&nope;</a>").is_err());
+    }
+}

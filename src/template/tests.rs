@@ -1,0 +1,183 @@
+use super::*;
+use crate::{Catalog, FieldSpec, FieldType};
+use serde_json::json;
+use std::time::Duration;
+
+fn compile(src: &str, context: Context) -> Result<Template, Error> {
+    Template::compile(src, context, &Options::default())
+}
+
+fn render(src: &str, context: Context, data: &CallData) -> String {
+    compile(src, context).unwrap().render_string(data).unwrap()
+}
+
+fn call() -> CallData {
+    CallData::from_json(&json!({
+        "agent_id": "1001",
+        "agent_username": "a\"gent@example.com",
+        "call_start": "2020-04-22 00:00:00.0000",
+        "duration": 95,
+        "contact_number": null,
+        "sequence": 3,
+    }))
+    .unwrap()
+}
+
+#[test]
+fn json_strings_and_typed_values() {
+    let out = render(
+        r##"{"a": "#agent_username#", "d": #duration#, "s": "#duration#", "n": #contact_number#, "m": #ani#, "q": #sequence#}"##,
+        Context::Json,
+        &call(),
+    );
+    assert_eq!(
+        out,
+        r#"{"a": "a\"gent@example.com", "d": 95, "s": "95", "n": null, "m": null, "q": 3}"#
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["a"], "a\"gent@example.com");
+}
+
+#[test]
+fn formats_and_defaults() {
+    let out = render(
+        "#call_start# #call_start|rfc3339# #call_start|unix# #duration|hms# #ani|default:anonymous#",
+        Context::Plain,
+        &call(),
+    );
+    assert_eq!(out, "2020-04-22 00:00:00.0000 2020-04-22T00:00:00+00:00 1587513600 00:01:35 anonymous");
+    let out = render(
+        r##"{"t": #call_start|unix#, "h": #duration|hms#, "x": #ani|default:0#, "y": #dnis|default:none#}"##,
+        Context::Json,
+        &call(),
+    );
+    assert_eq!(out, r#"{"t": 1587513600, "h": "00:01:35", "x": 0, "y": "none"}"#);
+}
+
+#[test]
+fn brackets_syntax() {
+    let t = Template::compile(
+        "id=[[uniqueid]]&d=[[duration|hms]]",
+        Context::Plain,
+        &Options::default().syntax(Syntax::Brackets),
+    )
+    .unwrap();
+    let data = CallData::new().with("uniqueid", "u-1").with("duration", Duration::from_secs(61));
+    assert_eq!(t.render_string(&data).unwrap(), "id=u-1&d=00:01:01");
+}
+
+#[test]
+fn literal_hashes_stay_literal() {
+    let out = render("Ticket #42 for #agent_id#, see https://x/#frag", Context::Plain, &call());
+    assert_eq!(out, "Ticket #42 for 1001, see https://x/#frag");
+}
+
+#[test]
+fn unknown_fields_are_errors_with_position_and_suggestion() {
+    let err = compile("{\n  \"id\": \"#agnet_id#\"\n}", Context::Json).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UnknownField);
+    let p = err.position().unwrap();
+    assert_eq!((p.offset, p.line, p.column), (11, 2, 10));
+    assert_eq!(err.suggestion(), Some("agent_id"));
+    assert_eq!(
+        err.to_string(),
+        "unknown field `agnet_id`, did you mean `agent_id`? (line 2, column 10)"
+    );
+}
+
+#[test]
+fn every_problem_is_reported() {
+    let err = compile("#nope# #agent_id|hms# #duration|bogus# #call_start|rfc3339|unix#", Context::Plain)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidConfig);
+    let kinds: Vec<_> = err.related().iter().map(Error::kind).collect();
+    assert_eq!(
+        kinds,
+        [ErrorKind::UnknownField, ErrorKind::TemplateSyntax, ErrorKind::TemplateSyntax, ErrorKind::TemplateSyntax]
+    );
+    assert!(err.related()[1].message().contains("applies to duration fields, but `agent_id` is text"));
+}
+
+#[test]
+fn lenient_mode_keeps_unknown_placeholders() {
+    let options = Options::default().lenient(true);
+    let t = Template::compile(r##"{"x": "#nope# #agent_id#"}"##, Context::Json, &options).unwrap();
+    assert_eq!(t.fields().collect::<Vec<_>>(), ["agent_id"]);
+    assert_eq!(t.render_string(&call()).unwrap(), r##"{"x": "#nope# 1001"}"##);
+    assert!(Template::compile(r##"{"x": #nope#}"##, Context::Json, &options).is_err());
+}
+
+#[test]
+fn malformed_json_and_xml_fail_at_compile_time() {
+    let err = compile(r##"{"a": #agent_id# #ani#}"##, Context::Json).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TemplateSyntax);
+    assert!(compile(r##"{#agent_id#: 1}"##, Context::Json).is_err());
+    assert!(compile(r##"{"a": "#agent_id#"}"##, Context::Json).is_ok());
+    assert!(compile("<a>#agent_id#</b>", Context::Xml).is_err());
+    assert!(compile("<a><!-- #agent_id# --></a>", Context::Xml).is_err());
+    assert!(compile("<#agent_id#/>", Context::Xml).is_err());
+}
+
+#[test]
+fn xml_contexts() {
+    let data = CallData::new().with("agent_id", "<\"&'>]]>\n");
+    let out = render(
+        "<a id=\"#agent_id#\">#agent_id#<![CDATA[#agent_id#]]></a>",
+        Context::Xml,
+        &data,
+    );
+    assert_eq!(
+        out,
+        "<a id=\"&lt;&quot;&amp;&apos;&gt;]]&gt;&#10;\">&lt;&quot;&amp;&apos;&gt;]]&gt;\n<![CDATA[<\"&'>]]]]><![CDATA[>\n]]></a>"
+    );
+}
+
+#[test]
+fn fragment_contexts_escape_literals_too() {
+    let data = CallData::new().with("ani", "+1 555&x");
+    assert_eq!(render("A&B #ani#", Context::Form, &data), "A%26B+%2B1+555%26x");
+    assert_eq!(render("x #ani#", Context::UrlQuery, &data), "x%20%2B1%20555%26x");
+    assert_eq!(render("x\"#ani#", Context::JsonString, &data), "x\\\"+1 555&x");
+    assert!(compile("a\r\nb", Context::Header).is_err());
+}
+
+#[test]
+fn missing_policies() {
+    let empty = CallData::new();
+    assert_eq!(render("[#ani#]", Context::Plain, &empty), "[]");
+    assert_eq!(render(r##"{"a": #ani#, "b": "#ani#"}"##, Context::Json, &empty), r#"{"a": null, "b": ""}"#);
+    let t = Template::compile(r##"{"a": #ani#}"##, Context::Json, &Options::default().missing(Missing::Empty)).unwrap();
+    assert_eq!(t.render_string(&empty).unwrap(), r#"{"a": ""}"#);
+    let t = Template::compile("x #ani#", Context::Plain, &Options::default().missing(Missing::Error)).unwrap();
+    let mut out = b"keep".to_vec();
+    let err = t.render_into(&empty, &mut out).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::MissingValue);
+    assert_eq!(out, b"keep");
+}
+
+#[test]
+fn unsafe_values_are_refused_not_sent() {
+    let t = compile("Bearer #agent_id#", Context::Header).unwrap();
+    let err = t.render(&CallData::new().with("agent_id", "x\r\nX-Evil: 1")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UnsafeValue);
+    let t = compile("#agent_id#", Context::UrlPath).unwrap();
+    assert!(t.render(&CallData::new().with("agent_id", "..")).is_err());
+    assert_eq!(t.render_string(&CallData::new().with("agent_id", "a/b?c#d")).unwrap(), "a%2Fb%3Fc%23d");
+}
+
+#[test]
+fn custom_catalogs() {
+    let catalog = Catalog::new().with(FieldSpec::new("crm.ticket", FieldType::Integer));
+    let t = Template::compile(r##"{"t": #crm.ticket#}"##, Context::Json, &Options::new(&catalog)).unwrap();
+    let data = catalog.call_data(&json!({"crm": {"ticket": "42"}})).unwrap();
+    assert_eq!(t.render_string(&data).unwrap(), r#"{"t": 42}"#);
+    assert!(Template::compile("#agent_id#", Context::Plain, &Options::new(&catalog)).is_err());
+}
+
+#[test]
+fn decimals_and_non_finite_numbers() {
+    let catalog = Catalog::new().with(FieldSpec::new("cost", FieldType::Decimal));
+    let t = Template::compile(r##"[#cost#]"##, Context::Json, &Options::new(&catalog)).unwrap();
+    assert_eq!(t.render_string(&CallData::new().with("cost", 0.25)).unwrap(), "[0.25]");
+    assert_eq!(t.render_string(&CallData::new().with("cost", f64::NAN)).unwrap(), "[null]");
+}
