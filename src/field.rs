@@ -318,6 +318,108 @@ impl<K: Into<String>, V: Into<Value>> FromIterator<(K, V)> for CallData {
     }
 }
 
+/// One call as a host reports it: its id, the scopes it belongs to, its data,
+/// and the data of each agent segment.
+///
+/// Scopes are what webhooks subscribe to: the PBX's environments, RingCX's
+/// campaigns and queues. Segments are RingCX's agent sessions: a transferred
+/// call has one per agent, each with its own agent fields and recording,
+/// which overlay the call's data ([`Call::segment_data`]).
+///
+/// Its JSON form is what the sample files in `examples/calls/` hold:
+///
+/// ```
+/// use callhook::Call;
+///
+/// let call = Call::from_json(&serde_json::json!({
+///     "id": "c-1",
+///     "scopes": ["queue:Support"],
+///     "data": {"ani": "15551234567"},
+///     "segments": [{"agent_id": "1001"}, {"agent_id": "1002"}],
+/// }))?;
+/// assert_eq!(call.segments.len(), 2);
+/// assert_eq!(call.segment_data(1).get("agent_id"), Some(&"1002".into()));
+/// assert_eq!(call.segment_data(1).get("ani"), Some(&"15551234567".into()));
+/// # Ok::<(), callhook::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Call {
+    /// The platform's id of the call.
+    pub id: String,
+    /// The scopes (environments, campaigns, queues) the call belongs to.
+    pub scopes: Vec<String>,
+    /// The call's own fields.
+    pub data: CallData,
+    /// Each agent segment's fields, in order.
+    pub segments: Vec<CallData>,
+}
+
+impl Call {
+    /// Reads a call from its JSON form, typed by the standard catalog.
+    pub fn from_json(value: &serde_json::Value) -> Result<Call, Error> {
+        Call::from_json_in(value, Catalog::standard())
+    }
+
+    /// Reads a call from its JSON form, typed by `catalog`: an object with
+    /// `data` (required), `id`, `scopes` and `segments`.
+    pub fn from_json_in(value: &serde_json::Value, catalog: &Catalog) -> Result<Call, Error> {
+        let invalid = |message: &str| Error::new(ErrorKind::InvalidCallData, message.to_owned());
+        let serde_json::Value::Object(map) = value else {
+            return Err(invalid("a call must be a JSON object"));
+        };
+        if let Some(key) = map
+            .keys()
+            .find(|k| !matches!(k.as_str(), "id" | "scopes" | "data" | "segments"))
+        {
+            return Err(invalid(&format!(
+                "unknown key `{key}` in a call, expected `id`, `scopes`, `data` or `segments`"
+            )));
+        }
+        let id = match map.get("id") {
+            None => String::new(),
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(_) => return Err(invalid("a call's `id` must be a string")),
+        };
+        let scopes = match map.get("scopes") {
+            None => Vec::new(),
+            Some(v) => serde_json::from_value(v.clone())
+                .map_err(|_| invalid("a call's `scopes` must be an array of strings"))?,
+        };
+        let data = catalog.call_data(
+            map.get("data")
+                .ok_or_else(|| invalid("a call needs a `data` object"))?,
+        )?;
+        let segments = match map.get("segments") {
+            None => Vec::new(),
+            Some(serde_json::Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    catalog
+                        .call_data(item)
+                        .map_err(|e| e.in_field(&format!("segments.{i}")))
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => return Err(invalid("a call's `segments` must be an array of objects")),
+        };
+        Ok(Call {
+            id,
+            scopes,
+            data,
+            segments,
+        })
+    }
+
+    /// The call's data overlaid with segment `index`'s, or the call's data
+    /// alone if there is no such segment.
+    pub fn segment_data(&self, index: usize) -> CallData {
+        match self.segments.get(index) {
+            Some(segment) => self.data.overlaid(segment),
+            None => self.data.clone(),
+        }
+    }
+}
+
 /// What the catalog knows of one field.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldSpec {

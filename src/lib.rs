@@ -47,5 +47,10 @@ pub mod template;
 
 pub use error::{Error, ErrorKind, Position};
 pub use event::{Event, EventSet};
-pub use field::{CallData, Catalog, FieldSpec, FieldType, Value};
+pub use field::{Call, CallData, Catalog, FieldSpec, FieldType, Value};
 pub use template::{Context, Format, Missing, Options, Syntax, Template};
+
+/// The README's examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
