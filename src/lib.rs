@@ -40,14 +40,18 @@
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms, unreachable_pub)]
 
+pub mod auth;
+pub mod body;
 mod error;
 pub mod event;
 pub mod field;
+pub mod service;
 pub mod template;
 
 pub use error::{Error, ErrorKind, Position};
 pub use event::{Event, EventSet};
 pub use field::{Call, CallData, Catalog, FieldSpec, FieldType, Value};
+pub use service::{Method, Service, ServiceConfig, Services};
 pub use template::{Context, Format, Missing, Options, Syntax, Template};
 
 /// The README's examples, compiled and run as doctests so they stay true.

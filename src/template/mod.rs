@@ -58,7 +58,15 @@ use std::fmt;
 
 pub use format::{Format, Strftime};
 
-pub(crate) use escape::Escape;
+pub(crate) use escape::{json_string, Escape};
+
+/// The span of the only placeholder in `text`, if it has exactly one.
+pub(crate) fn scan_plain(text: &str, options: &Options<'_>) -> Option<(usize, usize)> {
+    match scan::plain(text, options.syntax).as_slice() {
+        [one] => Some((one.start, one.end)),
+        _ => None,
+    }
+}
 use format::{Printed, Scratch};
 use scan::Found;
 
@@ -116,6 +124,12 @@ pub enum Context {
     /// Text with no escaping at all. Only for output that is not parsed by
     /// anything (a log line, a preview).
     Plain,
+    /// An absolute `http` or `https` URL. Placeholders may stand in the path
+    /// (escaped as [`Context::UrlPath`]) and the query (as
+    /// [`Context::UrlQuery`]) only; one in the scheme, host or port is an
+    /// error, so call data can never send a request to another host. A
+    /// username, password or fragment is an error too.
+    Url,
 }
 
 impl Context {
@@ -130,13 +144,17 @@ impl Context {
             Context::UrlPath => Escape::UrlPath,
             Context::Header => Escape::Header,
             Context::Plain => Escape::Raw,
+            Context::Url => Escape::UrlQuery,
         }
     }
 
     /// Whether literal text is escaped like values: yes where the template is
     /// a fragment (a form value), no where it is a whole document.
     fn escapes_literals(self) -> bool {
-        !matches!(self, Context::Json | Context::Xml | Context::Plain)
+        !matches!(
+            self,
+            Context::Json | Context::Xml | Context::Plain | Context::Url
+        )
     }
 }
 
@@ -265,6 +283,7 @@ impl Template {
                 .map(|(f, e)| (f, Ok(e)))
                 .collect(),
             Context::Xml => scan::xml(source, syntax),
+            Context::Url => scan::url(source, syntax),
             _ => scan::plain(source, syntax)
                 .into_iter()
                 .map(|f| (f, Ok(context.escape())))
@@ -313,9 +332,14 @@ impl Template {
                 errors.push(e.at(Position::locate(source, literal_start)));
             }
             stand_in.extend_from_slice(&source.as_bytes()[literal_start..found.start]);
-            let fill = if escape == Escape::JsonValue { b'0' } else { b'x' };
-            stand_in.push(fill);
-            stand_in.resize(stand_in.len() + found.end - found.start - 1, b' ' | (fill & 0x40));
+            // `0` then spaces is a JSON value; `x`s are valid text anywhere.
+            let (first, rest) = if escape == Escape::JsonValue {
+                (b'0', b' ')
+            } else {
+                (b'x', b'x')
+            };
+            stand_in.push(first);
+            stand_in.resize(stand_in.len() + found.end - found.start - 1, rest);
             literal_start = found.end;
             if !template.fields.iter().any(|f| **f == *slot.name) {
                 template.fields.push(slot.name.clone());
@@ -335,6 +359,7 @@ impl Template {
             let checked = match context {
                 Context::Json => scan::check_json(source, &stand_in),
                 Context::Xml => scan::check_xml(source, &stand_in),
+                Context::Url => scan::check_url(&stand_in),
                 _ => Ok(()),
             };
             checked.map_err(|e| errors.push(e)).ok();

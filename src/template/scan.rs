@@ -141,6 +141,71 @@ pub(crate) fn check_json(source: &str, text: &str) -> Result<(), Error> {
         })
 }
 
+/// Every placeholder in a URL template, with its escape: a URL path segment
+/// before the query, a query component after it, and an error in the
+/// scheme, host or port, where call data could send the request elsewhere.
+pub(crate) fn url(src: &str, syntax: Syntax) -> Vec<(Found<'_>, Result<Escape, &'static str>)> {
+    let authority_start = src.find("://").map_or(0, |i| i + 3);
+    let authority_end = src[authority_start..]
+        .find(['/', '?'])
+        .map_or(src.len(), |i| authority_start + i);
+    let mut found = Vec::new();
+    let mut in_query = false;
+    let mut i = 0;
+    while i < src.len() {
+        if let Some(f) = placeholder_at(src, i, syntax) {
+            let escape = if f.start < authority_end {
+                Err("the scheme, host or port of a URL")
+            } else if in_query {
+                Ok(Escape::UrlQuery)
+            } else {
+                Ok(Escape::UrlPath)
+            };
+            found.push((f, escape));
+            i = f.end;
+            continue;
+        }
+        if i >= authority_end && src.as_bytes()[i] == b'?' {
+            in_query = true;
+        }
+        i += 1;
+    }
+    found
+}
+
+/// Checks that `text` (a URL template with its placeholders replaced by
+/// stand-ins) is an absolute http(s) URL that an HTTP request can carry.
+pub(crate) fn check_url(text: &str) -> Result<(), Error> {
+    let fail = |message: String| {
+        Error::new(ErrorKind::InvalidUrl, message).at(Position {
+            offset: 0,
+            line: 1,
+            column: 1,
+        })
+    };
+    let parsed = url::Url::parse(text).map_err(|e| fail(format!("invalid URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(fail(format!(
+            "URL scheme must be `http` or `https`, not `{}`",
+            parsed.scheme()
+        )));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(fail("URL has no host".to_owned()));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(fail(
+            "URL cannot carry a username or password; use `auth` instead".to_owned(),
+        ));
+    }
+    if parsed.fragment().is_some() {
+        return Err(fail("URL cannot have a `#` fragment: it is never sent".to_owned()));
+    }
+    text.parse::<http::Uri>()
+        .map_err(|e| fail(format!("URL is not valid in an HTTP request ({e}); percent-encode it")))?;
+    Ok(())
+}
+
 /// Where in an XML document the scanner is.
 #[derive(Clone, Copy, PartialEq)]
 enum Xml {

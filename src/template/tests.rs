@@ -181,3 +181,25 @@ fn decimals_and_non_finite_numbers() {
     assert_eq!(t.render_string(&CallData::new().with("cost", 0.25)).unwrap(), "[0.25]");
     assert_eq!(t.render_string(&CallData::new().with("cost", f64::NAN)).unwrap(), "[null]");
 }
+
+#[test]
+fn url_templates_keep_the_host() {
+    let t = compile("https://crm.example.com/calls/#agent_id#?ani=#ani#&x=1", Context::Url).unwrap();
+    let data = CallData::new().with("agent_id", "a/b@evil.com").with("ani", "1&x=2#f");
+    assert_eq!(
+        t.render_string(&data).unwrap(),
+        "https://crm.example.com/calls/a%2Fb%40evil.com?ani=1%26x%3D2%23f&x=1"
+    );
+    for bad in [
+        "https://#agent_id#.example.com/",
+        "https://example.com:#agent_id#/",
+        "#agent_id#://example.com/",
+        "ftp://example.com/",
+        "https://user:pw@example.com/",
+        "https://example.com/#top",
+        "/relative/#agent_id#",
+    ] {
+        let err = compile(bad, Context::Url).unwrap_err();
+        assert!(matches!(err.kind(), ErrorKind::InvalidUrl | ErrorKind::TemplateSyntax), "{bad}: {err}");
+    }
+}

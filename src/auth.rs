@@ -1,0 +1,155 @@
+//! Authentication of outgoing requests, and the secret type that keeps
+//! passwords and tokens out of logs.
+
+use std::fmt;
+
+use base64::Engine as _;
+use http::{HeaderName, HeaderValue};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ErrorKind};
+
+/// A password, token or key.
+///
+/// Its `Debug` prints `[redacted]`, and it has no `Display`, so it cannot
+/// end up in a log line by accident. It serialises as its value, so a host
+/// can store a configuration and load it back; keep such stores private.
+///
+/// ```
+/// use callhook::auth::Secret;
+///
+/// let token = Secret::new("s3cr3t");
+/// assert_eq!(format!("{token:?}"), "[redacted]");
+/// assert_eq!(token.expose(), "s3cr3t");
+/// ```
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret value itself, for the one place that must use it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// How a service authenticates to its endpoint.
+///
+/// In configuration: `{"kind": "basic", "username": "...", "password": "..."}`,
+/// `{"kind": "bearer", "token": "..."}`,
+/// `{"kind": "api_key", "header": "X-Api-Key", "key": "..."}` or
+/// `{"kind": "none"}` (the default).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum Auth {
+    /// No authentication.
+    #[default]
+    None,
+    /// HTTP Basic authentication.
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password.
+        password: Secret,
+    },
+    /// A bearer token in `Authorization`.
+    Bearer {
+        /// The token.
+        token: Secret,
+    },
+    /// A key in a header of its own.
+    ApiKey {
+        /// The header name, such as `X-Api-Key`.
+        header: String,
+        /// The key.
+        key: Secret,
+    },
+}
+
+impl Auth {
+    /// The header this authentication adds, marked sensitive so that
+    /// clients and loggers that honour the flag hide it.
+    pub fn header(&self) -> Result<Option<(HeaderName, HeaderValue)>, Error> {
+        let (name, value) = match self {
+            Auth::None => return Ok(None),
+            Auth::Basic { username, password } => {
+                if username.contains(':') {
+                    return Err(Error::new(
+                        ErrorKind::InvalidHeader,
+                        "a Basic auth username cannot contain `:`",
+                    )
+                    .in_field("auth.username"));
+                }
+                let credentials = base64::engine::general_purpose::STANDARD
+                    .encode(format!("{username}:{}", password.expose()));
+                (http::header::AUTHORIZATION, format!("Basic {credentials}"))
+            }
+            Auth::Bearer { token } => (
+                http::header::AUTHORIZATION,
+                format!("Bearer {}", token.expose()),
+            ),
+            Auth::ApiKey { header, key } => {
+                let name = HeaderName::try_from(header.as_str()).map_err(|_| {
+                    Error::new(
+                        ErrorKind::InvalidHeader,
+                        format!("invalid header name `{header}`"),
+                    )
+                    .in_field("auth.header")
+                })?;
+                (name, key.expose().to_owned())
+            }
+        };
+        let mut value = HeaderValue::try_from(value).map_err(|_| {
+            Error::new(
+                ErrorKind::InvalidHeader,
+                "the credential holds characters a header cannot carry",
+            )
+            .in_field("auth")
+        })?;
+        value.set_sensitive(true);
+        Ok(Some((name, value)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_bearer_and_api_key_headers_are_sensitive() {
+        let basic = Auth::Basic {
+            username: "Aladdin".into(),
+            password: Secret::new("open sesame"),
+        };
+        let (name, value) = basic.header().unwrap().unwrap();
+        assert_eq!(name, http::header::AUTHORIZATION);
+        assert_eq!(value, "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+        assert!(value.is_sensitive());
+        let (_, value) = Auth::Bearer { token: Secret::new("t") }.header().unwrap().unwrap();
+        assert_eq!(value, "Bearer t");
+        let key = Auth::ApiKey { header: "X-Api-Key".into(), key: Secret::new("k") };
+        assert_eq!(key.header().unwrap().unwrap().0, "x-api-key");
+        assert!(Auth::None.header().unwrap().is_none());
+        assert!(Auth::Bearer { token: Secret::new("a\nb") }.header().is_err());
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let basic = Auth::Basic { username: "u".into(), password: Secret::new("hunter2") };
+        assert!(!format!("{basic:?}").contains("hunter2"));
+        let json = serde_json::to_string(&basic).unwrap();
+        assert_eq!(json, r#"{"kind":"basic","username":"u","password":"hunter2"}"#);
+    }
+}
