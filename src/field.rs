@@ -762,14 +762,17 @@ fn standard_catalog() -> Catalog {
             .carried_by(ringcx_agent),
         f("ani", Text)
             .describe("the customer's number")
-            .carried_by(EventSet::RINGCX),
+            .carried_by(EventSet::RINGCX.union(avanser)),
         f("dnis", Text)
             .describe("the number the customer called to reach the agent")
-            .carried_by(EventSet::RINGCX),
+            .carried_by(EventSet::RINGCX.union(avanser)),
         f("call_start", Timestamp)
             .describe("when the call started, printed by default in ANSI SQL 92 form")
-            .carried_by(EventSet::RINGCX)
+            .carried_by(EventSet::RINGCX.union(avanser))
             .format(Format::Ansi),
+        f("agent_disposition", Text)
+            .describe("the disposition the agent chose, such as `SALE`")
+            .carried_by(EventSet::of(&[AgentTermination, PostDisposition, PostCall])),
         f("duration", Duration)
             .describe("length of the call in seconds")
             .carried_by(pbx_ended.union(ringcx_recorded)),

@@ -45,6 +45,7 @@ pub mod body;
 mod error;
 pub mod event;
 pub mod field;
+pub mod request;
 pub mod service;
 pub mod template;
 

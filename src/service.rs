@@ -484,6 +484,29 @@ impl Services {
     }
 }
 
+/// A configuration file: the services of one platform.
+///
+/// ```
+/// let config = callhook::service::Config::from_json(include_str!("../examples/configs/ringcx.json"))?;
+/// let services = callhook::Services::load(&config.services, callhook::Catalog::standard())?;
+/// assert_eq!(services.len(), config.services.len());
+/// # Ok::<(), callhook::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The services.
+    #[serde(default)]
+    pub services: Vec<ServiceConfig>,
+}
+
+impl Config {
+    /// Parses a configuration from JSON text.
+    pub fn from_json(text: &str) -> Result<Config, Error> {
+        from_json_str(text)
+    }
+}
+
 /// Parses JSON text into `T`, with serde's message and the position as an
 /// [`ErrorKind::Serde`] error.
 pub fn from_json_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Error> {
