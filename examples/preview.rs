@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --example preview -- --config FILE --call FILE [--service ID]
-//!     [--format http|json] [--show-secrets]
+//!     [--event NAME] [--scope NAME]... [--format http|json] [--show-secrets]
 //! ```
 //!
 //! `--config` takes a JSON (or `.toml`) configuration such as
@@ -13,32 +13,47 @@
 //! JSON object per line. Secrets print as `[redacted]` unless
 //! `--show-secrets`. Errors in either file are all printed to stderr, and the
 //! program exits non-zero.
+//!
+//! With `--event`, the call is dispatched through the webhooks of the
+//! configuration instead: each request prints with its `webhook` and
+//! `delivery` ids. `--scope` (repeatable) replaces the call's scopes. For
+//! `Call Status Change`, the call's `status` and `sequence` fields are the
+//! update's. No matching webhook prints nothing and exits 0.
 
 use std::process::ExitCode;
 
 use callhook::request::{preview, Preview};
 use callhook::service::Config;
-use callhook::{Call, Catalog, Error, Services};
+use callhook::{Call, Catalog, Error, Event, Registry, Value};
 
 struct Args {
     config: String,
     call: String,
     service: Option<String>,
+    event: Option<Event>,
+    scopes: Vec<String>,
     json: bool,
     show_secrets: bool,
 }
 
-const USAGE: &str = "usage: preview --config FILE --call FILE [--service ID] [--format http|json] [--show-secrets]";
+const USAGE: &str = "usage: preview --config FILE --call FILE [--service ID] [--event NAME] [--scope NAME]... [--format http|json] [--show-secrets]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
-    let (mut config, mut call, mut service, mut json, mut show_secrets) = (None, None, None, false, false);
+    let (mut config, mut call, mut service, mut json, mut show_secrets) =
+        (None, None, None, false, false);
+    let (mut event, mut scopes) = (None, Vec::new());
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("`{name}` needs a value"));
         match arg.as_str() {
             "--config" => config = Some(value("--config")?),
             "--call" => call = Some(value("--call")?),
             "--service" => service = Some(value("--service")?),
+            "--event" => {
+                let name = value("--event")?;
+                event = Some(name.parse::<Event>().map_err(|e| e.to_string())?);
+            }
+            "--scope" => scopes.push(value("--scope")?),
             "--format" => match value("--format")?.as_str() {
                 "http" => json = false,
                 "json" => json = true,
@@ -53,6 +68,8 @@ fn parse_args() -> Result<Args, String> {
         config: config.ok_or("`--config` is required")?,
         call: call.ok_or("`--call` is required")?,
         service,
+        event,
+        scopes,
         json,
         show_secrets,
     })
@@ -71,14 +88,14 @@ fn lines(path: &str, error: &Error) -> Vec<String> {
     }
 }
 
-fn load_config(path: &str) -> Result<Services, Vec<String>> {
+fn load_config(path: &str) -> Result<Registry, Vec<String>> {
     let text = read(path)?;
     let config: Config = if path.ends_with(".toml") {
         toml::from_str(&text).map_err(|e| vec![format!("{path}: {e}")])?
     } else {
         Config::from_json(&text).map_err(|e| lines(path, &e))?
     };
-    Services::load(&config.services, Catalog::standard()).map_err(|e| lines(path, &e))
+    Registry::from_config(&config, Catalog::standard().clone()).map_err(|e| lines(path, &e))
 }
 
 fn load_call(path: &str) -> Result<Call, Vec<String>> {
@@ -90,17 +107,23 @@ fn load_call(path: &str) -> Result<Call, Vec<String>> {
 
 fn run(args: &Args) -> Result<Vec<Preview>, Vec<String>> {
     // Both files are checked before either error is reported.
-    let (services, call) = match (load_config(&args.config), load_call(&args.call)) {
-        (Ok(s), Ok(c)) => (s, c),
-        (s, c) => {
-            return Err(s.err().into_iter().chain(c.err()).flatten().collect());
+    let (registry, mut call) = match (load_config(&args.config), load_call(&args.call)) {
+        (Ok(r), Ok(c)) => (r, c),
+        (r, c) => {
+            return Err(r.err().into_iter().chain(c.err()).flatten().collect());
         }
     };
+    if !args.scopes.is_empty() {
+        call.scopes = args.scopes.clone();
+    }
+    if let Some(event) = args.event {
+        return dispatch(&registry, event, &call, args);
+    }
     let chosen: Vec<_> = match &args.service {
-        Some(id) => vec![services
-            .get(id)
+        Some(id) => vec![registry
+            .service(id)
             .ok_or_else(|| vec![format!("no service `{id}` in `{}`", args.config)])?],
-        None => services.iter().filter(|s| s.is_enabled()).collect(),
+        None => registry.services().into_iter().filter(|s| s.is_enabled()).collect(),
     };
     let mut previews = Vec::new();
     let mut errors = Vec::new();
@@ -115,6 +138,45 @@ fn run(args: &Args) -> Result<Vec<Preview>, Vec<String>> {
     } else {
         Err(errors)
     }
+}
+
+/// Dispatches through the registry's webhooks, as the platform would when
+/// `event` happens to `call`.
+fn dispatch(
+    registry: &Registry,
+    event: Event,
+    call: &Call,
+    args: &Args,
+) -> Result<Vec<Preview>, Vec<String>> {
+    // The host's clock: the library itself never reads one.
+    let now = chrono::Utc::now();
+    let dispatched = if event == Event::CallStatusChange {
+        let status = match call.data.get("status") {
+            Some(Value::Text(s)) => s.clone(),
+            _ => "unknown".to_owned(),
+        };
+        let sequence = match call.data.get("sequence") {
+            Some(Value::Integer(n)) => u64::try_from(*n).unwrap_or(1),
+            _ => 1,
+        };
+        registry.status_change(call, &status, sequence, now)
+    } else {
+        registry.dispatch(event, call, now)
+    };
+    let errors: Vec<String> = dispatched
+        .errors
+        .iter()
+        .map(|(webhook, e)| format!("{}: webhook `{webhook}`: {e}", args.call))
+        .collect();
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(dispatched
+        .requests
+        .iter()
+        .filter(|o| args.service.as_ref().is_none_or(|s| *s == o.service))
+        .map(|o| o.preview(args.show_secrets))
+        .collect())
 }
 
 fn main() -> ExitCode {

@@ -10,7 +10,7 @@ use http::HeaderValue;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind};
-use crate::field::CallData;
+use crate::field::Lookup;
 use crate::template::{scan_plain, Context, Escape, Options, Template};
 
 /// One key/value pair of a form, JSON object, XML document, SOAP operation,
@@ -180,7 +180,11 @@ impl Parts {
         .flatten()
     }
 
-    pub(crate) fn render_into(&self, data: &CallData, out: &mut Vec<u8>) -> Result<(), Error> {
+    pub(crate) fn render_into<L: Lookup + ?Sized>(
+        &self,
+        data: &L,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
         let before = out.len();
         for part in &self.0 {
             let rendered = match part {
@@ -188,12 +192,12 @@ impl Parts {
                     out.extend_from_slice(bytes);
                     Ok(())
                 }
-                Part::Template(t) => t.render_into(data, out),
+                Part::Template(t) => t.render_with(data, out),
                 Part::Mapped {
                     template,
                     map,
                     escape,
-                } => template.render_string(data).and_then(|raw| {
+                } => template.render_string_with(data).and_then(|raw| {
                     let value = map.get(&raw).unwrap_or(&raw);
                     escape.text(value, out).map_err(|r| {
                         Error::new(ErrorKind::UnsafeValue, r.message())
@@ -496,7 +500,7 @@ fn check_xml_name(name: &str, path: &str, errors: &mut Vec<Error>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Catalog;
+    use crate::{CallData, Catalog};
 
     fn compile(config: BodyConfig, in_query: bool) -> Body {
         Body::compile(&config, in_query, &Options::new(Catalog::standard())).unwrap()

@@ -154,6 +154,29 @@ pub(crate) const fn hash_name(name: &str) -> u64 {
     hash
 }
 
+/// Where a render looks values up: one [`CallData`], or several layered.
+pub(crate) trait Lookup {
+    fn lookup(&self, name: &str, hash: u64) -> Option<&Value>;
+}
+
+impl Lookup for CallData {
+    #[inline]
+    fn lookup(&self, name: &str, hash: u64) -> Option<&Value> {
+        self.get_hashed(name, hash)
+    }
+}
+
+/// Several call data layered: the first that has a field wins. Dispatch puts
+/// its own fields over a segment's over the call's, without copying any.
+pub(crate) struct Layers<'a, const N: usize>(pub(crate) [&'a CallData; N]);
+
+impl<const N: usize> Lookup for Layers<'_, N> {
+    #[inline]
+    fn lookup(&self, name: &str, hash: u64) -> Option<&Value> {
+        self.0.iter().find_map(|data| data.get_hashed(name, hash))
+    }
+}
+
 /// The values of one call, or of one agent segment of a call.
 ///
 /// Build it in code, from a `serde_json::Value`, or from any `Serialize` value
@@ -753,6 +776,9 @@ fn standard_catalog() -> Catalog {
         // Filled in by the dispatcher for every delivery.
         f("event", Text)
             .describe("the canonical name of the event being delivered, such as `Call:Hangup`"),
+        f("event_time", Timestamp).describe("when the event being delivered happened"),
+        f("delivery_id", Text)
+            .describe("the id of this delivery, the same on every retry of it"),
         // RingCX tags.
         f("agent_id", Text)
             .describe("internal identifier of the agent")

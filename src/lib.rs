@@ -45,15 +45,19 @@ pub mod body;
 mod error;
 pub mod event;
 pub mod field;
+pub mod registry;
 pub mod request;
 pub mod service;
 pub mod template;
+pub mod webhook;
 
 pub use error::{Error, ErrorKind, Position};
 pub use event::{Event, EventSet};
 pub use field::{Call, CallData, Catalog, FieldSpec, FieldType, Value};
-pub use service::{Method, Service, ServiceConfig, Services};
+pub use registry::{Dispatch, Outgoing, Registry};
+pub use service::{Config, Method, Service, ServiceConfig, Services};
 pub use template::{Context, Format, Missing, Options, Syntax, Template};
+pub use webhook::{RealtimeReceiver, WebhookConfig};
 
 /// The README's examples, compiled and run as doctests so they stay true.
 #[cfg(doctest)]

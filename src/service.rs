@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Auth;
 use crate::body::{Body, BodyConfig, Pair, Parts};
 use crate::error::{Error, ErrorKind, Position};
-use crate::field::{CallData, Catalog};
+use crate::field::{CallData, Catalog, Lookup};
 use crate::template::{Context, Escape, Missing, Options, Syntax, Template};
 
 /// The HTTP method of a service.
@@ -360,10 +360,10 @@ impl Service {
         }
     }
 
-    fn render_uri(&self, data: &CallData) -> Result<http::Uri, Error> {
+    fn render_uri<L: Lookup + ?Sized>(&self, data: &L) -> Result<http::Uri, Error> {
         let mut url = Vec::with_capacity(self.config.url.len() + 32);
         self.url
-            .render_into(data, &mut url)
+            .render_with(data, &mut url)
             .map_err(|e| e.in_field("url"))?;
         url.extend_from_slice(self.query_separator);
         self.body
@@ -378,6 +378,10 @@ impl Service {
 
     /// Renders the body for `data`, appending to `out`.
     pub fn render_body_into(&self, data: &CallData, out: &mut Vec<u8>) -> Result<(), Error> {
+        self.render_body_with(data, out)
+    }
+
+    fn render_body_with<L: Lookup + ?Sized>(&self, data: &L, out: &mut Vec<u8>) -> Result<(), Error> {
         self.body
             .parts
             .render_into(data, out)
@@ -390,9 +394,16 @@ impl Service {
     /// A value that cannot be placed safely (CR or LF in a header, `..` as a
     /// path segment) is an error; the request is never built with it.
     pub fn request(&self, data: &CallData) -> Result<http::Request<Vec<u8>>, Error> {
+        self.request_with(data)
+    }
+
+    pub(crate) fn request_with<L: Lookup + ?Sized>(
+        &self,
+        data: &L,
+    ) -> Result<http::Request<Vec<u8>>, Error> {
         let in_service = |e: Error| e.in_service(&self.config.id);
         let mut body = Vec::with_capacity(256);
-        self.render_body_into(data, &mut body)?;
+        self.render_body_with(data, &mut body)?;
         let uri = match &self.static_uri {
             Some(uri) => uri.clone(),
             None => self.render_uri(data).map_err(in_service)?,
@@ -484,7 +495,7 @@ impl Services {
     }
 }
 
-/// A configuration file: the services of one platform.
+/// A configuration file: the services and webhooks of one platform.
 ///
 /// ```
 /// let config = callhook::service::Config::from_json(include_str!("../examples/configs/ringcx.json"))?;
@@ -498,6 +509,9 @@ pub struct Config {
     /// The services.
     #[serde(default)]
     pub services: Vec<ServiceConfig>,
+    /// The webhooks, binding events to services.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<crate::webhook::WebhookConfig>,
 }
 
 impl Config {

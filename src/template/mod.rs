@@ -71,7 +71,7 @@ use format::{Printed, Scratch};
 use scan::Found;
 
 use crate::error::{Error, ErrorKind, Position};
-use crate::field::{hash_name, CallData, Catalog, Value};
+use crate::field::{hash_name, CallData, Catalog, Lookup, Value};
 
 /// The placeholder syntax of a template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
@@ -425,6 +425,14 @@ impl Template {
     ///
     /// On error `out` is left as it was before the call.
     pub fn render_into(&self, data: &CallData, out: &mut Vec<u8>) -> Result<(), Error> {
+        self.render_with(data, out)
+    }
+
+    pub(crate) fn render_with<L: Lookup + ?Sized>(
+        &self,
+        data: &L,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
         let before = out.len();
         for segment in &self.segments {
             let rendered = match *segment {
@@ -451,8 +459,14 @@ impl Template {
 
     /// Renders for `data` into a `String`.
     pub fn render_string(&self, data: &CallData) -> Result<String, Error> {
+        self.render_string_with(data)
+    }
+
+    pub(crate) fn render_string_with<L: Lookup + ?Sized>(&self, data: &L) -> Result<String, Error> {
+        let mut out = Vec::with_capacity(self.literals.len() + 16 * self.slots.len());
+        self.render_with(data, &mut out)?;
         // Every escape appends whole UTF-8 sequences, as do literals.
-        String::from_utf8(self.render(data)?)
+        String::from_utf8(out)
             .map_err(|_| Error::new(ErrorKind::TemplateSyntax, "rendered text is not UTF-8"))
     }
 }
@@ -537,8 +551,8 @@ fn check(
 
 impl Slot {
     #[inline]
-    fn render(&self, data: &CallData, out: &mut Vec<u8>) -> Result<(), Error> {
-        match data.get_hashed(&self.name, self.hash) {
+    fn render<L: Lookup + ?Sized>(&self, data: &L, out: &mut Vec<u8>) -> Result<(), Error> {
+        match data.lookup(&self.name, self.hash) {
             Some(value) => self.value(value, out),
             None => match &self.default {
                 Some(default) => self.default(default, out),
