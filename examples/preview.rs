@@ -57,7 +57,11 @@ fn parse_args() -> Result<Args, String> {
             "--format" => match value("--format")?.as_str() {
                 "http" => json = false,
                 "json" => json = true,
-                other => return Err(format!("unknown format `{other}`, expected `http` or `json`")),
+                other => {
+                    return Err(format!(
+                        "unknown format `{other}`, expected `http` or `json`"
+                    ))
+                }
             },
             "--show-secrets" => show_secrets = true,
             "--help" | "-h" => return Err(USAGE.to_owned()),
@@ -84,7 +88,11 @@ fn lines(path: &str, error: &Error) -> Vec<String> {
     if error.related().is_empty() {
         vec![format!("{path}: {error}")]
     } else {
-        error.related().iter().map(|e| format!("{path}: {e}")).collect()
+        error
+            .related()
+            .iter()
+            .map(|e| format!("{path}: {e}"))
+            .collect()
     }
 }
 
@@ -123,7 +131,11 @@ fn run(args: &Args) -> Result<Vec<Preview>, Vec<String>> {
         Some(id) => vec![registry
             .service(id)
             .ok_or_else(|| vec![format!("no service `{id}` in `{}`", args.config)])?],
-        None => registry.services().into_iter().filter(|s| s.is_enabled()).collect(),
+        None => registry
+            .services()
+            .into_iter()
+            .filter(|s| s.is_enabled())
+            .collect(),
     };
     let mut previews = Vec::new();
     let mut errors = Vec::new();

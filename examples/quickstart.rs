@@ -12,7 +12,10 @@ const SAMPLE_CALL: &str = include_str!("calls/ringcx-call.json");
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Compile once, when the web service is configured...
     let body = Template::compile(RINGCX_BODY, Context::Json, &Options::default())?;
-    println!("fields used: {}", body.fields().collect::<Vec<_>>().join(", "));
+    println!(
+        "fields used: {}",
+        body.fields().collect::<Vec<_>>().join(", ")
+    );
 
     // ...render for every call, into a buffer that can be reused.
     let call = Call::from_json(&serde_json::from_str(SAMPLE_CALL)?)?;

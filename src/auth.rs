@@ -137,19 +137,37 @@ mod tests {
         assert_eq!(name, http::header::AUTHORIZATION);
         assert_eq!(value, "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
         assert!(value.is_sensitive());
-        let (_, value) = Auth::Bearer { token: Secret::new("t") }.header().unwrap().unwrap();
+        let (_, value) = Auth::Bearer {
+            token: Secret::new("t"),
+        }
+        .header()
+        .unwrap()
+        .unwrap();
         assert_eq!(value, "Bearer t");
-        let key = Auth::ApiKey { header: "X-Api-Key".into(), key: Secret::new("k") };
+        let key = Auth::ApiKey {
+            header: "X-Api-Key".into(),
+            key: Secret::new("k"),
+        };
         assert_eq!(key.header().unwrap().unwrap().0, "x-api-key");
         assert!(Auth::None.header().unwrap().is_none());
-        assert!(Auth::Bearer { token: Secret::new("a\nb") }.header().is_err());
+        assert!(Auth::Bearer {
+            token: Secret::new("a\nb")
+        }
+        .header()
+        .is_err());
     }
 
     #[test]
     fn secrets_never_show_in_debug() {
-        let basic = Auth::Basic { username: "u".into(), password: Secret::new("hunter2") };
+        let basic = Auth::Basic {
+            username: "u".into(),
+            password: Secret::new("hunter2"),
+        };
         assert!(!format!("{basic:?}").contains("hunter2"));
         let json = serde_json::to_string(&basic).unwrap();
-        assert_eq!(json, r#"{"kind":"basic","username":"u","password":"hunter2"}"#);
+        assert_eq!(
+            json,
+            r#"{"kind":"basic","username":"u","password":"hunter2"}"#
+        );
     }
 }

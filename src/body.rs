@@ -173,11 +173,13 @@ impl Parts {
     }
 
     pub(crate) fn fields(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().flat_map(|p| match p {
-            Part::Literal(_) => None,
-            Part::Template(t) | Part::Mapped { template: t, .. } => Some(t.fields()),
-        })
-        .flatten()
+        self.0
+            .iter()
+            .flat_map(|p| match p {
+                Part::Literal(_) => None,
+                Part::Template(t) | Part::Mapped { template: t, .. } => Some(t.fields()),
+            })
+            .flatten()
     }
 
     pub(crate) fn render_into<L: Lookup + ?Sized>(
@@ -199,9 +201,9 @@ impl Parts {
                     escape,
                 } => template.render_string_with(data).and_then(|raw| {
                     let value = map.get(&raw).unwrap_or(&raw);
-                    escape.text(value, out).map_err(|r| {
-                        Error::new(ErrorKind::UnsafeValue, r.message())
-                    })
+                    escape
+                        .text(value, out)
+                        .map_err(|r| Error::new(ErrorKind::UnsafeValue, r.message()))
                 }),
             };
             if let Err(e) = rendered {
@@ -336,8 +338,11 @@ impl Body {
             } => {
                 if in_query {
                     errors.push(
-                        Error::new(ErrorKind::InvalidConfig, "a SOAP body needs `POST`, not `GET`")
-                            .in_field("method"),
+                        Error::new(
+                            ErrorKind::InvalidConfig,
+                            "a SOAP body needs `POST`, not `GET`",
+                        )
+                        .in_field("method"),
                     );
                 }
                 check_xml_name(operation, "body.operation", &mut errors);
@@ -357,7 +362,13 @@ impl Body {
                 );
                 body.parts.literal(&namespace_attr);
                 body.parts.literal(b"\">");
-                xml_elements(&mut body.parts, parameters, "body.parameters", options, &mut errors);
+                xml_elements(
+                    &mut body.parts,
+                    parameters,
+                    "body.parameters",
+                    options,
+                    &mut errors,
+                );
                 body.parts
                     .literal(format!("</{operation}></soap:Body></soap:Envelope>").as_bytes());
                 let header = |value: String| {
@@ -371,14 +382,17 @@ impl Body {
                 };
                 match version {
                     SoapVersion::V1_1 => {
-                        body.content_type = Some(HeaderValue::from_static("text/xml; charset=utf-8"));
+                        body.content_type =
+                            Some(HeaderValue::from_static("text/xml; charset=utf-8"));
                         match header(format!("\"{action}\"")) {
                             Ok(v) => body.soap_action = Some(v),
                             Err(e) => errors.push(e),
                         }
                     }
                     SoapVersion::V1_2 => {
-                        match header(format!("application/soap+xml; charset=utf-8; action=\"{action}\"")) {
+                        match header(format!(
+                            "application/soap+xml; charset=utf-8; action=\"{action}\""
+                        )) {
                             Ok(v) => body.content_type = Some(v),
                             Err(e) => errors.push(e),
                         }
@@ -386,8 +400,11 @@ impl Body {
                 }
                 if action.contains('"') {
                     errors.push(
-                        Error::new(ErrorKind::InvalidHeader, "the SOAP action cannot contain `\"`")
-                            .in_field("body.action"),
+                        Error::new(
+                            ErrorKind::InvalidHeader,
+                            "the SOAP action cannot contain `\"`",
+                        )
+                        .in_field("body.action"),
                     );
                 }
             }
@@ -422,7 +439,14 @@ fn form_pairs(pairs: &[Pair], path: &str, options: &Options<'_>, errors: &mut Ve
         let key: String = form_urlencoded::byte_serialize(pair.key.as_bytes()).collect();
         parts.literal(key.as_bytes());
         parts.literal(b"=");
-        parts.pair_value(pair, Context::Form, Escape::Form, options, &format!("{path}.{i}"), errors);
+        parts.pair_value(
+            pair,
+            Context::Form,
+            Escape::Form,
+            options,
+            &format!("{path}.{i}"),
+            errors,
+        );
     }
     parts
 }
@@ -443,13 +467,34 @@ fn json_pairs(pairs: &[Pair], options: &Options<'_>, errors: &mut Vec<Error>) ->
             .is_some_and(|(start, end)| start == 0 && end == pair.value.len());
         if whole {
             // One placeholder alone renders typed.
-            parts.pair_value(pair, Context::Json, Escape::JsonValue, options, &path, errors);
+            parts.pair_value(
+                pair,
+                Context::Json,
+                Escape::JsonValue,
+                options,
+                &path,
+                errors,
+            );
         } else if pair.map.is_empty() {
             parts.literal(b"\"");
-            parts.pair_value(pair, Context::JsonString, Escape::JsonString, options, &path, errors);
+            parts.pair_value(
+                pair,
+                Context::JsonString,
+                Escape::JsonString,
+                options,
+                &path,
+                errors,
+            );
             parts.literal(b"\"");
         } else {
-            parts.pair_value(pair, Context::Plain, Escape::JsonValue, options, &path, errors);
+            parts.pair_value(
+                pair,
+                Context::Plain,
+                Escape::JsonValue,
+                options,
+                &path,
+                errors,
+            );
         }
     }
     parts.literal(b"}");
@@ -467,7 +512,14 @@ fn xml_elements(
         let path = format!("{path}.{i}");
         check_xml_name(&pair.key, &format!("{path}.key"), errors);
         parts.literal(format!("<{}>", pair.key).as_bytes());
-        parts.pair_value(pair, Context::XmlText, Escape::XmlText, options, &path, errors);
+        parts.pair_value(
+            pair,
+            Context::XmlText,
+            Escape::XmlText,
+            options,
+            &path,
+            errors,
+        );
         parts.literal(format!("</{}>", pair.key).as_bytes());
     }
 }
@@ -525,13 +577,25 @@ mod tests {
         mapped.map.insert("SALE".into(), "won deal".into());
         let body = compile(
             BodyConfig::Form {
-                pairs: vec![Pair::new("agent id", "#agent_id#"), mapped, Pair::new("static", "a=b")],
+                pairs: vec![
+                    Pair::new("agent id", "#agent_id#"),
+                    mapped,
+                    Pair::new("static", "a=b"),
+                ],
             },
             false,
         );
-        assert_eq!(render(&body.parts, &data()), "agent+id=10%2601&disp=won+deal&static=a%3Db");
+        assert_eq!(
+            render(&body.parts, &data()),
+            "agent+id=10%2601&disp=won+deal&static=a%3Db"
+        );
         assert_eq!(body.content_type.unwrap(), FORM);
-        let get = compile(BodyConfig::Form { pairs: vec![Pair::new("a", "#agent_id#")] }, true);
+        let get = compile(
+            BodyConfig::Form {
+                pairs: vec![Pair::new("a", "#agent_id#")],
+            },
+            true,
+        );
         assert!(get.parts.is_empty());
         assert_eq!(render(&get.query, &data()), "a=10%2601");
     }
@@ -549,13 +613,20 @@ mod tests {
             },
             false,
         );
-        assert_eq!(render(&body.parts, &data()), r#"{"d":95,"s":"id 10&01","k\"":"x"}"#);
+        assert_eq!(
+            render(&body.parts, &data()),
+            r#"{"d":95,"s":"id 10&01","k\"":"x"}"#
+        );
     }
 
     #[test]
     fn xml_pairs_and_soap() {
         let body = compile(
-            BodyConfig::Xml { template: None, root: None, pairs: vec![Pair::new("ani", "#ani#")] },
+            BodyConfig::Xml {
+                template: None,
+                root: None,
+                pairs: vec![Pair::new("ani", "#ani#")],
+            },
             false,
         );
         assert_eq!(
@@ -594,9 +665,15 @@ mod tests {
         )
         .unwrap_err();
         let paths: Vec<_> = errors.iter().map(|e| e.field().unwrap_or("")).collect();
-        assert_eq!(paths, ["body.root", "body.pairs.0.value", "body.pairs.1.key"]);
+        assert_eq!(
+            paths,
+            ["body.root", "body.pairs.0.value", "body.pairs.1.key"]
+        );
         assert!(Body::compile(
-            &BodyConfig::Json { template: Some("{}".into()), pairs: vec![Pair::new("a", "b")] },
+            &BodyConfig::Json {
+                template: Some("{}".into()),
+                pairs: vec![Pair::new("a", "b")]
+            },
             false,
             &Options::new(Catalog::standard()),
         )
@@ -608,6 +685,8 @@ mod tests {
         let json = r##"{"kind":"soap","version":"1.2","namespace":"urn:x","operation":"Op","action":"urn:x/Op","port":"P","service":"S","parameters":[{"key":"a","value":"#ani#","map":{"1":"one"}}]}"##;
         let config: BodyConfig = serde_json::from_str(json).unwrap();
         assert_eq!(serde_json::to_string(&config).unwrap(), json);
-        assert!(serde_json::from_str::<BodyConfig>(r#"{"kind":"form","pairs":[],"extra":1}"#).is_err());
+        assert!(
+            serde_json::from_str::<BodyConfig>(r#"{"kind":"form","pairs":[],"extra":1}"#).is_err()
+        );
     }
 }

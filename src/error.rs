@@ -332,9 +332,14 @@ mod tests {
             a.to_string(),
             "unknown field `x` (service `svc`, field `body`, line 1, column 2)"
         );
-        let both = Error::many(vec![a.clone(), Error::new(ErrorKind::InvalidUrl, "bad url")]);
+        let both = Error::many(vec![
+            a.clone(),
+            Error::new(ErrorKind::InvalidUrl, "bad url"),
+        ]);
         assert_eq!(both.kind(), ErrorKind::InvalidConfig);
         assert_eq!(both.related().len(), 2);
-        assert!(both.to_string().starts_with("2 problems in the configuration\n- unknown"));
+        assert!(both
+            .to_string()
+            .starts_with("2 problems in the configuration\n- unknown"));
     }
 }

@@ -234,7 +234,11 @@ mod tests {
         assert!(!EventSet::PBX.contains(Event::PostCall));
         assert_eq!(EventSet::ALL.iter().count(), Event::ALL.len());
         assert_eq!(
-            EventSet::ALL.without(EventSet::PBX).without(EventSet::RINGCX).iter().collect::<Vec<_>>(),
+            EventSet::ALL
+                .without(EventSet::PBX)
+                .without(EventSet::RINGCX)
+                .iter()
+                .collect::<Vec<_>>(),
             vec![Event::CallStatusChange]
         );
     }

@@ -321,7 +321,10 @@ impl CallData {
 
 impl PartialEq for CallData {
     fn eq(&self, other: &CallData) -> bool {
-        self.len() == other.len() && self.iter().all(|(name, value)| other.get(name) == Some(value))
+        self.len() == other.len()
+            && self
+                .iter()
+                .all(|(name, value)| other.get(name) == Some(value))
     }
 }
 
@@ -731,7 +734,9 @@ fn parse_duration(value: &serde_json::Value) -> Option<Value> {
             if let Some(secs) = n.as_u64() {
                 return Some(Value::Duration(Duration::from_secs(secs)));
             }
-            Duration::try_from_secs_f64(n.as_f64()?).ok().map(Value::Duration)
+            Duration::try_from_secs_f64(n.as_f64()?)
+                .ok()
+                .map(Value::Duration)
         }
         serde_json::Value::String(s) => {
             let mut parts = s.trim().split(':');
@@ -743,7 +748,8 @@ fn parse_duration(value: &serde_json::Value) -> Option<Value> {
             if !(digits(h) && digits(m) && digits(sec)) || m.len() != 2 || sec.len() != 2 {
                 return None;
             }
-            let (h, m, sec): (u64, u64, u64) = (h.parse().ok()?, m.parse().ok()?, sec.parse().ok()?);
+            let (h, m, sec): (u64, u64, u64) =
+                (h.parse().ok()?, m.parse().ok()?, sec.parse().ok()?);
             if m > 59 || sec > 59 {
                 return None;
             }
@@ -777,8 +783,7 @@ fn standard_catalog() -> Catalog {
         f("event", Text)
             .describe("the canonical name of the event being delivered, such as `Call:Hangup`"),
         f("event_time", Timestamp).describe("when the event being delivered happened"),
-        f("delivery_id", Text)
-            .describe("the id of this delivery, the same on every retry of it"),
+        f("delivery_id", Text).describe("the id of this delivery, the same on every retry of it"),
         // RingCX tags.
         f("agent_id", Text)
             .describe("internal identifier of the agent")
@@ -935,12 +940,22 @@ mod tests {
             "custom": {"ticket": 42, "vip": true},
         }))
         .unwrap();
-        let Some(Value::Timestamp(start)) = data.get("call_start") else { panic!() };
+        let Some(Value::Timestamp(start)) = data.get("call_start") else {
+            panic!()
+        };
         assert_eq!(start.offset().local_minus_utc(), 0);
-        let Some(Value::Timestamp(created)) = data.get("created_at") else { panic!() };
+        let Some(Value::Timestamp(created)) = data.get("created_at") else {
+            panic!()
+        };
         assert_eq!(created.offset().local_minus_utc(), 7200);
-        assert_eq!(data.get("duration"), Some(&Value::Duration(Duration::from_secs(60))));
-        assert_eq!(data.get("duration_time"), Some(&Value::Duration(Duration::from_secs(417))));
+        assert_eq!(
+            data.get("duration"),
+            Some(&Value::Duration(Duration::from_secs(60)))
+        );
+        assert_eq!(
+            data.get("duration_time"),
+            Some(&Value::Duration(Duration::from_secs(417)))
+        );
         assert_eq!(data.get("sip_status"), Some(&Value::from("200")));
         assert_eq!(data.get("contact_number"), Some(&Value::Null));
         assert_eq!(data.get("custom.ticket"), Some(&Value::Integer(42)));
@@ -965,24 +980,45 @@ mod tests {
             agent_id: &'a str,
             duration: u32,
         }
-        let data = CallData::from_serialize(&Call { agent_id: "7", duration: 3 }).unwrap();
-        assert_eq!(data.get("duration"), Some(&Value::Duration(Duration::from_secs(3))));
+        let data = CallData::from_serialize(&Call {
+            agent_id: "7",
+            duration: 3,
+        })
+        .unwrap();
+        assert_eq!(
+            data.get("duration"),
+            Some(&Value::Duration(Duration::from_secs(3)))
+        );
     }
 
     #[test]
     fn catalog_covers_the_seeds() {
         let c = Catalog::standard();
         for name in [
-            "agent_id", "agent_username", "ani", "dnis", "call_start", "duration",
-            "recording_url", "sess_agent_perspective_recording_url", "uniqueid", "queue_name",
+            "agent_id",
+            "agent_username",
+            "ani",
+            "dnis",
+            "call_start",
+            "duration",
+            "recording_url",
+            "sess_agent_perspective_recording_url",
+            "uniqueid",
+            "queue_name",
         ] {
             assert!(c.get(name).is_some(), "{name}");
         }
-        assert!(!c.get("recording_url").unwrap().events().contains(Event::CallRinging));
+        assert!(!c
+            .get("recording_url")
+            .unwrap()
+            .events()
+            .contains(Event::CallRinging));
         assert!(!c
             .pick_list(Event::AgentTermination)
             .any(|f| f.name() == "sess_agent_perspective_recording_url"));
-        assert!(c.pick_list(Event::AgentTermination).any(|f| f.name() == "recording_url"));
+        assert!(c
+            .pick_list(Event::AgentTermination)
+            .any(|f| f.name() == "recording_url"));
         assert_eq!(c.suggest("agnet_id").as_deref(), Some("agent_id"));
     }
 }

@@ -42,15 +42,18 @@
 
 pub mod auth;
 pub mod body;
+pub mod delivery;
 mod error;
 pub mod event;
 pub mod field;
 pub mod registry;
 pub mod request;
 pub mod service;
+pub mod signing;
 pub mod template;
 pub mod webhook;
 
+pub use delivery::{Decision, Envelope, Outcome, RetryPolicy};
 pub use error::{Error, ErrorKind, Position};
 pub use event::{Event, EventSet};
 pub use field::{Call, CallData, Catalog, FieldSpec, FieldType, Value};

@@ -149,8 +149,10 @@ impl Registry {
     /// Adds a service; its id must be new.
     pub fn add_service(&mut self, config: ServiceConfig) -> Result<(), Error> {
         if self.services.contains_key(&config.id) {
-            return Err(registry_error(format!("service `{}` already exists", config.id))
-                .in_service(&config.id));
+            return Err(
+                registry_error(format!("service `{}` already exists", config.id))
+                    .in_service(&config.id),
+            );
         }
         let service = config.compile(&self.catalog)?;
         self.services.insert(config.id, service);
@@ -299,7 +301,10 @@ impl Registry {
     /// Adds a webhook; its id must be new and its service must exist.
     pub fn add_webhook(&mut self, webhook: WebhookConfig) -> Result<(), Error> {
         if self.webhooks.contains_key(&webhook.id) {
-            return Err(registry_error(format!("webhook `{}` already exists", webhook.id)));
+            return Err(registry_error(format!(
+                "webhook `{}` already exists",
+                webhook.id
+            )));
         }
         self.check_webhook(&webhook)?;
         self.index_webhook(&webhook);
@@ -398,7 +403,8 @@ impl Registry {
         found
     }
 
-    /// Dispatches `event` for `call` at time `at`: every request to send.
+    /// Dispatches `event` for `call` at time `at`: every request to send,
+    /// signed with time `at` where the service signs.
     ///
     /// Agent Connect and Agent Termination fire once per agent segment when
     /// the call has segments, each with that segment's data over the
@@ -485,13 +491,20 @@ impl Registry {
             .with("delivery_id", delivery.as_str());
         if let Some((status, sequence)) = realtime {
             own.insert("status", status);
-            own.insert("sequence", Value::Integer(i64::try_from(sequence).unwrap_or(i64::MAX)));
+            own.insert(
+                "sequence",
+                Value::Integer(i64::try_from(sequence).unwrap_or(i64::MAX)),
+            );
         }
         let empty = CallData::new();
-        let segment_data = segment
-            .and_then(|i| call.segments.get(i))
-            .unwrap_or(&empty);
-        match service.request_with(&Layers([&own, segment_data, &call.data])) {
+        let segment_data = segment.and_then(|i| call.segments.get(i)).unwrap_or(&empty);
+        let request = service
+            .request_with(&Layers([&own, segment_data, &call.data]))
+            .and_then(|mut request| {
+                service.sign(&mut request, &delivery, at)?;
+                Ok(request)
+            });
+        match request {
             Ok(request) => dispatch.requests.push(Outgoing {
                 webhook: webhook.id.clone(),
                 service: service.id().to_owned(),
@@ -503,6 +516,34 @@ impl Registry {
             }),
             Err(e) => dispatch.errors.push((webhook.id.clone(), e)),
         }
+    }
+}
+
+impl Registry {
+    /// The request of a stored delivery, signed for an attempt at `at`
+    /// (each attempt is signed with its own time). The service must still
+    /// exist.
+    pub fn request_for(
+        &self,
+        envelope: &crate::delivery::Envelope,
+        at: DateTime<Utc>,
+    ) -> Result<http::Request<Vec<u8>>, Error> {
+        let service = self
+            .services
+            .get(&envelope.service)
+            .ok_or_else(|| registry_error(format!("no service `{}`", envelope.service)))?;
+        let mut request = envelope.to_request()?;
+        service.sign(&mut request, &envelope.delivery, at)?;
+        Ok(request)
+    }
+
+    /// The retry policy for a delivery through `service`: the service's
+    /// own, or the default.
+    pub fn retry_policy(&self, service: &str) -> crate::delivery::RetryPolicy {
+        self.services
+            .get(service)
+            .map(Service::retry_policy)
+            .unwrap_or_default()
     }
 }
 
@@ -546,7 +587,8 @@ impl Serialize for Registry {
 impl<'de> Deserialize<'de> for Registry {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Registry, D::Error> {
         let config = Config::deserialize(deserializer)?;
-        Registry::from_config(&config, Catalog::standard().clone()).map_err(serde::de::Error::custom)
+        Registry::from_config(&config, Catalog::standard().clone())
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -594,19 +636,36 @@ mod tests {
     #[test]
     fn fires_only_subscribed_enabled_webhooks_once() {
         let mut r = Registry::new(Catalog::standard().clone());
-        r.add_service(service(S1, r##"{"e": "#event#", "u": "#uuid#"}"##)).unwrap();
-        r.add_webhook(webhook(W1, Event::CallHangup, &["A", "B"])).unwrap();
+        r.add_service(service(S1, r##"{"e": "#event#", "u": "#uuid#"}"##))
+            .unwrap();
+        r.add_webhook(webhook(W1, Event::CallHangup, &["A", "B"]))
+            .unwrap();
         r.add_webhook(webhook(W2, Event::CallHangup, &[])).unwrap();
         let d = r.dispatch(Event::CallHangup, &call(&["A", "B"]), at());
         assert_eq!(d.requests.len(), 1);
-        assert_eq!(d.requests[0].request.body(), br#"{"e": "Call:Hangup", "u": "u1"}"#);
-        assert!(r.dispatch(Event::CallAnswer, &call(&["A"]), at()).requests.is_empty());
-        assert!(r.dispatch(Event::CallHangup, &call(&["C"]), at()).requests.is_empty());
+        assert_eq!(
+            d.requests[0].request.body(),
+            br#"{"e": "Call:Hangup", "u": "u1"}"#
+        );
+        assert!(r
+            .dispatch(Event::CallAnswer, &call(&["A"]), at())
+            .requests
+            .is_empty());
+        assert!(r
+            .dispatch(Event::CallHangup, &call(&["C"]), at())
+            .requests
+            .is_empty());
         r.set_webhook_enabled(W1, false).unwrap();
-        assert!(r.dispatch(Event::CallHangup, &call(&["A"]), at()).requests.is_empty());
+        assert!(r
+            .dispatch(Event::CallHangup, &call(&["A"]), at())
+            .requests
+            .is_empty());
         r.set_webhook_enabled(W1, true).unwrap();
         r.set_service_enabled(S1, false).unwrap();
-        assert!(r.dispatch(Event::CallHangup, &call(&["A"]), at()).requests.is_empty());
+        assert!(r
+            .dispatch(Event::CallHangup, &call(&["A"]), at())
+            .requests
+            .is_empty());
     }
 
     #[test]
@@ -624,24 +683,33 @@ mod tests {
     fn services_in_use_cannot_be_removed() {
         let mut r = Registry::new(Catalog::standard().clone());
         r.add_service(service(S1, "{}")).unwrap();
-        r.add_webhook(webhook(W1, Event::CallHangup, &["A"])).unwrap();
+        r.add_webhook(webhook(W1, Event::CallHangup, &["A"]))
+            .unwrap();
         let err = r.remove_service(S1).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Registry);
         assert!(err.message().contains(W1));
         r.remove_webhook(W1).unwrap();
         r.remove_service(S1).unwrap();
-        assert!(r.add_webhook(webhook(W1, Event::CallHangup, &["A"])).is_err());
+        assert!(r
+            .add_webhook(webhook(W1, Event::CallHangup, &["A"]))
+            .is_err());
     }
 
     #[test]
     fn realtime_webhooks_cannot_use_end_of_call_fields() {
         let mut r = Registry::new(Catalog::standard().clone());
-        r.add_service(service(S1, r##"{"r": "#recording_url#"}"##)).unwrap();
-        let err = r.add_webhook(webhook(W1, Event::CallStatusChange, &["A"])).unwrap_err();
+        r.add_service(service(S1, r##"{"r": "#recording_url#"}"##))
+            .unwrap();
+        let err = r
+            .add_webhook(webhook(W1, Event::CallStatusChange, &["A"]))
+            .unwrap_err();
         assert!(err.message().contains("`recording_url`"), "{err}");
-        r.add_webhook(webhook(W1, Event::CallReporting, &["A"])).unwrap();
+        r.add_webhook(webhook(W1, Event::CallReporting, &["A"]))
+            .unwrap();
         // Rebinding to realtime is refused too, and changes nothing.
-        assert!(r.update_webhook(webhook(W1, Event::CallStatusChange, &["A"])).is_err());
+        assert!(r
+            .update_webhook(webhook(W1, Event::CallStatusChange, &["A"]))
+            .is_err());
         assert_eq!(r.webhook(W1).unwrap().event, Event::CallReporting);
     }
 
@@ -649,10 +717,16 @@ mod tests {
     fn registry_round_trips_through_json() {
         let mut r = Registry::new(Catalog::standard().clone());
         r.add_service(service(S1, "{}")).unwrap();
-        r.add_webhook(webhook(W1, Event::CallHangup, &["A"])).unwrap();
+        r.add_webhook(webhook(W1, Event::CallHangup, &["A"]))
+            .unwrap();
         let json = serde_json::to_string(&r).unwrap();
         let back: Registry = serde_json::from_str(&json).unwrap();
         assert_eq!(back, r);
-        assert_eq!(back.dispatch(Event::CallHangup, &call(&["A"]), at()).requests.len(), 1);
+        assert_eq!(
+            back.dispatch(Event::CallHangup, &call(&["A"]), at())
+                .requests
+                .len(),
+            1
+        );
     }
 }

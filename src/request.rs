@@ -74,7 +74,8 @@ impl Preview {
         }
         let (target, host) = match self.url.parse::<http::Uri>() {
             Ok(uri) => (
-                uri.path_and_query().map_or("/".to_owned(), |p| p.to_string()),
+                uri.path_and_query()
+                    .map_or("/".to_owned(), |p| p.to_string()),
                 uri.authority().map(|a| a.to_string()),
             ),
             Err(_) => (self.url.clone(), None),
@@ -153,7 +154,9 @@ mod tests {
         assert_eq!(json["url"], "https://crm.example.com/calls?x=1");
         assert_eq!(json["headers"][0][0], "x-api-token");
         let secret = preview(&service(false), &data, true).unwrap();
-        assert!(secret.to_http().contains("authorization: Basic dTpodW50ZXIy"));
+        assert!(secret
+            .to_http()
+            .contains("authorization: Basic dTpodW50ZXIy"));
     }
 
     #[test]

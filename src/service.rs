@@ -14,8 +14,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Auth;
 use crate::body::{Body, BodyConfig, Pair, Parts};
+use crate::delivery::RetryPolicy;
 use crate::error::{Error, ErrorKind, Position};
 use crate::field::{CallData, Catalog, Lookup};
+use crate::signing::{Signer, SigningConfig};
 use crate::template::{Context, Escape, Missing, Options, Syntax, Template};
 
 /// The HTTP method of a service.
@@ -116,6 +118,12 @@ pub struct ServiceConfig {
     /// RingCX's Debug flag: keep a redacted record of each request.
     #[serde(default, skip_serializing_if = "is_false")]
     pub debug: bool,
+    /// How requests are signed, if they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing: Option<SigningConfig>,
+    /// How failed deliveries are retried; the defaults if not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryPolicy>,
 }
 
 /// The `User-Agent` sent unless a service sets its own.
@@ -125,9 +133,17 @@ pub const USER_AGENT: &str = concat!("callhook/", env!("CARGO_PKG_VERSION"));
 /// and debug records) when set as static headers.
 fn looks_secret(name: &HeaderName) -> bool {
     let name = name.as_str();
-    ["authorization", "token", "secret", "password", "api-key", "apikey", "cookie"]
-        .iter()
-        .any(|s| name.contains(s))
+    [
+        "authorization",
+        "token",
+        "secret",
+        "password",
+        "api-key",
+        "apikey",
+        "cookie",
+    ]
+    .iter()
+    .any(|s| name.contains(s))
 }
 
 /// Whether `id` is a UUID in its text form (`8-4-4-4-12` hex digits).
@@ -147,7 +163,9 @@ impl ServiceConfig {
     /// templates, the line and column.
     pub fn compile(&self, catalog: &Catalog) -> Result<Service, Error> {
         let mut errors = Vec::new();
-        let mut options = Options::new(catalog).syntax(self.syntax).lenient(self.lenient);
+        let mut options = Options::new(catalog)
+            .syntax(self.syntax)
+            .lenient(self.lenient);
         if let Some(missing) = self.missing {
             options = options.missing(missing);
         }
@@ -185,7 +203,10 @@ impl ServiceConfig {
                     continue;
                 }
             };
-            if matches!(name, header::CONTENT_LENGTH | header::HOST | header::TRANSFER_ENCODING) {
+            if matches!(
+                name,
+                header::CONTENT_LENGTH | header::HOST | header::TRANSFER_ENCODING
+            ) {
                 errors.push(
                     Error::new(
                         ErrorKind::InvalidHeader,
@@ -197,7 +218,14 @@ impl ServiceConfig {
             }
             let mut parts = Parts::default();
             let mut header_errors = Vec::new();
-            parts.pair_value(pair, Context::Header, Escape::Header, &options, &path, &mut header_errors);
+            parts.pair_value(
+                pair,
+                Context::Header,
+                Escape::Header,
+                &options,
+                &path,
+                &mut header_errors,
+            );
             if !header_errors.is_empty() {
                 errors.extend(header_errors);
                 continue;
@@ -251,16 +279,30 @@ impl ServiceConfig {
             static_headers.insert(HeaderName::from_static("soapaction"), action.clone());
         }
 
+        let signer = match self.signing.as_ref().map(Signer::new).transpose() {
+            Ok(signer) => signer,
+            Err(e) => {
+                errors.push(e.in_field("signing"));
+                None
+            }
+        };
+        if let Some(retry) = &self.retry {
+            if let Err(e) = retry.check() {
+                errors.push(e.in_field("retry"));
+            }
+        }
+
         let (Some(url), true) = (url, errors.is_empty()) else {
             return Err(Error::many(errors).in_service(&self.id));
         };
-        let query_separator: &'static [u8] = if body.query.is_empty() || self.url.ends_with(['?', '&']) {
-            b""
-        } else if self.url.contains('?') {
-            b"&"
-        } else {
-            b"?"
-        };
+        let query_separator: &'static [u8] =
+            if body.query.is_empty() || self.url.ends_with(['?', '&']) {
+                b""
+            } else if self.url.contains('?') {
+                b"&"
+            } else {
+                b"?"
+            };
         let mut service = Service {
             config: self.clone(),
             method: self.method.as_http(),
@@ -270,6 +312,7 @@ impl ServiceConfig {
             body,
             static_headers,
             dynamic_headers,
+            signer,
         };
         if service.url.is_static() && service.body.query.is_static() {
             let uri = service
@@ -293,6 +336,7 @@ pub struct Service {
     body: Body,
     static_headers: HeaderMap,
     dynamic_headers: Vec<(HeaderName, Parts, String)>,
+    signer: Option<Signer>,
 }
 
 impl PartialEq for Service {
@@ -320,6 +364,28 @@ impl Service {
     /// The HTTP method.
     pub fn method(&self) -> &http::Method {
         &self.method
+    }
+
+    /// The retry policy: the service's, or the default.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.config.retry.clone().unwrap_or_default()
+    }
+
+    /// Signs `request` as delivery `id` at time `at`, if the service signs
+    /// its requests; any earlier signature is replaced, so each attempt of
+    /// a delivery is signed with its own time.
+    pub fn sign(
+        &self,
+        request: &mut http::Request<Vec<u8>>,
+        id: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), Error> {
+        match &self.signer {
+            Some(signer) => signer
+                .sign(request, id, at)
+                .map_err(|e| e.in_field("signing").in_service(&self.config.id)),
+            None => Ok(()),
+        }
     }
 
     /// Every field the service's templates use (URL, body, headers), each
@@ -352,9 +418,12 @@ impl Service {
         match &self.config.body {
             BodyConfig::None => String::new(),
             BodyConfig::Form { pairs: p } => pairs(p),
-            BodyConfig::Json { template: Some(t), .. } | BodyConfig::Xml { template: Some(t), .. } => {
-                t.clone()
+            BodyConfig::Json {
+                template: Some(t), ..
             }
+            | BodyConfig::Xml {
+                template: Some(t), ..
+            } => t.clone(),
             BodyConfig::Json { pairs: p, .. } | BodyConfig::Xml { pairs: p, .. } => pairs(p),
             BodyConfig::Soap { parameters, .. } => pairs(parameters),
         }
@@ -371,8 +440,11 @@ impl Service {
             .render_into(data, &mut url)
             .map_err(|e| e.in_field("body"))?;
         http::Uri::try_from(url).map_err(|e| {
-            Error::new(ErrorKind::InvalidUrl, format!("rendered URL is invalid: {e}"))
-                .in_field("url")
+            Error::new(
+                ErrorKind::InvalidUrl,
+                format!("rendered URL is invalid: {e}"),
+            )
+            .in_field("url")
         })
     }
 
@@ -381,7 +453,11 @@ impl Service {
         self.render_body_with(data, out)
     }
 
-    fn render_body_with<L: Lookup + ?Sized>(&self, data: &L, out: &mut Vec<u8>) -> Result<(), Error> {
+    fn render_body_with<L: Lookup + ?Sized>(
+        &self,
+        data: &L,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
         self.body
             .parts
             .render_into(data, out)
@@ -416,8 +492,11 @@ impl Service {
                 .map_err(|e| in_service(e.in_field(&format!("{path}.value"))))?;
             let value = HeaderValue::try_from(value).map_err(|_| {
                 in_service(
-                    Error::new(ErrorKind::InvalidHeader, format!("invalid value for header `{name}`"))
-                        .in_field(&format!("{path}.value")),
+                    Error::new(
+                        ErrorKind::InvalidHeader,
+                        format!("invalid value for header `{name}`"),
+                    )
+                    .in_field(&format!("{path}.value")),
                 )
             })?;
             headers.append(name.clone(), value);
@@ -460,7 +539,9 @@ impl Services {
             }
             match config.compile(catalog) {
                 Ok(service) => {
-                    services.index.insert(config.id.clone(), services.services.len());
+                    services
+                        .index
+                        .insert(config.id.clone(), services.services.len());
                     services.services.push(service);
                 }
                 Err(e) if e.related().is_empty() => errors.push(e),
@@ -531,9 +612,15 @@ pub fn from_json_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Er
             .map(str::len)
             .sum();
         let message = e.to_string();
-        let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
-        Error::new(ErrorKind::Serde, message)
-            .at(Position::locate(text, line_start + e.column().saturating_sub(1)))
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .to_owned();
+        Error::new(ErrorKind::Serde, message).at(Position::locate(
+            text,
+            line_start + e.column().saturating_sub(1),
+        ))
     })
 }
 
@@ -547,7 +634,9 @@ mod tests {
         let mut base = serde_json::json!({
             "id": ID, "name": "t", "method": "POST", "url": "https://crm.example.com/calls"
         });
-        base.as_object_mut().unwrap().extend(json.as_object().unwrap().clone());
+        base.as_object_mut()
+            .unwrap()
+            .extend(json.as_object().unwrap().clone());
         serde_json::from_value(base).unwrap()
     }
 
@@ -564,7 +653,10 @@ mod tests {
         let data = CallData::new().with("agent_id", "7 7").with("ani", "555");
         let request = service.request(&data).unwrap();
         assert_eq!(request.method(), http::Method::POST);
-        assert_eq!(request.uri(), "https://crm.example.com/agents/7%207/calls?src=pbx");
+        assert_eq!(
+            request.uri(),
+            "https://crm.example.com/agents/7%207/calls?src=pbx"
+        );
         let h = request.headers();
         assert_eq!(h["content-type"], "application/json; charset=utf-8");
         assert_eq!(h["content-length"], "14");
@@ -586,8 +678,13 @@ mod tests {
         }))
         .compile(Catalog::standard())
         .unwrap();
-        let request = service.request(&CallData::new().with("ani", "+1 5")).unwrap();
-        assert_eq!(request.uri(), "https://crm.example.com/hook?token=abc&ani=%2B1+5");
+        let request = service
+            .request(&CallData::new().with("ani", "+1 5"))
+            .unwrap();
+        assert_eq!(
+            request.uri(),
+            "https://crm.example.com/hook?token=abc&ani=%2B1+5"
+        );
         assert!(request.body().is_empty());
         assert!(request.headers().get("content-length").is_none());
     }
@@ -634,7 +731,9 @@ mod tests {
         let typo = &err.related()[2];
         assert_eq!(typo.suggestion(), Some("agent_id"));
         assert_eq!(typo.position().unwrap().column, 1);
-        assert!(typo.to_string().contains("(service `not-a-uuid`, field `body.pairs.0.value`, line 1, column 1)"));
+        assert!(typo
+            .to_string()
+            .contains("(service `not-a-uuid`, field `body.pairs.0.value`, line 1, column 1)"));
     }
 
     #[test]

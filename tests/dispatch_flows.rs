@@ -33,7 +33,12 @@ fn pbx_call_fires_exactly_the_subscribed_webhooks_of_its_environment() {
     for d in [&ringing, &answer, &hangup] {
         assert!(d.errors.is_empty(), "{:?}", d.errors);
     }
-    let fired = |d: &callhook::Dispatch| d.requests.iter().map(|o| o.webhook.clone()).collect::<Vec<_>>();
+    let fired = |d: &callhook::Dispatch| {
+        d.requests
+            .iter()
+            .map(|o| o.webhook.clone())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(fired(&ringing), ["f47ac10b-58cc-4372-a567-0e02b2c3d401"]);
     assert_eq!(fired(&answer), ["f47ac10b-58cc-4372-a567-0e02b2c3d402"]);
     // The disabled Call:Hangup webhook (…d406) does not fire.
@@ -45,12 +50,23 @@ fn pbx_call_fires_exactly_the_subscribed_webhooks_of_its_environment() {
         include_str!("fixtures/pbx-body.expected.json")
     );
     // The Ivr:Start webhook is subscribed to nothing, so fires for nothing.
-    assert!(pbx.dispatch(Event::IvrStart, &call, at("2024-12-02T21:04:41Z")).requests.is_empty());
+    assert!(pbx
+        .dispatch(Event::IvrStart, &call, at("2024-12-02T21:04:41Z"))
+        .requests
+        .is_empty());
 
     let mut elsewhere = call.clone();
     elsewhere.scopes = vec!["PROD2025".into()];
-    for event in [Event::CallRinging, Event::CallAnswer, Event::CallHangup, Event::CallReporting] {
-        assert!(pbx.dispatch(event, &elsewhere, at("2024-12-02T21:04:40Z")).requests.is_empty());
+    for event in [
+        Event::CallRinging,
+        Event::CallAnswer,
+        Event::CallHangup,
+        Event::CallReporting,
+    ] {
+        assert!(pbx
+            .dispatch(event, &elsewhere, at("2024-12-02T21:04:40Z"))
+            .requests
+            .is_empty());
     }
 }
 
@@ -93,11 +109,19 @@ fn ringcx_transfer_fires_agent_termination_once_per_segment() {
          &call_start=2020-04-22+09%3A30%3A00.0000\
          &recording_url=https%3A%2F%2Frecordings.example.com%2Fr%2F20200422-0002-1002.wav"
     );
-    assert_eq!((d.requests[0].segment, d.requests[1].segment), (Some(0), Some(1)));
+    assert_eq!(
+        (d.requests[0].segment, d.requests[1].segment),
+        (Some(0), Some(1))
+    );
     assert_ne!(d.requests[0].delivery, d.requests[1].delivery);
 
     // Fired as each segment ends, the deliveries are the same ones.
-    let second = ringcx.dispatch_segment(Event::AgentTermination, &call, 1, at("2020-04-22T09:40:00Z"));
+    let second = ringcx.dispatch_segment(
+        Event::AgentTermination,
+        &call,
+        1,
+        at("2020-04-22T09:40:00Z"),
+    );
     assert_eq!(second.requests[0].delivery, d.requests[1].delivery);
 
     // Post Call fires once per call, with the call's data.
@@ -115,8 +139,14 @@ fn ringcx_debug_flag_yields_a_redacted_record() {
     call.scopes = vec!["campaign:Outbound Sales".into()];
     let d = ringcx.dispatch(Event::AgentTermination, &call, at("2020-04-22T00:02:00Z"));
     assert_eq!(d.requests.len(), 1);
-    let record = d.requests[0].debug.as_ref().expect("the JSON service has Debug set");
-    assert_eq!(record.body.as_bytes(), d.requests[0].request.body().as_slice());
+    let record = d.requests[0]
+        .debug
+        .as_ref()
+        .expect("the JSON service has Debug set");
+    assert_eq!(
+        record.body.as_bytes(),
+        d.requests[0].request.body().as_slice()
+    );
 }
 
 #[test]
@@ -134,7 +164,9 @@ fn avanser_realtime_updates_then_one_final_request() {
     let final_call = avanser.dispatch(Event::CallReporting, &call, at("2024-11-28T09:04:00Z"));
     assert_eq!(final_call.requests.len(), 1);
     let final_body = std::str::from_utf8(final_call.requests[0].request.body()).unwrap();
-    assert!(final_body.contains("recording=https%3A%2F%2Frecordings.example.com%2Favanser%2F1732784400.12345.mp3"));
+    assert!(final_body.contains(
+        "recording=https%3A%2F%2Frecordings.example.com%2Favanser%2F1732784400.12345.mp3"
+    ));
 
     for (i, update) in updates.iter().enumerate() {
         let b = body(update);
@@ -162,7 +194,14 @@ fn avanser_realtime_updates_then_one_final_request() {
         .collect();
     assert_eq!(
         verdicts,
-        [Update::NewCall, Update::Update, Update::Duplicate, Update::Update, Update::OutOfOrder, Update::Update]
+        [
+            Update::NewCall,
+            Update::Update,
+            Update::Duplicate,
+            Update::Update,
+            Update::OutOfOrder,
+            Update::Update
+        ]
     );
     assert_eq!(receiver.status("1732784400.12345"), Some(("hangup", 5)));
     receiver.finish("1732784400.12345");
@@ -176,7 +215,10 @@ fn a_realtime_webhook_on_a_service_with_the_recording_is_refused() {
     config.webhooks[0].service = "3d2f1a9b-8c7e-4d6f-a5b4-c3d2e1f0a9b1".into();
     let err = Registry::from_config(&config, Catalog::standard().clone()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidConfig);
-    assert!(err.to_string().contains("uses field `recording_url`"), "{err}");
+    assert!(
+        err.to_string().contains("uses field `recording_url`"),
+        "{err}"
+    );
 }
 
 #[test]

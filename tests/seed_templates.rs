@@ -17,7 +17,15 @@ fn ringcx_json_body_renders_exactly() {
     .unwrap();
     assert_eq!(
         body.fields().collect::<Vec<_>>(),
-        ["agent_id", "agent_username", "ani", "dnis", "call_start", "duration", "recording_url"]
+        [
+            "agent_id",
+            "agent_username",
+            "ani",
+            "dnis",
+            "call_start",
+            "duration",
+            "recording_url"
+        ]
     );
     let call = call(include_str!("../examples/calls/ringcx-call.json"));
     let mut out = Vec::new();

@@ -223,11 +223,23 @@ mod tests {
 
     #[test]
     fn each_context_escapes_its_own_specials() {
-        assert_eq!(esc(Escape::JsonString, "a\"b\\c\n\u{1}"), "a\\\"b\\\\c\\n\\u0001");
+        assert_eq!(
+            esc(Escape::JsonString, "a\"b\\c\n\u{1}"),
+            "a\\\"b\\\\c\\n\\u0001"
+        );
         assert_eq!(esc(Escape::JsonValue, "x"), "\"x\"");
-        assert_eq!(esc(Escape::XmlText, "<a&b>]]>\r"), "&lt;a&amp;b&gt;]]&gt;&#13;");
-        assert_eq!(esc(Escape::XmlAttribute, "\"'\t\n"), "&quot;&apos;&#9;&#10;");
-        assert_eq!(esc(Escape::XmlText, "a\u{0}b\u{FFFE}"), "a\u{FFFD}b\u{FFFD}");
+        assert_eq!(
+            esc(Escape::XmlText, "<a&b>]]>\r"),
+            "&lt;a&amp;b&gt;]]&gt;&#13;"
+        );
+        assert_eq!(
+            esc(Escape::XmlAttribute, "\"'\t\n"),
+            "&quot;&apos;&#9;&#10;"
+        );
+        assert_eq!(
+            esc(Escape::XmlText, "a\u{0}b\u{FFFE}"),
+            "a\u{FFFD}b\u{FFFD}"
+        );
         assert_eq!(esc(Escape::XmlCdata, "a]]>b"), "a]]]]><![CDATA[>b");
         assert_eq!(esc(Escape::Form, "a b&c=d+é"), "a+b%26c%3Dd%2B%C3%A9");
         assert_eq!(esc(Escape::UrlQuery, "a b&/?#"), "a%20b%26%2F%3F%23");

@@ -131,7 +131,9 @@ impl FromStr for Format {
                     )
                     .with_suggestion(crate::error::nearest(
                         spec,
-                        ["ansi", "rfc3339", "rfc2822", "unix", "unix_ms", "seconds", "hms"],
+                        [
+                            "ansi", "rfc3339", "rfc2822", "unix", "unix_ms", "seconds", "hms",
+                        ],
                     )))
                 }
             },
@@ -335,8 +337,14 @@ mod tests {
         let t = "2024-12-02T21:04:40.701+02:00";
         assert_eq!(show(t, "ansi"), "2024-12-02 21:04:40.7010");
         assert_eq!(show(t, "rfc3339"), t);
-        assert_eq!(show("2020-04-22T00:00:00Z", "rfc3339"), "2020-04-22T00:00:00+00:00");
-        assert_eq!(show("2020-04-22T00:00:00.000001Z", "rfc3339"), "2020-04-22T00:00:00.000001+00:00");
+        assert_eq!(
+            show("2020-04-22T00:00:00Z", "rfc3339"),
+            "2020-04-22T00:00:00+00:00"
+        );
+        assert_eq!(
+            show("2020-04-22T00:00:00.000001Z", "rfc3339"),
+            "2020-04-22T00:00:00.000001+00:00"
+        );
         assert_eq!(show(t, "rfc2822"), "Mon, 02 Dec 2024 21:04:40 +0200");
         assert_eq!(show(t, "unix"), "1733166280");
         assert_eq!(show(t, "unix_ms"), "1733166280701");

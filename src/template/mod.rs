@@ -74,7 +74,9 @@ use crate::error::{Error, ErrorKind, Position};
 use crate::field::{hash_name, CallData, Catalog, Lookup, Value};
 
 /// The placeholder syntax of a template.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Syntax {
@@ -275,7 +277,11 @@ impl Template {
     /// and JSON or XML that is not well-formed, each with its position. Where
     /// there is more than one, the error is of kind
     /// [`ErrorKind::InvalidConfig`] and [`Error::related`] lists them.
-    pub fn compile(source: &str, context: Context, options: &Options<'_>) -> Result<Template, Error> {
+    pub fn compile(
+        source: &str,
+        context: Context,
+        options: &Options<'_>,
+    ) -> Result<Template, Error> {
         let syntax = options.syntax;
         let found: Vec<(Found<'_>, Result<Escape, &'static str>)> = match context {
             Context::Json => scan::json(source, syntax)
@@ -344,7 +350,9 @@ impl Template {
             if !template.fields.iter().any(|f| **f == *slot.name) {
                 template.fields.push(slot.name.clone());
             }
-            template.segments.push(Segment::Slot(template.slots.len() as u32));
+            template
+                .segments
+                .push(Segment::Slot(template.slots.len() as u32));
             template.slots.push(slot);
         }
         if let Err(e) = template.push_literal(&source[literal_start..]) {
@@ -589,7 +597,9 @@ impl Slot {
         if self.escape == Escape::JsonValue
             && matches!(
                 serde_json::from_str::<serde_json::Value>(default),
-                Ok(serde_json::Value::Number(_) | serde_json::Value::Bool(_) | serde_json::Value::Null)
+                Ok(serde_json::Value::Number(_)
+                    | serde_json::Value::Bool(_)
+                    | serde_json::Value::Null)
             )
         {
             out.extend_from_slice(default.as_bytes());

@@ -199,10 +199,15 @@ pub(crate) fn check_url(text: &str) -> Result<(), Error> {
         ));
     }
     if parsed.fragment().is_some() {
-        return Err(fail("URL cannot have a `#` fragment: it is never sent".to_owned()));
+        return Err(fail(
+            "URL cannot have a `#` fragment: it is never sent".to_owned(),
+        ));
     }
-    text.parse::<http::Uri>()
-        .map_err(|e| fail(format!("URL is not valid in an HTTP request ({e}); percent-encode it")))?;
+    text.parse::<http::Uri>().map_err(|e| {
+        fail(format!(
+            "URL is not valid in an HTTP request ({e}); percent-encode it"
+        ))
+    })?;
     Ok(())
 }
 
@@ -314,7 +319,10 @@ pub(crate) fn check_xml(source: &str, text: &str) -> Result<(), Error> {
         checked.map_err(|m| fail(m, reader.buffer_position()))?;
     }
     if depth != 0 {
-        return Err(fail("an element is not closed".to_owned(), text.len() as u64));
+        return Err(fail(
+            "an element is not closed".to_owned(),
+            text.len() as u64,
+        ));
     }
     if roots != 1 {
         return Err(fail(
@@ -339,7 +347,10 @@ mod tests {
         assert!(names("Ticket #42, see https://x/#section", Syntax::Hash).is_empty());
         assert!(names("# a# #a b# #", Syntax::Hash).is_empty());
         assert_eq!(names("#x|a\nb# #y#", Syntax::Hash), ["y"]);
-        assert_eq!(names("[[[a]]] [[b|default:x]] [c]", Syntax::Brackets), ["a", "b"]);
+        assert_eq!(
+            names("[[[a]]] [[b|default:x]] [c]", Syntax::Brackets),
+            ["a", "b"]
+        );
         assert!(names("#a#", Syntax::Brackets).is_empty());
         let f = plain("..[[d|hms]]", Syntax::Brackets)[0];
         assert_eq!((f.start, f.end, f.options), (2, 11, Some(("hms", 6))));
@@ -351,7 +362,11 @@ mod tests {
         let kinds: Vec<_> = found.iter().map(|(f, e)| (f.name, *e)).collect();
         assert_eq!(
             kinds,
-            [("a", Escape::JsonString), ("b", Escape::JsonString), ("c", Escape::JsonValue)]
+            [
+                ("a", Escape::JsonString),
+                ("b", Escape::JsonString),
+                ("c", Escape::JsonValue)
+            ]
         );
     }
 
@@ -362,7 +377,16 @@ mod tests {
             Syntax::Hash,
         );
         let kinds: Vec<_> = found.iter().map(|(f, e)| (f.name, e.is_ok())).collect();
-        assert_eq!(kinds, [("a", true), ("b", true), ("c", true), ("d", false), ("e", false)]);
+        assert_eq!(
+            kinds,
+            [
+                ("a", true),
+                ("b", true),
+                ("c", true),
+                ("d", false),
+                ("e", false)
+            ]
+        );
         assert_eq!(found[0].1, Ok(Escape::XmlAttribute));
         assert_eq!(found[2].1, Ok(Escape::XmlCdata));
     }

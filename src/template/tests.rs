@@ -45,13 +45,19 @@ fn formats_and_defaults() {
         Context::Plain,
         &call(),
     );
-    assert_eq!(out, "2020-04-22 00:00:00.0000 2020-04-22T00:00:00+00:00 1587513600 00:01:35 anonymous");
+    assert_eq!(
+        out,
+        "2020-04-22 00:00:00.0000 2020-04-22T00:00:00+00:00 1587513600 00:01:35 anonymous"
+    );
     let out = render(
         r##"{"t": #call_start|unix#, "h": #duration|hms#, "x": #ani|default:0#, "y": #dnis|default:none#}"##,
         Context::Json,
         &call(),
     );
-    assert_eq!(out, r#"{"t": 1587513600, "h": "00:01:35", "x": 0, "y": "none"}"#);
+    assert_eq!(
+        out,
+        r#"{"t": 1587513600, "h": "00:01:35", "x": 0, "y": "none"}"#
+    );
 }
 
 #[test]
@@ -62,13 +68,19 @@ fn brackets_syntax() {
         &Options::default().syntax(Syntax::Brackets),
     )
     .unwrap();
-    let data = CallData::new().with("uniqueid", "u-1").with("duration", Duration::from_secs(61));
+    let data = CallData::new()
+        .with("uniqueid", "u-1")
+        .with("duration", Duration::from_secs(61));
     assert_eq!(t.render_string(&data).unwrap(), "id=u-1&d=00:01:01");
 }
 
 #[test]
 fn literal_hashes_stay_literal() {
-    let out = render("Ticket #42 for #agent_id#, see https://x/#frag", Context::Plain, &call());
+    let out = render(
+        "Ticket #42 for #agent_id#, see https://x/#frag",
+        Context::Plain,
+        &call(),
+    );
     assert_eq!(out, "Ticket #42 for 1001, see https://x/#frag");
 }
 
@@ -87,15 +99,25 @@ fn unknown_fields_are_errors_with_position_and_suggestion() {
 
 #[test]
 fn every_problem_is_reported() {
-    let err = compile("#nope# #agent_id|hms# #duration|bogus# #call_start|rfc3339|unix#", Context::Plain)
-        .unwrap_err();
+    let err = compile(
+        "#nope# #agent_id|hms# #duration|bogus# #call_start|rfc3339|unix#",
+        Context::Plain,
+    )
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidConfig);
     let kinds: Vec<_> = err.related().iter().map(Error::kind).collect();
     assert_eq!(
         kinds,
-        [ErrorKind::UnknownField, ErrorKind::TemplateSyntax, ErrorKind::TemplateSyntax, ErrorKind::TemplateSyntax]
+        [
+            ErrorKind::UnknownField,
+            ErrorKind::TemplateSyntax,
+            ErrorKind::TemplateSyntax,
+            ErrorKind::TemplateSyntax
+        ]
     );
-    assert!(err.related()[1].message().contains("applies to duration fields, but `agent_id` is text"));
+    assert!(err.related()[1]
+        .message()
+        .contains("applies to duration fields, but `agent_id` is text"));
 }
 
 #[test]
@@ -103,7 +125,10 @@ fn lenient_mode_keeps_unknown_placeholders() {
     let options = Options::default().lenient(true);
     let t = Template::compile(r##"{"x": "#nope# #agent_id#"}"##, Context::Json, &options).unwrap();
     assert_eq!(t.fields().collect::<Vec<_>>(), ["agent_id"]);
-    assert_eq!(t.render_string(&call()).unwrap(), r##"{"x": "#nope# 1001"}"##);
+    assert_eq!(
+        t.render_string(&call()).unwrap(),
+        r##"{"x": "#nope# 1001"}"##
+    );
     assert!(Template::compile(r##"{"x": #nope#}"##, Context::Json, &options).is_err());
 }
 
@@ -135,9 +160,18 @@ fn xml_contexts() {
 #[test]
 fn fragment_contexts_escape_literals_too() {
     let data = CallData::new().with("ani", "+1 555&x");
-    assert_eq!(render("A&B #ani#", Context::Form, &data), "A%26B+%2B1+555%26x");
-    assert_eq!(render("x #ani#", Context::UrlQuery, &data), "x%20%2B1%20555%26x");
-    assert_eq!(render("x\"#ani#", Context::JsonString, &data), "x\\\"+1 555&x");
+    assert_eq!(
+        render("A&B #ani#", Context::Form, &data),
+        "A%26B+%2B1+555%26x"
+    );
+    assert_eq!(
+        render("x #ani#", Context::UrlQuery, &data),
+        "x%20%2B1%20555%26x"
+    );
+    assert_eq!(
+        render("x\"#ani#", Context::JsonString, &data),
+        "x\\\"+1 555&x"
+    );
     assert!(compile("a\r\nb", Context::Header).is_err());
 }
 
@@ -145,10 +179,23 @@ fn fragment_contexts_escape_literals_too() {
 fn missing_policies() {
     let empty = CallData::new();
     assert_eq!(render("[#ani#]", Context::Plain, &empty), "[]");
-    assert_eq!(render(r##"{"a": #ani#, "b": "#ani#"}"##, Context::Json, &empty), r#"{"a": null, "b": ""}"#);
-    let t = Template::compile(r##"{"a": #ani#}"##, Context::Json, &Options::default().missing(Missing::Empty)).unwrap();
+    assert_eq!(
+        render(r##"{"a": #ani#, "b": "#ani#"}"##, Context::Json, &empty),
+        r#"{"a": null, "b": ""}"#
+    );
+    let t = Template::compile(
+        r##"{"a": #ani#}"##,
+        Context::Json,
+        &Options::default().missing(Missing::Empty),
+    )
+    .unwrap();
     assert_eq!(t.render_string(&empty).unwrap(), r#"{"a": ""}"#);
-    let t = Template::compile("x #ani#", Context::Plain, &Options::default().missing(Missing::Error)).unwrap();
+    let t = Template::compile(
+        "x #ani#",
+        Context::Plain,
+        &Options::default().missing(Missing::Error),
+    )
+    .unwrap();
     let mut out = b"keep".to_vec();
     let err = t.render_into(&empty, &mut out).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::MissingValue);
@@ -158,18 +205,31 @@ fn missing_policies() {
 #[test]
 fn unsafe_values_are_refused_not_sent() {
     let t = compile("Bearer #agent_id#", Context::Header).unwrap();
-    let err = t.render(&CallData::new().with("agent_id", "x\r\nX-Evil: 1")).unwrap_err();
+    let err = t
+        .render(&CallData::new().with("agent_id", "x\r\nX-Evil: 1"))
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::UnsafeValue);
     let t = compile("#agent_id#", Context::UrlPath).unwrap();
     assert!(t.render(&CallData::new().with("agent_id", "..")).is_err());
-    assert_eq!(t.render_string(&CallData::new().with("agent_id", "a/b?c#d")).unwrap(), "a%2Fb%3Fc%23d");
+    assert_eq!(
+        t.render_string(&CallData::new().with("agent_id", "a/b?c#d"))
+            .unwrap(),
+        "a%2Fb%3Fc%23d"
+    );
 }
 
 #[test]
 fn custom_catalogs() {
     let catalog = Catalog::new().with(FieldSpec::new("crm.ticket", FieldType::Integer));
-    let t = Template::compile(r##"{"t": #crm.ticket#}"##, Context::Json, &Options::new(&catalog)).unwrap();
-    let data = catalog.call_data(&json!({"crm": {"ticket": "42"}})).unwrap();
+    let t = Template::compile(
+        r##"{"t": #crm.ticket#}"##,
+        Context::Json,
+        &Options::new(&catalog),
+    )
+    .unwrap();
+    let data = catalog
+        .call_data(&json!({"crm": {"ticket": "42"}}))
+        .unwrap();
     assert_eq!(t.render_string(&data).unwrap(), r#"{"t": 42}"#);
     assert!(Template::compile("#agent_id#", Context::Plain, &Options::new(&catalog)).is_err());
 }
@@ -178,14 +238,28 @@ fn custom_catalogs() {
 fn decimals_and_non_finite_numbers() {
     let catalog = Catalog::new().with(FieldSpec::new("cost", FieldType::Decimal));
     let t = Template::compile(r##"[#cost#]"##, Context::Json, &Options::new(&catalog)).unwrap();
-    assert_eq!(t.render_string(&CallData::new().with("cost", 0.25)).unwrap(), "[0.25]");
-    assert_eq!(t.render_string(&CallData::new().with("cost", f64::NAN)).unwrap(), "[null]");
+    assert_eq!(
+        t.render_string(&CallData::new().with("cost", 0.25))
+            .unwrap(),
+        "[0.25]"
+    );
+    assert_eq!(
+        t.render_string(&CallData::new().with("cost", f64::NAN))
+            .unwrap(),
+        "[null]"
+    );
 }
 
 #[test]
 fn url_templates_keep_the_host() {
-    let t = compile("https://crm.example.com/calls/#agent_id#?ani=#ani#&x=1", Context::Url).unwrap();
-    let data = CallData::new().with("agent_id", "a/b@evil.com").with("ani", "1&x=2#f");
+    let t = compile(
+        "https://crm.example.com/calls/#agent_id#?ani=#ani#&x=1",
+        Context::Url,
+    )
+    .unwrap();
+    let data = CallData::new()
+        .with("agent_id", "a/b@evil.com")
+        .with("ani", "1&x=2#f");
     assert_eq!(
         t.render_string(&data).unwrap(),
         "https://crm.example.com/calls/a%2Fb%40evil.com?ani=1%26x%3D2%23f&x=1"
@@ -200,6 +274,12 @@ fn url_templates_keep_the_host() {
         "/relative/#agent_id#",
     ] {
         let err = compile(bad, Context::Url).unwrap_err();
-        assert!(matches!(err.kind(), ErrorKind::InvalidUrl | ErrorKind::TemplateSyntax), "{bad}: {err}");
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::InvalidUrl | ErrorKind::TemplateSyntax
+            ),
+            "{bad}: {err}"
+        );
     }
 }

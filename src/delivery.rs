@@ -1,0 +1,693 @@
+//! Delivery: when to retry, and an envelope a queue can carry.
+//!
+//! The host sends; callhook tells it how. [`RetryPolicy::decide`] is pure:
+//! from the attempt number, the outcome and the current time (and a seed for
+//! jitter) it says whether the delivery is done, when to retry, or to give
+//! up. An [`Envelope`] holds everything needed to send or re-send one
+//! request, and round-trips through JSON to the identical request.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::{Error, ErrorKind};
+use crate::event::Event;
+use crate::registry::Outgoing;
+use crate::request::REDACTED;
+
+/// How an attempt ended.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Outcome<'a> {
+    /// The endpoint answered.
+    Response {
+        /// The status code.
+        status: StatusCode,
+        /// The response headers (for `Retry-After`).
+        headers: &'a HeaderMap,
+    },
+    /// No answer: connection refused, reset, timed out, TLS failure.
+    TransportError,
+}
+
+/// Why a delivery was given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum GiveUp {
+    /// The endpoint refused the request for good (a 4xx other than 408,
+    /// 410 and 429, or a redirect, which is not followed).
+    Rejected(StatusCode),
+    /// The policy's last attempt failed.
+    AttemptsExhausted,
+    /// The next attempt would come after the event's expiry.
+    Expired,
+}
+
+/// What to do after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Decision {
+    /// The endpoint took it (2xx).
+    Delivered,
+    /// Try again at this time.
+    Retry {
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Stop trying this delivery.
+    GiveUp(GiveUp),
+    /// Stop, and disable the endpoint: it answered `410 Gone`.
+    DisableEndpoint,
+}
+
+/// When and how often a failed delivery is retried.
+///
+/// The defaults follow the dedicated webhook services: 2xx is delivered;
+/// transport errors, 408, 429 and 5xx are retried after 5 s, 5 min, 30 min,
+/// 2 h, 5 h, 10 h and 10 h (eight attempts in all), each delay varied by
+/// ±20 % jitter; `Retry-After` (seconds or an HTTP date) is honoured between
+/// 1 s and 24 h; 410 Gone disables the endpoint; other 4xx give up. Updates
+/// that are worthless later expire an hour after the first attempt
+/// (`Call:Ringing`, `Call:Answer`, `Ivr:*`, `Dequeue`, `Agent Connect`,
+/// `Call Status Change`); final reports do not.
+///
+/// In configuration, durations are written `"5s"`, `"5m"`, `"2h"`, `"1d"`:
+///
+/// ```json
+/// {"schedule": ["10s", "1m", "10m"], "max_attempts": 4, "expiry": {"Call:Ringing": "5m"}}
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetryPolicy {
+    /// The delay before each retry; the last repeats if there are more
+    /// attempts than delays.
+    #[serde(with = "durations")]
+    pub schedule: Vec<Duration>,
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// Jitter, as a fraction of each delay (0.2 is ±20 %).
+    pub jitter: f64,
+    /// The shortest `Retry-After` honoured.
+    #[serde(with = "duration")]
+    pub retry_after_min: Duration,
+    /// The longest `Retry-After` honoured.
+    #[serde(with = "duration")]
+    pub retry_after_max: Duration,
+    /// Per event: how long after the first attempt a delivery is still
+    /// worth making.
+    #[serde(with = "expiry")]
+    pub expiry: BTreeMap<Event, Duration>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> RetryPolicy {
+        let minutes = |m: u64| Duration::from_secs(m * 60);
+        let schedule = vec![
+            Duration::from_secs(5),
+            minutes(5),
+            minutes(30),
+            minutes(120),
+            minutes(300),
+            minutes(600),
+            minutes(600),
+        ];
+        let expiry = [
+            Event::CallRinging,
+            Event::CallAnswer,
+            Event::IvrStart,
+            Event::IvrEnd,
+            Event::Dequeue,
+            Event::AgentConnect,
+            Event::CallStatusChange,
+        ]
+        .into_iter()
+        .map(|e| (e, minutes(60)))
+        .collect();
+        RetryPolicy {
+            max_attempts: schedule.len() as u32 + 1,
+            schedule,
+            jitter: 0.2,
+            retry_after_min: Duration::from_secs(1),
+            retry_after_max: minutes(24 * 60),
+            expiry,
+        }
+    }
+}
+
+/// SplitMix64: a tiny, well-mixed generator, so jitter is reproducible from
+/// the host's seed.
+fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+impl RetryPolicy {
+    /// Checks the policy is usable: a schedule, at least one attempt,
+    /// jitter within `0..=1`, and `retry_after_min <= retry_after_max`.
+    pub fn check(&self) -> Result<(), Error> {
+        let problem = if self.schedule.is_empty() {
+            Some("`schedule` needs at least one delay")
+        } else if self.max_attempts == 0 {
+            Some("`max_attempts` must be at least 1")
+        } else if !(0.0..=1.0).contains(&self.jitter) {
+            Some("`jitter` must be between 0 and 1")
+        } else if self.retry_after_min > self.retry_after_max {
+            Some("`retry_after_min` is more than `retry_after_max`")
+        } else {
+            None
+        };
+        match problem {
+            Some(p) => Err(Error::new(ErrorKind::InvalidConfig, p)),
+            None => Ok(()),
+        }
+    }
+
+    /// Decides what follows attempt number `attempt` (1 for the first) of a
+    /// delivery of `event` first attempted at `first_attempt_at`, which
+    /// ended with `outcome` at `now`. `seed` makes the jitter reproducible
+    /// (use the delivery id's hash, say).
+    pub fn decide(
+        &self,
+        event: Event,
+        attempt: u32,
+        outcome: Outcome<'_>,
+        first_attempt_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        seed: u64,
+    ) -> Decision {
+        let retry_after = match outcome {
+            Outcome::Response { status, .. } if status.is_success() => return Decision::Delivered,
+            Outcome::Response { status, .. } if status == StatusCode::GONE => {
+                return Decision::DisableEndpoint
+            }
+            Outcome::Response { status, headers } => {
+                let retryable = status.is_server_error()
+                    || status.is_informational()
+                    || status == StatusCode::REQUEST_TIMEOUT
+                    || status == StatusCode::TOO_MANY_REQUESTS;
+                if !retryable {
+                    return Decision::GiveUp(GiveUp::Rejected(status));
+                }
+                headers
+                    .get(http::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| self.retry_after(v, now))
+            }
+            Outcome::TransportError => None,
+        };
+        if attempt >= self.max_attempts {
+            return Decision::GiveUp(GiveUp::AttemptsExhausted);
+        }
+        let delay = retry_after.unwrap_or_else(|| self.scheduled_delay(attempt, seed));
+        let at = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+        if let Some(expiry) = self.expiry.get(&event) {
+            let limit = first_attempt_at
+                + chrono::Duration::from_std(*expiry).unwrap_or(chrono::Duration::MAX);
+            if at > limit {
+                return Decision::GiveUp(GiveUp::Expired);
+            }
+        }
+        Decision::Retry { at }
+    }
+
+    /// The jittered delay after attempt `attempt`.
+    fn scheduled_delay(&self, attempt: u32, seed: u64) -> Duration {
+        let index = (attempt.max(1) as usize - 1).min(self.schedule.len().saturating_sub(1));
+        let base = self.schedule.get(index).copied().unwrap_or_default();
+        let random = splitmix64(seed ^ u64::from(attempt).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        // 53 random bits as a fraction in [0, 1).
+        let unit = (random >> 11) as f64 / (1u64 << 53) as f64;
+        let factor = 1.0 + self.jitter * (2.0 * unit - 1.0);
+        Duration::try_from_secs_f64(base.as_secs_f64() * factor).unwrap_or(base)
+    }
+
+    /// A `Retry-After` value (seconds or an HTTP date), clamped to the
+    /// policy's bounds.
+    fn retry_after(&self, value: &str, now: DateTime<Utc>) -> Option<Duration> {
+        let value = value.trim();
+        let wait = match value.parse::<u64>() {
+            Ok(seconds) => Duration::from_secs(seconds),
+            Err(_) => {
+                let date = DateTime::parse_from_rfc2822(value).ok()?;
+                (date.with_timezone(&Utc) - now)
+                    .to_std()
+                    .unwrap_or_default()
+            }
+        };
+        Some(wait.clamp(self.retry_after_min, self.retry_after_max))
+    }
+}
+
+/// One header of a stored request.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredHeader {
+    /// The name, lowercase.
+    pub name: String,
+    /// The value.
+    pub value: String,
+    /// Whether the value is a secret (redacted in `Debug`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
+}
+
+impl fmt::Debug for StoredHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = if self.sensitive {
+            REDACTED
+        } else {
+            &self.value
+        };
+        write!(f, "{}: {value}", self.name)
+    }
+}
+
+/// A request as stored in an envelope: everything `http::Request` holds
+/// that a webhook uses. The body is base64 in JSON, so any bytes survive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredRequest {
+    /// The method.
+    pub method: String,
+    /// The full URL.
+    pub url: String,
+    /// The headers, in order.
+    pub headers: Vec<StoredHeader>,
+    /// The body bytes.
+    #[serde(with = "base64_bytes")]
+    pub body: Vec<u8>,
+}
+
+/// Everything needed to send or re-send one request, for an outbox table or
+/// a queue (Kafka, SQS, a database): a host stores it, and any worker sends
+/// it.
+///
+/// The request is stored unsigned: signatures are computed at send time,
+/// with the time of that attempt ([`Registry::request_for`]). It holds the
+/// request's credentials (an `Authorization` header), as the request does;
+/// keep the store private. `Debug` redacts them.
+///
+/// [`Registry::request_for`]: crate::Registry::request_for
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Envelope {
+    /// The delivery id (the same on every attempt).
+    pub delivery: String,
+    /// The webhook that fired.
+    pub webhook: String,
+    /// The service to send through.
+    pub service: String,
+    /// The event.
+    pub event: Event,
+    /// Attempts made so far.
+    pub attempt: u32,
+    /// When the first attempt was (or is to be) made.
+    pub first_attempt_at: DateTime<Utc>,
+    /// When the next attempt is due.
+    pub next_attempt_at: DateTime<Utc>,
+    /// The unsigned request.
+    pub request: StoredRequest,
+}
+
+impl Envelope {
+    /// An envelope for a dispatched request, due at `at`, with no attempt
+    /// made yet. Any signature on the request is left out.
+    pub fn new(outgoing: &Outgoing, at: DateTime<Utc>) -> Envelope {
+        let mut request = http::Request::new(outgoing.request.body().clone());
+        *request.method_mut() = outgoing.request.method().clone();
+        *request.uri_mut() = outgoing.request.uri().clone();
+        *request.headers_mut() = outgoing.request.headers().clone();
+        crate::signing::strip(&mut request);
+        Envelope {
+            delivery: outgoing.delivery.clone(),
+            webhook: outgoing.webhook.clone(),
+            service: outgoing.service.clone(),
+            event: outgoing.event,
+            attempt: 0,
+            first_attempt_at: at,
+            next_attempt_at: at,
+            request: StoredRequest {
+                method: request.method().to_string(),
+                url: request.uri().to_string(),
+                headers: request
+                    .headers()
+                    .iter()
+                    .map(|(name, value)| StoredHeader {
+                        name: name.to_string(),
+                        value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                        sensitive: value.is_sensitive(),
+                    })
+                    .collect(),
+                body: request.into_body(),
+            },
+        }
+    }
+
+    /// The stored request, unsigned.
+    pub fn to_request(&self) -> Result<http::Request<Vec<u8>>, Error> {
+        let invalid =
+            |what: &str| Error::new(ErrorKind::Serde, format!("stored {what} is invalid"));
+        let mut request = http::Request::new(self.request.body.clone());
+        *request.method_mut() = self.request.method.parse().map_err(|_| invalid("method"))?;
+        *request.uri_mut() = self.request.url.parse().map_err(|_| invalid("URL"))?;
+        let headers = request.headers_mut();
+        for header in &self.request.headers {
+            let name: http::HeaderName = header.name.parse().map_err(|_| invalid("header name"))?;
+            let mut value = http::HeaderValue::try_from(header.value.as_str())
+                .map_err(|_| invalid("header value"))?;
+            value.set_sensitive(header.sensitive);
+            headers.append(name, value);
+        }
+        Ok(request)
+    }
+
+    /// Records an attempt that ended with `outcome` at `now`, and returns
+    /// the policy's decision; on a retry, `next_attempt_at` is set to it.
+    /// The jitter seed is derived from the delivery id.
+    pub fn record(
+        &mut self,
+        policy: &RetryPolicy,
+        outcome: Outcome<'_>,
+        now: DateTime<Utc>,
+    ) -> Decision {
+        self.attempt = self.attempt.saturating_add(1);
+        let seed = crate::field::hash_name(&self.delivery);
+        let decision = policy.decide(
+            self.event,
+            self.attempt,
+            outcome,
+            self.first_attempt_at,
+            now,
+            seed,
+        );
+        if let Decision::Retry { at } = decision {
+            self.next_attempt_at = at;
+        }
+        decision
+    }
+}
+
+mod base64_bytes {
+    use super::*;
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = std::borrow::Cow::<str>::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text.as_bytes())
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parses `"90s"`, `"5m"`, `"2h"`, `"1d"` (or a bare number of seconds).
+fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: u64 = number.parse().ok()?;
+    let seconds = match unit {
+        "" | "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(seconds))
+}
+
+/// Prints a duration in the largest whole unit.
+fn print_duration(d: &Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0 => "0s".to_owned(),
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+fn duration_error<E: serde::de::Error>(text: &str) -> E {
+    E::custom(format!(
+        "invalid duration `{text}`, expected a number and `s`, `m`, `h` or `d`, such as `5m`"
+    ))
+}
+
+mod duration {
+    use super::*;
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&print_duration(d))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_duration(&text).ok_or_else(|| duration_error(&text))
+    }
+}
+
+mod durations {
+    use super::*;
+
+    pub(super) fn serialize<S: Serializer>(ds: &[Duration], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(ds.iter().map(print_duration))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|t| parse_duration(t).ok_or_else(|| duration_error(t)))
+            .collect()
+    }
+}
+
+mod expiry {
+    use super::*;
+
+    pub(super) fn serialize<S: Serializer>(
+        map: &BTreeMap<Event, Duration>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_map(map.iter().map(|(e, d)| (e, print_duration(d))))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<Event, Duration>, D::Error> {
+        BTreeMap::<Event, String>::deserialize(d)?
+            .into_iter()
+            .map(|(e, t)| Ok((e, parse_duration(&t).ok_or_else(|| duration_error(&t))?)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn status(code: u16, headers: &HeaderMap) -> Outcome<'_> {
+        Outcome::Response {
+            status: StatusCode::from_u16(code).unwrap(),
+            headers,
+        }
+    }
+
+    #[test]
+    fn durations_parse_and_print() {
+        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1d"), Some(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("5 m"), None);
+        assert_eq!(parse_duration("m"), None);
+        assert_eq!(print_duration(&Duration::from_secs(7200)), "2h");
+        assert_eq!(print_duration(&Duration::from_secs(90)), "90s");
+    }
+
+    #[test]
+    fn policy_serde_round_trip() {
+        let policy = RetryPolicy::default();
+        let json = serde_json::to_string(&policy).unwrap();
+        assert!(
+            json.contains(r#""schedule":["5s","5m","30m","2h","5h","10h","10h"]"#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<RetryPolicy>(&json).unwrap(), policy);
+        let custom: RetryPolicy =
+            serde_json::from_str(r#"{"schedule": ["10s"], "max_attempts": 2}"#).unwrap();
+        assert_eq!(custom.max_attempts, 2);
+        assert_eq!(custom.jitter, 0.2);
+        assert!(serde_json::from_str::<RetryPolicy>(r#"{"schedule": ["soon"]}"#).is_err());
+        assert!(RetryPolicy {
+            schedule: vec![],
+            ..RetryPolicy::default()
+        }
+        .check()
+        .is_err());
+    }
+
+    #[test]
+    fn jitter_is_bounded_and_reproducible() {
+        let p = RetryPolicy::default();
+        for seed in 0..200 {
+            let d = p.scheduled_delay(2, seed).as_secs_f64();
+            assert!((240.0..=360.0).contains(&d), "{d}");
+            assert_eq!(p.scheduled_delay(2, seed), p.scheduled_delay(2, seed));
+        }
+        let none = RetryPolicy {
+            jitter: 0.0,
+            ..RetryPolicy::default()
+        };
+        assert_eq!(none.scheduled_delay(1, 7), Duration::from_secs(5));
+        assert_eq!(none.scheduled_delay(99, 7), Duration::from_secs(36_000));
+    }
+
+    #[test]
+    fn decisions_by_status_class() {
+        let p = RetryPolicy {
+            jitter: 0.0,
+            ..RetryPolicy::default()
+        };
+        let h = HeaderMap::new();
+        let now = t("2024-12-02T21:00:00Z");
+        let decide = |o| p.decide(Event::CallReporting, 1, o, now, now, 0);
+        assert_eq!(decide(status(200, &h)), Decision::Delivered);
+        assert_eq!(decide(status(204, &h)), Decision::Delivered);
+        assert_eq!(decide(status(410, &h)), Decision::DisableEndpoint);
+        let retry = Decision::Retry {
+            at: t("2024-12-02T21:00:05Z"),
+        };
+        for code in [408, 429, 500, 502, 503] {
+            assert_eq!(decide(status(code, &h)), retry, "{code}");
+        }
+        assert_eq!(decide(Outcome::TransportError), retry);
+        for code in [400, 401, 403, 404, 422, 301] {
+            assert!(
+                matches!(
+                    decide(status(code, &h)),
+                    Decision::GiveUp(GiveUp::Rejected(_))
+                ),
+                "{code}"
+            );
+        }
+        assert_eq!(
+            p.decide(
+                Event::CallReporting,
+                8,
+                Outcome::TransportError,
+                now,
+                now,
+                0
+            ),
+            Decision::GiveUp(GiveUp::AttemptsExhausted)
+        );
+    }
+
+    #[test]
+    fn retry_after_in_seconds_and_dates_within_bounds() {
+        let p = RetryPolicy::default();
+        let now = t("2015-10-21T07:27:00Z");
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(http::header::RETRY_AFTER, v.parse().unwrap());
+            p.decide(Event::PostCall, 1, status(429, &h), now, now, 0)
+        };
+        assert_eq!(
+            with("120"),
+            Decision::Retry {
+                at: t("2015-10-21T07:29:00Z")
+            }
+        );
+        assert_eq!(
+            with("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Decision::Retry {
+                at: t("2015-10-21T07:28:00Z")
+            }
+        );
+        assert_eq!(
+            with("0"),
+            Decision::Retry {
+                at: t("2015-10-21T07:27:01Z")
+            }
+        );
+        assert_eq!(
+            with("9999999"),
+            Decision::Retry {
+                at: t("2015-10-22T07:27:00Z")
+            }
+        );
+        // A date in the past means "now", within bounds.
+        assert_eq!(
+            with("Wed, 21 Oct 2015 07:00:00 GMT"),
+            Decision::Retry {
+                at: t("2015-10-21T07:27:01Z")
+            }
+        );
+        // Garbage falls back to the schedule.
+        assert!(matches!(with("soon"), Decision::Retry { .. }));
+    }
+
+    #[test]
+    fn ringing_updates_expire_final_reports_do_not() {
+        let p = RetryPolicy {
+            jitter: 0.0,
+            ..RetryPolicy::default()
+        };
+        let first = t("2024-12-02T21:00:00Z");
+        let now = t("2024-12-02T21:40:00Z");
+        // Third attempt failed: the next would be 30 min later, past the hour.
+        assert_eq!(
+            p.decide(
+                Event::CallRinging,
+                3,
+                Outcome::TransportError,
+                first,
+                now,
+                0
+            ),
+            Decision::GiveUp(GiveUp::Expired)
+        );
+        assert_eq!(
+            p.decide(
+                Event::CallReporting,
+                3,
+                Outcome::TransportError,
+                first,
+                now,
+                0
+            ),
+            Decision::Retry {
+                at: t("2024-12-02T22:10:00Z")
+            }
+        );
+        let earlier = t("2024-12-02T21:20:00Z");
+        assert_eq!(
+            p.decide(
+                Event::CallRinging,
+                3,
+                Outcome::TransportError,
+                first,
+                earlier,
+                0
+            ),
+            Decision::Retry {
+                at: t("2024-12-02T21:50:00Z")
+            }
+        );
+    }
+}

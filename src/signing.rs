@@ -1,0 +1,441 @@
+//! Request signatures: Standard Webhooks v1 and Twilio-style, to sign and to
+//! verify.
+//!
+//! Time is always passed in: the library never reads a clock.
+
+use std::fmt;
+
+use base64::engine::{general_purpose, DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use serde::{Deserialize, Serialize};
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+
+use crate::auth::Secret;
+use crate::error::{Error, ErrorKind};
+
+/// How far a Standard Webhooks timestamp may be from the receiver's clock,
+/// either way.
+pub const TOLERANCE_SECONDS: i64 = 300;
+
+/// Secrets are accepted padded or not, as the reference libraries do.
+const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
+
+fn hmac_sha256(key: &[u8]) -> Hmac<Sha256> {
+    <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length")
+}
+
+fn signature_error(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Signature, message)
+}
+
+/// A Standard Webhooks signing secret: `whsec_` and the base64 key (the
+/// prefix is optional).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKey {
+    key: Vec<u8>,
+}
+
+impl SigningKey {
+    /// Parses a secret such as `whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw`.
+    pub fn new(secret: &str) -> Result<SigningKey, Error> {
+        let encoded = secret.strip_prefix("whsec_").unwrap_or(secret);
+        let key = LENIENT_BASE64
+            .decode(encoded)
+            .map_err(|_| signature_error("a signing secret must be `whsec_` and base64"))?;
+        if key.is_empty() {
+            return Err(signature_error("a signing secret cannot be empty"));
+        }
+        Ok(SigningKey { key })
+    }
+
+    fn mac(&self, id: &str, timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
+        let mut mac = hmac_sha256(&self.key);
+        mac.update(id.as_bytes());
+        mac.update(b".");
+        mac.update(timestamp.to_string().as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        mac
+    }
+
+    /// The `v1,<base64>` signature of a message.
+    pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
+        let tag = self.mac(id, timestamp, body).finalize().into_bytes();
+        format!("v1,{}", general_purpose::STANDARD.encode(tag))
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningKey([redacted])")
+    }
+}
+
+/// Verifies a Standard Webhooks request: the `webhook-id`,
+/// `webhook-timestamp` and `webhook-signature` headers against the exact
+/// body bytes, with [`TOLERANCE_SECONDS`] either way of `now`. Any one `v1`
+/// signature matching any one key passes (keys rotate; several are sent).
+pub fn verify_standard(
+    keys: &[SigningKey],
+    headers: &HeaderMap,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| signature_error(format!("missing `{name}` header")))
+    };
+    let id = header("webhook-id")?;
+    let timestamp: i64 = header("webhook-timestamp")?
+        .trim()
+        .parse()
+        .map_err(|_| signature_error("`webhook-timestamp` is not a number"))?;
+    let signatures = header("webhook-signature")?;
+    let skew = now.timestamp().saturating_sub(timestamp);
+    if skew > TOLERANCE_SECONDS {
+        return Err(signature_error("`webhook-timestamp` is too old"));
+    }
+    if skew < -TOLERANCE_SECONDS {
+        return Err(signature_error("`webhook-timestamp` is in the future"));
+    }
+    for candidate in signatures.split(' ') {
+        let Some(("v1", encoded)) = candidate.split_once(',') else {
+            continue;
+        };
+        let Ok(tag) = general_purpose::STANDARD.decode(encoded) else {
+            continue;
+        };
+        for key in keys {
+            // `verify_slice` compares in constant time.
+            if key.mac(id, timestamp, body).verify_slice(&tag).is_ok() {
+                return Ok(());
+            }
+        }
+    }
+    Err(signature_error("no `v1` signature matches"))
+}
+
+/// The Twilio-style signature of a request: base64 of HMAC-SHA1, keyed by
+/// the auth token, over the URL followed by every form parameter in
+/// code-point order of name, each distinct value in sorted order, as
+/// `name` + `value`.
+pub fn twilio_signature(token: &str, url: &str, params: &[(String, String)]) -> String {
+    let mut names: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(token.as_bytes())
+        .expect("HMAC accepts keys of any length");
+    mac.update(url.as_bytes());
+    for name in names {
+        let mut values: Vec<&str> = params
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect();
+        values.sort_unstable();
+        values.dedup();
+        for value in values {
+            mac.update(name.as_bytes());
+            mac.update(value.as_bytes());
+        }
+    }
+    general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// The hex SHA-256 of a body, for Twilio's `bodySHA256` query parameter.
+pub fn body_sha256(body: &[u8]) -> String {
+    Sha256::digest(body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The URL with its default port (`:443` for https, `:80` for http) added if
+/// absent, or removed if present, for receivers that see it the other way.
+fn other_port_form(url: &str) -> Option<String> {
+    let uri: http::Uri = url.parse().ok()?;
+    let scheme = uri.scheme_str()?;
+    let default = match scheme {
+        "https" => 443,
+        "http" => 80,
+        _ => return None,
+    };
+    let host = uri.host()?;
+    let rest = uri.path_and_query().map_or("", |p| p.as_str());
+    match uri.port_u16() {
+        Some(port) if port == default => Some(format!("{scheme}://{host}{rest}")),
+        Some(_) => None,
+        None => Some(format!("{scheme}://{host}:{default}{rest}")),
+    }
+}
+
+/// Verifies a Twilio-style signature, as Twilio's own validators do: the
+/// URL is tried as given and with its default port added or removed; for a
+/// URL carrying `bodySHA256`, that must be the SHA-256 of `body` and only the
+/// URL is signed.
+pub fn verify_twilio(
+    token: &str,
+    url: &str,
+    params: &[(String, String)],
+    body: &[u8],
+    signature: &str,
+) -> Result<(), Error> {
+    let body_hash = url::Url::parse(url).ok().and_then(|u| {
+        u.query_pairs()
+            .find(|(k, _)| k == "bodySHA256")
+            .map(|(_, v)| v.into_owned())
+    });
+    let params: &[(String, String)] = match &body_hash {
+        Some(expected) => {
+            if !constant_time_eq(expected.as_bytes(), body_sha256(body).as_bytes()) {
+                return Err(signature_error("`bodySHA256` does not match the body"));
+            }
+            &[]
+        }
+        None => params,
+    };
+    let urls = std::iter::once(url.to_owned()).chain(other_port_form(url));
+    for candidate in urls {
+        let expected = twilio_signature(token, &candidate, params);
+        if constant_time_eq(expected.as_bytes(), signature.as_bytes()) {
+            return Ok(());
+        }
+    }
+    Err(signature_error("the `X-Twilio-Signature` does not match"))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// How a service signs its requests.
+///
+/// In configuration: `{"kind": "standard_webhooks", "secrets": ["whsec_..."]}`
+/// (several during rotation) or `{"kind": "twilio", "token": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum SigningConfig {
+    /// Standard Webhooks v1 (HMAC-SHA256).
+    StandardWebhooks {
+        /// The `whsec_` secrets; each signs, so receivers holding any of
+        /// them verify.
+        secrets: Vec<Secret>,
+    },
+    /// Twilio-style `X-Twilio-Signature` (HMAC-SHA1).
+    Twilio {
+        /// The auth token.
+        token: Secret,
+    },
+}
+
+/// A compiled [`SigningConfig`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Signer {
+    Standard(Vec<SigningKey>),
+    Twilio(Secret),
+}
+
+impl Signer {
+    pub(crate) fn new(config: &SigningConfig) -> Result<Signer, Error> {
+        match config {
+            SigningConfig::StandardWebhooks { secrets } => {
+                if secrets.is_empty() {
+                    return Err(signature_error("give at least one signing secret"));
+                }
+                secrets
+                    .iter()
+                    .map(|s| SigningKey::new(s.expose()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Signer::Standard)
+            }
+            SigningConfig::Twilio { token } => Ok(Signer::Twilio(token.clone())),
+        }
+    }
+
+    /// Signs `request` for delivery `id` at time `at`, replacing any earlier
+    /// signature (a retry is signed anew).
+    pub(crate) fn sign(
+        &self,
+        request: &mut http::Request<Vec<u8>>,
+        id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let invalid = |_| signature_error("the delivery id cannot be sent in a header");
+        match self {
+            Signer::Standard(keys) => {
+                let timestamp = at.timestamp();
+                let signatures: Vec<String> = keys
+                    .iter()
+                    .map(|k| k.sign(id, timestamp, request.body()))
+                    .collect();
+                let headers = request.headers_mut();
+                headers.insert(
+                    HeaderName::from_static("webhook-id"),
+                    HeaderValue::try_from(id).map_err(invalid)?,
+                );
+                headers.insert(
+                    HeaderName::from_static("webhook-timestamp"),
+                    HeaderValue::from(timestamp),
+                );
+                let mut signature = HeaderValue::try_from(signatures.join(" "))
+                    .map_err(|_| signature_error("signature is not a header value"))?;
+                signature.set_sensitive(false);
+                headers.insert(HeaderName::from_static("webhook-signature"), signature);
+            }
+            Signer::Twilio(token) => {
+                let is_form = request
+                    .headers()
+                    .get(http::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+                let mut url = strip_query_param(&request.uri().to_string(), "bodySHA256");
+                let params: Vec<(String, String)> = if is_form {
+                    form_urlencoded::parse(request.body())
+                        .into_owned()
+                        .collect()
+                } else {
+                    if !request.body().is_empty() {
+                        url.push(if url.contains('?') { '&' } else { '?' });
+                        url.push_str("bodySHA256=");
+                        url.push_str(&body_sha256(request.body()));
+                        *request.uri_mut() = url
+                            .parse()
+                            .map_err(|_| signature_error("the signed URL is not valid"))?;
+                    }
+                    Vec::new()
+                };
+                let signature = twilio_signature(token.expose(), &url, &params);
+                request.headers_mut().insert(
+                    HeaderName::from_static("x-twilio-signature"),
+                    HeaderValue::try_from(signature).map_err(invalid)?,
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Removes every signature callhook adds (headers, and Twilio's
+/// `bodySHA256` query parameter), so a stored request is signed anew at
+/// each attempt.
+pub(crate) fn strip(request: &mut http::Request<Vec<u8>>) {
+    for name in [
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+        "x-twilio-signature",
+    ] {
+        request.headers_mut().remove(name);
+    }
+    let uri = request.uri().to_string();
+    if uri.contains("bodySHA256=") {
+        if let Ok(stripped) = strip_query_param(&uri, "bodySHA256").parse() {
+            *request.uri_mut() = stripped;
+        }
+    }
+}
+
+/// `url` without any `name=...` query parameter.
+fn strip_query_param(url: &str, name: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| p.split('=').next() != Some(name))
+        .collect();
+    if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> SigningKey {
+        SigningKey::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap()
+    }
+
+    #[test]
+    fn signs_the_reference_vector() {
+        assert_eq!(
+            key().sign(
+                "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                1614265330,
+                br#"{"test": 2432232314}"#
+            ),
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        );
+        assert!(SigningKey::new("whsec_").is_err());
+        assert!(SigningKey::new("not base64 !").is_err());
+        assert_eq!(format!("{:?}", key()), "SigningKey([redacted])");
+    }
+
+    #[test]
+    fn sign_then_verify_with_rotation() {
+        let old = SigningKey::new("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD").unwrap();
+        let signer = Signer::Standard(vec![key(), old.clone()]);
+        let mut request = http::Request::new(b"{}".to_vec());
+        let at: DateTime<Utc> = "2024-12-02T21:00:00Z".parse().unwrap();
+        signer.sign(&mut request, "d-1", at).unwrap();
+        let header = request.headers()["webhook-signature"].to_str().unwrap();
+        assert_eq!(header.split(' ').count(), 2);
+        for keys in [vec![key()], vec![old]] {
+            verify_standard(&keys, request.headers(), b"{}", at).unwrap();
+        }
+        let later = at + chrono::Duration::seconds(301);
+        assert!(verify_standard(&[key()], request.headers(), b"{}", later).is_err());
+        assert!(verify_standard(&[key()], request.headers(), b"{ }", at).is_err());
+    }
+
+    #[test]
+    fn twilio_json_bodies_sign_the_url_with_the_body_hash() {
+        let mut request = http::Request::new(br#"{"property": "value", "boolean": true}"#.to_vec());
+        *request.uri_mut() = "https://mycompany.com/myapp.php?foo=1&bar=2"
+            .parse()
+            .unwrap();
+        Signer::Twilio(Secret::new("12345"))
+            .sign(&mut request, "d", "2024-12-02T21:00:00Z".parse().unwrap())
+            .unwrap();
+        assert_eq!(
+            request.uri(),
+            "https://mycompany.com/myapp.php?foo=1&bar=2&bodySHA256=0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620"
+        );
+        assert_eq!(
+            request.headers()["x-twilio-signature"],
+            "a9nBmqA0ju/hNViExpshrM61xv4="
+        );
+    }
+
+    #[test]
+    fn port_forms() {
+        assert_eq!(
+            other_port_form("https://a.com/x?y").as_deref(),
+            Some("https://a.com:443/x?y")
+        );
+        assert_eq!(
+            other_port_form("http://a.com:80/x").as_deref(),
+            Some("http://a.com/x")
+        );
+        assert_eq!(other_port_form("http://a.com:8080/x"), None);
+        assert_eq!(
+            strip_query_param("https://a/?x=1&bodySHA256=ab", "bodySHA256"),
+            "https://a/?x=1"
+        );
+    }
+}
