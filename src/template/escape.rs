@@ -136,7 +136,8 @@ pub(crate) fn xml_allowed(c: char) -> bool {
 
 /// Characters XML 1.0 forbids become U+FFFD; `\r` (and in attributes `\t`
 /// and `\n`) become character references, because a parser would otherwise
-/// normalise them away.
+/// normalise them away. In text, `]` is a reference too, so a value can never
+/// complete a `]]>` with the template's text around it.
 fn xml(s: &str, out: &mut Vec<u8>, attribute: bool) {
     let mut start = 0;
     for (i, c) in s.char_indices() {
@@ -149,6 +150,7 @@ fn xml(s: &str, out: &mut Vec<u8>, attribute: bool) {
             '\r' => b"&#13;",
             '\n' if attribute => b"&#10;",
             '\t' if attribute => b"&#9;",
+            ']' if !attribute => b"&#93;",
             c if !xml_allowed(c) => "\u{FFFD}".as_bytes(),
             _ => continue,
         };
@@ -159,10 +161,15 @@ fn xml(s: &str, out: &mut Vec<u8>, attribute: bool) {
     out.extend_from_slice(&s.as_bytes()[start..]);
 }
 
-/// CDATA cannot escape, so `]]>` is split across two sections, and forbidden
-/// characters become U+FFFD. A `\r` would be normalised by a parser; it is
-/// moved out of the section as a character reference.
+/// CDATA cannot escape, so the value gets sections of its own: the one the
+/// template opened is closed before it and reopened after it, so no `]` of
+/// the value or of the text around it can meet another to end a section
+/// early. Inside, `]]>` is split across two sections, forbidden characters
+/// become U+FFFD, and `\r`, which a parser would normalise, is moved out as a
+/// character reference.
 fn xml_cdata(s: &str, out: &mut Vec<u8>) {
+    const REOPEN: &[u8] = b"]]><![CDATA[";
+    out.extend_from_slice(REOPEN);
     let mut start = 0;
     let bytes = s.as_bytes();
     for (i, c) in s.char_indices() {
@@ -180,6 +187,7 @@ fn xml_cdata(s: &str, out: &mut Vec<u8>) {
         start = i + c.len_utf8();
     }
     out.extend_from_slice(&bytes[start..]);
+    out.extend_from_slice(REOPEN);
 }
 
 /// Percent-encodes every byte but RFC 3986's unreserved characters, so the
@@ -230,7 +238,7 @@ mod tests {
         assert_eq!(esc(Escape::JsonValue, "x"), "\"x\"");
         assert_eq!(
             esc(Escape::XmlText, "<a&b>]]>\r"),
-            "&lt;a&amp;b&gt;]]&gt;&#13;"
+            "&lt;a&amp;b&gt;&#93;&#93;&gt;&#13;"
         );
         assert_eq!(
             esc(Escape::XmlAttribute, "\"'\t\n"),
@@ -240,7 +248,10 @@ mod tests {
             esc(Escape::XmlText, "a\u{0}b\u{FFFE}"),
             "a\u{FFFD}b\u{FFFD}"
         );
-        assert_eq!(esc(Escape::XmlCdata, "a]]>b"), "a]]]]><![CDATA[>b");
+        assert_eq!(
+            esc(Escape::XmlCdata, "a]]>b"),
+            "]]><![CDATA[a]]]]><![CDATA[>b]]><![CDATA["
+        );
         assert_eq!(esc(Escape::Form, "a b&c=d+é"), "a+b%26c%3Dd%2B%C3%A9");
         assert_eq!(esc(Escape::UrlQuery, "a b&/?#"), "a%20b%26%2F%3F%23");
         assert_eq!(esc(Escape::UrlPath, "../x"), "..%2Fx");

@@ -62,7 +62,7 @@ pub(crate) use escape::{json_string, Escape};
 
 /// The span of the only placeholder in `text`, if it has exactly one.
 pub(crate) fn scan_plain(text: &str, options: &Options<'_>) -> Option<(usize, usize)> {
-    match scan::plain(text, options.syntax).as_slice() {
+    match scan::plain(text, options.syntax, &scan::any).as_slice() {
         [one] => Some((one.start, one.end)),
         _ => None,
     }
@@ -283,14 +283,15 @@ impl Template {
         options: &Options<'_>,
     ) -> Result<Template, Error> {
         let syntax = options.syntax;
+        let accept = |name: &str| !options.lenient || options.catalog.get(name).is_some();
         let found: Vec<(Found<'_>, Result<Escape, &'static str>)> = match context {
-            Context::Json => scan::json(source, syntax)
+            Context::Json => scan::json(source, syntax, &accept)
                 .into_iter()
                 .map(|(f, e)| (f, Ok(e)))
                 .collect(),
-            Context::Xml => scan::xml(source, syntax),
-            Context::Url => scan::url(source, syntax),
-            _ => scan::plain(source, syntax)
+            Context::Xml => scan::xml(source, syntax, &accept),
+            Context::Url => scan::url(source, syntax, &accept),
+            _ => scan::plain(source, syntax, &accept)
                 .into_iter()
                 .map(|f| (f, Ok(context.escape())))
                 .collect(),
@@ -326,9 +327,7 @@ impl Template {
                 }
             };
             let slot = match check(&found, escape, position, options) {
-                Ok(Some(slot)) => slot,
-                // Lenient mode: an unknown field stays literal text.
-                Ok(None) => continue,
+                Ok(slot) => slot,
                 Err(e) => {
                     errors.push(e);
                     continue;
@@ -338,14 +337,22 @@ impl Template {
                 errors.push(e.at(Position::locate(source, literal_start)));
             }
             stand_in.extend_from_slice(&source.as_bytes()[literal_start..found.start]);
-            // `0` then spaces is a JSON value; `x`s are valid text anywhere.
-            let (first, rest) = if escape == Escape::JsonValue {
-                (b'0', b' ')
+            // `[]` is a JSON value that, unlike a number or a string, cannot
+            // continue a number (`1#x#`) or stand as a key; `x`s are valid
+            // text anywhere.
+            let fill: &[u8] = if escape == Escape::JsonValue {
+                b"[]"
             } else {
-                (b'x', b'x')
+                b"x"
             };
-            stand_in.push(first);
-            stand_in.resize(stand_in.len() + found.end - found.start - 1, rest);
+            let len = found.end - found.start;
+            stand_in.extend_from_slice(fill);
+            let pad = if escape == Escape::JsonValue {
+                b' '
+            } else {
+                b'x'
+            };
+            stand_in.resize(stand_in.len() + len - fill.len(), pad);
             literal_start = found.end;
             if !template.fields.iter().any(|f| **f == *slot.name) {
                 template.fields.push(slot.name.clone());
@@ -479,18 +486,14 @@ impl Template {
     }
 }
 
-/// Checks one placeholder: its field, options and format. `Ok(None)` means
-/// "leave it literal" (lenient mode, unknown field).
+/// Checks one placeholder: its field, options and format.
 fn check(
     found: &Found<'_>,
     escape: Escape,
     position: Position,
     options: &Options<'_>,
-) -> Result<Option<Slot>, Error> {
+) -> Result<Slot, Error> {
     let Some(spec) = options.catalog.get(found.name) else {
-        if options.lenient && escape != Escape::JsonValue {
-            return Ok(None);
-        }
         return Err(Error::new(
             ErrorKind::UnknownField,
             format!("unknown field `{}`", found.name),
@@ -546,7 +549,7 @@ fn check(
     } else {
         Missing::Empty
     });
-    Ok(Some(Slot {
+    Ok(Slot {
         name: found.name.into(),
         hash: hash_name(found.name),
         format,
@@ -554,7 +557,7 @@ fn check(
         escape,
         missing,
         position,
-    }))
+    })
 }
 
 impl Slot {
@@ -641,7 +644,14 @@ impl Slot {
                     return Ok(());
                 }
                 use std::fmt::Write as _;
-                let _ = write!(scratch, "{d}");
+                // Exponent form at the extremes, as serde_json prints, so
+                // every JSON parser reads the number back.
+                let magnitude = d.abs();
+                let _ = if magnitude != 0.0 && !(1e-5..1e16).contains(&magnitude) {
+                    write!(scratch, "{d:e}")
+                } else {
+                    write!(scratch, "{d}")
+                };
                 Printed::Number
             }
             Value::Timestamp(t) => format::timestamp(t, &self.format, &mut scratch),

@@ -68,12 +68,26 @@ pub(crate) fn placeholder_at(src: &str, i: usize, syntax: Syntax) -> Option<Foun
     })
 }
 
+/// Decides, as the scan goes, whether a placeholder naming a field counts
+/// as one; in lenient mode an unknown one is literal text, and is scanned as
+/// text, so quotes or delimiters in it are seen.
+pub(crate) type Accept<'a> = &'a dyn Fn(&str) -> bool;
+
+/// Accepts every placeholder.
+pub(crate) fn any(_: &str) -> bool {
+    true
+}
+
+fn accepted<'s>(src: &'s str, i: usize, syntax: Syntax, accept: Accept<'_>) -> Option<Found<'s>> {
+    placeholder_at(src, i, syntax).filter(|f| accept(f.name))
+}
+
 /// Every placeholder in plain text, in order.
-pub(crate) fn plain(src: &str, syntax: Syntax) -> Vec<Found<'_>> {
+pub(crate) fn plain<'s>(src: &'s str, syntax: Syntax, accept: Accept<'_>) -> Vec<Found<'s>> {
     let mut found = Vec::new();
     let mut i = 0;
     while i < src.len() {
-        match placeholder_at(src, i, syntax) {
+        match accepted(src, i, syntax, accept) {
             Some(f) => {
                 i = f.end;
                 found.push(f);
@@ -86,14 +100,20 @@ pub(crate) fn plain(src: &str, syntax: Syntax) -> Vec<Found<'_>> {
 
 /// Every placeholder in a JSON template, with whether it stands inside a
 /// string literal ([`Escape::JsonString`]) or as a whole value
-/// ([`Escape::JsonValue`]).
-pub(crate) fn json(src: &str, syntax: Syntax) -> Vec<(Found<'_>, Escape)> {
+/// ([`Escape::JsonValue`]). A whole value is always a placeholder, known or
+/// not, since as literal text it could not be JSON.
+pub(crate) fn json<'s>(
+    src: &'s str,
+    syntax: Syntax,
+    accept: Accept<'_>,
+) -> Vec<(Found<'s>, Escape)> {
     let bytes = src.as_bytes();
     let mut found = Vec::new();
     let mut in_string = false;
     let mut i = 0;
     while i < bytes.len() {
-        if let Some(f) = placeholder_at(src, i, syntax) {
+        let here = placeholder_at(src, i, syntax).filter(|f| !in_string || accept(f.name));
+        if let Some(f) = here {
             let escape = if in_string {
                 Escape::JsonString
             } else {
@@ -144,7 +164,11 @@ pub(crate) fn check_json(source: &str, text: &str) -> Result<(), Error> {
 /// Every placeholder in a URL template, with its escape: a URL path segment
 /// before the query, a query component after it, and an error in the
 /// scheme, host or port, where call data could send the request elsewhere.
-pub(crate) fn url(src: &str, syntax: Syntax) -> Vec<(Found<'_>, Result<Escape, &'static str>)> {
+pub(crate) fn url<'s>(
+    src: &'s str,
+    syntax: Syntax,
+    accept: Accept<'_>,
+) -> Vec<(Found<'s>, Result<Escape, &'static str>)> {
     let authority_start = src.find("://").map_or(0, |i| i + 3);
     let authority_end = src[authority_start..]
         .find(['/', '?'])
@@ -153,7 +177,7 @@ pub(crate) fn url(src: &str, syntax: Syntax) -> Vec<(Found<'_>, Result<Escape, &
     let mut in_query = false;
     let mut i = 0;
     while i < src.len() {
-        if let Some(f) = placeholder_at(src, i, syntax) {
+        if let Some(f) = accepted(src, i, syntax, accept) {
             let escape = if f.start < authority_end {
                 Err("the scheme, host or port of a URL")
             } else if in_query {
@@ -227,13 +251,17 @@ enum Xml {
 /// Every placeholder in an XML template, with its escape, or `None` where a
 /// placeholder cannot stand (names, comments, declarations), and the name of
 /// that place.
-pub(crate) fn xml(src: &str, syntax: Syntax) -> Vec<(Found<'_>, Result<Escape, &'static str>)> {
+pub(crate) fn xml<'s>(
+    src: &'s str,
+    syntax: Syntax,
+    accept: Accept<'_>,
+) -> Vec<(Found<'s>, Result<Escape, &'static str>)> {
     let bytes = src.as_bytes();
     let mut found = Vec::new();
     let mut state = Xml::Text;
     let mut i = 0;
     while i < bytes.len() {
-        if let Some(f) = placeholder_at(src, i, syntax) {
+        if let Some(f) = accepted(src, i, syntax, accept) {
             let escape = match state {
                 Xml::Text => Ok(Escape::XmlText),
                 Xml::Attribute(_) => Ok(Escape::XmlAttribute),
@@ -338,7 +366,10 @@ mod tests {
     use super::*;
 
     fn names(src: &str, syntax: Syntax) -> Vec<&str> {
-        plain(src, syntax).into_iter().map(|f| f.name).collect()
+        plain(src, syntax, &any)
+            .into_iter()
+            .map(|f| f.name)
+            .collect()
     }
 
     #[test]
@@ -352,13 +383,13 @@ mod tests {
             ["a", "b"]
         );
         assert!(names("#a#", Syntax::Brackets).is_empty());
-        let f = plain("..[[d|hms]]", Syntax::Brackets)[0];
+        let f = plain("..[[d|hms]]", Syntax::Brackets, &any)[0];
         assert_eq!((f.start, f.end, f.options), (2, 11, Some(("hms", 6))));
     }
 
     #[test]
     fn json_positions() {
-        let found = json(r##"{"a": "x #a# \"#b#", "n": #c#}"##, Syntax::Hash);
+        let found = json(r##"{"a": "x #a# \"#b#", "n": #c#}"##, Syntax::Hash, &any);
         let kinds: Vec<_> = found.iter().map(|(f, e)| (f.name, *e)).collect();
         assert_eq!(
             kinds,
@@ -375,6 +406,7 @@ mod tests {
         let found = xml(
             r##"<?xml version="1.0"?><a k='#a#'>#b#<![CDATA[#c#]]><!-- #d# --><#e#/></a>"##,
             Syntax::Hash,
+            &any,
         );
         let kinds: Vec<_> = found.iter().map(|(f, e)| (f.name, e.is_ok())).collect();
         assert_eq!(

@@ -153,7 +153,8 @@ fn xml_contexts() {
     );
     assert_eq!(
         out,
-        "<a id=\"&lt;&quot;&amp;&apos;&gt;]]&gt;&#10;\">&lt;&quot;&amp;&apos;&gt;]]&gt;\n<![CDATA[<\"&'>]]]]><![CDATA[>\n]]></a>"
+        "<a id=\"&lt;&quot;&amp;&apos;&gt;]]&gt;&#10;\">&lt;&quot;&amp;&apos;&gt;&#93;&#93;&gt;\n\
+         <![CDATA[]]><![CDATA[<\"&'>]]]]><![CDATA[>\n]]><![CDATA[]]></a>"
     );
 }
 
@@ -281,5 +282,98 @@ fn url_templates_keep_the_host() {
             ),
             "{bad}: {err}"
         );
+    }
+}
+
+/// Regressions: values that once changed the structure around them.
+#[test]
+fn values_cannot_end_cdata_with_the_text_around_them() {
+    let injected = |src: &str, value: &str| {
+        let t = compile(src, Context::Xml).unwrap();
+        let out = t
+            .render_string(&CallData::new().with("agent_id", value))
+            .unwrap();
+        let mut reader = quick_xml::Reader::from_str(&out);
+        let mut elements = 0;
+        loop {
+            match reader.read_event() {
+                Ok(quick_xml::events::Event::Start(_) | quick_xml::events::Event::Empty(_)) => {
+                    elements += 1
+                }
+                Ok(quick_xml::events::Event::Eof) => break,
+                Ok(_) => {}
+                Err(e) => panic!("{out}: {e}"),
+            }
+        }
+        assert!(
+            !out.contains("]]></r>") || out.ends_with("]]></r>"),
+            "{out}"
+        );
+        assert_eq!(elements, 1, "{out}");
+        out
+    };
+    injected("<r><![CDATA[]#agent_id#]]></r>", "]><injected/><![CDATA[");
+    injected(
+        "<r><![CDATA[#agent_id##agent_id#]]></r>",
+        "><injected/><![CDATA[]]",
+    );
+    let out = injected("<r>#agent_id#></r>", "]]");
+    assert!(!out.contains("]]>"), "{out}");
+    let out = injected("<r><![CDATA[#agent_id#>]]></r>", "]]");
+    assert!(
+        out.starts_with("<r><![CDATA[]]><![CDATA[]]]]><![CDATA[>"),
+        "{out}"
+    );
+}
+
+#[test]
+fn whole_json_values_cannot_continue_a_number_or_be_a_key() {
+    for src in [
+        "[1#agent_id#]",
+        r##"{"a": -#agent_id#}"##,
+        "[1e#sequence#]",
+        "{#agent_id#: 1}",
+        "[#ani##dnis#]",
+    ] {
+        let err = compile(src, Context::Json).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TemplateSyntax, "{src}");
+    }
+}
+
+#[test]
+fn lenient_unknown_placeholders_are_scanned_as_text() {
+    let options = Options::default().syntax(Syntax::Brackets).lenient(true);
+    let t = Template::compile(
+        r#"[[["[[nope|"]], "[[agent_id]]"]"#,
+        Context::Json,
+        &options,
+    )
+    .unwrap();
+    let out = t
+        .render_string(&CallData::new().with("agent_id", ",1,"))
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v, serde_json::json!([[["[[nope|"]], ",1,"]), "{out}");
+    let options = Options::default().lenient(true);
+    let t = Template::compile(
+        "<r><![CDATA[#nope|]]>##agent_id#</r>",
+        Context::Xml,
+        &options,
+    )
+    .unwrap();
+    let out = t
+        .render_string(&CallData::new().with("agent_id", "<injected/>"))
+        .unwrap();
+    assert!(!out.contains("<injected/>"), "{out}");
+}
+
+#[test]
+fn extreme_decimals_print_in_exponent_form() {
+    let catalog = Catalog::new().with(FieldSpec::new("cost", FieldType::Decimal));
+    let t = Template::compile("[#cost#]", Context::Json, &Options::new(&catalog)).unwrap();
+    for d in [f64::MAX, f64::MIN_POSITIVE, 1e-7, 1e20, -3.5e300] {
+        let out = t.render_string(&CallData::new().with("cost", d)).unwrap();
+        let v: Vec<f64> = serde_json::from_str(&out).unwrap();
+        assert_eq!(v[0], d, "{out}");
     }
 }
