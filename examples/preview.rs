@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! cargo run --example preview -- --config FILE --call FILE [--service ID]
-//!     [--event NAME] [--scope NAME]... [--format http|json] [--show-secrets]
+//!     [--event NAME] [--scope NAME]... [--sign-at UNIX_SECONDS]
+//!     [--format http|json] [--show-secrets]
 //! ```
 //!
 //! `--config` takes a JSON (or `.toml`) configuration such as
@@ -19,6 +20,11 @@
 //! `delivery` ids. `--scope` (repeatable) replaces the call's scopes. For
 //! `Call Status Change`, the call's `status` and `sequence` fields are the
 //! update's. No matching webhook prints nothing and exits 0.
+//!
+//! `--sign-at` signs each request, for services that sign, as if sent at
+//! that time (and dispatches at that time); without it the current time is
+//! used for dispatch and service previews are unsigned. Outside a dispatch
+//! the delivery id signed is `preview_` and the call's id.
 
 use std::process::ExitCode;
 
@@ -32,17 +38,18 @@ struct Args {
     service: Option<String>,
     event: Option<Event>,
     scopes: Vec<String>,
+    sign_at: Option<chrono::DateTime<chrono::Utc>>,
     json: bool,
     show_secrets: bool,
 }
 
-const USAGE: &str = "usage: preview --config FILE --call FILE [--service ID] [--event NAME] [--scope NAME]... [--format http|json] [--show-secrets]";
+const USAGE: &str = "usage: preview --config FILE --call FILE [--service ID] [--event NAME] [--scope NAME]... [--sign-at UNIX_SECONDS] [--format http|json] [--show-secrets]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let (mut config, mut call, mut service, mut json, mut show_secrets) =
         (None, None, None, false, false);
-    let (mut event, mut scopes) = (None, Vec::new());
+    let (mut event, mut scopes, mut sign_at) = (None, Vec::new(), None);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("`{name}` needs a value"));
         match arg.as_str() {
@@ -54,6 +61,16 @@ fn parse_args() -> Result<Args, String> {
                 event = Some(name.parse::<Event>().map_err(|e| e.to_string())?);
             }
             "--scope" => scopes.push(value("--scope")?),
+            "--sign-at" => {
+                let text = value("--sign-at")?;
+                let seconds: i64 = text
+                    .parse()
+                    .map_err(|_| format!("`--sign-at` takes Unix seconds, not `{text}`"))?;
+                sign_at = Some(
+                    chrono::DateTime::from_timestamp(seconds, 0)
+                        .ok_or(format!("`--sign-at` {seconds} is out of range"))?,
+                );
+            }
             "--format" => match value("--format")?.as_str() {
                 "http" => json = false,
                 "json" => json = true,
@@ -74,6 +91,7 @@ fn parse_args() -> Result<Args, String> {
         service,
         event,
         scopes,
+        sign_at,
         json,
         show_secrets,
     })
@@ -140,7 +158,14 @@ fn run(args: &Args) -> Result<Vec<Preview>, Vec<String>> {
     let mut previews = Vec::new();
     let mut errors = Vec::new();
     for service in chosen {
-        match preview(service, &call.data, args.show_secrets) {
+        let built = match args.sign_at {
+            None => preview(service, &call.data, args.show_secrets),
+            Some(at) => service.request(&call.data).and_then(|mut request| {
+                service.sign(&mut request, &format!("preview_{}", call.id), at)?;
+                Ok(Preview::of(service.id(), &request, args.show_secrets))
+            }),
+        };
+        match built {
             Ok(p) => previews.push(p),
             Err(e) => errors.extend(lines(&args.call, &e)),
         }
@@ -161,7 +186,7 @@ fn dispatch(
     args: &Args,
 ) -> Result<Vec<Preview>, Vec<String>> {
     // The host's clock: the library itself never reads one.
-    let now = chrono::Utc::now();
+    let now = args.sign_at.unwrap_or_else(chrono::Utc::now);
     let dispatched = if event == Event::CallStatusChange {
         let status = match call.data.get("status") {
             Some(Value::Text(s)) => s.clone(),
