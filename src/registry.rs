@@ -112,10 +112,19 @@ impl Registry {
                 }
             }
         };
+        let mut broken = Vec::new();
         for service in &config.services {
-            collect(registry.add_service(service.clone()));
+            let added = registry.add_service(service.clone());
+            if added.is_err() {
+                broken.push(service.id.as_str());
+            }
+            collect(added);
         }
         for (i, webhook) in config.webhooks.iter().enumerate() {
+            // A service that failed to compile has been reported already.
+            if broken.contains(&webhook.service.as_str()) {
+                continue;
+            }
             collect(
                 registry
                     .add_webhook(webhook.clone())

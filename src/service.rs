@@ -295,20 +295,11 @@ impl ServiceConfig {
         let (Some(url), true) = (url, errors.is_empty()) else {
             return Err(Error::many(errors).in_service(&self.id));
         };
-        let query_separator: &'static [u8] =
-            if body.query.is_empty() || self.url.ends_with(['?', '&']) {
-                b""
-            } else if self.url.contains('?') {
-                b"&"
-            } else {
-                b"?"
-            };
         let mut service = Service {
             config: self.clone(),
             method: self.method.as_http(),
             static_uri: None,
             url,
-            query_separator,
             body,
             static_headers,
             dynamic_headers,
@@ -332,7 +323,6 @@ pub struct Service {
     url: Template,
     /// The URI, parsed once, when it does not depend on the call.
     static_uri: Option<http::Uri>,
-    query_separator: &'static [u8],
     body: Body,
     static_headers: HeaderMap,
     dynamic_headers: Vec<(HeaderName, Parts, String)>,
@@ -434,11 +424,19 @@ impl Service {
         self.url
             .render_with(data, &mut url)
             .map_err(|e| e.in_field("url"))?;
-        url.extend_from_slice(self.query_separator);
-        self.body
-            .query
-            .render_into(data, &mut url)
-            .map_err(|e| e.in_field("body"))?;
+        if !self.body.query.is_empty() {
+            // Values are percent-encoded, so a `?` in the rendered URL is the
+            // template's own.
+            match url.last() {
+                Some(b'?' | b'&') => {}
+                _ if url.contains(&b'?') => url.push(b'&'),
+                _ => url.push(b'?'),
+            }
+            self.body
+                .query
+                .render_into(data, &mut url)
+                .map_err(|e| e.in_field("body"))?;
+        }
         http::Uri::try_from(url).map_err(|e| {
             Error::new(
                 ErrorKind::InvalidUrl,

@@ -428,7 +428,7 @@ fn xml_template() -> Case {
             "<?xml version=\"1.0\"?>\n<call agent=\"a&amp;b=c\" dnis='1800&#10;&#9;555'>\n  \
              <user>O&apos;Brien &quot;Jo&quot; &lt;&amp;&gt;</user>\n  \
              <status>Zoë ✓ 東京</status>\n  \
-             <raw><![CDATA[O'Brien \"Jo\" <&>]]></raw>\n</call>\n"
+             <raw><![CDATA[]]><![CDATA[O'Brien \"Jo\" <&>]]><![CDATA[]]></raw>\n</call>\n"
                 .as_bytes(),
         ),
         expect_headers: &[

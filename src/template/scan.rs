@@ -200,13 +200,8 @@ pub(crate) fn url<'s>(
 /// Checks that `text` (a URL template with its placeholders replaced by
 /// stand-ins) is an absolute http(s) URL that an HTTP request can carry.
 pub(crate) fn check_url(text: &str) -> Result<(), Error> {
-    let fail = |message: String| {
-        Error::new(ErrorKind::InvalidUrl, message).at(Position {
-            offset: 0,
-            line: 1,
-            column: 1,
-        })
-    };
+    // The url crate gives no position; the field path says where.
+    let fail = |message: String| Error::new(ErrorKind::InvalidUrl, message);
     let parsed = url::Url::parse(text).map_err(|e| fail(format!("invalid URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(fail(format!(
@@ -246,6 +241,8 @@ enum Xml {
     Cdata,
     Instruction,
     Declaration,
+    /// A DOCTYPE's internal subset, `[` to `]`.
+    Subset,
 }
 
 /// Every placeholder in an XML template, with its escape, or `None` where a
@@ -269,7 +266,7 @@ pub(crate) fn xml<'s>(
                 Xml::Tag | Xml::EndTag => Err("an element or attribute name"),
                 Xml::Comment => Err("a comment"),
                 Xml::Instruction => Err("a processing instruction"),
-                Xml::Declaration => Err("a declaration"),
+                Xml::Declaration | Xml::Subset => Err("a declaration"),
             };
             found.push((f, escape));
             i = f.end;
@@ -286,6 +283,8 @@ pub(crate) fn xml<'s>(
             (Xml::Tag, q @ (b'"' | b'\'')) => (Xml::Attribute(q), 1),
             (Xml::Attribute(q), b) if b == q => (Xml::Tag, 1),
             (Xml::Tag | Xml::EndTag | Xml::Declaration, b'>') => (Xml::Text, 1),
+            (Xml::Declaration, b'[') => (Xml::Subset, 1),
+            (Xml::Subset, b']') => (Xml::Declaration, 1),
             (Xml::Comment, b'-') if rest.starts_with(b"-->") => (Xml::Text, 3),
             (Xml::Cdata, b']') if rest.starts_with(b"]]>") => (Xml::Text, 3),
             (Xml::Instruction, b'?') if rest.starts_with(b"?>") => (Xml::Text, 2),

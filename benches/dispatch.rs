@@ -1,0 +1,55 @@
+//! Dispatch cost with 10 and with 100,000 configured webhooks, one of which
+//! matches: the index by event and scope keeps it flat.
+//!
+//! Target: within 1.2x of each other.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use callhook::{Call, Catalog, Config, Event, Registry, WebhookConfig};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+
+/// The PBX seed's registry, plus `extra` Call:Hangup webhooks on the same
+/// service subscribed to other environments.
+fn registry(extra: usize) -> Registry {
+    let mut config =
+        Config::from_json(include_str!("../examples/configs/pbx.json")).expect("seed config");
+    let service = config.webhooks[2].service.clone();
+    let created_at = config.webhooks[2].created_at;
+    config.webhooks.extend((0..extra).map(|i| WebhookConfig {
+        id: format!("00000000-0000-4000-8000-{i:012x}"),
+        enabled: true,
+        event: Event::CallHangup,
+        service: service.clone(),
+        created_at,
+        scopes: vec![format!("ENV{i}")],
+    }));
+    Registry::from_config(&config, Catalog::standard().clone()).expect("loads")
+}
+
+fn dispatch(c: &mut Criterion) {
+    let call = Call::from_json(
+        &serde_json::from_str(include_str!("../examples/calls/pbx-call.json")).expect("json"),
+    )
+    .expect("seed call");
+    let at = "2024-12-02T21:11:37Z".parse().expect("time");
+    let mut group = c.benchmark_group("dispatch");
+    group
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    for webhooks in [10usize, 100_000] {
+        // The seed has 6 webhooks; the rest fill up to the count.
+        let registry = registry(webhooks - 6);
+        let matched = registry.dispatch(Event::CallHangup, &call, at);
+        assert_eq!(matched.requests.len(), 1, "exactly one webhook matches");
+        group.bench_with_input(
+            BenchmarkId::new("Call:Hangup, one match", webhooks),
+            &registry,
+            |b, r| b.iter(|| black_box(r.dispatch(Event::CallHangup, black_box(&call), at))),
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, dispatch);
+criterion_main!(benches);
