@@ -324,7 +324,9 @@ impl Envelope {
         *request.method_mut() = outgoing.request.method().clone();
         *request.uri_mut() = outgoing.request.uri().clone();
         *request.headers_mut() = outgoing.request.headers().clone();
-        crate::signing::strip(&mut request);
+        if let Some(stamp) = outgoing.stamp {
+            crate::signing::strip(&mut request, stamp);
+        }
         Envelope {
             delivery: outgoing.delivery.clone(),
             webhook: outgoing.webhook.clone(),

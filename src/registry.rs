@@ -12,6 +12,7 @@ use crate::event::Event;
 use crate::field::{Call, CallData, Catalog, Layers, Value};
 use crate::request::{debug_record, Preview};
 use crate::service::{is_uuid, Config, Service, ServiceConfig};
+use crate::signing::Stamp;
 use crate::webhook::{WebhookConfig, WebhookRow};
 
 /// One request to send, from a dispatch.
@@ -33,6 +34,8 @@ pub struct Outgoing {
     pub request: http::Request<Vec<u8>>,
     /// The redacted record to store, for services with the Debug flag.
     pub debug: Option<Preview>,
+    /// What signing added, so an envelope stores the request without it.
+    pub(crate) stamp: Option<Stamp>,
 }
 
 impl Outgoing {
@@ -510,11 +513,12 @@ impl Registry {
         let request = service
             .request_with(&Layers([&own, segment_data, &call.data]))
             .and_then(|mut request| {
-                service.sign(&mut request, &delivery, at)?;
-                Ok(request)
+                let stamp = service.stamp(&mut request, &delivery, at)?;
+                Ok((request, stamp))
             });
         match request {
-            Ok(request) => dispatch.requests.push(Outgoing {
+            Ok((request, stamp)) => dispatch.requests.push(Outgoing {
+                stamp,
                 webhook: webhook.id.clone(),
                 service: service.id().to_owned(),
                 delivery,

@@ -17,7 +17,7 @@ use crate::body::{Body, BodyConfig, Pair, Parts};
 use crate::delivery::RetryPolicy;
 use crate::error::{Error, ErrorKind, Position};
 use crate::field::{CallData, Catalog, Lookup};
-use crate::signing::{Signer, SigningConfig};
+use crate::signing::{Signer, SigningConfig, Stamp};
 use crate::template::{Context, Escape, Missing, Options, Syntax, Template};
 
 /// The HTTP method of a service.
@@ -286,6 +286,20 @@ impl ServiceConfig {
                 None
             }
         };
+        if let Some(signer) = &signer {
+            for name in set_by_user
+                .iter()
+                .filter(|n| signer.headers().contains(&n.as_str()))
+            {
+                errors.push(
+                    Error::new(
+                        ErrorKind::InvalidHeader,
+                        format!("header `{name}` is set by the signature"),
+                    )
+                    .in_field("headers"),
+                );
+            }
+        }
         if let Some(retry) = &self.retry {
             if let Err(e) = retry.check() {
                 errors.push(e.in_field("retry"));
@@ -370,11 +384,21 @@ impl Service {
         id: &str,
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), Error> {
+        self.stamp(request, id, at).map(|_| ())
+    }
+
+    pub(crate) fn stamp(
+        &self,
+        request: &mut http::Request<Vec<u8>>,
+        id: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<Stamp>, Error> {
         match &self.signer {
             Some(signer) => signer
                 .sign(request, id, at)
+                .map(Some)
                 .map_err(|e| e.in_field("signing").in_service(&self.config.id)),
-            None => Ok(()),
+            None => Ok(None),
         }
     }
 

@@ -240,6 +240,25 @@ pub enum SigningConfig {
     },
 }
 
+/// What a signature added to a request, so exactly that can be taken off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stamp {
+    /// The three `webhook-*` headers.
+    Standard,
+    /// `x-twilio-signature`, and `bodySHA256` at the end of the query when
+    /// `body_hash`.
+    Twilio { body_hash: bool },
+}
+
+impl Stamp {
+    fn headers(self) -> &'static [&'static str] {
+        match self {
+            Stamp::Standard => &["webhook-id", "webhook-timestamp", "webhook-signature"],
+            Stamp::Twilio { .. } => &["x-twilio-signature"],
+        }
+    }
+}
+
 /// A compiled [`SigningConfig`].
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Signer {
@@ -264,15 +283,30 @@ impl Signer {
         }
     }
 
-    /// Signs `request` for delivery `id` at time `at`, replacing any earlier
-    /// signature (a retry is signed anew).
+    /// The headers this signer adds, which a service may not set itself.
+    pub(crate) fn headers(&self) -> &'static [&'static str] {
+        match self {
+            Signer::Standard(_) => Stamp::Standard.headers(),
+            Signer::Twilio(_) => Stamp::Twilio { body_hash: false }.headers(),
+        }
+    }
+
+    /// Signs `request` for delivery `id` at time `at`, and says what it
+    /// added. A request is signed once; a retry is signed anew from the
+    /// stored, unsigned request.
     pub(crate) fn sign(
         &self,
         request: &mut http::Request<Vec<u8>>,
         id: &str,
         at: DateTime<Utc>,
-    ) -> Result<(), Error> {
+    ) -> Result<Stamp, Error> {
         let invalid = |_| signature_error("the delivery id cannot be sent in a header");
+        // Receivers read these headers as ASCII text.
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(signature_error(format!(
+                "delivery id `{id}` must be printable ASCII without spaces"
+            )));
+        }
         match self {
             Signer::Standard(keys) => {
                 let timestamp = at.timestamp();
@@ -293,6 +327,7 @@ impl Signer {
                     .map_err(|_| signature_error("signature is not a header value"))?;
                 signature.set_sensitive(false);
                 headers.insert(HeaderName::from_static("webhook-signature"), signature);
+                Ok(Stamp::Standard)
             }
             Signer::Twilio(token) => {
                 let is_form = request
@@ -300,13 +335,14 @@ impl Signer {
                     .get(http::header::CONTENT_TYPE)
                     .and_then(|v| v.to_str().ok())
                     .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-                let mut url = strip_query_param(&request.uri().to_string(), "bodySHA256");
+                let mut url = request.uri().to_string();
+                let body_hash = !is_form && !request.body().is_empty();
                 let params: Vec<(String, String)> = if is_form {
                     form_urlencoded::parse(request.body())
                         .into_owned()
                         .collect()
                 } else {
-                    if !request.body().is_empty() {
+                    if body_hash {
                         url.push(if url.contains('?') { '&' } else { '?' });
                         url.push_str("bodySHA256=");
                         url.push_str(&body_sha256(request.body()));
@@ -321,45 +357,31 @@ impl Signer {
                     HeaderName::from_static("x-twilio-signature"),
                     HeaderValue::try_from(signature).map_err(invalid)?,
                 );
+                Ok(Stamp::Twilio { body_hash })
             }
         }
-        Ok(())
     }
 }
 
-/// Removes every signature callhook adds (headers, and Twilio's
-/// `bodySHA256` query parameter), so a stored request is signed anew at
-/// each attempt.
-pub(crate) fn strip(request: &mut http::Request<Vec<u8>>) {
-    for name in [
-        "webhook-id",
-        "webhook-timestamp",
-        "webhook-signature",
-        "x-twilio-signature",
-    ] {
-        request.headers_mut().remove(name);
-    }
-    let uri = request.uri().to_string();
-    if uri.contains("bodySHA256=") {
-        if let Ok(stripped) = strip_query_param(&uri, "bodySHA256").parse() {
-            *request.uri_mut() = stripped;
-        }
-    }
-}
-
-/// `url` without any `name=...` query parameter.
-fn strip_query_param(url: &str, name: &str) -> String {
-    let Some((base, query)) = url.split_once('?') else {
-        return url.to_owned();
-    };
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|p| p.split('=').next() != Some(name))
+/// Takes off exactly what a signature added, keeping every other header in
+/// its order, so a stored request is signed anew at each attempt.
+pub(crate) fn strip(request: &mut http::Request<Vec<u8>>, stamp: Stamp) {
+    let names = stamp.headers();
+    let kept: HeaderMap = request
+        .headers()
+        .iter()
+        .filter(|(name, _)| !names.contains(&name.as_str()))
+        .map(|(name, value)| (name.clone(), value.clone()))
         .collect();
-    if kept.is_empty() {
-        base.to_owned()
-    } else {
-        format!("{base}?{}", kept.join("&"))
+    *request.headers_mut() = kept;
+    if let Stamp::Twilio { body_hash: true } = stamp {
+        let uri = request.uri().to_string();
+        // The signature appended the parameter last.
+        if let Some(at) = uri.rfind("bodySHA256=") {
+            if let Ok(stripped) = uri[..at.saturating_sub(1)].parse() {
+                *request.uri_mut() = stripped;
+            }
+        }
     }
 }
 
@@ -433,9 +455,31 @@ mod tests {
             Some("http://a.com/x")
         );
         assert_eq!(other_port_form("http://a.com:8080/x"), None);
-        assert_eq!(
-            strip_query_param("https://a/?x=1&bodySHA256=ab", "bodySHA256"),
-            "https://a/?x=1"
-        );
+    }
+
+    #[test]
+    fn strip_takes_off_exactly_what_signing_added() {
+        let mut request = http::Request::new(b"{}".to_vec());
+        *request.uri_mut() = "https://a.example.com/h?bodySHA256=mine&x=1"
+            .parse()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("x-first", HeaderValue::from_static("1"));
+        request
+            .headers_mut()
+            .insert("x-last", HeaderValue::from_static("2"));
+        let before = request.clone();
+        let stamp = Signer::Twilio(Secret::new("t"))
+            .sign(&mut request, "d", "2024-12-02T21:00:00Z".parse().unwrap())
+            .unwrap();
+        assert_eq!(stamp, Stamp::Twilio { body_hash: true });
+        strip(&mut request, stamp);
+        assert_eq!(request.uri(), before.uri());
+        let names: Vec<_> = request.headers().keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["x-first", "x-last"]);
+        assert!(Signer::Twilio(Secret::new("t"))
+            .sign(&mut request, "dé", "2024-12-02T21:00:00Z".parse().unwrap())
+            .is_err());
     }
 }
