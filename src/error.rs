@@ -260,6 +260,26 @@ impl fmt::Debug for Error {
 
 impl std::error::Error for Error {}
 
+/// serde_json's message without its own " at line L column C", and where in
+/// `text` the error is, as a [`Position`].
+pub(crate) fn json_error(text: &str, e: &serde_json::Error) -> (String, Position) {
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(e.line().saturating_sub(1))
+        .map(str::len)
+        .sum();
+    let message = e.to_string();
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_owned();
+    (
+        message,
+        Position::locate(text, line_start + e.column().saturating_sub(1)),
+    )
+}
+
 /// The name in `known` nearest to `name`, if one is near enough to be a
 /// likely misspelling.
 pub(crate) fn nearest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<String> {

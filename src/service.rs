@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Auth;
 use crate::body::{Body, BodyConfig, Pair, Parts};
 use crate::delivery::RetryPolicy;
-use crate::error::{Error, ErrorKind, Position};
+use crate::error::{json_error, Error, ErrorKind};
 use crate::field::{CallData, Catalog, Lookup};
 use crate::signing::{Signer, SigningConfig, Stamp};
 use crate::template::{Context, Escape, Missing, Options, Syntax, Template};
@@ -628,21 +628,8 @@ impl Config {
 /// [`ErrorKind::Serde`] error.
 pub fn from_json_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Error> {
     serde_json::from_str(text).map_err(|e| {
-        let line_start: usize = text
-            .split_inclusive('\n')
-            .take(e.line().saturating_sub(1))
-            .map(str::len)
-            .sum();
-        let message = e.to_string();
-        let message = message
-            .split(" at line ")
-            .next()
-            .unwrap_or(&message)
-            .to_owned();
-        Error::new(ErrorKind::Serde, message).at(Position::locate(
-            text,
-            line_start + e.column().saturating_sub(1),
-        ))
+        let (message, position) = json_error(text, &e);
+        Error::new(ErrorKind::Serde, message).at(position)
     })
 }
 

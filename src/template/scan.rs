@@ -2,7 +2,7 @@
 
 use super::escape::Escape;
 use super::Syntax;
-use crate::error::{Error, ErrorKind, Position};
+use crate::error::{json_error, Error, ErrorKind, Position};
 
 /// A placeholder as written, before it is checked.
 #[derive(Debug, Clone, Copy)]
@@ -139,25 +139,13 @@ pub(crate) fn check_json(source: &str, text: &str) -> Result<(), Error> {
     serde_json::from_str::<serde::de::IgnoredAny>(text)
         .map(|_| ())
         .map_err(|e| {
-            let line_start = text
-                .split_inclusive('\n')
-                .take(e.line().saturating_sub(1))
-                .map(str::len)
-                .sum::<usize>();
-            let offset = line_start + e.column().saturating_sub(1);
-            let message = e.to_string();
-            // serde_json appends its own " at line L column C"; ours is in
-            // the position.
-            let message = message
-                .split(" at line ")
-                .next()
-                .unwrap_or(&message)
-                .to_owned();
+            // Stand-ins keep every offset, so the position holds for `source`.
+            let (message, position) = json_error(text, &e);
             Error::new(
                 ErrorKind::TemplateSyntax,
                 format!("template is not valid JSON: {message}"),
             )
-            .at(Position::locate(source, offset))
+            .at(Position::locate(source, position.offset))
         })
 }
 
