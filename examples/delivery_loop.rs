@@ -21,11 +21,13 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+mod local;
+
 use callhook::delivery::GiveUp;
 use callhook::signing::{verify_standard, SigningConfig, SigningKey};
 use callhook::{Call, Catalog, Config, Decision, Envelope, Event, Outcome, Registry, RetryPolicy};
 use chrono::Utc;
-use http::uri::{Scheme, Uri};
+use local::{to_local, Result};
 
 const CONFIG: &str = include_str!("configs/signed.json");
 const CALL: &str = include_str!("calls/pbx-call.json");
@@ -34,8 +36,6 @@ const CALL: &str = include_str!("calls/pbx-call.json");
 const TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the whole example may run before the receiver stops by itself.
 const DEADLINE: Duration = Duration::from_secs(15);
-
-type Result<T, E = Box<dyn std::error::Error + Send + Sync>> = std::result::Result<T, E>;
 
 /// What the receiver thought of one request.
 struct Verdict {
@@ -122,20 +122,6 @@ fn start_receiver(
         }
     });
     Ok((addr, rx, thread))
-}
-
-/// The configured URI with its scheme and authority swapped for the local
-/// receiver's; the path and query are kept.
-///
-/// A real host sends each request to the URL the service is configured
-/// with, as built. This example runs without a network, so it points the
-/// requests at its own receiver instead. Signatures do not cover the host,
-/// so they still verify.
-fn to_local(uri: &Uri, receiver: SocketAddr) -> Result<Uri> {
-    let mut parts = uri.clone().into_parts();
-    parts.scheme = Some(Scheme::HTTP);
-    parts.authority = Some(receiver.to_string().parse()?);
-    Ok(Uri::from_parts(parts)?)
 }
 
 fn main() -> Result<()> {
