@@ -99,10 +99,39 @@ const JSON_ESCAPE: [bool; 256] = {
     table
 };
 
+/// Whether any of the eight bytes of `word` is `"`, `\` or below 0x20
+/// (the classic "has a zero byte" test, on the word and on its XORs).
+#[inline]
+fn json_word_needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    (control
+        | zero_byte(word ^ (ONES * u64::from(b'"')))
+        | zero_byte(word ^ (ONES * u64::from(b'\\'))))
+        != 0
+}
+
 pub(crate) fn json_string(s: &str, out: &mut Vec<u8>) {
     let bytes = s.as_bytes();
+    // Most values need no escaping: check eight bytes at a time, and copy a
+    // clean value in one go.
+    let mut clean = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        if json_word_needs_escape(u64::from_le_bytes(word)) {
+            break;
+        }
+        clean += 8;
+    }
+    if bytes[clean..].iter().all(|&b| !JSON_ESCAPE[b as usize]) {
+        out.extend_from_slice(bytes);
+        return;
+    }
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    for (i, &b) in bytes.iter().enumerate().skip(clean) {
         if !JSON_ESCAPE[b as usize] {
             continue;
         }
@@ -257,6 +286,20 @@ mod tests {
         assert_eq!(esc(Escape::UrlPath, "../x"), "..%2Fx");
         assert_eq!(esc(Escape::Header, "a\tb\u{7f}c"), "a\tb c");
         assert_eq!(esc(Escape::Raw, "<&>"), "<&>");
+    }
+
+    #[test]
+    fn json_fast_path_finds_every_special_byte_in_any_position() {
+        for special in ["\"", "\\", "\n", "\u{1f}", "\u{0}"] {
+            for at in 0..20 {
+                let value = format!("{}{special}{}", "a".repeat(at), "é".repeat(3));
+                let mut out = b"\"".to_vec();
+                json_string(&value, &mut out);
+                out.push(b'"');
+                let back: String = serde_json::from_slice(&out).unwrap();
+                assert_eq!(back, value);
+            }
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::fmt::{self, Write as _};
 use std::str::FromStr;
 
 use chrono::format::{Item, StrftimeItems};
-use chrono::{DateTime, Datelike, FixedOffset, Timelike};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDateTime, Timelike};
 
 use crate::error::{Error, ErrorKind};
 use crate::field::FieldType;
@@ -184,15 +184,34 @@ impl Scratch {
     pub(crate) fn as_str(&self) -> &str {
         match &self.spill {
             Some(s) => s,
-            // Only whole `&str`s are ever copied in, so this cannot fail.
+            // Only whole `&str`s and ASCII are ever written, so this cannot
+            // fail.
             None => std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default(),
         }
     }
 
-    fn push_byte(&mut self, b: u8) {
-        let _ = self.write_str(std::str::from_utf8(&[b]).unwrap_or_default());
+    /// The bytes written.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match &self.spill {
+            Some(s) => s.as_bytes(),
+            None => &self.buf[..self.len],
+        }
     }
 
+    /// Appends ASCII bytes.
+    #[inline]
+    fn push_ascii(&mut self, bytes: &[u8]) {
+        if self.spill.is_none() && self.len + bytes.len() <= self.buf.len() {
+            self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+            self.len += bytes.len();
+        } else {
+            // ASCII is UTF-8.
+            let _ = self.write_str(std::str::from_utf8(bytes).unwrap_or_default());
+        }
+    }
+
+    /// Appends `n` in decimal, zero-padded to at least `width` digits.
+    #[inline]
     fn push_padded(&mut self, n: u64, width: usize) {
         let mut digits = [b'0'; 20];
         let mut i = digits.len();
@@ -205,11 +224,14 @@ impl Scratch {
                 break;
             }
         }
-        let used = digits.len() - i;
-        for _ in used..width {
-            self.push_byte(b'0');
-        }
-        let _ = self.write_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
+        let start = i.min(digits.len() - width.min(digits.len()));
+        self.push_ascii(&digits[start..]);
+    }
+
+    /// Appends a number below 100 as two digits.
+    #[inline]
+    fn push_two(&mut self, n: u32) {
+        self.push_ascii(&[b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8]);
     }
 }
 
@@ -230,33 +252,35 @@ impl fmt::Write for Scratch {
     }
 }
 
-fn push_date_time(s: &mut Scratch, t: &DateTime<FixedOffset>, separator: u8) {
+/// Writes the local date and time of `t`; the offset is applied once.
+fn push_date_time(s: &mut Scratch, t: &NaiveDateTime, separator: u8) {
     let year = t.year();
     if (0..=9999).contains(&year) {
         s.push_padded(year as u64, 4);
     } else {
         let _ = write!(s, "{year:+}");
     }
-    s.push_byte(b'-');
-    s.push_padded(t.month().into(), 2);
-    s.push_byte(b'-');
-    s.push_padded(t.day().into(), 2);
-    s.push_byte(separator);
-    s.push_padded(t.hour().into(), 2);
-    s.push_byte(b':');
-    s.push_padded(t.minute().into(), 2);
-    s.push_byte(b':');
-    s.push_padded(t.second().into(), 2);
+    s.push_ascii(b"-");
+    s.push_two(t.month());
+    s.push_ascii(b"-");
+    s.push_two(t.day());
+    s.push_ascii(&[separator]);
+    s.push_two(t.hour());
+    s.push_ascii(b":");
+    s.push_two(t.minute());
+    s.push_ascii(b":");
+    s.push_two(t.second());
 }
 
 /// Formats a timestamp into `s`.
 pub(crate) fn timestamp(t: &DateTime<FixedOffset>, format: &Format, s: &mut Scratch) -> Printed {
+    let local = t.naive_local();
     // Leap seconds are carried in the nanosecond field above 1e9.
-    let nanos = u64::from(t.nanosecond() % 1_000_000_000);
+    let nanos = u64::from(local.nanosecond() % 1_000_000_000);
     match format {
         Format::Ansi => {
-            push_date_time(s, t, b' ');
-            s.push_byte(b'.');
+            push_date_time(s, &local, b' ');
+            s.push_ascii(b".");
             s.push_padded(nanos / 100_000, 4);
         }
         Format::Rfc2822 => {
@@ -276,9 +300,9 @@ pub(crate) fn timestamp(t: &DateTime<FixedOffset>, format: &Format, s: &mut Scra
         // RFC 3339 is a timestamp's natural form; formats of other types fall
         // back to it.
         _ => {
-            push_date_time(s, t, b'T');
+            push_date_time(s, &local, b'T');
             if nanos != 0 {
-                s.push_byte(b'.');
+                s.push_ascii(b".");
                 if nanos % 1_000_000 == 0 {
                     s.push_padded(nanos / 1_000_000, 3);
                 } else if nanos % 1_000 == 0 {
@@ -288,11 +312,11 @@ pub(crate) fn timestamp(t: &DateTime<FixedOffset>, format: &Format, s: &mut Scra
                 }
             }
             let offset = t.offset().local_minus_utc();
-            s.push_byte(if offset < 0 { b'-' } else { b'+' });
-            let offset = u64::from(offset.unsigned_abs()) / 60;
-            s.push_padded(offset / 60, 2);
-            s.push_byte(b':');
-            s.push_padded(offset % 60, 2);
+            s.push_ascii(if offset < 0 { b"-" } else { b"+" });
+            let minutes = offset.unsigned_abs() / 60;
+            s.push_two(minutes / 60);
+            s.push_ascii(b":");
+            s.push_two(minutes % 60);
         }
     }
     Printed::Text
@@ -303,10 +327,10 @@ pub(crate) fn duration(d: &std::time::Duration, format: &Format, s: &mut Scratch
     if let Format::Hms = format {
         let secs = d.as_secs();
         s.push_padded(secs / 3600, 2);
-        s.push_byte(b':');
-        s.push_padded(secs / 60 % 60, 2);
-        s.push_byte(b':');
-        s.push_padded(secs % 60, 2);
+        s.push_ascii(b":");
+        s.push_two((secs / 60 % 60) as u32);
+        s.push_ascii(b":");
+        s.push_two((secs % 60) as u32);
         return Printed::Text;
     }
     if d.subsec_nanos() == 0 {

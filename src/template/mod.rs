@@ -240,11 +240,18 @@ struct Slot {
     position: Position,
 }
 
+/// One step of a render: a literal (possibly empty), then a slot, if any.
+/// Pairing them halves the steps, which matters when there are many short
+/// literals between placeholders.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Segment {
-    Literal { start: u32, end: u32 },
-    Slot(u32),
+struct Step {
+    start: u32,
+    end: u32,
+    /// The slot after the literal; `u32::MAX` for none (the last step).
+    slot: u32,
 }
+
+const NO_SLOT: u32 = u32::MAX;
 
 /// A compiled template: parsed, checked against the catalog, and ready to
 /// render any number of times.
@@ -254,7 +261,7 @@ pub struct Template {
     context: Context,
     /// Literal text, already escaped for the context.
     literals: Vec<u8>,
-    segments: Vec<Segment>,
+    steps: Vec<Step>,
     slots: Vec<Slot>,
     fields: Vec<Box<str>>,
 }
@@ -301,7 +308,7 @@ impl Template {
             source: source.into(),
             context,
             literals: Vec::with_capacity(source.len()),
-            segments: Vec::new(),
+            steps: Vec::new(),
             slots: Vec::new(),
             fields: Vec::new(),
         };
@@ -357,10 +364,7 @@ impl Template {
             if !template.fields.iter().any(|f| **f == *slot.name) {
                 template.fields.push(slot.name.clone());
             }
-            template
-                .segments
-                .push(Segment::Slot(template.slots.len() as u32));
-            template.slots.push(slot);
+            template.push_slot(slot);
         }
         if let Err(e) = template.push_literal(&source[literal_start..]) {
             errors.push(e.at(Position::locate(source, literal_start)));
@@ -388,10 +392,7 @@ impl Template {
     }
 
     fn push_literal(&mut self, text: &str) -> Result<(), Error> {
-        if text.is_empty() {
-            return Ok(());
-        }
-        let start = self.literals.len();
+        self.open_step();
         if self.context.escapes_literals() {
             self.context
                 .escape()
@@ -400,19 +401,29 @@ impl Template {
         } else {
             self.literals.extend_from_slice(text.as_bytes());
         }
-        let end = self.literals.len();
-        // Merge with a literal just before, as lenient mode can leave two.
-        if let Some(Segment::Literal { end: last, .. }) = self.segments.last_mut() {
-            if *last as usize == start {
-                *last = end as u32;
-                return Ok(());
-            }
-        }
-        self.segments.push(Segment::Literal {
-            start: start as u32,
-            end: end as u32,
-        });
+        self.open_step().end = self.literals.len() as u32;
         Ok(())
+    }
+
+    /// The step still open for literal text, opening one if the last has
+    /// its slot.
+    fn open_step(&mut self) -> &mut Step {
+        let at = self.literals.len() as u32;
+        if self.steps.last().is_none_or(|s| s.slot != NO_SLOT) {
+            self.steps.push(Step {
+                start: at,
+                end: at,
+                slot: NO_SLOT,
+            });
+        }
+        let last = self.steps.len() - 1;
+        &mut self.steps[last]
+    }
+
+    fn push_slot(&mut self, slot: Slot) {
+        let index = self.slots.len() as u32;
+        self.open_step().slot = index;
+        self.slots.push(slot);
     }
 
     /// The text the template was compiled from.
@@ -449,17 +460,14 @@ impl Template {
         out: &mut Vec<u8>,
     ) -> Result<(), Error> {
         let before = out.len();
-        for segment in &self.segments {
-            let rendered = match *segment {
-                Segment::Literal { start, end } => {
-                    out.extend_from_slice(&self.literals[start as usize..end as usize]);
-                    Ok(())
+        out.reserve(self.literals.len() + 24 * self.slots.len());
+        for step in &self.steps {
+            out.extend_from_slice(&self.literals[step.start as usize..step.end as usize]);
+            if let Some(slot) = self.slots.get(step.slot as usize) {
+                if let Err(e) = slot.render(data, out) {
+                    out.truncate(before);
+                    return Err(e);
                 }
-                Segment::Slot(i) => self.slots[i as usize].render(data, out),
-            };
-            if let Err(e) = rendered {
-                out.truncate(before);
-                return Err(e);
             }
         }
         Ok(())
@@ -622,6 +630,9 @@ impl Slot {
     }
 
     fn value(&self, value: &Value, out: &mut Vec<u8>) -> Result<(), Error> {
+        if let Value::Text(s) = value {
+            return self.text(s, out);
+        }
         let mut scratch = Scratch::new();
         let printed = match value {
             Value::Text(s) => return self.text(s, out),
@@ -661,7 +672,7 @@ impl Slot {
             // Digits, `-`, `.`, `e`, `N`, `a`, `i`, `n`, `f`: safe in every
             // context.
             Printed::Number => {
-                out.extend_from_slice(scratch.as_str().as_bytes());
+                out.extend_from_slice(scratch.as_bytes());
                 Ok(())
             }
             Printed::Text => self.text(scratch.as_str(), out),
