@@ -6,9 +6,10 @@
 //! carry them and how they print by default; templates are checked against it
 //! when they are compiled.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
@@ -154,15 +155,33 @@ pub(crate) const fn hash_name(name: &str) -> u64 {
     hash
 }
 
+/// A field name as a compiled template holds it: resolved, when it was
+/// compiled, to its position in the catalog it was checked against, so that
+/// call data built for the same catalog answers by index.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FieldKey {
+    pub(crate) name: Box<str>,
+    hash: u64,
+    catalog: u64,
+    position: u32,
+}
+
 /// Where a render looks values up: one [`CallData`], or several layered.
 pub(crate) trait Lookup {
-    fn lookup(&self, name: &str, hash: u64) -> Option<&Value>;
+    fn lookup(&self, key: &FieldKey) -> Option<&Value>;
 }
 
 impl Lookup for CallData {
     #[inline]
-    fn lookup(&self, name: &str, hash: u64) -> Option<&Value> {
-        self.get_hashed(name, hash)
+    fn lookup(&self, key: &FieldKey) -> Option<&Value> {
+        if self.catalog_id == key.catalog {
+            match self.by_position.get(key.position as usize) {
+                Some(&entry) if entry != 0 => self.entries.get(entry as usize - 1).map(|e| &e.1),
+                _ => None,
+            }
+        } else {
+            self.get_hashed(&key.name, key.hash)
+        }
     }
 }
 
@@ -172,9 +191,22 @@ pub(crate) struct Layers<'a, const N: usize>(pub(crate) [&'a CallData; N]);
 
 impl<const N: usize> Lookup for Layers<'_, N> {
     #[inline]
-    fn lookup(&self, name: &str, hash: u64) -> Option<&Value> {
-        self.0.iter().find_map(|data| data.get_hashed(name, hash))
+    fn lookup(&self, key: &FieldKey) -> Option<&Value> {
+        self.0.iter().find_map(|data| data.lookup(key))
     }
+}
+
+/// The positions of a catalog's fields, under an id that changes whenever
+/// the fields do, so a position is only ever read against its own catalog.
+#[derive(Debug, Default)]
+struct Positions {
+    id: u64,
+    of: HashMap<String, u32>,
+}
+
+fn next_catalog_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// The values of one call, or of one agent segment of a call.
@@ -197,18 +229,44 @@ impl<const N: usize> Lookup for Layers<'_, N> {
 /// assert_eq!(from_json, call);
 /// # Ok::<(), callhook::Error>(())
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct CallData {
     entries: Vec<(Box<str>, Value)>,
     /// Open-addressed index into `entries` (entry index + 1; 0 is empty),
     /// so a lookup with a precomputed hash is one probe in the common case.
     slots: Vec<u32>,
+    /// The catalog whose fields are also indexed by position, and its id
+    /// (kept inline: it is compared on every lookup).
+    catalog: Arc<Positions>,
+    catalog_id: u64,
+    /// Entry index + 1 (0: not set) by catalog position: templates compiled
+    /// against the same catalog look their fields up here, by index.
+    by_position: Vec<u32>,
+}
+
+impl Default for CallData {
+    fn default() -> CallData {
+        CallData::for_catalog(Catalog::standard())
+    }
 }
 
 impl CallData {
-    /// Empty call data.
+    /// Empty call data, for templates checked against the standard catalog.
     pub fn new() -> CallData {
         CallData::default()
+    }
+
+    /// Empty call data for templates checked against `catalog`: such
+    /// templates find its fields by index rather than by name. Any other
+    /// template still finds them, by name.
+    pub fn for_catalog(catalog: &Catalog) -> CallData {
+        CallData {
+            entries: Vec::new(),
+            slots: Vec::new(),
+            catalog: Arc::clone(&catalog.positions),
+            catalog_id: catalog.positions.id,
+            by_position: Vec::new(),
+        }
     }
 
     /// Sets a field, replacing any value it had, and returns the data.
@@ -224,6 +282,14 @@ impl CallData {
         let hash = hash_name(&name);
         if let Some(i) = self.find(&name, hash) {
             return Some(std::mem::replace(&mut self.entries[i].1, value));
+        }
+        if let Some(&position) = self.catalog.of.get(name.as_str()) {
+            let position = position as usize;
+            if self.by_position.len() <= position {
+                self.by_position
+                    .resize(self.catalog.of.len().max(position + 1), 0);
+            }
+            self.by_position[position] = self.entries.len() as u32 + 1;
         }
         self.entries.push((name.into_boxed_str(), value));
         if self.entries.len() * 2 > self.slots.len() {
@@ -545,9 +611,22 @@ impl FieldSpec {
 /// assert!(catalog.get("crm_ticket").is_some());
 /// assert!(catalog.get("agent_id").is_some());
 /// ```
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Clone, Default)]
 pub struct Catalog {
     fields: BTreeMap<String, FieldSpec>,
+    positions: Arc<Positions>,
+}
+
+impl PartialEq for Catalog {
+    fn eq(&self, other: &Catalog) -> bool {
+        self.fields == other.fields
+    }
+}
+
+impl fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.fields.iter()).finish()
+    }
 }
 
 impl Catalog {
@@ -571,6 +650,25 @@ impl Catalog {
     /// Adds or replaces a field.
     pub fn insert(&mut self, spec: FieldSpec) {
         self.fields.insert(spec.name.clone(), spec);
+        self.positions = Arc::new(Positions {
+            id: next_catalog_id(),
+            of: self
+                .fields
+                .keys()
+                .enumerate()
+                .map(|(i, name)| (name.clone(), i as u32))
+                .collect(),
+        });
+    }
+
+    /// The key a template holds for field `name`.
+    pub(crate) fn key(&self, name: &str) -> FieldKey {
+        FieldKey {
+            name: name.into(),
+            hash: hash_name(name),
+            catalog: self.positions.id,
+            position: self.positions.of.get(name).copied().unwrap_or(u32::MAX),
+        }
     }
 
     /// The field of that name.
@@ -612,7 +710,7 @@ impl Catalog {
                 "call data must be a JSON object",
             ));
         };
-        let mut data = CallData::new();
+        let mut data = CallData::for_catalog(self);
         self.flatten_into(&mut data, "", map)?;
         Ok(data)
     }

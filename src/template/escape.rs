@@ -99,37 +99,48 @@ const JSON_ESCAPE: [bool; 256] = {
     table
 };
 
-/// Whether any of the eight bytes of `word` is `"`, `\` or below 0x20
-/// (the classic "has a zero byte" test, on the word and on its XORs).
+/// Whether any of the eight bytes of `word` is `"`, `\` or below 0x20: the
+/// classic "has a zero byte" test, on the word and on its XORs with `"`
+/// and `\`.
 #[inline]
 fn json_word_needs_escape(word: u64) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
     let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
-    (control
-        | zero_byte(word ^ (ONES * u64::from(b'"')))
-        | zero_byte(word ^ (ONES * u64::from(b'\\'))))
-        != 0
+    let quote = zero_byte(word ^ (ONES * u64::from(b'"')));
+    let backslash = zero_byte(word ^ (ONES * u64::from(b'\\')));
+    (control | quote | backslash) != 0
+}
+
+/// The offset of the first eight-byte word of `bytes` that may need JSON
+/// escaping (or of the tail, shorter than a word), or `None` if none does.
+#[inline]
+fn first_dirty_word(bytes: &[u8]) -> Option<usize> {
+    let mut chunks = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in chunks.by_ref() {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        if json_word_needs_escape(u64::from_le_bytes(word)) {
+            return Some(offset);
+        }
+        offset += 8;
+    }
+    let tail = chunks.remainder();
+    tail.iter()
+        .any(|&b| JSON_ESCAPE[b as usize])
+        .then_some(offset)
 }
 
 pub(crate) fn json_string(s: &str, out: &mut Vec<u8>) {
     let bytes = s.as_bytes();
-    // Most values need no escaping: check eight bytes at a time, and copy a
+    // Most values need no escaping: test eight bytes at a time, and copy a
     // clean value in one go.
-    let mut clean = 0;
-    for chunk in bytes.chunks_exact(8) {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        if json_word_needs_escape(u64::from_le_bytes(word)) {
-            break;
-        }
-        clean += 8;
-    }
-    if bytes[clean..].iter().all(|&b| !JSON_ESCAPE[b as usize]) {
+    let Some(clean) = first_dirty_word(bytes) else {
         out.extend_from_slice(bytes);
         return;
-    }
+    };
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate().skip(clean) {
         if !JSON_ESCAPE[b as usize] {

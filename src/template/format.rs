@@ -157,9 +157,11 @@ impl fmt::Display for Format {
     }
 }
 
-/// What formatting produced: a bare number, or text to be escaped.
+/// What formatting produced: a bare number, ASCII that needs no escaping in
+/// JSON, XML or header text (digits, letters, `-:.+, `), or any text.
 pub(crate) enum Printed {
     Number,
+    PlainAscii,
     Text,
 }
 
@@ -214,17 +216,8 @@ impl Scratch {
     #[inline]
     fn push_padded(&mut self, n: u64, width: usize) {
         let mut digits = [b'0'; 20];
-        let mut i = digits.len();
-        let mut n = n;
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        let start = i.min(digits.len() - width.min(digits.len()));
+        let start = decimal(n, &mut digits);
+        let start = start.min(digits.len() - width.min(digits.len()));
         self.push_ascii(&digits[start..]);
     }
 
@@ -232,6 +225,13 @@ impl Scratch {
     #[inline]
     fn push_two(&mut self, n: u32) {
         self.push_ascii(&[b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8]);
+    }
+
+    /// Appends a number below 10,000 as four digits.
+    #[inline]
+    fn push_four(&mut self, n: u32) {
+        self.push_two(n / 100);
+        self.push_two(n % 100);
     }
 }
 
@@ -252,24 +252,67 @@ impl fmt::Write for Scratch {
     }
 }
 
-/// Writes the local date and time of `t`; the offset is applied once.
+/// "00" to "99", for writing two digits at a time.
+const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Writes `n` in decimal at the end of `digits`, two digits at a time, and
+/// returns where it starts.
+#[inline]
+pub(crate) fn decimal(mut n: u64, digits: &mut [u8; 20]) -> usize {
+    let mut i = digits.len();
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        digits[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        i -= 2;
+        digits[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
+        i -= 1;
+        digits[i] = b'0' + n as u8;
+    }
+    i
+}
+
+/// Writes `n` (below 100) as two ASCII digits into `at`.
+#[inline]
+fn two_digits(at: &mut [u8], n: u32) {
+    at[0] = b'0' + (n / 10 % 10) as u8;
+    at[1] = b'0' + (n % 10) as u8;
+}
+
+/// Writes the local date and time of `t` (the offset applied once), all in
+/// one fixed-size buffer for the common years.
 fn push_date_time(s: &mut Scratch, t: &NaiveDateTime, separator: u8) {
     let year = t.year();
-    if (0..=9999).contains(&year) {
-        s.push_padded(year as u64, 4);
-    } else {
-        let _ = write!(s, "{year:+}");
+    if !(0..=9999).contains(&year) {
+        let _ = write!(s, "{year:+}-{:02}-{:02}", t.month(), t.day());
+        s.push_ascii(&[separator]);
+        s.push_two(t.hour());
+        s.push_ascii(b":");
+        s.push_two(t.minute());
+        s.push_ascii(b":");
+        s.push_two(t.second());
+        return;
     }
-    s.push_ascii(b"-");
-    s.push_two(t.month());
-    s.push_ascii(b"-");
-    s.push_two(t.day());
-    s.push_ascii(&[separator]);
-    s.push_two(t.hour());
-    s.push_ascii(b":");
-    s.push_two(t.minute());
-    s.push_ascii(b":");
-    s.push_two(t.second());
+    let mut b = *b"0000-00-00T00:00:00";
+    let year = year as u32;
+    two_digits(&mut b[0..2], year / 100);
+    two_digits(&mut b[2..4], year % 100);
+    two_digits(&mut b[5..7], t.month());
+    two_digits(&mut b[8..10], t.day());
+    b[10] = separator;
+    two_digits(&mut b[11..13], t.hour());
+    two_digits(&mut b[14..16], t.minute());
+    two_digits(&mut b[17..19], t.second());
+    s.push_ascii(&b);
 }
 
 /// Formats a timestamp into `s`.
@@ -281,7 +324,8 @@ pub(crate) fn timestamp(t: &DateTime<FixedOffset>, format: &Format, s: &mut Scra
         Format::Ansi => {
             push_date_time(s, &local, b' ');
             s.push_ascii(b".");
-            s.push_padded(nanos / 100_000, 4);
+            s.push_four((nanos / 100_000) as u32);
+            return Printed::PlainAscii;
         }
         Format::Rfc2822 => {
             let _ = write!(s, "{}", t.format("%a, %d %b %Y %H:%M:%S %z"));
@@ -319,7 +363,12 @@ pub(crate) fn timestamp(t: &DateTime<FixedOffset>, format: &Format, s: &mut Scra
             s.push_two(minutes % 60);
         }
     }
-    Printed::Text
+    // Only strftime can print characters that need escaping.
+    if let Format::Strftime(_) = format {
+        Printed::Text
+    } else {
+        Printed::PlainAscii
+    }
 }
 
 /// Formats a duration into `s`.
@@ -331,7 +380,7 @@ pub(crate) fn duration(d: &std::time::Duration, format: &Format, s: &mut Scratch
         s.push_two((secs / 60 % 60) as u32);
         s.push_ascii(b":");
         s.push_two((secs % 60) as u32);
-        return Printed::Text;
+        return Printed::PlainAscii;
     }
     if d.subsec_nanos() == 0 {
         s.push_padded(d.as_secs(), 1);
@@ -388,6 +437,18 @@ mod tests {
         let mut s = Scratch::new();
         duration(&Duration::from_millis(1500), &Format::Seconds, &mut s);
         assert_eq!(s.as_str(), "1.5");
+    }
+
+    #[test]
+    fn decimals_two_digits_at_a_time() {
+        for n in [0, 7, 10, 99, 100, 101, 999, 1000, 123_456_789, u64::MAX] {
+            let mut digits = [0; 20];
+            let start = decimal(n, &mut digits);
+            assert_eq!(
+                std::str::from_utf8(&digits[start..]).unwrap(),
+                n.to_string()
+            );
+        }
     }
 
     #[test]

@@ -71,7 +71,7 @@ use format::{Printed, Scratch};
 use scan::Found;
 
 use crate::error::{Error, ErrorKind, Position};
-use crate::field::{hash_name, CallData, Catalog, Lookup, Value};
+use crate::field::{CallData, Catalog, FieldKey, Lookup, Value};
 
 /// The placeholder syntax of a template.
 #[derive(
@@ -231,8 +231,7 @@ impl<'a> Options<'a> {
 /// One checked placeholder.
 #[derive(Debug, Clone, PartialEq)]
 struct Slot {
-    name: Box<str>,
-    hash: u64,
+    key: FieldKey,
     format: Format,
     default: Option<Box<str>>,
     escape: Escape,
@@ -361,8 +360,8 @@ impl Template {
             };
             stand_in.resize(stand_in.len() + len - fill.len(), pad);
             literal_start = found.end;
-            if !template.fields.iter().any(|f| **f == *slot.name) {
-                template.fields.push(slot.name.clone());
+            if !template.fields.iter().any(|f| **f == *slot.key.name) {
+                template.fields.push(slot.key.name.clone());
             }
             template.push_slot(slot);
         }
@@ -558,8 +557,7 @@ fn check(
         Missing::Empty
     });
     Ok(Slot {
-        name: found.name.into(),
-        hash: hash_name(found.name),
+        key: options.catalog.key(found.name),
         format,
         default,
         escape,
@@ -571,7 +569,7 @@ fn check(
 impl Slot {
     #[inline]
     fn render<L: Lookup + ?Sized>(&self, data: &L, out: &mut Vec<u8>) -> Result<(), Error> {
-        match data.lookup(&self.name, self.hash) {
+        match data.lookup(&self.key) {
             Some(value) => self.value(value, out),
             None => match &self.default {
                 Some(default) => self.default(default, out),
@@ -588,7 +586,7 @@ impl Slot {
                     }
                     Missing::Error => Err(Error::new(
                         ErrorKind::MissingValue,
-                        format!("the call has no value for field `{}`", self.name),
+                        format!("the call has no value for field `{}`", self.key.name),
                     )
                     .at(self.position)),
                 },
@@ -623,7 +621,7 @@ impl Slot {
         self.escape.text(text, out).map_err(|refused| {
             Error::new(
                 ErrorKind::UnsafeValue,
-                format!("field `{}`: {}", self.name, refused.message()),
+                format!("field `{}`: {}", self.key.name, refused.message()),
             )
             .at(self.position)
         })
@@ -631,6 +629,10 @@ impl Slot {
 
     fn value(&self, value: &Value, out: &mut Vec<u8>) -> Result<(), Error> {
         if let Value::Text(s) = value {
+            if self.escape == Escape::JsonString {
+                escape::json_string(s, out);
+                return Ok(());
+            }
             return self.text(s, out);
         }
         let mut scratch = Scratch::new();
@@ -675,6 +677,23 @@ impl Slot {
                 out.extend_from_slice(scratch.as_bytes());
                 Ok(())
             }
+            Printed::PlainAscii => match self.escape {
+                Escape::JsonString
+                | Escape::XmlText
+                | Escape::XmlAttribute
+                | Escape::Header
+                | Escape::Raw => {
+                    out.extend_from_slice(scratch.as_bytes());
+                    Ok(())
+                }
+                Escape::JsonValue => {
+                    out.push(b'"');
+                    out.extend_from_slice(scratch.as_bytes());
+                    out.push(b'"');
+                    Ok(())
+                }
+                _ => self.text(scratch.as_str(), out),
+            },
             Printed::Text => self.text(scratch.as_str(), out),
         }
     }
@@ -682,20 +701,11 @@ impl Slot {
 
 fn push_integer(i: i64, out: &mut Vec<u8>) {
     let mut digits = [0u8; 20];
-    let mut n = i.unsigned_abs();
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
+    let start = format::decimal(i.unsigned_abs(), &mut digits);
     if i < 0 {
         out.push(b'-');
     }
-    out.extend_from_slice(&digits[at..]);
+    out.extend_from_slice(&digits[start..]);
 }
 
 #[cfg(test)]

@@ -377,3 +377,14 @@ fn extreme_decimals_print_in_exponent_form() {
         assert_eq!(v[0], d, "{out}");
     }
 }
+
+#[test]
+fn integers_at_the_extremes() {
+    let t = compile("[#sequence#]", Context::Json).unwrap();
+    for n in [0, -1, 42, i64::MIN, i64::MAX] {
+        let out = t
+            .render_string(&CallData::new().with("sequence", n))
+            .unwrap();
+        assert_eq!(out, format!("[{n}]"));
+    }
+}
