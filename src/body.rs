@@ -165,6 +165,18 @@ impl Parts {
         self.0.is_empty()
     }
 
+    /// Roughly how many bytes a render writes, so the buffer is allocated
+    /// once.
+    pub(crate) fn size_hint(&self) -> usize {
+        self.0
+            .iter()
+            .map(|p| match p {
+                Part::Literal(bytes) => bytes.len(),
+                Part::Template(t) | Part::Mapped { template: t, .. } => t.size_hint(),
+            })
+            .sum()
+    }
+
     pub(crate) fn is_static(&self) -> bool {
         self.0.iter().all(|p| match p {
             Part::Literal(_) => true,

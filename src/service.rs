@@ -309,6 +309,7 @@ impl ServiceConfig {
         let (Some(url), true) = (url, errors.is_empty()) else {
             return Err(Error::many(errors).in_service(&self.id));
         };
+        let body_capacity = body.parts.size_hint();
         let mut service = Service {
             config: self.clone(),
             method: self.method.as_http(),
@@ -318,6 +319,7 @@ impl ServiceConfig {
             static_headers,
             dynamic_headers,
             signer,
+            body_capacity,
         };
         if service.url.is_static() && service.body.query.is_static() {
             let uri = service
@@ -341,6 +343,8 @@ pub struct Service {
     static_headers: HeaderMap,
     dynamic_headers: Vec<(HeaderName, Parts, String)>,
     signer: Option<Signer>,
+    /// The body buffer's first capacity, from the compiled body.
+    body_capacity: usize,
 }
 
 impl PartialEq for Service {
@@ -500,7 +504,7 @@ impl Service {
         data: &L,
     ) -> Result<http::Request<Vec<u8>>, Error> {
         let in_service = |e: Error| e.in_service(&self.config.id);
-        let mut body = Vec::with_capacity(256);
+        let mut body = Vec::with_capacity(self.body_capacity);
         self.render_body_with(data, &mut body)?;
         let uri = match &self.static_uri {
             Some(uri) => uri.clone(),

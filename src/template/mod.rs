@@ -425,6 +425,12 @@ impl Template {
         self.slots.push(slot);
     }
 
+    /// Roughly how many bytes a render writes: the literals, and room for
+    /// a typical value per placeholder.
+    pub(crate) fn size_hint(&self) -> usize {
+        self.literals.len() + 24 * self.slots.len()
+    }
+
     /// The text the template was compiled from.
     pub fn source(&self) -> &str {
         &self.source
@@ -459,7 +465,7 @@ impl Template {
         out: &mut Vec<u8>,
     ) -> Result<(), Error> {
         let before = out.len();
-        out.reserve(self.literals.len() + 24 * self.slots.len());
+        out.reserve(self.size_hint());
         for step in &self.steps {
             out.extend_from_slice(&self.literals[step.start as usize..step.end as usize]);
             if let Some(slot) = self.slots.get(step.slot as usize) {
@@ -474,7 +480,7 @@ impl Template {
 
     /// Renders for `data` into a new buffer.
     pub fn render(&self, data: &CallData) -> Result<Vec<u8>, Error> {
-        let mut out = Vec::with_capacity(self.literals.len() + 16 * self.slots.len());
+        let mut out = Vec::with_capacity(self.size_hint());
         self.render_into(data, &mut out)?;
         Ok(out)
     }
@@ -485,7 +491,7 @@ impl Template {
     }
 
     pub(crate) fn render_string_with<L: Lookup + ?Sized>(&self, data: &L) -> Result<String, Error> {
-        let mut out = Vec::with_capacity(self.literals.len() + 16 * self.slots.len());
+        let mut out = Vec::with_capacity(self.size_hint());
         self.render_with(data, &mut out)?;
         // Every escape appends whole UTF-8 sequences, as do literals.
         String::from_utf8(out)
