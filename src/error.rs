@@ -215,6 +215,16 @@ impl Error {
     pub fn related(&self) -> &[Error] {
         &self.inner.related
     }
+
+    /// The single problems this error stands for: those it gathers, or
+    /// itself, so errors from several sources can be gathered again.
+    pub(crate) fn into_problems(self) -> Vec<Error> {
+        if self.inner.related.is_empty() {
+            vec![self]
+        } else {
+            self.inner.related
+        }
+    }
 }
 
 impl fmt::Display for Error {

@@ -761,14 +761,14 @@ impl Catalog {
         };
         Ok(match (value, field_type) {
             (J::Null, _) => Value::Null,
-            (J::Array(_), _) => {
+            // Objects are flattened before this; either is refused here.
+            (J::Array(_) | J::Object(_), _) => {
                 return Err(Error::new(
                     ErrorKind::InvalidCallData,
-                    format!("field `{name}` is an array; call data values must be scalars"),
+                    format!("field `{name}` is not a scalar; call data values must be scalars"),
                 )
                 .in_field(name))
             }
-            (J::Object(_), _) => unreachable_object(name)?,
             (_, Some(FieldType::Timestamp)) => {
                 parse_timestamp(value).ok_or_else(|| invalid("timestamp"))?
             }
@@ -794,14 +794,6 @@ impl Catalog {
             },
         })
     }
-}
-
-fn unreachable_object(name: &str) -> Result<Value, Error> {
-    // Objects are flattened before conversion; kept as an error, not a panic.
-    Err(Error::new(
-        ErrorKind::InvalidCallData,
-        format!("field `{name}` is an object"),
-    ))
 }
 
 fn parse_timestamp(value: &serde_json::Value) -> Option<Value> {

@@ -108,11 +108,7 @@ impl Registry {
         let mut errors = Vec::new();
         let mut collect = |result: Result<(), Error>| {
             if let Err(e) = result {
-                if e.related().is_empty() {
-                    errors.push(e);
-                } else {
-                    errors.extend(e.related().iter().cloned());
-                }
+                errors.extend(e.into_problems());
             }
         };
         let mut broken = Vec::new();

@@ -570,8 +570,7 @@ impl Services {
                         .insert(config.id.clone(), services.services.len());
                     services.services.push(service);
                 }
-                Err(e) if e.related().is_empty() => errors.push(e),
-                Err(e) => errors.extend(e.related().iter().cloned()),
+                Err(e) => errors.extend(e.into_problems()),
             }
         }
         if errors.is_empty() {

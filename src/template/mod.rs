@@ -641,6 +641,8 @@ impl Slot {
             }
             return self.text(s, out);
         }
+        // Text returned above, before a scratch buffer is made; its arm
+        // here only keeps the match exhaustive.
         let mut scratch = Scratch::new();
         let printed = match value {
             Value::Text(s) => return self.text(s, out),
