@@ -157,17 +157,87 @@ impl fmt::Display for Format {
     }
 }
 
-/// What formatting produced: a bare number, ASCII that needs no escaping in
+/// What formatting produces: a bare number, ASCII that needs no escaping in
 /// JSON, XML or header text (digits, letters, `-:.+, `), or any text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Printed {
     Number,
     PlainAscii,
     Text,
 }
 
-/// A fixed-size buffer for formatted values, so that rendering a timestamp
-/// does not allocate. Longer output (only strftime can make it) spills to
-/// the heap.
+impl Format {
+    /// What [`timestamp`] prints in this format, known before it runs, so a
+    /// render can decide whether the output needs escaping at all.
+    pub(crate) fn timestamp_printed(&self) -> Printed {
+        match self {
+            Format::UnixSeconds | Format::UnixMillis => Printed::Number,
+            // Only strftime can print characters that need escaping.
+            Format::Strftime(_) => Printed::Text,
+            _ => Printed::PlainAscii,
+        }
+    }
+
+    /// What [`duration`] prints in this format.
+    pub(crate) fn duration_printed(&self) -> Printed {
+        match self {
+            Format::Hms => Printed::PlainAscii,
+            _ => Printed::Number,
+        }
+    }
+}
+
+/// Where formatted output goes: straight into the render's output when it
+/// needs no escaping there, or into a [`Scratch`] to be escaped.
+pub(crate) trait Sink: fmt::Write {
+    /// Appends ASCII bytes.
+    fn push_ascii(&mut self, bytes: &[u8]);
+
+    /// Appends `n` in decimal, zero-padded to at least `width` digits.
+    #[inline]
+    fn push_padded(&mut self, n: u64, width: usize) {
+        let mut digits = [b'0'; 20];
+        let start = decimal(n, &mut digits);
+        let start = start.min(digits.len() - width.min(digits.len()));
+        self.push_ascii(&digits[start..]);
+    }
+
+    /// Appends `n` in decimal.
+    #[inline]
+    fn push_signed(&mut self, n: i64) {
+        if n < 0 {
+            self.push_ascii(b"-");
+        }
+        self.push_padded(n.unsigned_abs(), 1);
+    }
+
+    /// Appends a number below 100 as two digits.
+    #[inline]
+    fn push_two(&mut self, n: u32) {
+        self.push_ascii(&[b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8]);
+    }
+}
+
+/// A render's output, written to directly.
+pub(crate) struct Direct<'a>(pub(crate) &'a mut Vec<u8>);
+
+impl fmt::Write for Direct<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+impl Sink for Direct<'_> {
+    #[inline]
+    fn push_ascii(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+}
+
+/// A fixed-size buffer for formatted values that still need escaping, so
+/// that rendering a timestamp does not allocate. Longer output (only
+/// strftime can make it) spills to the heap.
 pub(crate) struct Scratch {
     buf: [u8; 64],
     len: usize,
@@ -191,16 +261,9 @@ impl Scratch {
             None => std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default(),
         }
     }
+}
 
-    /// The bytes written.
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        match &self.spill {
-            Some(s) => s.as_bytes(),
-            None => &self.buf[..self.len],
-        }
-    }
-
-    /// Appends ASCII bytes.
+impl Sink for Scratch {
     #[inline]
     fn push_ascii(&mut self, bytes: &[u8]) {
         if self.spill.is_none() && self.len + bytes.len() <= self.buf.len() {
@@ -210,28 +273,6 @@ impl Scratch {
             // ASCII is UTF-8.
             let _ = self.write_str(std::str::from_utf8(bytes).unwrap_or_default());
         }
-    }
-
-    /// Appends `n` in decimal, zero-padded to at least `width` digits.
-    #[inline]
-    fn push_padded(&mut self, n: u64, width: usize) {
-        let mut digits = [b'0'; 20];
-        let start = decimal(n, &mut digits);
-        let start = start.min(digits.len() - width.min(digits.len()));
-        self.push_ascii(&digits[start..]);
-    }
-
-    /// Appends a number below 100 as two digits.
-    #[inline]
-    fn push_two(&mut self, n: u32) {
-        self.push_ascii(&[b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8]);
-    }
-
-    /// Appends a number below 10,000 as four digits.
-    #[inline]
-    fn push_four(&mut self, n: u32) {
-        self.push_two(n / 100);
-        self.push_two(n % 100);
     }
 }
 
@@ -288,9 +329,10 @@ fn two_digits(at: &mut [u8], n: u32) {
     at[1] = b'0' + (n % 10) as u8;
 }
 
-/// Writes the local date and time of `t` (the offset applied once), all in
-/// one fixed-size buffer for the common years.
-fn push_date_time(s: &mut Scratch, t: &NaiveDateTime, separator: u8) {
+/// The local date and time of `t` as `YYYY-MM-DD?hh:mm:ss`, followed by
+/// `.` and four digits of `fraction` (ten-thousandths of a second) where it
+/// is given, written in one go for the years 0 to 9999.
+fn push_date_time<S: Sink>(s: &mut S, t: &NaiveDateTime, separator: u8, fraction: Option<u32>) {
     let year = t.year();
     if !(0..=9999).contains(&year) {
         let _ = write!(s, "{year:+}-{:02}-{:02}", t.month(), t.day());
@@ -300,9 +342,14 @@ fn push_date_time(s: &mut Scratch, t: &NaiveDateTime, separator: u8) {
         s.push_two(t.minute());
         s.push_ascii(b":");
         s.push_two(t.second());
+        if let Some(fraction) = fraction {
+            s.push_ascii(b".");
+            s.push_two(fraction / 100);
+            s.push_two(fraction % 100);
+        }
         return;
     }
-    let mut b = *b"0000-00-00T00:00:00";
+    let mut b = *b"0000-00-00T00:00:00.0000";
     let year = year as u32;
     two_digits(&mut b[0..2], year / 100);
     two_digits(&mut b[2..4], year % 100);
@@ -312,39 +359,36 @@ fn push_date_time(s: &mut Scratch, t: &NaiveDateTime, separator: u8) {
     two_digits(&mut b[11..13], t.hour());
     two_digits(&mut b[14..16], t.minute());
     two_digits(&mut b[17..19], t.second());
-    s.push_ascii(&b);
+    match fraction {
+        Some(fraction) => {
+            two_digits(&mut b[20..22], fraction / 100);
+            two_digits(&mut b[22..24], fraction % 100);
+            s.push_ascii(&b);
+        }
+        None => s.push_ascii(&b[..19]),
+    }
 }
 
-/// Formats a timestamp into `s`.
-pub(crate) fn timestamp(t: &DateTime<FixedOffset>, format: &Format, s: &mut Scratch) -> Printed {
+/// Formats a timestamp into `s`; it prints what
+/// [`Format::timestamp_printed`] says.
+pub(crate) fn timestamp<S: Sink>(t: &DateTime<FixedOffset>, format: &Format, s: &mut S) {
     let local = t.naive_local();
     // Leap seconds are carried in the nanosecond field above 1e9.
     let nanos = u64::from(local.nanosecond() % 1_000_000_000);
     match format {
-        Format::Ansi => {
-            push_date_time(s, &local, b' ');
-            s.push_ascii(b".");
-            s.push_four((nanos / 100_000) as u32);
-            return Printed::PlainAscii;
-        }
+        Format::Ansi => push_date_time(s, &local, b' ', Some((nanos / 100_000) as u32)),
         Format::Rfc2822 => {
             let _ = write!(s, "{}", t.format("%a, %d %b %Y %H:%M:%S %z"));
         }
-        Format::UnixSeconds => {
-            let _ = write!(s, "{}", t.timestamp());
-            return Printed::Number;
-        }
-        Format::UnixMillis => {
-            let _ = write!(s, "{}", t.timestamp_millis());
-            return Printed::Number;
-        }
+        Format::UnixSeconds => s.push_signed(t.timestamp()),
+        Format::UnixMillis => s.push_signed(t.timestamp_millis()),
         Format::Strftime(pattern) => {
             let _ = write!(s, "{}", t.format_with_items(pattern.items.iter()));
         }
         // RFC 3339 is a timestamp's natural form; formats of other types fall
         // back to it.
         _ => {
-            push_date_time(s, &local, b'T');
+            push_date_time(s, &local, b'T', None);
             if nanos != 0 {
                 s.push_ascii(b".");
                 if nanos % 1_000_000 == 0 {
@@ -356,42 +400,37 @@ pub(crate) fn timestamp(t: &DateTime<FixedOffset>, format: &Format, s: &mut Scra
                 }
             }
             let offset = t.offset().local_minus_utc();
-            s.push_ascii(if offset < 0 { b"-" } else { b"+" });
             let minutes = offset.unsigned_abs() / 60;
-            s.push_two(minutes / 60);
-            s.push_ascii(b":");
-            s.push_two(minutes % 60);
+            let mut zone = *b"+00:00";
+            if offset < 0 {
+                zone[0] = b'-';
+            }
+            two_digits(&mut zone[1..3], minutes / 60);
+            two_digits(&mut zone[4..6], minutes % 60);
+            s.push_ascii(&zone);
         }
-    }
-    // Only strftime can print characters that need escaping.
-    if let Format::Strftime(_) = format {
-        Printed::Text
-    } else {
-        Printed::PlainAscii
     }
 }
 
-/// Formats a duration into `s`.
-pub(crate) fn duration(d: &std::time::Duration, format: &Format, s: &mut Scratch) -> Printed {
+/// Formats a duration into `s`; it prints what [`Format::duration_printed`]
+/// says.
+pub(crate) fn duration<S: Sink>(d: &std::time::Duration, format: &Format, s: &mut S) {
     if let Format::Hms = format {
         let secs = d.as_secs();
         s.push_padded(secs / 3600, 2);
-        s.push_ascii(b":");
-        s.push_two((secs / 60 % 60) as u32);
-        s.push_ascii(b":");
-        s.push_two((secs % 60) as u32);
-        return Printed::PlainAscii;
-    }
-    if d.subsec_nanos() == 0 {
+        let mut rest = *b":00:00";
+        two_digits(&mut rest[1..3], (secs / 60 % 60) as u32);
+        two_digits(&mut rest[4..6], (secs % 60) as u32);
+        s.push_ascii(&rest);
+    } else if d.subsec_nanos() == 0 {
         s.push_padded(d.as_secs(), 1);
     } else {
         let _ = write!(s, "{}", d.as_secs_f64());
     }
-    Printed::Number
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::time::Duration;
 
@@ -437,6 +476,87 @@ mod tests {
         let mut s = Scratch::new();
         duration(&Duration::from_millis(1500), &Format::Seconds, &mut s);
         assert_eq!(s.as_str(), "1.5");
+    }
+
+    /// Every format, for timestamps at the edges (years outside 0..=9999,
+    /// before 1970, leap seconds, negative offsets) and durations.
+    pub(crate) fn samples() -> (Vec<Format>, Vec<DateTime<FixedOffset>>, Vec<Duration>) {
+        let formats = [
+            "ansi",
+            "rfc3339",
+            "rfc2822",
+            "unix",
+            "unix_ms",
+            "strftime:%d/%m/%Y \"%H\" <&>",
+            "seconds",
+            "hms",
+        ]
+        .iter()
+        .map(|f| f.parse().unwrap())
+        .chain([Format::Natural])
+        .collect();
+        let timestamps = [
+            "2024-12-02T21:04:40.701+02:00",
+            "1969-12-31T23:59:59.999999999-09:30",
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.123456+14:00",
+            "2016-12-31T23:59:60Z",
+        ]
+        .iter()
+        .map(|t| ts(t))
+        .chain([
+            DateTime::<chrono::Utc>::MIN_UTC.fixed_offset(),
+            DateTime::<chrono::Utc>::MAX_UTC.fixed_offset(),
+        ])
+        .collect();
+        let durations = [
+            Duration::ZERO,
+            Duration::from_secs(417),
+            Duration::from_millis(1500),
+            Duration::from_secs(360_000),
+            Duration::MAX,
+        ]
+        .to_vec();
+        (formats, timestamps, durations)
+    }
+
+    #[test]
+    fn direct_and_scratch_print_the_same() {
+        let (formats, timestamps, durations) = samples();
+        for format in &formats {
+            for t in &timestamps {
+                let (mut direct, mut scratch) = (Vec::new(), Scratch::new());
+                timestamp(t, format, &mut Direct(&mut direct));
+                timestamp(t, format, &mut scratch);
+                assert_eq!(direct, scratch.as_str().as_bytes(), "{format} of {t}");
+                assert!(!direct.is_empty(), "{format} of {t}");
+            }
+            for d in &durations {
+                let (mut direct, mut scratch) = (Vec::new(), Scratch::new());
+                duration(d, format, &mut Direct(&mut direct));
+                duration(d, format, &mut scratch);
+                assert_eq!(direct, scratch.as_str().as_bytes(), "{format} of {d:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn years_outside_four_digits_keep_their_sign() {
+        let t = DateTime::<chrono::Utc>::MIN_UTC.fixed_offset();
+        assert!(
+            show_at(&t, "ansi").starts_with('-'),
+            "{}",
+            show_at(&t, "ansi")
+        );
+        assert!(show_at(&t, "ansi").ends_with(".0000"));
+        let t = DateTime::<chrono::Utc>::MAX_UTC.fixed_offset();
+        assert!(show_at(&t, "rfc3339").starts_with("+262"));
+    }
+
+    fn show_at(t: &DateTime<FixedOffset>, f: &str) -> String {
+        let mut s = Scratch::new();
+        timestamp(t, &f.parse().unwrap(), &mut s);
+        s.as_str().to_owned()
     }
 
     #[test]

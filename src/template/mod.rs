@@ -54,7 +54,7 @@ mod escape;
 mod format;
 mod scan;
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 pub use format::{Format, Strftime};
 
@@ -67,7 +67,7 @@ pub(crate) fn scan_plain(text: &str, options: &Options<'_>) -> Option<(usize, us
         _ => None,
     }
 }
-use format::{Printed, Scratch};
+use format::{Direct, Printed, Scratch, Sink};
 use scan::Found;
 
 use crate::error::{Error, ErrorKind, Position};
@@ -237,6 +237,8 @@ struct Slot {
     escape: Escape,
     missing: Missing,
     position: Position,
+    timestamp_output: Output,
+    duration_output: Output,
 }
 
 /// One step of a render: a literal (possibly empty), then a slot, if any.
@@ -564,6 +566,8 @@ fn check(
     });
     Ok(Slot {
         key: options.catalog.key(found.name),
+        timestamp_output: Output::of(format.timestamp_printed(), escape),
+        duration_output: Output::of(format.duration_printed(), escape),
         format,
         default,
         escape,
@@ -573,29 +577,39 @@ fn check(
 }
 
 impl Slot {
+    /// The common case, a text value inside a JSON string, is kept apart
+    /// from the rest so it stays a few instructions.
     #[inline]
     fn render<L: Lookup + ?Sized>(&self, data: &L, out: &mut Vec<u8>) -> Result<(), Error> {
         match data.lookup(&self.key) {
+            Some(Value::Text(s)) if self.escape == Escape::JsonString => {
+                escape::json_string(s, out);
+                Ok(())
+            }
             Some(value) => self.value(value, out),
-            None => match &self.default {
-                Some(default) => self.default(default, out),
-                None => match self.missing {
-                    Missing::Empty => {
-                        if self.escape == Escape::JsonValue {
-                            out.extend_from_slice(b"\"\"");
-                        }
-                        Ok(())
+            None => self.absent(out),
+        }
+    }
+
+    fn absent(&self, out: &mut Vec<u8>) -> Result<(), Error> {
+        match &self.default {
+            Some(default) => self.default(default, out),
+            None => match self.missing {
+                Missing::Empty => {
+                    if self.escape == Escape::JsonValue {
+                        out.extend_from_slice(b"\"\"");
                     }
-                    Missing::Null => {
-                        self.null(out);
-                        Ok(())
-                    }
-                    Missing::Error => Err(Error::new(
-                        ErrorKind::MissingValue,
-                        format!("the call has no value for field `{}`", self.key.name),
-                    )
-                    .at(self.position)),
-                },
+                    Ok(())
+                }
+                Missing::Null => {
+                    self.null(out);
+                    Ok(())
+                }
+                Missing::Error => Err(Error::new(
+                    ErrorKind::MissingValue,
+                    format!("the call has no value for field `{}`", self.key.name),
+                )
+                .at(self.position)),
             },
         }
     }
@@ -634,29 +648,20 @@ impl Slot {
     }
 
     fn value(&self, value: &Value, out: &mut Vec<u8>) -> Result<(), Error> {
-        if let Value::Text(s) = value {
-            if self.escape == Escape::JsonString {
-                escape::json_string(s, out);
-                return Ok(());
-            }
-            return self.text(s, out);
-        }
-        // Text returned above, before a scratch buffer is made; its arm
-        // here only keeps the match exhaustive.
-        let mut scratch = Scratch::new();
-        let printed = match value {
-            Value::Text(s) => return self.text(s, out),
+        match value {
+            Value::Text(s) => self.text(s, out),
             Value::Null => {
                 self.null(out);
-                return Ok(());
+                Ok(())
             }
             Value::Bool(b) => {
                 out.extend_from_slice(if *b { b"true" } else { b"false" });
-                return Ok(());
+                Ok(())
             }
+            // Digits and `-`: safe in every context.
             Value::Integer(i) => {
-                push_integer(*i, out);
-                return Ok(());
+                Direct(out).push_signed(*i);
+                Ok(())
             }
             Value::Decimal(d) => {
                 if self.escape == Escape::JsonValue && !d.is_finite() {
@@ -664,56 +669,87 @@ impl Slot {
                     out.extend_from_slice(b"null");
                     return Ok(());
                 }
-                use std::fmt::Write as _;
+                // Digits, `-`, `.`, `e`, `NaN`, `inf`: safe in every context.
                 // Exponent form at the extremes, as serde_json prints, so
                 // every JSON parser reads the number back.
                 let magnitude = d.abs();
+                let mut sink = Direct(out);
                 let _ = if magnitude != 0.0 && !(1e-5..1e16).contains(&magnitude) {
-                    write!(scratch, "{d:e}")
+                    write!(sink, "{d:e}")
                 } else {
-                    write!(scratch, "{d}")
+                    write!(sink, "{d}")
                 };
-                Printed::Number
-            }
-            Value::Timestamp(t) => format::timestamp(t, &self.format, &mut scratch),
-            Value::Duration(d) => format::duration(d, &self.format, &mut scratch),
-        };
-        match printed {
-            // Digits, `-`, `.`, `e`, `N`, `a`, `i`, `n`, `f`: safe in every
-            // context.
-            Printed::Number => {
-                out.extend_from_slice(scratch.as_bytes());
                 Ok(())
             }
-            Printed::PlainAscii => match self.escape {
-                Escape::JsonString
-                | Escape::XmlText
-                | Escape::XmlAttribute
-                | Escape::Header
-                | Escape::Raw => {
-                    out.extend_from_slice(scratch.as_bytes());
-                    Ok(())
-                }
-                Escape::JsonValue => {
-                    out.push(b'"');
-                    out.extend_from_slice(scratch.as_bytes());
-                    out.push(b'"');
-                    Ok(())
-                }
-                _ => self.text(scratch.as_str(), out),
-            },
-            Printed::Text => self.text(scratch.as_str(), out),
+            Value::Timestamp(_) => self.formatted(self.timestamp_output, value, out),
+            Value::Duration(_) => self.formatted(self.duration_output, value, out),
+        }
+    }
+
+    /// Writes a timestamp or duration straight into `out` where it needs no
+    /// escaping there, and through a scratch buffer and [`Slot::text`] where
+    /// it does.
+    #[inline]
+    fn formatted(&self, output: Output, value: &Value, out: &mut Vec<u8>) -> Result<(), Error> {
+        match output {
+            Output::Bare => {
+                self.print(value, &mut Direct(out));
+                Ok(())
+            }
+            Output::Quoted => {
+                out.push(b'"');
+                self.print(value, &mut Direct(out));
+                out.push(b'"');
+                Ok(())
+            }
+            Output::Escaped => {
+                let mut scratch = Scratch::new();
+                self.print(value, &mut scratch);
+                self.text(scratch.as_str(), out)
+            }
+        }
+    }
+
+    #[inline]
+    fn print<S: Sink>(&self, value: &Value, sink: &mut S) {
+        match value {
+            Value::Timestamp(t) => format::timestamp(t, &self.format, sink),
+            Value::Duration(d) => format::duration(d, &self.format, sink),
+            // Other values are printed by `Slot::value` itself.
+            _ => {}
         }
     }
 }
 
-fn push_integer(i: i64, out: &mut Vec<u8>) {
-    let mut digits = [0u8; 20];
-    let start = format::decimal(i.unsigned_abs(), &mut digits);
-    if i < 0 {
-        out.push(b'-');
+/// How a slot's formatted value reaches the output, decided at compile time
+/// from what the format prints and where the slot stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Output {
+    /// As printed.
+    Bare,
+    /// In JSON quotes: plain ASCII standing as a whole JSON value.
+    Quoted,
+    /// Escaped for the context like any text.
+    Escaped,
+}
+
+impl Output {
+    fn of(printed: Printed, escape: Escape) -> Output {
+        match (printed, escape) {
+            // Digits, `-` and `.` are safe in every context.
+            (Printed::Number, _) => Output::Bare,
+            (
+                Printed::PlainAscii,
+                Escape::JsonString
+                | Escape::XmlText
+                | Escape::XmlAttribute
+                | Escape::Header
+                | Escape::Raw,
+            ) => Output::Bare,
+            (Printed::PlainAscii, Escape::JsonValue) => Output::Quoted,
+            _ => Output::Escaped,
+        }
     }
-    out.extend_from_slice(&digits[start..]);
 }
 
 #[cfg(test)]

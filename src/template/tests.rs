@@ -388,3 +388,68 @@ fn integers_at_the_extremes() {
         assert_eq!(out, format!("[{n}]"));
     }
 }
+
+/// Where a slot writes a formatted value straight into the output, the
+/// bytes are what escaping it would have written.
+#[test]
+fn unescaped_formats_are_what_escaping_would_write() {
+    use format::tests::samples;
+    let escapes = [
+        Escape::Raw,
+        Escape::JsonString,
+        Escape::JsonValue,
+        Escape::XmlText,
+        Escape::XmlAttribute,
+        Escape::XmlCdata,
+        Escape::Form,
+        Escape::UrlQuery,
+        Escape::UrlPath,
+        Escape::Header,
+    ];
+    let (formats, timestamps, durations) = samples();
+    for format in &formats {
+        let printed: Vec<(String, Printed)> = timestamps
+            .iter()
+            .map(|t| {
+                let mut s = Scratch::new();
+                format::timestamp(t, format, &mut s);
+                (s.as_str().to_owned(), format.timestamp_printed())
+            })
+            .chain(durations.iter().map(|d| {
+                let mut s = Scratch::new();
+                format::duration(d, format, &mut s);
+                (s.as_str().to_owned(), format.duration_printed())
+            }))
+            .collect();
+        for (text, kind) in &printed {
+            for escape in escapes {
+                let mut escaped = Vec::new();
+                if escape.text(text, &mut escaped).is_err() {
+                    continue;
+                }
+                let expected = match Output::of(*kind, escape) {
+                    // A number stands as a JSON number, not a string.
+                    Output::Bare if escape == Escape::JsonValue => {
+                        let number: serde_json::Value = serde_json::from_str(text).unwrap();
+                        assert!(number.is_number(), "{format} printed {text:?}");
+                        continue;
+                    }
+                    // CDATA escaping gives a value its own section; a
+                    // number needs none.
+                    Output::Bare if escape == Escape::XmlCdata => {
+                        assert!(!text.contains(']'), "{format} printed {text:?}");
+                        continue;
+                    }
+                    Output::Bare => text.clone(),
+                    Output::Quoted => format!("\"{text}\""),
+                    Output::Escaped => continue,
+                };
+                assert_eq!(
+                    String::from_utf8(escaped).unwrap(),
+                    expected,
+                    "{format} printed {text:?}, in {escape:?}"
+                );
+            }
+        }
+    }
+}
