@@ -99,50 +99,55 @@ const JSON_ESCAPE: [bool; 256] = {
     table
 };
 
-/// Whether any of the eight bytes of `word` is `"`, `\` or below 0x20: the
-/// classic "has a zero byte" test, on the word and on its XORs with `"`
+/// Non-zero if any of the eight bytes of `word` is `"`, `\` or below 0x20:
+/// the classic "has a zero byte" test, on the word and on its XORs with `"`
 /// and `\`.
 #[inline]
-fn json_word_needs_escape(word: u64) -> bool {
+fn json_word_flags(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
     let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
     let quote = zero_byte(word ^ (ONES * u64::from(b'"')));
     let backslash = zero_byte(word ^ (ONES * u64::from(b'\\')));
-    (control | quote | backslash) != 0
+    control | quote | backslash
 }
 
-/// The offset of the first eight-byte word of `bytes` that may need JSON
-/// escaping (or of the tail, shorter than a word), or `None` if none does.
+/// Whether any byte of `bytes` needs JSON escaping. Eight bytes are tested
+/// at a time, the last word overlapping the one before it rather than
+/// going byte by byte, and without a branch per word: most values are
+/// clean, and a dirty one is escaped byte by byte anyway.
 #[inline]
-fn first_dirty_word(bytes: &[u8]) -> Option<usize> {
-    let mut chunks = bytes.chunks_exact(8);
-    let mut offset = 0;
-    for chunk in chunks.by_ref() {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        if json_word_needs_escape(u64::from_le_bytes(word)) {
-            return Some(offset);
+fn needs_json_escape(bytes: &[u8]) -> bool {
+    if let Some(last) = bytes.last_chunk::<8>() {
+        let (words, _) = bytes.as_chunks::<8>();
+        let mut flags = json_word_flags(u64::from_le_bytes(*last));
+        for word in words {
+            flags |= json_word_flags(u64::from_le_bytes(*word));
         }
-        offset += 8;
+        flags != 0
+    } else if let (Some(first), Some(last)) = (bytes.first_chunk::<4>(), bytes.last_chunk::<4>()) {
+        let word =
+            u64::from(u32::from_le_bytes(*first)) | (u64::from(u32::from_le_bytes(*last)) << 32);
+        json_word_flags(word) != 0
+    } else {
+        bytes.iter().any(|&b| JSON_ESCAPE[b as usize])
     }
-    let tail = chunks.remainder();
-    tail.iter()
-        .any(|&b| JSON_ESCAPE[b as usize])
-        .then_some(offset)
 }
 
 pub(crate) fn json_string(s: &str, out: &mut Vec<u8>) {
     let bytes = s.as_bytes();
-    // Most values need no escaping: test eight bytes at a time, and copy a
-    // clean value in one go.
-    let Some(clean) = first_dirty_word(bytes) else {
+    if needs_json_escape(bytes) {
+        json_string_escaped(bytes, out);
+    } else {
         out.extend_from_slice(bytes);
-        return;
-    };
+    }
+}
+
+#[cold]
+fn json_string_escaped(bytes: &[u8], out: &mut Vec<u8>) {
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate().skip(clean) {
+    for (i, &b) in bytes.iter().enumerate() {
         if !JSON_ESCAPE[b as usize] {
             continue;
         }
@@ -267,6 +272,30 @@ mod tests {
         let mut out = Vec::new();
         assert!(e.text(s, &mut out).is_ok());
         String::from_utf8(out).unwrap()
+    }
+
+    /// The word-at-a-time test finds every byte needing escaping at every
+    /// position of every length around the word sizes, and nothing else,
+    /// whatever the bytes beside it are (including non-ASCII).
+    #[test]
+    fn json_scan_finds_every_special_at_every_position() {
+        for len in 0..=25 {
+            for filler in [b'a', b' ', b'!', 0x7f, 0xc3, 0xff] {
+                let clean = vec![filler; len];
+                assert!(!needs_json_escape(&clean), "{len} x {filler:#x}");
+                for at in 0..len {
+                    for b in 0..=255u8 {
+                        let mut bytes = clean.clone();
+                        bytes[at] = b;
+                        assert_eq!(
+                            needs_json_escape(&bytes),
+                            JSON_ESCAPE[b as usize],
+                            "{b:#x} at {at} of {len} x {filler:#x}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
