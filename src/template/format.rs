@@ -4,7 +4,7 @@ use std::fmt::{self, Write as _};
 use std::str::FromStr;
 
 use chrono::format::{Item, StrftimeItems};
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDateTime, Timelike};
+use chrono::{DateTime, FixedOffset};
 
 use crate::error::{Error, ErrorKind};
 use crate::field::FieldType;
@@ -325,23 +325,63 @@ pub(crate) fn decimal(mut n: u64, digits: &mut [u8; 20]) -> usize {
 /// Writes `n` (below 100) as two ASCII digits into `at`.
 #[inline]
 fn two_digits(at: &mut [u8], n: u32) {
-    at[0] = b'0' + (n / 10 % 10) as u8;
-    at[1] = b'0' + (n % 10) as u8;
+    let pair = (n % 100) as usize * 2;
+    at[..2].copy_from_slice(&PAIRS[pair..pair + 2]);
+}
+
+/// Days in 400 Gregorian years, after which the calendar repeats.
+const ERA_DAYS: u64 = 146_097;
+/// Eras added to a time before the calendar arithmetic, so it works on
+/// unsigned numbers for all of chrono's range (about 262,000 years either
+/// side of 1970).
+const SHIFT_ERAS: u64 = 700;
+
+/// The proleptic Gregorian date and the second of the day of a Unix time:
+/// Howard Hinnant's `civil_from_days`. It is a few multiplications, where
+/// chrono's calendar accessors each decode the date again.
+fn civil(unix_seconds: i64) -> (i64, u32, u32, u32) {
+    let shifted = unix_seconds.wrapping_add((SHIFT_ERAS * ERA_DAYS * 86_400) as i64) as u64;
+    let second_of_day = (shifted % 86_400) as u32;
+    // Days from 0000-03-01 (plus the shift), so leap days end a year.
+    let z = shifted / 86_400 + 719_468;
+    let era = z / ERA_DAYS;
+    let day_of_era = z % ERA_DAYS;
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153; // March is 0
+    let day = (day_of_year - (153 * shifted_month + 2) / 5 + 1) as u32;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    } as u32;
+    let year = (year_of_era + era * 400) as i64 - (SHIFT_ERAS * 400) as i64 + i64::from(month <= 2);
+    (year, month, day, second_of_day)
 }
 
 /// The local date and time of `t` as `YYYY-MM-DD?hh:mm:ss`, followed by
 /// `.` and four digits of `fraction` (ten-thousandths of a second) where it
 /// is given, written in one go for the years 0 to 9999.
-fn push_date_time<S: Sink>(s: &mut S, t: &NaiveDateTime, separator: u8, fraction: Option<u32>) {
-    let year = t.year();
+fn push_date_time<S: Sink>(
+    s: &mut S,
+    t: &DateTime<FixedOffset>,
+    separator: u8,
+    fraction: Option<u32>,
+) {
+    // A leap second is :59 with more than a second of nanoseconds, so the
+    // Unix time is already that of :59.
+    let (year, month, day, seconds) =
+        civil(t.timestamp() + i64::from(t.offset().local_minus_utc()));
+    let (hour, minute, second) = (seconds / 3_600, seconds / 60 % 60, seconds % 60);
     if !(0..=9999).contains(&year) {
-        let _ = write!(s, "{year:+}-{:02}-{:02}", t.month(), t.day());
+        let _ = write!(s, "{year:+05}-{month:02}-{day:02}");
         s.push_ascii(&[separator]);
-        s.push_two(t.hour());
+        s.push_two(hour);
         s.push_ascii(b":");
-        s.push_two(t.minute());
+        s.push_two(minute);
         s.push_ascii(b":");
-        s.push_two(t.second());
+        s.push_two(second);
         if let Some(fraction) = fraction {
             s.push_ascii(b".");
             s.push_two(fraction / 100);
@@ -353,12 +393,12 @@ fn push_date_time<S: Sink>(s: &mut S, t: &NaiveDateTime, separator: u8, fraction
     let year = year as u32;
     two_digits(&mut b[0..2], year / 100);
     two_digits(&mut b[2..4], year % 100);
-    two_digits(&mut b[5..7], t.month());
-    two_digits(&mut b[8..10], t.day());
+    two_digits(&mut b[5..7], month);
+    two_digits(&mut b[8..10], day);
     b[10] = separator;
-    two_digits(&mut b[11..13], t.hour());
-    two_digits(&mut b[14..16], t.minute());
-    two_digits(&mut b[17..19], t.second());
+    two_digits(&mut b[11..13], hour);
+    two_digits(&mut b[14..16], minute);
+    two_digits(&mut b[17..19], second);
     match fraction {
         Some(fraction) => {
             two_digits(&mut b[20..22], fraction / 100);
@@ -372,11 +412,10 @@ fn push_date_time<S: Sink>(s: &mut S, t: &NaiveDateTime, separator: u8, fraction
 /// Formats a timestamp into `s`; it prints what
 /// [`Format::timestamp_printed`] says.
 pub(crate) fn timestamp<S: Sink>(t: &DateTime<FixedOffset>, format: &Format, s: &mut S) {
-    let local = t.naive_local();
     // Leap seconds are carried in the nanosecond field above 1e9.
-    let nanos = u64::from(local.nanosecond() % 1_000_000_000);
+    let nanos = u64::from(t.timestamp_subsec_nanos() % 1_000_000_000);
     match format {
-        Format::Ansi => push_date_time(s, &local, b' ', Some((nanos / 100_000) as u32)),
+        Format::Ansi => push_date_time(s, t, b' ', Some((nanos / 100_000) as u32)),
         Format::Rfc2822 => {
             let _ = write!(s, "{}", t.format("%a, %d %b %Y %H:%M:%S %z"));
         }
@@ -388,7 +427,7 @@ pub(crate) fn timestamp<S: Sink>(t: &DateTime<FixedOffset>, format: &Format, s: 
         // RFC 3339 is a timestamp's natural form; formats of other types fall
         // back to it.
         _ => {
-            push_date_time(s, &local, b'T', None);
+            push_date_time(s, t, b'T', None);
             if nanos != 0 {
                 s.push_ascii(b".");
                 if nanos % 1_000_000 == 0 {
@@ -537,6 +576,39 @@ pub(crate) mod tests {
                 duration(d, format, &mut scratch);
                 assert_eq!(direct, scratch.as_str().as_bytes(), "{format} of {d:?}");
             }
+        }
+    }
+
+    /// The calendar arithmetic agrees with chrono's, day by day across
+    /// the four-digit years and at chrono's extremes, at offsets either side
+    /// of UTC.
+    #[test]
+    fn dates_agree_with_chrono() {
+        let offsets = [0, 19_800, -34_200, 50_400, -43_200]
+            .map(|seconds| FixedOffset::east_opt(seconds).unwrap());
+        let instant = |date: &str| ts(&format!("{date}T00:00:00Z")).timestamp();
+        // Every day of 1900 to 2100, then every 37th day of the rest, at a
+        // time of day that moves.
+        let every_day = (instant("1900-01-01")..instant("2100-12-31")).step_by(86_400 + 3_607);
+        let sparse = (instant("0000-01-01")..instant("9999-12-31")).step_by(37 * 86_400 + 3_607);
+        for (step, at) in every_day.chain(sparse).enumerate() {
+            let utc = DateTime::from_timestamp(at, 123_456_789).unwrap();
+            let offset = offsets[step % offsets.len()];
+            let t = utc.with_timezone(&offset);
+            assert_eq!(
+                show_at(&t, "ansi"),
+                t.format("%Y-%m-%d %H:%M:%S%.f").to_string()[..24],
+                "{t}"
+            );
+            assert_eq!(show_at(&t, "rfc3339"), t.to_rfc3339(), "{t}");
+        }
+        for t in [
+            DateTime::<chrono::Utc>::MIN_UTC.fixed_offset(),
+            DateTime::<chrono::Utc>::MAX_UTC.fixed_offset(),
+            ts("0000-01-01T00:00:00Z") - chrono::TimeDelta::seconds(1),
+            ts("9999-12-31T23:59:59Z") + chrono::TimeDelta::seconds(1),
+        ] {
+            assert_eq!(show_at(&t, "rfc3339"), t.to_rfc3339(), "{t}");
         }
     }
 
