@@ -243,16 +243,14 @@ struct Slot {
 
 /// One step of a render: a literal (possibly empty), then a slot, if any.
 /// Pairing them halves the steps, which matters when there are many short
-/// literals between placeholders.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// literals between placeholders; holding both inline spares the render an
+/// index into other tables.
+#[derive(Debug, Clone, PartialEq)]
 struct Step {
-    start: u32,
-    end: u32,
-    /// The slot after the literal; `u32::MAX` for none (the last step).
-    slot: u32,
+    /// Literal text, already escaped for the context.
+    literal: Box<[u8]>,
+    slot: Option<Slot>,
 }
-
-const NO_SLOT: u32 = u32::MAX;
 
 /// A compiled template: parsed, checked against the catalog, and ready to
 /// render any number of times.
@@ -260,11 +258,11 @@ const NO_SLOT: u32 = u32::MAX;
 pub struct Template {
     source: Box<str>,
     context: Context,
-    /// Literal text, already escaped for the context.
-    literals: Vec<u8>,
     steps: Vec<Step>,
-    slots: Vec<Slot>,
     fields: Vec<Box<str>>,
+    /// Roughly how many bytes a render writes: the literals, and room for
+    /// a typical value per placeholder.
+    size_hint: usize,
 }
 
 impl fmt::Debug for Template {
@@ -308,11 +306,12 @@ impl Template {
         let mut template = Template {
             source: source.into(),
             context,
-            literals: Vec::with_capacity(source.len()),
             steps: Vec::new(),
-            slots: Vec::new(),
             fields: Vec::new(),
+            size_hint: 0,
         };
+        // The literal text of the step being built.
+        let mut literal = Vec::new();
         let mut errors = Vec::new();
         // The source with each placeholder replaced by a stand-in of the same
         // length, for the JSON or XML parser to check the structure.
@@ -341,7 +340,8 @@ impl Template {
                     continue;
                 }
             };
-            if let Err(e) = template.push_literal(&source[literal_start..found.start]) {
+            if let Err(e) = template.push_literal(&source[literal_start..found.start], &mut literal)
+            {
                 errors.push(e.at(Position::locate(source, literal_start)));
             }
             stand_in.extend_from_slice(&source.as_bytes()[literal_start..found.start]);
@@ -365,11 +365,20 @@ impl Template {
             if !template.fields.iter().any(|f| **f == *slot.key.name) {
                 template.fields.push(slot.key.name.clone());
             }
-            template.push_slot(slot);
+            template.size_hint += literal.len() + 24;
+            template.steps.push(Step {
+                literal: std::mem::take(&mut literal).into_boxed_slice(),
+                slot: Some(slot),
+            });
         }
-        if let Err(e) = template.push_literal(&source[literal_start..]) {
+        if let Err(e) = template.push_literal(&source[literal_start..], &mut literal) {
             errors.push(e.at(Position::locate(source, literal_start)));
         }
+        template.size_hint += literal.len();
+        template.steps.push(Step {
+            literal: literal.into_boxed_slice(),
+            slot: None,
+        });
         stand_in.extend_from_slice(&source.as_bytes()[literal_start..]);
 
         if errors.is_empty() {
@@ -385,52 +394,29 @@ impl Template {
             checked.map_err(|e| errors.push(e)).ok();
         }
         if errors.is_empty() {
-            template.literals.shrink_to_fit();
             Ok(template)
         } else {
             Err(Error::many(errors))
         }
     }
 
-    fn push_literal(&mut self, text: &str) -> Result<(), Error> {
-        self.open_step();
+    /// Appends `text` to a step's literal, escaped where the context
+    /// escapes literals.
+    fn push_literal(&self, text: &str, literal: &mut Vec<u8>) -> Result<(), Error> {
         if self.context.escapes_literals() {
             self.context
                 .escape()
-                .text(text, &mut self.literals)
-                .map_err(|r| Error::new(ErrorKind::UnsafeValue, r.message()))?;
+                .text(text, literal)
+                .map_err(|r| Error::new(ErrorKind::UnsafeValue, r.message()))
         } else {
-            self.literals.extend_from_slice(text.as_bytes());
+            literal.extend_from_slice(text.as_bytes());
+            Ok(())
         }
-        self.open_step().end = self.literals.len() as u32;
-        Ok(())
     }
 
-    /// The step still open for literal text, opening one if the last has
-    /// its slot.
-    fn open_step(&mut self) -> &mut Step {
-        let at = self.literals.len() as u32;
-        if self.steps.last().is_none_or(|s| s.slot != NO_SLOT) {
-            self.steps.push(Step {
-                start: at,
-                end: at,
-                slot: NO_SLOT,
-            });
-        }
-        let last = self.steps.len() - 1;
-        &mut self.steps[last]
-    }
-
-    fn push_slot(&mut self, slot: Slot) {
-        let index = self.slots.len() as u32;
-        self.open_step().slot = index;
-        self.slots.push(slot);
-    }
-
-    /// Roughly how many bytes a render writes: the literals, and room for
-    /// a typical value per placeholder.
+    /// Roughly how many bytes a render writes.
     pub(crate) fn size_hint(&self) -> usize {
-        self.literals.len() + 24 * self.slots.len()
+        self.size_hint
     }
 
     /// The text the template was compiled from.
@@ -451,7 +437,7 @@ impl Template {
     /// Whether the template has no placeholders, so renders the same for
     /// every call.
     pub fn is_static(&self) -> bool {
-        self.slots.is_empty()
+        self.steps.iter().all(|step| step.slot.is_none())
     }
 
     /// Renders for `data`, appending to `out`.
@@ -469,8 +455,8 @@ impl Template {
         let before = out.len();
         out.reserve(self.size_hint());
         for step in &self.steps {
-            out.extend_from_slice(&self.literals[step.start as usize..step.end as usize]);
-            if let Some(slot) = self.slots.get(step.slot as usize) {
+            out.extend_from_slice(&step.literal);
+            if let Some(slot) = &step.slot {
                 if let Err(e) = slot.render(data, out) {
                     out.truncate(before);
                     return Err(e);
