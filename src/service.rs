@@ -278,6 +278,12 @@ impl ServiceConfig {
         if let Some(action) = &body.soap_action {
             static_headers.insert(HeaderName::from_static("soapaction"), action.clone());
         }
+        // A stand-in, replaced in each request: a clone of the map has no
+        // room to spare, so inserting the header there would reallocate.
+        // Templated headers come first, as they would without it.
+        if body.content_type.is_some() && dynamic_headers.is_empty() {
+            static_headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+        }
 
         let signer = match self.signing.as_ref().map(Signer::new).transpose() {
             Ok(signer) => signer,
@@ -528,13 +534,49 @@ impl Service {
             headers.append(name.clone(), value);
         }
         if self.body.content_type.is_some() {
-            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+            let length = content_length(body.len());
+            match headers.get_mut(header::CONTENT_LENGTH) {
+                Some(stand_in) => *stand_in = length,
+                None => {
+                    headers.insert(header::CONTENT_LENGTH, length);
+                }
+            }
         }
         let mut request = http::Request::new(body);
         *request.method_mut() = self.method.clone();
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;
         Ok(request)
+    }
+}
+
+/// "0000" to "9999", so a content length below 10,000 is a static
+/// [`HeaderValue`] rather than an allocation in every request.
+static FOUR_DIGITS: [u8; 40_000] = {
+    let mut digits = [0; 40_000];
+    let mut n = 0;
+    while n < 10_000 {
+        digits[4 * n] = b'0' + (n / 1_000) as u8;
+        digits[4 * n + 1] = b'0' + (n / 100 % 10) as u8;
+        digits[4 * n + 2] = b'0' + (n / 10 % 10) as u8;
+        digits[4 * n + 3] = b'0' + (n % 10) as u8;
+        n += 1;
+    }
+    digits
+};
+
+fn content_length(length: usize) -> HeaderValue {
+    let width = match length {
+        0..=9 => 1,
+        10..=99 => 2,
+        100..=999 => 3,
+        1_000..=9_999 => 4,
+        _ => return HeaderValue::from(length),
+    };
+    let end = 4 * length + 4;
+    match FOUR_DIGITS.get(end - width..end).map(std::str::from_utf8) {
+        Some(Ok(digits)) => HeaderValue::from_static(digits),
+        _ => HeaderValue::from(length),
     }
 }
 
@@ -641,6 +683,13 @@ mod tests {
     use super::*;
 
     const ID: &str = "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b";
+
+    #[test]
+    fn content_lengths_print_in_decimal() {
+        for n in (0..10_100).chain([99_999, 100_000, usize::MAX]) {
+            assert_eq!(content_length(n), n.to_string().as_str(), "{n}");
+        }
+    }
 
     fn config(json: serde_json::Value) -> ServiceConfig {
         let mut base = serde_json::json!({
