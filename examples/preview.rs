@@ -186,7 +186,9 @@ fn dispatch(
     args: &Args,
 ) -> Result<Vec<Preview>, Vec<String>> {
     // The host's clock: the library itself never reads one.
-    let now = args.sign_at.unwrap_or_else(chrono::Utc::now);
+    let now = args
+        .sign_at
+        .unwrap_or_else(|| chrono::DateTime::from(std::time::SystemTime::now()));
     let dispatched = if event == Event::CallStatusChange {
         let status = match call.data.get("status") {
             Some(Value::Text(s)) => s.clone(),

@@ -2,7 +2,7 @@
 //! client (ureq), to a small receiver on 127.0.0.1 that reports what it
 //! got.
 //!
-//! `cargo run --example send_blocking`
+//! `cargo run -p callhook-benches --example send_blocking`
 //!
 //! callhook builds each request as an `http::Request<Vec<u8>>` and sends
 //! nothing; the host hands the request to the client it already has. ureq
@@ -14,8 +14,8 @@ use callhook::service::Config;
 use callhook::{Call, Catalog, Services};
 use local::{start_receiver, to_local, Result, TIMEOUT};
 
-const CONFIG: &str = include_str!("configs/ringcx.json");
-const CALL: &str = include_str!("calls/ringcx-call.json");
+const CONFIG: &str = include_str!("../../examples/configs/ringcx.json");
+const CALL: &str = include_str!("../../examples/calls/ringcx-call.json");
 
 fn main() -> Result<()> {
     // Configured once, checked as a whole...

@@ -52,18 +52,18 @@ fn requests(c: &mut Criterion) {
     let seeds = [
         (
             "ringcx",
-            include_str!("../examples/configs/ringcx.json"),
-            include_str!("../examples/calls/ringcx-call.json"),
+            include_str!("../../examples/configs/ringcx.json"),
+            include_str!("../../examples/calls/ringcx-call.json"),
         ),
         (
             "pbx",
-            include_str!("../examples/configs/pbx.json"),
-            include_str!("../examples/calls/pbx-call.json"),
+            include_str!("../../examples/configs/pbx.json"),
+            include_str!("../../examples/calls/pbx-call.json"),
         ),
         (
             "avanser",
-            include_str!("../examples/configs/avanser.json"),
-            include_str!("../examples/calls/avanser-call.json"),
+            include_str!("../../examples/configs/avanser.json"),
+            include_str!("../../examples/calls/avanser-call.json"),
         ),
     ];
     let mut group = c.benchmark_group("request");

@@ -13,7 +13,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 /// service subscribed to other environments.
 fn registry(extra: usize) -> Registry {
     let mut config =
-        Config::from_json(include_str!("../examples/configs/pbx.json")).expect("seed config");
+        Config::from_json(include_str!("../../examples/configs/pbx.json")).expect("seed config");
     let service = config.webhooks[2].service.clone();
     let created_at = config.webhooks[2].created_at;
     config.webhooks.extend((0..extra).map(|i| WebhookConfig {
@@ -29,7 +29,7 @@ fn registry(extra: usize) -> Registry {
 
 fn dispatch(c: &mut Criterion) {
     let call = Call::from_json(
-        &serde_json::from_str(include_str!("../examples/calls/pbx-call.json")).expect("json"),
+        &serde_json::from_str(include_str!("../../examples/calls/pbx-call.json")).expect("json"),
     )
     .expect("seed call");
     let at = "2024-12-02T21:11:37Z".parse().expect("time");

@@ -1,7 +1,7 @@
 //! A delivery loop: dispatch, store in an envelope, send, retry as the policy
 //! says, until delivered or given up; each attempt signed with its own time.
 //!
-//! `cargo run --example delivery_loop`
+//! `cargo run -p callhook-benches --example delivery_loop`
 //!
 //! The sender loads `configs/signed.json` (a Standard Webhooks signed
 //! service with a `Call:Hangup` webhook for the `ITD2024` environment) and a
@@ -29,8 +29,8 @@ use callhook::{Call, Catalog, Config, Decision, Envelope, Event, Outcome, Regist
 use chrono::Utc;
 use local::{to_local, Result};
 
-const CONFIG: &str = include_str!("configs/signed.json");
-const CALL: &str = include_str!("calls/pbx-call.json");
+const CONFIG: &str = include_str!("../../examples/configs/signed.json");
+const CALL: &str = include_str!("../../examples/calls/pbx-call.json");
 
 /// How long the client waits for one answer.
 const TIMEOUT: Duration = Duration::from_secs(5);

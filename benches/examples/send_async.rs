@@ -2,7 +2,7 @@
 //! client (reqwest, on tokio), to a small receiver on 127.0.0.1 that
 //! reports what it got.
 //!
-//! `cargo run --example send_async`
+//! `cargo run -p callhook-benches --example send_async`
 //!
 //! callhook builds each request as an `http::Request<Vec<u8>>` and sends
 //! nothing; the host hands the request to the client it already has.
@@ -14,8 +14,8 @@ use callhook::service::Config;
 use callhook::{Call, Catalog, Services};
 use local::{start_receiver, to_local, Result, TIMEOUT};
 
-const CONFIG: &str = include_str!("configs/avanser.json");
-const CALL: &str = include_str!("calls/avanser-call.json");
+const CONFIG: &str = include_str!("../../examples/configs/avanser.json");
+const CALL: &str = include_str!("../../examples/calls/avanser-call.json");
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {

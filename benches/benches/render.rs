@@ -10,7 +10,7 @@
 //! output buffer is reused (`clear()` and then write), so no benchmark pays
 //! for growing its buffer after the first iteration.
 //!
-//! Run with `cargo bench --bench render`.
+//! Run with `cargo bench -p callhook-benches --bench render`.
 
 use std::time::Duration;
 
