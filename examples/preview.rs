@@ -23,13 +23,13 @@
 //!
 //! `--sign-at` signs each request, for services that sign, as if sent at
 //! that time (and dispatches at that time); without it the current time is
-//! used for dispatch and service previews are unsigned. Outside a dispatch
+//! used for dispatch and nothing is signed. Outside a dispatch
 //! the delivery id signed is `preview_` and the call's id.
 
 use std::process::ExitCode;
 
-use callhook::request::{preview, Preview};
-use callhook::service::Config;
+use callhook::Config;
+use callhook::Preview;
 use callhook::{Call, Catalog, Error, Event, Registry, Value};
 
 struct Args {
@@ -126,9 +126,7 @@ fn load_config(path: &str) -> Result<Registry, Vec<String>> {
 
 fn load_call(path: &str) -> Result<Call, Vec<String>> {
     let text = read(path)?;
-    let json: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| vec![format!("{path}: {e}")])?;
-    Call::from_json(&json).map_err(|e| lines(path, &e))
+    Call::from_json(&text).map_err(|e| lines(path, &e))
 }
 
 fn run(args: &Args) -> Result<Vec<Preview>, Vec<String>> {
@@ -159,7 +157,7 @@ fn run(args: &Args) -> Result<Vec<Preview>, Vec<String>> {
     let mut errors = Vec::new();
     for service in chosen {
         let built = match args.sign_at {
-            None => preview(service, &call.data, args.show_secrets),
+            None => service.preview(&call.data, args.show_secrets),
             Some(at) => service.request(&call.data).and_then(|mut request| {
                 service.sign(&mut request, &format!("preview_{}", call.id), at)?;
                 Ok(Preview::of(service.id(), &request, args.show_secrets))
@@ -202,20 +200,34 @@ fn dispatch(
     } else {
         registry.dispatch(event, call, now)
     };
-    let errors: Vec<String> = dispatched
+    let mut errors: Vec<String> = dispatched
         .errors
         .iter()
         .map(|(webhook, e)| format!("{}: webhook `{webhook}`: {e}", args.call))
         .collect();
-    if !errors.is_empty() {
-        return Err(errors);
+    let mut previews = Vec::new();
+    for mut outgoing in dispatched.requests {
+        if args
+            .service
+            .as_ref()
+            .is_some_and(|s| *s != outgoing.service)
+        {
+            continue;
+        }
+        // Dispatch leaves requests unsigned; signing is the first attempt's.
+        if let Some(at) = args.sign_at {
+            if let Err(e) = registry.sign(&mut outgoing, at) {
+                errors.extend(lines(&args.call, &e));
+                continue;
+            }
+        }
+        previews.push(outgoing.preview(args.show_secrets));
     }
-    Ok(dispatched
-        .requests
-        .iter()
-        .filter(|o| args.service.as_ref().is_none_or(|s| *s == o.service))
-        .map(|o| o.preview(args.show_secrets))
-        .collect())
+    if errors.is_empty() {
+        Ok(previews)
+    } else {
+        Err(errors)
+    }
 }
 
 fn main() -> ExitCode {

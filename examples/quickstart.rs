@@ -1,26 +1,31 @@
-//! Renders the RingCX seed's JSON body for a sample call and prints it.
+//! Builds the request of RingCX's JSON web service for a sample call and
+//! prints it as HTTP/1.1 text, secrets redacted. Nothing is sent.
 //!
 //! `cargo run --example quickstart`
 
-use callhook::template::{Context, Options, Template};
-use callhook::Call;
+use callhook::{Call, Catalog, Config, Preview};
 
-/// The body from RingCX's "Example of Using Web Service with Webhooks".
-const RINGCX_BODY: &str = include_str!("templates/ringcx-body.json");
+const CONFIG: &str = include_str!("configs/ringcx.json");
 const SAMPLE_CALL: &str = include_str!("calls/ringcx-call.json");
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // Compile once, when the web service is configured...
-    let body = Template::compile(RINGCX_BODY, Context::Json, &Options::default())?;
-    println!(
-        "fields used: {}",
-        body.fields().collect::<Vec<_>>().join(", ")
-    );
+    // Compile once, when the web service is configured: every template,
+    // the URL and the headers are checked here...
+    let config = Config::from_json(CONFIG)?;
+    let json_service = config
+        .services
+        .iter()
+        .find(|s| s.name.contains("JSON"))
+        .ok_or("the RingCX seed has a JSON service")?
+        .compile(Catalog::standard())?;
+    println!("fields used: {}\n", json_service.fields().join(", "));
 
-    // ...render for every call, into a buffer that can be reused.
-    let call = Call::from_json(&serde_json::from_str(SAMPLE_CALL)?)?;
-    let mut out = Vec::with_capacity(512);
-    body.render_into(&call.data, &mut out)?;
-    println!("{}", String::from_utf8(out)?);
+    // ...and build a request for every call, for any HTTP client to send.
+    let call = Call::from_json(SAMPLE_CALL)?;
+    let request: callhook::Request = json_service.request(&call.data)?;
+    println!(
+        "{}",
+        Preview::of(json_service.id(), &request, false).to_http()
+    );
     Ok(())
 }

@@ -1,48 +1,11 @@
-//! Authentication of outgoing requests, and the secret type that keeps
-//! passwords and tokens out of logs.
-
-use std::fmt;
+//! Authentication of outgoing requests.
 
 use base64::Engine as _;
 use http::{HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind};
-
-/// A password, token or key.
-///
-/// Its `Debug` prints `[redacted]`, and it has no `Display`, so it cannot
-/// end up in a log line by accident. It serialises as its value, so a host
-/// can store a configuration and load it back; keep such stores private.
-///
-/// ```
-/// use callhook::auth::Secret;
-///
-/// let token = Secret::new("s3cr3t");
-/// assert_eq!(format!("{token:?}"), "[redacted]");
-/// assert_eq!(token.expose(), "s3cr3t");
-/// ```
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    /// The secret value itself, for the one place that must use it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+use crate::secret::Secret;
 
 /// How a service authenticates to its endpoint.
 ///
@@ -81,6 +44,24 @@ pub enum Auth {
 impl Auth {
     /// The header this authentication adds, marked sensitive so that
     /// clients and loggers that honour the flag hide it.
+    ///
+    /// # Errors
+    ///
+    /// A Basic username with `:`, an API-key header name that is not a
+    /// header name, or a credential a header cannot carry (CR, LF) is an
+    /// error of kind [`ErrorKind::InvalidHeader`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Auth, Secret};
+    ///
+    /// let auth = Auth::Bearer { token: Secret::new("t0k") };
+    /// let (name, value) = auth.header()?.expect("bearer sets a header");
+    /// assert_eq!(name, "authorization");
+    /// assert!(value.is_sensitive());
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
     pub fn header(&self) -> Result<Option<(HeaderName, HeaderValue)>, Error> {
         let (name, value) = match self {
             Auth::None => return Ok(None),
@@ -101,22 +82,24 @@ impl Auth {
                 format!("Bearer {}", token.expose()),
             ),
             Auth::ApiKey { header, key } => {
-                let name = HeaderName::try_from(header.as_str()).map_err(|_| {
+                let name = HeaderName::try_from(header.as_str()).map_err(|e| {
                     Error::new(
                         ErrorKind::InvalidHeader,
                         format!("invalid header name `{header}`"),
                     )
                     .in_field("auth.header")
+                    .with_source(e)
                 })?;
                 (name, key.expose().to_owned())
             }
         };
-        let mut value = HeaderValue::try_from(value).map_err(|_| {
+        let mut value = HeaderValue::try_from(value).map_err(|e| {
             Error::new(
                 ErrorKind::InvalidHeader,
                 "the credential holds characters a header cannot carry",
             )
             .in_field("auth")
+            .with_source(e)
         })?;
         value.set_sensitive(true);
         Ok(Some((name, value)))

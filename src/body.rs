@@ -1,8 +1,8 @@
 //! Request bodies: form, JSON, XML, SOAP, or none.
 //!
 //! A [`BodyConfig`] is what an administrator writes; it is compiled once,
-//! with the service, into parts that render straight into the request
-//! buffer.
+//! with the service, into one template that renders straight into the
+//! request buffer.
 
 use std::collections::BTreeMap;
 
@@ -10,16 +10,15 @@ use http::HeaderValue;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind};
-use crate::field::Lookup;
-use crate::template::{scan_plain, Context, Escape, Options, Template};
+use crate::template::{json_string, Builder, Context, Options, Template};
 
 /// One key/value pair of a form, JSON object, XML document, SOAP operation,
 /// query string or header list.
 ///
 /// `value` is a template: static text, placeholders, or both. `map`
-/// replaces a rendered value by another before it is encoded (RingCX's
-/// value mappings, such as disposition codes); a value not in the map is
-/// kept as it is.
+/// replaces each placeholder's printed value by another before it is
+/// encoded (value mappings, such as RingCX's disposition codes); a value not
+/// in the map is kept as it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Pair {
@@ -34,6 +33,16 @@ pub struct Pair {
 
 impl Pair {
     /// A pair with no value mapping.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::Pair;
+    ///
+    /// let mut disposition = Pair::new("disposition", "#agent_disposition#");
+    /// disposition.map.insert("SALE".into(), "Won".into());
+    /// ```
+    #[must_use]
     pub fn new(key: impl Into<String>, value: impl Into<String>) -> Pair {
         Pair {
             key: key.into(),
@@ -76,7 +85,8 @@ pub enum SoapVersion {
 /// body even with `GET`, as the PBX does.
 ///
 /// In JSON pairs, a value that is exactly one placeholder renders typed (a
-/// number, `true`, `null`...); any other value renders as a string.
+/// number, `true`, `null`...); any other value, and any mapped value,
+/// renders as a string.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
@@ -133,133 +143,13 @@ pub enum BodyConfig {
     },
 }
 
-/// One piece of a compiled body or query.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Part {
-    Literal(Box<[u8]>),
-    Template(Template),
-    /// Rendered as plain text, mapped, then escaped.
-    Mapped {
-        template: Template,
-        map: BTreeMap<String, String>,
-        escape: Escape,
-    },
-}
-
-/// A sequence of parts, rendered one after another.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub(crate) struct Parts(Vec<Part>);
-
-impl Parts {
-    fn literal(&mut self, bytes: &[u8]) {
-        if let Some(Part::Literal(last)) = self.0.last_mut() {
-            let mut joined = last.to_vec();
-            joined.extend_from_slice(bytes);
-            *last = joined.into_boxed_slice();
-        } else {
-            self.0.push(Part::Literal(bytes.into()));
-        }
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Roughly how many bytes a render writes, so the buffer is allocated
-    /// once.
-    pub(crate) fn size_hint(&self) -> usize {
-        self.0
-            .iter()
-            .map(|p| match p {
-                Part::Literal(bytes) => bytes.len(),
-                Part::Template(t) | Part::Mapped { template: t, .. } => t.size_hint(),
-            })
-            .sum()
-    }
-
-    pub(crate) fn is_static(&self) -> bool {
-        self.0.iter().all(|p| match p {
-            Part::Literal(_) => true,
-            Part::Template(t) | Part::Mapped { template: t, .. } => t.is_static(),
-        })
-    }
-
-    pub(crate) fn fields(&self) -> impl Iterator<Item = &str> {
-        self.0
-            .iter()
-            .flat_map(|p| match p {
-                Part::Literal(_) => None,
-                Part::Template(t) | Part::Mapped { template: t, .. } => Some(t.fields()),
-            })
-            .flatten()
-    }
-
-    pub(crate) fn render_into<L: Lookup + ?Sized>(
-        &self,
-        data: &L,
-        out: &mut Vec<u8>,
-    ) -> Result<(), Error> {
-        let before = out.len();
-        for part in &self.0 {
-            let rendered = match part {
-                Part::Literal(bytes) => {
-                    out.extend_from_slice(bytes);
-                    Ok(())
-                }
-                Part::Template(t) => t.render_with(data, out),
-                Part::Mapped {
-                    template,
-                    map,
-                    escape,
-                } => template.render_string_with(data).and_then(|raw| {
-                    let value = map.get(&raw).unwrap_or(&raw);
-                    escape
-                        .text(value, out)
-                        .map_err(|r| Error::new(ErrorKind::UnsafeValue, r.message()))
-                }),
-            };
-            if let Err(e) = rendered {
-                out.truncate(before);
-                return Err(e);
-            }
-        }
-        Ok(())
-    }
-
-    /// Appends `key` (already encoded) and the compiled value of `pair`.
-    pub(crate) fn pair_value(
-        &mut self,
-        pair: &Pair,
-        context: Context,
-        escape: Escape,
-        options: &Options<'_>,
-        path: &str,
-        errors: &mut Vec<Error>,
-    ) {
-        let compiled = if pair.map.is_empty() {
-            Template::compile(&pair.value, context, options).map(Part::Template)
-        } else {
-            Template::compile(&pair.value, Context::Plain, options).map(|template| Part::Mapped {
-                template,
-                map: pair.map.clone(),
-                escape,
-            })
-        };
-        match compiled {
-            Ok(part) => self.0.push(part),
-            Err(e) => errors.push(e.in_field(&format!("{path}.value"))),
-        }
-    }
-}
-
 /// A body compiled for one service.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Body {
-    /// The body bytes; empty parts and no content type for no body.
-    pub(crate) parts: Parts,
+    /// The body bytes; an empty template for no body.
+    pub(crate) template: Template,
+    /// The content type; none for no body.
     pub(crate) content_type: Option<HeaderValue>,
-    /// Query pairs (GET), `key=value&...`, to append to the URL.
-    pub(crate) query: Parts,
     /// The `SOAPAction` header of a SOAP 1.1 body.
     pub(crate) soap_action: Option<HeaderValue>,
 }
@@ -269,77 +159,88 @@ const JSON: &str = "application/json; charset=utf-8";
 const XML: &str = "application/xml; charset=utf-8";
 const XML_DECLARATION: &[u8] = b"<?xml version=\"1.0\" encoding=\"utf-8\"?>";
 
+impl BodyConfig {
+    /// The pairs that go into the query string rather than a body: those of
+    /// a form, or of JSON or XML made of pairs, when the method is `GET`.
+    pub(crate) fn query_pairs(&self, get: bool) -> Option<&[Pair]> {
+        match self {
+            BodyConfig::Form { pairs } if get => Some(pairs),
+            BodyConfig::Json {
+                template: None,
+                pairs,
+            }
+            | BodyConfig::Xml {
+                template: None,
+                pairs,
+                ..
+            } if get => Some(pairs),
+            _ => None,
+        }
+    }
+}
+
 impl Body {
-    /// Compiles a body configuration. `in_query` says the pairs go into the
-    /// query string (GET).
+    /// Compiles a body configuration. `get` says the method is `GET`, so
+    /// pairs go into the query string ([`BodyConfig::query_pairs`]) and not
+    /// here.
     pub(crate) fn compile(
         config: &BodyConfig,
-        in_query: bool,
+        get: bool,
         options: &Options<'_>,
     ) -> Result<Body, Vec<Error>> {
-        let mut errors = Vec::new();
-        let mut body = Body::default();
-        let pairs_in_query = |pairs: &[Pair], body: &mut Body, errors: &mut Vec<Error>| {
-            body.query = form_pairs(pairs, "body.pairs", options, errors);
-        };
-        match config {
-            BodyConfig::None => {}
+        let mut builder = Builder::new(options);
+        let mut content_type = None;
+        let mut soap_action = None;
+        let context = match config {
+            _ if config.query_pairs(get).is_some() => Context::Plain,
+            BodyConfig::None => Context::Plain,
             BodyConfig::Form { pairs } => {
-                if in_query {
-                    pairs_in_query(pairs, &mut body, &mut errors);
-                } else {
-                    body.parts = form_pairs(pairs, "body.pairs", options, &mut errors);
-                    body.content_type = Some(HeaderValue::from_static(FORM));
-                }
+                form_pairs(&mut builder, pairs, "body.pairs");
+                content_type = Some(HeaderValue::from_static(FORM));
+                Context::Form
             }
-            BodyConfig::Json { template, pairs } => match (template, pairs.is_empty()) {
-                (Some(template), true) => {
-                    match Template::compile(template, Context::Json, options) {
-                        Ok(t) => body.parts.0.push(Part::Template(t)),
-                        Err(e) => errors.push(e.in_field("body.template")),
+            BodyConfig::Json { template, pairs } => {
+                match (template, pairs.is_empty()) {
+                    (Some(template), true) => {
+                        builder.fragment(template, Context::Json, None, Some("body.template"))
                     }
-                    body.content_type = Some(HeaderValue::from_static(JSON));
+                    (None, _) => json_pairs(&mut builder, pairs),
+                    (Some(_), false) => builder.error(one_of("body")),
                 }
-                (None, _) if in_query => pairs_in_query(pairs, &mut body, &mut errors),
-                (None, _) => {
-                    body.parts = json_pairs(pairs, options, &mut errors);
-                    body.content_type = Some(HeaderValue::from_static(JSON));
-                }
-                (Some(_), false) => errors.push(one_of("body")),
-            },
+                content_type = Some(HeaderValue::from_static(JSON));
+                Context::Json
+            }
             BodyConfig::Xml {
                 template,
                 root,
                 pairs,
-            } => match (template, pairs.is_empty()) {
-                (Some(template), true) => {
-                    if root.is_some() {
-                        errors.push(
-                            Error::new(
-                                ErrorKind::InvalidConfig,
-                                "`root` applies to `pairs`, not to a `template`",
-                            )
-                            .in_field("body.root"),
-                        );
+            } => {
+                match (template, pairs.is_empty()) {
+                    (Some(template), true) => {
+                        if root.is_some() {
+                            builder.error(
+                                Error::new(
+                                    ErrorKind::InvalidConfig,
+                                    "`root` applies to `pairs`, not to a `template`",
+                                )
+                                .in_field("body.root"),
+                            );
+                        }
+                        builder.fragment(template, Context::Xml, None, Some("body.template"));
                     }
-                    match Template::compile(template, Context::Xml, options) {
-                        Ok(t) => body.parts.0.push(Part::Template(t)),
-                        Err(e) => errors.push(e.in_field("body.template")),
+                    (None, _) => {
+                        let root = root.as_deref().unwrap_or("call");
+                        check_xml_name(&mut builder, root, "body.root");
+                        builder.literal(XML_DECLARATION);
+                        builder.literal(format!("<{root}>").as_bytes());
+                        xml_elements(&mut builder, pairs, "body.pairs");
+                        builder.literal(format!("</{root}>").as_bytes());
                     }
-                    body.content_type = Some(HeaderValue::from_static(XML));
+                    (Some(_), false) => builder.error(one_of("body")),
                 }
-                (None, _) if in_query => pairs_in_query(pairs, &mut body, &mut errors),
-                (None, _) => {
-                    let root = root.as_deref().unwrap_or("call");
-                    check_xml_name(root, "body.root", &mut errors);
-                    body.parts.literal(XML_DECLARATION);
-                    body.parts.literal(format!("<{root}>").as_bytes());
-                    xml_elements(&mut body.parts, pairs, "body.pairs", options, &mut errors);
-                    body.parts.literal(format!("</{root}>").as_bytes());
-                    body.content_type = Some(HeaderValue::from_static(XML));
-                }
-                (Some(_), false) => errors.push(one_of("body")),
-            },
+                content_type = Some(HeaderValue::from_static(XML));
+                Context::Xml
+            }
             BodyConfig::Soap {
                 version,
                 namespace,
@@ -348,8 +249,8 @@ impl Body {
                 parameters,
                 ..
             } => {
-                if in_query {
-                    errors.push(
+                if get {
+                    builder.error(
                         Error::new(
                             ErrorKind::InvalidConfig,
                             "a SOAP body needs `POST`, not `GET`",
@@ -357,80 +258,71 @@ impl Body {
                         .in_field("method"),
                     );
                 }
-                check_xml_name(operation, "body.operation", &mut errors);
+                check_xml_name(&mut builder, operation, "body.operation");
                 let envelope_ns = match version {
                     SoapVersion::V1_1 => "http://schemas.xmlsoap.org/soap/envelope/",
                     SoapVersion::V1_2 => "http://www.w3.org/2003/05/soap-envelope",
                 };
                 let mut namespace_attr = Vec::new();
-                // Static text: escaping cannot be refused.
-                let _ = Escape::XmlAttribute.text(namespace, &mut namespace_attr);
-                body.parts.literal(XML_DECLARATION);
-                body.parts.literal(
+                // Static text: escaping an attribute is never refused.
+                let _ = Context::XmlAttribute.escape(namespace, &mut namespace_attr);
+                builder.literal(XML_DECLARATION);
+                builder.literal(
                     format!(
                         "<soap:Envelope xmlns:soap=\"{envelope_ns}\"><soap:Body><{operation} xmlns=\""
                     )
                     .as_bytes(),
                 );
-                body.parts.literal(&namespace_attr);
-                body.parts.literal(b"\">");
-                xml_elements(
-                    &mut body.parts,
-                    parameters,
-                    "body.parameters",
-                    options,
-                    &mut errors,
-                );
-                body.parts
-                    .literal(format!("</{operation}></soap:Body></soap:Envelope>").as_bytes());
+                builder.literal(&namespace_attr);
+                builder.literal(b"\">");
+                xml_elements(&mut builder, parameters, "body.parameters");
+                builder.literal(format!("</{operation}></soap:Body></soap:Envelope>").as_bytes());
                 let header = |value: String| {
-                    HeaderValue::try_from(value).map_err(|_| {
+                    HeaderValue::try_from(value).map_err(|e| {
                         Error::new(
                             ErrorKind::InvalidHeader,
                             "the SOAP action holds characters a header cannot carry",
                         )
                         .in_field("body.action")
+                        .with_source(e)
                     })
                 };
-                match version {
-                    SoapVersion::V1_1 => {
-                        body.content_type =
-                            Some(HeaderValue::from_static("text/xml; charset=utf-8"));
-                        match header(format!("\"{action}\"")) {
-                            Ok(v) => body.soap_action = Some(v),
-                            Err(e) => errors.push(e),
-                        }
-                    }
-                    SoapVersion::V1_2 => {
-                        match header(format!(
-                            "application/soap+xml; charset=utf-8; action=\"{action}\""
-                        )) {
-                            Ok(v) => body.content_type = Some(v),
-                            Err(e) => errors.push(e),
-                        }
-                    }
-                }
                 if action.contains('"') {
-                    errors.push(
+                    builder.error(
                         Error::new(
                             ErrorKind::InvalidHeader,
                             "the SOAP action cannot contain `\"`",
                         )
                         .in_field("body.action"),
                     );
+                } else {
+                    match version {
+                        SoapVersion::V1_1 => {
+                            content_type =
+                                Some(HeaderValue::from_static("text/xml; charset=utf-8"));
+                            match header(format!("\"{action}\"")) {
+                                Ok(v) => soap_action = Some(v),
+                                Err(e) => builder.error(e),
+                            }
+                        }
+                        SoapVersion::V1_2 => {
+                            match header(format!(
+                                "application/soap+xml; charset=utf-8; action=\"{action}\""
+                            )) {
+                                Ok(v) => content_type = Some(v),
+                                Err(e) => builder.error(e),
+                            }
+                        }
+                    }
                 }
+                Context::Xml
             }
-        }
-        if errors.is_empty() {
-            Ok(body)
-        } else {
-            Err(errors)
-        }
-    }
-
-    /// Every field the body (and query) uses.
-    pub(crate) fn fields(&self) -> impl Iterator<Item = &str> {
-        self.parts.fields().chain(self.query.fields())
+        };
+        Ok(Body {
+            template: builder.finish(context)?,
+            content_type,
+            soap_action,
+        })
     }
 }
 
@@ -442,103 +334,62 @@ fn one_of(path: &str) -> Error {
     .in_field(path)
 }
 
-fn form_pairs(pairs: &[Pair], path: &str, options: &Options<'_>, errors: &mut Vec<Error>) -> Parts {
-    let mut parts = Parts::default();
+/// Appends `key=value&...`, each key and value form-encoded, for a form
+/// body or a query string.
+pub(crate) fn form_pairs(builder: &mut Builder<'_, '_>, pairs: &[Pair], path: &str) {
     for (i, pair) in pairs.iter().enumerate() {
         if i > 0 {
-            parts.literal(b"&");
+            builder.literal(b"&");
         }
         let key: String = form_urlencoded::byte_serialize(pair.key.as_bytes()).collect();
-        parts.literal(key.as_bytes());
-        parts.literal(b"=");
-        parts.pair_value(
-            pair,
-            Context::Form,
-            Escape::Form,
-            options,
-            &format!("{path}.{i}"),
-            errors,
-        );
+        builder.literal(key.as_bytes());
+        builder.literal(b"=");
+        let path = format!("{path}.{i}.value");
+        builder.fragment(&pair.value, Context::Form, Some(&pair.map), Some(&path));
     }
-    parts
 }
 
-fn json_pairs(pairs: &[Pair], options: &Options<'_>, errors: &mut Vec<Error>) -> Parts {
-    let mut parts = Parts::default();
-    parts.literal(b"{");
+/// Appends one JSON object, a member per pair.
+fn json_pairs(builder: &mut Builder<'_, '_>, pairs: &[Pair]) {
+    builder.literal(b"{");
     for (i, pair) in pairs.iter().enumerate() {
-        let path = format!("body.pairs.{i}");
         if i > 0 {
-            parts.literal(b",");
+            builder.literal(b",");
         }
         let mut key = b"\"".to_vec();
-        crate::template::json_string(&pair.key, &mut key);
+        json_string(&pair.key, &mut key);
         key.extend_from_slice(b"\":");
-        parts.literal(&key);
-        let whole = scan_plain(&pair.value, options)
-            .is_some_and(|(start, end)| start == 0 && end == pair.value.len());
-        if whole {
-            // One placeholder alone renders typed.
-            parts.pair_value(
-                pair,
-                Context::Json,
-                Escape::JsonValue,
-                options,
-                &path,
-                errors,
-            );
-        } else if pair.map.is_empty() {
-            parts.literal(b"\"");
-            parts.pair_value(
-                pair,
-                Context::JsonString,
-                Escape::JsonString,
-                options,
-                &path,
-                errors,
-            );
-            parts.literal(b"\"");
-        } else {
-            parts.pair_value(
-                pair,
-                Context::Plain,
-                Escape::JsonValue,
-                options,
-                &path,
-                errors,
-            );
-        }
+        builder.literal(&key);
+        let path = format!("body.pairs.{i}.value");
+        builder.fragment(
+            &pair.value,
+            Context::JsonValue,
+            Some(&pair.map),
+            Some(&path),
+        );
     }
-    parts.literal(b"}");
-    parts
+    builder.literal(b"}");
 }
 
-fn xml_elements(
-    parts: &mut Parts,
-    pairs: &[Pair],
-    path: &str,
-    options: &Options<'_>,
-    errors: &mut Vec<Error>,
-) {
+/// Appends `<key>value</key>` per pair.
+fn xml_elements(builder: &mut Builder<'_, '_>, pairs: &[Pair], path: &str) {
     for (i, pair) in pairs.iter().enumerate() {
-        let path = format!("{path}.{i}");
-        check_xml_name(&pair.key, &format!("{path}.key"), errors);
-        parts.literal(format!("<{}>", pair.key).as_bytes());
-        parts.pair_value(
-            pair,
+        check_xml_name(builder, &pair.key, &format!("{path}.{i}.key"));
+        builder.literal(format!("<{}>", pair.key).as_bytes());
+        let value_path = format!("{path}.{i}.value");
+        builder.fragment(
+            &pair.value,
             Context::XmlText,
-            Escape::XmlText,
-            options,
-            &path,
-            errors,
+            Some(&pair.map),
+            Some(&value_path),
         );
-        parts.literal(format!("</{}>", pair.key).as_bytes());
+        builder.literal(format!("</{}>", pair.key).as_bytes());
     }
 }
 
 /// XML names, restricted to ASCII: a letter or `_`, then letters, digits,
 /// `-`, `_` or `.`, with at most one `:` for a prefix.
-fn check_xml_name(name: &str, path: &str, errors: &mut Vec<Error>) {
+fn check_xml_name(builder: &mut Builder<'_, '_>, name: &str, path: &str) {
     let valid_part = |part: &str| {
         let mut bytes = part.bytes();
         bytes
@@ -551,7 +402,7 @@ fn check_xml_name(name: &str, path: &str, errors: &mut Vec<Error>) {
         None => valid_part(name),
     };
     if !valid || name.to_ascii_lowercase().starts_with("xml") {
-        errors.push(
+        builder.error(
             Error::new(
                 ErrorKind::InvalidConfig,
                 format!("`{name}` is not a valid XML element name"),
@@ -566,20 +417,18 @@ mod tests {
     use super::*;
     use crate::{CallData, Catalog};
 
-    fn compile(config: BodyConfig, in_query: bool) -> Body {
-        Body::compile(&config, in_query, &Options::new(Catalog::standard())).unwrap()
+    fn compile(config: BodyConfig) -> Body {
+        Body::compile(&config, false, &Options::new(Catalog::standard())).unwrap()
     }
 
-    fn render(parts: &Parts, data: &CallData) -> String {
-        let mut out = Vec::new();
-        parts.render_into(data, &mut out).unwrap();
-        String::from_utf8(out).unwrap()
+    fn render(template: &Template, data: &CallData) -> String {
+        template.render_string(data).unwrap()
     }
 
     fn data() -> CallData {
-        CallData::from_json(&serde_json::json!({
-            "agent_id": "10&01", "duration": 95, "ani": "A<B", "status": "SALE"
-        }))
+        CallData::from_json(
+            r#"{"agent_id": "10&01", "duration": 95, "ani": "A<B", "status": "SALE"}"#,
+        )
         .unwrap()
     }
 
@@ -587,78 +436,68 @@ mod tests {
     fn form_pairs_in_order_and_mapped() {
         let mut mapped = Pair::new("disp", "#status#");
         mapped.map.insert("SALE".into(), "won deal".into());
-        let body = compile(
-            BodyConfig::Form {
-                pairs: vec![
-                    Pair::new("agent id", "#agent_id#"),
-                    mapped,
-                    Pair::new("static", "a=b"),
-                ],
-            },
-            false,
-        );
+        let body = compile(BodyConfig::Form {
+            pairs: vec![
+                Pair::new("agent id", "#agent_id#"),
+                mapped,
+                Pair::new("static", "a=b"),
+            ],
+        });
         assert_eq!(
-            render(&body.parts, &data()),
+            render(&body.template, &data()),
             "agent+id=10%2601&disp=won+deal&static=a%3Db"
         );
         assert_eq!(body.content_type.unwrap(), FORM);
-        let get = compile(
-            BodyConfig::Form {
-                pairs: vec![Pair::new("a", "#agent_id#")],
-            },
-            true,
-        );
-        assert!(get.parts.is_empty());
-        assert_eq!(render(&get.query, &data()), "a=10%2601");
+        let get = BodyConfig::Form {
+            pairs: vec![Pair::new("a", "#agent_id#")],
+        };
+        let body = Body::compile(&get, true, &Options::new(Catalog::standard())).unwrap();
+        assert!(body.content_type.is_none());
+        assert!(body.template.is_static());
+        assert_eq!(get.query_pairs(true).map(<[Pair]>::len), Some(1));
     }
 
     #[test]
     fn json_pairs_type_whole_placeholders() {
-        let body = compile(
-            BodyConfig::Json {
-                template: None,
-                pairs: vec![
-                    Pair::new("d", "#duration#"),
-                    Pair::new("s", "id #agent_id#"),
-                    Pair::new("k\"", "x"),
-                ],
-            },
-            false,
-        );
+        let mut mapped = Pair::new("m", "#duration#");
+        mapped.map.insert("95".into(), "long".into());
+        let body = compile(BodyConfig::Json {
+            template: None,
+            pairs: vec![
+                Pair::new("d", "#duration#"),
+                Pair::new("s", "id #agent_id#"),
+                Pair::new("k\"", "x"),
+                mapped,
+            ],
+        });
         assert_eq!(
-            render(&body.parts, &data()),
-            r#"{"d":95,"s":"id 10&01","k\"":"x"}"#
+            render(&body.template, &data()),
+            r#"{"d":95,"s":"id 10&01","k\"":"x","m":"long"}"#
         );
     }
 
     #[test]
     fn xml_pairs_and_soap() {
-        let body = compile(
-            BodyConfig::Xml {
-                template: None,
-                root: None,
-                pairs: vec![Pair::new("ani", "#ani#")],
-            },
-            false,
-        );
+        let body = compile(BodyConfig::Xml {
+            template: None,
+            root: None,
+            pairs: vec![Pair::new("ani", "#ani#")],
+        });
         assert_eq!(
-            render(&body.parts, &data()),
+            render(&body.template, &data()),
             "<?xml version=\"1.0\" encoding=\"utf-8\"?><call><ani>A&lt;B</ani></call>"
         );
-        let soap = compile(
-            BodyConfig::Soap {
-                version: SoapVersion::V1_1,
-                namespace: "urn:crm&co".into(),
-                operation: "CallEnded".into(),
-                action: "urn:crm/CallEnded".into(),
-                port: None,
-                service: None,
-                parameters: vec![Pair::new("ani", "#ani#")],
-            },
-            false,
-        );
+        let soap = compile(BodyConfig::Soap {
+            version: SoapVersion::V1_1,
+            namespace: "urn:crm&co".into(),
+            operation: "CallEnded".into(),
+            action: "urn:crm/CallEnded".into(),
+            port: None,
+            service: None,
+            parameters: vec![Pair::new("ani", "#ani#")],
+        });
         assert_eq!(
-            render(&soap.parts, &data()),
+            render(&soap.template, &data()),
             "<?xml version=\"1.0\" encoding=\"utf-8\"?><soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><CallEnded xmlns=\"urn:crm&amp;co\"><ani>A&lt;B</ani></CallEnded></soap:Body></soap:Envelope>"
         );
         assert_eq!(soap.soap_action.unwrap(), "\"urn:crm/CallEnded\"");

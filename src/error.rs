@@ -3,9 +3,12 @@
 //! Every fallible operation returns [`Error`]. Its [`ErrorKind`] says what
 //! went wrong in a way a program can match on; its `Display` says it in a way a
 //! person can act on: what, where (service, field, line and column) and, for a
-//! misspelt name, the nearest known one.
+//! misspelt name, the nearest known one. The error of the crate underneath
+//! (serde_json, url, quick-xml, chrono, http, base64) is kept as
+//! [`source()`](std::error::Error::source).
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Where in a template or configuration text a problem is.
 ///
@@ -26,6 +29,16 @@ impl Position {
     ///
     /// An offset past the end, or inside a multi-byte character, is clamped to
     /// the nearest character boundary before it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::Position;
+    ///
+    /// let at = Position::locate("{\n  \"id\": #x#\n}", 10);
+    /// assert_eq!((at.line, at.column), (2, 9));
+    /// ```
+    #[must_use]
     pub fn locate(text: &str, offset: usize) -> Position {
         let mut offset = offset.min(text.len());
         while !text.is_char_boundary(offset) {
@@ -49,6 +62,48 @@ impl fmt::Display for Position {
     }
 }
 
+/// Finds the positions of increasing offsets in one text, scanning each
+/// byte once however many positions are asked for.
+pub(crate) struct Locator<'a> {
+    text: &'a str,
+    at: Position,
+}
+
+impl<'a> Locator<'a> {
+    pub(crate) fn new(text: &'a str) -> Locator<'a> {
+        Locator {
+            text,
+            at: Position {
+                offset: 0,
+                line: 1,
+                column: 1,
+            },
+        }
+    }
+
+    /// The position of `offset`; an offset before the last one asked for
+    /// starts again from the beginning.
+    pub(crate) fn locate(&mut self, offset: usize) -> Position {
+        if offset < self.at.offset {
+            *self = Locator::new(self.text);
+        }
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        for c in self.text[self.at.offset..offset].chars() {
+            if c == '\n' {
+                self.at.line += 1;
+                self.at.column = 1;
+            } else {
+                self.at.column += 1;
+            }
+        }
+        self.at.offset = offset;
+        self.at
+    }
+}
+
 /// The category of an [`Error`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -56,6 +111,8 @@ pub enum ErrorKind {
     /// A template is malformed: bad placeholder options, or a JSON or XML
     /// template that is not well-formed.
     TemplateSyntax,
+    /// A template has several problems; [`Error::related`] lists them.
+    InvalidTemplate,
     /// A placeholder names a field the catalog does not know.
     UnknownField,
     /// A name that should be an event is not one.
@@ -67,7 +124,8 @@ pub enum ErrorKind {
     UnsafeValue,
     /// Call data is not of the shape or type expected.
     InvalidCallData,
-    /// A configuration is invalid; [`Error::related`] lists every problem.
+    /// A configuration is invalid; where it has several problems,
+    /// [`Error::related`] lists them.
     InvalidConfig,
     /// A URL is not a valid absolute http(s) URL, or a placeholder stands
     /// where call data could change the host.
@@ -83,6 +141,26 @@ pub enum ErrorKind {
     Serde,
 }
 
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ErrorKind::TemplateSyntax => "template syntax error",
+            ErrorKind::InvalidTemplate => "invalid template",
+            ErrorKind::UnknownField => "unknown field",
+            ErrorKind::UnknownEvent => "unknown event",
+            ErrorKind::MissingValue => "missing value",
+            ErrorKind::UnsafeValue => "unsafe value",
+            ErrorKind::InvalidCallData => "invalid call data",
+            ErrorKind::InvalidConfig => "invalid configuration",
+            ErrorKind::InvalidUrl => "invalid URL",
+            ErrorKind::InvalidHeader => "invalid header",
+            ErrorKind::Signature => "signature error",
+            ErrorKind::Registry => "registry operation refused",
+            ErrorKind::Serde => "serialisation error",
+        })
+    }
+}
+
 /// The error type of every fallible operation in callhook.
 ///
 /// The message is lowercase without a trailing period; literals are in
@@ -90,7 +168,8 @@ pub enum ErrorKind {
 /// parentheses, and a suggestion for a misspelt name follows the message:
 ///
 /// ```
-/// use callhook::{template::{Template, Context, Options}, ErrorKind};
+/// use callhook::template::{Context, Options, Template};
+/// use callhook::ErrorKind;
 ///
 /// let err = Template::compile("{\"id\": \"#agnet_id#\"}", Context::Json, &Options::default())
 ///     .unwrap_err();
@@ -101,12 +180,14 @@ pub enum ErrorKind {
 ///     "unknown field `agnet_id`, did you mean `agent_id`? (line 1, column 9)"
 /// );
 /// ```
-#[derive(Clone, PartialEq)]
+#[derive(Clone)]
 pub struct Error {
+    // Boxed so that `Result<T, Error>` stays one pointer wide on the happy
+    // path, as serde_json's error is.
     inner: Box<Inner>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone)]
 struct Inner {
     kind: ErrorKind,
     message: String,
@@ -115,6 +196,7 @@ struct Inner {
     position: Option<Position>,
     suggestion: Option<String>,
     related: Vec<Error>,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 impl Error {
@@ -129,21 +211,24 @@ impl Error {
                 position: None,
                 suggestion: None,
                 related: Vec::new(),
+                source: None,
             }),
         }
     }
 
-    /// Gathers several problems into one error of kind
-    /// [`ErrorKind::InvalidConfig`].
-    pub(crate) fn many(mut errors: Vec<Error>) -> Error {
+    /// Gathers several problems into one error of `kind`
+    /// ([`ErrorKind::InvalidConfig`] or [`ErrorKind::InvalidTemplate`]); a
+    /// single problem stays as it is.
+    pub(crate) fn many(kind: ErrorKind, mut errors: Vec<Error>) -> Error {
         if errors.len() == 1 {
             return errors.remove(0);
         }
         let n = errors.len();
-        let mut err = Error::new(
-            ErrorKind::InvalidConfig,
-            format!("{n} problems in the configuration"),
-        );
+        let what = match kind {
+            ErrorKind::InvalidTemplate => "template",
+            _ => "configuration",
+        };
+        let mut err = Error::new(kind, format!("{n} problems in the {what}"));
         err.inner.related = errors;
         err
     }
@@ -155,6 +240,15 @@ impl Error {
 
     pub(crate) fn with_suggestion(mut self, suggestion: Option<String>) -> Error {
         self.inner.suggestion = suggestion;
+        self
+    }
+
+    /// Keeps the underlying crate's error as [`source()`](std::error::Error::source).
+    pub(crate) fn with_source(
+        mut self,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        self.inner.source = Some(Arc::new(source));
         self
     }
 
@@ -176,42 +270,53 @@ impl Error {
             Some(inner) => format!("{field}.{inner}"),
             None => field.to_owned(),
         });
+        for related in &mut self.inner.related {
+            *related = related.clone().in_field(field);
+        }
         self
     }
 
     /// The category of this error.
+    #[must_use]
     pub fn kind(&self) -> ErrorKind {
         self.inner.kind
     }
 
     /// The message alone, without context.
+    #[must_use]
     pub fn message(&self) -> &str {
         &self.inner.message
     }
 
     /// The id of the service this error concerns, if any.
+    #[must_use]
     pub fn service(&self) -> Option<&str> {
         self.inner.service.as_deref()
     }
 
     /// The path of the configuration field this error concerns, such as
     /// `body` or `headers.0.value`, if any.
+    #[must_use]
     pub fn field(&self) -> Option<&str> {
         self.inner.field.as_deref()
     }
 
     /// Where in the template text the problem is, if it is in one.
+    #[must_use]
     pub fn position(&self) -> Option<Position> {
         self.inner.position
     }
 
     /// The nearest known name, for a misspelt field or event.
+    #[must_use]
     pub fn suggestion(&self) -> Option<&str> {
         self.inner.suggestion.as_deref()
     }
 
-    /// Every problem this error gathers, for an [`ErrorKind::InvalidConfig`]
-    /// error that reports several at once; empty otherwise.
+    /// Every problem this error gathers, for an error that reports several
+    /// at once ([`ErrorKind::InvalidConfig`], [`ErrorKind::InvalidTemplate`]);
+    /// empty otherwise.
+    #[must_use]
     pub fn related(&self) -> &[Error] {
         &self.inner.related
     }
@@ -224,6 +329,21 @@ impl Error {
         } else {
             self.inner.related
         }
+    }
+}
+
+/// Errors are equal when they say the same; the underlying error is not
+/// compared.
+impl PartialEq for Error {
+    fn eq(&self, other: &Error) -> bool {
+        let (a, b) = (&self.inner, &other.inner);
+        a.kind == b.kind
+            && a.message == b.message
+            && a.service == b.service
+            && a.field == b.field
+            && a.position == b.position
+            && a.suggestion == b.suggestion
+            && a.related == b.related
     }
 }
 
@@ -264,15 +384,24 @@ impl fmt::Debug for Error {
             .field("position", &self.inner.position)
             .field("suggestion", &self.inner.suggestion)
             .field("related", &self.inner.related)
+            .field("source", &self.inner.source)
             .finish()
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
-/// serde_json's message without its own " at line L column C", and where in
-/// `text` the error is, as a [`Position`].
-pub(crate) fn json_error(text: &str, e: &serde_json::Error) -> (String, Position) {
+/// serde_json's error as an [`Error`] of `kind`: its message without its
+/// own " at line L column C", the position in `text`, and the error itself
+/// as the source.
+pub(crate) fn json_error(kind: ErrorKind, text: &str, e: serde_json::Error) -> Error {
     let line_start: usize = text
         .split_inclusive('\n')
         .take(e.line().saturating_sub(1))
@@ -284,10 +413,8 @@ pub(crate) fn json_error(text: &str, e: &serde_json::Error) -> (String, Position
         .next()
         .unwrap_or(&message)
         .to_owned();
-    (
-        message,
-        Position::locate(text, line_start + e.column().saturating_sub(1)),
-    )
+    let position = Position::locate(text, line_start + e.column().saturating_sub(1));
+    Error::new(kind, message).at(position).with_source(e)
 }
 
 /// The name in `known` nearest to `name`, if one is near enough to be a
@@ -334,6 +461,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::error::Error as _;
 
     #[test]
     fn locates_lines_and_columns_in_characters() {
@@ -342,6 +470,17 @@ mod tests {
         assert_eq!((p.line, p.column), (2, 4));
         assert_eq!(Position::locate(text, 0).column, 1);
         assert_eq!(Position::locate(text, 999).offset, text.len());
+    }
+
+    #[test]
+    fn the_locator_agrees_with_locate_in_one_pass() {
+        let text = "a\nbé\n\ncd#x\ny";
+        let mut locator = Locator::new(text);
+        for offset in 0..=text.len() + 2 {
+            assert_eq!(locator.locate(offset), Position::locate(text, offset));
+        }
+        // Going back starts again.
+        assert_eq!(locator.locate(1), Position::locate(text, 1));
     }
 
     #[test]
@@ -362,14 +501,26 @@ mod tests {
             a.to_string(),
             "unknown field `x` (service `svc`, field `body`, line 1, column 2)"
         );
-        let both = Error::many(vec![
-            a.clone(),
-            Error::new(ErrorKind::InvalidUrl, "bad url"),
-        ]);
+        let both = Error::many(
+            ErrorKind::InvalidConfig,
+            vec![a.clone(), Error::new(ErrorKind::InvalidUrl, "bad url")],
+        );
         assert_eq!(both.kind(), ErrorKind::InvalidConfig);
         assert_eq!(both.related().len(), 2);
         assert!(both
             .to_string()
             .starts_with("2 problems in the configuration\n- unknown"));
+        assert_eq!(ErrorKind::InvalidUrl.to_string(), "invalid URL");
+    }
+
+    #[test]
+    fn the_underlying_error_is_the_source() {
+        let text = "{\"a\": }";
+        let underlying = serde_json::from_str::<serde_json::Value>(text).unwrap_err();
+        let expected = underlying.to_string();
+        let err = json_error(ErrorKind::Serde, text, underlying);
+        assert_eq!(err.source().unwrap().to_string(), expected);
+        assert_eq!(err.message(), "expected value");
+        assert_eq!(err.position().unwrap().column, 7);
     }
 }

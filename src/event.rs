@@ -72,6 +72,7 @@ impl Event {
     ];
 
     /// The canonical name, as the seeds spell it.
+    #[must_use]
     pub const fn name(self) -> &'static str {
         match self {
             Event::CallRinging => "Call:Ringing",
@@ -92,6 +93,7 @@ impl Event {
 
     /// Whether the call's data is complete when this event fires, so that
     /// fields such as the recording URL can be expected.
+    #[must_use]
     pub const fn is_final(self) -> bool {
         matches!(
             self,
@@ -174,6 +176,7 @@ impl EventSet {
     ]);
 
     /// The set of the given events.
+    #[must_use]
     pub const fn of(events: &[Event]) -> EventSet {
         let mut bits = 0;
         let mut i = 0;
@@ -185,16 +188,19 @@ impl EventSet {
     }
 
     /// Whether `event` is in the set.
+    #[must_use]
     pub const fn contains(self, event: Event) -> bool {
         self.0 & event.bit() != 0
     }
 
     /// The union of two sets.
+    #[must_use]
     pub const fn union(self, other: EventSet) -> EventSet {
         EventSet(self.0 | other.0)
     }
 
     /// The events of this set that are not in `other`.
+    #[must_use]
     pub const fn without(self, other: EventSet) -> EventSet {
         EventSet(self.0 & !other.0)
     }

@@ -2,65 +2,168 @@
 //!
 //! Telephony webhooks without a client. callhook turns what a call-center,
 //! PBX or voice platform knows about its calls into the HTTP requests that
-//! tell other systems (CRMs, billing, dashboards) about them:
+//! tell other systems (CRMs, billing, dashboards) about them, correct to the
+//! byte and escaped for wherever each value lands.
 //!
-//! - [`Event`]s: the points in a call's life that trigger webhooks
-//!   (`Call:Hangup`, `Agent Termination`, ...);
-//! - [`CallData`] and the field [`Catalog`]: the typed values of a call;
-//! - [`template`]s with `#field#` or `[[field]]` placeholders, compiled once
-//!   and rendered many times, escaping each value for the context it lands
-//!   in (JSON, XML, form, URL, header).
+//! The library does no I/O: no network, no clock, no files. Time is passed
+//! in; requests are returned as [`Request`] values (`http::Request<Vec<u8>>`)
+//! for the host to send with the client it already has.
 //!
-//! The library does no I/O: no network, no clock, no files. Time is passed in;
-//! requests are returned as values for the host to send with the client it
-//! already has.
+//! # Contents
+//!
+//! 1. [The flow, end to end](#the-flow-end-to-end)
+//! 2. [Configuration](#configuration): [`Config`], [`ServiceConfig`],
+//!    [`WebhookConfig`], [`BodyConfig`], [`Auth`]
+//! 3. [Calls and fields](#calls-and-fields): [`Call`], [`CallData`],
+//!    [`Value`], [`Catalog`], [`Event`]
+//! 4. [Templates](#templates): the [`template`] module
+//! 5. [Delivery](#delivery): [`Registry::sign`], [`Envelope`],
+//!    [`RetryPolicy`], the [`signing`] module
+//! 6. [Errors](#errors): [`Error`], [`ErrorKind`]
+//!
+//! # The flow, end to end
+//!
+//! Configuration is compiled once into a [`Registry`]; each event on a call
+//! is dispatched into unsigned requests; each attempt signs its request
+//! with its own time, the host sends it, and what the endpoint answered
+//! decides, through the [`RetryPolicy`], what comes next. A request that
+//! must wait is kept as an [`Envelope`] in the host's own store.
 //!
 //! ```
-//! use callhook::template::{Context, Options, Template};
-//! use callhook::CallData;
+//! use callhook::{Call, Catalog, Config, Decision, Envelope, Event, Outcome, Registry};
 //!
-//! // RingCX's JSON body, compiled and checked once...
-//! let body = Template::compile(
-//!     r##"{"agentId": "#agent_id#", "callStart": "#call_start#"}"##,
-//!     Context::Json,
-//!     &Options::default(),
-//! )?;
-//! // ...and rendered for each call.
-//! let call = CallData::from_json(&serde_json::json!({
-//!     "agent_id": "1001",
-//!     "call_start": "2020-04-22 00:00:00.0000",
-//! }))?;
-//! assert_eq!(
-//!     body.render_string(&call)?,
-//!     r#"{"agentId": "1001", "callStart": "2020-04-22 00:00:00.0000"}"#
-//! );
+//! // 1. Configuration, compiled and checked once: every template, URL,
+//! //    header and secret. Errors name the service, the field and the column.
+//! let config = Config::from_json(include_str!("../examples/configs/signed.json"))?;
+//! let registry = Registry::from_config(&config, Catalog::standard().clone())?;
+//!
+//! // 2. A call ends: dispatch the event. Only subscribed webhooks fire.
+//! let call = Call::from_json(include_str!("../examples/calls/pbx-call.json"))?;
+//! let at = "2024-12-02T21:11:37Z".parse().unwrap();
+//! let mut dispatch = registry.dispatch(Event::CallHangup, &call, at);
+//! let mut outgoing = dispatch.requests.remove(0);
+//!
+//! // 3. Keep it in the host's outbox, so a crashed worker loses nothing.
+//! let mut envelope = Envelope::new(&outgoing, at);
+//!
+//! // 4. Sign it for this attempt, and send it with any HTTP client.
+//! registry.sign(&mut outgoing, at)?;
+//! let request: callhook::Request = outgoing.request;
+//! assert_eq!(request.method(), "POST");
+//! assert!(request.headers().contains_key("webhook-signature"));
+//!
+//! // 5. The endpoint answered 503: the policy says when to try again.
+//! let policy = registry.retry_policy(&envelope.service);
+//! let headers = http::HeaderMap::new();
+//! let answered = Outcome::Response { status: http::StatusCode::SERVICE_UNAVAILABLE, headers: &headers };
+//! let Decision::Retry { at: retry_at } = envelope.record(&policy, answered, at) else {
+//!     panic!("a 503 is retried");
+//! };
+//!
+//! // 6. Later, any worker turns the envelope back into a request, signed
+//! //    for that attempt by the same call.
+//! let mut retry = envelope.to_outgoing()?;
+//! registry.sign(&mut retry, retry_at)?;
+//! assert_eq!(retry.request.body(), request.body());
 //! # Ok::<(), callhook::Error>(())
 //! ```
+//!
+//! # Configuration
+//!
+//! A [`Config`] holds services and webhooks, from JSON ([`Config::from_json`])
+//! or any serde format (TOML included). A [`ServiceConfig`] is one web
+//! service: method, URL template, [`BodyConfig`] (form, JSON, XML, SOAP,
+//! none), headers, [`Auth`] with [`Secret`]s that never print, signing and
+//! retry policy. A [`WebhookConfig`] binds one [`Event`] to one service for
+//! the scopes (environments, campaigns, queues) it subscribes to.
+//! [`Registry::from_config`] compiles it all; an invalid configuration never
+//! half-loads, and the registry then edits services and webhooks one at a
+//! time.
+//!
+//! A single [`Service`] also builds requests on its own
+//! ([`Service::request`]), shows them with secrets redacted
+//! ([`Service::preview`]) and keeps debug records ([`Service::debug_record`]).
+//!
+//! # Calls and fields
+//!
+//! A [`Call`] is a call as the host reports it: its id, its scopes, its
+//! [`CallData`] and the data of each agent segment. [`Value`]s are typed
+//! (text, numbers, booleans, timestamps with their offset, durations), read
+//! from JSON or from the host's own `Serialize` struct and checked against a
+//! [`Catalog`] of known fields ([`FieldSpec`], [`FieldType`]).
+//!
+//! # Templates
+//!
+//! Every URL, body and header is a template with `#field#` or `[[field]]`
+//! placeholders, compiled once by one compiler into one form and rendered
+//! by one loop into the caller's buffer, escaping every value for the
+//! context it lands in. The [`template`] module uses that engine directly.
+//!
+//! # Delivery
+//!
+//! [`Registry::sign`] signs a request for one attempt (Standard Webhooks or
+//! Twilio-style, see [`signing`], which also verifies on the receiving
+//! side). [`RetryPolicy::decide`] is pure: delivered, retry at a time, give
+//! up, or disable the endpoint. An [`Envelope`] carries one delivery
+//! between attempts, as JSON, and [`RealtimeReceiver`] sorts realtime
+//! updates for receivers.
+//!
+//! # Errors
+//!
+//! Every fallible function returns [`Error`]: an [`ErrorKind`] to match on,
+//! and a message that names the service, the field path and the line and
+//! column, with a "did you mean" for misspelt names and the underlying
+//! crate's error as its source.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
-#![warn(rust_2018_idioms, unreachable_pub)]
+#![warn(
+    rust_2018_idioms,
+    unreachable_pub,
+    clippy::missing_errors_doc,
+    clippy::must_use_candidate
+)]
 
-pub mod auth;
-pub mod body;
-pub mod delivery;
+// Imports run one way, down this list: each module uses only those above it.
+mod auth;
+mod body;
+mod call;
+mod catalog;
+mod config;
+mod dispatch;
+mod envelope;
 mod error;
-pub mod event;
-pub mod field;
-pub mod registry;
-pub mod request;
-pub mod service;
+mod event;
+mod format;
+mod preview;
+mod receiver;
+mod registry;
+mod request;
+mod retry;
+mod secret;
+mod service;
 pub mod signing;
 pub mod template;
-pub mod webhook;
+mod value;
+mod webhook;
 
-pub use delivery::{Decision, Envelope, Outcome, RetryPolicy};
+pub use auth::Auth;
+pub use body::{BodyConfig, Pair, SoapVersion};
+pub use call::{Call, CallData};
+pub use catalog::{Catalog, FieldSpec};
+pub use config::Config;
+pub use dispatch::{Dispatch, Outgoing};
+pub use envelope::{Envelope, StoredHeader, StoredRequest};
 pub use error::{Error, ErrorKind, Position};
 pub use event::{Event, EventSet};
-pub use field::{Call, CallData, Catalog, FieldSpec, FieldType, Value};
-pub use registry::{Dispatch, Outgoing, Registry};
-pub use service::{Config, Method, Service, ServiceConfig, Services};
-pub use template::{Context, Format, Missing, Options, Syntax, Template};
-pub use webhook::{RealtimeReceiver, WebhookConfig};
+pub use preview::Preview;
+pub use receiver::{RealtimeReceiver, RealtimeUpdate};
+pub use registry::Registry;
+pub use request::Request;
+pub use retry::{Decision, GiveUp, Outcome, RetryPolicy};
+pub use secret::{Secret, REDACTED};
+pub use service::{Method, Service, ServiceConfig, USER_AGENT};
+pub use value::{FieldType, Value};
+pub use webhook::{WebhookConfig, WebhookRow};
 
 /// The README's examples, compiled and run as doctests so they stay true.
 #[cfg(doctest)]

@@ -1,64 +1,21 @@
-//! The registry of services and webhooks, and dispatch: turning "this
-//! happened on this call" into the requests to send.
+//! The registry of services and webhooks: what a host configures, checked
+//! and compiled, and indexed for dispatch by event and scope.
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use sha2::{Digest, Sha256};
 
+use crate::catalog::Catalog;
+use crate::config::Config;
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
-use crate::field::{Call, CallData, Catalog, Layers, Value};
-use crate::request::{debug_record, Preview};
-use crate::service::{is_uuid, Config, Service, ServiceConfig};
-use crate::signing::Stamp;
+use crate::service::{is_uuid, Service, ServiceConfig};
 use crate::webhook::{WebhookConfig, WebhookRow};
 
-/// One request to send, from a dispatch.
-#[derive(Debug)]
-pub struct Outgoing {
-    /// The webhook that fired.
-    pub webhook: String,
-    /// The service it invoked.
-    pub service: String,
-    /// The delivery id: the same for the same webhook, call, agent segment,
-    /// event and (for realtime updates) sequence number, so retries and
-    /// receivers can de-duplicate.
-    pub delivery: String,
-    /// The event.
-    pub event: Event,
-    /// The agent segment, for per-segment events of calls with segments.
-    pub segment: Option<usize>,
-    /// The request, ready to send.
-    pub request: http::Request<Vec<u8>>,
-    /// The redacted record to store, for services with the Debug flag.
-    pub debug: Option<Preview>,
-    /// What signing added, so an envelope stores the request without it.
-    pub(crate) stamp: Option<Stamp>,
-}
-
-impl Outgoing {
-    /// The request as a [`Preview`], with the webhook and delivery ids.
-    pub fn preview(&self, show_secrets: bool) -> Preview {
-        let mut preview = Preview::of(&self.service, &self.request, show_secrets);
-        preview.webhook = Some(self.webhook.clone());
-        preview.delivery = Some(self.delivery.clone());
-        preview
-    }
-}
-
-/// Everything one dispatch produced: the requests to send, and the webhooks
-/// that could not be rendered for this call (nothing is dropped silently).
-#[derive(Debug, Default)]
-pub struct Dispatch {
-    /// The requests, in webhook creation order (and segment order).
-    pub requests: Vec<Outgoing>,
-    /// Webhook ids with the error that kept each from rendering.
-    pub errors: Vec<(String, Error)>,
-}
-
 /// Services and webhooks, indexed for dispatch by event and scope.
+///
+/// Dispatch ([`Registry::dispatch`]) turns an event on a call into the
+/// requests to send; [`Registry::sign`] signs one for an attempt.
 ///
 /// The registry serialises (through [`Config`]) so a host can keep it in its
 /// own database and load it back identical. Deserialising checks it against
@@ -66,11 +23,11 @@ pub struct Dispatch {
 /// [`Registry::to_config`] and [`Registry::from_config`].
 #[derive(Debug, Clone)]
 pub struct Registry {
-    catalog: Catalog,
-    services: HashMap<String, Service>,
-    webhooks: HashMap<String, WebhookConfig>,
+    pub(crate) catalog: Catalog,
+    pub(crate) services: HashMap<String, Service>,
+    pub(crate) webhooks: HashMap<String, WebhookConfig>,
     /// event → scope → webhook ids.
-    index: HashMap<Event, HashMap<String, Vec<String>>>,
+    pub(crate) index: HashMap<Event, HashMap<String, Vec<String>>>,
 }
 
 impl PartialEq for Registry {
@@ -81,17 +38,13 @@ impl PartialEq for Registry {
     }
 }
 
-/// Events that fire once per agent segment when the call has segments.
-fn per_segment(event: Event) -> bool {
-    matches!(event, Event::AgentConnect | Event::AgentTermination)
-}
-
-fn registry_error(message: String) -> Error {
+pub(crate) fn registry_error(message: String) -> Error {
     Error::new(ErrorKind::Registry, message)
 }
 
 impl Registry {
     /// An empty registry checking templates against `catalog`.
+    #[must_use]
     pub fn new(catalog: Catalog) -> Registry {
         Registry {
             catalog,
@@ -101,8 +54,26 @@ impl Registry {
         }
     }
 
-    /// Loads a configuration, reporting every problem of every service and
-    /// webhook at once; an invalid configuration never half-loads.
+    /// Loads a configuration, compiling every service against `catalog`.
+    ///
+    /// # Errors
+    ///
+    /// Every problem of every service and webhook is reported at once
+    /// (see [`ServiceConfig::compile`]; a duplicate id, a webhook naming a
+    /// missing service, a realtime webhook using fields not known mid-call),
+    /// as one error of kind [`ErrorKind::InvalidConfig`] listing them; an
+    /// invalid configuration never half-loads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Catalog, Config, Registry};
+    ///
+    /// let config = Config::from_json(include_str!("../examples/configs/pbx.json"))?;
+    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
+    /// assert_eq!(registry.webhooks().len(), config.webhooks.len());
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
     pub fn from_config(config: &Config, catalog: Catalog) -> Result<Registry, Error> {
         let mut registry = Registry::new(catalog);
         let mut errors = Vec::new();
@@ -133,11 +104,12 @@ impl Registry {
         if errors.is_empty() {
             Ok(registry)
         } else {
-            Err(Error::many(errors))
+            Err(Error::many(ErrorKind::InvalidConfig, errors))
         }
     }
 
     /// The configuration: every service and webhook, sorted by id.
+    #[must_use]
     pub fn to_config(&self) -> Config {
         let services: BTreeMap<_, _> = self.services.iter().collect();
         let webhooks: BTreeMap<_, _> = self.webhooks.iter().collect();
@@ -148,6 +120,7 @@ impl Registry {
     }
 
     /// The catalog templates are checked against.
+    #[must_use]
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
     }
@@ -155,6 +128,11 @@ impl Registry {
     // Services.
 
     /// Adds a service; its id must be new.
+    ///
+    /// # Errors
+    ///
+    /// A service that does not compile (see [`ServiceConfig::compile`]), or
+    /// whose id is taken (kind [`ErrorKind::Registry`]), is refused.
     pub fn add_service(&mut self, config: ServiceConfig) -> Result<(), Error> {
         if self.services.contains_key(&config.id) {
             return Err(
@@ -167,9 +145,14 @@ impl Registry {
         Ok(())
     }
 
-    /// Replaces a service's configuration (the PBX's pencil action). The
+    /// Replaces a service's configuration (an admin screen's edit). The
     /// new one must compile, and still suit every realtime webhook using
     /// it; otherwise nothing changes.
+    ///
+    /// # Errors
+    ///
+    /// An unknown id (kind [`ErrorKind::Registry`]), a configuration that
+    /// does not compile, or one a realtime webhook cannot use.
     pub fn update_service(&mut self, config: ServiceConfig) -> Result<(), Error> {
         if !self.services.contains_key(&config.id) {
             return Err(registry_error(format!("no service `{}`", config.id)));
@@ -184,6 +167,10 @@ impl Registry {
 
     /// Enables or disables a service; a disabled service's webhooks do not
     /// fire.
+    ///
+    /// # Errors
+    ///
+    /// An unknown id is an error of kind [`ErrorKind::Registry`].
     pub fn set_service_enabled(&mut self, id: &str, enabled: bool) -> Result<(), Error> {
         let mut config = self
             .service(id)
@@ -194,7 +181,12 @@ impl Registry {
         self.update_service(config)
     }
 
-    /// Deletes a service. Refused while a webhook uses it.
+    /// Deletes a service, returning its configuration.
+    ///
+    /// # Errors
+    ///
+    /// An unknown id, or a service a webhook still uses (the error names
+    /// them), is an error of kind [`ErrorKind::Registry`].
     pub fn remove_service(&mut self, id: &str) -> Result<ServiceConfig, Error> {
         let mut users: Vec<&str> = self
             .webhooks
@@ -218,11 +210,13 @@ impl Registry {
     }
 
     /// The service with this id.
+    #[must_use]
     pub fn service(&self, id: &str) -> Option<&Service> {
         self.services.get(id)
     }
 
     /// Every service, sorted by id.
+    #[must_use]
     pub fn services(&self) -> Vec<&Service> {
         let mut services: Vec<&Service> = self.services.values().collect();
         services.sort_by(|a, b| a.id().cmp(b.id()));
@@ -258,7 +252,7 @@ impl Registry {
         if errors.is_empty() {
             Ok(())
         } else {
-            Err(Error::many(errors))
+            Err(Error::many(ErrorKind::InvalidConfig, errors))
         }
     }
 
@@ -306,7 +300,13 @@ impl Registry {
         }
     }
 
-    /// Adds a webhook; its id must be new and its service must exist.
+    /// Adds a webhook.
+    ///
+    /// # Errors
+    ///
+    /// A taken id (kind [`ErrorKind::Registry`]), an id that is not a UUID,
+    /// a service that does not exist, or a realtime webhook whose service
+    /// uses fields not known mid-call (kind [`ErrorKind::InvalidConfig`]).
     pub fn add_webhook(&mut self, webhook: WebhookConfig) -> Result<(), Error> {
         if self.webhooks.contains_key(&webhook.id) {
             return Err(registry_error(format!(
@@ -321,6 +321,11 @@ impl Registry {
     }
 
     /// Replaces a webhook (its event, service, scopes, status).
+    ///
+    /// # Errors
+    ///
+    /// An unknown id (kind [`ErrorKind::Registry`]), or a webhook
+    /// [`Registry::add_webhook`] would refuse; nothing changes then.
     pub fn update_webhook(&mut self, webhook: WebhookConfig) -> Result<(), Error> {
         let old = self
             .webhooks
@@ -335,6 +340,10 @@ impl Registry {
     }
 
     /// Enables or disables a webhook.
+    ///
+    /// # Errors
+    ///
+    /// An unknown id is an error of kind [`ErrorKind::Registry`].
     pub fn set_webhook_enabled(&mut self, id: &str, enabled: bool) -> Result<(), Error> {
         let webhook = self
             .webhooks
@@ -344,7 +353,11 @@ impl Registry {
         Ok(())
     }
 
-    /// Deletes a webhook.
+    /// Deletes a webhook, returning it.
+    ///
+    /// # Errors
+    ///
+    /// An unknown id is an error of kind [`ErrorKind::Registry`].
     pub fn remove_webhook(&mut self, id: &str) -> Result<WebhookConfig, Error> {
         let webhook = self
             .webhooks
@@ -355,12 +368,14 @@ impl Registry {
     }
 
     /// The webhook with this id.
+    #[must_use]
     pub fn webhook(&self, id: &str) -> Option<&WebhookConfig> {
         self.webhooks.get(id)
     }
 
     /// The webhook listing, oldest first: creation time, status, event,
     /// service, URL and method.
+    #[must_use]
     pub fn webhooks(&self) -> Vec<WebhookRow> {
         let mut rows: Vec<WebhookRow> = self
             .webhooks
@@ -382,209 +397,13 @@ impl Registry {
         rows
     }
 
-    /// The body template of a webhook's service, as configured (the PBX's
-    /// eye action).
+    /// The body template of a webhook's service, as configured, for an
+    /// admin screen to show (the PBX's "eye" action).
+    #[must_use]
     pub fn webhook_body(&self, id: &str) -> Option<String> {
         let webhook = self.webhooks.get(id)?;
         Some(self.services.get(&webhook.service)?.body_text())
     }
-
-    // Dispatch.
-
-    /// Every enabled webhook bound to `event` and subscribed to a scope of
-    /// `call`, oldest first; the cost depends on the matches, not on how
-    /// many webhooks exist.
-    fn matching(&self, event: Event, call: &Call) -> Vec<&WebhookConfig> {
-        let Some(by_scope) = self.index.get(&event) else {
-            return Vec::new();
-        };
-        let mut found: Vec<&WebhookConfig> = call
-            .scopes
-            .iter()
-            .filter_map(|scope| by_scope.get(scope))
-            .flatten()
-            .filter_map(|id| self.webhooks.get(id))
-            .filter(|w| w.enabled)
-            .collect();
-        found.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        found.dedup_by(|a, b| a.id == b.id);
-        found
-    }
-
-    /// Dispatches `event` for `call` at time `at`: every request to send,
-    /// signed with time `at` where the service signs.
-    ///
-    /// Agent Connect and Agent Termination fire once per agent segment when
-    /// the call has segments, each with that segment's data over the
-    /// call's. Every request's data also has `event` (the event's name),
-    /// `event_time` (`at`) and `delivery_id`.
-    pub fn dispatch(&self, event: Event, call: &Call, at: DateTime<Utc>) -> Dispatch {
-        let segments: Vec<Option<usize>> = if per_segment(event) && !call.segments.is_empty() {
-            (0..call.segments.len()).map(Some).collect()
-        } else {
-            vec![None]
-        };
-        let mut dispatch = Dispatch::default();
-        for webhook in self.matching(event, call) {
-            for &segment in &segments {
-                self.fire(webhook, event, call, segment, None, at, &mut dispatch);
-            }
-        }
-        dispatch
-    }
-
-    /// Dispatches `event` for one agent segment of `call`, for hosts that
-    /// fire as each segment ends.
-    pub fn dispatch_segment(
-        &self,
-        event: Event,
-        call: &Call,
-        segment: usize,
-        at: DateTime<Utc>,
-    ) -> Dispatch {
-        let mut dispatch = Dispatch::default();
-        for webhook in self.matching(event, call) {
-            self.fire(webhook, event, call, Some(segment), None, at, &mut dispatch);
-        }
-        dispatch
-    }
-
-    /// Dispatches a realtime update (AVANSER): the call's status changed to
-    /// `status`, the `sequence`-th change of this call (from 1). Realtime
-    /// webhooks receive `status` and `sequence` as fields, and each update
-    /// has its own delivery id.
-    pub fn status_change(
-        &self,
-        call: &Call,
-        status: &str,
-        sequence: u64,
-        at: DateTime<Utc>,
-    ) -> Dispatch {
-        let mut dispatch = Dispatch::default();
-        for webhook in self.matching(Event::CallStatusChange, call) {
-            self.fire(
-                webhook,
-                Event::CallStatusChange,
-                call,
-                None,
-                Some((status, sequence)),
-                at,
-                &mut dispatch,
-            );
-        }
-        dispatch
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn fire(
-        &self,
-        webhook: &WebhookConfig,
-        event: Event,
-        call: &Call,
-        segment: Option<usize>,
-        realtime: Option<(&str, u64)>,
-        at: DateTime<Utc>,
-        dispatch: &mut Dispatch,
-    ) {
-        let Some(service) = self.services.get(&webhook.service) else {
-            return;
-        };
-        if !service.is_enabled() {
-            return;
-        }
-        let delivery = delivery_id(&webhook.id, &call.id, segment, event, realtime.map(|r| r.1));
-        let mut own = CallData::new()
-            .with("event", event.name())
-            .with("event_time", at)
-            .with("delivery_id", delivery.as_str());
-        if let Some((status, sequence)) = realtime {
-            own.insert("status", status);
-            own.insert(
-                "sequence",
-                Value::Integer(i64::try_from(sequence).unwrap_or(i64::MAX)),
-            );
-        }
-        let empty = CallData::new();
-        let segment_data = segment.and_then(|i| call.segments.get(i)).unwrap_or(&empty);
-        let request = service
-            .request_with(&Layers([&own, segment_data, &call.data]))
-            .and_then(|mut request| {
-                let stamp = service.stamp(&mut request, &delivery, at)?;
-                Ok((request, stamp))
-            });
-        match request {
-            Ok((request, stamp)) => dispatch.requests.push(Outgoing {
-                stamp,
-                webhook: webhook.id.clone(),
-                service: service.id().to_owned(),
-                delivery,
-                event,
-                segment,
-                debug: debug_record(service, &request),
-                request,
-            }),
-            Err(e) => dispatch.errors.push((webhook.id.clone(), e)),
-        }
-    }
-}
-
-impl Registry {
-    /// The request of a stored delivery, signed for an attempt at `at`
-    /// (each attempt is signed with its own time). The service must still
-    /// exist.
-    pub fn request_for(
-        &self,
-        envelope: &crate::delivery::Envelope,
-        at: DateTime<Utc>,
-    ) -> Result<http::Request<Vec<u8>>, Error> {
-        let service = self
-            .services
-            .get(&envelope.service)
-            .ok_or_else(|| registry_error(format!("no service `{}`", envelope.service)))?;
-        let mut request = envelope.to_request()?;
-        service.sign(&mut request, &envelope.delivery, at)?;
-        Ok(request)
-    }
-
-    /// The retry policy for a delivery through `service`: the service's
-    /// own, or the default.
-    pub fn retry_policy(&self, service: &str) -> crate::delivery::RetryPolicy {
-        self.services
-            .get(service)
-            .map(Service::retry_policy)
-            .unwrap_or_default()
-    }
-}
-
-/// A UUID (version 8, from SHA-256) of the delivery's identity.
-fn delivery_id(
-    webhook: &str,
-    call: &str,
-    segment: Option<usize>,
-    event: Event,
-    sequence: Option<u64>,
-) -> String {
-    let mut hash = Sha256::new();
-    for part in [webhook, call, event.name()] {
-        hash.update(part.as_bytes());
-        hash.update([0]);
-    }
-    hash.update(segment.map_or(u64::MAX, |s| s as u64).to_be_bytes());
-    hash.update(sequence.unwrap_or(0).to_be_bytes());
-    let digest = hash.finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    bytes[6] = (bytes[6] & 0x0f) | 0x80;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
 }
 
 impl Serialize for Registry {
@@ -604,6 +423,8 @@ impl<'de> Deserialize<'de> for Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::call::{Call, CallData};
+    use chrono::{DateTime, Utc};
     use serde_json::json;
 
     const S1: &str = "00000000-0000-4000-8000-000000000001";
@@ -675,17 +496,6 @@ mod tests {
             .dispatch(Event::CallHangup, &call(&["A"]), at())
             .requests
             .is_empty());
-    }
-
-    #[test]
-    fn delivery_ids_are_stable_and_distinct() {
-        let a = delivery_id(W1, "c1", None, Event::CallHangup, None);
-        assert_eq!(a, delivery_id(W1, "c1", None, Event::CallHangup, None));
-        assert!(is_uuid(&a));
-        assert_ne!(a, delivery_id(W1, "c1", Some(0), Event::CallHangup, None));
-        assert_ne!(a, delivery_id(W1, "c2", None, Event::CallHangup, None));
-        assert_ne!(a, delivery_id(W2, "c1", None, Event::CallHangup, None));
-        assert_ne!(a, delivery_id(W1, "c1", None, Event::CallHangup, Some(1)));
     }
 
     #[test]

@@ -4,21 +4,22 @@
 //! A [`ServiceConfig`] is plain data (serde: JSON, TOML, a database row). It
 //! compiles into a [`Service`], with every template checked and everything
 //! that does not depend on the call (the URL when static, static headers,
-//! content type, auth) parsed once. [`Service::request`] then renders an
-//! `http::Request<Vec<u8>>` for a call, and sends nothing.
-
-use std::collections::HashMap;
+//! content type, auth) parsed once. [`Service::request`] then renders a
+//! [`Request`] for a call, and sends nothing.
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Auth;
-use crate::body::{Body, BodyConfig, Pair, Parts};
-use crate::delivery::RetryPolicy;
-use crate::error::{json_error, Error, ErrorKind};
-use crate::field::{CallData, Catalog, Lookup};
-use crate::signing::{Signer, SigningConfig, Stamp};
-use crate::template::{Context, Escape, Missing, Options, Syntax, Template};
+use crate::body::{form_pairs, Body, BodyConfig, Pair};
+use crate::call::{CallData, Lookup};
+use crate::catalog::Catalog;
+use crate::error::{Error, ErrorKind};
+use crate::preview::Preview;
+use crate::request::Request;
+use crate::retry::RetryPolicy;
+use crate::signing::{Signer, SigningConfig};
+use crate::template::{url_has_query, Builder, Context, Missing, Options, Syntax, Template};
 
 /// The HTTP method of a service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -39,6 +40,7 @@ pub enum Method {
 
 impl Method {
     /// The `http` crate's method.
+    #[must_use]
     pub fn as_http(self) -> http::Method {
         match self {
             Method::Get => http::Method::GET,
@@ -61,7 +63,7 @@ fn is_false(b: &bool) -> bool {
 /// A web service as configured.
 ///
 /// ```
-/// use callhook::service::ServiceConfig;
+/// use callhook::ServiceConfig;
 ///
 /// let config: ServiceConfig = serde_json::from_str(r##"{
 ///     "id": "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b",
@@ -89,7 +91,7 @@ pub struct ServiceConfig {
     /// Whether the service is active.
     #[serde(default = "enabled_by_default")]
     pub enabled: bool,
-    /// RingCX's web service group.
+    /// A group to file the service under (RingCX's web service groups).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
     /// The HTTP method.
@@ -99,7 +101,8 @@ pub struct ServiceConfig {
     /// The placeholder syntax of every template of the service.
     #[serde(default)]
     pub syntax: Syntax,
-    /// Leave unknown placeholders as literal text, as RingCX does.
+    /// Leave placeholders naming unknown fields as literal text (RingCX
+    /// sends unknown tags as written) instead of refusing the service.
     #[serde(default, skip_serializing_if = "is_false")]
     pub lenient: bool,
     /// One missing-value policy for every placeholder, instead of the
@@ -115,7 +118,8 @@ pub struct ServiceConfig {
     /// Authentication.
     #[serde(default)]
     pub auth: Auth,
-    /// RingCX's Debug flag: keep a redacted record of each request.
+    /// Keep a redacted record of each request for the host to store
+    /// (RingCX's Debug flag); see [`Service::debug_record`].
     #[serde(default, skip_serializing_if = "is_false")]
     pub debug: bool,
     /// How requests are signed, if they are.
@@ -158,9 +162,32 @@ pub(crate) fn is_uuid(id: &str) -> bool {
 impl ServiceConfig {
     /// Compiles the service against `catalog`, checking everything at once.
     ///
+    /// # Errors
+    ///
     /// Every problem is reported, each naming this service's id and the
     /// field path (`url`, `body.pairs.2.value`, `headers.0.key`) and, in
-    /// templates, the line and column.
+    /// templates, the line and column: an id that is not a UUID, templates
+    /// that do not compile, invalid or reserved header names, credentials a
+    /// header cannot carry, bad signing secrets and an unusable retry
+    /// policy. Several problems come as one error of kind
+    /// [`ErrorKind::InvalidConfig`] with [`Error::related`] listing them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Catalog, ServiceConfig};
+    ///
+    /// let config: ServiceConfig = serde_json::from_str(r##"{
+    ///     "id": "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b",
+    ///     "name": "t",
+    ///     "method": "POST",
+    ///     "url": "https://crm.example.com/calls",
+    ///     "body": {"kind": "form", "pairs": [{"key": "agent", "value": "#agnet_id#"}]}
+    /// }"##).unwrap();
+    /// let err = config.compile(Catalog::standard()).unwrap_err();
+    /// assert_eq!(err.field(), Some("body.pairs.0.value"));
+    /// assert_eq!(err.suggestion(), Some("agent_id"));
+    /// ```
     pub fn compile(&self, catalog: &Catalog) -> Result<Service, Error> {
         let mut errors = Vec::new();
         let mut options = Options::new(catalog)
@@ -178,12 +205,14 @@ impl ServiceConfig {
                 .in_field("id"),
             );
         }
-        let url = Template::compile(&self.url, Context::Url, &options)
-            .map_err(|e| errors.push(e.in_field("url")))
-            .ok();
-        let body = Body::compile(&self.body, self.method == Method::Get, &options)
+        let get = self.method == Method::Get;
+        let url = self
+            .compile_url(get, &options)
             .map_err(|e| errors.extend(e))
-            .unwrap_or_default();
+            .ok();
+        let body = Body::compile(&self.body, get, &options)
+            .map_err(|e| errors.extend(e))
+            .ok();
 
         let mut static_headers = HeaderMap::new();
         let mut dynamic_headers = Vec::new();
@@ -192,13 +221,14 @@ impl ServiceConfig {
             let path = format!("headers.{i}");
             let name = match HeaderName::try_from(pair.key.as_str()) {
                 Ok(name) => name,
-                Err(_) => {
+                Err(e) => {
                     errors.push(
                         Error::new(
                             ErrorKind::InvalidHeader,
                             format!("invalid header name `{}`", pair.key),
                         )
-                        .in_field(&format!("{path}.key")),
+                        .in_field(&format!("{path}.key"))
+                        .with_source(e),
                     );
                     continue;
                 }
@@ -216,39 +246,45 @@ impl ServiceConfig {
                 );
                 continue;
             }
-            let mut parts = Parts::default();
-            let mut header_errors = Vec::new();
-            parts.pair_value(
-                pair,
+            let mut builder = Builder::new(&options);
+            builder.fragment(
+                &pair.value,
                 Context::Header,
-                Escape::Header,
-                &options,
-                &path,
-                &mut header_errors,
+                Some(&pair.map),
+                Some(&format!("{path}.value")),
             );
-            if !header_errors.is_empty() {
-                errors.extend(header_errors);
-                continue;
-            }
-            set_by_user.push(name.clone());
-            if parts.is_static() {
-                let mut value = Vec::new();
-                if let Err(e) = parts.render_into(&CallData::new(), &mut value) {
-                    errors.push(e.in_field(&format!("{path}.value")));
+            let value = match builder.finish(Context::Header) {
+                Ok(value) => value,
+                Err(e) => {
+                    errors.extend(e);
                     continue;
                 }
-                match HeaderValue::try_from(value) {
-                    Ok(mut value) => {
-                        value.set_sensitive(looks_secret(&name));
-                        static_headers.append(name, value);
+            };
+            set_by_user.push(name.clone());
+            if value.is_static() {
+                let rendered = value
+                    .render(&CallData::new())
+                    .map_err(|e| e.in_field(&format!("{path}.value")))
+                    .and_then(|bytes| {
+                        HeaderValue::try_from(bytes).map_err(|e| {
+                            Error::new(ErrorKind::InvalidHeader, "invalid header value")
+                                .in_field(&format!("{path}.value"))
+                                .with_source(e)
+                        })
+                    });
+                match rendered {
+                    Ok(mut rendered) => {
+                        rendered.set_sensitive(looks_secret(&name));
+                        static_headers.append(name, rendered);
                     }
-                    Err(_) => errors.push(
-                        Error::new(ErrorKind::InvalidHeader, "invalid header value")
-                            .in_field(&format!("{path}.value")),
-                    ),
+                    Err(e) => errors.push(e),
                 }
             } else {
-                dynamic_headers.push((name, parts, path));
+                dynamic_headers.push(DynamicHeader {
+                    name,
+                    value,
+                    index: i,
+                });
             }
         }
         match self.auth.header() {
@@ -270,19 +306,22 @@ impl ServiceConfig {
         if !set_by_user.contains(&header::USER_AGENT) {
             static_headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
         }
-        if let Some(content_type) = &body.content_type {
-            if !set_by_user.contains(&header::CONTENT_TYPE) {
-                static_headers.insert(header::CONTENT_TYPE, content_type.clone());
+        if let Some(body) = &body {
+            if let Some(content_type) = &body.content_type {
+                if !set_by_user.contains(&header::CONTENT_TYPE) {
+                    static_headers.insert(header::CONTENT_TYPE, content_type.clone());
+                }
             }
-        }
-        if let Some(action) = &body.soap_action {
-            static_headers.insert(HeaderName::from_static("soapaction"), action.clone());
-        }
-        // A stand-in, replaced in each request: a clone of the map has no
-        // room to spare, so inserting the header there would reallocate.
-        // Templated headers come first, as they would without it.
-        if body.content_type.is_some() && dynamic_headers.is_empty() {
-            static_headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+            if let Some(action) = &body.soap_action {
+                static_headers.insert(HeaderName::from_static("soapaction"), action.clone());
+            }
+            // A stand-in, replaced in each request: a clone of the map has
+            // no room to spare, so inserting the header there would
+            // reallocate the map. Templated headers come first, as they
+            // would without it.
+            if body.content_type.is_some() && dynamic_headers.is_empty() {
+                static_headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+            }
         }
 
         let signer = match self.signing.as_ref().map(Signer::new).transpose() {
@@ -312,29 +351,56 @@ impl ServiceConfig {
             }
         }
 
-        let (Some(url), true) = (url, errors.is_empty()) else {
-            return Err(Error::many(errors).in_service(&self.id));
+        let (Some(url), Some(body), true) = (url, body, errors.is_empty()) else {
+            return Err(Error::many(ErrorKind::InvalidConfig, errors).in_service(&self.id));
         };
-        let body_capacity = body.parts.size_hint();
-        let mut service = Service {
+        let static_uri = if url.is_static() {
+            Some(render_uri(&url, &CallData::new()).map_err(|e| e.in_service(&self.id))?)
+        } else {
+            None
+        };
+        Ok(Service {
             config: self.clone(),
             method: self.method.as_http(),
-            static_uri: None,
             url,
+            static_uri,
             body,
             static_headers,
             dynamic_headers,
             signer,
-            body_capacity,
-        };
-        if service.url.is_static() && service.body.query.is_static() {
-            let uri = service
-                .render_uri(&CallData::new())
-                .map_err(|e| e.in_service(&self.id))?;
-            service.static_uri = Some(uri);
-        }
-        Ok(service)
+        })
     }
+
+    /// The URL and, for `GET`, the body's pairs as its query string, as one
+    /// template.
+    fn compile_url(&self, get: bool, options: &Options<'_>) -> Result<Template, Vec<Error>> {
+        let mut builder = Builder::new(options);
+        builder.fragment(&self.url, Context::Url, None, Some("url"));
+        if let Some(pairs) = self.body.query_pairs(get).filter(|p| !p.is_empty()) {
+            // Values are percent-encoded, so a `?` in the URL is the
+            // template's own; one that ends in a placeholder is given `&`
+            // whatever the value, which at worst leaves an empty parameter.
+            let separator: &[u8] = if !url_has_query(&self.url, self.syntax) {
+                b"?"
+            } else if self.url.ends_with(['?', '&']) {
+                b""
+            } else {
+                b"&"
+            };
+            builder.literal(separator);
+            form_pairs(&mut builder, pairs, "body.pairs");
+        }
+        builder.finish(Context::Url)
+    }
+}
+
+/// A header whose value depends on the call.
+#[derive(Debug, Clone)]
+struct DynamicHeader {
+    name: HeaderName,
+    value: Template,
+    /// Its index in the configuration's `headers`, for errors.
+    index: usize,
 }
 
 /// A compiled web service, ready to build requests.
@@ -342,15 +408,14 @@ impl ServiceConfig {
 pub struct Service {
     config: ServiceConfig,
     method: http::Method,
+    /// The URL, with the query pairs of a `GET`.
     url: Template,
     /// The URI, parsed once, when it does not depend on the call.
     static_uri: Option<http::Uri>,
     body: Body,
     static_headers: HeaderMap,
-    dynamic_headers: Vec<(HeaderName, Parts, String)>,
+    dynamic_headers: Vec<DynamicHeader>,
     signer: Option<Signer>,
-    /// The body buffer's first capacity, from the compiled body.
-    body_capacity: usize,
 }
 
 impl PartialEq for Service {
@@ -359,68 +424,96 @@ impl PartialEq for Service {
     }
 }
 
+fn render_uri<L: Lookup + ?Sized>(url: &Template, data: &L) -> Result<http::Uri, Error> {
+    let mut rendered = Vec::with_capacity(url.size_hint());
+    url.render_with(data, &mut rendered)
+        .map_err(|e| e.in_field("url"))?;
+    http::Uri::try_from(rendered).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidUrl,
+            format!("rendered URL is invalid: {e}"),
+        )
+        .in_field("url")
+        .with_source(e)
+    })
+}
+
 impl Service {
     /// The configuration the service was compiled from.
+    #[must_use]
     pub fn config(&self) -> &ServiceConfig {
         &self.config
     }
 
     /// The service id.
+    #[must_use]
     pub fn id(&self) -> &str {
         &self.config.id
     }
 
     /// Whether the service is enabled.
+    #[must_use]
     pub fn is_enabled(&self) -> bool {
         self.config.enabled
     }
 
     /// The HTTP method.
+    #[must_use]
     pub fn method(&self) -> &http::Method {
         &self.method
     }
 
     /// The retry policy: the service's, or the default.
+    #[must_use]
     pub fn retry_policy(&self) -> RetryPolicy {
         self.config.retry.clone().unwrap_or_default()
     }
 
     /// Signs `request` as delivery `id` at time `at`, if the service signs
     /// its requests; any earlier signature is replaced, so each attempt of
-    /// a delivery is signed with its own time.
+    /// a delivery is signed with its own time by the same call.
+    ///
+    /// # Errors
+    ///
+    /// A delivery id that cannot travel in a header (not printable ASCII)
+    /// is an error of kind [`ErrorKind::Signature`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{CallData, Catalog, Config};
+    ///
+    /// let config = Config::from_json(include_str!("../examples/configs/signed.json"))?;
+    /// let service = config.services[0].compile(Catalog::standard())?;
+    /// let mut request = service.request(&CallData::new())?;
+    /// service.sign(&mut request, "d-1", "2024-12-02T21:12:00Z".parse().unwrap())?;
+    /// assert_eq!(request.headers()["webhook-timestamp"], "1733173920");
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
     pub fn sign(
         &self,
-        request: &mut http::Request<Vec<u8>>,
+        request: &mut Request,
         id: &str,
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), Error> {
-        self.stamp(request, id, at).map(|_| ())
-    }
-
-    pub(crate) fn stamp(
-        &self,
-        request: &mut http::Request<Vec<u8>>,
-        id: &str,
-        at: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Option<Stamp>, Error> {
         match &self.signer {
             Some(signer) => signer
                 .sign(request, id, at)
-                .map(Some)
                 .map_err(|e| e.in_field("signing").in_service(&self.config.id)),
-            None => Ok(None),
+            None => Ok(()),
         }
     }
 
     /// Every field the service's templates use (URL, body, headers), each
     /// once.
+    #[must_use]
     pub fn fields(&self) -> Vec<&str> {
         let mut fields: Vec<&str> = Vec::new();
         let all = self
             .url
             .fields()
-            .chain(self.body.fields())
-            .chain(self.dynamic_headers.iter().flat_map(|(_, p, _)| p.fields()));
+            .chain(self.body.template.fields())
+            .chain(self.dynamic_headers.iter().flat_map(|h| h.value.fields()));
         for field in all {
             if !fields.contains(&field) {
                 fields.push(field);
@@ -432,6 +525,7 @@ impl Service {
     /// The body template as configured, for showing to an administrator
     /// (the PBX's "eye" action): the raw template, or the pairs as
     /// `key=value` lines.
+    #[must_use]
     pub fn body_text(&self) -> String {
         let pairs = |pairs: &[Pair]| {
             pairs
@@ -453,88 +547,78 @@ impl Service {
         }
     }
 
-    fn render_uri<L: Lookup + ?Sized>(&self, data: &L) -> Result<http::Uri, Error> {
-        let mut url = Vec::with_capacity(self.config.url.len() + 32);
-        self.url
-            .render_with(data, &mut url)
-            .map_err(|e| e.in_field("url"))?;
-        if !self.body.query.is_empty() {
-            // Values are percent-encoded, so a `?` in the rendered URL is the
-            // template's own.
-            match url.last() {
-                Some(b'?' | b'&') => {}
-                _ if url.contains(&b'?') => url.push(b'&'),
-                _ => url.push(b'?'),
-            }
-            self.body
-                .query
-                .render_into(data, &mut url)
-                .map_err(|e| e.in_field("body"))?;
-        }
-        http::Uri::try_from(url).map_err(|e| {
-            Error::new(
-                ErrorKind::InvalidUrl,
-                format!("rendered URL is invalid: {e}"),
-            )
-            .in_field("url")
-        })
-    }
-
     /// Renders the body for `data`, appending to `out`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Service::request`], for the body.
     pub fn render_body_into(&self, data: &CallData, out: &mut Vec<u8>) -> Result<(), Error> {
-        self.render_body_with(data, out)
-    }
-
-    fn render_body_with<L: Lookup + ?Sized>(
-        &self,
-        data: &L,
-        out: &mut Vec<u8>,
-    ) -> Result<(), Error> {
         self.body
-            .parts
-            .render_into(data, out)
+            .template
+            .render_with(data, out)
             .map_err(|e| e.in_field("body").in_service(&self.config.id))
     }
 
     /// Builds the request for a call: method, URI, headers (content type,
-    /// content length, user agent, auth) and body. Nothing is sent.
+    /// content length, user agent, auth) and body. Nothing is sent, and
+    /// nothing is signed ([`Service::sign`] does that, for each attempt).
+    ///
+    /// # Errors
     ///
     /// A value that cannot be placed safely (CR or LF in a header, `..` as a
-    /// path segment) is an error; the request is never built with it.
-    pub fn request(&self, data: &CallData) -> Result<http::Request<Vec<u8>>, Error> {
+    /// path segment) is an error of kind [`ErrorKind::UnsafeValue`], and a
+    /// missing value under [`Missing::Error`] one of kind
+    /// [`ErrorKind::MissingValue`], each naming the service and field; the
+    /// request is never built with it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{CallData, Catalog, Config};
+    ///
+    /// let config = Config::from_json(include_str!("../examples/configs/ringcx.json"))?;
+    /// let service = config.services[0].compile(Catalog::standard())?;
+    /// let request = service.request(&CallData::new().with("agent_id", "1001"))?;
+    /// assert_eq!(request.method(), "POST");
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    pub fn request(&self, data: &CallData) -> Result<Request, Error> {
         self.request_with(data)
     }
 
-    pub(crate) fn request_with<L: Lookup + ?Sized>(
-        &self,
-        data: &L,
-    ) -> Result<http::Request<Vec<u8>>, Error> {
+    pub(crate) fn request_with<L: Lookup + ?Sized>(&self, data: &L) -> Result<Request, Error> {
         let in_service = |e: Error| e.in_service(&self.config.id);
-        let mut body = Vec::with_capacity(self.body_capacity);
-        self.render_body_with(data, &mut body)?;
+        let mut body = Vec::with_capacity(self.body.template.size_hint());
+        self.body
+            .template
+            .render_with(data, &mut body)
+            .map_err(|e| in_service(e.in_field("body")))?;
         let uri = match &self.static_uri {
             Some(uri) => uri.clone(),
-            None => self.render_uri(data).map_err(in_service)?,
+            None => render_uri(&self.url, data).map_err(in_service)?,
         };
         let mut headers = self.static_headers.clone();
-        for (name, parts, path) in &self.dynamic_headers {
+        for header in &self.dynamic_headers {
+            let path = format!("headers.{}.value", header.index);
             let mut value = Vec::new();
-            parts
-                .render_into(data, &mut value)
-                .map_err(|e| in_service(e.in_field(&format!("{path}.value"))))?;
-            let value = HeaderValue::try_from(value).map_err(|_| {
+            header
+                .value
+                .render_with(data, &mut value)
+                .map_err(|e| in_service(e.in_field(&path)))?;
+            let value = HeaderValue::try_from(value).map_err(|e| {
                 in_service(
                     Error::new(
                         ErrorKind::InvalidHeader,
-                        format!("invalid value for header `{name}`"),
+                        format!("invalid value for header `{}`", header.name),
                     )
-                    .in_field(&format!("{path}.value")),
+                    .in_field(&path)
+                    .with_source(e),
                 )
             })?;
-            headers.append(name.clone(), value);
+            headers.append(header.name.clone(), value);
         }
         if self.body.content_type.is_some() {
-            let length = content_length(body.len());
+            let length = HeaderValue::from(body.len());
             match headers.get_mut(header::CONTENT_LENGTH) {
                 Some(stand_in) => *stand_in = length,
                 None => {
@@ -548,148 +632,48 @@ impl Service {
         *request.headers_mut() = headers;
         Ok(request)
     }
-}
 
-/// "0000" to "9999", so a content length below 10,000 is a static
-/// [`HeaderValue`] rather than an allocation in every request.
-static FOUR_DIGITS: [u8; 40_000] = {
-    let mut digits = [0; 40_000];
-    let mut n = 0;
-    while n < 10_000 {
-        digits[4 * n] = b'0' + (n / 1_000) as u8;
-        digits[4 * n + 1] = b'0' + (n / 100 % 10) as u8;
-        digits[4 * n + 2] = b'0' + (n / 10 % 10) as u8;
-        digits[4 * n + 3] = b'0' + (n % 10) as u8;
-        n += 1;
-    }
-    digits
-};
-
-fn content_length(length: usize) -> HeaderValue {
-    let width = match length {
-        0..=9 => 1,
-        10..=99 => 2,
-        100..=999 => 3,
-        1_000..=9_999 => 4,
-        _ => return HeaderValue::from(length),
-    };
-    let end = 4 * length + 4;
-    match FOUR_DIGITS.get(end - width..end).map(std::str::from_utf8) {
-        Some(Ok(digits)) => HeaderValue::from_static(digits),
-        _ => HeaderValue::from(length),
-    }
-}
-
-/// A set of compiled services, by id.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Services {
-    services: Vec<Service>,
-    index: HashMap<String, usize>,
-}
-
-impl Services {
-    /// Compiles every service, reporting every problem of every service at
-    /// once; an invalid configuration never half-loads.
-    pub fn load(configs: &[ServiceConfig], catalog: &Catalog) -> Result<Services, Error> {
-        let mut errors = Vec::new();
-        let mut services = Services::default();
-        for (i, config) in configs.iter().enumerate() {
-            if services.index.contains_key(&config.id) {
-                errors.push(
-                    Error::new(
-                        ErrorKind::InvalidConfig,
-                        format!("service id `{}` is used twice", config.id),
-                    )
-                    .in_field(&format!("services.{i}.id"))
-                    .in_service(&config.id),
-                );
-                continue;
-            }
-            match config.compile(catalog) {
-                Ok(service) => {
-                    services
-                        .index
-                        .insert(config.id.clone(), services.services.len());
-                    services.services.push(service);
-                }
-                Err(e) => errors.extend(e.into_problems()),
-            }
-        }
-        if errors.is_empty() {
-            Ok(services)
-        } else {
-            Err(Error::many(errors))
-        }
+    /// Renders the service for `data` and describes the request, as an
+    /// admin screen shows it before saving (AVANSER's preview). Secrets are
+    /// redacted unless `show_secrets`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Service::request`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{CallData, Catalog, Config};
+    ///
+    /// let config = Config::from_json(include_str!("../examples/configs/avanser.json"))?;
+    /// let service = config.services[0].compile(Catalog::standard())?;
+    /// let shown = service.preview(&CallData::new(), false)?;
+    /// assert!(!shown.to_http().contains("Basic "));
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    pub fn preview(&self, data: &CallData, show_secrets: bool) -> Result<Preview, Error> {
+        let request = self.request(data)?;
+        Ok(Preview::of(self.id(), &request, show_secrets))
     }
 
-    /// The service with this id.
-    pub fn get(&self, id: &str) -> Option<&Service> {
-        self.index.get(id).map(|&i| &self.services[i])
+    /// The debug record of a request this service built, when the service
+    /// has its `debug` flag set (RingCX's Debug flag): the request with
+    /// secrets redacted, for the host to store. `None` otherwise.
+    #[must_use]
+    pub fn debug_record(&self, request: &Request) -> Option<Preview> {
+        self.config
+            .debug
+            .then(|| Preview::of(self.id(), request, false))
     }
-
-    /// Every service, in configuration order.
-    pub fn iter(&self) -> impl Iterator<Item = &Service> {
-        self.services.iter()
-    }
-
-    /// How many services there are.
-    pub fn len(&self) -> usize {
-        self.services.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.services.is_empty()
-    }
-}
-
-/// A configuration file: the services and webhooks of one platform.
-///
-/// ```
-/// let config = callhook::service::Config::from_json(include_str!("../examples/configs/ringcx.json"))?;
-/// let services = callhook::Services::load(&config.services, callhook::Catalog::standard())?;
-/// assert_eq!(services.len(), config.services.len());
-/// # Ok::<(), callhook::Error>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Config {
-    /// The services.
-    #[serde(default)]
-    pub services: Vec<ServiceConfig>,
-    /// The webhooks, binding events to services.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub webhooks: Vec<crate::webhook::WebhookConfig>,
-}
-
-impl Config {
-    /// Parses a configuration from JSON text.
-    pub fn from_json(text: &str) -> Result<Config, Error> {
-        from_json_str(text)
-    }
-}
-
-/// Parses JSON text into `T`, with serde's message and the position as an
-/// [`ErrorKind::Serde`] error.
-pub fn from_json_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Error> {
-    serde_json::from_str(text).map_err(|e| {
-        let (message, position) = json_error(text, &e);
-        Error::new(ErrorKind::Serde, message).at(position)
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::REDACTED;
 
     const ID: &str = "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b";
-
-    #[test]
-    fn content_lengths_print_in_decimal() {
-        for n in (0..10_100).chain([99_999, 100_000, usize::MAX]) {
-            assert_eq!(content_length(n), n.to_string().as_str(), "{n}");
-        }
-    }
 
     fn config(json: serde_json::Value) -> ServiceConfig {
         let mut base = serde_json::json!({
@@ -797,22 +781,46 @@ mod tests {
             .contains("(service `not-a-uuid`, field `body.pairs.0.value`, line 1, column 1)"));
     }
 
-    #[test]
-    fn services_load_all_or_nothing() {
-        let good = config(serde_json::json!({}));
-        let mut bad = config(serde_json::json!({"url": "ftp://x/"}));
-        bad.id = "6b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b".into();
-        let dup = good.clone();
-        let err = Services::load(&[good.clone(), bad, dup], Catalog::standard()).unwrap_err();
-        assert_eq!(err.related().len(), 2);
-        let services = Services::load(&[good], Catalog::standard()).unwrap();
-        assert!(services.get(ID).is_some());
+    fn secret_service(debug: bool) -> Service {
+        config(serde_json::json!({
+            "url": "https://crm.example.com/calls?x=1",
+            "body": {"kind": "form", "pairs": [{"key": "ani", "value": "#ani#"}]},
+            "headers": [{"key": "X-Api-Token", "value": "static-secret"}],
+            "auth": {"kind": "basic", "username": "u", "password": "hunter2"},
+            "debug": debug,
+        }))
+        .compile(Catalog::standard())
+        .unwrap()
     }
 
     #[test]
-    fn json_errors_have_positions() {
-        let err = from_json_str::<ServiceConfig>("{\n  \"id\": 1\n}").unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Serde);
-        assert_eq!(err.position().unwrap().line, 2);
+    fn previews_redact_unless_asked() {
+        let data = CallData::new().with("ani", "555");
+        let shown = secret_service(false).preview(&data, false).unwrap();
+        let http = shown.to_http();
+        assert!(http.starts_with("POST /calls?x=1 HTTP/1.1\r\nhost: crm.example.com\r\n"));
+        assert!(http.contains(&format!("authorization: {REDACTED}\r\n")));
+        assert!(http.contains("x-api-token: [redacted]\r\n"));
+        assert!(http.ends_with("\r\n\r\nani=555"));
+        assert!(!http.contains("hunter2") && !http.contains("static-secret"));
+        assert!(!shown.to_json_line().contains("hunter2"));
+        let json: serde_json::Value = serde_json::from_str(&shown.to_json_line()).unwrap();
+        assert_eq!(json["url"], "https://crm.example.com/calls?x=1");
+        assert_eq!(json["headers"][0][0], "x-api-token");
+        let secret = secret_service(false).preview(&data, true).unwrap();
+        assert!(secret
+            .to_http()
+            .contains("authorization: Basic dTpodW50ZXIy"));
+    }
+
+    #[test]
+    fn debug_records_only_with_the_flag_and_always_redacted() {
+        let data = CallData::new().with("ani", "555");
+        let plain = secret_service(false);
+        assert!(plain.debug_record(&plain.request(&data).unwrap()).is_none());
+        let debug = secret_service(true);
+        let record = debug.debug_record(&debug.request(&data).unwrap()).unwrap();
+        assert!(!format!("{record:?}").contains("hunter2"));
+        assert_eq!(record.body, "ani=555");
     }
 }

@@ -1,7 +1,11 @@
 //! Request signatures: Standard Webhooks v1 and Twilio-style, to sign and to
 //! verify.
 //!
-//! Time is always passed in: the library never reads a clock.
+//! A service's [`SigningConfig`] signs its requests when the host asks,
+//! with the time of that attempt ([`Registry::sign`](crate::Registry::sign)
+//! or [`Service::sign`](crate::Service::sign)); the functions here are also
+//! what a receiver uses to verify. Time is always passed in: the library
+//! never reads a clock.
 
 use std::fmt;
 
@@ -14,8 +18,9 @@ use serde::{Deserialize, Serialize};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
-use crate::auth::Secret;
 use crate::error::{Error, ErrorKind};
+use crate::request::Request;
+use crate::secret::Secret;
 
 /// How far a Standard Webhooks timestamp may be from the receiver's clock,
 /// either way.
@@ -46,11 +51,29 @@ pub struct SigningKey {
 
 impl SigningKey {
     /// Parses a secret such as `whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw`.
+    ///
+    /// # Errors
+    ///
+    /// A secret that is not base64 after its `whsec_` prefix, or is empty,
+    /// is an error of kind [`ErrorKind::Signature`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::signing::SigningKey;
+    ///
+    /// let key = SigningKey::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?;
+    /// assert_eq!(
+    ///     key.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, br#"{"test": 2432232314}"#),
+    ///     "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    /// );
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
     pub fn new(secret: &str) -> Result<SigningKey, Error> {
         let encoded = secret.strip_prefix("whsec_").unwrap_or(secret);
-        let key = LENIENT_BASE64
-            .decode(encoded)
-            .map_err(|_| signature_error("a signing secret must be `whsec_` and base64"))?;
+        let key = LENIENT_BASE64.decode(encoded).map_err(|e| {
+            signature_error("a signing secret must be `whsec_` and base64").with_source(e)
+        })?;
         if key.is_empty() {
             return Err(signature_error("a signing secret cannot be empty"));
         }
@@ -68,6 +91,7 @@ impl SigningKey {
     }
 
     /// The `v1,<base64>` signature of a message.
+    #[must_use]
     pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
         let tag = self.mac(id, timestamp, body).finalize().into_bytes();
         format!("v1,{}", general_purpose::STANDARD.encode(tag))
@@ -84,6 +108,28 @@ impl fmt::Debug for SigningKey {
 /// `webhook-timestamp` and `webhook-signature` headers against the exact
 /// body bytes, with [`TOLERANCE_SECONDS`] either way of `now`. Any one `v1`
 /// signature matching any one key passes (keys rotate; several are sent).
+///
+/// # Errors
+///
+/// A missing or malformed header, a timestamp outside the tolerance, or no
+/// matching signature is an error of kind [`ErrorKind::Signature`].
+///
+/// # Examples
+///
+/// ```
+/// use callhook::signing::{verify_standard, SigningKey};
+/// use http::HeaderMap;
+///
+/// let key = SigningKey::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?;
+/// let body = br#"{"uuid": "bfd7e62a"}"#;
+/// let mut headers = HeaderMap::new();
+/// headers.insert("webhook-id", "msg_1".parse().unwrap());
+/// headers.insert("webhook-timestamp", "1733173900".parse().unwrap());
+/// headers.insert("webhook-signature", key.sign("msg_1", 1733173900, body).parse().unwrap());
+/// let now = chrono::DateTime::from_timestamp(1733173960, 0).unwrap();
+/// verify_standard(&[key], &headers, body, now)?;
+/// # Ok::<(), callhook::Error>(())
+/// ```
 pub fn verify_standard(
     keys: &[SigningKey],
     headers: &HeaderMap,
@@ -130,6 +176,17 @@ pub fn verify_standard(
 /// the auth token, over the URL followed by every form parameter in
 /// code-point order of name, each distinct value in sorted order, as
 /// `name` + `value`.
+///
+/// # Examples
+///
+/// ```
+/// use callhook::signing::twilio_signature;
+///
+/// let params = [("CallSid".to_owned(), "CA123".to_owned())];
+/// let signature = twilio_signature("12345", "https://example.com/voice", &params);
+/// assert_eq!(signature.len(), 28);
+/// ```
+#[must_use]
 pub fn twilio_signature(token: &str, url: &str, params: &[(String, String)]) -> String {
     let mut names: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
     names.sort_unstable();
@@ -154,6 +211,7 @@ pub fn twilio_signature(token: &str, url: &str, params: &[(String, String)]) -> 
 }
 
 /// The hex SHA-256 of a body, for Twilio's `bodySHA256` query parameter.
+#[must_use]
 pub fn body_sha256(body: &[u8]) -> String {
     Sha256::digest(body)
         .iter()
@@ -184,6 +242,23 @@ fn other_port_form(url: &str) -> Option<String> {
 /// URL is tried as given and with its default port added or removed; for a
 /// URL carrying `bodySHA256`, that must be the SHA-256 of `body` and only the
 /// URL is signed.
+///
+/// # Errors
+///
+/// A `bodySHA256` that does not match the body, or a signature that
+/// matches no form of the URL, is an error of kind [`ErrorKind::Signature`].
+///
+/// # Examples
+///
+/// ```
+/// use callhook::signing::{twilio_signature, verify_twilio};
+///
+/// let params = [("CallSid".to_owned(), "CA123".to_owned())];
+/// let url = "https://example.com/voice";
+/// let signature = twilio_signature("12345", url, &params);
+/// verify_twilio("12345", url, &params, b"CallSid=CA123", &signature)?;
+/// # Ok::<(), callhook::Error>(())
+/// ```
 pub fn verify_twilio(
     token: &str,
     url: &str,
@@ -240,25 +315,6 @@ pub enum SigningConfig {
     },
 }
 
-/// What a signature added to a request, so exactly that can be taken off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Stamp {
-    /// The three `webhook-*` headers.
-    Standard,
-    /// `x-twilio-signature`, and `bodySHA256` at the end of the query when
-    /// `body_hash`.
-    Twilio { body_hash: bool },
-}
-
-impl Stamp {
-    fn headers(self) -> &'static [&'static str] {
-        match self {
-            Stamp::Standard => &["webhook-id", "webhook-timestamp", "webhook-signature"],
-            Stamp::Twilio { .. } => &["x-twilio-signature"],
-        }
-    }
-}
-
 /// A compiled [`SigningConfig`].
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Signer {
@@ -286,20 +342,20 @@ impl Signer {
     /// The headers this signer adds, which a service may not set itself.
     pub(crate) fn headers(&self) -> &'static [&'static str] {
         match self {
-            Signer::Standard(_) => Stamp::Standard.headers(),
-            Signer::Twilio(_) => Stamp::Twilio { body_hash: false }.headers(),
+            Signer::Standard(_) => &["webhook-id", "webhook-timestamp", "webhook-signature"],
+            Signer::Twilio(_) => &["x-twilio-signature"],
         }
     }
 
-    /// Signs `request` for delivery `id` at time `at`, and says what it
-    /// added. A request is signed once; a retry is signed anew from the
-    /// stored, unsigned request.
+    /// Signs `request` for delivery `id` at time `at`. Signing again, for a
+    /// later attempt, replaces the signature: nothing is ever added twice,
+    /// so the same call serves the first attempt and every retry.
     pub(crate) fn sign(
         &self,
-        request: &mut http::Request<Vec<u8>>,
+        request: &mut Request,
         id: &str,
         at: DateTime<Utc>,
-    ) -> Result<Stamp, Error> {
+    ) -> Result<(), Error> {
         let invalid = |_| signature_error("the delivery id cannot be sent in a header");
         // Receivers read these headers as ASCII text.
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_graphic()) {
@@ -327,7 +383,7 @@ impl Signer {
                     .map_err(|_| signature_error("signature is not a header value"))?;
                 signature.set_sensitive(false);
                 headers.insert(HeaderName::from_static("webhook-signature"), signature);
-                Ok(Stamp::Standard)
+                Ok(())
             }
             Signer::Twilio(token) => {
                 let is_form = request
@@ -336,19 +392,23 @@ impl Signer {
                     .and_then(|v| v.to_str().ok())
                     .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
                 let mut url = request.uri().to_string();
-                let body_hash = !is_form && !request.body().is_empty();
                 let params: Vec<(String, String)> = if is_form {
                     form_urlencoded::parse(request.body())
                         .into_owned()
                         .collect()
                 } else {
-                    if body_hash {
+                    // Any other body is signed through its hash in the URL,
+                    // added once: a later attempt finds it there already.
+                    let hashed = request.uri().query().is_some_and(|query| {
+                        query.split('&').any(|pair| pair.starts_with("bodySHA256="))
+                    });
+                    if !request.body().is_empty() && !hashed {
                         url.push(if url.contains('?') { '&' } else { '?' });
                         url.push_str("bodySHA256=");
                         url.push_str(&body_sha256(request.body()));
-                        *request.uri_mut() = url
-                            .parse()
-                            .map_err(|_| signature_error("the signed URL is not valid"))?;
+                        *request.uri_mut() = url.parse().map_err(|e| {
+                            signature_error("the signed URL is not valid").with_source(e)
+                        })?;
                     }
                     Vec::new()
                 };
@@ -357,29 +417,7 @@ impl Signer {
                     HeaderName::from_static("x-twilio-signature"),
                     HeaderValue::try_from(signature).map_err(invalid)?,
                 );
-                Ok(Stamp::Twilio { body_hash })
-            }
-        }
-    }
-}
-
-/// Takes off exactly what a signature added, keeping every other header in
-/// its order, so a stored request is signed anew at each attempt.
-pub(crate) fn strip(request: &mut http::Request<Vec<u8>>, stamp: Stamp) {
-    let names = stamp.headers();
-    let kept: HeaderMap = request
-        .headers()
-        .iter()
-        .filter(|(name, _)| !names.contains(&name.as_str()))
-        .map(|(name, value)| (name.clone(), value.clone()))
-        .collect();
-    *request.headers_mut() = kept;
-    if let Stamp::Twilio { body_hash: true } = stamp {
-        let uri = request.uri().to_string();
-        // The signature appended the parameter last.
-        if let Some(at) = uri.rfind("bodySHA256=") {
-            if let Ok(stripped) = uri[..at.saturating_sub(1)].parse() {
-                *request.uri_mut() = stripped;
+                Ok(())
             }
         }
     }
@@ -458,28 +496,37 @@ mod tests {
     }
 
     #[test]
-    fn strip_takes_off_exactly_what_signing_added() {
+    fn signing_again_replaces_and_never_adds_twice() {
+        let signer = Signer::Twilio(Secret::new("t"));
         let mut request = http::Request::new(b"{}".to_vec());
-        *request.uri_mut() = "https://a.example.com/h?bodySHA256=mine&x=1"
-            .parse()
-            .unwrap();
+        *request.uri_mut() = "https://a.example.com/h?x=1".parse().unwrap();
         request
             .headers_mut()
             .insert("x-first", HeaderValue::from_static("1"));
-        request
-            .headers_mut()
-            .insert("x-last", HeaderValue::from_static("2"));
-        let before = request.clone();
-        let stamp = Signer::Twilio(Secret::new("t"))
-            .sign(&mut request, "d", "2024-12-02T21:00:00Z".parse().unwrap())
-            .unwrap();
-        assert_eq!(stamp, Stamp::Twilio { body_hash: true });
-        strip(&mut request, stamp);
-        assert_eq!(request.uri(), before.uri());
-        let names: Vec<_> = request.headers().keys().map(|k| k.as_str()).collect();
-        assert_eq!(names, ["x-first", "x-last"]);
-        assert!(Signer::Twilio(Secret::new("t"))
-            .sign(&mut request, "dé", "2024-12-02T21:00:00Z".parse().unwrap())
-            .is_err());
+        let at = "2024-12-02T21:00:00Z".parse().unwrap();
+        signer.sign(&mut request, "d", at).unwrap();
+        let once = request.clone();
+        signer.sign(&mut request, "d", at).unwrap();
+        assert_eq!(request.uri(), once.uri());
+        assert_eq!(request.headers(), once.headers());
+        assert_eq!(
+            request.uri().query().unwrap().matches("bodySHA256").count(),
+            1
+        );
+
+        let standard = Signer::Standard(vec![key()]);
+        standard.sign(&mut request, "d", at).unwrap();
+        let later = at + chrono::Duration::seconds(60);
+        standard.sign(&mut request, "d", later).unwrap();
+        assert_eq!(
+            request
+                .headers()
+                .get_all("webhook-signature")
+                .iter()
+                .count(),
+            1
+        );
+        assert_eq!(request.headers()["webhook-timestamp"], "1733173260");
+        assert!(signer.sign(&mut request, "dé", at).is_err());
     }
 }

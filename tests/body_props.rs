@@ -5,7 +5,7 @@
 
 use std::sync::OnceLock;
 
-use callhook::service::ServiceConfig;
+use callhook::ServiceConfig;
 use callhook::{CallData, Catalog, ErrorKind, Service};
 use proptest::prelude::*;
 
@@ -504,8 +504,8 @@ proptest! {
                 "a": a,
                 "b k\"\\": format!("x {ani} y"),
                 "disp": mapped(&status, "Won"),
-                // The map applies to the whole rendered value.
-                "disp2": format!("was {status}"),
+                // The map applies to each placeholder's value.
+                "disp2": format!("was {}", mapped(&status, "Won")),
                 "u": id,
             })
         );

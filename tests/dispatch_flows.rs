@@ -1,7 +1,7 @@
 //! Each seed's flow, end to end: configuration → registry → dispatch.
 
-use callhook::webhook::{RealtimeReceiver, Update};
 use callhook::{Call, Catalog, Config, ErrorKind, Event, Registry};
+use callhook::{RealtimeReceiver, RealtimeUpdate as Update};
 use chrono::{DateTime, Utc};
 
 fn registry(config: &str) -> Registry {
@@ -10,7 +10,7 @@ fn registry(config: &str) -> Registry {
 }
 
 fn call(json: &str) -> Call {
-    Call::from_json(&serde_json::from_str(json).unwrap()).unwrap()
+    Call::from_json(json).unwrap()
 }
 
 fn at(s: &str) -> DateTime<Utc> {

@@ -2,19 +2,20 @@
 //!
 //! Properties (proptest) over arbitrary call values and delivery ids:
 //! - an [`Envelope`] round-trips through JSON unchanged;
-//! - [`Envelope::to_request`] gives back the dispatched request exactly
-//!   (method, URI, headers with their order and `is_sensitive` flags, body),
-//!   less its signature;
-//! - [`Registry::request_for`] signs it anew with the time of the attempt.
+//! - [`Envelope::to_outgoing`] gives back the dispatched, unsigned request
+//!   exactly (method, URI, headers with their order and `is_sensitive`
+//!   flags, body);
+//! - [`Registry::sign`] signs it with the time of each attempt, the same
+//!   call as for the first.
 //!
 //! And unit tests of the retry decisions [`Envelope::record`] makes.
 
-use callhook::delivery::{GiveUp, StoredHeader};
 use callhook::signing::{body_sha256, verify_standard, verify_twilio, SigningKey};
 use callhook::{
     Call, CallData, Catalog, Config, Decision, Envelope, Event, Outcome, Outgoing, Registry,
     RetryPolicy,
 };
+use callhook::{GiveUp, StoredHeader};
 use chrono::{DateTime, Duration, Utc};
 use http::{HeaderMap, StatusCode};
 use proptest::prelude::*;
@@ -157,6 +158,18 @@ fn any_time() -> impl Strategy<Value = DateTime<Utc>> {
     (0i64..4_102_444_800, 0u32..1_000_000_000).prop_map(|(s, n)| time(s, n))
 }
 
+/// The stored delivery's request, signed for an attempt at `at`: what a
+/// worker sends.
+fn signed(
+    registry: &Registry,
+    envelope: &Envelope,
+    at: DateTime<Utc>,
+) -> Result<http::Request<Vec<u8>>, callhook::Error> {
+    let mut outgoing = envelope.to_outgoing()?;
+    registry.sign(&mut outgoing, at)?;
+    Ok(outgoing.request)
+}
+
 fn dispatch(registry: &Registry, call: &Call, at: DateTime<Utc>) -> Vec<Outgoing> {
     let dispatch = registry.dispatch(Event::CallHangup, call, at);
     assert!(dispatch.errors.is_empty(), "{:?}", dispatch.errors);
@@ -177,7 +190,15 @@ proptest! {
     ) {
         let registry = registry();
         for outgoing in dispatch(&registry, &call, at) {
-            let sent = &outgoing.request;
+            // Dispatch leaves it unsigned; the first attempt signs it.
+            prop_assert!(outgoing
+                .request
+                .headers()
+                .keys()
+                .all(|name| !SIGNATURE_HEADERS.contains(&name.as_str())));
+            let mut first = outgoing.clone();
+            registry.sign(&mut first, at).unwrap();
+            let sent = &first.request;
             let mut envelope = Envelope::new(&outgoing, at);
             prop_assert_eq!(envelope.attempt, 0);
             prop_assert_eq!(envelope.first_attempt_at, at);
@@ -192,15 +213,17 @@ proptest! {
                 .all(|h| !SIGNATURE_HEADERS.contains(&h.name.as_str())));
             prop_assert!(!envelope.request.url.contains("bodySHA256"));
 
-            // The stored request is the dispatched one, less its signature.
-            let rebuilt = envelope.to_request().unwrap();
+            // The stored request is the dispatched one.
+            let rebuilt = envelope.to_outgoing().unwrap().request;
+            prop_assert_eq!(rebuilt.uri(), outgoing.request.uri());
+            prop_assert_eq!(header_list(rebuilt.headers()), header_list(outgoing.request.headers()));
             prop_assert_eq!(unsigned(&rebuilt), unsigned(sent));
             prop_assert_eq!(rebuilt.body(), sent.body());
             prop_assert!(rebuilt.headers()["authorization"].is_sensitive());
             prop_assert!(rebuilt.headers()["x-api-key"].is_sensitive());
 
             // Signed at the dispatch time, it is the dispatched request.
-            let again = registry.request_for(&envelope, at).unwrap();
+            let again = signed(&registry, &envelope, at).unwrap();
             prop_assert_eq!(again.uri(), sent.uri());
             prop_assert_eq!(header_list(again.headers()), header_list(sent.headers()));
             prop_assert_eq!(again.body(), sent.body());
@@ -214,13 +237,13 @@ proptest! {
             let back: Envelope = serde_json::from_str(&json).unwrap();
             prop_assert_eq!(&back, &envelope);
             prop_assert_eq!(
-                unsigned(&back.to_request().unwrap()),
+                unsigned(&back.to_outgoing().unwrap().request),
                 unsigned(sent)
             );
 
             // A later attempt is signed with its own time.
             let at2 = at + Duration::seconds(later);
-            let retry = registry.request_for(&back, at2).unwrap();
+            let retry = signed(&registry, &back, at2).unwrap();
             prop_assert_eq!(unsigned(&retry), unsigned(sent));
             prop_assert_eq!(retry.body(), sent.body());
             if outgoing.service == STANDARD {
@@ -256,7 +279,7 @@ proptest! {
             let back: Envelope = serde_json::from_str(&json).unwrap();
             prop_assert_eq!(&back, &envelope);
             if outgoing.service == STANDARD {
-                let signed = registry.request_for(&back, at2);
+                let signed = signed(&registry, &back, at2);
                 let header_safe =
                     !delivery.is_empty() && delivery.bytes().all(|b| b.is_ascii_graphic());
                 prop_assert_eq!(signed.is_ok(), header_safe, "{:?}", signed);
@@ -291,7 +314,7 @@ proptest! {
         let json = serde_json::to_string(&envelope).unwrap();
         let back: Envelope = serde_json::from_str(&json).unwrap();
         prop_assert_eq!(&back, &envelope);
-        let request = back.to_request().unwrap();
+        let request = back.to_outgoing().unwrap().request;
         prop_assert_eq!(request.body(), &body);
         let listed: Vec<Header> = back
             .request
@@ -539,13 +562,13 @@ fn unsigned_services_keep_headers_named_like_signatures() {
     };
     let outgoing = dispatch_one_unsigned(&registry, &call, at);
     let envelope = Envelope::new(&outgoing, at);
-    let rebuilt = envelope.to_request().unwrap();
+    let rebuilt = envelope.to_outgoing().unwrap().request;
     assert_eq!(rebuilt.uri(), outgoing.request.uri());
     assert_eq!(
         header_list(rebuilt.headers()),
         header_list(outgoing.request.headers())
     );
-    let again = registry.request_for(&envelope, at).unwrap();
+    let again = signed(&registry, &envelope, at).unwrap();
     assert_eq!(again.uri(), outgoing.request.uri());
     assert_eq!(
         header_list(again.headers()),

@@ -104,7 +104,7 @@ fn client() -> ureq::Agent {
 
 /// The call every case renders: values chosen to break naive escaping.
 fn hostile_call() -> CallData {
-    CallData::from_json(&json!({
+    CallData::from_serialize(&json!({
         "agent_id": "a&b=c",
         "agent_username": "O'Brien \"Jo\" <&>",
         "ani": "+1 555 0100",
@@ -224,7 +224,7 @@ impl Case {
 
         assert_eq!(
             got.one("user-agent"),
-            callhook::service::USER_AGENT,
+            callhook::USER_AGENT,
             "{name}: user-agent"
         );
         for (header, value) in self.expect_headers {

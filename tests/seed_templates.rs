@@ -4,7 +4,7 @@ use callhook::template::{Context, Options, Syntax, Template};
 use callhook::{Call, CallData, ErrorKind};
 
 fn call(json: &str) -> Call {
-    Call::from_json(&serde_json::from_str(json).unwrap()).unwrap()
+    Call::from_json(json).unwrap()
 }
 
 #[test]
@@ -75,7 +75,7 @@ fn avanser_placeholders_in_brackets() {
         &Options::default().syntax(Syntax::Brackets),
     )
     .unwrap();
-    let data = CallData::from_json(&serde_json::json!({
+    let data = CallData::from_serialize(&serde_json::json!({
         "uniqueid": "1700000000.42", "status": "answered & talking", "duration": 3725
     }))
     .unwrap();

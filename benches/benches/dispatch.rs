@@ -28,10 +28,8 @@ fn registry(extra: usize) -> Registry {
 }
 
 fn dispatch(c: &mut Criterion) {
-    let call = Call::from_json(
-        &serde_json::from_str(include_str!("../../examples/calls/pbx-call.json")).expect("json"),
-    )
-    .expect("seed call");
+    let call =
+        Call::from_json(include_str!("../../examples/calls/pbx-call.json")).expect("seed call");
     let at = "2024-12-02T21:11:37Z".parse().expect("time");
     let mut group = c.benchmark_group("dispatch");
     group

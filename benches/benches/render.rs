@@ -313,7 +313,7 @@ impl Body {
     ) -> Body {
         let template = Template::compile(source, Context::Json, &Options::default())
             .unwrap_or_else(|e| panic!("{name}: template does not compile: {e}"));
-        let call = CallData::from_json(call)
+        let call = CallData::from_serialize(call)
             .unwrap_or_else(|e| panic!("{name}: call data does not convert: {e}"));
         let mut jinja = minijinja::Environment::new();
         // No extension, so no auto-escape.

@@ -45,7 +45,7 @@ fn registry(config: &str) -> Registry {
 }
 
 fn call(json: &str) -> Call {
-    Call::from_json(&serde_json::from_str(json).expect("json")).expect("seed call")
+    Call::from_json(json).expect("seed call")
 }
 
 fn requests(c: &mut Criterion) {

@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 
 mod local;
 
-use callhook::delivery::GiveUp;
 use callhook::signing::{verify_standard, SigningConfig, SigningKey};
+use callhook::GiveUp;
 use callhook::{Call, Catalog, Config, Decision, Envelope, Event, Outcome, Registry, RetryPolicy};
 use chrono::Utc;
 use local::{to_local, Result};
@@ -162,7 +162,7 @@ fn main() -> Result<()> {
         .build()
         .into();
 
-    let call = Call::from_json(&serde_json::from_str(CALL)?)?;
+    let call = Call::from_json(CALL)?;
     let dispatch = registry.dispatch(Event::CallHangup, &call, Utc::now());
     for (webhook, error) in &dispatch.errors {
         eprintln!("webhook {webhook} could not be rendered: {error}");
@@ -183,8 +183,11 @@ fn main() -> Result<()> {
         println!("configured URL: {}", envelope.request.url);
         let decision = loop {
             let now = Utc::now();
-            // Signed with the time of this attempt.
-            let mut request = registry.request_for(&envelope, now)?;
+            // The stored delivery, signed with the time of this attempt:
+            // the same call the first attempt makes.
+            let mut outgoing = envelope.to_outgoing()?;
+            registry.sign(&mut outgoing, now)?;
+            let mut request = outgoing.request;
             let configured = request.uri().clone();
             *request.uri_mut() = to_local(&configured, addr)?;
             let attempt = envelope.attempt + 1;

@@ -10,8 +10,8 @@
 
 mod local;
 
-use callhook::service::Config;
-use callhook::{Call, Catalog, Services};
+use callhook::Config;
+use callhook::{Call, Catalog, Registry};
 use local::{start_receiver, to_local, Result, TIMEOUT};
 
 const CONFIG: &str = include_str!("../../examples/configs/avanser.json");
@@ -21,10 +21,14 @@ const CALL: &str = include_str!("../../examples/calls/avanser-call.json");
 async fn main() -> Result<()> {
     // Configured once, checked as a whole...
     let config = Config::from_json(CONFIG)?;
-    let services = Services::load(&config.services, Catalog::standard())?;
+    let registry = Registry::from_config(&config, Catalog::standard().clone())?;
     // ...and, for every call, a request per enabled service.
-    let call = Call::from_json(&serde_json::from_str(CALL)?)?;
-    let enabled: Vec<_> = services.iter().filter(|s| s.is_enabled()).collect();
+    let call = Call::from_json(CALL)?;
+    let enabled: Vec<_> = registry
+        .services()
+        .into_iter()
+        .filter(|s| s.is_enabled())
+        .collect();
 
     let (addr, received, receiver) = start_receiver(enabled.len())?;
     let client = reqwest::Client::builder()

@@ -1,34 +1,12 @@
-//! Escaping for each context a value can land in.
+//! Escaping for each context a value can land in: the one place that says
+//! how each [`Context`] escapes.
 //!
 //! Every function appends to `out` and guarantees that what it appends cannot
 //! end the context it is in: a JSON string stays one string, an XML text node
 //! stays text, a form value stays one value, a path segment stays one
 //! segment, a header value stays one header.
 
-/// Where a value lands, and so how it is escaped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Escape {
-    /// No escaping at all.
-    Raw,
-    /// Inside a JSON string literal.
-    JsonString,
-    /// A whole JSON value: typed, strings quoted.
-    JsonValue,
-    /// XML character data.
-    XmlText,
-    /// An XML attribute value, in either kind of quotes.
-    XmlAttribute,
-    /// Inside an XML CDATA section.
-    XmlCdata,
-    /// An `application/x-www-form-urlencoded` key or value.
-    Form,
-    /// A URL query component.
-    UrlQuery,
-    /// A URL path segment.
-    UrlPath,
-    /// An HTTP header value.
-    Header,
-}
+use super::Context;
 
 /// Why a value was refused.
 pub(crate) enum Refused {
@@ -52,33 +30,34 @@ impl Refused {
     }
 }
 
-impl Escape {
-    /// Appends `s` escaped for this context. [`Escape::JsonValue`] quotes it.
-    pub(crate) fn text(self, s: &str, out: &mut Vec<u8>) -> Result<(), Refused> {
+impl Context {
+    /// Appends `s` escaped for this context. A whole JSON value is quoted;
+    /// a document context escapes as the text of that document would.
+    pub(crate) fn escape(self, s: &str, out: &mut Vec<u8>) -> Result<(), Refused> {
         match self {
-            Escape::Raw => out.extend_from_slice(s.as_bytes()),
-            Escape::JsonString => json_string(s, out),
-            Escape::JsonValue => {
+            Context::Plain => out.extend_from_slice(s.as_bytes()),
+            Context::Json | Context::JsonString => json_string(s, out),
+            Context::JsonValue => {
                 out.push(b'"');
                 json_string(s, out);
                 out.push(b'"');
             }
-            Escape::XmlText => xml(s, out, false),
-            Escape::XmlAttribute => xml(s, out, true),
-            Escape::XmlCdata => xml_cdata(s, out),
-            Escape::Form => {
+            Context::Xml | Context::XmlText => xml(s, out, false),
+            Context::XmlAttribute => xml(s, out, true),
+            Context::XmlCdata => xml_cdata(s, out),
+            Context::Form => {
                 for chunk in form_urlencoded::byte_serialize(s.as_bytes()) {
                     out.extend_from_slice(chunk.as_bytes());
                 }
             }
-            Escape::UrlQuery => percent(s, out),
-            Escape::UrlPath => {
+            Context::Url | Context::UrlQuery => percent(s, out),
+            Context::UrlPath => {
                 if s == "." || s == ".." {
                     return Err(Refused::DotSegment);
                 }
                 percent(s, out)
             }
-            Escape::Header => header(s, out)?,
+            Context::Header => header(s, out)?,
         }
         Ok(())
     }
@@ -86,88 +65,47 @@ impl Escape {
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
-/// Which bytes need escaping in a JSON string: `"`, `\` and C0 controls.
-const JSON_ESCAPE: [bool; 256] = {
-    let mut table = [false; 256];
+/// For each byte, what follows the `\` that escapes it in a JSON string
+/// (`u` for `\u00XX`), or 0 where it stands as it is: serde_json's table.
+const JSON_ESCAPE: [u8; 256] = {
+    let mut table = [0u8; 256];
     let mut i = 0;
     while i < 0x20 {
-        table[i] = true;
+        table[i] = b'u';
         i += 1;
     }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
+    table[b'\n' as usize] = b'n';
+    table[b'\r' as usize] = b'r';
+    table[b'\t' as usize] = b't';
+    table[0x08] = b'b';
+    table[0x0c] = b'f';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
     table
 };
 
-/// Non-zero if any of the eight bytes of `word` is `"`, `\` or below 0x20:
-/// the classic "has a zero byte" test, on the word and on its XORs with `"`
-/// and `\`.
-#[inline]
-fn json_word_flags(word: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
-    let quote = zero_byte(word ^ (ONES * u64::from(b'"')));
-    let backslash = zero_byte(word ^ (ONES * u64::from(b'\\')));
-    control | quote | backslash
-}
-
-/// Whether any byte of `bytes` needs JSON escaping. Eight bytes are tested
-/// at a time, the last word overlapping the one before it rather than
-/// going byte by byte, and without a branch per word: most values are
-/// clean, and a dirty one is escaped byte by byte anyway.
-#[inline]
-fn needs_json_escape(bytes: &[u8]) -> bool {
-    if let Some(last) = bytes.last_chunk::<8>() {
-        let (words, _) = bytes.as_chunks::<8>();
-        let mut flags = json_word_flags(u64::from_le_bytes(*last));
-        for word in words {
-            flags |= json_word_flags(u64::from_le_bytes(*word));
-        }
-        flags != 0
-    } else if let (Some(first), Some(last)) = (bytes.first_chunk::<4>(), bytes.last_chunk::<4>()) {
-        let word =
-            u64::from(u32::from_le_bytes(*first)) | (u64::from(u32::from_le_bytes(*last)) << 32);
-        json_word_flags(word) != 0
-    } else {
-        bytes.iter().any(|&b| JSON_ESCAPE[b as usize])
-    }
-}
-
+/// Appends `s` as the content of a JSON string literal, byte by byte
+/// through [`JSON_ESCAPE`].
 pub(crate) fn json_string(s: &str, out: &mut Vec<u8>) {
     let bytes = s.as_bytes();
-    if needs_json_escape(bytes) {
-        json_string_escaped(bytes, out);
-    } else {
-        out.extend_from_slice(bytes);
-    }
-}
-
-#[cold]
-fn json_string_escaped(bytes: &[u8], out: &mut Vec<u8>) {
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        if !JSON_ESCAPE[b as usize] {
+        let escape = JSON_ESCAPE[b as usize];
+        if escape == 0 {
             continue;
         }
         out.extend_from_slice(&bytes[start..i]);
-        match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            0x0c => out.extend_from_slice(b"\\f"),
-            _ => out.extend_from_slice(&[
+        if escape == b'u' {
+            out.extend_from_slice(&[
                 b'\\',
                 b'u',
                 b'0',
                 b'0',
                 HEX[(b >> 4) as usize],
                 HEX[(b & 0xf) as usize],
-            ]),
+            ]);
+        } else {
+            out.extend_from_slice(&[b'\\', escape]);
         }
         start = i + 1;
     }
@@ -268,71 +206,47 @@ fn header(s: &str, out: &mut Vec<u8>) -> Result<(), Refused> {
 mod tests {
     use super::*;
 
-    fn esc(e: Escape, s: &str) -> String {
+    fn esc(context: Context, s: &str) -> String {
         let mut out = Vec::new();
-        assert!(e.text(s, &mut out).is_ok());
+        assert!(context.escape(s, &mut out).is_ok());
         String::from_utf8(out).unwrap()
-    }
-
-    /// The word-at-a-time test finds every byte needing escaping at every
-    /// position of every length around the word sizes, and nothing else,
-    /// whatever the bytes beside it are (including non-ASCII).
-    #[test]
-    fn json_scan_finds_every_special_at_every_position() {
-        for len in 0..=25 {
-            for filler in [b'a', b' ', b'!', 0x7f, 0xc3, 0xff] {
-                let clean = vec![filler; len];
-                assert!(!needs_json_escape(&clean), "{len} x {filler:#x}");
-                for at in 0..len {
-                    for b in 0..=255u8 {
-                        let mut bytes = clean.clone();
-                        bytes[at] = b;
-                        assert_eq!(
-                            needs_json_escape(&bytes),
-                            JSON_ESCAPE[b as usize],
-                            "{b:#x} at {at} of {len} x {filler:#x}"
-                        );
-                    }
-                }
-            }
-        }
     }
 
     #[test]
     fn each_context_escapes_its_own_specials() {
         assert_eq!(
-            esc(Escape::JsonString, "a\"b\\c\n\u{1}"),
-            "a\\\"b\\\\c\\n\\u0001"
+            esc(Context::JsonString, "a\"b\\c\n\u{1}\u{8}\u{c}\t\r"),
+            "a\\\"b\\\\c\\n\\u0001\\b\\f\\t\\r"
         );
-        assert_eq!(esc(Escape::JsonValue, "x"), "\"x\"");
+        assert_eq!(esc(Context::JsonValue, "x"), "\"x\"");
         assert_eq!(
-            esc(Escape::XmlText, "<a&b>]]>\r"),
+            esc(Context::XmlText, "<a&b>]]>\r"),
             "&lt;a&amp;b&gt;&#93;&#93;&gt;&#13;"
         );
         assert_eq!(
-            esc(Escape::XmlAttribute, "\"'\t\n"),
+            esc(Context::XmlAttribute, "\"'\t\n"),
             "&quot;&apos;&#9;&#10;"
         );
         assert_eq!(
-            esc(Escape::XmlText, "a\u{0}b\u{FFFE}"),
+            esc(Context::XmlText, "a\u{0}b\u{FFFE}"),
             "a\u{FFFD}b\u{FFFD}"
         );
         assert_eq!(
-            esc(Escape::XmlCdata, "a]]>b"),
+            esc(Context::XmlCdata, "a]]>b"),
             "]]><![CDATA[a]]]]><![CDATA[>b]]><![CDATA["
         );
-        assert_eq!(esc(Escape::Form, "a b&c=d+é"), "a+b%26c%3Dd%2B%C3%A9");
-        assert_eq!(esc(Escape::UrlQuery, "a b&/?#"), "a%20b%26%2F%3F%23");
-        assert_eq!(esc(Escape::UrlPath, "../x"), "..%2Fx");
-        assert_eq!(esc(Escape::Header, "a\tb\u{7f}c"), "a\tb c");
-        assert_eq!(esc(Escape::Raw, "<&>"), "<&>");
+        assert_eq!(esc(Context::Form, "a b&c=d+é"), "a+b%26c%3Dd%2B%C3%A9");
+        assert_eq!(esc(Context::UrlQuery, "a b&/?#"), "a%20b%26%2F%3F%23");
+        assert_eq!(esc(Context::UrlPath, "../x"), "..%2Fx");
+        assert_eq!(esc(Context::Header, "a\tb\u{7f}c"), "a\tb c");
+        assert_eq!(esc(Context::Plain, "<&>"), "<&>");
     }
 
     #[test]
-    fn json_fast_path_finds_every_special_byte_in_any_position() {
-        for special in ["\"", "\\", "\n", "\u{1f}", "\u{0}"] {
-            for at in 0..20 {
-                let value = format!("{}{special}{}", "a".repeat(at), "é".repeat(3));
+    fn json_strings_round_trip_every_byte_in_any_position() {
+        for b in 0..=0x7fu8 {
+            for at in 0..12 {
+                let value = format!("{}{}{}", "a".repeat(at), b as char, "é".repeat(3));
                 let mut out = b"\"".to_vec();
                 json_string(&value, &mut out);
                 out.push(b'"');
@@ -345,9 +259,9 @@ mod tests {
     #[test]
     fn refusals() {
         let mut out = Vec::new();
-        assert!(Escape::Header.text("a\r\nX-Evil: 1", &mut out).is_err());
-        assert!(Escape::Header.text("a\0", &mut out).is_err());
-        assert!(Escape::UrlPath.text("..", &mut out).is_err());
-        assert!(Escape::UrlPath.text(".", &mut out).is_err());
+        assert!(Context::Header.escape("a\r\nX-Evil: 1", &mut out).is_err());
+        assert!(Context::Header.escape("a\0", &mut out).is_err());
+        assert!(Context::UrlPath.escape("..", &mut out).is_err());
+        assert!(Context::UrlPath.escape(".", &mut out).is_err());
     }
 }

@@ -1,7 +1,6 @@
 //! Finding placeholders, and the structure (JSON or XML) they stand in.
 
-use super::escape::Escape;
-use super::Syntax;
+use super::{Context, Syntax};
 use crate::error::{json_error, Error, ErrorKind, Position};
 
 /// A placeholder as written, before it is checked.
@@ -99,14 +98,14 @@ pub(crate) fn plain<'s>(src: &'s str, syntax: Syntax, accept: Accept<'_>) -> Vec
 }
 
 /// Every placeholder in a JSON template, with whether it stands inside a
-/// string literal ([`Escape::JsonString`]) or as a whole value
-/// ([`Escape::JsonValue`]). A whole value is always a placeholder, known or
+/// string literal ([`Context::JsonString`]) or as a whole value
+/// ([`Context::JsonValue`]). A whole value is always a placeholder, known or
 /// not, since as literal text it could not be JSON.
 pub(crate) fn json<'s>(
     src: &'s str,
     syntax: Syntax,
     accept: Accept<'_>,
-) -> Vec<(Found<'s>, Escape)> {
+) -> Vec<(Found<'s>, Context)> {
     let bytes = src.as_bytes();
     let mut found = Vec::new();
     let mut in_string = false;
@@ -115,9 +114,9 @@ pub(crate) fn json<'s>(
         let here = placeholder_at(src, i, syntax).filter(|f| !in_string || accept(f.name));
         if let Some(f) = here {
             let escape = if in_string {
-                Escape::JsonString
+                Context::JsonString
             } else {
-                Escape::JsonValue
+                Context::JsonValue
             };
             found.push((f, escape));
             i = f.end;
@@ -139,13 +138,13 @@ pub(crate) fn check_json(source: &str, text: &str) -> Result<(), Error> {
     serde_json::from_str::<serde::de::IgnoredAny>(text)
         .map(|_| ())
         .map_err(|e| {
+            let e = json_error(ErrorKind::TemplateSyntax, text, e);
             // Stand-ins keep every offset, so the position holds for `source`.
-            let (message, position) = json_error(text, &e);
-            Error::new(
-                ErrorKind::TemplateSyntax,
-                format!("template is not valid JSON: {message}"),
-            )
-            .at(Position::locate(source, position.offset))
+            let offset = e.position().map_or(0, |p| p.offset);
+            let message = format!("template is not valid JSON: {}", e.message());
+            Error::new(ErrorKind::TemplateSyntax, message)
+                .at(Position::locate(source, offset))
+                .with_source(e)
         })
 }
 
@@ -156,7 +155,7 @@ pub(crate) fn url<'s>(
     src: &'s str,
     syntax: Syntax,
     accept: Accept<'_>,
-) -> Vec<(Found<'s>, Result<Escape, &'static str>)> {
+) -> Vec<(Found<'s>, Result<Context, &'static str>)> {
     let authority_start = src.find("://").map_or(0, |i| i + 3);
     let authority_end = src[authority_start..]
         .find(['/', '?'])
@@ -169,9 +168,9 @@ pub(crate) fn url<'s>(
             let escape = if f.start < authority_end {
                 Err("the scheme, host or port of a URL")
             } else if in_query {
-                Ok(Escape::UrlQuery)
+                Ok(Context::UrlQuery)
             } else {
-                Ok(Escape::UrlPath)
+                Ok(Context::UrlPath)
             };
             found.push((f, escape));
             i = f.end;
@@ -190,7 +189,8 @@ pub(crate) fn url<'s>(
 pub(crate) fn check_url(text: &str) -> Result<(), Error> {
     // The url crate gives no position; the field path says where.
     let fail = |message: String| Error::new(ErrorKind::InvalidUrl, message);
-    let parsed = url::Url::parse(text).map_err(|e| fail(format!("invalid URL: {e}")))?;
+    let parsed =
+        url::Url::parse(text).map_err(|e| fail(format!("invalid URL: {e}")).with_source(e))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(fail(format!(
             "URL scheme must be `http` or `https`, not `{}`",
@@ -214,6 +214,7 @@ pub(crate) fn check_url(text: &str) -> Result<(), Error> {
         fail(format!(
             "URL is not valid in an HTTP request ({e}); percent-encode it"
         ))
+        .with_source(e)
     })?;
     Ok(())
 }
@@ -240,7 +241,7 @@ pub(crate) fn xml<'s>(
     src: &'s str,
     syntax: Syntax,
     accept: Accept<'_>,
-) -> Vec<(Found<'s>, Result<Escape, &'static str>)> {
+) -> Vec<(Found<'s>, Result<Context, &'static str>)> {
     let bytes = src.as_bytes();
     let mut found = Vec::new();
     let mut state = Xml::Text;
@@ -248,9 +249,9 @@ pub(crate) fn xml<'s>(
     while i < bytes.len() {
         if let Some(f) = accepted(src, i, syntax, accept) {
             let escape = match state {
-                Xml::Text => Ok(Escape::XmlText),
-                Xml::Attribute(_) => Ok(Escape::XmlAttribute),
-                Xml::Cdata => Ok(Escape::XmlCdata),
+                Xml::Text => Ok(Context::XmlText),
+                Xml::Attribute(_) => Ok(Context::XmlAttribute),
+                Xml::Cdata => Ok(Context::XmlCdata),
                 Xml::Tag | Xml::EndTag => Err("an element or attribute name"),
                 Xml::Comment => Err("a comment"),
                 Xml::Instruction => Err("a processing instruction"),
@@ -301,7 +302,7 @@ pub(crate) fn check_xml(source: &str, text: &str) -> Result<(), Error> {
     loop {
         let event = reader
             .read_event()
-            .map_err(|e| fail(e.to_string(), reader.error_position()))?;
+            .map_err(|e| fail(e.to_string(), reader.error_position()).with_source(e))?;
         let checked = match &event {
             Event::Start(e) | Event::Empty(e) => {
                 if depth == 0 {
@@ -381,9 +382,9 @@ mod tests {
         assert_eq!(
             kinds,
             [
-                ("a", Escape::JsonString),
-                ("b", Escape::JsonString),
-                ("c", Escape::JsonValue)
+                ("a", Context::JsonString),
+                ("b", Context::JsonString),
+                ("c", Context::JsonValue)
             ]
         );
     }
@@ -406,8 +407,8 @@ mod tests {
                 ("e", false)
             ]
         );
-        assert_eq!(found[0].1, Ok(Escape::XmlAttribute));
-        assert_eq!(found[2].1, Ok(Escape::XmlCdata));
+        assert_eq!(found[0].1, Ok(Context::XmlAttribute));
+        assert_eq!(found[2].1, Ok(Context::XmlCdata));
     }
 
     #[test]

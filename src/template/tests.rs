@@ -1,4 +1,6 @@
+use super::render::Output;
 use super::*;
+use crate::format::{self, Printed};
 use crate::{Catalog, FieldSpec, FieldType};
 use serde_json::json;
 use std::time::Duration;
@@ -12,7 +14,7 @@ fn render(src: &str, context: Context, data: &CallData) -> String {
 }
 
 fn call() -> CallData {
-    CallData::from_json(&json!({
+    CallData::from_serialize(&json!({
         "agent_id": "1001",
         "agent_username": "a\"gent@example.com",
         "call_start": "2020-04-22 00:00:00.0000",
@@ -104,7 +106,10 @@ fn every_problem_is_reported() {
         Context::Plain,
     )
     .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidConfig);
+    assert_eq!(err.kind(), ErrorKind::InvalidTemplate);
+    assert!(err
+        .to_string()
+        .starts_with("4 problems in the template\n- unknown field"));
     let kinds: Vec<_> = err.related().iter().map(Error::kind).collect();
     assert_eq!(
         kinds,
@@ -228,9 +233,7 @@ fn custom_catalogs() {
         &Options::new(&catalog),
     )
     .unwrap();
-    let data = catalog
-        .call_data(&json!({"crm": {"ticket": "42"}}))
-        .unwrap();
+    let data = CallData::from_serialize_in(&json!({"crm": {"ticket": "42"}}), &catalog).unwrap();
     assert_eq!(t.render_string(&data).unwrap(), r#"{"t": 42}"#);
     assert!(Template::compile("#agent_id#", Context::Plain, &Options::new(&catalog)).is_err());
 }
@@ -395,48 +398,48 @@ fn integers_at_the_extremes() {
 fn unescaped_formats_are_what_escaping_would_write() {
     use format::tests::samples;
     let escapes = [
-        Escape::Raw,
-        Escape::JsonString,
-        Escape::JsonValue,
-        Escape::XmlText,
-        Escape::XmlAttribute,
-        Escape::XmlCdata,
-        Escape::Form,
-        Escape::UrlQuery,
-        Escape::UrlPath,
-        Escape::Header,
+        Context::Plain,
+        Context::JsonString,
+        Context::JsonValue,
+        Context::XmlText,
+        Context::XmlAttribute,
+        Context::XmlCdata,
+        Context::Form,
+        Context::UrlQuery,
+        Context::UrlPath,
+        Context::Header,
     ];
     let (formats, timestamps, durations) = samples();
     for format in &formats {
         let printed: Vec<(String, Printed)> = timestamps
             .iter()
             .map(|t| {
-                let mut s = Scratch::new();
+                let mut s = Vec::new();
                 format::timestamp(t, format, &mut s);
-                (s.as_str().to_owned(), format.timestamp_printed())
+                (String::from_utf8(s).unwrap(), format.timestamp_printed())
             })
             .chain(durations.iter().map(|d| {
-                let mut s = Scratch::new();
+                let mut s = Vec::new();
                 format::duration(d, format, &mut s);
-                (s.as_str().to_owned(), format.duration_printed())
+                (String::from_utf8(s).unwrap(), format.duration_printed())
             }))
             .collect();
         for (text, kind) in &printed {
             for escape in escapes {
                 let mut escaped = Vec::new();
-                if escape.text(text, &mut escaped).is_err() {
+                if escape.escape(text, &mut escaped).is_err() {
                     continue;
                 }
                 let expected = match Output::of(*kind, escape) {
                     // A number stands as a JSON number, not a string.
-                    Output::Bare if escape == Escape::JsonValue => {
+                    Output::Bare if escape == Context::JsonValue => {
                         let number: serde_json::Value = serde_json::from_str(text).unwrap();
                         assert!(number.is_number(), "{format} printed {text:?}");
                         continue;
                     }
                     // CDATA escaping gives a value its own section; a
                     // number needs none.
-                    Output::Bare if escape == Escape::XmlCdata => {
+                    Output::Bare if escape == Context::XmlCdata => {
                         assert!(!text.contains(']'), "{format} printed {text:?}");
                         continue;
                     }

@@ -1,24 +1,19 @@
-//! Delivery: when to retry, and an envelope a queue can carry.
+//! When to retry a delivery: a pure policy.
 //!
-//! The host sends; callhook tells it how. [`RetryPolicy::decide`] is pure:
-//! from the attempt number, the outcome and the current time (and a seed for
-//! jitter) it says whether the delivery is done, when to retry, or to give
-//! up. An [`Envelope`] holds everything needed to send or re-send one
-//! request, and round-trips through JSON to the identical request.
+//! The host sends; callhook tells it what comes next. [`RetryPolicy::decide`]
+//! is pure: from the attempt number, the outcome and the current time (and a
+//! seed for jitter) it says whether the delivery is done, when to retry, or
+//! to give up.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
-use crate::registry::Outgoing;
-use crate::request::REDACTED;
 
 /// How an attempt ended.
 #[derive(Debug, Clone, Copy)]
@@ -149,8 +144,24 @@ fn splitmix64(mut x: u64) -> u64 {
 }
 
 impl RetryPolicy {
-    /// Checks the policy is usable: a schedule, at least one attempt,
-    /// jitter within `0..=1`, and `retry_after_min <= retry_after_max`.
+    /// Checks the policy is usable; loading a service checks its policy.
+    ///
+    /// # Errors
+    ///
+    /// An empty schedule, no attempts, jitter outside `0..=1`, or
+    /// `retry_after_min` above `retry_after_max` is an error of kind
+    /// [`ErrorKind::InvalidConfig`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::RetryPolicy;
+    ///
+    /// assert!(RetryPolicy::default().check().is_ok());
+    /// let mut policy = RetryPolicy::default();
+    /// policy.schedule.clear();
+    /// assert!(policy.check().is_err());
+    /// ```
     pub fn check(&self) -> Result<(), Error> {
         let problem = if self.schedule.is_empty() {
             Some("`schedule` needs at least one delay")
@@ -173,6 +184,18 @@ impl RetryPolicy {
     /// delivery of `event` first attempted at `first_attempt_at`, which
     /// ended with `outcome` at `now`. `seed` makes the jitter reproducible
     /// (use the delivery id's hash, say).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Decision, Event, Outcome, RetryPolicy};
+    ///
+    /// let policy = RetryPolicy::default();
+    /// let now = "2024-12-02T21:00:00Z".parse().unwrap();
+    /// let decision = policy.decide(Event::CallHangup, 1, Outcome::TransportError, now, now, 7);
+    /// assert!(matches!(decision, Decision::Retry { .. }));
+    /// ```
+    #[must_use]
     pub fn decide(
         &self,
         event: Event,
@@ -242,172 +265,6 @@ impl RetryPolicy {
             }
         };
         Some(wait.clamp(self.retry_after_min, self.retry_after_max))
-    }
-}
-
-/// One header of a stored request.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StoredHeader {
-    /// The name, lowercase.
-    pub name: String,
-    /// The value.
-    pub value: String,
-    /// Whether the value is a secret (redacted in `Debug`).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub sensitive: bool,
-}
-
-impl fmt::Debug for StoredHeader {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let value = if self.sensitive {
-            REDACTED
-        } else {
-            &self.value
-        };
-        write!(f, "{}: {value}", self.name)
-    }
-}
-
-/// A request as stored in an envelope: everything `http::Request` holds
-/// that a webhook uses. The body is base64 in JSON, so any bytes survive.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StoredRequest {
-    /// The method.
-    pub method: String,
-    /// The full URL.
-    pub url: String,
-    /// The headers, in order.
-    pub headers: Vec<StoredHeader>,
-    /// The body bytes.
-    #[serde(with = "base64_bytes")]
-    pub body: Vec<u8>,
-}
-
-/// Everything needed to send or re-send one request, for an outbox table or
-/// a queue (Kafka, SQS, a database): a host stores it, and any worker sends
-/// it.
-///
-/// The request is stored unsigned: signatures are computed at send time,
-/// with the time of that attempt ([`Registry::request_for`]). It holds the
-/// request's credentials (an `Authorization` header), as the request does;
-/// keep the store private. `Debug` redacts them.
-///
-/// [`Registry::request_for`]: crate::Registry::request_for
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Envelope {
-    /// The delivery id (the same on every attempt).
-    pub delivery: String,
-    /// The webhook that fired.
-    pub webhook: String,
-    /// The service to send through.
-    pub service: String,
-    /// The event.
-    pub event: Event,
-    /// Attempts made so far.
-    pub attempt: u32,
-    /// When the first attempt was (or is to be) made.
-    pub first_attempt_at: DateTime<Utc>,
-    /// When the next attempt is due.
-    pub next_attempt_at: DateTime<Utc>,
-    /// The unsigned request.
-    pub request: StoredRequest,
-}
-
-impl Envelope {
-    /// An envelope for a dispatched request, due at `at`, with no attempt
-    /// made yet. Any signature on the request is left out.
-    pub fn new(outgoing: &Outgoing, at: DateTime<Utc>) -> Envelope {
-        let mut request = http::Request::new(outgoing.request.body().clone());
-        *request.method_mut() = outgoing.request.method().clone();
-        *request.uri_mut() = outgoing.request.uri().clone();
-        *request.headers_mut() = outgoing.request.headers().clone();
-        if let Some(stamp) = outgoing.stamp {
-            crate::signing::strip(&mut request, stamp);
-        }
-        Envelope {
-            delivery: outgoing.delivery.clone(),
-            webhook: outgoing.webhook.clone(),
-            service: outgoing.service.clone(),
-            event: outgoing.event,
-            attempt: 0,
-            first_attempt_at: at,
-            next_attempt_at: at,
-            request: StoredRequest {
-                method: request.method().to_string(),
-                url: request.uri().to_string(),
-                headers: request
-                    .headers()
-                    .iter()
-                    .map(|(name, value)| StoredHeader {
-                        name: name.to_string(),
-                        value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                        sensitive: value.is_sensitive(),
-                    })
-                    .collect(),
-                body: request.into_body(),
-            },
-        }
-    }
-
-    /// The stored request, unsigned.
-    pub fn to_request(&self) -> Result<http::Request<Vec<u8>>, Error> {
-        let invalid =
-            |what: &str| Error::new(ErrorKind::Serde, format!("stored {what} is invalid"));
-        let mut request = http::Request::new(self.request.body.clone());
-        *request.method_mut() = self.request.method.parse().map_err(|_| invalid("method"))?;
-        *request.uri_mut() = self.request.url.parse().map_err(|_| invalid("URL"))?;
-        let headers = request.headers_mut();
-        for header in &self.request.headers {
-            let name: http::HeaderName = header.name.parse().map_err(|_| invalid("header name"))?;
-            let mut value = http::HeaderValue::try_from(header.value.as_str())
-                .map_err(|_| invalid("header value"))?;
-            value.set_sensitive(header.sensitive);
-            headers.append(name, value);
-        }
-        Ok(request)
-    }
-
-    /// Records an attempt that ended with `outcome` at `now`, and returns
-    /// the policy's decision; on a retry, `next_attempt_at` is set to it.
-    /// The jitter seed is derived from the delivery id.
-    pub fn record(
-        &mut self,
-        policy: &RetryPolicy,
-        outcome: Outcome<'_>,
-        now: DateTime<Utc>,
-    ) -> Decision {
-        self.attempt = self.attempt.saturating_add(1);
-        let seed = crate::field::hash_name(&self.delivery);
-        let decision = policy.decide(
-            self.event,
-            self.attempt,
-            outcome,
-            self.first_attempt_at,
-            now,
-            seed,
-        );
-        if let Decision::Retry { at } = decision {
-            self.next_attempt_at = at;
-        }
-        decision
-    }
-}
-
-mod base64_bytes {
-    use super::*;
-
-    pub(super) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = std::borrow::Cow::<str>::deserialize(d)?;
-        base64::engine::general_purpose::STANDARD
-            .decode(text.as_bytes())
-            .map_err(serde::de::Error::custom)
     }
 }
 

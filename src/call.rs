@@ -1,0 +1,641 @@
+//! Call data: the typed values of one call, or of one agent segment of a
+//! call, and the call as a host reports it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDateTime};
+use serde::Serialize;
+
+use crate::catalog::{Catalog, FieldKey, Positions};
+use crate::error::{json_error, Error, ErrorKind};
+use crate::value::{FieldType, Value};
+
+/// Where a render looks values up: one [`CallData`], or several layered
+/// (dispatch puts its own fields over a segment's over the call's).
+pub(crate) trait Lookup {
+    fn lookup(&self, key: &FieldKey) -> Option<&Value>;
+}
+
+impl Lookup for CallData {
+    #[inline]
+    fn lookup(&self, key: &FieldKey) -> Option<&Value> {
+        if self.catalog.id == key.catalog {
+            match self.by_position.get(key.position as usize) {
+                Some(&entry) if entry != 0 => self.entries.get(entry as usize - 1).map(|e| &e.1),
+                _ => None,
+            }
+        } else {
+            self.get(&key.name)
+        }
+    }
+}
+
+/// The values of one call, or of one agent segment of a call.
+///
+/// Build it in code, from JSON text, or from any `Serialize` value (the
+/// host's own call struct, or a `serde_json::Value`):
+///
+/// ```
+/// use callhook::{CallData, Value};
+///
+/// let call = CallData::new()
+///     .with("agent_id", "1001")
+///     .with("duration", std::time::Duration::from_secs(95));
+/// assert_eq!(call.get("agent_id"), Some(&Value::from("1001")));
+///
+/// let from_json = CallData::from_json(r#"{"agent_id": "1001", "duration": 95}"#)?;
+/// assert_eq!(from_json, call);
+/// # Ok::<(), callhook::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct CallData {
+    entries: Vec<(Box<str>, Value)>,
+    /// Entry index by name.
+    index: HashMap<Box<str>, usize>,
+    /// The catalog whose fields are also indexed by position.
+    catalog: Arc<Positions>,
+    /// Entry index + 1 (0: not set) by catalog position: templates compiled
+    /// against the same catalog look their fields up here, by index.
+    by_position: Vec<u32>,
+}
+
+impl Default for CallData {
+    fn default() -> CallData {
+        CallData::new_in(Catalog::standard())
+    }
+}
+
+impl CallData {
+    /// Empty call data, for templates checked against the standard catalog.
+    #[must_use]
+    pub fn new() -> CallData {
+        CallData::default()
+    }
+
+    /// Empty call data for templates checked against `catalog`: such
+    /// templates find its fields by index rather than by name. Any other
+    /// template still finds them, by name.
+    #[must_use]
+    pub fn new_in(catalog: &Catalog) -> CallData {
+        CallData {
+            entries: Vec::new(),
+            index: HashMap::new(),
+            catalog: Arc::clone(catalog.positions()),
+            by_position: Vec::new(),
+        }
+    }
+
+    /// Sets a field, replacing any value it had, and returns the data.
+    #[must_use]
+    pub fn with(mut self, name: impl Into<String>, value: impl Into<Value>) -> CallData {
+        self.insert(name, value);
+        self
+    }
+
+    /// Sets a field, returning the value it had.
+    pub fn insert(&mut self, name: impl Into<String>, value: impl Into<Value>) -> Option<Value> {
+        let name: String = name.into();
+        let value = value.into();
+        if let Some(&i) = self.index.get(name.as_str()) {
+            return Some(std::mem::replace(&mut self.entries[i].1, value));
+        }
+        let entry = self.entries.len();
+        if let Some(&position) = self.catalog.of.get(name.as_str()) {
+            let position = position as usize;
+            if self.by_position.len() <= position {
+                self.by_position
+                    .resize(self.catalog.of.len().max(position + 1), 0);
+            }
+            self.by_position[position] = entry as u32 + 1;
+        }
+        let name = name.into_boxed_str();
+        self.index.insert(name.clone(), entry);
+        self.entries.push((name, value));
+        None
+    }
+
+    /// The value of a field, if the call has it.
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.index.get(name).map(|&i| &self.entries[i].1)
+    }
+
+    /// The fields in the order they were first set.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.entries.iter().map(|(k, v)| (&**k, v))
+    }
+
+    /// How many fields are set.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no field is set.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// This data with every field of `other` set over it: the call's data
+    /// overlaid with one agent segment's.
+    #[must_use]
+    pub fn overlaid(&self, other: &CallData) -> CallData {
+        let mut merged = self.clone();
+        for (name, value) in other.iter() {
+            merged.insert(name, value.clone());
+        }
+        merged
+    }
+
+    /// Reads call data from JSON text, typed by the standard catalog; see
+    /// [`CallData::from_json_in`].
+    ///
+    /// # Errors
+    ///
+    /// As [`CallData::from_json_in`].
+    pub fn from_json(text: &str) -> Result<CallData, Error> {
+        CallData::from_json_in(text, Catalog::standard())
+    }
+
+    /// Reads call data from JSON text holding an object, converting each
+    /// value to its type in `catalog`.
+    ///
+    /// Nested objects are flattened with dots (`{"customer": {"id": 1}}`
+    /// gives `customer.id`). Timestamps are read from RFC 3339 text, ANSI SQL
+    /// text (`2020-04-22 00:00:00.0000`, taken as UTC) or Unix seconds;
+    /// durations from whole or fractional seconds or `HH:MM:SS` text. Fields
+    /// the catalog does not know keep the type JSON gives them.
+    ///
+    /// # Errors
+    ///
+    /// Text that is not JSON is an error of kind [`ErrorKind::Serde`] with
+    /// its position. A value that does not convert to its field's type, an
+    /// array, or a document that is not an object is an error of kind
+    /// [`ErrorKind::InvalidCallData`] naming the field.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{CallData, Catalog, FieldSpec, FieldType, Value};
+    ///
+    /// let catalog = Catalog::standard()
+    ///     .clone()
+    ///     .with(FieldSpec::new("billsec", FieldType::Duration));
+    /// let data = CallData::from_json_in(r#"{"billsec": "00:01:35"}"#, &catalog)?;
+    /// assert_eq!(data.get("billsec"), Some(&Value::Duration(std::time::Duration::from_secs(95))));
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    pub fn from_json_in(text: &str, catalog: &Catalog) -> Result<CallData, Error> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| json_error(ErrorKind::Serde, text, e))?;
+        CallData::from_value_in(&value, catalog)
+    }
+
+    /// Reads call data from any `Serialize` value that serialises as an
+    /// object (the host's own call struct, a `serde_json::Value`), typed by
+    /// the standard catalog; see [`CallData::from_json_in`].
+    ///
+    /// # Errors
+    ///
+    /// As [`CallData::from_serialize_in`].
+    pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<CallData, Error> {
+        CallData::from_serialize_in(value, Catalog::standard())
+    }
+
+    /// Reads call data from any `Serialize` value that serialises as an
+    /// object, typed by `catalog`; see [`CallData::from_json_in`].
+    ///
+    /// # Errors
+    ///
+    /// A value that does not serialise, or does not convert as
+    /// [`CallData::from_json_in`] describes, is an error of kind
+    /// [`ErrorKind::InvalidCallData`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{CallData, Catalog, Value};
+    ///
+    /// #[derive(serde::Serialize)]
+    /// struct Hangup<'a> {
+    ///     agent_id: &'a str,
+    ///     duration: u32,
+    /// }
+    ///
+    /// let data = CallData::from_serialize_in(&Hangup { agent_id: "7", duration: 3 }, Catalog::standard())?;
+    /// assert_eq!(data.get("duration"), Some(&Value::Duration(std::time::Duration::from_secs(3))));
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    pub fn from_serialize_in<T: Serialize + ?Sized>(
+        value: &T,
+        catalog: &Catalog,
+    ) -> Result<CallData, Error> {
+        let json = serde_json::to_value(value).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidCallData,
+                "call data does not serialise as JSON",
+            )
+            .with_source(e)
+        })?;
+        CallData::from_value_in(&json, catalog)
+    }
+
+    fn from_value_in(value: &serde_json::Value, catalog: &Catalog) -> Result<CallData, Error> {
+        let serde_json::Value::Object(map) = value else {
+            return Err(Error::new(
+                ErrorKind::InvalidCallData,
+                "call data must be a JSON object",
+            ));
+        };
+        let mut data = CallData::new_in(catalog);
+        flatten_into(catalog, &mut data, "", map)?;
+        Ok(data)
+    }
+}
+
+impl PartialEq for CallData {
+    fn eq(&self, other: &CallData) -> bool {
+        self.len() == other.len()
+            && self
+                .iter()
+                .all(|(name, value)| other.get(name) == Some(value))
+    }
+}
+
+impl fmt::Debug for CallData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<K: Into<String>, V: Into<Value>> FromIterator<(K, V)> for CallData {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> CallData {
+        let mut data = CallData::new();
+        for (k, v) in iter {
+            data.insert(k, v);
+        }
+        data
+    }
+}
+
+/// One call as a host reports it: its id, the scopes it belongs to, its data,
+/// and the data of each agent segment.
+///
+/// Scopes are what webhooks subscribe to: the PBX's environments, RingCX's
+/// campaigns and queues. Segments are RingCX's agent sessions: a transferred
+/// call has one per agent, each with its own agent fields and recording,
+/// which overlay the call's data ([`Call::segment_data`]).
+///
+/// Its JSON form is what the sample files in `examples/calls/` hold:
+///
+/// ```
+/// use callhook::Call;
+///
+/// let call = Call::from_json(r#"{
+///     "id": "c-1",
+///     "scopes": ["queue:Support"],
+///     "data": {"ani": "15551234567"},
+///     "segments": [{"agent_id": "1001"}, {"agent_id": "1002"}]
+/// }"#)?;
+/// assert_eq!(call.segments.len(), 2);
+/// assert_eq!(call.segment_data(1).get("agent_id"), Some(&"1002".into()));
+/// assert_eq!(call.segment_data(1).get("ani"), Some(&"15551234567".into()));
+/// # Ok::<(), callhook::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Call {
+    /// The platform's id of the call.
+    pub id: String,
+    /// The scopes (environments, campaigns, queues) the call belongs to.
+    pub scopes: Vec<String>,
+    /// The call's own fields.
+    pub data: CallData,
+    /// Each agent segment's fields, in order.
+    pub segments: Vec<CallData>,
+}
+
+impl Call {
+    /// Reads a call from its JSON form, typed by the standard catalog; see
+    /// [`Call::from_json_in`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Call::from_json_in`].
+    pub fn from_json(text: &str) -> Result<Call, Error> {
+        Call::from_json_in(text, Catalog::standard())
+    }
+
+    /// Reads a call from its JSON form, typed by `catalog`: an object with
+    /// `data` (required), `id`, `scopes` and `segments`.
+    ///
+    /// # Errors
+    ///
+    /// Text that is not JSON is an error of kind [`ErrorKind::Serde`] with
+    /// its position; a call of the wrong shape, or data that does not
+    /// convert (see [`CallData::from_json_in`]), is an error of kind
+    /// [`ErrorKind::InvalidCallData`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Call, Catalog};
+    ///
+    /// let call = Call::from_json_in(r#"{"id": "c-1", "data": {"ani": "555"}}"#, Catalog::standard())?;
+    /// assert_eq!(call.id, "c-1");
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    pub fn from_json_in(text: &str, catalog: &Catalog) -> Result<Call, Error> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| json_error(ErrorKind::Serde, text, e))?;
+        Call::from_value_in(&value, catalog)
+    }
+
+    fn from_value_in(value: &serde_json::Value, catalog: &Catalog) -> Result<Call, Error> {
+        let invalid = |message: &str| Error::new(ErrorKind::InvalidCallData, message.to_owned());
+        let serde_json::Value::Object(map) = value else {
+            return Err(invalid("a call must be a JSON object"));
+        };
+        if let Some(key) = map
+            .keys()
+            .find(|k| !matches!(k.as_str(), "id" | "scopes" | "data" | "segments"))
+        {
+            return Err(invalid(&format!(
+                "unknown key `{key}` in a call, expected `id`, `scopes`, `data` or `segments`"
+            )));
+        }
+        let id = match map.get("id") {
+            None => String::new(),
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(_) => return Err(invalid("a call's `id` must be a string")),
+        };
+        let scopes = match map.get("scopes") {
+            None => Vec::new(),
+            Some(serde_json::Value::Array(items)) => items
+                .iter()
+                .map(|item| item.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| invalid("a call's `scopes` must be an array of strings"))?,
+            Some(_) => return Err(invalid("a call's `scopes` must be an array of strings")),
+        };
+        let data = CallData::from_value_in(
+            map.get("data")
+                .ok_or_else(|| invalid("a call needs a `data` object"))?,
+            catalog,
+        )?;
+        let segments = match map.get("segments") {
+            None => Vec::new(),
+            Some(serde_json::Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    CallData::from_value_in(item, catalog)
+                        .map_err(|e| e.in_field(&format!("segments.{i}")))
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => return Err(invalid("a call's `segments` must be an array of objects")),
+        };
+        Ok(Call {
+            id,
+            scopes,
+            data,
+            segments,
+        })
+    }
+
+    /// The call's data overlaid with segment `index`'s, or the call's data
+    /// alone if there is no such segment.
+    #[must_use]
+    pub fn segment_data(&self, index: usize) -> CallData {
+        match self.segments.get(index) {
+            Some(segment) => self.data.overlaid(segment),
+            None => self.data.clone(),
+        }
+    }
+}
+
+fn flatten_into(
+    catalog: &Catalog,
+    data: &mut CallData,
+    prefix: &str,
+    map: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), Error> {
+    for (key, value) in map {
+        let name = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        if let serde_json::Value::Object(inner) = value {
+            flatten_into(catalog, data, &name, inner)?;
+            continue;
+        }
+        let typed = convert(catalog, &name, value)?;
+        data.insert(name, typed);
+    }
+    Ok(())
+}
+
+fn convert(catalog: &Catalog, name: &str, value: &serde_json::Value) -> Result<Value, Error> {
+    use serde_json::Value as J;
+    let field_type = catalog.get(name).map(|f| f.field_type());
+    let invalid = |expected: &str| {
+        Error::new(
+            ErrorKind::InvalidCallData,
+            format!("field `{name}` is not a valid {expected}: `{value}`"),
+        )
+        .in_field(name)
+    };
+    Ok(match (value, field_type) {
+        (J::Null, _) => Value::Null,
+        // Objects are flattened before this; either is refused here.
+        (J::Array(_) | J::Object(_), _) => {
+            return Err(Error::new(
+                ErrorKind::InvalidCallData,
+                format!("field `{name}` is not a scalar; call data values must be scalars"),
+            )
+            .in_field(name))
+        }
+        (_, Some(FieldType::Timestamp)) => {
+            parse_timestamp(value).ok_or_else(|| invalid("timestamp"))?
+        }
+        (_, Some(FieldType::Duration)) => {
+            parse_duration(value).ok_or_else(|| invalid("duration"))?
+        }
+        (J::String(s), Some(FieldType::Integer)) => {
+            Value::Integer(s.trim().parse().map_err(|_| invalid("integer"))?)
+        }
+        (J::String(s), Some(FieldType::Decimal)) => {
+            Value::Decimal(s.trim().parse().map_err(|_| invalid("decimal"))?)
+        }
+        (J::Number(n), Some(FieldType::Text)) => Value::Text(n.to_string()),
+        (J::Bool(b), Some(FieldType::Text)) => Value::Text(b.to_string()),
+        (J::String(s), _) => Value::Text(s.clone()),
+        (J::Bool(b), _) => Value::Bool(*b),
+        (J::Number(n), Some(FieldType::Decimal)) => {
+            Value::Decimal(n.as_f64().ok_or_else(|| invalid("decimal"))?)
+        }
+        (J::Number(n), _) => match n.as_i64() {
+            Some(i) => Value::Integer(i),
+            None => Value::Decimal(n.as_f64().ok_or_else(|| invalid("number"))?),
+        },
+    })
+}
+
+fn parse_timestamp(value: &serde_json::Value) -> Option<Value> {
+    match value {
+        serde_json::Value::String(s) => {
+            let s = s.trim();
+            if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+                return Some(Value::Timestamp(t));
+            }
+            for pattern in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
+                if let Ok(t) = NaiveDateTime::parse_from_str(s, pattern) {
+                    return Some(Value::Timestamp(t.and_utc().fixed_offset()));
+                }
+            }
+            None
+        }
+        serde_json::Value::Number(n) => {
+            let t = DateTime::from_timestamp(n.as_i64()?, 0)?;
+            Some(Value::Timestamp(t.fixed_offset()))
+        }
+        _ => None,
+    }
+}
+
+fn parse_duration(value: &serde_json::Value) -> Option<Value> {
+    match value {
+        serde_json::Value::Number(n) => {
+            if let Some(secs) = n.as_u64() {
+                return Some(Value::Duration(Duration::from_secs(secs)));
+            }
+            Duration::try_from_secs_f64(n.as_f64()?)
+                .ok()
+                .map(Value::Duration)
+        }
+        serde_json::Value::String(s) => {
+            let mut parts = s.trim().split(':');
+            let (h, m, sec) = (parts.next()?, parts.next()?, parts.next()?);
+            if parts.next().is_some() {
+                return None;
+            }
+            let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+            if !(digits(h) && digits(m) && digits(sec)) || m.len() != 2 || sec.len() != 2 {
+                return None;
+            }
+            let (h, m, sec): (u64, u64, u64) =
+                (h.parse().ok()?, m.parse().ok()?, sec.parse().ok()?);
+            if m > 59 || sec > 59 {
+                return None;
+            }
+            Some(Value::Duration(Duration::from_secs(
+                h.checked_mul(3600)?.checked_add(m * 60 + sec)?,
+            )))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn insert_replace_and_lookup_many_fields() {
+        let mut data = CallData::new();
+        for i in 0..100 {
+            assert_eq!(data.insert(format!("f{i}"), i), None);
+        }
+        assert_eq!(data.insert("f7", "seven"), Some(Value::Integer(7)));
+        assert_eq!(data.len(), 100);
+        for i in 0..100 {
+            assert!(data.get(&format!("f{i}")).is_some());
+        }
+        assert_eq!(data.get("f100"), None);
+        assert_eq!(data.iter().next().unwrap().0, "f0");
+    }
+
+    #[test]
+    fn json_is_typed_by_the_catalog() {
+        let data = CallData::from_serialize(&json!({
+            "call_start": "2020-04-22 00:00:00.0000",
+            "created_at": "2024-12-02T21:04:40.701+02:00",
+            "duration": 60,
+            "duration_time": "00:06:57",
+            "sip_status": 200,
+            "contact_number": null,
+            "custom": {"ticket": 42, "vip": true},
+        }))
+        .unwrap();
+        let Some(Value::Timestamp(start)) = data.get("call_start") else {
+            panic!()
+        };
+        assert_eq!(start.offset().local_minus_utc(), 0);
+        let Some(Value::Timestamp(created)) = data.get("created_at") else {
+            panic!()
+        };
+        assert_eq!(created.offset().local_minus_utc(), 7200);
+        assert_eq!(
+            data.get("duration"),
+            Some(&Value::Duration(Duration::from_secs(60)))
+        );
+        assert_eq!(
+            data.get("duration_time"),
+            Some(&Value::Duration(Duration::from_secs(417)))
+        );
+        assert_eq!(data.get("sip_status"), Some(&Value::from("200")));
+        assert_eq!(data.get("contact_number"), Some(&Value::Null));
+        assert_eq!(data.get("custom.ticket"), Some(&Value::Integer(42)));
+        assert_eq!(data.get("custom.vip"), Some(&Value::Bool(true)));
+    }
+
+    #[test]
+    fn bad_call_data_names_the_field() {
+        let err = CallData::from_json(r#"{"call_start": "yesterday"}"#).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidCallData);
+        assert_eq!(err.field(), Some("call_start"));
+        assert!(CallData::from_json(r#"{"duration": -1}"#).is_err());
+        assert!(CallData::from_json(r#"{"duration_time": "1:99:00"}"#).is_err());
+        assert!(CallData::from_json(r#"{"tags": [1]}"#).is_err());
+        assert!(CallData::from_json("[1]").is_err());
+        let err = CallData::from_json("{\n  \"a\": }").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Serde);
+        assert_eq!(err.position().map(|p| p.line), Some(2));
+    }
+
+    #[test]
+    fn host_structs_serialise_into_call_data() {
+        #[derive(Serialize)]
+        struct Call<'a> {
+            agent_id: &'a str,
+            duration: u32,
+        }
+        let data = CallData::from_serialize(&Call {
+            agent_id: "7",
+            duration: 3,
+        })
+        .unwrap();
+        assert_eq!(
+            data.get("duration"),
+            Some(&Value::Duration(Duration::from_secs(3)))
+        );
+    }
+
+    #[test]
+    fn calls_read_scopes_and_segments() {
+        let call = Call::from_json(
+            r#"{"id": "c", "scopes": ["a"], "data": {"ani": "1"}, "segments": [{"agent_id": "7"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(call.scopes, ["a"]);
+        assert_eq!(call.segment_data(0).get("ani"), Some(&Value::from("1")));
+        assert!(Call::from_json(r#"{"data": {}, "scopes": [1]}"#).is_err());
+        assert!(Call::from_json(r#"{"data": {}, "extra": 1}"#).is_err());
+        assert!(Call::from_json(r#"{"id": "c"}"#).is_err());
+    }
+}

@@ -1,0 +1,355 @@
+//! Dispatch: turning "this happened on this call" into the requests to
+//! send, and signing each for the attempt that sends it.
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::call::{Call, CallData, Lookup};
+use crate::catalog::{Builtin, FieldKey};
+use crate::error::Error;
+use crate::event::Event;
+use crate::preview::Preview;
+use crate::registry::{registry_error, Registry};
+use crate::request::Request;
+use crate::retry::RetryPolicy;
+use crate::service::Service;
+use crate::value::Value;
+use crate::webhook::WebhookConfig;
+
+/// One request to send, from a dispatch, or from a stored
+/// [`Envelope`](crate::Envelope) for a later attempt.
+///
+/// The request is unsigned: sign it for the attempt that sends it with
+/// [`Registry::sign`], the same call for the first attempt and every retry.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Outgoing {
+    /// The webhook that fired.
+    pub webhook: String,
+    /// The service it invoked.
+    pub service: String,
+    /// The delivery id: the same for the same webhook, call, agent segment,
+    /// event and (for realtime updates) sequence number, so retries and
+    /// receivers can de-duplicate.
+    pub delivery: String,
+    /// The event.
+    pub event: Event,
+    /// The agent segment, for per-segment events of calls with segments.
+    pub segment: Option<usize>,
+    /// The request, unsigned.
+    pub request: Request,
+    /// The redacted record to store, for services with the `debug` flag.
+    pub debug: Option<Preview>,
+}
+
+impl Outgoing {
+    /// The request as a [`Preview`], with the webhook and delivery ids.
+    #[must_use]
+    pub fn preview(&self, show_secrets: bool) -> Preview {
+        let mut preview = Preview::of(&self.service, &self.request, show_secrets);
+        preview.webhook = Some(self.webhook.clone());
+        preview.delivery = Some(self.delivery.clone());
+        preview
+    }
+}
+
+/// Everything one dispatch produced: the requests to send, and the webhooks
+/// that could not be rendered for this call (nothing is dropped silently).
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Dispatch {
+    /// The requests, in webhook creation order (and segment order).
+    pub requests: Vec<Outgoing>,
+    /// Webhook ids with the error that kept each from rendering.
+    pub errors: Vec<(String, Error)>,
+}
+
+/// Events that fire once per agent segment when the call has segments.
+fn per_segment(event: Event) -> bool {
+    matches!(event, Event::AgentConnect | Event::AgentTermination)
+}
+
+/// The fields dispatch sets on each request.
+struct Builtins {
+    event: Value,
+    event_time: Value,
+    delivery_id: Value,
+    status: Option<Value>,
+    sequence: Option<Value>,
+}
+
+/// What a dispatched request renders from: dispatch's own fields over the
+/// segment's over the call's, without copying any.
+struct Layers<'a> {
+    builtins: &'a Builtins,
+    segment: Option<&'a CallData>,
+    call: &'a CallData,
+}
+
+impl Lookup for Layers<'_> {
+    #[inline]
+    fn lookup(&self, key: &FieldKey) -> Option<&Value> {
+        let builtin = match key.builtin {
+            None => None,
+            Some(Builtin::Event) => Some(&self.builtins.event),
+            Some(Builtin::EventTime) => Some(&self.builtins.event_time),
+            Some(Builtin::DeliveryId) => Some(&self.builtins.delivery_id),
+            Some(Builtin::Status) => self.builtins.status.as_ref(),
+            Some(Builtin::Sequence) => self.builtins.sequence.as_ref(),
+        };
+        builtin
+            .or_else(|| self.segment.and_then(|segment| segment.lookup(key)))
+            .or_else(|| self.call.lookup(key))
+    }
+}
+
+impl Registry {
+    /// Every enabled webhook bound to `event` and subscribed to a scope of
+    /// `call`, oldest first; the cost depends on the matches, not on how
+    /// many webhooks exist.
+    fn matching(&self, event: Event, call: &Call) -> Vec<&WebhookConfig> {
+        let Some(by_scope) = self.index.get(&event) else {
+            return Vec::new();
+        };
+        let mut found: Vec<&WebhookConfig> = call
+            .scopes
+            .iter()
+            .filter_map(|scope| by_scope.get(scope))
+            .flatten()
+            .filter_map(|id| self.webhooks.get(id))
+            .filter(|w| w.enabled)
+            .collect();
+        found.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        found.dedup_by(|a, b| a.id == b.id);
+        found
+    }
+
+    /// Dispatches `event` for `call` at time `at`: every request to send,
+    /// unsigned.
+    ///
+    /// Agent Connect and Agent Termination fire once per agent segment when
+    /// the call has segments, each with that segment's data over the
+    /// call's. Every request's data also has `event` (the event's name),
+    /// `event_time` (`at`) and `delivery_id`. A webhook whose request
+    /// cannot be built for this call (an unsafe or missing value) is listed
+    /// in [`Dispatch::errors`], and the others still go out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Call, Catalog, Config, Event, Registry};
+    ///
+    /// let config = Config::from_json(include_str!("../examples/configs/pbx.json"))?;
+    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
+    /// let call = Call::from_json(include_str!("../examples/calls/pbx-call.json"))?;
+    /// let hangup = registry.dispatch(Event::CallHangup, &call, "2024-12-02T21:11:37Z".parse().unwrap());
+    /// assert_eq!(hangup.requests.len(), 1);
+    /// assert!(hangup.errors.is_empty());
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    #[must_use]
+    pub fn dispatch(&self, event: Event, call: &Call, at: DateTime<Utc>) -> Dispatch {
+        let segments: Vec<Option<usize>> = if per_segment(event) && !call.segments.is_empty() {
+            (0..call.segments.len()).map(Some).collect()
+        } else {
+            vec![None]
+        };
+        let mut dispatch = Dispatch::default();
+        for webhook in self.matching(event, call) {
+            for &segment in &segments {
+                self.fire(webhook, event, call, segment, None, at, &mut dispatch);
+            }
+        }
+        dispatch
+    }
+
+    /// Dispatches `event` for one agent segment of `call`, for hosts that
+    /// fire as each segment ends; see [`Registry::dispatch`].
+    #[must_use]
+    pub fn dispatch_segment(
+        &self,
+        event: Event,
+        call: &Call,
+        segment: usize,
+        at: DateTime<Utc>,
+    ) -> Dispatch {
+        let mut dispatch = Dispatch::default();
+        for webhook in self.matching(event, call) {
+            self.fire(webhook, event, call, Some(segment), None, at, &mut dispatch);
+        }
+        dispatch
+    }
+
+    /// Dispatches a realtime update: the call's status changed to `status`,
+    /// the `sequence`-th change of this call (from 1), as AVANSER's realtime
+    /// webhooks report. Webhooks on [`Event::CallStatusChange`] receive
+    /// `status` and `sequence` as fields, and each update has its own
+    /// delivery id.
+    #[must_use]
+    pub fn status_change(
+        &self,
+        call: &Call,
+        status: &str,
+        sequence: u64,
+        at: DateTime<Utc>,
+    ) -> Dispatch {
+        let mut dispatch = Dispatch::default();
+        for webhook in self.matching(Event::CallStatusChange, call) {
+            self.fire(
+                webhook,
+                Event::CallStatusChange,
+                call,
+                None,
+                Some((status, sequence)),
+                at,
+                &mut dispatch,
+            );
+        }
+        dispatch
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn fire(
+        &self,
+        webhook: &WebhookConfig,
+        event: Event,
+        call: &Call,
+        segment: Option<usize>,
+        realtime: Option<(&str, u64)>,
+        at: DateTime<Utc>,
+        dispatch: &mut Dispatch,
+    ) {
+        let Some(service) = self.services.get(&webhook.service) else {
+            return;
+        };
+        if !service.is_enabled() {
+            return;
+        }
+        let delivery = delivery_id(&webhook.id, &call.id, segment, event, realtime.map(|r| r.1));
+        let builtins = Builtins {
+            event: Value::from(event.name()),
+            event_time: Value::from(at),
+            delivery_id: Value::from(delivery.as_str()),
+            status: realtime.map(|(status, _)| Value::from(status)),
+            sequence: realtime
+                .map(|(_, sequence)| Value::Integer(i64::try_from(sequence).unwrap_or(i64::MAX))),
+        };
+        let layers = Layers {
+            builtins: &builtins,
+            segment: segment.and_then(|i| call.segments.get(i)),
+            call: &call.data,
+        };
+        match service.request_with(&layers) {
+            Ok(request) => dispatch.requests.push(Outgoing {
+                webhook: webhook.id.clone(),
+                service: service.id().to_owned(),
+                delivery,
+                event,
+                segment,
+                debug: service.debug_record(&request),
+                request,
+            }),
+            Err(e) => dispatch.errors.push((webhook.id.clone(), e)),
+        }
+    }
+
+    /// Signs an outgoing request for the attempt made at `at`, if its
+    /// service signs: the one way to sign, for the first attempt and for
+    /// every retry of a stored [`Envelope`](crate::Envelope) alike. Signing
+    /// again replaces the signature; nothing is ever added twice.
+    ///
+    /// # Errors
+    ///
+    /// A service that no longer exists is an error of kind
+    /// [`ErrorKind::Registry`](crate::ErrorKind::Registry); a delivery id
+    /// that cannot travel in a header one of kind
+    /// [`ErrorKind::Signature`](crate::ErrorKind::Signature).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Call, Catalog, Config, Event, Registry};
+    ///
+    /// let config = Config::from_json(include_str!("../examples/configs/signed.json"))?;
+    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
+    /// let call = Call::from_json(include_str!("../examples/calls/pbx-call.json"))?;
+    /// let at = "2024-12-02T21:11:37Z".parse().unwrap();
+    /// let mut outgoing = registry.dispatch(Event::CallHangup, &call, at).requests.remove(0);
+    /// registry.sign(&mut outgoing, at)?;
+    /// assert_eq!(outgoing.request.headers()["webhook-id"], outgoing.delivery.as_str());
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    pub fn sign(&self, outgoing: &mut Outgoing, at: DateTime<Utc>) -> Result<(), Error> {
+        let service = self
+            .services
+            .get(&outgoing.service)
+            .ok_or_else(|| registry_error(format!("no service `{}`", outgoing.service)))?;
+        service.sign(&mut outgoing.request, &outgoing.delivery, at)
+    }
+
+    /// The retry policy for a delivery through `service`: the service's
+    /// own, or the default.
+    #[must_use]
+    pub fn retry_policy(&self, service: &str) -> RetryPolicy {
+        self.services
+            .get(service)
+            .map(Service::retry_policy)
+            .unwrap_or_default()
+    }
+}
+
+/// A UUID (version 8, from SHA-256) of the delivery's identity.
+fn delivery_id(
+    webhook: &str,
+    call: &str,
+    segment: Option<usize>,
+    event: Event,
+    sequence: Option<u64>,
+) -> String {
+    let mut hash = Sha256::new();
+    for part in [webhook, call, event.name()] {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    hash.update(segment.map_or(u64::MAX, |s| s as u64).to_be_bytes());
+    hash.update(sequence.unwrap_or(0).to_be_bytes());
+    let digest = hash.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    bytes[6] = (bytes[6] & 0x0f) | 0x80;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(36);
+    for (i, b) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            id.push('-');
+        }
+        id.push(char::from(HEX[usize::from(b >> 4)]));
+        id.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const W1: &str = "00000000-0000-4000-8000-0000000000a1";
+    const W2: &str = "00000000-0000-4000-8000-0000000000a2";
+
+    #[test]
+    fn delivery_ids_are_stable_and_distinct() {
+        let a = delivery_id(W1, "c1", None, Event::CallHangup, None);
+        assert_eq!(a, delivery_id(W1, "c1", None, Event::CallHangup, None));
+        assert!(crate::service::is_uuid(&a));
+        assert_ne!(a, delivery_id(W1, "c1", Some(0), Event::CallHangup, None));
+        assert_ne!(a, delivery_id(W1, "c2", None, Event::CallHangup, None));
+        assert_ne!(a, delivery_id(W2, "c1", None, Event::CallHangup, None));
+        assert_ne!(a, delivery_id(W1, "c1", None, Event::CallHangup, Some(1)));
+        // The form every stored delivery id has.
+        assert_eq!(
+            delivery_id("w", "c", None, Event::CallHangup, None).len(),
+            36
+        );
+    }
+}

@@ -1,0 +1,231 @@
+//! An envelope a queue can carry: everything needed to send or re-send one
+//! request, round-tripping through JSON to the identical request.
+
+use std::fmt;
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::dispatch::Outgoing;
+use crate::error::{Error, ErrorKind};
+use crate::event::Event;
+use crate::retry::{Decision, Outcome, RetryPolicy};
+use crate::secret::REDACTED;
+
+/// One header of a stored request.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredHeader {
+    /// The name, lowercase.
+    pub name: String,
+    /// The value.
+    pub value: String,
+    /// Whether the value is a secret (redacted in `Debug`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
+}
+
+impl fmt::Debug for StoredHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = if self.sensitive {
+            REDACTED
+        } else {
+            &self.value
+        };
+        write!(f, "{}: {value}", self.name)
+    }
+}
+
+/// A request as stored in an envelope: everything `http::Request` holds
+/// that a webhook uses. The body is base64 in JSON, so any bytes survive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredRequest {
+    /// The method.
+    pub method: String,
+    /// The full URL.
+    pub url: String,
+    /// The headers, in order.
+    pub headers: Vec<StoredHeader>,
+    /// The body bytes.
+    #[serde(with = "base64_bytes")]
+    pub body: Vec<u8>,
+}
+
+/// Everything needed to send or re-send one request, for an outbox table or
+/// a queue (Kafka, SQS, a database): a host stores it, and any worker sends
+/// it.
+///
+/// The request is stored unsigned, as dispatch made it: each attempt turns
+/// the envelope back into an [`Outgoing`] ([`Envelope::to_outgoing`]) and
+/// signs it with the time of that attempt ([`Registry::sign`]), the same
+/// call as for the first. It holds the request's credentials (an
+/// `Authorization` header), as the request does; keep the store private.
+/// `Debug` redacts them.
+///
+/// ```
+/// use callhook::{Call, Catalog, Config, Envelope, Event, Registry};
+///
+/// let registry = Registry::from_config(
+///     &Config::from_json(include_str!("../examples/configs/signed.json"))?,
+///     Catalog::standard().clone(),
+/// )?;
+/// let call = Call::from_json(include_str!("../examples/calls/pbx-call.json"))?;
+/// let at = "2024-12-02T21:11:37Z".parse().unwrap();
+/// let outgoing = &registry.dispatch(Event::CallHangup, &call, at).requests[0];
+///
+/// // Stored as JSON in the host's outbox...
+/// let stored = serde_json::to_string(&Envelope::new(outgoing, at)).unwrap();
+/// // ...and sent by any worker, signed for that attempt.
+/// let envelope: Envelope = serde_json::from_str(&stored).unwrap();
+/// let mut retry = envelope.to_outgoing()?;
+/// registry.sign(&mut retry, "2024-12-02T21:12:00Z".parse().unwrap())?;
+/// assert!(retry.request.headers().contains_key("webhook-signature"));
+/// # Ok::<(), callhook::Error>(())
+/// ```
+///
+/// [`Registry::sign`]: crate::Registry::sign
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Envelope {
+    /// The delivery id (the same on every attempt).
+    pub delivery: String,
+    /// The webhook that fired.
+    pub webhook: String,
+    /// The service to send through.
+    pub service: String,
+    /// The event.
+    pub event: Event,
+    /// Attempts made so far.
+    pub attempt: u32,
+    /// When the first attempt was (or is to be) made.
+    pub first_attempt_at: DateTime<Utc>,
+    /// When the next attempt is due.
+    pub next_attempt_at: DateTime<Utc>,
+    /// The unsigned request.
+    pub request: StoredRequest,
+}
+
+impl Envelope {
+    /// An envelope for a dispatched request, due at `at`, with no attempt
+    /// made yet.
+    #[must_use]
+    pub fn new(outgoing: &Outgoing, at: DateTime<Utc>) -> Envelope {
+        let request = &outgoing.request;
+        Envelope {
+            delivery: outgoing.delivery.clone(),
+            webhook: outgoing.webhook.clone(),
+            service: outgoing.service.clone(),
+            event: outgoing.event,
+            attempt: 0,
+            first_attempt_at: at,
+            next_attempt_at: at,
+            request: StoredRequest {
+                method: request.method().to_string(),
+                url: request.uri().to_string(),
+                headers: request
+                    .headers()
+                    .iter()
+                    .map(|(name, value)| StoredHeader {
+                        name: name.to_string(),
+                        value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                        sensitive: value.is_sensitive(),
+                    })
+                    .collect(),
+                body: request.body().clone(),
+            },
+        }
+    }
+
+    /// The stored delivery as an [`Outgoing`], unsigned, to be signed for
+    /// this attempt with [`Registry::sign`](crate::Registry::sign).
+    ///
+    /// # Errors
+    ///
+    /// A stored method, URL or header that is not valid (a store edited by
+    /// hand, or corrupted) is an error of kind [`ErrorKind::Serde`] naming
+    /// the part, with the `http` crate's error as its source.
+    pub fn to_outgoing(&self) -> Result<Outgoing, Error> {
+        let invalid =
+            |what: &str| Error::new(ErrorKind::Serde, format!("stored {what} is invalid"));
+        let mut request = http::Request::new(self.request.body.clone());
+        *request.method_mut() = self
+            .request
+            .method
+            .parse()
+            .map_err(|e| invalid("method").with_source(e))?;
+        *request.uri_mut() = self
+            .request
+            .url
+            .parse()
+            .map_err(|e| invalid("URL").with_source(e))?;
+        let headers = request.headers_mut();
+        for header in &self.request.headers {
+            let name: http::HeaderName = header
+                .name
+                .parse()
+                .map_err(|e| invalid("header name").with_source(e))?;
+            let mut value = http::HeaderValue::try_from(header.value.as_str())
+                .map_err(|e| invalid("header value").with_source(e))?;
+            value.set_sensitive(header.sensitive);
+            headers.append(name, value);
+        }
+        Ok(Outgoing {
+            webhook: self.webhook.clone(),
+            service: self.service.clone(),
+            delivery: self.delivery.clone(),
+            event: self.event,
+            segment: None,
+            request,
+            debug: None,
+        })
+    }
+
+    /// Records an attempt that ended with `outcome` at `now`, and returns
+    /// the policy's decision; on a retry, `next_attempt_at` is set to it.
+    /// The jitter seed is derived from the delivery id.
+    pub fn record(
+        &mut self,
+        policy: &RetryPolicy,
+        outcome: Outcome<'_>,
+        now: DateTime<Utc>,
+    ) -> Decision {
+        self.attempt = self.attempt.saturating_add(1);
+        let decision = policy.decide(
+            self.event,
+            self.attempt,
+            outcome,
+            self.first_attempt_at,
+            now,
+            jitter_seed(&self.delivery),
+        );
+        if let Decision::Retry { at } = decision {
+            self.next_attempt_at = at;
+        }
+        decision
+    }
+}
+
+/// FNV-1a of the delivery id: a seed that is the same on every attempt of a
+/// delivery and differs between deliveries.
+fn jitter_seed(delivery: &str) -> u64 {
+    delivery.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+mod base64_bytes {
+    use super::*;
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = std::borrow::Cow::<str>::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text.as_bytes())
+            .map_err(serde::de::Error::custom)
+    }
+}

@@ -1,0 +1,468 @@
+//! How a value prints: timestamp and duration formats, and the printing
+//! itself.
+
+use std::fmt;
+use std::io::Write as _;
+use std::str::FromStr;
+
+use chrono::format::{Item, StrftimeItems};
+use chrono::{DateTime, Datelike as _, FixedOffset, Timelike as _};
+
+use crate::error::{nearest, Error, ErrorKind};
+use crate::value::FieldType;
+
+/// How a placeholder prints its value, written after a `|` in the
+/// placeholder: `#call_start|rfc3339#`, `[[duration|hms]]`.
+///
+/// | spec | applies to | prints |
+/// |---|---|---|
+/// | `ansi` | timestamps | ANSI SQL 92, RingCX's form: `2020-04-22 00:00:00.0000` |
+/// | `rfc3339` | timestamps | `2024-12-02T21:04:40.701+00:00` |
+/// | `rfc2822` | timestamps | `Mon, 02 Dec 2024 21:04:40 +0000` |
+/// | `unix` | timestamps | Unix seconds, a number: `1733173480` |
+/// | `unix_ms` | timestamps | Unix milliseconds, a number |
+/// | `strftime:PATTERN` | timestamps | chrono's strftime, e.g. `strftime:%d/%m/%Y` |
+/// | `seconds` | durations | whole seconds, a number (fractional if the duration has a fraction) |
+/// | `hms` | durations | `HH:MM:SS` (hours grow past two digits when needed) |
+///
+/// Timestamps print in the UTC offset they carry. With no spec, a field prints
+/// in its catalog format ([`FieldSpec::default_format`](crate::FieldSpec::default_format)).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Format {
+    /// The value's own form: text as is, numbers in decimal, timestamps in
+    /// RFC 3339, durations in seconds.
+    Natural,
+    /// ANSI SQL 92: `2020-04-22 00:00:00.0000`.
+    Ansi,
+    /// RFC 3339 with as many fractional digits as needed.
+    Rfc3339,
+    /// RFC 2822.
+    Rfc2822,
+    /// Unix seconds.
+    UnixSeconds,
+    /// Unix milliseconds.
+    UnixMillis,
+    /// A strftime pattern, checked when parsed.
+    Strftime(Strftime),
+    /// Seconds, for durations.
+    Seconds,
+    /// `HH:MM:SS`, for durations.
+    Hms,
+}
+
+/// A checked strftime pattern.
+#[derive(Clone)]
+pub struct Strftime {
+    pattern: String,
+    items: Vec<Item<'static>>,
+}
+
+impl Strftime {
+    /// Parses a pattern.
+    ///
+    /// # Errors
+    ///
+    /// An unknown `%` specifier is an error of kind
+    /// [`ErrorKind::TemplateSyntax`], with chrono's error as its source.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::template::Strftime;
+    ///
+    /// assert_eq!(Strftime::new("%d/%m/%Y")?.pattern(), "%d/%m/%Y");
+    /// assert!(Strftime::new("%Q").is_err());
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    pub fn new(pattern: &str) -> Result<Strftime, Error> {
+        let items = StrftimeItems::new(pattern).parse_to_owned().map_err(|e| {
+            Error::new(
+                ErrorKind::TemplateSyntax,
+                format!("invalid strftime pattern `{pattern}`"),
+            )
+            .with_source(e)
+        })?;
+        Ok(Strftime {
+            pattern: pattern.to_owned(),
+            items,
+        })
+    }
+
+    /// The pattern as written.
+    #[must_use]
+    pub fn pattern(&self) -> &str {
+        &self.pattern
+    }
+}
+
+impl PartialEq for Strftime {
+    fn eq(&self, other: &Strftime) -> bool {
+        self.pattern == other.pattern
+    }
+}
+
+impl fmt::Debug for Strftime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Strftime").field(&self.pattern).finish()
+    }
+}
+
+impl Format {
+    /// The type of value this format applies to, or `None` for
+    /// [`Format::Natural`], which applies to all.
+    #[must_use]
+    pub fn applies_to(&self) -> Option<FieldType> {
+        match self {
+            Format::Natural => None,
+            Format::Ansi
+            | Format::Rfc3339
+            | Format::Rfc2822
+            | Format::UnixSeconds
+            | Format::UnixMillis
+            | Format::Strftime(_) => Some(FieldType::Timestamp),
+            Format::Seconds | Format::Hms => Some(FieldType::Duration),
+        }
+    }
+}
+
+impl FromStr for Format {
+    type Err = Error;
+
+    /// Parses a format as written after `|` in a placeholder; an unknown
+    /// one is an error of kind [`ErrorKind::TemplateSyntax`] suggesting the
+    /// nearest known one.
+    fn from_str(spec: &str) -> Result<Format, Error> {
+        Ok(match spec {
+            "ansi" => Format::Ansi,
+            "rfc3339" => Format::Rfc3339,
+            "rfc2822" => Format::Rfc2822,
+            "unix" => Format::UnixSeconds,
+            "unix_ms" => Format::UnixMillis,
+            "seconds" => Format::Seconds,
+            "hms" => Format::Hms,
+            _ => match spec.strip_prefix("strftime:") {
+                Some(pattern) => Format::Strftime(Strftime::new(pattern)?),
+                None => {
+                    return Err(Error::new(
+                        ErrorKind::TemplateSyntax,
+                        format!(
+                            "unknown format `{spec}`, expected one of `ansi`, `rfc3339`, \
+                             `rfc2822`, `unix`, `unix_ms`, `strftime:PATTERN`, `seconds`, \
+                             `hms` or `default:TEXT`"
+                        ),
+                    )
+                    .with_suggestion(nearest(
+                        spec,
+                        [
+                            "ansi", "rfc3339", "rfc2822", "unix", "unix_ms", "seconds", "hms",
+                        ],
+                    )))
+                }
+            },
+        })
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Format::Natural => f.write_str("natural"),
+            Format::Ansi => f.write_str("ansi"),
+            Format::Rfc3339 => f.write_str("rfc3339"),
+            Format::Rfc2822 => f.write_str("rfc2822"),
+            Format::UnixSeconds => f.write_str("unix"),
+            Format::UnixMillis => f.write_str("unix_ms"),
+            Format::Strftime(s) => write!(f, "strftime:{}", s.pattern),
+            Format::Seconds => f.write_str("seconds"),
+            Format::Hms => f.write_str("hms"),
+        }
+    }
+}
+
+/// What formatting produces: a bare number, ASCII that needs no escaping in
+/// JSON, XML or header text (digits, letters, `-:.+, `), or any text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Printed {
+    Number,
+    PlainAscii,
+    Text,
+}
+
+impl Format {
+    /// What [`timestamp`] prints in this format, known before it runs, so a
+    /// render can decide whether the output needs escaping at all.
+    pub(crate) fn timestamp_printed(&self) -> Printed {
+        match self {
+            Format::UnixSeconds | Format::UnixMillis => Printed::Number,
+            // Only strftime can print characters that need escaping.
+            Format::Strftime(_) => Printed::Text,
+            _ => Printed::PlainAscii,
+        }
+    }
+
+    /// What [`duration`] prints in this format.
+    pub(crate) fn duration_printed(&self) -> Printed {
+        match self {
+            Format::Hms => Printed::PlainAscii,
+            _ => Printed::Number,
+        }
+    }
+}
+
+/// Appends `n` in decimal.
+pub(crate) fn push_integer(out: &mut Vec<u8>, n: impl itoa::Integer) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+/// Appends `n` in decimal, zero-padded to at least `width` digits.
+fn push_padded(out: &mut Vec<u8>, n: u64, width: usize) {
+    let mut buffer = itoa::Buffer::new();
+    let digits = buffer.format(n);
+    out.resize(out.len() + width.saturating_sub(digits.len()), b'0');
+    out.extend_from_slice(digits.as_bytes());
+}
+
+/// Appends `n` (below 100) as two digits.
+fn push_two(out: &mut Vec<u8>, n: u32) {
+    out.extend_from_slice(&[b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8]);
+}
+
+/// Appends the local date and time of `t` as `YYYY-MM-DD?hh:mm:ss`, the
+/// year with a sign and at least four digits outside 0 to 9999, as
+/// RFC 3339 and chrono print it.
+fn push_date_time(out: &mut Vec<u8>, t: &DateTime<FixedOffset>, separator: u8) {
+    let local = t.naive_local();
+    let year = local.year();
+    if (0..=9999).contains(&year) {
+        push_two(out, year as u32 / 100);
+        push_two(out, year as u32 % 100);
+    } else {
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "{year:+05}");
+    }
+    out.push(b'-');
+    push_two(out, local.month());
+    out.push(b'-');
+    push_two(out, local.day());
+    out.push(separator);
+    // A leap second is :59 with more than a second of nanoseconds.
+    push_two(out, local.hour());
+    out.push(b':');
+    push_two(out, local.minute());
+    out.push(b':');
+    push_two(out, local.second());
+}
+
+/// Appends a timestamp in `format`; it prints what
+/// [`Format::timestamp_printed`] says.
+pub(crate) fn timestamp(t: &DateTime<FixedOffset>, format: &Format, out: &mut Vec<u8>) {
+    // Leap seconds are carried in the nanosecond field above 1e9.
+    let nanos = u64::from(t.timestamp_subsec_nanos() % 1_000_000_000);
+    match format {
+        Format::Ansi => {
+            push_date_time(out, t, b' ');
+            out.push(b'.');
+            push_padded(out, nanos / 100_000, 4);
+        }
+        Format::Rfc2822 => {
+            let _ = write!(out, "{}", t.format("%a, %d %b %Y %H:%M:%S %z"));
+        }
+        Format::UnixSeconds => push_integer(out, t.timestamp()),
+        Format::UnixMillis => push_integer(out, t.timestamp_millis()),
+        Format::Strftime(pattern) => {
+            let _ = write!(out, "{}", t.format_with_items(pattern.items.iter()));
+        }
+        // RFC 3339 is a timestamp's natural form; formats of other types fall
+        // back to it.
+        _ => {
+            push_date_time(out, t, b'T');
+            if nanos != 0 {
+                out.push(b'.');
+                if nanos % 1_000_000 == 0 {
+                    push_padded(out, nanos / 1_000_000, 3);
+                } else if nanos % 1_000 == 0 {
+                    push_padded(out, nanos / 1_000, 6);
+                } else {
+                    push_padded(out, nanos, 9);
+                }
+            }
+            let offset = t.offset().local_minus_utc();
+            let minutes = offset.unsigned_abs() / 60;
+            out.push(if offset < 0 { b'-' } else { b'+' });
+            push_two(out, minutes / 60);
+            out.push(b':');
+            push_two(out, minutes % 60);
+        }
+    }
+}
+
+/// Appends a duration in `format`; it prints what
+/// [`Format::duration_printed`] says.
+pub(crate) fn duration(d: &std::time::Duration, format: &Format, out: &mut Vec<u8>) {
+    if let Format::Hms = format {
+        let secs = d.as_secs();
+        push_padded(out, secs / 3600, 2);
+        out.push(b':');
+        push_two(out, (secs / 60 % 60) as u32);
+        out.push(b':');
+        push_two(out, (secs % 60) as u32);
+    } else if d.subsec_nanos() == 0 {
+        push_integer(out, d.as_secs());
+    } else {
+        let _ = write!(out, "{}", d.as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn ts(s: &str) -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339(s).unwrap()
+    }
+
+    fn show_at(t: &DateTime<FixedOffset>, f: &str) -> String {
+        let mut out = Vec::new();
+        timestamp(t, &f.parse().unwrap(), &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn show(t: &str, f: &str) -> String {
+        show_at(&ts(t), f)
+    }
+
+    fn show_duration(d: Duration, f: &Format) -> String {
+        let mut out = Vec::new();
+        duration(&d, f, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn timestamp_formats() {
+        let t = "2024-12-02T21:04:40.701+02:00";
+        assert_eq!(show(t, "ansi"), "2024-12-02 21:04:40.7010");
+        assert_eq!(show(t, "rfc3339"), t);
+        assert_eq!(
+            show("2020-04-22T00:00:00Z", "rfc3339"),
+            "2020-04-22T00:00:00+00:00"
+        );
+        assert_eq!(
+            show("2020-04-22T00:00:00.000001Z", "rfc3339"),
+            "2020-04-22T00:00:00.000001+00:00"
+        );
+        assert_eq!(show(t, "rfc2822"), "Mon, 02 Dec 2024 21:04:40 +0200");
+        assert_eq!(show(t, "unix"), "1733166280");
+        assert_eq!(show(t, "unix_ms"), "1733166280701");
+        assert_eq!(show(t, "strftime:%d/%m/%Y"), "02/12/2024");
+        let long = format!("strftime:{}", "%Y-%m-%d ".repeat(20));
+        assert_eq!(show(t, &long).len(), 11 * 20);
+    }
+
+    #[test]
+    fn duration_formats() {
+        assert_eq!(
+            show_duration(Duration::from_secs(417), &Format::Hms),
+            "00:06:57"
+        );
+        assert_eq!(
+            show_duration(Duration::from_secs(360_000), &Format::Hms),
+            "100:00:00"
+        );
+        assert_eq!(
+            show_duration(Duration::from_millis(1500), &Format::Seconds),
+            "1.5"
+        );
+    }
+
+    /// Every format, for timestamps at the edges (years outside 0..=9999,
+    /// before 1970, leap seconds, negative offsets) and durations.
+    pub(crate) fn samples() -> (Vec<Format>, Vec<DateTime<FixedOffset>>, Vec<Duration>) {
+        let formats = [
+            "ansi",
+            "rfc3339",
+            "rfc2822",
+            "unix",
+            "unix_ms",
+            "strftime:%d/%m/%Y \"%H\" <&>",
+            "seconds",
+            "hms",
+        ]
+        .iter()
+        .map(|f| f.parse().unwrap())
+        .chain([Format::Natural])
+        .collect();
+        let timestamps = [
+            "2024-12-02T21:04:40.701+02:00",
+            "1969-12-31T23:59:59.999999999-09:30",
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.123456+14:00",
+            "2016-12-31T23:59:60Z",
+        ]
+        .iter()
+        .map(|t| ts(t))
+        .chain([
+            DateTime::<chrono::Utc>::MIN_UTC.fixed_offset(),
+            DateTime::<chrono::Utc>::MAX_UTC.fixed_offset(),
+        ])
+        .collect();
+        let durations = [
+            Duration::ZERO,
+            Duration::from_secs(417),
+            Duration::from_millis(1500),
+            Duration::from_secs(360_000),
+            Duration::MAX,
+        ]
+        .to_vec();
+        (formats, timestamps, durations)
+    }
+
+    /// RFC 3339 and ANSI agree with chrono's own printing, at offsets either
+    /// side of UTC, at the four-digit years' edges and chrono's extremes.
+    #[test]
+    fn dates_agree_with_chrono() {
+        let offsets = [0, 19_800, -34_200, 50_400, -43_200]
+            .map(|seconds| FixedOffset::east_opt(seconds).unwrap());
+        let instant = |date: &str| ts(&format!("{date}T00:00:00Z")).timestamp();
+        let sparse = (instant("0000-01-01")..instant("9999-12-31")).step_by(37 * 86_400 + 3_607);
+        for (step, at) in sparse.enumerate() {
+            let utc = DateTime::from_timestamp(at, 123_456_789).unwrap();
+            let t = utc.with_timezone(&offsets[step % offsets.len()]);
+            assert_eq!(
+                show_at(&t, "ansi"),
+                t.format("%Y-%m-%d %H:%M:%S%.f").to_string()[..24],
+                "{t}"
+            );
+            assert_eq!(show_at(&t, "rfc3339"), t.to_rfc3339(), "{t}");
+        }
+        for t in [
+            DateTime::<chrono::Utc>::MIN_UTC.fixed_offset(),
+            DateTime::<chrono::Utc>::MAX_UTC.fixed_offset(),
+            ts("0000-01-01T00:00:00Z") - chrono::TimeDelta::seconds(1),
+            ts("9999-12-31T23:59:59Z") + chrono::TimeDelta::seconds(1),
+        ] {
+            assert_eq!(show_at(&t, "rfc3339"), t.to_rfc3339(), "{t}");
+        }
+    }
+
+    #[test]
+    fn years_outside_four_digits_keep_their_sign() {
+        let t = DateTime::<chrono::Utc>::MIN_UTC.fixed_offset();
+        assert!(
+            show_at(&t, "ansi").starts_with('-'),
+            "{}",
+            show_at(&t, "ansi")
+        );
+        assert!(show_at(&t, "ansi").ends_with(".0000"));
+        let t = DateTime::<chrono::Utc>::MAX_UTC.fixed_offset();
+        assert!(show_at(&t, "rfc3339").starts_with("+262"));
+    }
+
+    #[test]
+    fn bad_specs_are_errors() {
+        assert!("strftime:%Q".parse::<Format>().is_err());
+        let err = "rfc333".parse::<Format>().unwrap_err();
+        assert_eq!(err.suggestion(), Some("rfc3339"));
+    }
+}

@@ -1,0 +1,304 @@
+//! The one template compiler: text in a context becomes steps of literals
+//! and checked placeholders.
+//!
+//! A [`Builder`] takes literal bytes and template fragments, each in its own
+//! context, and joins them into one [`Template`]: a whole JSON document, a
+//! URL and its query pairs, or a form body made of many pairs all compile
+//! here, and render through the one loop in [`Template::render_with`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::render::{Output, Slot, Step};
+use super::scan::{self, Found};
+use super::{Context, Missing, Options, Template};
+use crate::error::{Error, ErrorKind, Locator, Position};
+use crate::format::Format;
+
+/// Builds one [`Template`] from literals and fragments, gathering every
+/// problem of every fragment.
+pub(crate) struct Builder<'o, 'c> {
+    options: &'o Options<'c>,
+    steps: Vec<Step>,
+    /// The literal of the step being built, already escaped.
+    literal: Vec<u8>,
+    fields: Vec<Box<str>>,
+    size_hint: usize,
+    errors: Vec<Error>,
+}
+
+impl<'o, 'c> Builder<'o, 'c> {
+    pub(crate) fn new(options: &'o Options<'c>) -> Builder<'o, 'c> {
+        Builder {
+            options,
+            steps: Vec::new(),
+            literal: Vec::new(),
+            fields: Vec::new(),
+            size_hint: 0,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Appends bytes that are already what the output must hold.
+    pub(crate) fn literal(&mut self, bytes: &[u8]) {
+        self.literal.extend_from_slice(bytes);
+    }
+
+    /// Records a problem found outside any fragment.
+    pub(crate) fn error(&mut self, error: Error) {
+        self.errors.push(error);
+    }
+
+    /// Compiles `source` for `context` and appends it. Each placeholder's
+    /// value goes through `map` before it is escaped, where one is given.
+    /// Problems name `field` (a configuration path) and their position in
+    /// `source`.
+    pub(crate) fn fragment(
+        &mut self,
+        source: &str,
+        context: Context,
+        map: Option<&BTreeMap<String, String>>,
+        field: Option<&str>,
+    ) {
+        let first_error = self.errors.len();
+        self.compile_fragment(source, context, map.filter(|m| !m.is_empty()));
+        if let Some(field) = field {
+            for error in &mut self.errors[first_error..] {
+                *error = error.clone().in_field(field);
+            }
+        }
+    }
+
+    fn compile_fragment(
+        &mut self,
+        source: &str,
+        context: Context,
+        map: Option<&BTreeMap<String, String>>,
+    ) {
+        let syntax = self.options.syntax;
+        let catalog = self.options.catalog;
+        let lenient = self.options.lenient;
+        let accept = |name: &str| !lenient || catalog.get(name).is_some();
+        if context == Context::JsonValue {
+            // One placeholder alone renders typed; anything else is a string.
+            let all = scan::plain(source, syntax, &scan::any);
+            if let [one] = all.as_slice() {
+                if one.start == 0 && one.end == source.len() {
+                    let position = Locator::new(source).locate(0);
+                    self.placeholder(one, Context::JsonValue, position, map);
+                    return;
+                }
+            }
+            self.literal(b"\"");
+            self.compile_fragment(source, Context::JsonString, map);
+            self.literal(b"\"");
+            return;
+        }
+        let found: Vec<(Found<'_>, Result<Context, &'static str>)> = match context {
+            Context::Json => scan::json(source, syntax, &accept)
+                .into_iter()
+                .map(|(f, c)| (f, Ok(c)))
+                .collect(),
+            Context::Xml => scan::xml(source, syntax, &accept),
+            Context::Url => scan::url(source, syntax, &accept),
+            _ => scan::plain(source, syntax, &accept)
+                .into_iter()
+                .map(|f| (f, Ok(context)))
+                .collect(),
+        };
+        let first_error = self.errors.len();
+        let mut locator = Locator::new(source);
+        // The source with each placeholder replaced by a stand-in of the
+        // same length, for the JSON, XML or URL parser to check the
+        // structure around the placeholders.
+        let mut stand_in = Vec::with_capacity(source.len());
+        let mut literal_start = 0;
+        for (found, place) in found {
+            let position = locator.locate(found.start);
+            let slot_context = match place {
+                Ok(slot_context) => slot_context,
+                Err(place) => {
+                    let kind = if context == Context::Url {
+                        ErrorKind::InvalidUrl
+                    } else {
+                        ErrorKind::TemplateSyntax
+                    };
+                    self.errors.push(
+                        Error::new(
+                            kind,
+                            format!("placeholder `{}` cannot stand in {place}", found.name),
+                        )
+                        .at(position),
+                    );
+                    continue;
+                }
+            };
+            let literal = &source[literal_start..found.start];
+            self.push_literal(literal, context, locator.locate(literal_start));
+            stand_in.extend_from_slice(literal.as_bytes());
+            // `[]` is a JSON value that, unlike a number or a string, cannot
+            // continue a number (`1#x#`) or stand as a key; `x`s are valid
+            // text anywhere.
+            let (fill, pad): (&[u8], u8) = if slot_context == Context::JsonValue {
+                (b"[]", b' ')
+            } else {
+                (b"x", b'x')
+            };
+            stand_in.extend_from_slice(fill);
+            stand_in.resize(stand_in.len() + (found.end - found.start) - fill.len(), pad);
+            literal_start = found.end;
+            self.placeholder(&found, slot_context, position, map);
+        }
+        let rest = &source[literal_start..];
+        self.push_literal(rest, context, locator.locate(literal_start));
+        stand_in.extend_from_slice(rest.as_bytes());
+
+        if self.errors.len() == first_error {
+            // Stand-ins replace whole placeholders with ASCII, so the text
+            // stays UTF-8 and keeps every offset.
+            let stand_in = String::from_utf8_lossy(&stand_in);
+            let checked = match context {
+                Context::Json => scan::check_json(source, &stand_in),
+                Context::Xml => scan::check_xml(source, &stand_in),
+                Context::Url => scan::check_url(&stand_in),
+                _ => Ok(()),
+            };
+            if let Err(e) = checked {
+                self.errors.push(e);
+            }
+        }
+    }
+
+    /// Appends literal template text, escaped where the context escapes
+    /// literals.
+    fn push_literal(&mut self, text: &str, context: Context, position: Position) {
+        if context.escapes_literals() {
+            if let Err(refused) = context.escape(text, &mut self.literal) {
+                self.errors
+                    .push(Error::new(ErrorKind::UnsafeValue, refused.message()).at(position));
+            }
+        } else {
+            self.literal.extend_from_slice(text.as_bytes());
+        }
+    }
+
+    /// Checks a placeholder and, if it is sound, ends the current step
+    /// with it.
+    fn placeholder(
+        &mut self,
+        found: &Found<'_>,
+        context: Context,
+        position: Position,
+        map: Option<&BTreeMap<String, String>>,
+    ) {
+        match check(found, context, position, self.options, map) {
+            Ok(slot) => {
+                if !self.fields.iter().any(|f| **f == *slot.key.name) {
+                    self.fields.push(slot.key.name.clone());
+                }
+                self.size_hint += self.literal.len() + 24;
+                self.steps.push(Step {
+                    literal: std::mem::take(&mut self.literal).into_boxed_slice(),
+                    slot: Some(slot),
+                });
+            }
+            Err(e) => self.errors.push(e),
+        }
+    }
+
+    /// The template, or every problem found.
+    pub(crate) fn finish(mut self, context: Context) -> Result<Template, Vec<Error>> {
+        if !self.errors.is_empty() {
+            return Err(self.errors);
+        }
+        self.size_hint += self.literal.len();
+        self.steps.push(Step {
+            literal: self.literal.into_boxed_slice(),
+            slot: None,
+        });
+        Ok(Template {
+            context,
+            steps: self.steps.into_boxed_slice(),
+            fields: self.fields.into_boxed_slice(),
+            size_hint: self.size_hint,
+        })
+    }
+}
+
+/// Checks one placeholder: its field, options and format.
+fn check(
+    found: &Found<'_>,
+    context: Context,
+    position: Position,
+    options: &Options<'_>,
+    map: Option<&BTreeMap<String, String>>,
+) -> Result<Slot, Error> {
+    let Some(spec) = options.catalog.get(found.name) else {
+        return Err(Error::new(
+            ErrorKind::UnknownField,
+            format!("unknown field `{}`", found.name),
+        )
+        .with_suggestion(options.catalog.suggest(found.name))
+        .at(position));
+    };
+    let mut format = None;
+    let mut default = None;
+    if let Some((text, _)) = found.options {
+        for option in text.split('|') {
+            if let Some(value) = option.strip_prefix("default:") {
+                if default.replace(value.into()).is_some() {
+                    return Err(Error::new(
+                        ErrorKind::TemplateSyntax,
+                        format!("placeholder `{}` has two defaults", found.name),
+                    )
+                    .at(position));
+                }
+            } else {
+                let parsed: Format = option.parse().map_err(|e: Error| e.at(position))?;
+                if format.replace(parsed).is_some() {
+                    return Err(Error::new(
+                        ErrorKind::TemplateSyntax,
+                        format!("placeholder `{}` has two formats", found.name),
+                    )
+                    .at(position));
+                }
+            }
+        }
+    }
+    let format = match format {
+        Some(format) => {
+            if let Some(applies) = format.applies_to() {
+                if applies != spec.field_type() {
+                    return Err(Error::new(
+                        ErrorKind::TemplateSyntax,
+                        format!(
+                            "format `{format}` applies to {applies} fields, but `{}` is {}",
+                            found.name,
+                            spec.field_type()
+                        ),
+                    )
+                    .at(position));
+                }
+            }
+            format
+        }
+        None => spec.default_format(),
+    };
+    let missing = options.missing.unwrap_or(if context == Context::JsonValue {
+        Missing::Null
+    } else {
+        Missing::Empty
+    });
+    Ok(Slot {
+        key: options.catalog.key(found.name),
+        timestamp_output: Output::of(format.timestamp_printed(), context),
+        duration_output: Output::of(format.duration_printed(), context),
+        text_in_json_string: context == Context::JsonString && map.is_none(),
+        format,
+        default,
+        context,
+        missing,
+        map: map.map(|m| Arc::new(m.clone())),
+        position,
+    })
+}

@@ -1,0 +1,239 @@
+//! What a compiled template is made of, and how one placeholder renders.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::sync::Arc;
+
+use super::escape::json_string;
+use super::{Context, Missing};
+use crate::call::Lookup;
+use crate::catalog::FieldKey;
+use crate::error::{Error, ErrorKind, Position};
+use crate::format::{self, Format, Printed};
+use crate::value::Value;
+
+/// One step of a render: a literal (possibly empty), then a slot, if any.
+/// Pairing them halves the steps, which matters when there are many short
+/// literals between placeholders; holding both inline spares the render an
+/// index into other tables.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Step {
+    /// Literal text, already escaped for its context.
+    pub(crate) literal: Box<[u8]>,
+    pub(crate) slot: Option<Slot>,
+}
+
+/// One checked placeholder.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Slot {
+    pub(crate) key: FieldKey,
+    pub(crate) format: Format,
+    pub(crate) default: Option<Box<str>>,
+    pub(crate) context: Context,
+    pub(crate) missing: Missing,
+    /// Replacements for the printed value, applied before it is escaped.
+    pub(crate) map: Option<Arc<BTreeMap<String, String>>>,
+    pub(crate) position: Position,
+    pub(crate) timestamp_output: Output,
+    pub(crate) duration_output: Output,
+    /// Text inside a JSON string with no map: the common case, kept to one
+    /// test on the render path.
+    pub(crate) text_in_json_string: bool,
+}
+
+/// How a slot's formatted value reaches the output, decided at compile time
+/// from what the format prints and where the slot stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Output {
+    /// As printed.
+    Bare,
+    /// In JSON quotes: plain ASCII standing as a whole JSON value.
+    Quoted,
+    /// Escaped for the context like any text.
+    Escaped,
+}
+
+impl Output {
+    pub(crate) fn of(printed: Printed, context: Context) -> Output {
+        match (printed, context) {
+            // Digits, `-` and `.` are safe in every context.
+            (Printed::Number, _) => Output::Bare,
+            (
+                Printed::PlainAscii,
+                Context::Json
+                | Context::JsonString
+                | Context::Xml
+                | Context::XmlText
+                | Context::XmlAttribute
+                | Context::Header
+                | Context::Plain,
+            ) => Output::Bare,
+            (Printed::PlainAscii, Context::JsonValue) => Output::Quoted,
+            _ => Output::Escaped,
+        }
+    }
+}
+
+impl Slot {
+    #[inline]
+    pub(crate) fn render<L: Lookup + ?Sized>(
+        &self,
+        data: &L,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        match data.lookup(&self.key) {
+            Some(Value::Text(s)) if self.text_in_json_string => {
+                json_string(s, out);
+                Ok(())
+            }
+            Some(value) => match &self.map {
+                None => self.value(value, out),
+                Some(map) => {
+                    let mut printed = Vec::new();
+                    self.print(value, &mut printed);
+                    self.mapped(&String::from_utf8_lossy(&printed), map, out)
+                }
+            },
+            None => match (&self.default, &self.map) {
+                (Some(default), Some(map)) => self.mapped(default, map, out),
+                (Some(default), None) => self.default(default, out),
+                (None, _) => self.absent(out),
+            },
+        }
+    }
+
+    /// The printed value replaced through the map where it is there,
+    /// escaped as text.
+    fn mapped(
+        &self,
+        printed: &str,
+        map: &BTreeMap<String, String>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        self.text(map.get(printed).map_or(printed, String::as_str), out)
+    }
+
+    fn absent(&self, out: &mut Vec<u8>) -> Result<(), Error> {
+        match self.missing {
+            Missing::Empty => {
+                if self.context == Context::JsonValue {
+                    out.extend_from_slice(b"\"\"");
+                }
+                Ok(())
+            }
+            Missing::Null => {
+                self.null(out);
+                Ok(())
+            }
+            Missing::Error => Err(Error::new(
+                ErrorKind::MissingValue,
+                format!("the call has no value for field `{}`", self.key.name),
+            )
+            .at(self.position)),
+        }
+    }
+
+    fn null(&self, out: &mut Vec<u8>) {
+        if self.context == Context::JsonValue {
+            out.extend_from_slice(b"null");
+        }
+    }
+
+    /// A default stands as a JSON scalar where it is one (`0`, `true`,
+    /// `null`), and as text otherwise.
+    fn default(&self, default: &str, out: &mut Vec<u8>) -> Result<(), Error> {
+        if self.context == Context::JsonValue
+            && matches!(
+                serde_json::from_str::<serde_json::Value>(default),
+                Ok(serde_json::Value::Number(_)
+                    | serde_json::Value::Bool(_)
+                    | serde_json::Value::Null)
+            )
+        {
+            out.extend_from_slice(default.as_bytes());
+            return Ok(());
+        }
+        self.text(default, out)
+    }
+
+    fn text(&self, text: &str, out: &mut Vec<u8>) -> Result<(), Error> {
+        self.context.escape(text, out).map_err(|refused| {
+            Error::new(
+                ErrorKind::UnsafeValue,
+                format!("field `{}`: {}", self.key.name, refused.message()),
+            )
+            .at(self.position)
+        })
+    }
+
+    fn value(&self, value: &Value, out: &mut Vec<u8>) -> Result<(), Error> {
+        match value {
+            // The one arm that can be refused or needs escaping.
+            Value::Text(s) => self.text(s, out),
+            Value::Null => {
+                self.null(out);
+                Ok(())
+            }
+            Value::Decimal(d) if self.context == Context::JsonValue && !d.is_finite() => {
+                // JSON has no NaN or infinity; serde_json also writes null.
+                out.extend_from_slice(b"null");
+                Ok(())
+            }
+            Value::Timestamp(_) => self.formatted(self.timestamp_output, value, out),
+            Value::Duration(_) => self.formatted(self.duration_output, value, out),
+            // Booleans and numbers print as digits, `-`, `.`, `e`, `NaN`,
+            // `inf`, `true`, `false`: safe in every context.
+            _ => {
+                self.print(value, out);
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes a timestamp or duration straight into `out` where it needs no
+    /// escaping there, and through a scratch buffer and [`Slot::text`] where
+    /// it does.
+    #[inline]
+    fn formatted(&self, output: Output, value: &Value, out: &mut Vec<u8>) -> Result<(), Error> {
+        match output {
+            Output::Bare => {
+                self.print(value, out);
+                Ok(())
+            }
+            Output::Quoted => {
+                out.push(b'"');
+                self.print(value, out);
+                out.push(b'"');
+                Ok(())
+            }
+            Output::Escaped => {
+                let mut printed = Vec::new();
+                self.print(value, &mut printed);
+                self.text(&String::from_utf8_lossy(&printed), out)
+            }
+        }
+    }
+
+    /// Appends the value as it prints in the slot's format, unescaped.
+    fn print(&self, value: &Value, out: &mut Vec<u8>) {
+        match value {
+            Value::Null => {}
+            Value::Text(s) => out.extend_from_slice(s.as_bytes()),
+            Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+            Value::Integer(i) => format::push_integer(out, *i),
+            Value::Decimal(d) => {
+                // Exponent form at the extremes, as serde_json prints, so
+                // every JSON parser reads the number back. Writing to a Vec
+                // cannot fail.
+                let magnitude = d.abs();
+                let _ = if magnitude != 0.0 && !(1e-5..1e16).contains(&magnitude) {
+                    write!(out, "{d:e}")
+                } else {
+                    write!(out, "{d}")
+                };
+            }
+            Value::Timestamp(t) => format::timestamp(t, &self.format, out),
+            Value::Duration(d) => format::duration(d, &self.format, out),
+        }
+    }
+}
