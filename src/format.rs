@@ -262,8 +262,11 @@ pub(crate) fn timestamp(t: &DateTime<FixedOffset>, format: &Format, out: &mut Ve
     match format {
         Format::Ansi => {
             push_date_time(out, t, b' ');
+            // Four digits of fraction: ten-thousandths of a second.
+            let fraction = (nanos / 100_000) as u32;
             out.push(b'.');
-            push_padded(out, nanos / 100_000, 4);
+            push_two(out, fraction / 100);
+            push_two(out, fraction % 100);
         }
         Format::Rfc2822 => {
             let _ = write!(out, "{}", t.format("%a, %d %b %Y %H:%M:%S %z"));

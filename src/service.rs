@@ -599,19 +599,19 @@ impl Service {
         };
         let mut headers = self.static_headers.clone();
         for header in &self.dynamic_headers {
-            let path = format!("headers.{}.value", header.index);
-            let mut value = Vec::new();
+            let path = || format!("headers.{}.value", header.index);
+            let mut value = Vec::with_capacity(header.value.size_hint());
             header
                 .value
                 .render_with(data, &mut value)
-                .map_err(|e| in_service(e.in_field(&path)))?;
+                .map_err(|e| in_service(e.in_field(&path())))?;
             let value = HeaderValue::try_from(value).map_err(|e| {
                 in_service(
                     Error::new(
                         ErrorKind::InvalidHeader,
                         format!("invalid value for header `{}`", header.name),
                     )
-                    .in_field(&path)
+                    .in_field(&path())
                     .with_source(e),
                 )
             })?;

@@ -89,9 +89,10 @@ impl Slot {
             Some(value) => match &self.map {
                 None => self.value(value, out),
                 Some(map) => {
-                    let mut printed = Vec::new();
+                    let mut printed = Vec::with_capacity(32);
                     self.print(value, &mut printed);
-                    self.mapped(&String::from_utf8_lossy(&printed), map, out)
+                    // Text and formats print whole `str`s, so this is UTF-8.
+                    self.mapped(&String::from_utf8(printed).unwrap_or_default(), map, out)
                 }
             },
             None => match (&self.default, &self.map) {
@@ -207,14 +208,16 @@ impl Slot {
                 Ok(())
             }
             Output::Escaped => {
-                let mut printed = Vec::new();
+                let mut printed = Vec::with_capacity(32);
                 self.print(value, &mut printed);
-                self.text(&String::from_utf8_lossy(&printed), out)
+                // Formats print whole `str`s and ASCII, so this is UTF-8.
+                self.text(&String::from_utf8(printed).unwrap_or_default(), out)
             }
         }
     }
 
     /// Appends the value as it prints in the slot's format, unescaped.
+    #[inline]
     fn print(&self, value: &Value, out: &mut Vec<u8>) {
         match value {
             Value::Null => {}
