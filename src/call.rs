@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDateTime};
 use serde::Serialize;
 
 use crate::catalog::{Catalog, FieldKey, Positions};
-use crate::error::{json_error, Error, ErrorKind};
+use crate::error::{json_error, shown, Error, ErrorKind};
 use crate::value::{FieldType, Value};
 
 /// Where a render looks values up: one [`CallData`], or several layered
@@ -165,7 +165,8 @@ impl CallData {
     /// value to its type in `catalog`.
     ///
     /// Nested objects are flattened with dots (`{"customer": {"id": 1}}`
-    /// gives `customer.id`). Timestamps are read from RFC 3339 text, ANSI SQL
+    /// gives `customer.id`); a name may be 256 bytes long, and there may be
+    /// 10,000 fields. Timestamps are read from RFC 3339 text, ANSI SQL
     /// text (`2020-04-22 00:00:00.0000`, taken as UTC) or Unix seconds;
     /// durations from whole or fractional seconds or `HH:MM:SS` text. Fields
     /// the catalog does not know keep the type JSON gives them.
@@ -174,8 +175,9 @@ impl CallData {
     ///
     /// Text that is not JSON is an error of kind [`ErrorKind::Serde`] with
     /// its position. A value that does not convert to its field's type, an
-    /// array, or a document that is not an object is an error of kind
-    /// [`ErrorKind::InvalidCallData`] naming the field.
+    /// array, a document that is not an object, a name over 256 bytes or more
+    /// than 10,000 fields is an error of kind [`ErrorKind::InvalidCallData`]
+    /// naming the field.
     ///
     /// # Examples
     ///
@@ -417,6 +419,13 @@ impl Call {
     }
 }
 
+/// The longest field name call data may hold, nested names and their dots
+/// included: a bound on the text a hostile document can flatten into.
+pub(crate) const LONGEST_FIELD_NAME: usize = 256;
+
+/// The most fields one call data read from JSON may hold.
+pub(crate) const MOST_FIELDS: usize = 10_000;
+
 fn flatten_into(
     catalog: &Catalog,
     data: &mut CallData,
@@ -424,6 +433,26 @@ fn flatten_into(
     map: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<(), Error> {
     for (key, value) in map {
+        let length = if prefix.is_empty() {
+            key.len()
+        } else {
+            prefix.len() + 1 + key.len()
+        };
+        if length > LONGEST_FIELD_NAME {
+            return Err(Error::new(
+                ErrorKind::InvalidCallData,
+                format!(
+                    "field name `{}` is longer than {LONGEST_FIELD_NAME} bytes",
+                    shown(&format!("{prefix}.{key}"))
+                ),
+            ));
+        }
+        if data.len() >= MOST_FIELDS {
+            return Err(Error::new(
+                ErrorKind::InvalidCallData,
+                format!("call data holds more than {MOST_FIELDS} fields"),
+            ));
+        }
         let name = if prefix.is_empty() {
             key.clone()
         } else {
@@ -606,6 +635,22 @@ mod tests {
         let err = CallData::from_json("{\n  \"a\": }").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Serde);
         assert_eq!(err.position().map(|p| p.line), Some(2));
+    }
+
+    /// A small document cannot flatten into a huge one.
+    #[test]
+    fn names_and_fields_are_bounded() {
+        let key = "k".repeat(100_000);
+        let leaves: Vec<String> = (0..20_000).map(|i| format!("\"{i}\": 1")).collect();
+        let text = format!("{{\"{key}\": {{{}}}}}", leaves.join(","));
+        let err = CallData::from_json(&text).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidCallData);
+        assert!(err.message().len() < 200, "{}", err.message());
+        let many: Vec<String> = (0..10_001).map(|i| format!("\"f{i}\": 1")).collect();
+        let err = CallData::from_json(&format!("{{{}}}", many.join(","))).unwrap_err();
+        assert!(err.message().contains("10000"), "{err}");
+        let fine = format!("{{\"{}\": 1}}", "n".repeat(LONGEST_FIELD_NAME));
+        assert!(CallData::from_json(&fine).is_ok());
     }
 
     #[test]

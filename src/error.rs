@@ -91,6 +91,8 @@ impl<'a> Locator<'a> {
         while !self.text.is_char_boundary(offset) {
             offset -= 1;
         }
+        #[cfg(test)]
+        WALKED.with(|n| n.set(n.get() + offset.saturating_sub(self.at.offset)));
         for c in self.text[self.at.offset..offset].chars() {
             if c == '\n' {
                 self.at.line += 1;
@@ -102,6 +104,13 @@ impl<'a> Locator<'a> {
         self.at.offset = offset;
         self.at
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Bytes the locators walked, for tests that count the work compiling
+    /// does.
+    pub(crate) static WALKED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// The category of an [`Error`].
@@ -417,12 +426,32 @@ pub(crate) fn json_error(kind: ErrorKind, text: &str, e: serde_json::Error) -> E
     Error::new(kind, message).at(position).with_source(e)
 }
 
+/// Names longer than this get no "did you mean", and show cut short in
+/// messages: no field or event name is near this long.
+const LONGEST_NAME: usize = 64;
+
+/// A name as a message shows it: whole up to [`LONGEST_NAME`] characters,
+/// cut short with `…` beyond, so a hostile name cannot fill a log.
+pub(crate) fn shown(name: &str) -> std::borrow::Cow<'_, str> {
+    match name.char_indices().nth(LONGEST_NAME) {
+        Some((cut, _)) => format!("{}…", &name[..cut]).into(),
+        None => name.into(),
+    }
+}
+
 /// The name in `known` nearest to `name`, if one is near enough to be a
-/// likely misspelling.
+/// likely misspelling. Names over [`LONGEST_NAME`] characters get none.
 pub(crate) fn nearest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    let limit = (name.chars().count() / 3).max(2);
+    let length = name.chars().count();
+    if length > LONGEST_NAME {
+        return None;
+    }
+    let limit = (length / 3).max(2);
     known
         .into_iter()
+        // A name whose length differs by more than the limit cannot be
+        // within it.
+        .filter(|candidate| candidate.chars().count().abs_diff(length) <= limit)
         .map(|candidate| (edit_distance(name, candidate), candidate))
         .filter(|(distance, _)| *distance <= limit)
         .min_by_key(|(distance, _)| *distance)
@@ -431,31 +460,38 @@ pub(crate) fn nearest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) 
 
 /// Optimal string alignment distance: insertions, deletions, substitutions and
 /// transpositions of adjacent characters each cost one, compared
-/// case-insensitively.
+/// case-insensitively. Three rows of the matrix are kept, not all of it.
 fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().flat_map(char::to_lowercase).collect();
     let b: Vec<char> = b.chars().flat_map(char::to_lowercase).collect();
-    let width = b.len() + 1;
-    let mut d = vec![0usize; (a.len() + 1) * width];
-    for i in 0..=a.len() {
-        d[i * width] = i;
-    }
-    for (j, cell) in d.iter_mut().enumerate().take(width) {
-        *cell = j;
-    }
+    #[cfg(test)]
+    CELLS.with(|n| n.set(n.get() + a.len() * b.len()));
+    let mut before: Vec<usize> = (0..=b.len()).collect();
+    let mut previous: Vec<usize> = before.clone();
+    let mut current = vec![0; b.len() + 1];
     for i in 1..=a.len() {
+        current[0] = i;
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[(i - 1) * width + j] + 1)
-                .min(d[i * width + j - 1] + 1)
-                .min(d[(i - 1) * width + j - 1] + cost);
+            let mut best = (previous[j] + 1)
+                .min(current[j - 1] + 1)
+                .min(previous[j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[(i - 2) * width + j - 2] + 1);
+                best = best.min(before[j - 2] + 1);
             }
-            d[i * width + j] = best;
+            current[j] = best;
         }
+        std::mem::swap(&mut before, &mut previous);
+        std::mem::swap(&mut previous, &mut current);
     }
-    d[a.len() * width + b.len()]
+    previous[b.len()]
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Edit-distance cells computed, for tests that count the work a
+    /// suggestion does.
+    pub(crate) static CELLS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 #[cfg(test)]
@@ -489,6 +525,20 @@ mod tests {
         assert_eq!(nearest("agnet_id", known).as_deref(), Some("agent_id"));
         assert_eq!(nearest("Agent_ID", known).as_deref(), Some("agent_id"));
         assert_eq!(nearest("completely_else", known), None);
+        assert_eq!(edit_distance("ab", "ba"), 1);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+
+    /// A huge unknown name costs no suggestion work and shows cut short.
+    #[test]
+    fn huge_names_get_no_suggestion_and_show_cut_short() {
+        let huge = "a".repeat(4_000_000);
+        CELLS.with(|n| n.set(0));
+        assert_eq!(nearest(&huge, ["agent_id", "ani"]), None);
+        assert_eq!(CELLS.with(std::cell::Cell::get), 0);
+        assert_eq!(shown(&huge).chars().count(), LONGEST_NAME + 1);
+        assert_eq!(shown("agent_id"), "agent_id");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::error::{nearest, Error, ErrorKind};
+use crate::error::{nearest, shown, Error, ErrorKind};
 
 /// A trigger: something that happened to a call.
 ///
@@ -128,7 +128,11 @@ impl FromStr for Event {
         let known: Vec<String> = Event::ALL.iter().map(|e| format!("`{e}`")).collect();
         Err(Error::new(
             ErrorKind::UnknownEvent,
-            format!("unknown event `{s}`, expected one of {}", known.join(", ")),
+            format!(
+                "unknown event `{}`, expected one of {}",
+                shown(s),
+                known.join(", ")
+            ),
         )
         .with_suggestion(nearest(s, Event::ALL.iter().map(|e| e.name()))))
     }

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use chrono::format::{Item, StrftimeItems};
 use chrono::{DateTime, Datelike as _, FixedOffset, Timelike as _};
 
-use crate::error::{nearest, Error, ErrorKind};
+use crate::error::{nearest, shown, Error, ErrorKind};
 use crate::value::FieldType;
 
 /// How a placeholder prints its value, written after a `|` in the
@@ -147,9 +147,10 @@ impl FromStr for Format {
                     return Err(Error::new(
                         ErrorKind::TemplateSyntax,
                         format!(
-                            "unknown format `{spec}`, expected one of `ansi`, `rfc3339`, \
+                            "unknown format `{}`, expected one of `ansi`, `rfc3339`, \
                              `rfc2822`, `unix`, `unix_ms`, `strftime:PATTERN`, `seconds`, \
-                             `hms` or `default:TEXT`"
+                             `hms` or `default:TEXT`",
+                            shown(spec)
                         ),
                     )
                     .with_suggestion(nearest(

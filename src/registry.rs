@@ -1,7 +1,7 @@
 //! The registry of services and webhooks: what a host configures, checked
 //! and compiled, and indexed for dispatch by event and scope.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -27,7 +27,7 @@ pub struct Registry {
     pub(crate) services: HashMap<String, Service>,
     pub(crate) webhooks: HashMap<String, WebhookConfig>,
     /// event → scope → webhook ids.
-    pub(crate) index: HashMap<Event, HashMap<String, Vec<String>>>,
+    pub(crate) index: HashMap<Event, HashMap<String, HashSet<String>>>,
 }
 
 impl PartialEq for Registry {
@@ -82,11 +82,11 @@ impl Registry {
                 errors.extend(e.into_problems());
             }
         };
-        let mut broken = Vec::new();
+        let mut broken = HashSet::new();
         for service in &config.services {
             let added = registry.add_service(service.clone());
             if added.is_err() {
-                broken.push(service.id.as_str());
+                broken.insert(service.id.as_str());
             }
             collect(added);
         }
@@ -281,9 +281,7 @@ impl Registry {
         let by_scope = self.index.entry(webhook.event).or_default();
         for scope in &webhook.scopes {
             let ids = by_scope.entry(scope.clone()).or_default();
-            if !ids.contains(&webhook.id) {
-                ids.push(webhook.id.clone());
-            }
+            ids.insert(webhook.id.clone());
         }
     }
 
@@ -291,7 +289,7 @@ impl Registry {
         if let Some(by_scope) = self.index.get_mut(&webhook.event) {
             for scope in &webhook.scopes {
                 if let Some(ids) = by_scope.get_mut(scope) {
-                    ids.retain(|id| *id != webhook.id);
+                    ids.remove(&webhook.id);
                     if ids.is_empty() {
                         by_scope.remove(scope);
                     }

@@ -144,13 +144,18 @@ fn splitmix64(mut x: u64) -> u64 {
 }
 
 impl RetryPolicy {
+    /// The longest delay, expiry or `Retry-After` bound a policy may hold:
+    /// a year.
+    pub const LONGEST: Duration = Duration::from_secs(365 * 86_400);
+
     /// Checks the policy is usable; loading a service checks its policy.
     ///
     /// # Errors
     ///
-    /// An empty schedule, no attempts, jitter outside `0..=1`, or
-    /// `retry_after_min` above `retry_after_max` is an error of kind
-    /// [`ErrorKind::InvalidConfig`].
+    /// An empty schedule, no attempts, jitter outside `0..=1`,
+    /// `retry_after_min` above `retry_after_max`, or any duration longer
+    /// than [`RetryPolicy::LONGEST`] is an error of kind
+    /// [`ErrorKind::InvalidConfig`] naming the field.
     ///
     /// # Examples
     ///
@@ -163,20 +168,56 @@ impl RetryPolicy {
     /// assert!(policy.check().is_err());
     /// ```
     pub fn check(&self) -> Result<(), Error> {
-        let problem = if self.schedule.is_empty() {
-            Some("`schedule` needs at least one delay")
-        } else if self.max_attempts == 0 {
-            Some("`max_attempts` must be at least 1")
-        } else if !(0.0..=1.0).contains(&self.jitter) {
-            Some("`jitter` must be between 0 and 1")
-        } else if self.retry_after_min > self.retry_after_max {
-            Some("`retry_after_min` is more than `retry_after_max`")
-        } else {
-            None
+        let mut problems = Vec::new();
+        let mut problem = |field: String, message: String| {
+            problems.push(Error::new(ErrorKind::InvalidConfig, message).in_field(&field));
         };
-        match problem {
-            Some(p) => Err(Error::new(ErrorKind::InvalidConfig, p)),
-            None => Ok(()),
+        if self.schedule.is_empty() {
+            problem(
+                "schedule".into(),
+                "`schedule` needs at least one delay".into(),
+            );
+        }
+        if self.max_attempts == 0 {
+            problem(
+                "max_attempts".into(),
+                "`max_attempts` must be at least 1".into(),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.jitter) {
+            problem("jitter".into(), "`jitter` must be between 0 and 1".into());
+        }
+        if self.retry_after_min > self.retry_after_max {
+            problem(
+                "retry_after_min".into(),
+                "`retry_after_min` is more than `retry_after_max`".into(),
+            );
+        }
+        let durations = self
+            .schedule
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (format!("schedule.{i}"), *d))
+            .chain([
+                ("retry_after_min".to_owned(), self.retry_after_min),
+                ("retry_after_max".to_owned(), self.retry_after_max),
+            ])
+            .chain(self.expiry.iter().map(|(e, d)| (format!("expiry.{e}"), *d)));
+        for (field, duration) in durations {
+            if duration > Self::LONGEST {
+                problem(
+                    field,
+                    format!(
+                        "{} is longer than the longest delay allowed, {}",
+                        print_duration(&duration),
+                        print_duration(&Self::LONGEST)
+                    ),
+                );
+            }
+        }
+        match problems.len() {
+            0 => Ok(()),
+            _ => Err(Error::many(ErrorKind::InvalidConfig, problems)),
         }
     }
 
@@ -229,11 +270,14 @@ impl RetryPolicy {
             return Decision::GiveUp(GiveUp::AttemptsExhausted);
         }
         let delay = retry_after.unwrap_or_else(|| self.scheduled_delay(attempt, seed));
-        let at = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+        // Whatever a policy or a stored envelope holds, a time past the end
+        // of the calendar is never reached: the delivery is given up, not a
+        // panic.
+        let Some(at) = add(now, delay) else {
+            return Decision::GiveUp(GiveUp::Expired);
+        };
         if let Some(expiry) = self.expiry.get(&event) {
-            let limit = first_attempt_at
-                + chrono::Duration::from_std(*expiry).unwrap_or(chrono::Duration::MAX);
-            if at > limit {
+            if add(first_attempt_at, *expiry).is_some_and(|limit| at > limit) {
                 return Decision::GiveUp(GiveUp::Expired);
             }
         }
@@ -251,21 +295,35 @@ impl RetryPolicy {
         Duration::try_from_secs_f64(base.as_secs_f64() * factor).unwrap_or(base)
     }
 
-    /// A `Retry-After` value (seconds or an HTTP date), clamped to the
-    /// policy's bounds.
+    /// A `Retry-After` value (delay-seconds or any HTTP-date form of RFC
+    /// 9110), held within the policy's bounds.
     fn retry_after(&self, value: &str, now: DateTime<Utc>) -> Option<Duration> {
         let value = value.trim();
         let wait = match value.parse::<u64>() {
             Ok(seconds) => Duration::from_secs(seconds),
-            Err(_) => {
-                let date = DateTime::parse_from_rfc2822(value).ok()?;
-                (date.with_timezone(&Utc) - now)
-                    .to_std()
-                    .unwrap_or_default()
-            }
+            Err(_) => (http_date(value)? - now).to_std().unwrap_or_default(),
         };
-        Some(wait.clamp(self.retry_after_min, self.retry_after_max))
+        // Not `clamp`, which panics on a policy whose bounds cross.
+        Some(wait.max(self.retry_after_min).min(self.retry_after_max))
     }
+}
+
+/// `at` plus `delay`, or `None` past the end of the calendar.
+fn add(at: DateTime<Utc>, delay: Duration) -> Option<DateTime<Utc>> {
+    at.checked_add_signed(chrono::TimeDelta::from_std(delay).ok()?)
+}
+
+/// An HTTP-date in any of RFC 9110's three forms: IMF-fixdate
+/// (`Sun, 06 Nov 1994 08:49:37 GMT`), the obsolete RFC 850 form
+/// (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime (`Sun Nov  6 08:49:37 1994`).
+fn http_date(value: &str) -> Option<DateTime<Utc>> {
+    if let Ok(date) = DateTime::parse_from_rfc2822(value) {
+        return Some(date.with_timezone(&Utc));
+    }
+    let naive = chrono::NaiveDateTime::parse_from_str(value, "%A, %d-%b-%y %H:%M:%S GMT")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(value, "%a %b %e %H:%M:%S %Y"))
+        .ok()?;
+    Some(naive.and_utc())
 }
 
 /// Parses `"90s"`, `"5m"`, `"2h"`, `"1d"` (or a bare number of seconds).
@@ -499,6 +557,82 @@ mod tests {
         );
         // Garbage falls back to the schedule.
         assert!(matches!(with("soon"), Decision::Retry { .. }));
+    }
+
+    #[test]
+    fn retry_after_in_every_http_date_form() {
+        let p = RetryPolicy::default();
+        let now = t("1994-11-06T08:48:37Z");
+        for value in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+        ] {
+            assert_eq!(
+                p.retry_after(value, now),
+                Some(Duration::from_secs(60)),
+                "{value}"
+            );
+        }
+    }
+
+    /// Policies built in code or deserialised without `check`, and stored
+    /// envelopes holding any time, never make `decide` panic.
+    #[test]
+    fn decisions_are_total() {
+        let h = HeaderMap::new();
+        let mut after = HeaderMap::new();
+        after.insert(http::header::RETRY_AFTER, "5".parse().unwrap());
+        let huge = Duration::from_secs(100_000_000 * 86_400);
+        let policies = [
+            RetryPolicy {
+                schedule: vec![huge],
+                expiry: [(Event::CallRinging, huge)].into_iter().collect(),
+                ..RetryPolicy::default()
+            },
+            RetryPolicy {
+                retry_after_min: Duration::from_secs(10),
+                retry_after_max: Duration::from_secs(1),
+                ..RetryPolicy::default()
+            },
+            RetryPolicy {
+                jitter: 1e300,
+                ..RetryPolicy::default()
+            },
+            RetryPolicy {
+                jitter: f64::NAN,
+                schedule: vec![],
+                ..RetryPolicy::default()
+            },
+        ];
+        let times = [
+            DateTime::<Utc>::MIN_UTC,
+            DateTime::<Utc>::MAX_UTC,
+            t("2024-12-02T21:00:00Z"),
+        ];
+        for p in &policies {
+            for first in times {
+                for now in times {
+                    for outcome in [
+                        Outcome::TransportError,
+                        status(503, &h),
+                        status(429, &after),
+                    ] {
+                        let _ = p.decide(Event::CallRinging, 1, outcome, first, now, 7);
+                    }
+                }
+            }
+        }
+        let long: RetryPolicy = serde_json::from_str(r#"{"schedule": ["100000000d"]}"#).unwrap();
+        let err = long.check().unwrap_err();
+        assert_eq!(err.field(), Some("schedule.0"));
+        assert!(err.message().contains("longer than the longest"), "{err}");
+        let late: RetryPolicy =
+            serde_json::from_str(r#"{"expiry": {"Call:Ringing": "100000000d"}}"#).unwrap();
+        assert_eq!(
+            late.check().unwrap_err().field(),
+            Some("expiry.Call:Ringing")
+        );
     }
 
     #[test]

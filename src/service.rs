@@ -347,7 +347,7 @@ impl ServiceConfig {
         }
         if let Some(retry) = &self.retry {
             if let Err(e) = retry.check() {
-                errors.push(e.in_field("retry"));
+                errors.extend(e.in_field("retry").into_problems());
             }
         }
 

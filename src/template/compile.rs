@@ -12,7 +12,7 @@ use std::sync::Arc;
 use super::render::{Output, Slot, Step};
 use super::scan::{self, Found};
 use super::{Context, Missing, Options, Template};
-use crate::error::{Error, ErrorKind, Locator, Position};
+use crate::error::{shown, Error, ErrorKind, Locator, Position};
 use crate::format::Format;
 
 /// Builds one [`Template`] from literals and fragments, gathering every
@@ -114,6 +114,8 @@ impl<'o, 'c> Builder<'o, 'c> {
         let mut stand_in = Vec::with_capacity(source.len());
         let mut literal_start = 0;
         for (found, place) in found {
+            // In order, so the locator walks the text once.
+            let literal_position = locator.locate(literal_start);
             let position = locator.locate(found.start);
             let slot_context = match place {
                 Ok(slot_context) => slot_context,
@@ -134,7 +136,7 @@ impl<'o, 'c> Builder<'o, 'c> {
                 }
             };
             let literal = &source[literal_start..found.start];
-            self.push_literal(literal, context, locator.locate(literal_start));
+            self.push_literal(literal, context, literal_position);
             stand_in.extend_from_slice(literal.as_bytes());
             // `[]` is a JSON value that, unlike a number or a string, cannot
             // continue a number (`1#x#`) or stand as a key; `x`s are valid
@@ -236,7 +238,7 @@ fn check(
     let Some(spec) = options.catalog.get(found.name) else {
         return Err(Error::new(
             ErrorKind::UnknownField,
-            format!("unknown field `{}`", found.name),
+            format!("unknown field `{}`", shown(found.name)),
         )
         .with_suggestion(options.catalog.suggest(found.name))
         .at(position));

@@ -22,49 +22,108 @@ fn is_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'.'
 }
 
-/// The placeholder that starts at byte `i`, if one does.
+/// Finds placeholders in one text, left to right.
 ///
-/// A placeholder is the opening delimiter, a name (`[A-Za-z_][A-Za-z0-9_.]*`),
-/// optionally `|` and options, and the closing delimiter, all on one line.
-/// Anything else is literal text.
-pub(crate) fn placeholder_at(src: &str, i: usize, syntax: Syntax) -> Option<Found<'_>> {
-    let (open, close) = syntax.delimiters();
-    let bytes = src.as_bytes();
-    if !bytes[i..].starts_with(open.as_bytes()) {
-        return None;
+/// Where a placeholder has options, its closing delimiter is searched for
+/// ahead; the search's result is kept, so text with many openings and no
+/// closing (`[[a|[[a|...`) is scanned once, not once per opening.
+pub(crate) struct Finder<'s> {
+    src: &'s str,
+    syntax: Syntax,
+    /// Where the last search for the closing delimiter started, and what it
+    /// found: it holds for any later start up to what it found.
+    close: Option<(usize, Option<usize>)>,
+    /// Likewise for the next line feed.
+    newline: Option<(usize, Option<usize>)>,
+}
+
+/// The first position at or after `from` where `needle` starts in `src`,
+/// using and updating `cache` (searches only move forward).
+fn next_from(
+    src: &str,
+    needle: &str,
+    from: usize,
+    cache: &mut Option<(usize, Option<usize>)>,
+) -> Option<usize> {
+    if let Some((searched, found)) = *cache {
+        if from >= searched && found.is_none_or(|at| at >= from) {
+            return found;
+        }
     }
-    let name_start = i + open.len();
-    if !bytes.get(name_start).copied().is_some_and(is_name_start) {
-        return None;
+    let found = src
+        .get(from..)
+        .and_then(|rest| rest.find(needle))
+        .map(|at| from + at);
+    #[cfg(test)]
+    SEARCHED.with(|n| n.set(n.get() + found.unwrap_or(src.len()) - from));
+    *cache = Some((from, found));
+    found
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Bytes searched for closing delimiters and line feeds, for tests that
+    /// count the work a scan does.
+    pub(crate) static SEARCHED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+impl<'s> Finder<'s> {
+    pub(crate) fn new(src: &'s str, syntax: Syntax) -> Finder<'s> {
+        Finder {
+            src,
+            syntax,
+            close: None,
+            newline: None,
+        }
     }
-    let mut j = name_start + 1;
-    while j < bytes.len() && is_name_byte(bytes[j]) {
-        j += 1;
-    }
-    let name = &src[name_start..j];
-    if bytes[j..].starts_with(close.as_bytes()) {
-        return Some(Found {
+
+    /// The placeholder that starts at byte `i`, if one does.
+    ///
+    /// A placeholder is the opening delimiter, a name
+    /// (`[A-Za-z_][A-Za-z0-9_.]*`), optionally `|` and options, and the
+    /// closing delimiter, all on one line. Anything else is literal text.
+    pub(crate) fn at(&mut self, i: usize) -> Option<Found<'s>> {
+        let src = self.src;
+        let (open, close) = self.syntax.delimiters();
+        let bytes = src.as_bytes();
+        if !bytes[i..].starts_with(open.as_bytes()) {
+            return None;
+        }
+        let name_start = i + open.len();
+        if !bytes.get(name_start).copied().is_some_and(is_name_start) {
+            return None;
+        }
+        let mut j = name_start + 1;
+        while j < bytes.len() && is_name_byte(bytes[j]) {
+            j += 1;
+        }
+        let name = &src[name_start..j];
+        if bytes[j..].starts_with(close.as_bytes()) {
+            return Some(Found {
+                start: i,
+                end: j + close.len(),
+                name,
+                options: None,
+            });
+        }
+        if bytes.get(j) != Some(&b'|') {
+            return None;
+        }
+        let end = next_from(src, close, j + 1, &mut self.close)?;
+        if next_from(src, "\n", j + 1, &mut self.newline).is_some_and(|newline| newline < end) {
+            return None;
+        }
+        Some(Found {
             start: i,
-            end: j + close.len(),
+            end: end + close.len(),
             name,
-            options: None,
-        });
+            options: Some((&src[j + 1..end], j + 1)),
+        })
     }
-    if bytes.get(j) != Some(&b'|') {
-        return None;
+
+    fn accepted(&mut self, i: usize, accept: Accept<'_>) -> Option<Found<'s>> {
+        self.at(i).filter(|f| accept(f.name))
     }
-    let rest = &src[j + 1..];
-    let k = rest.find(close)?;
-    let options = &rest[..k];
-    if options.contains('\n') {
-        return None;
-    }
-    Some(Found {
-        start: i,
-        end: j + 1 + k + close.len(),
-        name,
-        options: Some((options, j + 1)),
-    })
 }
 
 /// Decides, as the scan goes, whether a placeholder naming a field counts
@@ -77,16 +136,13 @@ pub(crate) fn any(_: &str) -> bool {
     true
 }
 
-fn accepted<'s>(src: &'s str, i: usize, syntax: Syntax, accept: Accept<'_>) -> Option<Found<'s>> {
-    placeholder_at(src, i, syntax).filter(|f| accept(f.name))
-}
-
 /// Every placeholder in plain text, in order.
 pub(crate) fn plain<'s>(src: &'s str, syntax: Syntax, accept: Accept<'_>) -> Vec<Found<'s>> {
+    let mut finder = Finder::new(src, syntax);
     let mut found = Vec::new();
     let mut i = 0;
     while i < src.len() {
-        match accepted(src, i, syntax, accept) {
+        match finder.accepted(i, accept) {
             Some(f) => {
                 i = f.end;
                 found.push(f);
@@ -107,11 +163,12 @@ pub(crate) fn json<'s>(
     accept: Accept<'_>,
 ) -> Vec<(Found<'s>, Context)> {
     let bytes = src.as_bytes();
+    let mut finder = Finder::new(src, syntax);
     let mut found = Vec::new();
     let mut in_string = false;
     let mut i = 0;
     while i < bytes.len() {
-        let here = placeholder_at(src, i, syntax).filter(|f| !in_string || accept(f.name));
+        let here = finder.at(i).filter(|f| !in_string || accept(f.name));
         if let Some(f) = here {
             let escape = if in_string {
                 Context::JsonString
@@ -160,11 +217,12 @@ pub(crate) fn url<'s>(
     let authority_end = src[authority_start..]
         .find(['/', '?'])
         .map_or(src.len(), |i| authority_start + i);
+    let mut finder = Finder::new(src, syntax);
     let mut found = Vec::new();
     let mut in_query = false;
     let mut i = 0;
     while i < src.len() {
-        if let Some(f) = accepted(src, i, syntax, accept) {
+        if let Some(f) = finder.accepted(i, accept) {
             let escape = if f.start < authority_end {
                 Err("the scheme, host or port of a URL")
             } else if in_query {
@@ -243,11 +301,12 @@ pub(crate) fn xml<'s>(
     accept: Accept<'_>,
 ) -> Vec<(Found<'s>, Result<Context, &'static str>)> {
     let bytes = src.as_bytes();
+    let mut finder = Finder::new(src, syntax);
     let mut found = Vec::new();
     let mut state = Xml::Text;
     let mut i = 0;
     while i < bytes.len() {
-        if let Some(f) = accepted(src, i, syntax, accept) {
+        if let Some(f) = finder.accepted(i, accept) {
             let escape = match state {
                 Xml::Text => Ok(Context::XmlText),
                 Xml::Attribute(_) => Ok(Context::XmlAttribute),
@@ -373,6 +432,20 @@ mod tests {
         assert!(names("#a#", Syntax::Brackets).is_empty());
         let f = plain("..[[d|hms]]", Syntax::Brackets, &any)[0];
         assert_eq!((f.start, f.end, f.options), (2, 11, Some(("hms", 6))));
+    }
+
+    /// Openings with no closing are searched past once, not once each.
+    #[test]
+    fn unclosed_options_are_scanned_once() {
+        let src = "[[a|".repeat(10_000);
+        SEARCHED.with(|n| n.set(0));
+        assert!(plain(&src, Syntax::Brackets, &any).is_empty());
+        let searched = SEARCHED.with(std::cell::Cell::get);
+        assert!(searched <= 2 * src.len(), "{searched} bytes searched");
+        let src = format!("{}\n[[b|x]]", "[[a|".repeat(10_000));
+        SEARCHED.with(|n| n.set(0));
+        assert_eq!(plain(&src, Syntax::Brackets, &any).len(), 1);
+        assert!(SEARCHED.with(std::cell::Cell::get) <= 3 * src.len());
     }
 
     #[test]

@@ -456,3 +456,18 @@ fn unescaped_formats_are_what_escaping_would_write() {
         }
     }
 }
+
+/// Positions are found in one pass over the template, however many
+/// placeholders it has.
+#[test]
+fn positions_are_computed_in_one_pass() {
+    let src = format!("[{}]", vec!["\"#agent_id#\""; 5_000].join(",\n"));
+    crate::error::WALKED.with(|n| n.set(0));
+    compile(&src, Context::Json).unwrap();
+    let walked = crate::error::WALKED.with(std::cell::Cell::get);
+    assert!(
+        walked <= src.len(),
+        "{walked} bytes walked for {}",
+        src.len()
+    );
+}
