@@ -5,11 +5,13 @@
 //! request buffer.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use http::HeaderValue;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind};
+use crate::secret::{names_secret, REDACTED};
 use crate::template::{json_string, Builder, Context, Options, Template};
 
 /// One key/value pair of a form, JSON object, XML document, SOAP operation,
@@ -19,7 +21,12 @@ use crate::template::{json_string, Builder, Context, Options, Template};
 /// replaces each placeholder's printed value by another before it is
 /// encoded (value mappings, such as RingCX's disposition codes); a value not
 /// in the map is kept as it is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// `secret` says whether the value is a secret (redacted in `Debug`,
+/// previews and debug records); left out, a pair is secret when its key
+/// names one (`Authorization`, `X-Api-Token`, `api_key`: see the README's
+/// rule).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Pair {
     /// The parameter name, sent as is (encoded for the body kind).
@@ -29,6 +36,25 @@ pub struct Pair {
     /// Replacements applied to the rendered value before encoding.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub map: BTreeMap<String, String>,
+    /// Whether the value is a secret, whatever the key's name says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<bool>,
+}
+
+impl fmt::Debug for Pair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value: &dyn fmt::Debug = if self.is_secret() {
+            &REDACTED
+        } else {
+            &self.value
+        };
+        f.debug_struct("Pair")
+            .field("key", &self.key)
+            .field("value", value)
+            .field("map", &self.map)
+            .field("secret", &self.secret)
+            .finish()
+    }
 }
 
 impl Pair {
@@ -48,7 +74,15 @@ impl Pair {
             key: key.into(),
             value: value.into(),
             map: BTreeMap::new(),
+            secret: None,
         }
+    }
+
+    /// Whether the value is a secret: as `secret` says, or else as the
+    /// key's name says.
+    #[must_use]
+    pub fn is_secret(&self) -> bool {
+        self.secret.unwrap_or_else(|| names_secret(&self.key))
     }
 }
 

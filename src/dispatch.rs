@@ -1,6 +1,8 @@
 //! Dispatch: turning "this happened on this call" into the requests to
 //! send, and signing each for the attempt that sends it.
 
+use std::fmt;
+
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
@@ -21,7 +23,8 @@ use crate::webhook::WebhookConfig;
 ///
 /// The request is unsigned: sign it for the attempt that sends it with
 /// [`Registry::sign`], the same call for the first attempt and every retry.
-#[derive(Debug, Clone)]
+/// Its `Debug` shows the request as a [`Preview`] does, secrets redacted.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct Outgoing {
     /// The webhook that fired.
@@ -50,6 +53,19 @@ impl Outgoing {
         preview.webhook = Some(self.webhook.clone());
         preview.delivery = Some(self.delivery.clone());
         preview
+    }
+}
+
+impl fmt::Debug for Outgoing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Outgoing")
+            .field("webhook", &self.webhook)
+            .field("service", &self.service)
+            .field("delivery", &self.delivery)
+            .field("event", &self.event)
+            .field("segment", &self.segment)
+            .field("request", &self.preview(false))
+            .finish_non_exhaustive()
     }
 }
 

@@ -11,7 +11,7 @@ use crate::dispatch::Outgoing;
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
 use crate::retry::{Decision, Outcome, RetryPolicy};
-use crate::secret::REDACTED;
+use crate::secret::{redact_query, REDACTED};
 
 /// One header of a stored request.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,7 +39,8 @@ impl fmt::Debug for StoredHeader {
 
 /// A request as stored in an envelope: everything `http::Request` holds
 /// that a webhook uses. The body is base64 in JSON, so any bytes survive.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Its `Debug` redacts sensitive headers and secret query parameters.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoredRequest {
     /// The method.
@@ -51,6 +52,17 @@ pub struct StoredRequest {
     /// The body bytes.
     #[serde(with = "base64_bytes")]
     pub body: Vec<u8>,
+}
+
+impl fmt::Debug for StoredRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredRequest")
+            .field("method", &self.method)
+            .field("url", &redact_query(&self.url, &|_| false))
+            .field("headers", &self.headers)
+            .field("body", &String::from_utf8_lossy(&self.body))
+            .finish()
+    }
 }
 
 /// Everything needed to send or re-send one request, for an outbox table or

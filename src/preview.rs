@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 use crate::request::Request;
-use crate::secret::REDACTED;
+use crate::secret::{redact_query, REDACTED};
 
 /// A request as shown to a person: what [`Service::preview`] and
 /// [`Outgoing::preview`] give, and a debug record
@@ -39,8 +39,10 @@ pub struct Preview {
 }
 
 impl Preview {
-    /// Describes a built request. Sensitive header values are replaced by
-    /// [`REDACTED`] unless `show_secrets`.
+    /// Describes a built request. Sensitive header values, and the values of
+    /// URL query parameters whose names say they are secrets (`token`,
+    /// `api_key`, `sig`...), are replaced by [`REDACTED`] unless
+    /// `show_secrets`.
     ///
     /// # Examples
     ///
@@ -57,12 +59,28 @@ impl Preview {
     /// ```
     #[must_use]
     pub fn of(service: &str, request: &Request, show_secrets: bool) -> Preview {
+        Preview::redacted(service, request, show_secrets, &|_| false)
+    }
+
+    /// [`Preview::of`], with the query parameters `also` names redacted
+    /// too, beyond those the rule names.
+    pub(crate) fn redacted(
+        service: &str,
+        request: &Request,
+        show_secrets: bool,
+        also: &dyn Fn(&str) -> bool,
+    ) -> Preview {
+        let url = request.uri().to_string();
         Preview {
             service: service.to_owned(),
             webhook: None,
             delivery: None,
             method: request.method().to_string(),
-            url: request.uri().to_string(),
+            url: if show_secrets {
+                url
+            } else {
+                redact_query(&url, also)
+            },
             headers: request
                 .headers()
                 .iter()

@@ -21,9 +21,184 @@ pub const REDACTED: &str = "[redacted]";
 /// assert_eq!(format!("{token:?}"), "[redacted]");
 /// assert_eq!(token.expose(), "s3cr3t");
 /// ```
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct Secret(String);
+
+/// Reads a secret without ever echoing what stands in its place: serde's
+/// own messages quote the value they refuse.
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Secret, D::Error> {
+        deserializer.deserialize_any(SecretVisitor).map(Secret)
+    }
+}
+
+struct SecretVisitor;
+
+fn not_text<E: serde::de::Error>() -> E {
+    E::custom("a secret must be a string (its value is not shown)")
+}
+
+impl<'de> serde::de::Visitor<'de> for SecretVisitor {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a secret, as a string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+        Ok(v.to_owned())
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<String, E> {
+        Ok(v)
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<String, E> {
+        Err(not_text())
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<String, E> {
+        Err(not_text())
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<String, E> {
+        Err(not_text())
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<String, E> {
+        Err(not_text())
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, _: &[u8]) -> Result<String, E> {
+        Err(not_text())
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<String, E> {
+        Err(not_text())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<String, A::Error> {
+        Err(not_text())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, _: A) -> Result<String, A::Error> {
+        Err(not_text())
+    }
+}
+
+/// Reads a list of secrets, or one secret alone, without echoing a value
+/// that is neither.
+pub(crate) fn deserialize_secrets<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<Secret>, D::Error> {
+    struct Secrets;
+    impl<'de> serde::de::Visitor<'de> for Secrets {
+        type Value = Vec<Secret>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of secrets")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Vec<Secret>, E> {
+            Ok(vec![Secret::new(v)])
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Vec<Secret>, A::Error> {
+            let mut secrets = Vec::new();
+            while let Some(secret) = seq.next_element()? {
+                secrets.push(secret);
+            }
+            Ok(secrets)
+        }
+
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Vec<Secret>, E> {
+            Err(not_text())
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Vec<Secret>, E> {
+            Err(not_text())
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Vec<Secret>, E> {
+            Err(not_text())
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Vec<Secret>, E> {
+            Err(not_text())
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, _: A) -> Result<Vec<Secret>, A::Error> {
+            Err(not_text())
+        }
+    }
+    deserializer.deserialize_any(Secrets)
+}
+
+/// Whether a header, pair or query parameter of this name holds a secret,
+/// by the rule the README states: its name, in any case, contains `auth`,
+/// `token`, `secret`, `passw`, `key`, `signature`, `cookie`, `session` or
+/// `credential`, or is `sig`, `pwd` or `pass`. A pair's `secret` flag
+/// overrides the rule either way.
+pub(crate) fn names_secret(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    [
+        "auth",
+        "token",
+        "secret",
+        "passw",
+        "key",
+        "signature",
+        "cookie",
+        "session",
+        "credential",
+    ]
+    .iter()
+    .any(|word| name.contains(word))
+        || matches!(name.as_str(), "sig" | "pwd" | "pass")
+}
+
+/// `url` with the value of every query parameter that holds a secret
+/// replaced by [`REDACTED`]: those [`names_secret`] names, and those
+/// `also` names.
+pub(crate) fn redact_query(url: &str, also: &dyn Fn(&str) -> bool) -> String {
+    let Some((base, rest)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let (query, fragment) = match rest.split_once('#') {
+        Some((query, fragment)) => (query, Some(fragment)),
+        None => (rest, None),
+    };
+    let mut out = format!("{base}?");
+    for (i, pair) in query.split('&').enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        match pair.split_once('=') {
+            Some((name, _)) => {
+                let decoded: String = form_urlencoded::parse(name.as_bytes())
+                    .map(|(k, _)| k.into_owned())
+                    .collect();
+                if names_secret(&decoded) || also(&decoded) {
+                    out.push_str(name);
+                    out.push('=');
+                    out.push_str(REDACTED);
+                } else {
+                    out.push_str(pair);
+                }
+            }
+            None => out.push_str(pair),
+        }
+    }
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    out
+}
 
 impl Secret {
     /// Wraps a secret value.
@@ -42,5 +217,74 @@ impl Secret {
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(REDACTED)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rule_names_common_secret_headers_and_parameters() {
+        for name in [
+            "Authorization",
+            "X-Api-Token",
+            "X-Functions-Key",
+            "Ocp-Apim-Subscription-Key",
+            "X-Auth-Key",
+            "X-Access-Key",
+            "X-Hub-Signature-256",
+            "X-Key",
+            "Cookie",
+            "api_key",
+            "access_token",
+            "sig",
+            "password",
+        ] {
+            assert!(names_secret(name), "{name}");
+        }
+        for name in ["Content-Type", "X-Agent", "ani", "tenant", "src"] {
+            assert!(!names_secret(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn query_values_that_are_secrets_are_redacted() {
+        let none = |_: &str| false;
+        assert_eq!(
+            redact_query(
+                "https://x.example.com/h?token=abc&src=pbx&api%5Fkey=k&sig=s",
+                &none
+            ),
+            "https://x.example.com/h?token=[redacted]&src=pbx&api%5Fkey=[redacted]&sig=[redacted]"
+        );
+        assert_eq!(
+            redact_query("https://x.example.com/h?tenant=itd", &|n: &str| n
+                == "tenant"),
+            "https://x.example.com/h?tenant=[redacted]"
+        );
+        assert_eq!(
+            redact_query("https://x.example.com/h", &none),
+            "https://x.example.com/h"
+        );
+    }
+
+    #[test]
+    fn refused_secrets_are_never_echoed() {
+        let err = serde_json::from_str::<Secret>("12345")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("12345"), "{err}");
+        #[derive(Debug, Deserialize)]
+        struct Holder {
+            #[serde(deserialize_with = "deserialize_secrets")]
+            secrets: Vec<Secret>,
+        }
+        let one: Holder = serde_json::from_str(r#"{"secrets": "whsec_LEAKED"}"#).unwrap();
+        assert_eq!(one.secrets, [Secret::new("whsec_LEAKED")]);
+        let err = serde_json::from_str::<Holder>(r#"{"secrets": 987654321}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("987654321"), "{err}");
     }
 }

@@ -7,6 +7,8 @@
 //! content type, auth) parsed once. [`Service::request`] then renders a
 //! [`Request`] for a call, and sends nothing.
 
+use std::fmt;
+
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +20,7 @@ use crate::error::{Error, ErrorKind};
 use crate::preview::Preview;
 use crate::request::Request;
 use crate::retry::RetryPolicy;
+use crate::secret::redact_query;
 use crate::signing::{Signer, SigningConfig};
 use crate::template::{url_has_query, Builder, Context, Missing, Options, Syntax, Template};
 
@@ -78,7 +81,7 @@ fn is_false(b: &bool) -> bool {
 /// assert_eq!(request.body(), b"agent_id=1001");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceConfig {
     /// A UUID, for tracing.
@@ -128,26 +131,94 @@ pub struct ServiceConfig {
     /// How failed deliveries are retried; the defaults if not set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetryPolicy>,
+    /// Query parameters of the URL whose values are secrets, beyond those
+    /// whose names say so (`token`, `api_key`, `sig`...: see the README's
+    /// rule); redacted in `Debug`, previews and debug records.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_parameters: Vec<String>,
+}
+
+impl ServiceConfig {
+    /// Whether the URL query parameter `name` holds a secret for this
+    /// service, beyond the rule: listed in `secret_parameters`, or a `GET`
+    /// pair marked secret.
+    fn names_secret_parameter(&self, name: &str) -> bool {
+        self.secret_parameters
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(name))
+            || self
+                .body
+                .query_pairs(self.method == Method::Get)
+                .is_some_and(|pairs| pairs.iter().any(|p| p.key == name && p.is_secret()))
+    }
+}
+
+/// Secrets redacted: header and pair values that are secrets, query
+/// parameters that are, and credentials.
+impl fmt::Debug for ServiceConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceConfig")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("enabled", &self.enabled)
+            .field("method", &self.method)
+            .field(
+                "url",
+                &redact_query(&self.url, &|name| self.names_secret_parameter(name)),
+            )
+            .field("body", &self.body)
+            .field("headers", &self.headers)
+            .field("auth", &self.auth)
+            .field("signing", &self.signing)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The `User-Agent` sent unless a service sets its own.
 pub const USER_AGENT: &str = concat!("callhook/", env!("CARGO_PKG_VERSION"));
 
-/// Header names whose values are treated as secrets (redacted in previews
-/// and debug records) when set as static headers.
-fn looks_secret(name: &HeaderName) -> bool {
-    let name = name.as_str();
-    [
-        "authorization",
-        "token",
-        "secret",
-        "password",
-        "api-key",
-        "apikey",
-        "cookie",
-    ]
-    .iter()
-    .any(|s| name.contains(s))
+/// Where a service sets a header.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// Its `headers`, which may replace the `User-Agent` and `Content-Type`
+    /// callhook sets.
+    Headers,
+    /// Its `auth`, which may not.
+    Auth,
+}
+
+/// The one check every header name a service sets goes through, by any
+/// route: none may frame the message or route it (`Content-Length`,
+/// `Transfer-Encoding`, `Host`, the hop-by-hop headers), and `auth` may not
+/// silently replace a header callhook sets.
+fn check_header_name(name: &HeaderName, route: Route) -> Result<(), Error> {
+    const FRAMING: [&str; 11] = [
+        "content-length",
+        "transfer-encoding",
+        "host",
+        "connection",
+        "keep-alive",
+        "upgrade",
+        "te",
+        "trailer",
+        "proxy-connection",
+        "proxy-authorization",
+        "expect",
+    ];
+    const SET_BY_CALLHOOK: [&str; 3] = ["user-agent", "content-type", "soapaction"];
+    if FRAMING.contains(&name.as_str()) {
+        return Err(Error::new(
+            ErrorKind::InvalidHeader,
+            format!("header `{name}` is set by the request itself, never by a service"),
+        ));
+    }
+    if route == Route::Auth && SET_BY_CALLHOOK.contains(&name.as_str()) {
+        return Err(Error::new(
+            ErrorKind::InvalidHeader,
+            format!("`auth` cannot carry its key in `{name}`, which callhook sets"),
+        ));
+    }
+    Ok(())
 }
 
 /// Whether `id` is a UUID in its text form (`8-4-4-4-12` hex digits).
@@ -233,17 +304,8 @@ impl ServiceConfig {
                     continue;
                 }
             };
-            if matches!(
-                name,
-                header::CONTENT_LENGTH | header::HOST | header::TRANSFER_ENCODING
-            ) {
-                errors.push(
-                    Error::new(
-                        ErrorKind::InvalidHeader,
-                        format!("header `{name}` is set by the request itself"),
-                    )
-                    .in_field(&format!("{path}.key")),
-                );
+            if let Err(e) = check_header_name(&name, Route::Headers) {
+                errors.push(e.in_field(&format!("{path}.key")));
                 continue;
             }
             let mut builder = Builder::new(&options);
@@ -274,7 +336,7 @@ impl ServiceConfig {
                     });
                 match rendered {
                     Ok(mut rendered) => {
-                        rendered.set_sensitive(looks_secret(&name));
+                        rendered.set_sensitive(pair.is_secret());
                         static_headers.append(name, rendered);
                     }
                     Err(e) => errors.push(e),
@@ -284,12 +346,15 @@ impl ServiceConfig {
                     name,
                     value,
                     index: i,
+                    secret: pair.is_secret(),
                 });
             }
         }
         match self.auth.header() {
             Ok(Some((name, value))) => {
-                if set_by_user.contains(&name) {
+                if let Err(e) = check_header_name(&name, Route::Auth) {
+                    errors.push(e.in_field("auth.header"));
+                } else if set_by_user.contains(&name) {
                     errors.push(
                         Error::new(
                             ErrorKind::InvalidHeader,
@@ -332,16 +397,19 @@ impl ServiceConfig {
             }
         };
         if let Some(signer) = &signer {
-            for name in set_by_user
+            let auth_header = self.auth.header().ok().flatten().map(|(name, _)| name);
+            for (name, field) in set_by_user
                 .iter()
-                .filter(|n| signer.headers().contains(&n.as_str()))
+                .map(|name| (name, "headers"))
+                .chain(auth_header.iter().map(|name| (name, "auth.header")))
+                .filter(|(n, _)| signer.headers().contains(&n.as_str()))
             {
                 errors.push(
                     Error::new(
                         ErrorKind::InvalidHeader,
                         format!("header `{name}` is set by the signature"),
                     )
-                    .in_field("headers"),
+                    .in_field(field),
                 );
             }
         }
@@ -401,10 +469,13 @@ struct DynamicHeader {
     value: Template,
     /// Its index in the configuration's `headers`, for errors.
     index: usize,
+    /// Whether its value is a secret.
+    secret: bool,
 }
 
-/// A compiled web service, ready to build requests.
-#[derive(Debug, Clone)]
+/// A compiled web service, ready to build requests. Its `Debug` shows its
+/// configuration, secrets redacted.
+#[derive(Clone)]
 pub struct Service {
     config: ServiceConfig,
     method: http::Method,
@@ -421,6 +492,14 @@ pub struct Service {
 impl PartialEq for Service {
     fn eq(&self, other: &Service) -> bool {
         self.config == other.config
+    }
+}
+
+impl fmt::Debug for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Service")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -605,7 +684,7 @@ impl Service {
                 .value
                 .render_with(data, &mut value)
                 .map_err(|e| in_service(e.in_field(&path())))?;
-            let value = HeaderValue::try_from(value).map_err(|e| {
+            let mut value = HeaderValue::try_from(value).map_err(|e| {
                 in_service(
                     Error::new(
                         ErrorKind::InvalidHeader,
@@ -615,6 +694,7 @@ impl Service {
                     .with_source(e),
                 )
             })?;
+            value.set_sensitive(header.secret);
             headers.append(header.name.clone(), value);
         }
         if self.body.content_type.is_some() {
@@ -654,7 +734,7 @@ impl Service {
     /// ```
     pub fn preview(&self, data: &CallData, show_secrets: bool) -> Result<Preview, Error> {
         let request = self.request(data)?;
-        Ok(Preview::of(self.id(), &request, show_secrets))
+        Ok(self.show(&request, show_secrets))
     }
 
     /// The debug record of a request this service built, when the service
@@ -662,9 +742,15 @@ impl Service {
     /// secrets redacted, for the host to store. `None` otherwise.
     #[must_use]
     pub fn debug_record(&self, request: &Request) -> Option<Preview> {
-        self.config
-            .debug
-            .then(|| Preview::of(self.id(), request, false))
+        self.config.debug.then(|| self.show(request, false))
+    }
+
+    /// The request as a preview, with this service's secret query
+    /// parameters redacted too.
+    pub(crate) fn show(&self, request: &Request, show_secrets: bool) -> Preview {
+        Preview::redacted(self.id(), request, show_secrets, &|name| {
+            self.config.names_secret_parameter(name)
+        })
     }
 }
 

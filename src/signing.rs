@@ -321,7 +321,8 @@ pub enum SigningConfig {
     /// Standard Webhooks v1 (HMAC-SHA256).
     StandardWebhooks {
         /// The `whsec_` secrets; each signs, so receivers holding any of
-        /// them verify.
+        /// them verify. One secret alone may be written without a list.
+        #[serde(deserialize_with = "crate::secret::deserialize_secrets")]
         secrets: Vec<Secret>,
     },
     /// Twilio-style `X-Twilio-Signature` (HMAC-SHA1).

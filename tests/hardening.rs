@@ -1,0 +1,346 @@
+//! Hostile input: one test per finding of the adversarial review (panics,
+//! leaked secrets, smuggled headers, internal targets, documents receivers
+//! refuse, quadratic work). Each failed on the code before its fix. Work
+//! that could blow up is asserted by what can be counted, never by time.
+
+use callhook::signing::{verify_standard, SigningKey};
+use callhook::template::{Context, Options, Syntax, Template};
+use callhook::{
+    Call, CallData, Catalog, Config, Decision, Envelope, ErrorKind, Event, GiveUp, Outcome,
+    Registry, RetryPolicy, ServiceConfig,
+};
+use chrono::{DateTime, Utc};
+use http::HeaderMap;
+use serde_json::json;
+
+const SERVICE: &str = "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b";
+const WEBHOOK: &str = "6c1d8d2f-9b54-4e6f-8b10-2d3e4f5a6b01";
+
+fn t(text: &str) -> DateTime<Utc> {
+    text.parse().unwrap()
+}
+
+/// A service from the fields given over a minimal valid one.
+fn service(fields: serde_json::Value) -> serde_json::Value {
+    let mut base = json!({
+        "id": SERVICE, "name": "s", "method": "POST",
+        "url": "https://crm.example.com/calls",
+        "body": {"kind": "json", "template": "{\"ani\": \"#ani#\"}"},
+    });
+    base.as_object_mut()
+        .unwrap()
+        .extend(fields.as_object().unwrap().clone());
+    base
+}
+
+fn config(service: serde_json::Value) -> Config {
+    serde_json::from_value(json!({
+        "services": [service],
+        "webhooks": [{
+            "id": WEBHOOK, "event": "Call:Hangup", "service": SERVICE,
+            "created_at": "2024-12-02T21:00:00Z", "scopes": ["S"],
+        }],
+    }))
+    .unwrap()
+}
+
+fn load(service_fields: serde_json::Value) -> Result<Registry, callhook::Error> {
+    Registry::from_config(
+        &config(service(service_fields)),
+        Catalog::standard().clone(),
+    )
+}
+
+fn call() -> Call {
+    Call {
+        id: "c1".into(),
+        scopes: vec!["S".into()],
+        data: CallData::new().with("ani", "555"),
+        segments: vec![],
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Panics
+
+#[test]
+fn durations_past_the_calendar_are_refused_at_load() {
+    for retry in [
+        json!({"schedule": ["100000000d"]}),
+        json!({"expiry": {"Call:Ringing": "100000000d"}}),
+        json!({"retry_after_max": "100000000d"}),
+    ] {
+        let err = load(json!({ "retry": retry })).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidConfig, "{err}");
+        assert!(err.field().unwrap().starts_with("retry."), "{err}");
+        assert!(err.message().contains("longer than"), "{err}");
+    }
+}
+
+#[test]
+fn stored_envelopes_at_the_end_of_time_do_not_panic() {
+    let registry = load(json!({})).unwrap();
+    let outgoing = registry
+        .dispatch(Event::CallHangup, &call(), t("2024-12-02T21:00:00Z"))
+        .requests
+        .remove(0);
+    let mut stored =
+        serde_json::to_value(Envelope::new(&outgoing, t("2024-12-02T21:00:00Z"))).unwrap();
+    stored["first_attempt_at"] = json!("+262142-12-31T23:59:59Z");
+    let mut envelope: Envelope = serde_json::from_value(stored).unwrap();
+    let end = DateTime::<Utc>::MAX_UTC;
+    let decision = envelope.record(&RetryPolicy::default(), Outcome::TransportError, end);
+    assert_eq!(decision, Decision::GiveUp(GiveUp::Expired));
+}
+
+#[test]
+fn unchecked_policies_decide_without_panicking() {
+    let crossed: RetryPolicy =
+        serde_json::from_value(json!({"retry_after_min": "1h", "retry_after_max": "1s"})).unwrap();
+    let mut headers = HeaderMap::new();
+    headers.insert(http::header::RETRY_AFTER, "30".parse().unwrap());
+    let now = t("2024-12-02T21:00:00Z");
+    let answered = Outcome::Response {
+        status: http::StatusCode::TOO_MANY_REQUESTS,
+        headers: &headers,
+    };
+    assert!(matches!(
+        crossed.decide(Event::CallHangup, 1, answered, now, now, 1),
+        Decision::Retry { .. }
+    ));
+    let wild = RetryPolicy {
+        jitter: 1e15,
+        ..RetryPolicy::default()
+    };
+    for seed in 0..64 {
+        let _ = wild.decide(
+            Event::CallHangup,
+            1,
+            Outcome::TransportError,
+            now,
+            now,
+            seed,
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Secrets
+
+#[test]
+fn static_header_values_stay_out_of_debug() {
+    let registry = load(json!({
+        "headers": [{"key": "X-Api-Token", "value": "S3CRET"}],
+        "url": "https://crm.example.com/calls?token=T0KEN&src=pbx",
+    }))
+    .unwrap();
+    let config = registry.to_config();
+    for shown in [
+        format!("{config:?}"),
+        format!("{:?}", config.services[0]),
+        format!("{:?}", registry.service(SERVICE).unwrap()),
+        format!("{registry:?}"),
+    ] {
+        assert!(!shown.contains("S3CRET"), "{shown}");
+        assert!(!shown.contains("T0KEN"), "{shown}");
+        assert!(shown.contains("src=pbx"), "{shown}");
+    }
+}
+
+#[test]
+fn headers_named_like_secrets_are_redacted_by_rule_and_by_choice() {
+    let names = [
+        "X-Functions-Key",
+        "Ocp-Apim-Subscription-Key",
+        "X-Auth-Key",
+        "X-Access-Key",
+        "X-Hub-Signature-256",
+        "X-Key",
+    ];
+    let mut headers: Vec<_> = names
+        .iter()
+        .map(|name| json!({"key": name, "value": format!("{name}-VALUE")}))
+        .collect();
+    // Templated, and marked by hand either way.
+    headers.push(json!({"key": "X-Caller", "value": "caller-#ani#", "secret": true}));
+    headers.push(json!({"key": "X-Token-Count", "value": "3", "secret": false}));
+    let registry = load(json!({ "headers": headers, "debug": true })).unwrap();
+    let outgoing = registry
+        .dispatch(Event::CallHangup, &call(), t("2024-12-02T21:00:00Z"))
+        .requests
+        .remove(0);
+    let record = outgoing.debug.clone().unwrap().to_http();
+    let preview = outgoing.preview(false).to_http();
+    for shown in [record, preview, format!("{outgoing:?}")] {
+        for name in names {
+            assert!(
+                !shown.contains(&format!("{name}-VALUE")),
+                "{name} in {shown}"
+            );
+        }
+        assert!(!shown.contains("caller-555"), "{shown}");
+        assert!(
+            shown.contains("x-token-count: 3") || shown.contains("\"3\""),
+            "{shown}"
+        );
+    }
+    assert!(outgoing.request.headers()["x-caller"].is_sensitive());
+}
+
+#[test]
+fn query_tokens_are_redacted_wherever_a_request_is_shown() {
+    let registry = load(json!({
+        "url": "https://crm.example.com/calls?token=T0KEN&api_key=K3Y&access_token=A&sig=S1G&tenant=T3NANT&src=pbx",
+        "secret_parameters": ["tenant"],
+        "debug": true,
+    }))
+    .unwrap();
+    let at = t("2024-12-02T21:00:00Z");
+    let outgoing = registry
+        .dispatch(Event::CallHangup, &call(), at)
+        .requests
+        .remove(0);
+    let envelope = Envelope::new(&outgoing, at);
+    for shown in [
+        outgoing.debug.clone().unwrap().to_http(),
+        outgoing.preview(false).to_json_line(),
+        format!("{outgoing:?}"),
+        format!("{envelope:?}"),
+    ] {
+        for secret in ["T0KEN", "K3Y", "=A&", "S1G"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("src=pbx"), "{shown}");
+    }
+    // The service's own choice holds where the service is known.
+    assert!(!outgoing.debug.clone().unwrap().to_http().contains("T3NANT"));
+    // Asked for, secrets show.
+    assert!(outgoing.preview(true).url.contains("token=T0KEN"));
+}
+
+#[test]
+fn refused_secrets_are_not_echoed_in_errors() {
+    for signing in [
+        json!({"kind": "standard_webhooks", "secrets": 4_243_119_001u64}),
+        json!({"kind": "standard_webhooks", "secrets": [4_243_119_001u64]}),
+        json!({"kind": "twilio", "token": 4_243_119_001u64}),
+    ] {
+        let text =
+            serde_json::to_string(&json!({"services": [service(json!({"signing": signing}))]}))
+                .unwrap();
+        let err = Config::from_json(&text).unwrap_err();
+        assert!(!err.to_string().contains("4243119001"), "{err}");
+    }
+    let text = serde_json::to_string(&json!({"services": [service(json!({
+        "auth": {"kind": "basic", "username": "u", "password": 1_234_567_890}
+    }))]}))
+    .unwrap();
+    assert!(!Config::from_json(&text)
+        .unwrap_err()
+        .to_string()
+        .contains("1234567890"));
+    // A lone secret where a list is expected is read as a list of one.
+    let text = serde_json::to_string(&json!({"services": [service(json!({
+        "signing": {"kind": "standard_webhooks", "secrets": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
+    }))]}))
+    .unwrap();
+    Config::from_json(&text).unwrap();
+}
+
+// ---------------------------------------------------------------------------
+// Request smuggling through auth
+
+#[test]
+fn every_route_to_a_header_goes_through_one_check() {
+    for header in [
+        "Transfer-Encoding",
+        "Content-Length",
+        "Host",
+        "Connection",
+        "User-Agent",
+        "Content-Type",
+    ] {
+        let err = load(json!({
+            "auth": {"kind": "api_key", "header": header, "key": "k"},
+        }))
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidHeader, "{header}: {err}");
+        assert_eq!(err.field(), Some("auth.header"), "{header}: {err}");
+    }
+    let err = load(json!({
+        "auth": {"kind": "api_key", "header": "webhook-signature", "key": "k"},
+        "signing": {"kind": "standard_webhooks", "secrets": ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]},
+    }))
+    .unwrap_err();
+    assert!(err.message().contains("set by the signature"), "{err}");
+    for header in ["Connection", "Upgrade", "TE", "Keep-Alive"] {
+        let err = load(json!({"headers": [{"key": header, "value": "x"}]})).unwrap_err();
+        assert_eq!(err.field(), Some("headers.0.key"), "{header}: {err}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Denial of service
+
+#[test]
+fn many_candidate_signatures_are_refused() {
+    let key = SigningKey::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+    let body = vec![b'x'; 1_000];
+    let mut headers = HeaderMap::new();
+    headers.insert("webhook-id", "msg_1".parse().unwrap());
+    headers.insert("webhook-timestamp", "1733173900".parse().unwrap());
+    let good = key.sign("msg_1", 1_733_173_900, &body);
+    let many = format!("{} {good}", vec!["v1,AA=="; 1_000].join(" "));
+    headers.insert("webhook-signature", many.parse().unwrap());
+    let now = DateTime::from_timestamp(1_733_173_900, 0).unwrap();
+    let err = verify_standard(std::slice::from_ref(&key), &headers, &body, now).unwrap_err();
+    assert!(err.message().contains("more than"), "{err}");
+    let few = format!("v1,AA== v1,AA== {good}");
+    headers.insert("webhook-signature", few.parse().unwrap());
+    verify_standard(&[key], &headers, &body, now).unwrap();
+}
+
+#[test]
+fn huge_unknown_names_fail_fast_with_short_messages() {
+    let name = "a".repeat(1_000_000);
+    let err =
+        Template::compile(&format!("#{name}#"), Context::Plain, &Options::default()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UnknownField);
+    assert_eq!(err.suggestion(), None);
+    assert!(err.message().len() < 200, "{} bytes", err.message().len());
+    let err = name.parse::<Event>().unwrap_err();
+    assert!(err.message().len() < 1_000, "{} bytes", err.message().len());
+}
+
+#[test]
+fn unclosed_placeholders_compile() {
+    let text = "[[a|".repeat(20_000);
+    let template = Template::compile(
+        &text,
+        Context::Plain,
+        &Options::default().syntax(Syntax::Brackets),
+    )
+    .unwrap();
+    assert!(template.is_static());
+}
+
+#[test]
+fn call_data_cannot_flatten_into_gigabytes() {
+    let key = "k".repeat(100_000);
+    let leaves: Vec<String> = (0..20_000).map(|i| format!("\"{i}\": 1")).collect();
+    let text = format!("{{\"{key}\": {{{}}}}}", leaves.join(","));
+    let err = CallData::from_json(&text).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidCallData);
+}
+
+#[test]
+fn serde_round_trips_keep_the_secret_flag() {
+    let config: ServiceConfig = serde_json::from_value(service(json!({
+        "headers": [{"key": "X-Caller", "value": "#ani#", "secret": true}],
+        "secret_parameters": ["tenant"],
+    })))
+    .unwrap();
+    let back: ServiceConfig =
+        serde_json::from_str(&serde_json::to_string(&config).unwrap()).unwrap();
+    assert_eq!(back, config);
+}
