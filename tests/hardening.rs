@@ -344,3 +344,53 @@ fn serde_round_trips_keep_the_secret_flag() {
         serde_json::from_str(&serde_json::to_string(&config).unwrap()).unwrap();
     assert_eq!(back, config);
 }
+
+// ---------------------------------------------------------------------------
+// Templates that produce documents receivers refuse
+
+fn xml(source: &str) -> Result<Template, callhook::Error> {
+    Template::compile(source, Context::Xml, &Options::default())
+}
+
+#[test]
+fn xml_templates_refuse_doctypes_namespaces_from_data_and_other_encodings() {
+    for bomb in [
+        r##"<!DOCTYPE a [<!ENTITY x "xxxxxxxx"><!ATTLIST a b CDATA "&x;&x;">]><a/>"##,
+        r##"<!DOCTYPE a SYSTEM "file:///etc/passwd"><a/>"##,
+        r##"<!DOCTYPE a [<!ENTITY q "]">]><a>#ani#</a>"##,
+        "<!DOCTYPE a><a/>",
+    ] {
+        let err = xml(bomb).unwrap_err();
+        assert!(
+            err.to_string().contains("DOCTYPE") || err.to_string().contains("declaration"),
+            "{bomb}: {err}"
+        );
+    }
+    for namespace in [
+        r##"<a xmlns="#ani#"/>"##,
+        r##"<a xmlns:x='urn:#ani#'/>"##,
+        r##"<a  xmlns:y = "#ani#"/>"##,
+    ] {
+        let err = xml(namespace).unwrap_err();
+        assert!(err.to_string().contains("namespace"), "{namespace}: {err}");
+    }
+    xml(r##"<a xmlns="urn:fixed" b="#ani#"><c xmlnsx="#ani#"/></a>"##).unwrap();
+    let err = xml(r##"<?xml version="1.0" encoding="UTF-7"?><a/>"##).unwrap_err();
+    assert!(err.to_string().contains("UTF-8"), "{err}");
+    xml(r##"<?xml version="1.0" encoding="utf-8"?><a/>"##).unwrap();
+    xml(r##"<?xml version="1.0" encoding="UTF-8"?><a/>"##).unwrap();
+}
+
+#[test]
+fn json_templates_refuse_what_strict_receivers_refuse() {
+    let json = |source: &str| Template::compile(source, Context::Json, &Options::default());
+    for bad in [
+        r##"{"n": 1e999999}"##,
+        r##"{"s": "\ud800"}"##,
+        &format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000)),
+    ] {
+        let err = json(bad).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TemplateSyntax, "{err}");
+    }
+    json(r##"{"n": 1e300, "s": "\ud83d\ude00", "deep": [[[[1]]]]}"##).unwrap();
+}

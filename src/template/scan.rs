@@ -190,9 +190,12 @@ pub(crate) fn json<'s>(
 }
 
 /// Checks that `text` (a template with its placeholders replaced by stand-ins
-/// of the same length) is JSON.
+/// of the same length) is JSON that any receiver reads.
 pub(crate) fn check_json(source: &str, text: &str) -> Result<(), Error> {
-    serde_json::from_str::<serde::de::IgnoredAny>(text)
+    // Read as a whole value, not skipped: that refuses what a strict
+    // receiver refuses too (lone surrogates, numbers out of range, nesting
+    // past serde_json's 128 levels).
+    serde_json::from_str::<serde_json::Value>(text)
         .map(|_| ())
         .map_err(|e| {
             let e = json_error(ErrorKind::TemplateSyntax, text, e);
@@ -304,11 +307,15 @@ pub(crate) fn xml<'s>(
     let mut finder = Finder::new(src, syntax);
     let mut found = Vec::new();
     let mut state = Xml::Text;
+    // Whether the attribute value being scanned declares a namespace: call
+    // data must not choose what names mean.
+    let mut declares_namespace = false;
     let mut i = 0;
     while i < bytes.len() {
         if let Some(f) = finder.accepted(i, accept) {
             let escape = match state {
                 Xml::Text => Ok(Context::XmlText),
+                Xml::Attribute(_) if declares_namespace => Err("a namespace declaration"),
                 Xml::Attribute(_) => Ok(Context::XmlAttribute),
                 Xml::Cdata => Ok(Context::XmlCdata),
                 Xml::Tag | Xml::EndTag => Err("an element or attribute name"),
@@ -328,7 +335,11 @@ pub(crate) fn xml<'s>(
             (Xml::Text, b'<') if rest.starts_with(b"<!") => (Xml::Declaration, 2),
             (Xml::Text, b'<') if rest.starts_with(b"</") => (Xml::EndTag, 2),
             (Xml::Text, b'<') => (Xml::Tag, 1),
-            (Xml::Tag, q @ (b'"' | b'\'')) => (Xml::Attribute(q), 1),
+            (Xml::Tag, q @ (b'"' | b'\'')) => {
+                declares_namespace = attribute_name(&src[..i])
+                    .is_some_and(|name| name == "xmlns" || name.starts_with("xmlns:"));
+                (Xml::Attribute(q), 1)
+            }
             (Xml::Attribute(q), b) if b == q => (Xml::Tag, 1),
             (Xml::Tag | Xml::EndTag | Xml::Declaration, b'>') => (Xml::Text, 1),
             (Xml::Declaration, b'[') => (Xml::Subset, 1),
@@ -344,8 +355,20 @@ pub(crate) fn xml<'s>(
     found
 }
 
+/// The name of the attribute whose value opens at the end of `before`
+/// (`... name = "`), if there is one.
+fn attribute_name(before: &str) -> Option<&str> {
+    let before = before.trim_end().strip_suffix('=')?.trim_end();
+    let start = before
+        .rfind(|c: char| c.is_whitespace() || c == '<')
+        .map_or(0, |i| i + 1);
+    Some(&before[start..])
+}
+
 /// Checks that `text` (a template with its placeholders replaced by stand-ins
-/// of the same length) is one well-formed XML document.
+/// of the same length) is one well-formed XML document, with no DOCTYPE
+/// (entity and external declarations are how XML bombs and XXE are made)
+/// and no declared encoding but UTF-8, which is what is sent.
 pub(crate) fn check_xml(source: &str, text: &str) -> Result<(), Error> {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_str(text);
@@ -388,6 +411,24 @@ pub(crate) fn check_xml(source: &str, text: &str) -> Result<(), Error> {
                     t.unescape().map(|_| ()).map_err(|e| e.to_string())
                 }
             }
+            Event::DocType(_) => Err(
+                "a DOCTYPE cannot stand in a template: its declarations could \
+                 expand entities or read external files at the receiver"
+                    .to_owned(),
+            ),
+            Event::Decl(declaration) => match declaration.encoding() {
+                Some(Ok(encoding))
+                    if !encoding.eq_ignore_ascii_case(b"utf-8")
+                        && !encoding.eq_ignore_ascii_case(b"utf8") =>
+                {
+                    Err(format!(
+                        "the declared encoding must be `UTF-8`, which is what is sent, not `{}`",
+                        String::from_utf8_lossy(&encoding)
+                    ))
+                }
+                Some(Err(e)) => Err(e.to_string()),
+                _ => Ok(()),
+            },
             Event::Eof => break,
             _ => Ok(()),
         };
