@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::address::AddressPolicy;
 use crate::error::{json_error, Error, ErrorKind};
 use crate::service::ServiceConfig;
 use crate::webhook::WebhookConfig;
@@ -29,6 +30,29 @@ pub struct Config {
     /// The webhooks, binding events to services.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub webhooks: Vec<WebhookConfig>,
+    /// Internal addresses (`127.0.0.1`) or ranges (`10.1.0.0/16`) that
+    /// service URLs may point to; every other internal address is refused
+    /// (see [`AddressPolicy`](crate::AddressPolicy)).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_addresses: Vec<String>,
+}
+
+impl Config {
+    /// The address policy `allowed_addresses` makes.
+    ///
+    /// # Errors
+    ///
+    /// An entry that is not an address or a range is an error of kind
+    /// [`ErrorKind::InvalidConfig`] naming it.
+    pub fn address_policy(&self) -> Result<AddressPolicy, Error> {
+        let mut policy = AddressPolicy::new();
+        for (i, allowed) in self.allowed_addresses.iter().enumerate() {
+            policy = policy
+                .allow(allowed)
+                .map_err(|e| e.in_field(&format!("allowed_addresses.{i}")))?;
+        }
+        Ok(policy)
+    }
 }
 
 impl Config {

@@ -124,28 +124,30 @@
 )]
 
 // Imports run one way, down this list: each module uses only those above it.
+mod error;
+mod request;
+mod event;
+mod value;
+mod address;
+mod format;
+mod catalog;
+mod call;
+pub mod template;
+mod secret;
 mod auth;
 mod body;
-mod call;
-mod catalog;
+pub mod signing;
+mod retry;
+mod preview;
+mod service;
+mod webhook;
 mod config;
+mod registry;
 mod dispatch;
 mod envelope;
-mod error;
-mod event;
-mod format;
-mod preview;
 mod receiver;
-mod registry;
-mod request;
-mod retry;
-mod secret;
-mod service;
-pub mod signing;
-pub mod template;
-mod value;
-mod webhook;
 
+pub use address::{check_address, AddressPolicy};
 pub use auth::Auth;
 pub use body::{BodyConfig, Pair, SoapVersion};
 pub use call::{Call, CallData};

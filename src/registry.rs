@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::address::AddressPolicy;
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind};
@@ -28,6 +29,10 @@ pub struct Registry {
     pub(crate) webhooks: HashMap<String, WebhookConfig>,
     /// event → scope → webhook ids.
     pub(crate) index: HashMap<Event, HashMap<String, HashSet<String>>>,
+    /// The internal addresses service URLs may point to, as configured, and
+    /// the policy they make.
+    allowed_addresses: Vec<String>,
+    addresses: AddressPolicy,
 }
 
 impl PartialEq for Registry {
@@ -35,6 +40,7 @@ impl PartialEq for Registry {
         self.catalog == other.catalog
             && self.services == other.services
             && self.webhooks == other.webhooks
+            && self.allowed_addresses == other.allowed_addresses
     }
 }
 
@@ -51,6 +57,8 @@ impl Registry {
             services: HashMap::new(),
             webhooks: HashMap::new(),
             index: HashMap::new(),
+            allowed_addresses: Vec::new(),
+            addresses: AddressPolicy::new(),
         }
     }
 
@@ -76,6 +84,8 @@ impl Registry {
     /// ```
     pub fn from_config(config: &Config, catalog: Catalog) -> Result<Registry, Error> {
         let mut registry = Registry::new(catalog);
+        registry.addresses = config.address_policy()?;
+        registry.allowed_addresses = config.allowed_addresses.clone();
         let mut errors = Vec::new();
         let mut collect = |result: Result<(), Error>| {
             if let Err(e) = result {
@@ -116,6 +126,7 @@ impl Registry {
         Config {
             services: services.values().map(|s| s.config().clone()).collect(),
             webhooks: webhooks.values().map(|&w| w.clone()).collect(),
+            allowed_addresses: self.allowed_addresses.clone(),
         }
     }
 
@@ -140,7 +151,7 @@ impl Registry {
                     .in_service(&config.id),
             );
         }
-        let service = config.compile(&self.catalog)?;
+        let service = config.compile_with(&self.catalog, &self.addresses)?;
         self.services.insert(config.id, service);
         Ok(())
     }
@@ -157,7 +168,7 @@ impl Registry {
         if !self.services.contains_key(&config.id) {
             return Err(registry_error(format!("no service `{}`", config.id)));
         }
-        let service = config.compile(&self.catalog)?;
+        let service = config.compile_with(&self.catalog, &self.addresses)?;
         for webhook in self.webhooks.values().filter(|w| w.service == config.id) {
             self.check_realtime(webhook, &service)?;
         }

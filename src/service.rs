@@ -12,6 +12,7 @@ use std::fmt;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
+use crate::address::AddressPolicy;
 use crate::auth::Auth;
 use crate::body::{form_pairs, Body, BodyConfig, Pair};
 use crate::call::{CallData, Lookup};
@@ -238,9 +239,9 @@ impl ServiceConfig {
     /// Every problem is reported, each naming this service's id and the
     /// field path (`url`, `body.pairs.2.value`, `headers.0.key`) and, in
     /// templates, the line and column: an id that is not a UUID, templates
-    /// that do not compile, invalid or reserved header names, credentials a
-    /// header cannot carry, bad signing secrets and an unusable retry
-    /// policy. Several problems come as one error of kind
+    /// that do not compile, a URL whose host is an internal address,
+    /// invalid or reserved header names, credentials a header cannot carry,
+    /// bad or weak signing secrets and an unusable retry policy. Several problems come as one error of kind
     /// [`ErrorKind::InvalidConfig`] with [`Error::related`] listing them.
     ///
     /// # Examples
@@ -260,10 +261,40 @@ impl ServiceConfig {
     /// assert_eq!(err.suggestion(), Some("agent_id"));
     /// ```
     pub fn compile(&self, catalog: &Catalog) -> Result<Service, Error> {
+        self.compile_with(catalog, &AddressPolicy::new())
+    }
+
+    /// [`ServiceConfig::compile`], with `addresses` saying which internal
+    /// addresses the URL may point to.
+    ///
+    /// # Errors
+    ///
+    /// As [`ServiceConfig::compile`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{AddressPolicy, Catalog, ServiceConfig};
+    ///
+    /// let config: ServiceConfig = serde_json::from_str(r#"{
+    ///     "id": "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b", "name": "local",
+    ///     "method": "POST", "url": "http://127.0.0.1:8080/hook"
+    /// }"#).unwrap();
+    /// assert!(config.compile(Catalog::standard()).is_err());
+    /// let local = AddressPolicy::new().allow("127.0.0.1")?;
+    /// assert!(config.compile_with(Catalog::standard(), &local).is_ok());
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    pub fn compile_with(
+        &self,
+        catalog: &Catalog,
+        addresses: &AddressPolicy,
+    ) -> Result<Service, Error> {
         let mut errors = Vec::new();
         let mut options = Options::new(catalog)
             .syntax(self.syntax)
-            .lenient(self.lenient);
+            .lenient(self.lenient)
+            .addresses(addresses);
         if let Some(missing) = self.missing {
             options = options.missing(missing);
         }
@@ -507,6 +538,7 @@ fn render_uri<L: Lookup + ?Sized>(url: &Template, data: &L) -> Result<http::Uri,
     let mut rendered = Vec::with_capacity(url.size_hint());
     url.render_with(data, &mut rendered)
         .map_err(|e| e.in_field("url"))?;
+    refuse_dot_segments(&rendered)?;
     http::Uri::try_from(rendered).map_err(|e| {
         Error::new(
             ErrorKind::InvalidUrl,
@@ -515,6 +547,38 @@ fn render_uri<L: Lookup + ?Sized>(url: &Template, data: &L) -> Result<http::Uri,
         .in_field("url")
         .with_source(e)
     })
+}
+
+/// Refuses a rendered URL whose path has a `.` or `..` segment, however it
+/// came to be (a literal `.` beside a value that rendered empty): clients
+/// would resolve it, and send the request to another path than the one
+/// built and signed.
+fn refuse_dot_segments(url: &[u8]) -> Result<(), Error> {
+    let after_scheme = url
+        .windows(3)
+        .position(|w| w == b"://")
+        .map_or(0, |i| i + 3);
+    let rest = &url[after_scheme..];
+    let path_start = rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
+    let path = &rest[path_start..];
+    let path = &path[..path.iter().position(|&b| b == b'?').unwrap_or(path.len())];
+    for segment in path.split(|&b| b == b'/') {
+        // Only `.`, `..` and their `%2e` spellings (six bytes at most).
+        if segment.len() > 6 {
+            continue;
+        }
+        let dots = String::from_utf8_lossy(segment)
+            .to_ascii_lowercase()
+            .replace("%2e", ".");
+        if dots == "." || dots == ".." {
+            return Err(Error::new(
+                ErrorKind::UnsafeValue,
+                "the rendered URL has a `.` or `..` path segment, which clients would resolve",
+            )
+            .in_field("url"));
+        }
+    }
+    Ok(())
 }
 
 impl Service {

@@ -26,6 +26,10 @@ use crate::secret::Secret;
 /// either way.
 pub const TOLERANCE_SECONDS: i64 = 300;
 
+/// The shortest Standard Webhooks key a service may sign with, in bytes, as
+/// the specification asks (24 to 64).
+pub const SHORTEST_KEY: usize = 24;
+
 /// The most signatures a `webhook-signature` header may hold for
 /// [`verify_standard`]; a sender rotating keys sends two or three.
 pub const MAX_SIGNATURES: usize = 16;
@@ -348,11 +352,27 @@ impl Signer {
                 }
                 secrets
                     .iter()
-                    .map(|s| SigningKey::new(s.expose()))
+                    .enumerate()
+                    .map(|(i, secret)| {
+                        let key = SigningKey::new(secret.expose())?;
+                        if key.key.len() < SHORTEST_KEY {
+                            return Err(signature_error(format!(
+                                "signing secret {i} is {} bytes; Standard Webhooks keys are at \
+                                 least {SHORTEST_KEY}",
+                                key.key.len()
+                            )));
+                        }
+                        Ok(key)
+                    })
                     .collect::<Result<Vec<_>, _>>()
                     .map(Signer::Standard)
             }
-            SigningConfig::Twilio { token } => Ok(Signer::Twilio(token.clone())),
+            SigningConfig::Twilio { token } => {
+                if token.expose().is_empty() {
+                    return Err(signature_error("the Twilio auth token cannot be empty"));
+                }
+                Ok(Signer::Twilio(token.clone()))
+            }
         }
     }
 

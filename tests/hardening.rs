@@ -394,3 +394,142 @@ fn json_templates_refuse_what_strict_receivers_refuse() {
     }
     json(r##"{"n": 1e300, "s": "\ud83d\ude00", "deep": [[[[1]]]]}"##).unwrap();
 }
+
+// ---------------------------------------------------------------------------
+// URLs
+
+#[test]
+fn internal_targets_are_refused_unless_allowed() {
+    for url in [
+        "http://127.0.0.1/h",
+        "http://10.0.0.5/h",
+        "http://172.16.0.1/h",
+        "http://192.168.1.1/h",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://100.64.0.1/h",
+        "http://224.0.0.1/h",
+        "http://0.0.0.0/h",
+        "http://192.0.2.1/h",
+        "http://[::1]/h",
+        "http://[fd00:ec2::254]/h",
+        "http://[fe80::1]/h",
+        "http://[::ffff:127.0.0.1]/h",
+        "http://[::ffff:a9fe:a9fe]/h",
+    ] {
+        let err = load(json!({ "url": url })).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidUrl, "{url}: {err}");
+    }
+    let mut allowed = config(service(json!({"url": "http://127.0.0.1:8080/h"})));
+    allowed.allowed_addresses = vec!["127.0.0.1".into()];
+    let registry = Registry::from_config(&allowed, Catalog::standard().clone()).unwrap();
+    // The allow-list is kept with the registry.
+    assert_eq!(registry.to_config().allowed_addresses, ["127.0.0.1"]);
+    allowed.allowed_addresses = vec!["not an address".into()];
+    let err = Registry::from_config(&allowed, Catalog::standard().clone()).unwrap_err();
+    assert_eq!(err.field(), Some("allowed_addresses.0"));
+    assert!(callhook::check_address("169.254.169.254".parse().unwrap()).is_err());
+}
+
+#[test]
+fn non_canonical_hosts_and_empty_user_info_are_refused() {
+    for url in [
+        "http://0x7f.1/h",
+        "http://2130706433/h",
+        "http://0177.0.0.1/h",
+        "https://@crm.example.com/h",
+        "https://:@crm.example.com/h",
+        "https://CRM.example.com/h",
+        "https://crm.example.com:443/h",
+        "https://crm.example.com",
+    ] {
+        assert!(load(json!({ "url": url })).is_err(), "{url}");
+    }
+}
+
+#[test]
+fn dot_segments_are_refused_however_they_form() {
+    let registry = load(json!({"url": "https://crm.example.com/v1/..#ani#/admin"})).unwrap();
+    let mut empty = call();
+    empty.data = CallData::new().with("ani", "");
+    let dispatch = registry.dispatch(Event::CallHangup, &empty, t("2024-12-02T21:00:00Z"));
+    assert!(dispatch.requests.is_empty());
+    assert_eq!(dispatch.errors[0].1.kind(), ErrorKind::UnsafeValue);
+    for value in [".", "..", "%2e", "%2E%2e"] {
+        let registry = load(json!({"url": "https://crm.example.com/v1/#ani#/admin"})).unwrap();
+        let mut dots = call();
+        dots.data = CallData::new().with("ani", value);
+        let dispatch = registry.dispatch(Event::CallHangup, &dots, t("2024-12-02T21:00:00Z"));
+        // `%` is escaped, so `%2e` arrives as `%252e`, which is no dot.
+        if value.starts_with('%') {
+            assert_eq!(dispatch.requests.len(), 1, "{value}");
+        } else {
+            assert!(dispatch.requests.is_empty(), "{value}");
+        }
+    }
+    // A static URL with a dot segment is refused when it is compiled.
+    assert!(load(json!({"url": "https://crm.example.com/a/./b"})).is_err());
+}
+
+#[test]
+fn twilio_signs_exactly_what_clients_send() {
+    let registry = load(json!({
+        "url": "https://crm.example.com/hooks/#ani#?src=pbx",
+        "signing": {"kind": "twilio", "token": "12345"},
+    }))
+    .unwrap();
+    let at = t("2024-12-02T21:00:00Z");
+    let mut outgoing = registry
+        .dispatch(Event::CallHangup, &call(), at)
+        .requests
+        .remove(0);
+    registry.sign(&mut outgoing, at).unwrap();
+    let sent = outgoing.request.uri().to_string();
+    // The url crate is what clients parse and send by.
+    assert_eq!(url::Url::parse(&sent).unwrap().as_str(), sent);
+    let signature = outgoing.request.headers()["x-twilio-signature"]
+        .to_str()
+        .unwrap();
+    callhook::signing::verify_twilio("12345", &sent, &[], outgoing.request.body(), signature)
+        .unwrap();
+}
+
+#[test]
+fn weak_signing_secrets_are_refused() {
+    for signing in [
+        json!({"kind": "standard_webhooks", "secrets": ["whsec_AA"]}),
+        json!({"kind": "standard_webhooks", "secrets": ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2La"]}),
+        json!({"kind": "twilio", "token": ""}),
+    ] {
+        let err = load(json!({ "signing": signing })).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Signature, "{err}");
+        assert_eq!(err.field(), Some("signing"), "{err}");
+    }
+}
+
+#[test]
+fn retry_after_in_obsolete_date_forms() {
+    let policy = RetryPolicy {
+        jitter: 0.0,
+        ..RetryPolicy::default()
+    };
+    let now = t("1994-11-06T08:48:37Z");
+    for value in [
+        "Sun, 06 Nov 1994 08:49:37 GMT",
+        "Sunday, 06-Nov-94 08:49:37 GMT",
+        "Sun Nov  6 08:49:37 1994",
+    ] {
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::RETRY_AFTER, value.parse().unwrap());
+        let answered = Outcome::Response {
+            status: http::StatusCode::SERVICE_UNAVAILABLE,
+            headers: &headers,
+        };
+        assert_eq!(
+            policy.decide(Event::CallHangup, 1, answered, now, now, 0),
+            Decision::Retry {
+                at: t("1994-11-06T08:49:37Z")
+            },
+            "{value}"
+        );
+    }
+}

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use callhook::{CallData, Catalog, Service, ServiceConfig};
+use callhook::{AddressPolicy, CallData, Catalog, Service, ServiceConfig};
 use serde_json::json;
 
 /// How long any one test may wait for the network.
@@ -155,8 +155,11 @@ impl Case {
             "auth": self.auth,
         }))
         .unwrap_or_else(|e| panic!("{}: config does not deserialise: {e}", self.name));
+        // The receiver is on loopback, which services may reach only when
+        // the configuration allows it.
+        let local = AddressPolicy::new().allow("127.0.0.1").unwrap();
         config
-            .compile(Catalog::standard())
+            .compile_with(Catalog::standard(), &local)
             .unwrap_or_else(|e| panic!("{}: config does not compile: {e}", self.name))
     }
 

@@ -162,7 +162,7 @@ impl<'o, 'c> Builder<'o, 'c> {
             let checked = match context {
                 Context::Json => scan::check_json(source, &stand_in),
                 Context::Xml => scan::check_xml(source, &stand_in),
-                Context::Url => scan::check_url(&stand_in),
+                Context::Url => scan::check_url(&stand_in, self.options.addresses),
                 _ => Ok(()),
             };
             if let Err(e) = checked {

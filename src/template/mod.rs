@@ -64,6 +64,7 @@ pub use crate::format::{Format, Strftime};
 pub(crate) use compile::Builder;
 pub(crate) use escape::json_string;
 
+use crate::address::AddressPolicy;
 use crate::call::{CallData, Lookup};
 use crate::catalog::Catalog;
 use crate::error::{Error, ErrorKind};
@@ -175,7 +176,11 @@ pub struct Options<'a> {
     syntax: Syntax,
     missing: Option<Missing>,
     lenient: bool,
+    addresses: &'a AddressPolicy,
 }
+
+/// The policy every URL template is checked against unless told otherwise.
+static REFUSE_INTERNAL: AddressPolicy = AddressPolicy::new();
 
 impl Default for Options<'static> {
     fn default() -> Self {
@@ -185,7 +190,8 @@ impl Default for Options<'static> {
 
 impl<'a> Options<'a> {
     /// Options checking fields against `catalog`, with the `#field#` syntax,
-    /// per-context missing-value defaults, and unknown fields as errors.
+    /// per-context missing-value defaults, unknown fields as errors, and URL
+    /// hosts that are internal IP addresses refused.
     #[must_use]
     pub fn new(catalog: &'a Catalog) -> Options<'a> {
         Options {
@@ -193,7 +199,16 @@ impl<'a> Options<'a> {
             syntax: Syntax::Hash,
             missing: None,
             lenient: false,
+            addresses: &REFUSE_INTERNAL,
         }
+    }
+
+    /// Sets the addresses a URL template's host may be, when it is an IP
+    /// address; by default every internal one is refused.
+    #[must_use]
+    pub fn addresses(mut self, addresses: &'a AddressPolicy) -> Self {
+        self.addresses = addresses;
+        self
     }
 
     /// Sets the placeholder syntax.

@@ -1,6 +1,7 @@
 //! Finding placeholders, and the structure (JSON or XML) they stand in.
 
 use super::{Context, Syntax};
+use crate::address::AddressPolicy;
 use crate::error::{json_error, Error, ErrorKind, Position};
 
 /// A placeholder as written, before it is checked.
@@ -247,7 +248,7 @@ pub(crate) fn url<'s>(
 
 /// Checks that `text` (a URL template with its placeholders replaced by
 /// stand-ins) is an absolute http(s) URL that an HTTP request can carry.
-pub(crate) fn check_url(text: &str) -> Result<(), Error> {
+pub(crate) fn check_url(text: &str, addresses: &AddressPolicy) -> Result<(), Error> {
     // The url crate gives no position; the field path says where.
     let fail = |message: String| Error::new(ErrorKind::InvalidUrl, message);
     let parsed =
@@ -261,10 +262,22 @@ pub(crate) fn check_url(text: &str) -> Result<(), Error> {
     if parsed.host_str().is_none_or(str::is_empty) {
         return Err(fail("URL has no host".to_owned()));
     }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
+    // Any `@` in the authority, even with nothing before it, is user
+    // information some client would send as credentials.
+    let authority = text.split_once("://").map_or(text, |(_, rest)| rest);
+    let authority = &authority[..authority.find(['/', '?', '#']).unwrap_or(authority.len())];
+    if authority.contains('@') || !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(fail(
             "URL cannot carry a username or password; use `auth` instead".to_owned(),
         ));
+    }
+    let ip = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+        _ => None,
+    };
+    if let Some(ip) = ip {
+        addresses.check(ip)?;
     }
     if parsed.fragment().is_some() {
         return Err(fail(
@@ -277,6 +290,17 @@ pub(crate) fn check_url(text: &str) -> Result<(), Error> {
         ))
         .with_source(e)
     })?;
+    // What is signed must be what clients send, and clients send the URL as
+    // the url crate writes it; it must also be the address that was checked
+    // (`0x7f.1` and `2130706433` are both 127.0.0.1).
+    if parsed.as_str() != text {
+        return Err(fail(
+            "URL must be written as clients send it: the host in lower case and, if an IP \
+             address, in its usual form; no default port; a path of at least `/`; and \
+             `'` and other reserved characters percent-encoded"
+                .to_owned(),
+        ));
+    }
     Ok(())
 }
 
