@@ -157,6 +157,8 @@ fn main() -> Result<()> {
 
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(TIMEOUT))
+        // A 3xx is an answer, never a new target (SSRF).
+        .max_redirects(0)
         // Statuses come back as responses, for the retry policy to judge.
         .http_status_as_error(false)
         .build()

@@ -32,6 +32,8 @@ fn main() -> Result<()> {
     let (addr, received, receiver) = start_receiver(enabled.len())?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(TIMEOUT))
+        // A 3xx is an answer, never a new target (SSRF).
+        .max_redirects(0)
         // Give the status back as a response, not as an error.
         .http_status_as_error(false)
         .build()
