@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::render::{Output, Slot, Step};
 use super::scan::{self, Found};
-use super::{Context, Missing, Options, Template};
+use super::{Context, Missing, Options, Syntax, Template};
 use crate::error::{shown, Error, ErrorKind, Locator, Position};
 use crate::format::Format;
 
@@ -61,6 +61,7 @@ impl<'o, 'c> Builder<'o, 'c> {
         field: Option<&str>,
     ) {
         let first_error = self.errors.len();
+        self.other_syntax(source);
         self.compile_fragment(source, context, map.filter(|m| !m.is_empty()));
         if let Some(field) = field {
             for error in &mut self.errors[first_error..] {
@@ -168,6 +169,46 @@ impl<'o, 'c> Builder<'o, 'c> {
             if let Err(e) = checked {
                 self.errors.push(e);
             }
+        }
+    }
+
+    /// Refuses text that would be a placeholder for a known field in the
+    /// other syntax (`#agent_id#` in a `[[...]]` service): it would be sent
+    /// as written, which is never what was meant. Text such as `Ticket #42`
+    /// names no field and stays literal.
+    fn other_syntax(&mut self, source: &str) {
+        let (syntax, other) = match self.options.syntax {
+            Syntax::Hash => (Syntax::Hash, Syntax::Brackets),
+            Syntax::Brackets => (Syntax::Brackets, Syntax::Hash),
+        };
+        let catalog = self.options.catalog;
+        let known = |name: &str| catalog.get(name).is_some();
+        let mut locator = Locator::new(source);
+        for found in scan::plain(source, other, &known) {
+            let (open, close) = syntax.delimiters();
+            // `[[#a#]]`: the other syntax's text inside one of ours.
+            if scan::plain(&source[found.start..], syntax, &scan::any)
+                .first()
+                .is_some_and(|f| f.start == 0)
+            {
+                continue;
+            }
+            let written = &source[found.start..found.end];
+            let options = found
+                .options
+                .map_or(String::new(), |(o, _)| format!("|{o}"));
+            self.errors.push(
+                Error::new(
+                    ErrorKind::TemplateSyntax,
+                    format!(
+                        "this template uses `{open}field{close}` placeholders, so `{}` would be \
+                         sent as written",
+                        shown(written)
+                    ),
+                )
+                .with_suggestion(Some(format!("{open}{}{options}{close}", found.name)))
+                .at(locator.locate(found.start)),
+            );
         }
     }
 

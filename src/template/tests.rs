@@ -471,3 +471,23 @@ fn positions_are_computed_in_one_pass() {
         src.len()
     );
 }
+
+/// Text that would be a placeholder for a known field in the other syntax
+/// is an error, with the placeholder it should be; other text stays literal.
+#[test]
+fn the_other_syntax_is_caught() {
+    let brackets = Options::default().syntax(Syntax::Brackets);
+    let err = Template::compile("id=#agent_id#", Context::Form, &brackets).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TemplateSyntax);
+    assert_eq!(err.suggestion(), Some("[[agent_id]]"));
+    assert!(
+        err.to_string().contains("`[[field]]` placeholders"),
+        "{err}"
+    );
+    assert_eq!(err.position().map(|p| p.column), Some(4));
+    let err = compile("{\"a\": \"[[call_start|ansi]]\"}", Context::Json).unwrap_err();
+    assert_eq!(err.suggestion(), Some("#call_start|ansi#"));
+    // Not a known field, or not a placeholder at all: literal.
+    Template::compile("Ticket #42 #nothing_known#", Context::Plain, &brackets).unwrap();
+    compile("see [[nope]] and [[42]]", Context::Plain).unwrap();
+}
