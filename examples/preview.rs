@@ -19,7 +19,9 @@
 //! configuration instead: each request prints with its `webhook` and
 //! `delivery` ids. `--scope` (repeatable) replaces the call's scopes. For
 //! `Call Status Change`, the call's `status` and `sequence` fields are the
-//! update's. No matching webhook prints nothing and exits 0.
+//! update's. No matching webhook prints nothing on stdout and exits 0, and
+//! says on stderr why each webhook did not fire; `--explain` prints that
+//! for every webhook (as `# webhook` lines) before the requests.
 //!
 //! `--sign-at` signs each request, for services that sign, as if sent at
 //! that time (and dispatches at that time); without it the current time is
@@ -30,7 +32,7 @@ use std::process::ExitCode;
 
 use callhook::Config;
 use callhook::Preview;
-use callhook::{Call, Catalog, Error, Event, Registry, Value};
+use callhook::{Call, Catalog, Error, Event, Registry, Value, Verdict};
 
 struct Args {
     config: String,
@@ -41,14 +43,15 @@ struct Args {
     sign_at: Option<chrono::DateTime<chrono::Utc>>,
     json: bool,
     show_secrets: bool,
+    explain: bool,
 }
 
-const USAGE: &str = "usage: preview --config FILE --call FILE [--service ID] [--event NAME] [--scope NAME]... [--sign-at UNIX_SECONDS] [--format http|json] [--show-secrets]";
+const USAGE: &str = "usage: preview --config FILE --call FILE [--service ID] [--event NAME [--explain]] [--scope NAME]... [--sign-at UNIX_SECONDS] [--format http|json] [--show-secrets]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
-    let (mut config, mut call, mut service, mut json, mut show_secrets) =
-        (None, None, None, false, false);
+    let (mut config, mut call, mut service, mut json, mut show_secrets, mut explain) =
+        (None, None, None, false, false, false);
     let (mut event, mut scopes, mut sign_at) = (None, Vec::new(), None);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("`{name}` needs a value"));
@@ -81,6 +84,7 @@ fn parse_args() -> Result<Args, String> {
                 }
             },
             "--show-secrets" => show_secrets = true,
+            "--explain" => explain = true,
             "--help" | "-h" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -94,6 +98,7 @@ fn parse_args() -> Result<Args, String> {
         sign_at,
         json,
         show_secrets,
+        explain,
     })
 }
 
@@ -200,6 +205,37 @@ fn dispatch(
     } else {
         registry.dispatch(event, call, now)
     };
+    // Why each webhook does or does not fire: on stdout when asked, and a
+    // summary on stderr when nothing fired.
+    let explained = registry.explain(event, call);
+    if args.explain {
+        for e in &explained {
+            println!(
+                "# webhook {} (service {}): {}",
+                e.webhook,
+                e.service,
+                verdict(&e.verdict)
+            );
+        }
+        println!();
+    }
+    if dispatched.requests.is_empty() && dispatched.errors.is_empty() {
+        eprintln!(
+            "preview: no webhook fires for `{event}` on a call in scopes [{}]",
+            call.scopes.join(", ")
+        );
+        for e in explained
+            .iter()
+            .filter(|e| !matches!(e.verdict, Verdict::OtherEvent(_)))
+        {
+            eprintln!("  webhook {}: {}", e.webhook, verdict(&e.verdict));
+        }
+        let other = explained
+            .iter()
+            .filter(|e| matches!(e.verdict, Verdict::OtherEvent(_)))
+            .count();
+        eprintln!("  {other} other webhook(s) are bound to other events (--explain lists them)");
+    }
     let mut errors: Vec<String> = dispatched
         .errors
         .iter()
@@ -227,6 +263,21 @@ fn dispatch(
         Ok(previews)
     } else {
         Err(errors)
+    }
+}
+
+/// A verdict in words.
+fn verdict(verdict: &Verdict) -> String {
+    match verdict {
+        Verdict::Fires => "fires".to_owned(),
+        Verdict::OtherEvent(event) => format!("bound to `{event}`"),
+        Verdict::ScopeNotSubscribed(scopes) => format!(
+            "not subscribed to the call's scopes (subscribes to [{}])",
+            scopes.join(", ")
+        ),
+        Verdict::WebhookDisabled => "disabled".to_owned(),
+        Verdict::ServiceDisabled => "its service is disabled".to_owned(),
+        _ => format!("{verdict:?}"),
     }
 }
 

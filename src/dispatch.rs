@@ -80,6 +80,38 @@ pub struct Dispatch {
     pub errors: Vec<(String, Error)>,
 }
 
+/// The scope a webhook subscribes to to fire for every call.
+pub(crate) const ALL_SCOPES: &str = "*";
+
+/// Why a webhook does or does not fire for an event on a call: what
+/// [`Registry::explain`] says of each webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Verdict {
+    /// It fires.
+    Fires,
+    /// It is bound to another event.
+    OtherEvent(Event),
+    /// It subscribes to none of the call's scopes (it subscribes to these).
+    ScopeNotSubscribed(Vec<String>),
+    /// It is disabled.
+    WebhookDisabled,
+    /// Its service is disabled.
+    ServiceDisabled,
+}
+
+/// One webhook's [`Verdict`] for an event on a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Explanation {
+    /// The webhook.
+    pub webhook: String,
+    /// Its service.
+    pub service: String,
+    /// Whether it fires, and if not, why not.
+    pub verdict: Verdict,
+}
+
 /// Events that fire once per agent segment when the call has segments.
 fn per_segment(event: Event) -> bool {
     matches!(event, Event::AgentConnect | Event::AgentTermination)
@@ -130,6 +162,8 @@ impl Registry {
         let mut found: Vec<&WebhookConfig> = call
             .scopes
             .iter()
+            .map(String::as_str)
+            .chain([ALL_SCOPES])
             .filter_map(|scope| by_scope.get(scope))
             .flatten()
             .filter_map(|id| self.webhooks.get(id))
@@ -138,6 +172,62 @@ impl Registry {
         found.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         found.dedup_by(|a, b| a.id == b.id);
         found
+    }
+
+    /// For every webhook, oldest first, whether it fires for `event` on
+    /// `call` and, if not, why not: what to look at when a dispatch sends
+    /// nothing. It looks at every webhook, so it is for people, not for the
+    /// dispatch path.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Call, Catalog, Config, Event, Registry, Verdict};
+    ///
+    /// let config = Config::from_json(include_str!("../examples/configs/pbx.json"))?;
+    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
+    /// let mut call = Call::from_json(include_str!("../examples/calls/pbx-call.json"))?;
+    /// call.scopes = vec!["nobody".into()];
+    /// let explained = registry.explain(Event::CallHangup, &call);
+    /// assert!(explained.iter().all(|e| e.verdict != Verdict::Fires));
+    /// assert!(explained
+    ///     .iter()
+    ///     .any(|e| matches!(e.verdict, Verdict::ScopeNotSubscribed(_))));
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    #[must_use]
+    pub fn explain(&self, event: Event, call: &Call) -> Vec<Explanation> {
+        let mut webhooks: Vec<&WebhookConfig> = self.webhooks.values().collect();
+        webhooks.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        webhooks
+            .into_iter()
+            .map(|webhook| {
+                let subscribed = webhook
+                    .scopes
+                    .iter()
+                    .any(|s| s == ALL_SCOPES || call.scopes.contains(s));
+                let verdict = if webhook.event != event {
+                    Verdict::OtherEvent(webhook.event)
+                } else if !subscribed {
+                    Verdict::ScopeNotSubscribed(webhook.scopes.clone())
+                } else if !webhook.enabled {
+                    Verdict::WebhookDisabled
+                } else if !self
+                    .services
+                    .get(&webhook.service)
+                    .is_some_and(Service::is_enabled)
+                {
+                    Verdict::ServiceDisabled
+                } else {
+                    Verdict::Fires
+                };
+                Explanation {
+                    webhook: webhook.id.clone(),
+                    service: webhook.service.clone(),
+                    verdict,
+                }
+            })
+            .collect()
     }
 
     /// Dispatches `event` for `call` at time `at`: every request to send,

@@ -153,7 +153,7 @@ pub use body::{BodyConfig, Pair, SoapVersion};
 pub use call::{Call, CallData};
 pub use catalog::{Catalog, FieldSpec};
 pub use config::Config;
-pub use dispatch::{Dispatch, Outgoing};
+pub use dispatch::{Dispatch, Explanation, Outgoing, Verdict};
 pub use envelope::{Envelope, StoredHeader, StoredRequest};
 pub use error::{Error, ErrorKind, Position};
 pub use event::{Event, EventSet};

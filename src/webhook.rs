@@ -14,7 +14,8 @@ fn enabled_by_default() -> bool {
 ///
 /// Scopes are the PBX's environments or RingCX's campaigns and queues; a
 /// call names the scopes it belongs to, and a webhook fires only for calls
-/// in one of its scopes. A webhook subscribed to nothing fires for nothing,
+/// in one of its scopes; a webhook subscribed to `"*"` fires for every call.
+/// A webhook subscribed to nothing fires for nothing,
 /// as on the PBX.
 ///
 /// A webhook bound to [`Event::CallStatusChange`] is a *realtime* webhook
@@ -34,7 +35,7 @@ pub struct WebhookConfig {
     pub service: String,
     /// When the webhook was created.
     pub created_at: DateTime<Utc>,
-    /// The scopes it is subscribed to.
+    /// The scopes it is subscribed to; `"*"` is every scope.
     #[serde(default)]
     pub scopes: Vec<String>,
 }

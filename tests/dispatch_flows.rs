@@ -1,6 +1,6 @@
 //! Each seed's flow, end to end: configuration → registry → dispatch.
 
-use callhook::{Call, Catalog, Config, ErrorKind, Event, Registry};
+use callhook::{Call, Catalog, Config, ErrorKind, Event, Registry, Verdict};
 use callhook::{RealtimeReceiver, RealtimeUpdate as Update};
 use chrono::{DateTime, Utc};
 
@@ -244,4 +244,59 @@ fn registry_listing_body_and_round_trip() {
     assert!(!rows[5].enabled);
     let eye = pbx.webhook_body(&rows[2].id).unwrap();
     assert_eq!(eye, include_str!("../examples/templates/pbx-body.json"));
+}
+
+/// A webhook on `"*"` fires for a call in any scope, or none; `explain`
+/// says why each webhook does or does not fire.
+#[test]
+fn every_scope_webhooks_and_explanations() {
+    let mut config = Config::from_json(include_str!("../examples/configs/pbx.json")).unwrap();
+    let mut all = config.webhooks[2].clone();
+    all.id = "f47ac10b-58cc-4372-a567-0e02b2c3d4ff".into();
+    all.scopes = vec!["*".into()];
+    config.webhooks.push(all);
+    let pbx = Registry::from_config(&config, Catalog::standard().clone()).unwrap();
+    let mut nowhere = call(include_str!("../examples/calls/pbx-call.json"));
+    nowhere.scopes = vec!["nobody".into()];
+    let fired = pbx.dispatch(Event::CallHangup, &nowhere, at("2024-12-02T21:11:37Z"));
+    assert_eq!(fired.requests.len(), 1);
+    assert_eq!(
+        fired.requests[0].webhook,
+        "f47ac10b-58cc-4372-a567-0e02b2c3d4ff"
+    );
+    nowhere.scopes.clear();
+    assert_eq!(
+        pbx.dispatch(Event::CallHangup, &nowhere, at("2024-12-02T21:11:37Z"))
+            .requests
+            .len(),
+        1
+    );
+
+    let explained = pbx.explain(Event::CallHangup, &nowhere);
+    assert_eq!(explained.len(), config.webhooks.len());
+    let verdict = |id: &str| {
+        explained
+            .iter()
+            .find(|e| e.webhook == id)
+            .map(|e| e.verdict.clone())
+            .unwrap()
+    };
+    assert_eq!(
+        verdict("f47ac10b-58cc-4372-a567-0e02b2c3d4ff"),
+        Verdict::Fires
+    );
+    assert_eq!(
+        verdict("f47ac10b-58cc-4372-a567-0e02b2c3d403"),
+        Verdict::ScopeNotSubscribed(vec!["ITD2024".into()])
+    );
+    assert_eq!(
+        verdict("f47ac10b-58cc-4372-a567-0e02b2c3d401"),
+        Verdict::OtherEvent(Event::CallRinging)
+    );
+    let mut itd = nowhere.clone();
+    itd.scopes = vec!["ITD2024".into()];
+    let explained = pbx.explain(Event::CallHangup, &itd);
+    assert!(explained
+        .iter()
+        .any(|e| e.verdict == Verdict::WebhookDisabled));
 }
