@@ -10,6 +10,7 @@ use crate::call::{Call, CallData, Lookup};
 use crate::catalog::{Builtin, FieldKey};
 use crate::error::Error;
 use crate::event::Event;
+use crate::id::uuid_text;
 use crate::preview::Preview;
 use crate::registry::{registry_error, Registry};
 use crate::request::Request;
@@ -422,18 +423,7 @@ fn delivery_id(
     let digest = hash.finalize();
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
-    bytes[6] = (bytes[6] & 0x0f) | 0x80;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut id = String::with_capacity(36);
-    for (i, b) in bytes.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            id.push('-');
-        }
-        id.push(char::from(HEX[usize::from(b >> 4)]));
-        id.push(char::from(HEX[usize::from(b & 0xf)]));
-    }
-    id
+    uuid_text(bytes, 8)
 }
 
 #[cfg(test)]
@@ -447,7 +437,7 @@ mod tests {
     fn delivery_ids_are_stable_and_distinct() {
         let a = delivery_id(W1, "c1", None, Event::CallHangup, None);
         assert_eq!(a, delivery_id(W1, "c1", None, Event::CallHangup, None));
-        assert!(crate::service::is_uuid(&a));
+        assert!(crate::id::is_uuid(&a));
         assert_ne!(a, delivery_id(W1, "c1", Some(0), Event::CallHangup, None));
         assert_ne!(a, delivery_id(W1, "c2", None, Event::CallHangup, None));
         assert_ne!(a, delivery_id(W2, "c1", None, Event::CallHangup, None));

@@ -126,6 +126,7 @@
 // Imports run one way, down this list: each module uses only those above it.
 mod error;
 mod request;
+mod id;
 mod event;
 mod value;
 mod address;
@@ -157,6 +158,7 @@ pub use dispatch::{Dispatch, Explanation, Outgoing, Verdict};
 pub use envelope::{Envelope, StoredHeader, StoredRequest};
 pub use error::{Error, ErrorKind, Position};
 pub use event::{Event, EventSet};
+pub use id::id_from_bytes;
 pub use preview::Preview;
 pub use receiver::{RealtimeReceiver, RealtimeUpdate};
 pub use registry::Registry;

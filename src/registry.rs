@@ -10,7 +10,8 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
-use crate::service::{is_uuid, Service, ServiceConfig};
+use crate::id::is_uuid;
+use crate::service::{Service, ServiceConfig};
 use crate::webhook::{WebhookConfig, WebhookRow};
 
 /// Services and webhooks, indexed for dispatch by event and scope.
@@ -454,7 +455,7 @@ mod tests {
             enabled: true,
             event,
             service: S1.into(),
-            created_at: "2024-12-01T00:00:00Z".parse().unwrap(),
+            created_at: Some("2024-12-01T00:00:00Z".parse().unwrap()),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
         }
     }

@@ -18,6 +18,7 @@ use crate::body::{form_pairs, Body, BodyConfig, Pair};
 use crate::call::{CallData, Lookup};
 use crate::catalog::Catalog;
 use crate::error::{Error, ErrorKind};
+use crate::id::is_uuid;
 use crate::preview::Preview;
 use crate::request::Request;
 use crate::retry::RetryPolicy;
@@ -139,7 +140,122 @@ pub struct ServiceConfig {
     pub secret_parameters: Vec<String>,
 }
 
+/// An enabled `POST` service with no id, URL, body or headers: the base of
+/// [`ServiceConfig::new`] and of struct update syntax.
+impl Default for ServiceConfig {
+    fn default() -> ServiceConfig {
+        ServiceConfig {
+            id: String::new(),
+            name: String::new(),
+            description: String::new(),
+            enabled: true,
+            group: None,
+            method: Method::Post,
+            url: String::new(),
+            syntax: Syntax::default(),
+            lenient: false,
+            missing: None,
+            body: BodyConfig::None,
+            headers: Vec::new(),
+            auth: Auth::None,
+            debug: false,
+            signing: None,
+            retry: None,
+            secret_parameters: Vec::new(),
+        }
+    }
+}
+
 impl ServiceConfig {
+    /// A service posting to `url`, enabled, with no body, headers or auth
+    /// yet; the builder methods below set the rest.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{BodyConfig, Catalog, Method, Pair, ServiceConfig};
+    ///
+    /// let service = ServiceConfig::new(callhook::id_from_bytes([1; 16]), "https://crm.example.com/calls")
+    ///     .name("CRM call log")
+    ///     .body(BodyConfig::Form { pairs: vec![Pair::new("ani", "#ani#")] })
+    ///     .header("X-Source", "pbx")
+    ///     .compile(Catalog::standard())?;
+    /// let request = service.request(&callhook::CallData::new().with("ani", "555"))?;
+    /// assert_eq!(request.body(), b"ani=555");
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    #[must_use]
+    pub fn new(id: impl Into<String>, url: impl Into<String>) -> ServiceConfig {
+        ServiceConfig {
+            id: id.into(),
+            url: url.into(),
+            ..ServiceConfig::default()
+        }
+    }
+
+    /// Sets the name shown to administrators.
+    #[must_use]
+    pub fn name(mut self, name: impl Into<String>) -> ServiceConfig {
+        self.name = name.into();
+        self
+    }
+
+    /// Sets the HTTP method.
+    #[must_use]
+    pub fn method(mut self, method: Method) -> ServiceConfig {
+        self.method = method;
+        self
+    }
+
+    /// Sets the body.
+    #[must_use]
+    pub fn body(mut self, body: BodyConfig) -> ServiceConfig {
+        self.body = body;
+        self
+    }
+
+    /// Adds a header, static or templated.
+    #[must_use]
+    pub fn header(mut self, key: impl Into<String>, value: impl Into<String>) -> ServiceConfig {
+        self.headers.push(Pair::new(key, value));
+        self
+    }
+
+    /// Sets the authentication.
+    #[must_use]
+    pub fn auth(mut self, auth: Auth) -> ServiceConfig {
+        self.auth = auth;
+        self
+    }
+
+    /// Sets how requests are signed.
+    #[must_use]
+    pub fn signing(mut self, signing: SigningConfig) -> ServiceConfig {
+        self.signing = Some(signing);
+        self
+    }
+
+    /// Sets the retry policy.
+    #[must_use]
+    pub fn retry(mut self, retry: RetryPolicy) -> ServiceConfig {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// Sets the placeholder syntax.
+    #[must_use]
+    pub fn syntax(mut self, syntax: Syntax) -> ServiceConfig {
+        self.syntax = syntax;
+        self
+    }
+
+    /// Sets whether the service is active.
+    #[must_use]
+    pub fn enabled(mut self, enabled: bool) -> ServiceConfig {
+        self.enabled = enabled;
+        self
+    }
+
     /// Whether the URL query parameter `name` holds a secret for this
     /// service, beyond the rule: listed in `secret_parameters`, or a `GET`
     /// pair marked secret.
@@ -220,15 +336,6 @@ fn check_header_name(name: &HeaderName, route: Route) -> Result<(), Error> {
         ));
     }
     Ok(())
-}
-
-/// Whether `id` is a UUID in its text form (`8-4-4-4-12` hex digits).
-pub(crate) fn is_uuid(id: &str) -> bool {
-    id.len() == 36
-        && id.bytes().enumerate().all(|(i, b)| match i {
-            8 | 13 | 18 | 23 => b == b'-',
-            _ => b.is_ascii_hexdigit(),
-        })
 }
 
 impl ServiceConfig {

@@ -33,18 +33,123 @@ pub struct WebhookConfig {
     pub event: Event,
     /// The id of the service it invokes.
     pub service: String,
-    /// When the webhook was created.
-    pub created_at: DateTime<Utc>,
+    /// When the webhook was created, if known: RFC 3339 text, or a TOML
+    /// datetime. Listings and dispatch order webhooks by it (those without
+    /// first), then by id.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "created_at::deserialize"
+    )]
+    pub created_at: Option<DateTime<Utc>>,
     /// The scopes it is subscribed to; `"*"` is every scope.
     #[serde(default)]
     pub scopes: Vec<String>,
 }
 
 impl WebhookConfig {
+    /// A webhook binding `event` to `service`, enabled, subscribed to no
+    /// scope yet, with no creation time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Event, WebhookConfig};
+    ///
+    /// let hangups = WebhookConfig::new("6c1d8d2f-9b54-4e6f-8b10-2d3e4f5a6b01", Event::CallHangup, "crm")
+    ///     .scope("queue:Support")
+    ///     .created_at("2025-01-10T09:00:00Z".parse().unwrap());
+    /// assert_eq!(hangups.scopes, ["queue:Support"]);
+    /// assert!(hangups.enabled);
+    /// ```
+    #[must_use]
+    pub fn new(id: impl Into<String>, event: Event, service: impl Into<String>) -> WebhookConfig {
+        WebhookConfig {
+            id: id.into(),
+            enabled: true,
+            event,
+            service: service.into(),
+            created_at: None,
+            scopes: Vec::new(),
+        }
+    }
+
+    /// Subscribes the webhook to one more scope (`"*"` for every scope).
+    #[must_use]
+    pub fn scope(mut self, scope: impl Into<String>) -> WebhookConfig {
+        self.scopes.push(scope.into());
+        self
+    }
+
+    /// Sets when the webhook was created.
+    #[must_use]
+    pub fn created_at(mut self, at: DateTime<Utc>) -> WebhookConfig {
+        self.created_at = Some(at);
+        self
+    }
+
+    /// Sets whether the webhook fires.
+    #[must_use]
+    pub fn enabled(mut self, enabled: bool) -> WebhookConfig {
+        self.enabled = enabled;
+        self
+    }
+
     /// Whether this is a realtime webhook (bound to `Call Status Change`).
     #[must_use]
     pub fn is_realtime(&self) -> bool {
         self.event == Event::CallStatusChange
+    }
+}
+
+/// Reads a creation time from RFC 3339 text or from a TOML datetime (which
+/// reaches serde as a one-entry map), refusing a datetime without an
+/// offset, which names no instant.
+mod created_at {
+    use std::fmt;
+
+    use chrono::{DateTime, Utc};
+    use serde::de::{Error, MapAccess, Visitor};
+    use serde::Deserializer;
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<DateTime<Utc>>, D::Error> {
+        d.deserialize_any(Instant).map(Some)
+    }
+
+    struct Instant;
+
+    fn parse<E: Error>(text: &str) -> Result<DateTime<Utc>, E> {
+        DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| {
+                E::custom(format!(
+                    "`created_at` must be a date and time with an offset, such as \
+                     `2025-01-10T09:00:00Z`, not `{}`",
+                    crate::error::shown(text)
+                ))
+            })
+    }
+
+    impl<'de> Visitor<'de> for Instant {
+        type Value = DateTime<Utc>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an RFC 3339 date and time")
+        }
+
+        fn visit_str<E: Error>(self, v: &str) -> Result<DateTime<Utc>, E> {
+            parse(v)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DateTime<Utc>, A::Error> {
+            // TOML's native datetime: `{"$__toml_private_datetime": "..."}`.
+            match map.next_entry::<String, String>()? {
+                Some((_, text)) => parse(&text),
+                None => Err(A::Error::custom("`created_at` is empty")),
+            }
+        }
     }
 }
 
@@ -54,8 +159,8 @@ impl WebhookConfig {
 pub struct WebhookRow {
     /// The webhook id.
     pub id: String,
-    /// When it was created.
-    pub created_at: DateTime<Utc>,
+    /// When it was created, if known.
+    pub created_at: Option<DateTime<Utc>>,
     /// Enabled or disabled.
     pub enabled: bool,
     /// The event it fires on.
@@ -79,5 +184,13 @@ mod tests {
         assert_eq!(w.event, Event::CallHangup);
         assert_eq!(serde_json::to_string(&w).unwrap(), json);
         assert!(!w.is_realtime());
+        let bare: WebhookConfig =
+            serde_json::from_str(r#"{"id":"w","event":"Call:Hangup","service":"s"}"#).unwrap();
+        assert_eq!(bare.created_at, None);
+        assert!(!serde_json::to_string(&bare).unwrap().contains("created_at"));
+        assert!(serde_json::from_str::<WebhookConfig>(
+            r#"{"id":"w","event":"Call:Hangup","service":"s","created_at":"2024-12-02T21:04:40"}"#
+        )
+        .is_err());
     }
 }
