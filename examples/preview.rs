@@ -23,6 +23,9 @@
 //! says on stderr why each webhook did not fire; `--explain` prints that
 //! for every webhook (as `# webhook` lines) before the requests.
 //!
+//! Secret references in the configuration (`{"secret_ref": "NAME"}`) are
+//! read from the environment variable `NAME`.
+//!
 //! `--sign-at` signs each request, for services that sign, as if sent at
 //! that time (and dispatches at that time); without it the current time is
 //! used for dispatch and nothing is signed. Outside a dispatch
@@ -60,8 +63,9 @@ fn parse_args() -> Result<Args, String> {
             "--call" => call = Some(value("--call")?),
             "--service" => service = Some(value("--service")?),
             "--event" => {
-                let name = value("--event")?;
-                event = Some(name.parse::<Event>().map_err(|e| e.to_string())?);
+                // A seed's event or one the configuration declares; the
+                // registry checks which once it is loaded.
+                event = Some(Event::named(&value("--event")?));
             }
             "--scope" => scopes.push(value("--scope")?),
             "--sign-at" => {
@@ -126,6 +130,12 @@ fn load_config(path: &str) -> Result<Registry, Vec<String>> {
     } else {
         Config::from_json(&text).map_err(|e| lines(path, &e))?
     };
+    // Secret references (`{"secret_ref": "NAME"}`) come from the
+    // environment here; a host might read its vault instead.
+    let mut config = config;
+    config
+        .resolve_secrets(|name| std::env::var(name).ok())
+        .map_err(|e| lines(path, &e))?;
     Registry::from_config(&config, Catalog::standard().clone()).map_err(|e| lines(path, &e))
 }
 
@@ -145,8 +155,20 @@ fn run(args: &Args) -> Result<Vec<Preview>, Vec<String>> {
     if !args.scopes.is_empty() {
         call.scopes = args.scopes.clone();
     }
-    if let Some(event) = args.event {
-        return dispatch(&registry, event, &call, args);
+    if let Some(event) = &args.event {
+        if registry.catalog().event(event).is_none() {
+            let known: Vec<String> = registry
+                .catalog()
+                .events()
+                .map(|e| format!("`{}`", e.name))
+                .collect();
+            return Err(vec![format!(
+                "`{}` declares no event `{event}`; it knows {}",
+                args.config,
+                known.join(", ")
+            )]);
+        }
+        return dispatch(&registry, event.clone(), &call, args);
     }
     let chosen: Vec<_> = match &args.service {
         Some(id) => vec![registry
@@ -192,7 +214,11 @@ fn dispatch(
     let now = args
         .sign_at
         .unwrap_or_else(|| chrono::DateTime::from(std::time::SystemTime::now()));
-    let dispatched = if event == Event::CallStatusChange {
+    let realtime = registry
+        .catalog()
+        .event(&event)
+        .is_some_and(|spec| spec.realtime);
+    let dispatched = if realtime {
         let status = match call.data.get("status") {
             Some(Value::Text(s)) => s.clone(),
             _ => "unknown".to_owned(),
@@ -201,13 +227,13 @@ fn dispatch(
             Some(Value::Integer(n)) => u64::try_from(*n).unwrap_or(1),
             _ => 1,
         };
-        registry.status_change(call, &status, sequence, now)
+        registry.status_update(event.clone(), call, &status, sequence, now)
     } else {
-        registry.dispatch(event, call, now)
+        registry.dispatch(event.clone(), call, now)
     };
     // Why each webhook does or does not fire: on stdout when asked, and a
     // summary on stderr when nothing fired.
-    let explained = registry.explain(event, call);
+    let explained = registry.explain(event.clone(), call);
     if args.explain {
         for e in &explained {
             println!(

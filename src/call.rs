@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime};
@@ -11,12 +11,28 @@ use serde::Serialize;
 
 use crate::catalog::{Catalog, FieldKey, Positions};
 use crate::error::{json_error, shown, Error, ErrorKind};
+use crate::secret::REDACTED;
 use crate::value::{FieldType, Value};
 
 /// Where a render looks values up: one [`CallData`], or several layered
 /// (dispatch puts its own fields over a segment's over the call's).
 pub(crate) trait Lookup {
     fn lookup(&self, key: &FieldKey) -> Option<&Value>;
+}
+
+/// Call data as shown to people: the values of secret fields read as
+/// [`REDACTED`].
+pub(crate) struct Redacted<'a, L: ?Sized>(pub(crate) &'a L);
+
+impl<L: Lookup + ?Sized> Lookup for Redacted<'_, L> {
+    fn lookup(&self, key: &FieldKey) -> Option<&Value> {
+        static SHOWN: OnceLock<Value> = OnceLock::new();
+        match self.0.lookup(key)? {
+            Value::Null => Some(&Value::Null),
+            _ if key.secret => Some(SHOWN.get_or_init(|| Value::Text(REDACTED.to_owned()))),
+            value => Some(value),
+        }
+    }
 }
 
 impl Lookup for CallData {
@@ -268,9 +284,19 @@ impl PartialEq for CallData {
     }
 }
 
+/// Secret fields' values print as [`REDACTED`].
 impl fmt::Debug for CallData {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.iter()).finish()
+        let shown = Value::Text(REDACTED.to_owned());
+        f.debug_map()
+            .entries(self.iter().map(|(name, value)| {
+                if self.catalog.secret.contains(name) {
+                    (name, &shown)
+                } else {
+                    (name, value)
+                }
+            }))
+            .finish()
     }
 }
 

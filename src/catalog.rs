@@ -7,8 +7,10 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use crate::error::nearest;
-use crate::event::{Event, EventSet};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{nearest, shown, Error, ErrorKind};
+use crate::event::{Event, EventSet, EventSpec};
 use crate::format::Format;
 use crate::value::FieldType;
 
@@ -22,6 +24,8 @@ pub(crate) struct FieldKey {
     pub(crate) catalog: u64,
     pub(crate) position: u32,
     pub(crate) builtin: Option<Builtin>,
+    /// The field's value is a secret: redacted where requests are shown.
+    pub(crate) secret: bool,
 }
 
 /// The fields dispatch sets on every request, over the call's own.
@@ -53,6 +57,8 @@ impl Builtin {
 pub(crate) struct Positions {
     pub(crate) id: u64,
     pub(crate) of: HashMap<String, u32>,
+    /// The fields whose values are secrets.
+    pub(crate) secret: std::collections::HashSet<String>,
 }
 
 fn next_catalog_id() -> u64 {
@@ -60,20 +66,91 @@ fn next_catalog_id() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// What the catalog knows of one field.
-#[derive(Debug, Clone, PartialEq)]
+/// The seed platform a field or event belongs to, as a bit: a
+/// configuration's `preset` picks some.
+pub(crate) const RINGCX: u8 = 1;
+pub(crate) const PBX: u8 = 2;
+pub(crate) const AVANSER: u8 = 4;
+
+/// The presets a configuration may name, and their bits.
+pub(crate) const PRESETS: [(&str, u8); 3] =
+    [("ringcx", RINGCX), ("pbx", PBX), ("avanser", AVANSER)];
+
+/// What the catalog knows of one field: its name and type, a one-line
+/// description, how it prints by default, whether it is offered in
+/// pick-lists, whether the platform knows it mid-call (realtime webhooks may
+/// only send such fields), and whether its value is a secret (redacted in
+/// previews, debug records and `Debug`, as recording URLs that carry access
+/// tokens are) or personal data (a caller's number).
+///
+/// In configuration, a `fields` entry:
+///
+/// ```json
+/// {"name": "billsec", "type": "duration", "description": "billed seconds", "mid_call": false}
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FieldSpec {
     name: String,
+    #[serde(rename = "type")]
     field_type: FieldType,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     description: String,
+    #[serde(skip, default = "every_event")]
     events: EventSet,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
     listed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "format_text")]
     format: Option<Format>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    mid_call: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    secret: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    personal: bool,
+    /// The seed platforms it belongs to (none for a host's own field).
+    #[serde(skip)]
+    presets: u8,
+}
+
+fn every_event() -> EventSet {
+    EventSet::ALL
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+/// A format as written after `|` in a placeholder (`hms`, `strftime:%d`).
+mod format_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::format::Format;
+
+    pub(super) fn serialize<S: Serializer>(f: &Option<Format>, s: S) -> Result<S::Ok, S::Error> {
+        match f {
+            Some(f) => s.serialize_str(&f.to_string()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Format>, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse()
+            .map(Some)
+            .map_err(|e: crate::Error| serde::de::Error::custom(e.to_string()))
+    }
 }
 
 impl FieldSpec {
     /// A field of the given type, carried by every event, listed in
-    /// pick-lists, with its type's default format.
+    /// pick-lists, with its type's default format, not known mid-call, and
+    /// neither secret nor personal.
+    #[must_use]
     pub fn new(name: impl Into<String>, field_type: FieldType) -> FieldSpec {
         FieldSpec {
             name: name.into(),
@@ -82,16 +159,22 @@ impl FieldSpec {
             events: EventSet::ALL,
             listed: true,
             format: None,
+            mid_call: false,
+            secret: false,
+            personal: false,
+            presets: 0,
         }
     }
 
     /// Sets the one-line description.
+    #[must_use]
     pub fn describe(mut self, description: impl Into<String>) -> FieldSpec {
         self.description = description.into();
         self
     }
 
-    /// Sets the events whose call data carries this field.
+    /// Sets the seed events whose call data carries this field (for
+    /// pick-lists).
     #[must_use]
     pub fn carried_by(mut self, events: EventSet) -> FieldSpec {
         self.events = events;
@@ -99,7 +182,7 @@ impl FieldSpec {
     }
 
     /// Marks the field as accepted when typed by hand but not offered in
-    /// pick-lists (RingCX's agent recording tag).
+    /// pick-lists (as RingCX's agent recording tag is).
     #[must_use]
     pub fn unlisted(mut self) -> FieldSpec {
         self.listed = false;
@@ -111,6 +194,47 @@ impl FieldSpec {
     pub fn format(mut self, format: Format) -> FieldSpec {
         self.format = Some(format);
         self
+    }
+
+    /// Marks the field as known while the call is still going on, so
+    /// realtime webhooks may send it.
+    #[must_use]
+    pub fn known_mid_call(mut self) -> FieldSpec {
+        self.mid_call = true;
+        self
+    }
+
+    /// Marks the field's value as a secret: redacted in previews, debug
+    /// records and `Debug`.
+    #[must_use]
+    pub fn secret(mut self) -> FieldSpec {
+        self.secret = true;
+        self
+    }
+
+    /// Marks the field as personal data.
+    #[must_use]
+    pub fn personal(mut self) -> FieldSpec {
+        self.personal = true;
+        self
+    }
+
+    /// Whether the platform knows the field while the call is going on.
+    #[must_use]
+    pub fn is_known_mid_call(&self) -> bool {
+        self.mid_call
+    }
+
+    /// Whether the field's value is a secret.
+    #[must_use]
+    pub fn is_secret(&self) -> bool {
+        self.secret
+    }
+
+    /// Whether the field is personal data.
+    #[must_use]
+    pub fn is_personal(&self) -> bool {
+        self.personal
     }
 
     /// The field name.
@@ -171,18 +295,22 @@ impl FieldSpec {
 #[derive(Clone, Default)]
 pub struct Catalog {
     fields: BTreeMap<String, FieldSpec>,
+    events: BTreeMap<String, (EventSpec, u8)>,
     positions: Arc<Positions>,
 }
 
 impl PartialEq for Catalog {
     fn eq(&self, other: &Catalog) -> bool {
-        self.fields == other.fields
+        self.fields == other.fields && self.events == other.events
     }
 }
 
 impl fmt::Debug for Catalog {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.fields.iter()).finish()
+        f.debug_struct("Catalog")
+            .field("fields", &self.fields)
+            .field("events", &self.events.keys())
+            .finish()
     }
 }
 
@@ -193,7 +321,8 @@ impl Catalog {
         Catalog::default()
     }
 
-    /// The standard catalog: the fields of RingCX, the PBX and AVANSER.
+    /// The standard catalog: the fields and events of RingCX, the PBX and
+    /// AVANSER, the three presets together.
     pub fn standard() -> &'static Catalog {
         static STANDARD: OnceLock<Catalog> = OnceLock::new();
         STANDARD.get_or_init(standard_catalog)
@@ -209,6 +338,11 @@ impl Catalog {
     /// Adds or replaces a field.
     pub fn insert(&mut self, spec: FieldSpec) {
         self.fields.insert(spec.name.clone(), spec);
+        self.renumber();
+    }
+
+    /// Gives the fields new positions, under a new id.
+    fn renumber(&mut self) {
         self.positions = Arc::new(Positions {
             id: next_catalog_id(),
             of: self
@@ -217,7 +351,68 @@ impl Catalog {
                 .enumerate()
                 .map(|(i, name)| (name.clone(), i as u32))
                 .collect(),
+            secret: self
+                .fields
+                .values()
+                .filter(|f| f.secret)
+                .map(|f| f.name.clone())
+                .collect(),
         });
+    }
+
+    /// Adds or replaces an event and returns the catalog.
+    #[must_use]
+    pub fn with_event(mut self, spec: EventSpec) -> Catalog {
+        self.insert_event(spec);
+        self
+    }
+
+    /// Adds or replaces an event.
+    pub fn insert_event(&mut self, spec: EventSpec) {
+        self.events.insert(spec.name.clone(), (spec, 0));
+    }
+
+    /// What the catalog knows of an event, if it knows it.
+    #[must_use]
+    pub fn event(&self, event: &Event) -> Option<&EventSpec> {
+        self.events.get(event.name()).map(|(spec, _)| spec)
+    }
+
+    /// Every event the catalog knows, by name.
+    pub fn events(&self) -> impl Iterator<Item = &EventSpec> {
+        self.events.values().map(|(spec, _)| spec)
+    }
+
+    /// The catalog with only the seed fields and events of the presets
+    /// named (`ringcx`, `pbx`, `avanser`); fields and events of a host's own
+    /// stay.
+    ///
+    /// # Errors
+    ///
+    /// An unknown preset is an error of kind [`ErrorKind::InvalidConfig`]
+    /// suggesting the nearest.
+    pub fn presets<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Result<Catalog, Error> {
+        let mut bits = 0;
+        for name in names {
+            let Some((_, bit)) = PRESETS.iter().find(|(preset, _)| *preset == name) else {
+                return Err(Error::new(
+                    ErrorKind::InvalidConfig,
+                    format!(
+                        "unknown preset `{}`, expected `ringcx`, `pbx` or `avanser`",
+                        shown(name)
+                    ),
+                )
+                .with_suggestion(nearest(name, PRESETS.iter().map(|(p, _)| *p))));
+            };
+            bits |= bit;
+        }
+        let mut catalog = self.clone();
+        catalog
+            .fields
+            .retain(|_, f| f.presets == 0 || f.presets & bits != 0);
+        catalog.events.retain(|_, (_, p)| *p == 0 || *p & bits != 0);
+        catalog.renumber();
+        Ok(catalog)
     }
 
     /// The key a template holds for field `name`.
@@ -227,6 +422,7 @@ impl Catalog {
             catalog: self.positions.id,
             position: self.positions.of.get(name).copied().unwrap_or(u32::MAX),
             builtin: Builtin::of(name),
+            secret: self.fields.get(name).is_some_and(|f| f.secret),
         }
     }
 
@@ -249,7 +445,7 @@ impl Catalog {
 
     /// The fields to offer in a pick-list for `event`: listed, and carried by
     /// that event.
-    pub fn pick_list(&self, event: Event) -> impl Iterator<Item = &FieldSpec> {
+    pub fn pick_list<'a>(&'a self, event: &'a Event) -> impl Iterator<Item = &'a FieldSpec> {
         self.iter()
             .filter(move |f| f.listed && f.events.contains(event))
     }
@@ -400,10 +596,99 @@ fn standard_catalog() -> Catalog {
             .describe("number of this realtime update within the call, from 1")
             .carried_by(EventSet::of(&[CallStatusChange])),
     ];
+    // Which seed names each field (by its sample configuration and its
+    // documentation), which are known while the call goes on, and which
+    // hold secrets or personal data.
+    // Dispatch sets these itself (the last two on realtime updates).
+    const ALL_SEEDS: &[&str] = &["event", "event_time", "delivery_id", "status", "sequence"];
+    const RINGCX_FIELDS: &[&str] = &[
+        "agent_id",
+        "agent_username",
+        "ani",
+        "dnis",
+        "call_start",
+        "agent_disposition",
+        "duration",
+        "recording_url",
+        "sess_agent_perspective_recording_url",
+    ];
+    const AVANSER_FIELDS: &[&str] = &[
+        "uniqueid",
+        "status",
+        "sequence",
+        "ani",
+        "dnis",
+        "call_start",
+        "duration",
+        "recording_url",
+    ];
+    const NOT_MID_CALL: &[&str] = &[
+        "agent_disposition",
+        "duration",
+        "recording_url",
+        "sess_agent_perspective_recording_url",
+        "cause",
+        "sip_status",
+        "duration_time",
+        "billing_duration",
+        "billing_duration_time",
+        "queue_disposition",
+    ];
+    const SECRET: &[&str] = &["recording_url", "sess_agent_perspective_recording_url"];
+    const PERSONAL: &[&str] = &[
+        "ani",
+        "dnis",
+        "agent_username",
+        "contact_number",
+        "caller_id_number",
+        "destination",
+        "user_fullname",
+    ];
     let mut catalog = Catalog::new();
-    for spec in fields {
-        catalog.insert(spec);
+    for mut spec in fields {
+        let name = spec.name.as_str();
+        spec.presets = if ALL_SEEDS.contains(&name) {
+            RINGCX | PBX | AVANSER
+        } else {
+            let mut bits = 0;
+            if RINGCX_FIELDS.contains(&name) {
+                bits |= RINGCX;
+            }
+            if AVANSER_FIELDS.contains(&name) {
+                bits |= AVANSER;
+            }
+            // The PBX's fields are those its events carry.
+            if spec.events.contains(&CallHangup) && !RINGCX_FIELDS.contains(&name)
+                || ["duration", "recording_url"].contains(&name)
+            {
+                bits |= PBX;
+            }
+            bits
+        };
+        spec.mid_call = !NOT_MID_CALL.contains(&name);
+        spec.secret = SECRET.contains(&name);
+        spec.personal = PERSONAL.contains(&name);
+        catalog.fields.insert(spec.name.clone(), spec);
     }
+    for event in Event::ALL {
+        let bits = if EventSet::PBX.contains(&event) {
+            PBX
+        } else {
+            0
+        } | if EventSet::RINGCX.contains(&event) {
+            RINGCX
+        } else {
+            0
+        } | if matches!(event, CallStatusChange | CallReporting | PostCall) {
+            AVANSER
+        } else {
+            0
+        };
+        if let Some(spec) = event.seed_spec() {
+            catalog.events.insert(spec.name.clone(), (spec, bits));
+        }
+    }
+    catalog.renumber();
     catalog
 }
 
@@ -432,12 +717,12 @@ mod tests {
             .get("recording_url")
             .unwrap()
             .events()
-            .contains(Event::CallRinging));
+            .contains(&Event::CallRinging));
         assert!(!c
-            .pick_list(Event::AgentTermination)
+            .pick_list(&Event::AgentTermination)
             .any(|f| f.name() == "sess_agent_perspective_recording_url"));
         assert!(c
-            .pick_list(Event::AgentTermination)
+            .pick_list(&Event::AgentTermination)
             .any(|f| f.name() == "recording_url"));
         assert_eq!(c.suggest("agnet_id").as_deref(), Some("agent_id"));
     }

@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::address::AddressPolicy;
-use crate::error::{json_error, Error, ErrorKind};
+use crate::catalog::{Catalog, FieldSpec};
+use crate::error::{json_error, shown, Error, ErrorKind};
+use crate::event::EventSpec;
 use crate::service::ServiceConfig;
 use crate::webhook::WebhookConfig;
 
@@ -35,9 +37,139 @@ pub struct Config {
     /// (see [`AddressPolicy`](crate::AddressPolicy)).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_addresses: Vec<String>,
+    /// The seed platforms whose fields and events the configuration uses:
+    /// `"ringcx"`, `"pbx"`, `"avanser"`, one or a list. None named is all
+    /// three.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "one_or_many"
+    )]
+    pub preset: Vec<String>,
+    /// The platform's own fields (or a seed field redeclared).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldSpec>,
+    /// The platform's own events.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<EventSpec>,
+}
+
+/// One name, or a list of them.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(name) => vec![name],
+        OneOrMany::Many(names) => names,
+    })
 }
 
 impl Config {
+    /// Resolves every secret reference (`{"secret_ref": "CRM_TOKEN"}`) of
+    /// every service through `resolve`, which looks the name up wherever the
+    /// host keeps secrets (environment, vault, database) and returns `None`
+    /// when it has none by that name. Secrets written inline are left alone.
+    ///
+    /// # Errors
+    ///
+    /// Every reference `resolve` does not know is reported, as one error of
+    /// kind [`ErrorKind::InvalidConfig`], each naming the service, the
+    /// field and the reference.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Catalog, Config, Registry};
+    ///
+    /// let mut config = Config::from_json(r#"{"services": [{
+    ///     "id": "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b", "name": "crm", "method": "POST",
+    ///     "url": "https://crm.example.com/calls",
+    ///     "auth": {"kind": "bearer", "token": {"secret_ref": "CRM_TOKEN"}}
+    /// }]}"#)?;
+    /// // A host would read its vault or environment here.
+    /// config.resolve_secrets(|name| (name == "CRM_TOKEN").then(|| "t0k3n".to_owned()))?;
+    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
+    /// // Stored back, the reference stays a reference.
+    /// assert!(serde_json::to_string(&registry).unwrap().contains("CRM_TOKEN"));
+    /// assert!(!serde_json::to_string(&registry).unwrap().contains("t0k3n"));
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    pub fn resolve_secrets(
+        &mut self,
+        mut resolve: impl FnMut(&str) -> Option<String>,
+    ) -> Result<(), Error> {
+        let mut errors = Vec::new();
+        for (i, service) in self.services.iter_mut().enumerate() {
+            let id = service.id.clone();
+            for (field, secret) in service.secrets_mut() {
+                let Some(name) = secret.reference().map(str::to_owned) else {
+                    continue;
+                };
+                match resolve(&name) {
+                    Some(value) => secret.resolve(value),
+                    None => errors.push(
+                        Error::new(
+                            ErrorKind::InvalidConfig,
+                            format!("secret reference `{}` did not resolve", shown(&name)),
+                        )
+                        .in_field(&format!("services.{i}.{field}"))
+                        .in_service(&id),
+                    ),
+                }
+            }
+        }
+        match errors.len() {
+            0 => Ok(()),
+            _ => Err(Error::many(ErrorKind::InvalidConfig, errors)),
+        }
+    }
+
+    /// The catalog this configuration's templates are checked against:
+    /// `base` (usually [`Catalog::standard`]) narrowed to the presets named,
+    /// if any, with the configuration's own fields and events added.
+    ///
+    /// # Errors
+    ///
+    /// An unknown preset is an error of kind [`ErrorKind::InvalidConfig`]
+    /// naming `preset` and suggesting the nearest.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Catalog, Config, Event};
+    ///
+    /// let config = Config::from_json(r#"{
+    ///     "preset": "pbx",
+    ///     "fields": [{"name": "billsec", "type": "duration"}],
+    ///     "events": [{"name": "Voicemail Left", "final": true}]
+    /// }"#)?;
+    /// let catalog = config.catalog(Catalog::standard().clone())?;
+    /// assert!(catalog.get("billsec").is_some());
+    /// assert!(catalog.get("uuid").is_some());
+    /// assert!(catalog.get("agent_id").is_none());
+    /// assert!(catalog.event(&Event::named("Voicemail Left")).unwrap().is_final);
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    pub fn catalog(&self, base: Catalog) -> Result<Catalog, Error> {
+        let mut catalog = if self.preset.is_empty() {
+            base
+        } else {
+            base.presets(self.preset.iter().map(String::as_str))
+                .map_err(|e| e.in_field("preset"))?
+        };
+        for field in &self.fields {
+            catalog.insert(field.clone());
+        }
+        for event in &self.events {
+            catalog.insert_event(event.clone());
+        }
+        Ok(catalog)
+    }
+
     /// The address policy `allowed_addresses` makes.
     ///
     /// # Errors

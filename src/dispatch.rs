@@ -113,11 +113,6 @@ pub struct Explanation {
     pub verdict: Verdict,
 }
 
-/// Events that fire once per agent segment when the call has segments.
-fn per_segment(event: Event) -> bool {
-    matches!(event, Event::AgentConnect | Event::AgentTermination)
-}
-
 /// The fields dispatch sets on each request.
 struct Builtins {
     event: Value,
@@ -156,8 +151,8 @@ impl Registry {
     /// Every enabled webhook bound to `event` and subscribed to a scope of
     /// `call`, oldest first; the cost depends on the matches, not on how
     /// many webhooks exist.
-    fn matching(&self, event: Event, call: &Call) -> Vec<&WebhookConfig> {
-        let Some(by_scope) = self.index.get(&event) else {
+    fn matching(&self, event: &Event, call: &Call) -> Vec<&WebhookConfig> {
+        let Some(by_scope) = self.index.get(event) else {
             return Vec::new();
         };
         let mut found: Vec<&WebhookConfig> = call
@@ -208,7 +203,7 @@ impl Registry {
                     .iter()
                     .any(|s| s == ALL_SCOPES || call.scopes.contains(s));
                 let verdict = if webhook.event != event {
-                    Verdict::OtherEvent(webhook.event)
+                    Verdict::OtherEvent(webhook.event.clone())
                 } else if !subscribed {
                     Verdict::ScopeNotSubscribed(webhook.scopes.clone())
                 } else if !webhook.enabled {
@@ -256,15 +251,19 @@ impl Registry {
     /// ```
     #[must_use]
     pub fn dispatch(&self, event: Event, call: &Call, at: DateTime<Utc>) -> Dispatch {
-        let segments: Vec<Option<usize>> = if per_segment(event) && !call.segments.is_empty() {
+        let per_segment = self
+            .catalog
+            .event(&event)
+            .is_some_and(|spec| spec.per_segment);
+        let segments: Vec<Option<usize>> = if per_segment && !call.segments.is_empty() {
             (0..call.segments.len()).map(Some).collect()
         } else {
             vec![None]
         };
         let mut dispatch = Dispatch::default();
-        for webhook in self.matching(event, call) {
+        for webhook in self.matching(&event, call) {
             for &segment in &segments {
-                self.fire(webhook, event, call, segment, None, at, &mut dispatch);
+                self.fire(webhook, &event, call, segment, None, at, &mut dispatch);
             }
         }
         dispatch
@@ -281,17 +280,24 @@ impl Registry {
         at: DateTime<Utc>,
     ) -> Dispatch {
         let mut dispatch = Dispatch::default();
-        for webhook in self.matching(event, call) {
-            self.fire(webhook, event, call, Some(segment), None, at, &mut dispatch);
+        for webhook in self.matching(&event, call) {
+            self.fire(
+                webhook,
+                &event,
+                call,
+                Some(segment),
+                None,
+                at,
+                &mut dispatch,
+            );
         }
         dispatch
     }
 
-    /// Dispatches a realtime update: the call's status changed to `status`,
-    /// the `sequence`-th change of this call (from 1), as AVANSER's realtime
-    /// webhooks report. Webhooks on [`Event::CallStatusChange`] receive
-    /// `status` and `sequence` as fields, and each update has its own
-    /// delivery id.
+    /// Dispatches a realtime update on [`Event::CallStatusChange`]: the
+    /// call's status changed to `status`, the `sequence`-th change of this
+    /// call (from 1), as AVANSER's realtime webhooks report; see
+    /// [`Registry::status_update`].
     #[must_use]
     pub fn status_change(
         &self,
@@ -300,11 +306,27 @@ impl Registry {
         sequence: u64,
         at: DateTime<Utc>,
     ) -> Dispatch {
+        self.status_update(Event::CallStatusChange, call, status, sequence, at)
+    }
+
+    /// Dispatches a realtime update on `event` (a seed's or one declared
+    /// `realtime`): the call's status changed to `status`, the
+    /// `sequence`-th change of this call (from 1). Webhooks receive `status`
+    /// and `sequence` as fields, and each update has its own delivery id.
+    #[must_use]
+    pub fn status_update(
+        &self,
+        event: Event,
+        call: &Call,
+        status: &str,
+        sequence: u64,
+        at: DateTime<Utc>,
+    ) -> Dispatch {
         let mut dispatch = Dispatch::default();
-        for webhook in self.matching(Event::CallStatusChange, call) {
+        for webhook in self.matching(&event, call) {
             self.fire(
                 webhook,
-                Event::CallStatusChange,
+                &event,
                 call,
                 None,
                 Some((status, sequence)),
@@ -319,7 +341,7 @@ impl Registry {
     fn fire(
         &self,
         webhook: &WebhookConfig,
-        event: Event,
+        event: &Event,
         call: &Call,
         segment: Option<usize>,
         realtime: Option<(&str, u64)>,
@@ -351,9 +373,9 @@ impl Registry {
                 webhook: webhook.id.clone(),
                 service: service.id().to_owned(),
                 delivery,
-                event,
+                event: event.clone(),
                 segment,
-                debug: service.debug_record(&request),
+                debug: service.debug_record_with(&layers),
                 request,
             }),
             Err(e) => dispatch.errors.push((webhook.id.clone(), e)),
@@ -410,7 +432,7 @@ fn delivery_id(
     webhook: &str,
     call: &str,
     segment: Option<usize>,
-    event: Event,
+    event: &Event,
     sequence: Option<u64>,
 ) -> String {
     let mut hash = Sha256::new();
@@ -435,16 +457,16 @@ mod tests {
 
     #[test]
     fn delivery_ids_are_stable_and_distinct() {
-        let a = delivery_id(W1, "c1", None, Event::CallHangup, None);
-        assert_eq!(a, delivery_id(W1, "c1", None, Event::CallHangup, None));
+        let a = delivery_id(W1, "c1", None, &Event::CallHangup, None);
+        assert_eq!(a, delivery_id(W1, "c1", None, &Event::CallHangup, None));
         assert!(crate::id::is_uuid(&a));
-        assert_ne!(a, delivery_id(W1, "c1", Some(0), Event::CallHangup, None));
-        assert_ne!(a, delivery_id(W1, "c2", None, Event::CallHangup, None));
-        assert_ne!(a, delivery_id(W2, "c1", None, Event::CallHangup, None));
-        assert_ne!(a, delivery_id(W1, "c1", None, Event::CallHangup, Some(1)));
+        assert_ne!(a, delivery_id(W1, "c1", Some(0), &Event::CallHangup, None));
+        assert_ne!(a, delivery_id(W1, "c2", None, &Event::CallHangup, None));
+        assert_ne!(a, delivery_id(W2, "c1", None, &Event::CallHangup, None));
+        assert_ne!(a, delivery_id(W1, "c1", None, &Event::CallHangup, Some(1)));
         // The form every stored delivery id has.
         assert_eq!(
-            delivery_id("w", "c", None, Event::CallHangup, None).len(),
+            delivery_id("w", "c", None, &Event::CallHangup, None).len(),
             36
         );
     }

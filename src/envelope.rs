@@ -129,7 +129,7 @@ impl Envelope {
             delivery: outgoing.delivery.clone(),
             webhook: outgoing.webhook.clone(),
             service: outgoing.service.clone(),
-            event: outgoing.event,
+            event: outgoing.event.clone(),
             attempt: 0,
             first_attempt_at: at,
             next_attempt_at: at,
@@ -187,7 +187,7 @@ impl Envelope {
             webhook: self.webhook.clone(),
             service: self.service.clone(),
             delivery: self.delivery.clone(),
-            event: self.event,
+            event: self.event.clone(),
             segment: None,
             request,
             debug: None,
@@ -205,7 +205,7 @@ impl Envelope {
     ) -> Decision {
         self.attempt = self.attempt.saturating_add(1);
         let decision = policy.decide(
-            self.event,
+            self.event.clone(),
             self.attempt,
             outcome,
             self.first_attempt_at,

@@ -1,7 +1,9 @@
-//! The points in a call's life at which webhooks fire.
+//! The points in a call's life at which webhooks fire: the seeds' events,
+//! and any a configuration declares.
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -9,8 +11,10 @@ use crate::error::{nearest, shown, Error, ErrorKind};
 
 /// A trigger: something that happened to a call.
 ///
-/// Each event parses from and prints as its canonical name, which is also its
-/// serde form:
+/// The three seed platforms' events are variants; a platform's own events
+/// are [`Event::Custom`], declared in the configuration's `events` (see
+/// [`EventSpec`]). Each event parses from and prints as its name, which is
+/// also its serde form:
 ///
 /// ```
 /// use callhook::Event;
@@ -20,7 +24,7 @@ use crate::error::{nearest, shown, Error, ErrorKind};
 /// assert_eq!(Event::AgentTermination.to_string(), "Agent Termination");
 /// # Ok::<(), callhook::Error>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Event {
     /// PBX `Call:Ringing`: the call is ringing.
@@ -51,6 +55,9 @@ pub enum Event {
     /// AVANSER realtime `Call Status Change`: the call's status changed
     /// (ringing, answered, ..., hangup).
     CallStatusChange,
+    /// An event a configuration declares, by its name as written
+    /// (`Voicemail Left`).
+    Custom(Arc<str>),
 }
 
 impl Event {
@@ -71,9 +78,10 @@ impl Event {
         Event::CallStatusChange,
     ];
 
-    /// The canonical name, as the seeds spell it.
+    /// The name, as the seeds spell theirs and a configuration declares its
+    /// own.
     #[must_use]
-    pub const fn name(self) -> &'static str {
+    pub fn name(&self) -> &str {
         match self {
             Event::CallRinging => "Call:Ringing",
             Event::CallAnswer => "Call:Answer",
@@ -88,25 +96,111 @@ impl Event {
             Event::PostCall => "Post Call",
             Event::PostDisposition => "Post Disposition",
             Event::CallStatusChange => "Call Status Change",
+            Event::Custom(name) => name,
         }
     }
 
-    /// Whether the call's data is complete when this event fires, so that
-    /// fields such as the recording URL can be expected.
+    /// The event of this name: a seed's, or else one declared by that name.
     #[must_use]
-    pub const fn is_final(self) -> bool {
-        matches!(
-            self,
-            Event::CallReporting
-                | Event::AgentTermination
-                | Event::TransferTermination
-                | Event::PostCall
-                | Event::PostDisposition
-        )
+    pub fn named(name: &str) -> Event {
+        Event::ALL
+            .iter()
+            .find(|e| e.name() == name)
+            .cloned()
+            .unwrap_or_else(|| Event::Custom(name.into()))
     }
 
-    pub(crate) const fn bit(self) -> u32 {
-        1 << (self as u32)
+    /// What the seeds say of their own events: whether the call's data is
+    /// complete when it fires, whether it fires once per agent segment, and
+    /// whether it is a realtime status update. A declared event's are in
+    /// its [`EventSpec`].
+    #[must_use]
+    pub fn seed_spec(&self) -> Option<EventSpec> {
+        let spec = EventSpec::new(self.name());
+        Some(match self {
+            Event::Custom(_) => return None,
+            Event::CallReporting
+            | Event::TransferTermination
+            | Event::PostCall
+            | Event::PostDisposition => spec.final_report(),
+            Event::AgentTermination => spec.final_report().per_segment(),
+            Event::AgentConnect => spec.per_segment(),
+            Event::CallStatusChange => spec.realtime(),
+            _ => spec,
+        })
+    }
+
+    /// Whether the call's data is complete when this seed event fires, so
+    /// that fields such as the recording URL can be expected. Declared
+    /// events say so in their [`EventSpec`].
+    #[must_use]
+    pub fn is_final(&self) -> bool {
+        self.seed_spec().is_some_and(|spec| spec.is_final)
+    }
+
+    pub(crate) fn bit(&self) -> u32 {
+        match self {
+            Event::Custom(_) => 0,
+            // The seeds' events, in declaration order.
+            _ => 1 << Event::ALL.iter().position(|e| e == self).unwrap_or(31),
+        }
+    }
+}
+
+/// What a platform says of one of its events: its name, and whether it is
+/// final (the call's data complete), fires once per agent segment of a
+/// transferred call, or is a realtime status update (whose webhooks may only
+/// send fields known mid-call).
+///
+/// In configuration, an `events` entry:
+/// `{"name": "Voicemail Left", "final": true}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventSpec {
+    /// The name, as written.
+    pub name: String,
+    /// The call's data is complete when it fires.
+    #[serde(default, rename = "final", skip_serializing_if = "std::ops::Not::not")]
+    pub is_final: bool,
+    /// It fires once per agent segment of a call that has them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub per_segment: bool,
+    /// It is a realtime status update.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub realtime: bool,
+}
+
+impl EventSpec {
+    /// An event that is none of final, per segment or realtime.
+    #[must_use]
+    pub fn new(name: impl Into<String>) -> EventSpec {
+        EventSpec {
+            name: name.into(),
+            is_final: false,
+            per_segment: false,
+            realtime: false,
+        }
+    }
+
+    /// Marks the event final: the call's data is complete when it fires.
+    #[must_use]
+    pub fn final_report(mut self) -> EventSpec {
+        self.is_final = true;
+        self
+    }
+
+    /// Marks the event as firing once per agent segment.
+    #[must_use]
+    pub fn per_segment(mut self) -> EventSpec {
+        self.per_segment = true;
+        self
+    }
+
+    /// Marks the event as a realtime status update.
+    #[must_use]
+    pub fn realtime(mut self) -> EventSpec {
+        self.realtime = true;
+        self
     }
 }
 
@@ -119,23 +213,30 @@ impl fmt::Display for Event {
 impl FromStr for Event {
     type Err = Error;
 
-    /// Parses a canonical name; an unknown name is an error of kind
-    /// [`ErrorKind::UnknownEvent`] that lists the known names.
+    /// Parses a seed event's name; an unknown name is an error of kind
+    /// [`ErrorKind::UnknownEvent`] that lists the known names. Declared
+    /// events are known to a registry, which checks a webhook's event
+    /// against its own list ([`Event::named`] makes one of any name).
     fn from_str(s: &str) -> Result<Event, Error> {
         if let Some(event) = Event::ALL.iter().find(|e| e.name() == s) {
-            return Ok(*event);
+            return Ok(event.clone());
         }
-        let known: Vec<String> = Event::ALL.iter().map(|e| format!("`{e}`")).collect();
-        Err(Error::new(
-            ErrorKind::UnknownEvent,
-            format!(
-                "unknown event `{}`, expected one of {}",
-                shown(s),
-                known.join(", ")
-            ),
-        )
-        .with_suggestion(nearest(s, Event::ALL.iter().map(|e| e.name()))))
+        Err(unknown_event(s, Event::ALL.iter().map(Event::name)))
     }
+}
+
+/// The error for an event name none of `known` is.
+pub(crate) fn unknown_event<'a>(name: &str, known: impl Iterator<Item = &'a str> + Clone) -> Error {
+    let listed: Vec<String> = known.clone().map(|e| format!("`{e}`")).collect();
+    Error::new(
+        ErrorKind::UnknownEvent,
+        format!(
+            "unknown event `{}`, expected one of {}",
+            shown(name),
+            listed.join(", ")
+        ),
+    )
+    .with_suggestion(nearest(name, known))
 }
 
 impl Serialize for Event {
@@ -144,10 +245,12 @@ impl Serialize for Event {
     }
 }
 
+/// Any name reads: a seed's becomes its variant, any other a
+/// [`Event::Custom`], which a registry checks against the events it knows.
 impl<'de> Deserialize<'de> for Event {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Event, D::Error> {
         let name = std::borrow::Cow::<str>::deserialize(deserializer)?;
-        name.parse().map_err(serde::de::Error::custom)
+        Ok(Event::named(&name))
     }
 }
 
@@ -161,39 +264,21 @@ impl EventSet {
     /// Every event.
     pub const ALL: EventSet = EventSet((1 << Event::ALL.len()) - 1);
     /// The PBX events: `Call:*` and `Ivr:*`.
-    pub const PBX: EventSet = EventSet::of(&[
-        Event::CallRinging,
-        Event::CallAnswer,
-        Event::CallHangup,
-        Event::CallReporting,
-        Event::IvrStart,
-        Event::IvrEnd,
-    ]);
+    pub const PBX: EventSet = EventSet(0b11_1111);
     /// The RingCX lifecycle points.
-    pub const RINGCX: EventSet = EventSet::of(&[
-        Event::Dequeue,
-        Event::AgentConnect,
-        Event::AgentTermination,
-        Event::TransferTermination,
-        Event::PostCall,
-        Event::PostDisposition,
-    ]);
+    pub const RINGCX: EventSet = EventSet(0b1111_1100_0000);
+    /// AVANSER's realtime `Call Status Change`.
+    pub const AVANSER: EventSet = EventSet(1 << 12);
 
-    /// The set of the given events.
+    /// The set of the given seed events (declared events are in no set).
     #[must_use]
-    pub const fn of(events: &[Event]) -> EventSet {
-        let mut bits = 0;
-        let mut i = 0;
-        while i < events.len() {
-            bits |= events[i].bit();
-            i += 1;
-        }
-        EventSet(bits)
+    pub fn of(events: &[Event]) -> EventSet {
+        EventSet(events.iter().fold(0, |bits, e| bits | e.bit()))
     }
 
     /// Whether `event` is in the set.
     #[must_use]
-    pub const fn contains(self, event: Event) -> bool {
+    pub fn contains(self, event: &Event) -> bool {
         self.0 & event.bit() != 0
     }
 
@@ -211,7 +296,7 @@ impl EventSet {
 
     /// The events in the set, in declaration order.
     pub fn iter(self) -> impl Iterator<Item = Event> {
-        Event::ALL.into_iter().filter(move |e| self.contains(*e))
+        Event::ALL.into_iter().filter(move |e| self.contains(e))
     }
 }
 
@@ -223,6 +308,7 @@ mod tests {
     fn every_event_round_trips_through_its_name_and_serde() {
         for event in Event::ALL {
             assert_eq!(event.name().parse::<Event>().unwrap(), event);
+            assert_eq!(Event::named(event.name()), event);
             let json = serde_json::to_string(&event).unwrap();
             assert_eq!(json, format!("\"{}\"", event.name()));
             assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), event);
@@ -235,13 +321,31 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::UnknownEvent);
         assert_eq!(err.suggestion(), Some("Call:Hangup"));
         assert!(err.message().contains("`Agent Termination`"));
-        assert!(serde_json::from_str::<Event>("\"Hangup\"").is_err());
+        // Any name reads as a declared event, for a registry to check.
+        assert_eq!(
+            serde_json::from_str::<Event>("\"Voicemail Left\"").unwrap(),
+            Event::Custom("Voicemail Left".into())
+        );
+        assert_eq!(Event::named("Voicemail Left").to_string(), "Voicemail Left");
+    }
+
+    #[test]
+    fn seed_events_say_what_they_are() {
+        assert!(Event::PostCall.is_final());
+        assert!(Event::AgentTermination.seed_spec().unwrap().per_segment);
+        assert!(Event::CallStatusChange.seed_spec().unwrap().realtime);
+        assert!(!Event::CallRinging.is_final());
+        assert_eq!(Event::named("Voicemail Left").seed_spec(), None);
     }
 
     #[test]
     fn event_sets() {
-        assert!(EventSet::PBX.contains(Event::IvrEnd));
-        assert!(!EventSet::PBX.contains(Event::PostCall));
+        assert!(EventSet::PBX.contains(&Event::IvrEnd));
+        assert!(!EventSet::PBX.contains(&Event::PostCall));
+        assert_eq!(EventSet::PBX, EventSet::of(&Event::ALL[..6]));
+        assert_eq!(EventSet::RINGCX, EventSet::of(&Event::ALL[6..12]));
+        assert_eq!(EventSet::AVANSER, EventSet::of(&[Event::CallStatusChange]));
+        assert!(!EventSet::ALL.contains(&Event::named("Voicemail Left")));
         assert_eq!(EventSet::ALL.iter().count(), Event::ALL.len());
         assert_eq!(
             EventSet::ALL

@@ -125,6 +125,7 @@
 
 // Imports run one way, down this list: each module uses only those above it.
 mod error;
+mod secret;
 mod request;
 mod id;
 mod event;
@@ -134,7 +135,6 @@ mod format;
 mod catalog;
 mod call;
 pub mod template;
-mod secret;
 mod auth;
 mod body;
 pub mod signing;
@@ -157,7 +157,7 @@ pub use config::Config;
 pub use dispatch::{Dispatch, Explanation, Outgoing, Verdict};
 pub use envelope::{Envelope, StoredHeader, StoredRequest};
 pub use error::{Error, ErrorKind, Position};
-pub use event::{Event, EventSet};
+pub use event::{Event, EventSet, EventSpec};
 pub use id::id_from_bytes;
 pub use preview::Preview;
 pub use receiver::{RealtimeReceiver, RealtimeUpdate};

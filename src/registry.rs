@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::address::AddressPolicy;
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, FieldSpec};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind};
-use crate::event::Event;
+use crate::event::{unknown_event, Event, EventSpec};
 use crate::id::is_uuid;
 use crate::service::{Service, ServiceConfig};
 use crate::webhook::{WebhookConfig, WebhookRow};
@@ -34,6 +34,16 @@ pub struct Registry {
     /// the policy they make.
     allowed_addresses: Vec<String>,
     addresses: AddressPolicy,
+    /// The presets, fields and events the configuration declared, written
+    /// back by [`Registry::to_config`].
+    declared: Declared,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Declared {
+    preset: Vec<String>,
+    fields: Vec<FieldSpec>,
+    events: Vec<EventSpec>,
 }
 
 impl PartialEq for Registry {
@@ -42,6 +52,7 @@ impl PartialEq for Registry {
             && self.services == other.services
             && self.webhooks == other.webhooks
             && self.allowed_addresses == other.allowed_addresses
+            && self.declared == other.declared
     }
 }
 
@@ -60,10 +71,13 @@ impl Registry {
             index: HashMap::new(),
             allowed_addresses: Vec::new(),
             addresses: AddressPolicy::new(),
+            declared: Declared::default(),
         }
     }
 
-    /// Loads a configuration, compiling every service against `catalog`.
+    /// Loads a configuration, compiling every service against `catalog` as
+    /// the configuration narrows it (`preset`) and extends it (`fields`,
+    /// `events`): see [`Config::catalog`].
     ///
     /// # Errors
     ///
@@ -84,7 +98,12 @@ impl Registry {
     /// # Ok::<(), callhook::Error>(())
     /// ```
     pub fn from_config(config: &Config, catalog: Catalog) -> Result<Registry, Error> {
-        let mut registry = Registry::new(catalog);
+        let mut registry = Registry::new(config.catalog(catalog)?);
+        registry.declared = Declared {
+            preset: config.preset.clone(),
+            fields: config.fields.clone(),
+            events: config.events.clone(),
+        };
         registry.addresses = config.address_policy()?;
         registry.allowed_addresses = config.allowed_addresses.clone();
         let mut errors = Vec::new();
@@ -128,6 +147,9 @@ impl Registry {
             services: services.values().map(|s| s.config().clone()).collect(),
             webhooks: webhooks.values().map(|&w| w.clone()).collect(),
             allowed_addresses: self.allowed_addresses.clone(),
+            preset: self.declared.preset.clone(),
+            fields: self.declared.fields.clone(),
+            events: self.declared.events.clone(),
         }
     }
 
@@ -237,23 +259,30 @@ impl Registry {
 
     // Webhooks.
 
+    /// A realtime webhook's service may use only fields the platform knows
+    /// mid-call.
     fn check_realtime(&self, webhook: &WebhookConfig, service: &Service) -> Result<(), Error> {
-        if !webhook.is_realtime() {
+        if !self
+            .catalog
+            .event(&webhook.event)
+            .is_some_and(|spec| spec.realtime)
+        {
             return Ok(());
         }
         let mut errors = Vec::new();
         for field in service.fields() {
-            let carried = self
+            let known = self
                 .catalog
                 .get(field)
-                .is_none_or(|spec| spec.events().contains(Event::CallStatusChange));
-            if !carried {
+                .is_none_or(FieldSpec::is_known_mid_call);
+            if !known {
                 errors.push(
                     Error::new(
                         ErrorKind::InvalidConfig,
                         format!(
                             "realtime webhook `{}` uses field `{field}`, which is not known \
-                             until the call ends; send it from a final webhook instead",
+                             mid-call; send it from a final webhook, or declare the field \
+                             `mid_call` if the platform knows it during the call",
                             webhook.id
                         ),
                     )
@@ -276,6 +305,12 @@ impl Registry {
             )
             .in_field("id"));
         }
+        if self.catalog.event(&webhook.event).is_none() {
+            let known: Vec<&str> = self.catalog.events().map(|e| e.name.as_str()).collect();
+            return Err(
+                unknown_event(webhook.event.name(), known.iter().copied()).in_field("event")
+            );
+        }
         let service = self.services.get(&webhook.service).ok_or_else(|| {
             Error::new(
                 ErrorKind::InvalidConfig,
@@ -290,7 +325,7 @@ impl Registry {
     }
 
     fn index_webhook(&mut self, webhook: &WebhookConfig) {
-        let by_scope = self.index.entry(webhook.event).or_default();
+        let by_scope = self.index.entry(webhook.event.clone()).or_default();
         for scope in &webhook.scopes {
             let ids = by_scope.entry(scope.clone()).or_default();
             ids.insert(webhook.id.clone());
@@ -396,7 +431,7 @@ impl Registry {
                     id: w.id.clone(),
                     created_at: w.created_at,
                     enabled: w.enabled,
-                    event: w.event,
+                    event: w.event.clone(),
                     service: w.service.clone(),
                     url: service.map(|s| s.config().url.clone()).unwrap_or_default(),
                     method: service.map(|s| s.method().to_string()).unwrap_or_default(),

@@ -8,11 +8,16 @@ use serde::{Deserialize, Serialize};
 /// and stored envelopes' `Debug`.
 pub const REDACTED: &str = "[redacted]";
 
-/// A password, token or key.
+/// A password, token or key, or a reference to one the host resolves.
 ///
 /// Its `Debug` prints `[redacted]`, and it has no `Display`, so it cannot
-/// end up in a log line by accident. It serialises as its value, so a host
-/// can store a configuration and load it back; keep such stores private.
+/// end up in a log line by accident. In configuration it is either the
+/// value itself or a reference, `{"secret_ref": "CRM_TOKEN"}`, which the
+/// host resolves at load time ([`Config::resolve_secrets`]) from wherever
+/// it keeps secrets (environment, vault, database): the library does no I/O.
+/// A secret serialises as it was written, a reference as the reference, so
+/// a stored configuration keeps no resolved value; one written inline is
+/// stored inline, so keep such stores private.
 ///
 /// ```
 /// use callhook::Secret;
@@ -20,70 +25,155 @@ pub const REDACTED: &str = "[redacted]";
 /// let token = Secret::new("s3cr3t");
 /// assert_eq!(format!("{token:?}"), "[redacted]");
 /// assert_eq!(token.expose(), "s3cr3t");
+///
+/// let mut reference: Secret = serde_json::from_str(r#"{"secret_ref": "CRM_TOKEN"}"#).unwrap();
+/// assert_eq!(reference.reference(), Some("CRM_TOKEN"));
+/// assert!(!reference.is_resolved());
+/// reference.resolve("t0k3n");
+/// assert_eq!(reference.expose(), "t0k3n");
+/// assert_eq!(serde_json::to_string(&reference).unwrap(), r#"{"secret_ref":"CRM_TOKEN"}"#);
 /// ```
-#[derive(Clone, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct Secret(String);
+///
+/// [`Config::resolve_secrets`]: crate::Config::resolve_secrets
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret {
+    value: Option<String>,
+    reference: Option<String>,
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match &self.reference {
+            Some(name) => {
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry("secret_ref", name)?;
+                map.end()
+            }
+            None => serializer.serialize_str(self.value.as_deref().unwrap_or_default()),
+        }
+    }
+}
 
 /// Reads a secret without ever echoing what stands in its place: serde's
 /// own messages quote the value they refuse.
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Secret, D::Error> {
-        deserializer.deserialize_any(SecretVisitor).map(Secret)
+        deserializer.deserialize_any(SecretVisitor)
     }
 }
 
 struct SecretVisitor;
 
 fn not_text<E: serde::de::Error>() -> E {
-    E::custom("a secret must be a string (its value is not shown)")
+    E::custom("a secret must be a string or `{\"secret_ref\": NAME}` (its value is not shown)")
 }
 
 impl<'de> serde::de::Visitor<'de> for SecretVisitor {
-    type Value = String;
+    type Value = Secret;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a secret, as a string")
+        f.write_str("a secret, as a string or a `secret_ref`")
     }
 
-    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
-        Ok(v.to_owned())
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Secret, E> {
+        Ok(Secret::new(v))
     }
 
-    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<String, E> {
-        Ok(v)
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Secret, E> {
+        Ok(Secret::new(v))
     }
 
-    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<String, E> {
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Secret, E> {
         Err(not_text())
     }
 
-    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<String, E> {
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Secret, E> {
         Err(not_text())
     }
 
-    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<String, E> {
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Secret, E> {
         Err(not_text())
     }
 
-    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<String, E> {
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Secret, E> {
         Err(not_text())
     }
 
-    fn visit_bytes<E: serde::de::Error>(self, _: &[u8]) -> Result<String, E> {
+    fn visit_bytes<E: serde::de::Error>(self, _: &[u8]) -> Result<Secret, E> {
         Err(not_text())
     }
 
-    fn visit_unit<E: serde::de::Error>(self) -> Result<String, E> {
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Secret, E> {
         Err(not_text())
     }
 
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<String, A::Error> {
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<Secret, A::Error> {
         Err(not_text())
     }
 
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, _: A) -> Result<String, A::Error> {
-        Err(not_text())
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Secret, A::Error> {
+        let key: Option<String> = map.next_key()?;
+        if key.as_deref() != Some("secret_ref") {
+            return Err(not_text());
+        }
+        let name: String = map
+            .next_value()
+            .map_err(|_: A::Error| not_text::<A::Error>())?;
+        if map.next_key::<String>()?.is_some() {
+            return Err(not_text());
+        }
+        Ok(Secret::reference_to(name))
+    }
+}
+
+impl Secret {
+    /// Wraps a secret value.
+    #[must_use]
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret {
+            value: Some(value.into()),
+            reference: None,
+        }
+    }
+
+    /// A reference to a secret the host resolves, by name.
+    #[must_use]
+    pub fn reference_to(name: impl Into<String>) -> Secret {
+        Secret {
+            value: None,
+            reference: Some(name.into()),
+        }
+    }
+
+    /// The secret value itself, for the one place that must use it; empty
+    /// for a reference not yet resolved.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        self.value.as_deref().unwrap_or_default()
+    }
+
+    /// The name it refers to, for a reference.
+    #[must_use]
+    pub fn reference(&self) -> Option<&str> {
+        self.reference.as_deref()
+    }
+
+    /// Whether it has a value: written inline, or a resolved reference.
+    #[must_use]
+    pub fn is_resolved(&self) -> bool {
+        self.value.is_some()
+    }
+
+    /// Gives a reference its value.
+    pub fn resolve(&mut self, value: impl Into<String>) {
+        self.value = Some(value.into());
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
     }
 }
 
@@ -198,26 +288,6 @@ pub(crate) fn redact_query(url: &str, also: &dyn Fn(&str) -> bool) -> String {
         out.push_str(fragment);
     }
     out
-}
-
-impl Secret {
-    /// Wraps a secret value.
-    #[must_use]
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    /// The secret value itself, for the one place that must use it.
-    #[must_use]
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(REDACTED)
-    }
 }
 
 #[cfg(test)]

@@ -15,14 +15,14 @@ use serde::{Deserialize, Serialize};
 use crate::address::AddressPolicy;
 use crate::auth::Auth;
 use crate::body::{form_pairs, Body, BodyConfig, Pair};
-use crate::call::{CallData, Lookup};
+use crate::call::{CallData, Lookup, Redacted};
 use crate::catalog::Catalog;
 use crate::error::{Error, ErrorKind};
 use crate::id::is_uuid;
 use crate::preview::Preview;
 use crate::request::Request;
 use crate::retry::RetryPolicy;
-use crate::secret::redact_query;
+use crate::secret::{redact_query, Secret};
 use crate::signing::{Signer, SigningConfig};
 use crate::template::{url_has_query, Builder, Context, Missing, Options, Syntax, Template};
 
@@ -256,6 +256,29 @@ impl ServiceConfig {
         self
     }
 
+    /// Every secret of the service (auth and signing), with its field path.
+    pub(crate) fn secrets_mut(&mut self) -> Vec<(String, &mut Secret)> {
+        let mut secrets: Vec<(String, &mut Secret)> = Vec::new();
+        match &mut self.auth {
+            Auth::Basic { password, .. } => secrets.push(("auth.password".into(), password)),
+            Auth::Bearer { token } => secrets.push(("auth.token".into(), token)),
+            Auth::ApiKey { key, .. } => secrets.push(("auth.key".into(), key)),
+            _ => {}
+        }
+        match &mut self.signing {
+            Some(SigningConfig::StandardWebhooks { secrets: keys }) => secrets.extend(
+                keys.iter_mut()
+                    .enumerate()
+                    .map(|(i, key)| (format!("signing.secrets.{i}"), key)),
+            ),
+            Some(SigningConfig::Twilio { token }) => {
+                secrets.push(("signing.token".into(), token));
+            }
+            _ => {}
+        }
+        secrets
+    }
+
     /// Whether the URL query parameter `name` holds a secret for this
     /// service, beyond the rule: listed in `secret_parameters`, or a `GET`
     /// pair marked secret.
@@ -398,6 +421,21 @@ impl ServiceConfig {
         addresses: &AddressPolicy,
     ) -> Result<Service, Error> {
         let mut errors = Vec::new();
+        for (field, secret) in self.clone().secrets_mut() {
+            if !secret.is_resolved() {
+                errors.push(
+                    Error::new(
+                        ErrorKind::InvalidConfig,
+                        format!(
+                            "secret reference `{}` is not resolved; resolve it with \
+                             `Config::resolve_secrets` before loading",
+                            secret.reference().unwrap_or_default()
+                        ),
+                    )
+                    .in_field(&field),
+                );
+            }
+        }
         let mut options = Options::new(catalog)
             .syntax(self.syntax)
             .lenient(self.lenient)
@@ -885,7 +923,8 @@ impl Service {
     }
 
     /// Renders the service for `data` and describes the request, as an
-    /// admin screen shows it before saving (AVANSER's preview). Secrets are
+    /// admin screen shows it before saving (AVANSER's preview). Secrets,
+    /// and the values of secret fields (such as recording URLs), are
     /// redacted unless `show_secrets`.
     ///
     /// # Errors
@@ -904,16 +943,28 @@ impl Service {
     /// # Ok::<(), callhook::Error>(())
     /// ```
     pub fn preview(&self, data: &CallData, show_secrets: bool) -> Result<Preview, Error> {
-        let request = self.request(data)?;
-        Ok(self.show(&request, show_secrets))
+        if show_secrets {
+            Ok(self.show(&self.request(data)?, true))
+        } else {
+            Ok(self.show(&self.request_with(&Redacted(data))?, false))
+        }
     }
 
-    /// The debug record of a request this service built, when the service
-    /// has its `debug` flag set (RingCX's Debug flag): the request with
-    /// secrets redacted, for the host to store. `None` otherwise.
+    /// The debug record of the request this service builds for `data`,
+    /// when the service has its `debug` flag set (RingCX's Debug flag): the
+    /// request with secrets and secret fields redacted, for the host to
+    /// store. `None` otherwise, or where the request cannot be built.
     #[must_use]
-    pub fn debug_record(&self, request: &Request) -> Option<Preview> {
-        self.config.debug.then(|| self.show(request, false))
+    pub fn debug_record(&self, data: &CallData) -> Option<Preview> {
+        self.debug_record_with(data)
+    }
+
+    pub(crate) fn debug_record_with<L: Lookup + ?Sized>(&self, data: &L) -> Option<Preview> {
+        if !self.config.debug {
+            return None;
+        }
+        let request = self.request_with(&Redacted(data)).ok()?;
+        Some(self.show(&request, false))
     }
 
     /// The request as a preview, with this service's secret query
@@ -1074,9 +1125,9 @@ mod tests {
     fn debug_records_only_with_the_flag_and_always_redacted() {
         let data = CallData::new().with("ani", "555");
         let plain = secret_service(false);
-        assert!(plain.debug_record(&plain.request(&data).unwrap()).is_none());
+        assert!(plain.debug_record(&data).is_none());
         let debug = secret_service(true);
-        let record = debug.debug_record(&debug.request(&data).unwrap()).unwrap();
+        let record = debug.debug_record(&data).unwrap();
         assert!(!format!("{record:?}").contains("hunter2"));
         assert_eq!(record.body, "ani=555");
     }

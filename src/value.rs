@@ -106,8 +106,10 @@ impl<T: Into<Value>> From<Option<T>> for Value {
     }
 }
 
-/// The declared type of a catalog field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The declared type of a catalog field; in configuration, its name in
+/// lower case (`"type": "duration"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum FieldType {
     /// Text.

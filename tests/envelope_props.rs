@@ -204,7 +204,7 @@ proptest! {
             prop_assert_eq!(envelope.first_attempt_at, at);
             prop_assert_eq!(envelope.next_attempt_at, at);
             prop_assert_eq!(&envelope.delivery, &outgoing.delivery);
-            prop_assert_eq!(envelope.event, Event::CallHangup);
+            prop_assert_eq!(&envelope.event, &Event::CallHangup);
             // Stored unsigned.
             prop_assert!(envelope
                 .request

@@ -171,7 +171,7 @@ fn todays_dispatch_makes_the_stored_envelopes() {
             }
             let mut dispatches: Vec<_> = Event::ALL
                 .iter()
-                .map(|&event| registry.dispatch(event, &call, time(AT)))
+                .map(|event| registry.dispatch(event.clone(), &call, time(AT)))
                 .collect();
             if realtime {
                 dispatches.push(registry.status_change(&call, "ANSWERED", 2, time(AT)));
