@@ -142,7 +142,7 @@ mod format_text {
         let text = String::deserialize(d)?;
         text.parse()
             .map(Some)
-            .map_err(|e: crate::Error| serde::de::Error::custom(e.to_string()))
+            .map_err(|e: crate::error::Error| serde::de::Error::custom(e.to_string()))
     }
 }
 

@@ -443,7 +443,7 @@ impl Registry {
     }
 
     /// The body template of a webhook's service, as configured, for an
-    /// admin screen to show (the PBX's "eye" action).
+    /// admin screen to show.
     #[must_use]
     pub fn webhook_body(&self, id: &str) -> Option<String> {
         let webhook = self.webhooks.get(id)?;

@@ -811,7 +811,7 @@ impl Service {
     }
 
     /// The body template as configured, for showing to an administrator
-    /// (the PBX's "eye" action): the raw template, or the pairs as
+    /// before saving: the raw template, or the pairs as
     /// `key=value` lines.
     #[must_use]
     pub fn body_text(&self) -> String {

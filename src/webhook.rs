@@ -153,7 +153,7 @@ mod created_at {
     }
 }
 
-/// One row of the webhook listing (the PBX's main table).
+/// One row of the webhook listing, as an admin screen's table shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct WebhookRow {
