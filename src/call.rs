@@ -485,13 +485,36 @@ fn flatten_into(
             format!("{prefix}.{key}")
         };
         if let serde_json::Value::Object(inner) = value {
-            flatten_into(catalog, data, &name, inner)?;
+            // `std::time::Duration` and `SystemTime` serialise as these
+            // objects; they are one value each, not fields of their own.
+            if let Some(value) = std_time(inner) {
+                data.insert(name, value);
+            } else {
+                flatten_into(catalog, data, &name, inner)?;
+            }
             continue;
         }
         let typed = convert(catalog, &name, value)?;
         data.insert(name, typed);
     }
     Ok(())
+}
+
+/// A `Duration` (`{"secs", "nanos"}`) or `SystemTime`
+/// (`{"secs_since_epoch", "nanos_since_epoch"}`) as serde writes them.
+fn std_time(map: &serde_json::Map<String, serde_json::Value>) -> Option<Value> {
+    let field = |name: &str| map.get(name).and_then(serde_json::Value::as_u64);
+    if map.len() != 2 {
+        return None;
+    }
+    if let (Some(secs), Some(nanos)) = (field("secs"), field("nanos")) {
+        return Some(Value::Duration(
+            Duration::from_secs(secs).checked_add(Duration::from_nanos(nanos))?,
+        ));
+    }
+    let (secs, nanos) = (field("secs_since_epoch")?, field("nanos_since_epoch")?);
+    let time = DateTime::from_timestamp(i64::try_from(secs).ok()?, u32::try_from(nanos).ok()?)?;
+    Some(Value::Timestamp(time.fixed_offset()))
 }
 
 fn convert(catalog: &Catalog, name: &str, value: &serde_json::Value) -> Result<Value, Error> {
@@ -685,16 +708,40 @@ mod tests {
         struct Call<'a> {
             agent_id: &'a str,
             duration: u32,
+            ring_duration: Duration,
+            wrap_up: Duration,
+            created_at: std::time::SystemTime,
+            call_start: chrono::DateTime<chrono::Utc>,
+            billsec: u64,
         }
+        let start = DateTime::from_timestamp(1_733_173_480, 0).unwrap();
         let data = CallData::from_serialize(&Call {
             agent_id: "7",
             duration: 3,
+            ring_duration: Duration::from_millis(1_500),
+            wrap_up: Duration::from_secs(30),
+            created_at: std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_733_173_480),
+            call_start: start,
+            billsec: 4_000_000_000,
         })
         .unwrap();
         assert_eq!(
             data.get("duration"),
             Some(&Value::Duration(Duration::from_secs(3)))
         );
+        // Durations and times are one value, whatever the catalog knows.
+        assert_eq!(
+            data.get("ring_duration"),
+            Some(&Value::Duration(Duration::from_millis(1_500)))
+        );
+        assert_eq!(
+            data.get("wrap_up"),
+            Some(&Value::Duration(Duration::from_secs(30)))
+        );
+        assert_eq!(data.get("wrap_up.secs"), None);
+        assert_eq!(data.get("created_at"), Some(&Value::from(start)));
+        assert_eq!(data.get("call_start"), Some(&Value::from(start)));
+        assert_eq!(data.get("billsec"), Some(&Value::Integer(4_000_000_000)));
     }
 
     #[test]

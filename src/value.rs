@@ -75,6 +75,49 @@ impl From<u32> for Value {
         Value::Integer(v.into())
     }
 }
+impl From<u64> for Value {
+    /// A whole number; one past `i64::MAX` becomes a decimal.
+    fn from(v: u64) -> Value {
+        i64::try_from(v).map_or(Value::Decimal(v as f64), Value::Integer)
+    }
+}
+impl From<usize> for Value {
+    fn from(v: usize) -> Value {
+        Value::from(v as u64)
+    }
+}
+impl From<i16> for Value {
+    fn from(v: i16) -> Value {
+        Value::Integer(v.into())
+    }
+}
+impl From<u16> for Value {
+    fn from(v: u16) -> Value {
+        Value::Integer(v.into())
+    }
+}
+impl From<u8> for Value {
+    fn from(v: u8) -> Value {
+        Value::Integer(v.into())
+    }
+}
+impl From<f32> for Value {
+    fn from(v: f32) -> Value {
+        Value::Decimal(v.into())
+    }
+}
+impl From<std::time::SystemTime> for Value {
+    /// A timestamp in UTC.
+    fn from(v: std::time::SystemTime) -> Value {
+        Value::Timestamp(DateTime::<Utc>::from(v).fixed_offset())
+    }
+}
+impl From<chrono::NaiveDateTime> for Value {
+    /// A timestamp, the date and time taken as UTC.
+    fn from(v: chrono::NaiveDateTime) -> Value {
+        Value::Timestamp(v.and_utc().fixed_offset())
+    }
+}
 impl From<f64> for Value {
     fn from(v: f64) -> Value {
         Value::Decimal(v)
