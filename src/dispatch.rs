@@ -15,7 +15,6 @@ use crate::preview::Preview;
 use crate::registry::{registry_error, Registry};
 use crate::request::Request;
 use crate::retry::RetryPolicy;
-use crate::service::Service;
 use crate::value::Value;
 use crate::webhook::WebhookConfig;
 
@@ -211,7 +210,7 @@ impl Registry {
                 } else if !self
                     .services
                     .get(&webhook.service)
-                    .is_some_and(Service::is_enabled)
+                    .is_some_and(|service| service.is_enabled())
                 {
                     Verdict::ServiceDisabled
                 } else {
@@ -422,7 +421,7 @@ impl Registry {
     pub fn retry_policy(&self, service: &str) -> RetryPolicy {
         self.services
             .get(service)
-            .map(Service::retry_policy)
+            .map(|service| service.retry_policy())
             .unwrap_or_default()
     }
 }

@@ -169,6 +169,17 @@ pub use service::{Method, Service, ServiceConfig, USER_AGENT};
 pub use value::{FieldType, Value};
 pub use webhook::{WebhookConfig, WebhookRow};
 
+// Hosts share a registry between threads (a snapshot for dispatch while an
+// edit is made) and move requests, envelopes and errors across them.
+const _: () = {
+    const fn shared<T: Send + Sync>() {}
+    shared::<Registry>();
+    shared::<Service>();
+    shared::<Outgoing>();
+    shared::<Envelope>();
+    shared::<Error>();
+};
+
 /// The README's examples, compiled and run as doctests so they stay true.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

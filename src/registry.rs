@@ -2,6 +2,7 @@
 //! and compiled, and indexed for dispatch by event and scope.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -26,7 +27,12 @@ use crate::webhook::{WebhookConfig, WebhookRow};
 #[derive(Debug, Clone)]
 pub struct Registry {
     pub(crate) catalog: Catalog,
-    pub(crate) services: HashMap<String, Service>,
+    /// Compiled services, shared: cloning the registry (a snapshot for
+    /// dispatch while an edit is made) copies no compiled service.
+    pub(crate) services: HashMap<String, Arc<Service>>,
+    /// Service id → the webhooks that use it, so edits to a service touch
+    /// only its own webhooks.
+    users: HashMap<String, HashSet<String>>,
     pub(crate) webhooks: HashMap<String, WebhookConfig>,
     /// event → scope → webhook ids.
     pub(crate) index: HashMap<Event, HashMap<String, HashSet<String>>>,
@@ -67,6 +73,7 @@ impl Registry {
         Registry {
             catalog,
             services: HashMap::new(),
+            users: HashMap::new(),
             webhooks: HashMap::new(),
             index: HashMap::new(),
             allowed_addresses: Vec::new(),
@@ -175,7 +182,7 @@ impl Registry {
             );
         }
         let service = config.compile_with(&self.catalog, &self.addresses)?;
-        self.services.insert(config.id, service);
+        self.services.insert(config.id, Arc::new(service));
         Ok(())
     }
 
@@ -192,10 +199,12 @@ impl Registry {
             return Err(registry_error(format!("no service `{}`", config.id)));
         }
         let service = config.compile_with(&self.catalog, &self.addresses)?;
-        for webhook in self.webhooks.values().filter(|w| w.service == config.id) {
-            self.check_realtime(webhook, &service)?;
+        for id in self.users.get(&config.id).into_iter().flatten() {
+            if let Some(webhook) = self.webhooks.get(id) {
+                self.check_realtime(webhook, &service)?;
+            }
         }
-        self.services.insert(config.id, service);
+        self.services.insert(config.id, Arc::new(service));
         Ok(())
     }
 
@@ -206,13 +215,14 @@ impl Registry {
     ///
     /// An unknown id is an error of kind [`ErrorKind::Registry`].
     pub fn set_service_enabled(&mut self, id: &str, enabled: bool) -> Result<(), Error> {
-        let mut config = self
-            .service(id)
-            .ok_or_else(|| registry_error(format!("no service `{id}`")))?
-            .config()
-            .clone();
-        config.enabled = enabled;
-        self.update_service(config)
+        let service = self
+            .services
+            .get_mut(id)
+            .ok_or_else(|| registry_error(format!("no service `{id}`")))?;
+        // Nothing is compiled again; a snapshot sharing the service keeps
+        // its own copy.
+        Arc::make_mut(service).set_enabled(enabled);
+        Ok(())
     }
 
     /// Deletes a service, returning its configuration.
@@ -223,10 +233,11 @@ impl Registry {
     /// them), is an error of kind [`ErrorKind::Registry`].
     pub fn remove_service(&mut self, id: &str) -> Result<ServiceConfig, Error> {
         let mut users: Vec<&str> = self
-            .webhooks
-            .values()
-            .filter(|w| w.service == id)
-            .map(|w| w.id.as_str())
+            .users
+            .get(id)
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
             .collect();
         if !users.is_empty() {
             users.sort_unstable();
@@ -237,6 +248,7 @@ impl Registry {
             ))
             .in_service(id));
         }
+        self.users.remove(id);
         self.services
             .remove(id)
             .map(|s| s.config().clone())
@@ -246,13 +258,13 @@ impl Registry {
     /// The service with this id.
     #[must_use]
     pub fn service(&self, id: &str) -> Option<&Service> {
-        self.services.get(id)
+        self.services.get(id).map(|s| &**s)
     }
 
     /// Every service, sorted by id.
     #[must_use]
     pub fn services(&self) -> Vec<&Service> {
-        let mut services: Vec<&Service> = self.services.values().collect();
+        let mut services: Vec<&Service> = self.services.values().map(|s| &**s).collect();
         services.sort_by(|a, b| a.id().cmp(b.id()));
         services
     }
@@ -325,6 +337,10 @@ impl Registry {
     }
 
     fn index_webhook(&mut self, webhook: &WebhookConfig) {
+        self.users
+            .entry(webhook.service.clone())
+            .or_default()
+            .insert(webhook.id.clone());
         let by_scope = self.index.entry(webhook.event.clone()).or_default();
         for scope in &webhook.scopes {
             let ids = by_scope.entry(scope.clone()).or_default();
@@ -333,6 +349,9 @@ impl Registry {
     }
 
     fn unindex_webhook(&mut self, webhook: &WebhookConfig) {
+        if let Some(users) = self.users.get_mut(&webhook.service) {
+            users.remove(&webhook.id);
+        }
         if let Some(by_scope) = self.index.get_mut(&webhook.event) {
             for scope in &webhook.scopes {
                 if let Some(ids) = by_scope.get_mut(scope) {
@@ -541,6 +560,37 @@ mod tests {
             .dispatch(Event::CallHangup, &call(&["A"]), at())
             .requests
             .is_empty());
+    }
+
+    /// A snapshot taken before an edit keeps seeing what it saw: services
+    /// are shared until one side changes, and enabling one compiles nothing.
+    #[test]
+    fn snapshots_share_services_until_an_edit() {
+        let mut r = Registry::new(Catalog::standard().clone());
+        r.add_service(service(S1, "{}")).unwrap();
+        r.add_webhook(webhook(W1, Event::CallHangup, &["A"]))
+            .unwrap();
+        let snapshot = r.clone();
+        assert!(Arc::ptr_eq(&r.services[S1], &snapshot.services[S1]));
+        r.set_service_enabled(S1, false).unwrap();
+        assert!(!r.service(S1).unwrap().is_enabled());
+        assert!(snapshot.service(S1).unwrap().is_enabled());
+        assert_eq!(
+            snapshot
+                .dispatch(Event::CallHangup, &call(&["A"]), at())
+                .requests
+                .len(),
+            1
+        );
+        assert!(r
+            .dispatch(Event::CallHangup, &call(&["A"]), at())
+            .requests
+            .is_empty());
+        // The users index follows webhooks as they move between services.
+        assert_eq!(r.users[S1].len(), 1);
+        r.remove_webhook(W1).unwrap();
+        assert!(r.users[S1].is_empty());
+        r.remove_service(S1).unwrap();
     }
 
     #[test]

@@ -745,6 +745,11 @@ impl Service {
         self.config.enabled
     }
 
+    /// Enables or disables the service; nothing is compiled again.
+    pub(crate) fn set_enabled(&mut self, enabled: bool) {
+        self.config.enabled = enabled;
+    }
+
     /// The HTTP method.
     #[must_use]
     pub fn method(&self) -> &http::Method {

@@ -52,10 +52,22 @@ fn signature_error(message: impl Into<String>) -> Error {
 
 /// A Standard Webhooks signing secret: `whsec_` and the base64 key (the
 /// prefix is optional).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct SigningKey {
-    key: Vec<u8>,
+    /// The HMAC keyed once, cloned for each message.
+    keyed: Hmac<Sha256>,
+    /// The key's length, which signing services must hold to a minimum.
+    length: usize,
 }
+
+impl PartialEq for SigningKey {
+    /// Keys are equal when they sign alike.
+    fn eq(&self, other: &SigningKey) -> bool {
+        self.sign("", 0, b"") == other.sign("", 0, b"")
+    }
+}
+
+impl Eq for SigningKey {}
 
 impl SigningKey {
     /// Parses a secret such as `whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw`.
@@ -85,14 +97,17 @@ impl SigningKey {
         if key.is_empty() {
             return Err(signature_error("a signing secret cannot be empty"));
         }
-        Ok(SigningKey { key })
+        Ok(SigningKey {
+            keyed: hmac_sha256(&key),
+            length: key.len(),
+        })
     }
 
     fn mac(&self, id: &str, timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
-        let mut mac = hmac_sha256(&self.key);
+        let mut mac = self.keyed.clone();
         mac.update(id.as_bytes());
         mac.update(b".");
-        mac.update(timestamp.to_string().as_bytes());
+        mac.update(itoa::Buffer::new().format(timestamp).as_bytes());
         mac.update(b".");
         mac.update(body);
         mac
@@ -355,11 +370,11 @@ impl Signer {
                     .enumerate()
                     .map(|(i, secret)| {
                         let key = SigningKey::new(secret.expose())?;
-                        if key.key.len() < SHORTEST_KEY {
+                        if key.length < SHORTEST_KEY {
                             return Err(signature_error(format!(
                                 "signing secret {i} is {} bytes; Standard Webhooks keys are at \
                                  least {SHORTEST_KEY}",
-                                key.key.len()
+                                key.length
                             )));
                         }
                         Ok(key)
