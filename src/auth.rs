@@ -13,6 +13,7 @@ use crate::secret::Secret;
 /// `{"kind": "bearer", "token": "..."}`,
 /// `{"kind": "api_key", "header": "X-Api-Key", "key": "..."}` or
 /// `{"kind": "none"}` (the default).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]

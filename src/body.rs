@@ -26,6 +26,7 @@ use crate::template::{json_string, Builder, Context, Options, Template};
 /// previews and debug records); left out, a pair is secret when its key
 /// names one (`Authorization`, `X-Api-Token`, `api_key`: see the README's
 /// rule).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Pair {
@@ -87,6 +88,7 @@ impl Pair {
 }
 
 /// The SOAP version of a SOAP body.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum SoapVersion {
@@ -121,6 +123,7 @@ pub enum SoapVersion {
 /// In JSON pairs, a value that is exactly one placeholder renders typed (a
 /// number, `true`, `null`...); any other value, and any mapped value,
 /// renders as a string.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]

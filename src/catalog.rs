@@ -88,6 +88,7 @@ pub(crate) const PRESETS: [(&str, u8); 3] =
 /// ```json
 /// {"name": "billsec", "type": "duration", "description": "billed seconds", "mid_call": false}
 /// ```
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FieldSpec {
@@ -97,10 +98,12 @@ pub struct FieldSpec {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     description: String,
     #[serde(skip, default = "every_event")]
+    #[cfg_attr(feature = "schema", schemars(skip))]
     events: EventSet,
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     listed: bool,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "format_text")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     format: Option<Format>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     mid_call: bool,

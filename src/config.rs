@@ -23,6 +23,7 @@ use crate::webhook::WebhookConfig;
 /// ```
 ///
 /// [`Registry::from_config`]: crate::Registry::from_config
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -45,6 +46,7 @@ pub struct Config {
         skip_serializing_if = "Vec::is_empty",
         deserialize_with = "one_or_many"
     )]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::schema::OneOrMany"))]
     pub preset: Vec<String>,
     /// The platform's own fields (or a seed field redeclared).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

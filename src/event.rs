@@ -154,6 +154,7 @@ impl Event {
 ///
 /// In configuration, an `events` entry:
 /// `{"name": "Voicemail Left", "final": true}`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventSpec {

@@ -147,6 +147,8 @@ mod registry;
 mod dispatch;
 mod envelope;
 mod receiver;
+#[cfg(feature = "schema")]
+mod schema;
 
 pub use address::{check_address, AddressPolicy};
 pub use auth::Auth;
@@ -164,6 +166,8 @@ pub use receiver::{RealtimeReceiver, RealtimeUpdate};
 pub use registry::Registry;
 pub use request::Request;
 pub use retry::{Decision, GiveUp, Outcome, RetryPolicy};
+#[cfg(feature = "schema")]
+pub use schema::config_schema;
 pub use secret::{Secret, REDACTED};
 pub use service::{Method, Service, ServiceConfig, USER_AGENT};
 pub use value::{FieldType, Value};

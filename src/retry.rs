@@ -76,12 +76,17 @@ pub enum Decision {
 /// ```json
 /// {"schedule": ["10s", "1m", "10m"], "max_attempts": 4, "expiry": {"Call:Ringing": "5m"}}
 /// ```
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetryPolicy {
     /// The delay before each retry; the last repeats if there are more
     /// attempts than delays.
     #[serde(with = "durations")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Vec<crate::schema::DurationText>")
+    )]
     pub schedule: Vec<Duration>,
     /// Attempts in all, the first included.
     pub max_attempts: u32,
@@ -89,13 +94,19 @@ pub struct RetryPolicy {
     pub jitter: f64,
     /// The shortest `Retry-After` honoured.
     #[serde(with = "duration")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::schema::DurationText"))]
     pub retry_after_min: Duration,
     /// The longest `Retry-After` honoured.
     #[serde(with = "duration")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::schema::DurationText"))]
     pub retry_after_max: Duration,
     /// Per event: how long after the first attempt a delivery is still
     /// worth making.
     #[serde(with = "expiry")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "std::collections::BTreeMap<String, crate::schema::DurationText>")
+    )]
     pub expiry: BTreeMap<Event, Duration>,
 }
 

@@ -27,6 +27,7 @@ use crate::signing::{Signer, SigningConfig};
 use crate::template::{url_has_query, Builder, Context, Missing, Options, Syntax, Template};
 
 /// The HTTP method of a service.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 #[non_exhaustive]
@@ -83,6 +84,7 @@ fn is_false(b: &bool) -> bool {
 /// assert_eq!(request.body(), b"agent_id=1001");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceConfig {

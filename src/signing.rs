@@ -333,6 +333,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 ///
 /// In configuration: `{"kind": "standard_webhooks", "secrets": ["whsec_..."]}`
 /// (several during rotation) or `{"kind": "twilio", "token": "..."}`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
@@ -342,6 +343,7 @@ pub enum SigningConfig {
         /// The `whsec_` secrets; each signs, so receivers holding any of
         /// them verify. One secret alone may be written without a list.
         #[serde(deserialize_with = "crate::secret::deserialize_secrets")]
+        #[cfg_attr(feature = "schema", schemars(with = "Vec<Secret>"))]
         secrets: Vec<Secret>,
     },
     /// Twilio-style `X-Twilio-Signature` (HMAC-SHA1).

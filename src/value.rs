@@ -151,6 +151,7 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 
 /// The declared type of a catalog field; in configuration, its name in
 /// lower case (`"type": "duration"`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]

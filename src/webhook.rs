@@ -21,6 +21,7 @@ fn enabled_by_default() -> bool {
 /// A webhook bound to [`Event::CallStatusChange`] is a *realtime* webhook
 /// (AVANSER): it fires on every status change of a call, so its service may
 /// only use fields known mid-call.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
@@ -40,6 +41,10 @@ pub struct WebhookConfig {
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "created_at::deserialize"
+    )]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<crate::schema::DateTimeText>")
     )]
     pub created_at: Option<DateTime<Utc>>,
     /// The scopes it is subscribed to; `"*"` is every scope.

@@ -71,6 +71,7 @@ use crate::error::{Error, ErrorKind};
 use render::Step;
 
 /// The placeholder syntax of a template.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
 )]
@@ -156,6 +157,7 @@ impl Context {
 
 /// What to render for a field the call data does not have, when the
 /// placeholder has no `default:`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
