@@ -57,6 +57,8 @@ impl Builtin {
 pub(crate) struct Positions {
     pub(crate) id: u64,
     pub(crate) of: HashMap<String, u32>,
+    /// Each field's type, by position.
+    pub(crate) types: Vec<FieldType>,
     /// The fields whose values are secrets.
     pub(crate) secret: std::collections::HashSet<String>,
 }
@@ -354,6 +356,7 @@ impl Catalog {
                 .enumerate()
                 .map(|(i, name)| (name.clone(), i as u32))
                 .collect(),
+            types: self.fields.values().map(|f| f.field_type).collect(),
             secret: self
                 .fields
                 .values()

@@ -1,6 +1,8 @@
 //! Call data: the typed values of one call, or of one agent segment of a
 //! call, and the call as a host reports it.
 
+mod serialize;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -9,7 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDateTime};
 use serde::Serialize;
 
-use crate::catalog::{Catalog, FieldKey, Positions};
+use crate::catalog::{Catalog, FieldKey, FieldSpec, Positions};
 use crate::error::{json_error, shown, Error, ErrorKind};
 use crate::secret::REDACTED;
 use crate::value::{FieldType, Value};
@@ -69,7 +71,8 @@ impl Lookup for CallData {
 #[derive(Clone)]
 pub struct CallData {
     entries: Vec<(Box<str>, Value)>,
-    /// Entry index by name.
+    /// Entry index by name, for fields the catalog does not know (those it
+    /// knows are found by position).
     index: HashMap<Box<str>, usize>,
     /// The catalog whose fields are also indexed by position.
     catalog: Arc<Positions>,
@@ -114,29 +117,55 @@ impl CallData {
     /// Sets a field, returning the value it had.
     pub fn insert(&mut self, name: impl Into<String>, value: impl Into<Value>) -> Option<Value> {
         let name: String = name.into();
-        let value = value.into();
-        if let Some(&i) = self.index.get(name.as_str()) {
-            return Some(std::mem::replace(&mut self.entries[i].1, value));
-        }
+        let position = self.catalog.of.get(name.as_str()).copied();
+        self.insert_at(name, position, value.into())
+    }
+
+    /// Sets a field whose catalog position (if it has one) is known.
+    pub(crate) fn insert_at(
+        &mut self,
+        name: String,
+        position: Option<u32>,
+        value: Value,
+    ) -> Option<Value> {
         let entry = self.entries.len();
-        if let Some(&position) = self.catalog.of.get(name.as_str()) {
-            let position = position as usize;
-            if self.by_position.len() <= position {
-                self.by_position
-                    .resize(self.catalog.of.len().max(position + 1), 0);
+        match position {
+            // A catalog field is found by its position: no name index.
+            Some(position) => {
+                let position = position as usize;
+                if self.by_position.len() <= position {
+                    self.by_position
+                        .resize(self.catalog.of.len().max(position + 1), 0);
+                }
+                match self.by_position[position] {
+                    0 => self.by_position[position] = entry as u32 + 1,
+                    i => {
+                        let old = &mut self.entries[i as usize - 1].1;
+                        return Some(std::mem::replace(old, value));
+                    }
+                }
             }
-            self.by_position[position] = entry as u32 + 1;
+            None => {
+                if let Some(&i) = self.index.get(name.as_str()) {
+                    return Some(std::mem::replace(&mut self.entries[i].1, value));
+                }
+                self.index.insert(name.clone().into_boxed_str(), entry);
+            }
         }
-        let name = name.into_boxed_str();
-        self.index.insert(name.clone(), entry);
-        self.entries.push((name, value));
+        self.entries.push((name.into_boxed_str(), value));
         None
     }
 
     /// The value of a field, if the call has it.
     #[must_use]
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.index.get(name).map(|&i| &self.entries[i].1)
+        let entry = match self.catalog.of.get(name) {
+            Some(&position) => {
+                (*self.by_position.get(position as usize)? as usize).checked_sub(1)?
+            }
+            None => *self.index.get(name)?,
+        };
+        self.entries.get(entry).map(|e| &e.1)
     }
 
     /// The fields in the order they were first set.
@@ -224,8 +253,11 @@ impl CallData {
         CallData::from_serialize_in(value, Catalog::standard())
     }
 
-    /// Reads call data from any `Serialize` value that serialises as an
-    /// object, typed by `catalog`; see [`CallData::from_json_in`].
+    /// Reads call data from any `Serialize` value that serialises as a
+    /// struct or map, typed by `catalog` as [`CallData::from_json_in`] types
+    /// JSON, written straight into the call data. A `std::time::Duration`
+    /// is a duration and a `SystemTime` a timestamp, and integers of every
+    /// width keep their value.
     ///
     /// # Errors
     ///
@@ -252,14 +284,10 @@ impl CallData {
         value: &T,
         catalog: &Catalog,
     ) -> Result<CallData, Error> {
-        let json = serde_json::to_value(value).map_err(|e| {
-            Error::new(
-                ErrorKind::InvalidCallData,
-                "call data does not serialise as JSON",
-            )
-            .with_source(e)
-        })?;
-        CallData::from_value_in(&json, catalog)
+        // Written straight into call data, with no JSON value between.
+        let mut data = CallData::new_in(catalog);
+        serialize::write(value, &mut data, catalog)?;
+        Ok(data)
     }
 
     fn from_value_in(value: &serde_json::Value, catalog: &Catalog) -> Result<CallData, Error> {
@@ -517,55 +545,107 @@ fn std_time(map: &serde_json::Map<String, serde_json::Value>) -> Option<Value> {
     Some(Value::Timestamp(time.fixed_offset()))
 }
 
+/// A scalar as JSON or a host's `Serialize` gives it, before the catalog
+/// types it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Raw<'a> {
+    Null,
+    Bool(bool),
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Str(&'a str),
+}
+
+impl fmt::Display for Raw<'_> {
+    /// As JSON writes it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Raw::Null => f.write_str("null"),
+            Raw::Bool(b) => write!(f, "{b}"),
+            Raw::I64(n) => write!(f, "{n}"),
+            Raw::U64(n) => write!(f, "{n}"),
+            Raw::F64(n) => write!(f, "{n}"),
+            Raw::Str(s) => write!(f, "{}", serde_json::Value::from(*s)),
+        }
+    }
+}
+
 fn convert(catalog: &Catalog, name: &str, value: &serde_json::Value) -> Result<Value, Error> {
     use serde_json::Value as J;
-    let field_type = catalog.get(name).map(|f| f.field_type());
+    let raw = match value {
+        J::Null => Raw::Null,
+        J::Bool(b) => Raw::Bool(*b),
+        J::String(s) => Raw::Str(s),
+        J::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Raw::I64(i),
+            (None, Some(u)) => Raw::U64(u),
+            _ => Raw::F64(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        // Objects are flattened before this; either is refused here.
+        J::Array(_) | J::Object(_) => return Err(not_scalar(name)),
+    };
+    convert_raw(catalog.get(name).map(FieldSpec::field_type), name, raw)
+}
+
+pub(crate) fn not_scalar(name: &str) -> Error {
+    Error::new(
+        ErrorKind::InvalidCallData,
+        format!(
+            "field `{}` is not a scalar; call data values must be scalars",
+            shown(name)
+        ),
+    )
+    .in_field(name)
+}
+
+/// A scalar typed by its field's type in `catalog`; a field the catalog
+/// does not know keeps the type the scalar has.
+pub(crate) fn convert_raw(
+    field_type: Option<FieldType>,
+    name: &str,
+    raw: Raw<'_>,
+) -> Result<Value, Error> {
     let invalid = |expected: &str| {
         Error::new(
             ErrorKind::InvalidCallData,
-            format!("field `{name}` is not a valid {expected}: `{value}`"),
+            format!("field `{name}` is not a valid {expected}: `{raw}`"),
         )
         .in_field(name)
     };
-    Ok(match (value, field_type) {
-        (J::Null, _) => Value::Null,
-        // Objects are flattened before this; either is refused here.
-        (J::Array(_) | J::Object(_), _) => {
-            return Err(Error::new(
-                ErrorKind::InvalidCallData,
-                format!("field `{name}` is not a scalar; call data values must be scalars"),
-            )
-            .in_field(name))
-        }
+    let number = |raw: Raw<'_>| match raw {
+        Raw::I64(n) => Some(n as f64),
+        Raw::U64(n) => Some(n as f64),
+        Raw::F64(n) => Some(n),
+        _ => None,
+    };
+    Ok(match (raw, field_type) {
+        (Raw::Null, _) => Value::Null,
         (_, Some(FieldType::Timestamp)) => {
-            parse_timestamp(value).ok_or_else(|| invalid("timestamp"))?
+            parse_timestamp(raw).ok_or_else(|| invalid("timestamp"))?
         }
-        (_, Some(FieldType::Duration)) => {
-            parse_duration(value).ok_or_else(|| invalid("duration"))?
-        }
-        (J::String(s), Some(FieldType::Integer)) => {
+        (_, Some(FieldType::Duration)) => parse_duration(raw).ok_or_else(|| invalid("duration"))?,
+        (Raw::Str(s), Some(FieldType::Integer)) => {
             Value::Integer(s.trim().parse().map_err(|_| invalid("integer"))?)
         }
-        (J::String(s), Some(FieldType::Decimal)) => {
+        (Raw::Str(s), Some(FieldType::Decimal)) => {
             Value::Decimal(s.trim().parse().map_err(|_| invalid("decimal"))?)
         }
-        (J::Number(n), Some(FieldType::Text)) => Value::Text(n.to_string()),
-        (J::Bool(b), Some(FieldType::Text)) => Value::Text(b.to_string()),
-        (J::String(s), _) => Value::Text(s.clone()),
-        (J::Bool(b), _) => Value::Bool(*b),
-        (J::Number(n), Some(FieldType::Decimal)) => {
-            Value::Decimal(n.as_f64().ok_or_else(|| invalid("decimal"))?)
+        (Raw::Str(s), _) => Value::Text(s.to_owned()),
+        (_, Some(FieldType::Text)) => Value::Text(raw.to_string()),
+        (Raw::Bool(b), _) => Value::Bool(b),
+        (_, Some(FieldType::Decimal)) => {
+            Value::Decimal(number(raw).ok_or_else(|| invalid("decimal"))?)
         }
-        (J::Number(n), _) => match n.as_i64() {
-            Some(i) => Value::Integer(i),
-            None => Value::Decimal(n.as_f64().ok_or_else(|| invalid("number"))?),
-        },
+        (Raw::I64(n), _) => Value::Integer(n),
+        (Raw::U64(n), _) => Value::from(n),
+        (Raw::F64(n), _) => Value::Decimal(n),
     })
 }
 
-fn parse_timestamp(value: &serde_json::Value) -> Option<Value> {
-    match value {
-        serde_json::Value::String(s) => {
+fn parse_timestamp(raw: Raw<'_>) -> Option<Value> {
+    match raw {
+        Raw::Str(s) => {
             let s = s.trim();
             if let Ok(t) = DateTime::parse_from_rfc3339(s) {
                 return Some(Value::Timestamp(t));
@@ -577,25 +657,24 @@ fn parse_timestamp(value: &serde_json::Value) -> Option<Value> {
             }
             None
         }
-        serde_json::Value::Number(n) => {
-            let t = DateTime::from_timestamp(n.as_i64()?, 0)?;
-            Some(Value::Timestamp(t.fixed_offset()))
-        }
+        Raw::I64(n) => Some(Value::Timestamp(
+            DateTime::from_timestamp(n, 0)?.fixed_offset(),
+        )),
+        Raw::U64(n) => Some(Value::Timestamp(
+            DateTime::from_timestamp(i64::try_from(n).ok()?, 0)?.fixed_offset(),
+        )),
         _ => None,
     }
 }
 
-fn parse_duration(value: &serde_json::Value) -> Option<Value> {
-    match value {
-        serde_json::Value::Number(n) => {
-            if let Some(secs) = n.as_u64() {
-                return Some(Value::Duration(Duration::from_secs(secs)));
-            }
-            Duration::try_from_secs_f64(n.as_f64()?)
-                .ok()
-                .map(Value::Duration)
-        }
-        serde_json::Value::String(s) => {
+fn parse_duration(raw: Raw<'_>) -> Option<Value> {
+    match raw {
+        Raw::U64(secs) => Some(Value::Duration(Duration::from_secs(secs))),
+        Raw::I64(secs) => Some(Value::Duration(Duration::from_secs(
+            u64::try_from(secs).ok()?,
+        ))),
+        Raw::F64(secs) => Duration::try_from_secs_f64(secs).ok().map(Value::Duration),
+        Raw::Str(s) => {
             let mut parts = s.trim().split(':');
             let (h, m, sec) = (parts.next()?, parts.next()?, parts.next()?);
             if parts.next().is_some() {

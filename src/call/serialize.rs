@@ -1,0 +1,755 @@
+//! A host's own call struct, written straight into call data: a serde
+//! `Serializer` whose fields land as typed values, with no JSON value built
+//! between.
+
+use std::fmt;
+
+use serde::ser::{self, Impossible, Serialize};
+
+use super::{convert_raw, not_scalar, CallData, Raw, LONGEST_FIELD_NAME, MOST_FIELDS};
+use crate::catalog::Catalog;
+use crate::error::{shown, Error, ErrorKind};
+use crate::value::Value;
+
+/// The error serde's traits want, carrying ours.
+#[derive(Debug)]
+pub(crate) struct Failed(pub(crate) Error);
+
+impl fmt::Display for Failed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Failed {}
+
+impl ser::Error for Failed {
+    fn custom<T: fmt::Display>(message: T) -> Failed {
+        Failed(Error::new(
+            ErrorKind::InvalidCallData,
+            format!("call data does not serialise: {message}"),
+        ))
+    }
+}
+
+/// Writes `value`, a struct or map, into `data`.
+pub(crate) fn write<T: Serialize + ?Sized>(
+    value: &T,
+    data: &mut CallData,
+    catalog: &Catalog,
+) -> Result<(), Error> {
+    value
+        .serialize(Fields {
+            data,
+            catalog,
+            prefix: String::new(),
+        })
+        .map_err(|Failed(e)| e)
+}
+
+fn not_an_object() -> Failed {
+    Failed(Error::new(
+        ErrorKind::InvalidCallData,
+        "call data must serialise as a struct or a map",
+    ))
+}
+
+/// A struct or map whose entries are fields, named under `prefix`.
+struct Fields<'a> {
+    data: &'a mut CallData,
+    catalog: &'a Catalog,
+    prefix: String,
+}
+
+impl Fields<'_> {
+    fn name(&self, key: &str) -> Result<String, Failed> {
+        let name = if self.prefix.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{}.{key}", self.prefix)
+        };
+        if name.len() > LONGEST_FIELD_NAME {
+            return Err(Failed(Error::new(
+                ErrorKind::InvalidCallData,
+                format!(
+                    "field name `{}` is longer than {LONGEST_FIELD_NAME} bytes",
+                    shown(&name)
+                ),
+            )));
+        }
+        if self.data.len() >= MOST_FIELDS {
+            return Err(Failed(Error::new(
+                ErrorKind::InvalidCallData,
+                format!("call data holds more than {MOST_FIELDS} fields"),
+            )));
+        }
+        Ok(name)
+    }
+
+    fn field<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> Result<(), Failed> {
+        let name = self.name(key)?;
+        value.serialize(Field {
+            data: self.data,
+            catalog: self.catalog,
+            name,
+        })
+    }
+}
+
+macro_rules! not_an_object {
+    ($($method:ident($($arg:ty),*);)*) => {
+        $(fn $method(self, $(_: $arg),*) -> Result<(), Failed> {
+            Err(not_an_object())
+        })*
+    };
+}
+
+impl<'a> ser::Serializer for Fields<'a> {
+    type Ok = ();
+    type Error = Failed;
+    type SerializeSeq = Impossible<(), Failed>;
+    type SerializeTuple = Impossible<(), Failed>;
+    type SerializeTupleStruct = Impossible<(), Failed>;
+    type SerializeTupleVariant = Impossible<(), Failed>;
+    type SerializeMap = FieldMap<'a>;
+    type SerializeStruct = Self;
+    type SerializeStructVariant = Impossible<(), Failed>;
+
+    not_an_object! {
+        serialize_bool(bool);
+        serialize_i8(i8);
+        serialize_i16(i16);
+        serialize_i32(i32);
+        serialize_i64(i64);
+        serialize_u8(u8);
+        serialize_u16(u16);
+        serialize_u32(u32);
+        serialize_u64(u64);
+        serialize_f32(f32);
+        serialize_f64(f64);
+        serialize_char(char);
+        serialize_str(&str);
+        serialize_bytes(&[u8]);
+        serialize_none();
+        serialize_unit();
+        serialize_unit_struct(&'static str);
+        serialize_unit_variant(&'static str, u32, &'static str);
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Failed> {
+        value.serialize(self)
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        value: &T,
+    ) -> Result<(), Failed> {
+        value.serialize(self)
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        mut self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<(), Failed> {
+        self.field(variant, value)
+    }
+
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Failed> {
+        Err(not_an_object())
+    }
+
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Failed> {
+        Err(not_an_object())
+    }
+
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct, Failed> {
+        Err(not_an_object())
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, Failed> {
+        Err(not_an_object())
+    }
+
+    fn serialize_map(self, _: Option<usize>) -> Result<FieldMap<'a>, Failed> {
+        Ok(FieldMap {
+            fields: self,
+            key: None,
+        })
+    }
+
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self, Failed> {
+        Ok(self)
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, Failed> {
+        Err(not_an_object())
+    }
+}
+
+impl ser::SerializeStruct for Fields<'_> {
+    type Ok = ();
+    type Error = Failed;
+
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), Failed> {
+        self.field(key, value)
+    }
+
+    fn end(self) -> Result<(), Failed> {
+        Ok(())
+    }
+}
+
+/// A map's entries as fields; keys are text or numbers.
+struct FieldMap<'a> {
+    fields: Fields<'a>,
+    key: Option<String>,
+}
+
+impl ser::SerializeMap for FieldMap<'_> {
+    type Ok = ();
+    type Error = Failed;
+
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Failed> {
+        self.key = Some(key.serialize(KeyText)?);
+        Ok(())
+    }
+
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Failed> {
+        let key = self.key.take().unwrap_or_default();
+        self.fields.field(&key, value)
+    }
+
+    fn end(self) -> Result<(), Failed> {
+        Ok(())
+    }
+}
+
+/// A map key as text.
+struct KeyText;
+
+fn key_not_text() -> Failed {
+    Failed(Error::new(
+        ErrorKind::InvalidCallData,
+        "call data map keys must be text or numbers",
+    ))
+}
+
+macro_rules! key_display {
+    ($($method:ident($arg:ty);)*) => {
+        $(fn $method(self, v: $arg) -> Result<String, Failed> {
+            Ok(v.to_string())
+        })*
+    };
+}
+
+impl ser::Serializer for KeyText {
+    type Ok = String;
+    type Error = Failed;
+    type SerializeSeq = Impossible<String, Failed>;
+    type SerializeTuple = Impossible<String, Failed>;
+    type SerializeTupleStruct = Impossible<String, Failed>;
+    type SerializeTupleVariant = Impossible<String, Failed>;
+    type SerializeMap = Impossible<String, Failed>;
+    type SerializeStruct = Impossible<String, Failed>;
+    type SerializeStructVariant = Impossible<String, Failed>;
+
+    key_display! {
+        serialize_bool(bool);
+        serialize_i8(i8);
+        serialize_i16(i16);
+        serialize_i32(i32);
+        serialize_i64(i64);
+        serialize_u8(u8);
+        serialize_u16(u16);
+        serialize_u32(u32);
+        serialize_u64(u64);
+        serialize_char(char);
+        serialize_str(&str);
+    }
+
+    fn serialize_f32(self, _: f32) -> Result<String, Failed> {
+        Err(key_not_text())
+    }
+    fn serialize_f64(self, _: f64) -> Result<String, Failed> {
+        Err(key_not_text())
+    }
+    fn serialize_bytes(self, _: &[u8]) -> Result<String, Failed> {
+        Err(key_not_text())
+    }
+    fn serialize_none(self) -> Result<String, Failed> {
+        Err(key_not_text())
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<String, Failed> {
+        v.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<String, Failed> {
+        Err(key_not_text())
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<String, Failed> {
+        Err(key_not_text())
+    }
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<String, Failed> {
+        Ok(variant.to_owned())
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        v: &T,
+    ) -> Result<String, Failed> {
+        v.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<String, Failed> {
+        Err(key_not_text())
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Failed> {
+        Err(key_not_text())
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Failed> {
+        Err(key_not_text())
+    }
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct, Failed> {
+        Err(key_not_text())
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, Failed> {
+        Err(key_not_text())
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Failed> {
+        Err(key_not_text())
+    }
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, Failed> {
+        Err(key_not_text())
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, Failed> {
+        Err(key_not_text())
+    }
+}
+
+/// One field's value: a scalar, typed by the catalog; a nested struct or
+/// map, flattened with dots; or a `Duration` or `SystemTime`, one value.
+struct Field<'a> {
+    data: &'a mut CallData,
+    catalog: &'a Catalog,
+    name: String,
+}
+
+impl Field<'_> {
+    fn raw(self, raw: Raw<'_>) -> Result<(), Failed> {
+        // One look-up gives the catalog position and, by it, the type.
+        let positions = self.catalog.positions();
+        let position = positions.of.get(self.name.as_str()).copied();
+        let field_type = position.and_then(|p| positions.types.get(p as usize).copied());
+        let value = convert_raw(field_type, &self.name, raw).map_err(Failed)?;
+        self.data.insert_at(self.name, position, value);
+        Ok(())
+    }
+
+    fn not_scalar(self) -> Failed {
+        Failed(not_scalar(&self.name))
+    }
+}
+
+impl<'a> ser::Serializer for Field<'a> {
+    type Ok = ();
+    type Error = Failed;
+    type SerializeSeq = Impossible<(), Failed>;
+    type SerializeTuple = Impossible<(), Failed>;
+    type SerializeTupleStruct = Impossible<(), Failed>;
+    type SerializeTupleVariant = Impossible<(), Failed>;
+    type SerializeMap = FieldMap<'a>;
+    type SerializeStruct = Nested<'a>;
+    type SerializeStructVariant = Impossible<(), Failed>;
+
+    fn serialize_bool(self, v: bool) -> Result<(), Failed> {
+        self.raw(Raw::Bool(v))
+    }
+    fn serialize_i8(self, v: i8) -> Result<(), Failed> {
+        self.raw(Raw::I64(v.into()))
+    }
+    fn serialize_i16(self, v: i16) -> Result<(), Failed> {
+        self.raw(Raw::I64(v.into()))
+    }
+    fn serialize_i32(self, v: i32) -> Result<(), Failed> {
+        self.raw(Raw::I64(v.into()))
+    }
+    fn serialize_i64(self, v: i64) -> Result<(), Failed> {
+        self.raw(Raw::I64(v))
+    }
+    fn serialize_i128(self, v: i128) -> Result<(), Failed> {
+        match (i64::try_from(v), u64::try_from(v)) {
+            (Ok(v), _) => self.raw(Raw::I64(v)),
+            (_, Ok(v)) => self.raw(Raw::U64(v)),
+            _ => self.raw(Raw::F64(v as f64)),
+        }
+    }
+    fn serialize_u8(self, v: u8) -> Result<(), Failed> {
+        self.raw(Raw::I64(v.into()))
+    }
+    fn serialize_u16(self, v: u16) -> Result<(), Failed> {
+        self.raw(Raw::I64(v.into()))
+    }
+    fn serialize_u32(self, v: u32) -> Result<(), Failed> {
+        self.raw(Raw::I64(v.into()))
+    }
+    fn serialize_u64(self, v: u64) -> Result<(), Failed> {
+        match i64::try_from(v) {
+            Ok(v) => self.raw(Raw::I64(v)),
+            Err(_) => self.raw(Raw::U64(v)),
+        }
+    }
+    fn serialize_u128(self, v: u128) -> Result<(), Failed> {
+        match u64::try_from(v) {
+            Ok(v) => self.serialize_u64(v),
+            Err(_) => self.raw(Raw::F64(v as f64)),
+        }
+    }
+    fn serialize_f32(self, v: f32) -> Result<(), Failed> {
+        self.raw(Raw::F64(v.into()))
+    }
+    fn serialize_f64(self, v: f64) -> Result<(), Failed> {
+        self.raw(Raw::F64(v))
+    }
+    fn serialize_char(self, v: char) -> Result<(), Failed> {
+        self.raw(Raw::Str(v.encode_utf8(&mut [0; 4])))
+    }
+    fn serialize_str(self, v: &str) -> Result<(), Failed> {
+        self.raw(Raw::Str(v))
+    }
+    fn serialize_bytes(self, _: &[u8]) -> Result<(), Failed> {
+        Err(self.not_scalar())
+    }
+    fn serialize_none(self) -> Result<(), Failed> {
+        self.raw(Raw::Null)
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Failed> {
+        value.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<(), Failed> {
+        self.raw(Raw::Null)
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), Failed> {
+        self.raw(Raw::Null)
+    }
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<(), Failed> {
+        self.raw(Raw::Str(variant))
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        value: &T,
+    ) -> Result<(), Failed> {
+        value.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<(), Failed> {
+        Fields {
+            data: self.data,
+            catalog: self.catalog,
+            prefix: self.name,
+        }
+        .field(variant, value)
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Failed> {
+        Err(self.not_scalar())
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Failed> {
+        Err(self.not_scalar())
+    }
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct, Failed> {
+        Err(self.not_scalar())
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, Failed> {
+        Err(self.not_scalar())
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<FieldMap<'a>, Failed> {
+        Ok(FieldMap {
+            fields: Fields {
+                data: self.data,
+                catalog: self.catalog,
+                prefix: self.name,
+            },
+            key: None,
+        })
+    }
+    fn serialize_struct(self, name: &'static str, _: usize) -> Result<Nested<'a>, Failed> {
+        // std's time types are one value each, however serde spells them.
+        let time = matches!(name, "Duration" | "SystemTime");
+        Ok(Nested {
+            fields: Fields {
+                data: self.data,
+                catalog: self.catalog,
+                prefix: self.name,
+            },
+            time: time.then(TimeParts::default),
+        })
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, Failed> {
+        Err(self.not_scalar())
+    }
+}
+
+/// The seconds and nanoseconds of a `Duration` (`secs`, `nanos`) or a
+/// `SystemTime` (`secs_since_epoch`, `nanos_since_epoch`).
+#[derive(Default)]
+struct TimeParts {
+    secs: Option<u64>,
+    nanos: Option<u32>,
+    since_epoch: bool,
+}
+
+/// A nested struct: its fields flattened with dots, or one time value.
+struct Nested<'a> {
+    fields: Fields<'a>,
+    time: Option<TimeParts>,
+}
+
+impl ser::SerializeStruct for Nested<'_> {
+    type Ok = ();
+    type Error = Failed;
+
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), Failed> {
+        if let Some(time) = &mut self.time {
+            let number = value.serialize(Number)?;
+            match key {
+                "secs" | "secs_since_epoch" => time.secs = Some(number),
+                "nanos" | "nanos_since_epoch" => time.nanos = u32::try_from(number).ok(),
+                _ => return Err(ser::Error::custom(format!("unexpected time part `{key}`"))),
+            }
+            time.since_epoch = key.ends_with("since_epoch");
+            return Ok(());
+        }
+        self.fields.field(key, value)
+    }
+
+    fn end(self) -> Result<(), Failed> {
+        let Some(time) = self.time else {
+            return Ok(());
+        };
+        let (Some(secs), Some(nanos)) = (time.secs, time.nanos) else {
+            return Err(ser::Error::custom("a time value lacks its parts"));
+        };
+        let value = if time.since_epoch {
+            let at = i64::try_from(secs)
+                .ok()
+                .and_then(|secs| chrono::DateTime::from_timestamp(secs, nanos))
+                .ok_or_else(|| ser::Error::custom("a time is out of range"))?;
+            Value::Timestamp(at.fixed_offset())
+        } else {
+            Value::Duration(std::time::Duration::new(secs, nanos))
+        };
+        let Fields { data, prefix, .. } = self.fields;
+        data.insert(prefix, value);
+        Ok(())
+    }
+}
+
+/// A whole number, for the parts of std's time types.
+struct Number;
+
+impl ser::Serializer for Number {
+    type Ok = u64;
+    type Error = Failed;
+    type SerializeSeq = Impossible<u64, Failed>;
+    type SerializeTuple = Impossible<u64, Failed>;
+    type SerializeTupleStruct = Impossible<u64, Failed>;
+    type SerializeTupleVariant = Impossible<u64, Failed>;
+    type SerializeMap = Impossible<u64, Failed>;
+    type SerializeStruct = Impossible<u64, Failed>;
+    type SerializeStructVariant = Impossible<u64, Failed>;
+
+    fn serialize_u64(self, v: u64) -> Result<u64, Failed> {
+        Ok(v)
+    }
+    fn serialize_u32(self, v: u32) -> Result<u64, Failed> {
+        Ok(v.into())
+    }
+    fn serialize_i64(self, v: i64) -> Result<u64, Failed> {
+        u64::try_from(v).map_err(|_| ser::Error::custom("a negative time part"))
+    }
+    fn serialize_bool(self, _: bool) -> Result<u64, Failed> {
+        Err(ser::Error::custom("a time part is not a number"))
+    }
+    fn serialize_i8(self, v: i8) -> Result<u64, Failed> {
+        self.serialize_i64(v.into())
+    }
+    fn serialize_i16(self, v: i16) -> Result<u64, Failed> {
+        self.serialize_i64(v.into())
+    }
+    fn serialize_i32(self, v: i32) -> Result<u64, Failed> {
+        self.serialize_i64(v.into())
+    }
+    fn serialize_u8(self, v: u8) -> Result<u64, Failed> {
+        Ok(v.into())
+    }
+    fn serialize_u16(self, v: u16) -> Result<u64, Failed> {
+        Ok(v.into())
+    }
+    fn serialize_f32(self, _: f32) -> Result<u64, Failed> {
+        Err(ser::Error::custom("a time part is not a whole number"))
+    }
+    fn serialize_f64(self, _: f64) -> Result<u64, Failed> {
+        Err(ser::Error::custom("a time part is not a whole number"))
+    }
+    fn serialize_char(self, _: char) -> Result<u64, Failed> {
+        Err(ser::Error::custom("a time part is not a number"))
+    }
+    fn serialize_str(self, _: &str) -> Result<u64, Failed> {
+        Err(ser::Error::custom("a time part is not a number"))
+    }
+    fn serialize_bytes(self, _: &[u8]) -> Result<u64, Failed> {
+        Err(ser::Error::custom("a time part is not a number"))
+    }
+    fn serialize_none(self) -> Result<u64, Failed> {
+        Err(ser::Error::custom("a time part is missing"))
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<u64, Failed> {
+        v.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<u64, Failed> {
+        Err(ser::Error::custom("a time part is missing"))
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<u64, Failed> {
+        Err(ser::Error::custom("a time part is missing"))
+    }
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+    ) -> Result<u64, Failed> {
+        Err(ser::Error::custom("a time part is not a number"))
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        v: &T,
+    ) -> Result<u64, Failed> {
+        v.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<u64, Failed> {
+        Err(ser::Error::custom("a time part is not a number"))
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Failed> {
+        Err(ser::Error::custom("a time part is not a number"))
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Failed> {
+        Err(ser::Error::custom("a time part is not a number"))
+    }
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct, Failed> {
+        Err(ser::Error::custom("a time part is not a number"))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, Failed> {
+        Err(ser::Error::custom("a time part is not a number"))
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Failed> {
+        Err(ser::Error::custom("a time part is not a number"))
+    }
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, Failed> {
+        Err(ser::Error::custom("a time part is not a number"))
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, Failed> {
+        Err(ser::Error::custom("a time part is not a number"))
+    }
+}
