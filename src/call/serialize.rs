@@ -96,11 +96,49 @@ impl Fields<'_> {
     }
 }
 
-macro_rules! not_an_object {
-    ($($method:ident($($arg:ty),*);)*) => {
-        $(fn $method(self, $(_: $arg),*) -> Result<(), Failed> {
-            Err(not_an_object())
+/// Methods of a serde `Serializer` that refuse what they are given with
+/// `$error`: scalars, then the compound kinds.
+macro_rules! refuse {
+    ($ok:ty, $error:expr; $($method:ident($($arg:ty),*);)*) => {
+        $(fn $method(self, $(_: $arg),*) -> Result<$ok, Failed> {
+            Err($error)
         })*
+    };
+}
+
+macro_rules! refuse_compound {
+    ($error:expr) => {
+        fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Failed> {
+            Err($error)
+        }
+        fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Failed> {
+            Err($error)
+        }
+        fn serialize_tuple_struct(
+            self,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleStruct, Failed> {
+            Err($error)
+        }
+        fn serialize_tuple_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleVariant, Failed> {
+            Err($error)
+        }
+        fn serialize_struct_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeStructVariant, Failed> {
+            Err($error)
+        }
     };
 }
 
@@ -115,7 +153,7 @@ impl<'a> ser::Serializer for Fields<'a> {
     type SerializeStruct = Self;
     type SerializeStructVariant = Impossible<(), Failed>;
 
-    not_an_object! {
+    refuse! { (), not_an_object();
         serialize_bool(bool);
         serialize_i8(i8);
         serialize_i16(i16);
@@ -158,31 +196,7 @@ impl<'a> ser::Serializer for Fields<'a> {
         self.field(variant, value)
     }
 
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Failed> {
-        Err(not_an_object())
-    }
-
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Failed> {
-        Err(not_an_object())
-    }
-
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleStruct, Failed> {
-        Err(not_an_object())
-    }
-
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant, Failed> {
-        Err(not_an_object())
-    }
+    refuse_compound!(not_an_object());
 
     fn serialize_map(self, _: Option<usize>) -> Result<FieldMap<'a>, Failed> {
         Ok(FieldMap {
@@ -193,16 +207,6 @@ impl<'a> ser::Serializer for Fields<'a> {
 
     fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self, Failed> {
         Ok(self)
-    }
-
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant, Failed> {
-        Err(not_an_object())
     }
 }
 
@@ -258,6 +262,7 @@ fn key_not_text() -> Failed {
     ))
 }
 
+/// Scalars a map key may be, as text.
 macro_rules! key_display {
     ($($method:ident($arg:ty);)*) => {
         $(fn $method(self, v: $arg) -> Result<String, Failed> {
@@ -291,26 +296,19 @@ impl ser::Serializer for KeyText {
         serialize_str(&str);
     }
 
-    fn serialize_f32(self, _: f32) -> Result<String, Failed> {
-        Err(key_not_text())
+    refuse! { String, key_not_text();
+        serialize_f32(f32);
+        serialize_f64(f64);
+        serialize_bytes(&[u8]);
+        serialize_none();
+        serialize_unit();
+        serialize_unit_struct(&'static str);
     }
-    fn serialize_f64(self, _: f64) -> Result<String, Failed> {
-        Err(key_not_text())
-    }
-    fn serialize_bytes(self, _: &[u8]) -> Result<String, Failed> {
-        Err(key_not_text())
-    }
-    fn serialize_none(self) -> Result<String, Failed> {
-        Err(key_not_text())
-    }
+
+    refuse_compound!(key_not_text());
+
     fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<String, Failed> {
         v.serialize(self)
-    }
-    fn serialize_unit(self) -> Result<String, Failed> {
-        Err(key_not_text())
-    }
-    fn serialize_unit_struct(self, _: &'static str) -> Result<String, Failed> {
-        Err(key_not_text())
     }
     fn serialize_unit_variant(
         self,
@@ -336,41 +334,10 @@ impl ser::Serializer for KeyText {
     ) -> Result<String, Failed> {
         Err(key_not_text())
     }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Failed> {
-        Err(key_not_text())
-    }
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Failed> {
-        Err(key_not_text())
-    }
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleStruct, Failed> {
-        Err(key_not_text())
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant, Failed> {
-        Err(key_not_text())
-    }
     fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Failed> {
         Err(key_not_text())
     }
     fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, Failed> {
-        Err(key_not_text())
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant, Failed> {
         Err(key_not_text())
     }
 }
@@ -626,6 +593,10 @@ impl ser::SerializeStruct for Nested<'_> {
 /// A whole number, for the parts of std's time types.
 struct Number;
 
+fn not_a_number() -> Failed {
+    ser::Error::custom("a part of a time value is not a whole number")
+}
+
 impl ser::Serializer for Number {
     type Ok = u64;
     type Error = Failed;
@@ -643,61 +614,26 @@ impl ser::Serializer for Number {
     fn serialize_u32(self, v: u32) -> Result<u64, Failed> {
         Ok(v.into())
     }
+    fn serialize_u16(self, v: u16) -> Result<u64, Failed> {
+        Ok(v.into())
+    }
+    fn serialize_u8(self, v: u8) -> Result<u64, Failed> {
+        Ok(v.into())
+    }
     fn serialize_i64(self, v: i64) -> Result<u64, Failed> {
-        u64::try_from(v).map_err(|_| ser::Error::custom("a negative time part"))
+        u64::try_from(v).map_err(|_| not_a_number())
     }
-    fn serialize_bool(self, _: bool) -> Result<u64, Failed> {
-        Err(ser::Error::custom("a time part is not a number"))
-    }
-    fn serialize_i8(self, v: i8) -> Result<u64, Failed> {
+    fn serialize_i32(self, v: i32) -> Result<u64, Failed> {
         self.serialize_i64(v.into())
     }
     fn serialize_i16(self, v: i16) -> Result<u64, Failed> {
         self.serialize_i64(v.into())
     }
-    fn serialize_i32(self, v: i32) -> Result<u64, Failed> {
+    fn serialize_i8(self, v: i8) -> Result<u64, Failed> {
         self.serialize_i64(v.into())
-    }
-    fn serialize_u8(self, v: u8) -> Result<u64, Failed> {
-        Ok(v.into())
-    }
-    fn serialize_u16(self, v: u16) -> Result<u64, Failed> {
-        Ok(v.into())
-    }
-    fn serialize_f32(self, _: f32) -> Result<u64, Failed> {
-        Err(ser::Error::custom("a time part is not a whole number"))
-    }
-    fn serialize_f64(self, _: f64) -> Result<u64, Failed> {
-        Err(ser::Error::custom("a time part is not a whole number"))
-    }
-    fn serialize_char(self, _: char) -> Result<u64, Failed> {
-        Err(ser::Error::custom("a time part is not a number"))
-    }
-    fn serialize_str(self, _: &str) -> Result<u64, Failed> {
-        Err(ser::Error::custom("a time part is not a number"))
-    }
-    fn serialize_bytes(self, _: &[u8]) -> Result<u64, Failed> {
-        Err(ser::Error::custom("a time part is not a number"))
-    }
-    fn serialize_none(self) -> Result<u64, Failed> {
-        Err(ser::Error::custom("a time part is missing"))
     }
     fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<u64, Failed> {
         v.serialize(self)
-    }
-    fn serialize_unit(self) -> Result<u64, Failed> {
-        Err(ser::Error::custom("a time part is missing"))
-    }
-    fn serialize_unit_struct(self, _: &'static str) -> Result<u64, Failed> {
-        Err(ser::Error::custom("a time part is missing"))
-    }
-    fn serialize_unit_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-    ) -> Result<u64, Failed> {
-        Err(ser::Error::custom("a time part is not a number"))
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
@@ -706,6 +642,22 @@ impl ser::Serializer for Number {
     ) -> Result<u64, Failed> {
         v.serialize(self)
     }
+
+    refuse! { u64, not_a_number();
+        serialize_bool(bool);
+        serialize_f32(f32);
+        serialize_f64(f64);
+        serialize_char(char);
+        serialize_str(&str);
+        serialize_bytes(&[u8]);
+        serialize_none();
+        serialize_unit();
+        serialize_unit_struct(&'static str);
+        serialize_unit_variant(&'static str, u32, &'static str);
+    }
+
+    refuse_compound!(not_a_number());
+
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
         self,
         _: &'static str,
@@ -713,43 +665,12 @@ impl ser::Serializer for Number {
         _: &'static str,
         _: &T,
     ) -> Result<u64, Failed> {
-        Err(ser::Error::custom("a time part is not a number"))
-    }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Failed> {
-        Err(ser::Error::custom("a time part is not a number"))
-    }
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Failed> {
-        Err(ser::Error::custom("a time part is not a number"))
-    }
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleStruct, Failed> {
-        Err(ser::Error::custom("a time part is not a number"))
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant, Failed> {
-        Err(ser::Error::custom("a time part is not a number"))
+        Err(not_a_number())
     }
     fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Failed> {
-        Err(ser::Error::custom("a time part is not a number"))
+        Err(not_a_number())
     }
     fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, Failed> {
-        Err(ser::Error::custom("a time part is not a number"))
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant, Failed> {
-        Err(ser::Error::custom("a time part is not a number"))
+        Err(not_a_number())
     }
 }
