@@ -823,6 +823,57 @@ mod tests {
         assert_eq!(data.get("billsec"), Some(&Value::Integer(4_000_000_000)));
     }
 
+    /// The serializer reads what serde_json's `Value` would have read, but
+    /// the time types, and refuses what is not a scalar.
+    #[test]
+    fn host_values_of_every_shape() {
+        #[derive(Serialize)]
+        enum Channel {
+            Voice,
+            Chat { _room: u8 },
+        }
+        #[derive(Serialize)]
+        struct Inner {
+            ticket: u16,
+            vip: Option<bool>,
+        }
+        #[derive(Serialize)]
+        struct Host {
+            channel: Channel,
+            crm: Inner,
+            tags: std::collections::BTreeMap<u32, &'static str>,
+            nothing: (),
+            grade: char,
+            big: u128,
+        }
+        let data = CallData::from_serialize(&Host {
+            channel: Channel::Voice,
+            crm: Inner {
+                ticket: 42,
+                vip: None,
+            },
+            tags: [(7, "gold")].into_iter().collect(),
+            nothing: (),
+            grade: 'A',
+            big: u128::from(u64::MAX) + 1,
+        })
+        .unwrap();
+        assert_eq!(data.get("channel"), Some(&Value::from("Voice")));
+        assert_eq!(data.get("crm.ticket"), Some(&Value::Integer(42)));
+        assert_eq!(data.get("crm.vip"), Some(&Value::Null));
+        assert_eq!(data.get("tags.7"), Some(&Value::from("gold")));
+        assert_eq!(data.get("nothing"), Some(&Value::Null));
+        assert_eq!(data.get("grade"), Some(&Value::from("A")));
+        assert!(matches!(data.get("big"), Some(Value::Decimal(_))));
+        let err = CallData::from_serialize(&json!({"tags": [1, 2]})).unwrap_err();
+        assert_eq!(err.field(), Some("tags"));
+        assert!(CallData::from_serialize(&Channel::Chat { _room: 1 }).is_err());
+        assert!(CallData::from_serialize(&[1, 2]).is_err());
+        // Typed by the catalog as JSON is.
+        let err = CallData::from_serialize(&json!({"call_start": "yesterday"})).unwrap_err();
+        assert_eq!(err.field(), Some("call_start"));
+    }
+
     #[test]
     fn calls_read_scopes_and_segments() {
         let call = Call::from_json(
