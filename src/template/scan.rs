@@ -383,10 +383,11 @@ pub(crate) fn xml<'s>(
 /// (`... name = "`), if there is one.
 fn attribute_name(before: &str) -> Option<&str> {
     let before = before.trim_end().strip_suffix('=')?.trim_end();
-    let start = before
-        .rfind(|c: char| c.is_whitespace() || c == '<')
-        .map_or(0, |i| i + 1);
-    Some(&before[start..])
+    // `rsplit` cuts at character boundaries, whatever the width of the
+    // character it cuts at (the fuzzer found U+00A0 here).
+    before
+        .rsplit(|c: char| c.is_whitespace() || c == '<')
+        .next()
 }
 
 /// Checks that `text` (a template with its placeholders replaced by stand-ins
@@ -547,6 +548,15 @@ mod tests {
         );
         assert_eq!(found[0].1, Ok(Context::XmlAttribute));
         assert_eq!(found[2].1, Ok(Context::XmlCdata));
+    }
+
+    /// Found by fuzzing: a multi-byte space before an attribute's name.
+    #[test]
+    fn attribute_names_after_wide_spaces() {
+        assert_eq!(attribute_name("<a\u{a0}b="), Some("b"));
+        assert_eq!(attribute_name("<a \u{a0}xmlns="), Some("xmlns"));
+        let found = xml("<a\u{a0}b='#ani#'/>", Syntax::Hash, &any);
+        assert_eq!(found.len(), 1);
     }
 
     #[test]
