@@ -379,6 +379,16 @@ pub(crate) fn xml<'s>(
     found
 }
 
+/// Whether `name` is an XML name: a letter, `_` or `:` (or any non-ASCII
+/// character), then those, digits, `-` and `.`.
+fn is_xml_name(name: &[u8]) -> bool {
+    let start = |b: u8| b.is_ascii_alphabetic() || matches!(b, b'_' | b':') || b >= 0x80;
+    name.first().is_some_and(|&b| start(b))
+        && name
+            .iter()
+            .all(|&b| start(b) || b.is_ascii_digit() || matches!(b, b'-' | b'.'))
+}
+
 /// The name of the attribute whose value opens at the end of `before`
 /// (`... name = "`), if there is one.
 fn attribute_name(before: &str) -> Option<&str> {
@@ -419,10 +429,16 @@ pub(crate) fn check_xml(source: &str, text: &str) -> Result<(), Error> {
                     depth += 1;
                 }
                 e.attributes().try_for_each(|a| {
-                    a.map_err(|e| e.to_string())?
-                        .unescape_value()
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
+                    let a = a.map_err(|e| e.to_string())?;
+                    // quick-xml reads some malformed attributes (`id+"x"`)
+                    // as one odd name; a receiver's parser refuses them.
+                    if !is_xml_name(a.key.as_ref()) {
+                        return Err(format!(
+                            "`{}` is not an attribute name",
+                            String::from_utf8_lossy(a.key.as_ref())
+                        ));
+                    }
+                    a.unescape_value().map(|_| ()).map_err(|e| e.to_string())
                 })
             }
             Event::End(_) => {
@@ -569,5 +585,9 @@ mod tests {
         assert!(check_xml("<a>", "<a>").is_err());
         assert!(check_xml("<a/><b/>", "<a/><b/>").is_err());
         assert!(check_xml("<a>&nope;</a>", "<a>&nope;</a>").is_err());
+        // Found by fuzzing: quick-xml reads this as one odd attribute name.
+        let odd = "<call id+\"x\"a ='x'>t</call>";
+        assert!(check_xml(odd, odd).is_err());
+        assert!(check_xml("<a x:y-z.1='v' _b=\"w\"/>", "<a x:y-z.1='v' _b=\"w\"/>").is_ok());
     }
 }
