@@ -49,7 +49,14 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(status) = StatusCode::from_u16(status) {
         let headers = HeaderMap::new();
-        let decision = envelope.record(&policy, Outcome::Response { status, headers: &headers }, now);
+        let decision = envelope.record(
+            &policy,
+            Outcome::Response {
+                status,
+                headers: &headers,
+            },
+            now,
+        );
         if status.is_success() {
             assert_eq!(decision, Decision::Delivered);
         }

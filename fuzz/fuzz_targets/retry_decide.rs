@@ -24,7 +24,6 @@ use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use libfuzzer_sys::fuzz_target;
 
-
 fn time(secs: i64, nanos: u32) -> DateTime<Utc> {
     let min = DateTime::<Utc>::MIN_UTC.timestamp();
     let max = DateTime::<Utc>::MAX_UTC.timestamp();
@@ -69,11 +68,17 @@ fuzz_target!(|data: &[u8]| {
     };
     let decision = policy.decide(event.clone(), attempt, outcome, first, now, seed);
     // Pure: the same question gets the same answer.
-    assert_eq!(decision, policy.decide(event.clone(), attempt, outcome, first, now, seed));
+    assert_eq!(
+        decision,
+        policy.decide(event.clone(), attempt, outcome, first, now, seed)
+    );
     match decision {
         Decision::Retry { at } => {
             assert!(at >= now, "retry at {at}, before {now}");
-            assert!(attempt < policy.max_attempts, "retry after attempt {attempt}");
+            assert!(
+                attempt < policy.max_attempts,
+                "retry after attempt {attempt}"
+            );
         }
         Decision::Delivered => {
             assert!(matches!(outcome, Outcome::Response { status, .. } if status.is_success()))

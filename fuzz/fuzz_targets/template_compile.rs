@@ -34,16 +34,6 @@ fuzz_target!(|data: &[u8]| {
         Syntax::Brackets
     };
     let source = String::from_utf8_lossy(source);
-    // Finding: an XML template with a non-ASCII whitespace character (such
-    // as U+00A0) before an attribute name panics in `Template::compile`
-    // (`scan::attribute_name` slices inside the character). Skipped unless
-    // CALLHOOK_FUZZ_NO_SKIP is set.
-    if context == Context::Xml
-        && source.chars().any(|c| c.is_whitespace() && !c.is_ascii())
-        && std::env::var_os("CALLHOOK_FUZZ_NO_SKIP").is_none()
-    {
-        return;
-    }
     let mut options = Options::default()
         .syntax(syntax)
         .lenient(selector & 0x20 != 0);

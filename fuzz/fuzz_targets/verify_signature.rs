@@ -76,8 +76,8 @@ fuzz_target!(|data: &[u8]| {
     }
     // A signature made for the request verifies (unless the URL carries a
     // `bodySHA256`, which then signs the URL alone).
-    let hashed = url::Url::parse(&url)
-        .is_ok_and(|u| u.query_pairs().any(|(k, _)| k == "bodySHA256"));
+    let hashed =
+        url::Url::parse(&url).is_ok_and(|u| u.query_pairs().any(|(k, _)| k == "bodySHA256"));
     if !hashed {
         let own = twilio_signature(&token, &url, &params);
         verify_twilio(&token, &url, &params, body, &own)
