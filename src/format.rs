@@ -83,6 +83,21 @@ impl Strftime {
             )
             .with_source(e)
         })?;
+        // chrono accepts some items for parsing only (`%#z`); refuse them
+        // here rather than print nothing at render.
+        let sample = DateTime::UNIX_EPOCH.fixed_offset();
+        let mut printed = String::new();
+        if fmt::Write::write_fmt(
+            &mut printed,
+            format_args!("{}", sample.format_with_items(items.iter())),
+        )
+        .is_err()
+        {
+            return Err(Error::new(
+                ErrorKind::TemplateSyntax,
+                format!("strftime pattern `{pattern}` cannot be printed, only parsed"),
+            ));
+        }
         Ok(Strftime {
             pattern: pattern.to_owned(),
             items,
@@ -258,6 +273,11 @@ fn push_date_time(out: &mut Vec<u8>, t: &DateTime<FixedOffset>, separator: u8) {
 /// Appends a timestamp in `format`; it prints what
 /// [`Format::timestamp_printed`] says.
 pub(crate) fn timestamp(t: &DateTime<FixedOffset>, format: &Format, out: &mut Vec<u8>) {
+    // At the edges of chrono's range the local time may not exist (found by
+    // fuzzing: `MAX_UTC` at +01:00); print the same instant in UTC instead.
+    if t.naive_utc().checked_add_offset(*t.offset()).is_none() {
+        return timestamp(&t.to_utc().fixed_offset(), format, out);
+    }
     // Leap seconds are carried in the nanosecond field above 1e9.
     let nanos = u64::from(t.timestamp_subsec_nanos() % 1_000_000_000);
     match format {
@@ -275,7 +295,17 @@ pub(crate) fn timestamp(t: &DateTime<FixedOffset>, format: &Format, out: &mut Ve
         Format::UnixSeconds => push_integer(out, t.timestamp()),
         Format::UnixMillis => push_integer(out, t.timestamp_millis()),
         Format::Strftime(pattern) => {
-            let _ = write!(out, "{}", t.format_with_items(pattern.items.iter()));
+            // Some items chrono parses cannot be printed (`%#z`); a failed
+            // write leaves nothing rather than panicking in `io::Write`.
+            let mut printed = String::new();
+            if fmt::Write::write_fmt(
+                &mut printed,
+                format_args!("{}", t.format_with_items(pattern.items.iter())),
+            )
+            .is_ok()
+            {
+                out.extend_from_slice(printed.as_bytes());
+            }
         }
         // RFC 3339 is a timestamp's natural form; formats of other types fall
         // back to it.
@@ -468,5 +498,33 @@ pub(crate) mod tests {
         assert!("strftime:%Q".parse::<Format>().is_err());
         let err = "rfc333".parse::<Format>().unwrap_err();
         assert_eq!(err.suggestion(), Some("rfc3339"));
+    }
+
+    /// Fuzzer finding: a local time past chrono's range panicked in
+    /// `naive_local`; the instant is printed in UTC instead.
+    #[test]
+    fn timestamp_at_the_edge_of_chrono_prints_in_utc() {
+        let edge =
+            DateTime::<chrono::Utc>::MAX_UTC.with_timezone(&FixedOffset::east_opt(3600).unwrap());
+        let mut out = Vec::new();
+        timestamp(&edge, &Format::Rfc3339, &mut out);
+        let printed = String::from_utf8(out).unwrap();
+        assert!(printed.ends_with("+00:00"), "{printed}");
+        for format in ["ansi", "rfc2822", "unix", "unix_ms", "strftime:%Y-%m-%d %z"] {
+            let mut out = Vec::new();
+            timestamp(&edge, &format.parse().unwrap(), &mut out);
+            assert!(!out.is_empty(), "{format}");
+        }
+    }
+
+    /// Fuzzer finding: `%#z` is accepted by chrono for parsing only, and
+    /// printing it panicked at render; it is now refused at compile.
+    #[test]
+    fn strftime_items_that_only_parse_are_refused() {
+        let err = Strftime::new("%#z").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TemplateSyntax);
+        assert!(err.to_string().contains("cannot be printed"), "{err}");
+        assert!("strftime:%#z".parse::<Format>().is_err());
+        assert!(Strftime::new("%z %:z").is_ok());
     }
 }
