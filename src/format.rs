@@ -85,14 +85,7 @@ impl Strftime {
         })?;
         // chrono accepts some items for parsing only (`%#z`); refuse them
         // here rather than print nothing at render.
-        let sample = DateTime::UNIX_EPOCH.fixed_offset();
-        let mut printed = String::new();
-        if fmt::Write::write_fmt(
-            &mut printed,
-            format_args!("{}", sample.format_with_items(items.iter())),
-        )
-        .is_err()
-        {
+        if strftime(&DateTime::UNIX_EPOCH.fixed_offset(), &items).is_none() {
             return Err(Error::new(
                 ErrorKind::TemplateSyntax,
                 format!("strftime pattern `{pattern}` cannot be printed, only parsed"),
@@ -270,6 +263,18 @@ fn push_date_time(out: &mut Vec<u8>, t: &DateTime<FixedOffset>, separator: u8) {
     push_two(out, local.second());
 }
 
+/// `t` printed with strftime `items`, or `None` where chrono cannot print
+/// one of them.
+fn strftime(t: &DateTime<FixedOffset>, items: &[Item<'static>]) -> Option<String> {
+    let mut printed = String::new();
+    fmt::Write::write_fmt(
+        &mut printed,
+        format_args!("{}", t.format_with_items(items.iter())),
+    )
+    .ok()?;
+    Some(printed)
+}
+
 /// Appends a timestamp in `format`; it prints what
 /// [`Format::timestamp_printed`] says.
 pub(crate) fn timestamp(t: &DateTime<FixedOffset>, format: &Format, out: &mut Vec<u8>) {
@@ -297,13 +302,7 @@ pub(crate) fn timestamp(t: &DateTime<FixedOffset>, format: &Format, out: &mut Ve
         Format::Strftime(pattern) => {
             // Some items chrono parses cannot be printed (`%#z`); a failed
             // write leaves nothing rather than panicking in `io::Write`.
-            let mut printed = String::new();
-            if fmt::Write::write_fmt(
-                &mut printed,
-                format_args!("{}", t.format_with_items(pattern.items.iter())),
-            )
-            .is_ok()
-            {
+            if let Some(printed) = strftime(t, &pattern.items) {
                 out.extend_from_slice(printed.as_bytes());
             }
         }
