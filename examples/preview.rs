@@ -272,7 +272,7 @@ fn dispatch(
         if args
             .service
             .as_ref()
-            .is_some_and(|s| *s != outgoing.service)
+            .is_some_and(|s| s.as_str() != &*outgoing.service)
         {
             continue;
         }

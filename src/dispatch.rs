@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
@@ -10,7 +12,7 @@ use crate::call::{Call, CallData, Lookup};
 use crate::catalog::{Builtin, FieldKey};
 use crate::error::Error;
 use crate::event::Event;
-use crate::id::uuid_text;
+use crate::id::DeliveryId;
 use crate::preview::Preview;
 use crate::registry::{registry_error, Registry};
 use crate::request::Request;
@@ -27,14 +29,14 @@ use crate::webhook::WebhookConfig;
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct Outgoing {
-    /// The webhook that fired.
-    pub webhook: String,
-    /// The service it invoked.
-    pub service: String,
+    /// The webhook that fired: the registry's own copy of its id, shared.
+    pub webhook: Arc<str>,
+    /// The service it invoked, shared likewise.
+    pub service: Arc<str>,
     /// The delivery id: the same for the same webhook, call, agent segment,
     /// event and (for realtime updates) sequence number, so retries and
     /// receivers can de-duplicate.
-    pub delivery: String,
+    pub delivery: DeliveryId,
     /// The event.
     pub event: Event,
     /// The agent segment, for per-segment events of calls with segments.
@@ -50,8 +52,8 @@ impl Outgoing {
     #[must_use]
     pub fn preview(&self, show_secrets: bool) -> Preview {
         let mut preview = Preview::of(&self.service, &self.request, show_secrets);
-        preview.webhook = Some(self.webhook.clone());
-        preview.delivery = Some(self.delivery.clone());
+        preview.webhook = Some(self.webhook.to_string());
+        preview.delivery = Some(self.delivery.to_string());
         preview
     }
 }
@@ -112,33 +114,41 @@ pub struct Explanation {
     pub verdict: Verdict,
 }
 
-/// The fields dispatch sets on each request.
-struct Builtins {
-    event: Value,
+/// The fields dispatch sets on each request, borrowed where they are text
+/// so that setting them allocates nothing.
+struct Builtins<'a> {
+    event: &'a str,
     event_time: Value,
-    delivery_id: Value,
-    status: Option<Value>,
+    delivery_id: &'a str,
+    status: Option<&'a str>,
     sequence: Option<Value>,
 }
 
 /// What a dispatched request renders from: dispatch's own fields over the
 /// segment's over the call's, without copying any.
 struct Layers<'a> {
-    builtins: &'a Builtins,
+    builtins: &'a Builtins<'a>,
     segment: Option<&'a CallData>,
     call: &'a CallData,
 }
 
 impl Lookup for Layers<'_> {
     #[inline]
+    fn builtin_text(&self, key: &FieldKey) -> Option<&str> {
+        match key.builtin? {
+            Builtin::Event => Some(self.builtins.event),
+            Builtin::DeliveryId => Some(self.builtins.delivery_id),
+            Builtin::Status => self.builtins.status,
+            Builtin::EventTime | Builtin::Sequence => None,
+        }
+    }
+
+    #[inline]
     fn lookup(&self, key: &FieldKey) -> Option<&Value> {
         let builtin = match key.builtin {
-            None => None,
-            Some(Builtin::Event) => Some(&self.builtins.event),
             Some(Builtin::EventTime) => Some(&self.builtins.event_time),
-            Some(Builtin::DeliveryId) => Some(&self.builtins.delivery_id),
-            Some(Builtin::Status) => self.builtins.status.as_ref(),
             Some(Builtin::Sequence) => self.builtins.sequence.as_ref(),
+            _ => None,
         };
         builtin
             .or_else(|| self.segment.and_then(|segment| segment.lookup(key)))
@@ -150,22 +160,22 @@ impl Registry {
     /// Every enabled webhook bound to `event` and subscribed to a scope of
     /// `call`, oldest first; the cost depends on the matches, not on how
     /// many webhooks exist.
-    fn matching(&self, event: &Event, call: &Call) -> Vec<&WebhookConfig> {
+    fn matching(&self, event: &Event, call: &Call) -> Vec<(&Arc<str>, &WebhookConfig)> {
         let Some(by_scope) = self.index.get(event) else {
             return Vec::new();
         };
-        let mut found: Vec<&WebhookConfig> = call
+        let mut found: Vec<(&Arc<str>, &WebhookConfig)> = call
             .scopes
             .iter()
             .map(String::as_str)
             .chain([ALL_SCOPES])
             .filter_map(|scope| by_scope.get(scope))
             .flatten()
-            .filter_map(|id| self.webhooks.get(id))
-            .filter(|w| w.enabled)
+            .filter_map(|id| self.webhooks.get_key_value(id))
+            .filter(|(_, w)| w.enabled)
             .collect();
-        found.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        found.dedup_by(|a, b| a.id == b.id);
+        found.sort_by(|(_, a), (_, b)| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        found.dedup_by(|(a, _), (b, _)| a == b);
         found
     }
 
@@ -209,7 +219,7 @@ impl Registry {
                     Verdict::WebhookDisabled
                 } else if !self
                     .services
-                    .get(&webhook.service)
+                    .get(webhook.service.as_str())
                     .is_some_and(|service| service.is_enabled())
                 {
                     Verdict::ServiceDisabled
@@ -254,15 +264,22 @@ impl Registry {
             .catalog
             .event(&event)
             .is_some_and(|spec| spec.per_segment);
-        let segments: Vec<Option<usize>> = if per_segment && !call.segments.is_empty() {
-            (0..call.segments.len()).map(Some).collect()
-        } else {
-            vec![None]
-        };
+        let segments = if per_segment { call.segments.len() } else { 0 };
         let mut dispatch = Dispatch::default();
         for webhook in self.matching(&event, call) {
-            for &segment in &segments {
-                self.fire(webhook, &event, call, segment, None, at, &mut dispatch);
+            if segments == 0 {
+                self.fire(webhook, &event, call, None, None, at, &mut dispatch);
+            }
+            for segment in 0..segments {
+                self.fire(
+                    webhook,
+                    &event,
+                    call,
+                    Some(segment),
+                    None,
+                    at,
+                    &mut dispatch,
+                );
             }
         }
         dispatch
@@ -339,7 +356,7 @@ impl Registry {
     #[allow(clippy::too_many_arguments)]
     fn fire(
         &self,
-        webhook: &WebhookConfig,
+        (webhook_id, webhook): (&Arc<str>, &WebhookConfig),
         event: &Event,
         call: &Call,
         segment: Option<usize>,
@@ -347,7 +364,8 @@ impl Registry {
         at: DateTime<Utc>,
         dispatch: &mut Dispatch,
     ) {
-        let Some(service) = self.services.get(&webhook.service) else {
+        let Some((service_id, service)) = self.services.get_key_value(webhook.service.as_str())
+        else {
             return;
         };
         if !service.is_enabled() {
@@ -355,10 +373,10 @@ impl Registry {
         }
         let delivery = delivery_id(&webhook.id, &call.id, segment, event, realtime.map(|r| r.1));
         let builtins = Builtins {
-            event: Value::from(event.name()),
+            event: event.name(),
             event_time: Value::from(at),
-            delivery_id: Value::from(delivery.as_str()),
-            status: realtime.map(|(status, _)| Value::from(status)),
+            delivery_id: delivery.as_str(),
+            status: realtime.map(|(status, _)| status),
             sequence: realtime
                 .map(|(_, sequence)| Value::Integer(i64::try_from(sequence).unwrap_or(i64::MAX))),
         };
@@ -367,14 +385,17 @@ impl Registry {
             segment: segment.and_then(|i| call.segments.get(i)),
             call: &call.data,
         };
-        match service.request_with(&layers) {
-            Ok(request) => dispatch.requests.push(Outgoing {
-                webhook: webhook.id.clone(),
-                service: service.id().to_owned(),
+        let rendered = service
+            .request_with(&layers)
+            .map(|request| (request, service.debug_record_with(&layers)));
+        match rendered {
+            Ok((request, debug)) => dispatch.requests.push(Outgoing {
+                webhook: Arc::clone(webhook_id),
+                service: Arc::clone(service_id),
                 delivery,
                 event: event.clone(),
                 segment,
-                debug: service.debug_record_with(&layers),
+                debug,
                 request,
             }),
             Err(e) => dispatch.errors.push((webhook.id.clone(), e)),
@@ -410,7 +431,7 @@ impl Registry {
     pub fn sign(&self, outgoing: &mut Outgoing, at: DateTime<Utc>) -> Result<(), Error> {
         let service = self
             .services
-            .get(&outgoing.service)
+            .get(&*outgoing.service)
             .ok_or_else(|| registry_error(format!("no service `{}`", outgoing.service)))?;
         service.sign(&mut outgoing.request, &outgoing.delivery, at)
     }
@@ -433,7 +454,7 @@ fn delivery_id(
     segment: Option<usize>,
     event: &Event,
     sequence: Option<u64>,
-) -> String {
+) -> DeliveryId {
     let mut hash = Sha256::new();
     for part in [webhook, call, event.name()] {
         hash.update(part.as_bytes());
@@ -444,7 +465,7 @@ fn delivery_id(
     let digest = hash.finalize();
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
-    uuid_text(bytes, 8)
+    DeliveryId::from_bytes(bytes, 8)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::dispatch::Outgoing;
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
+use crate::id::DeliveryId;
 use crate::retry::{Decision, Outcome, RetryPolicy};
 use crate::secret::{redact_query, REDACTED};
 
@@ -126,9 +127,9 @@ impl Envelope {
     pub fn new(outgoing: &Outgoing, at: DateTime<Utc>) -> Envelope {
         let request = &outgoing.request;
         Envelope {
-            delivery: outgoing.delivery.clone(),
-            webhook: outgoing.webhook.clone(),
-            service: outgoing.service.clone(),
+            delivery: outgoing.delivery.to_string(),
+            webhook: outgoing.webhook.to_string(),
+            service: outgoing.service.to_string(),
             event: outgoing.event.clone(),
             attempt: 0,
             first_attempt_at: at,
@@ -159,9 +160,92 @@ impl Envelope {
     /// hand, or corrupted) is an error of kind [`ErrorKind::Serde`] naming
     /// the part, with the `http` crate's error as its source.
     pub fn to_outgoing(&self) -> Result<Outgoing, Error> {
+        self.outgoing_with(self.request.body.clone())
+    }
+
+    /// The stored delivery as an [`Outgoing`], as [`Envelope::to_outgoing`]
+    /// makes it, but moving the body rather than copying it: for a worker
+    /// that has just read the envelope from its store.
+    ///
+    /// # Errors
+    ///
+    /// As [`Envelope::to_outgoing`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Call, Catalog, Config, Envelope, Event, Registry};
+    ///
+    /// let registry = Registry::from_config(
+    ///     &Config::from_json(include_str!("../examples/configs/pbx.json"))?,
+    ///     Catalog::standard().clone(),
+    /// )?;
+    /// let call = Call::from_json(include_str!("../examples/calls/pbx-call.json"))?;
+    /// let at = "2024-12-02T21:11:37Z".parse().unwrap();
+    /// let outgoing = &registry.dispatch(Event::CallHangup, &call, at).requests[0];
+    /// let stored = Envelope::new(outgoing, at).to_json()?;
+    ///
+    /// let retry = Envelope::from_json(std::str::from_utf8(&stored).unwrap())?.into_outgoing()?;
+    /// assert_eq!(retry.request.body(), outgoing.request.body());
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    pub fn into_outgoing(mut self) -> Result<Outgoing, Error> {
+        let body = std::mem::take(&mut self.request.body);
+        self.outgoing_with(body)
+    }
+
+    /// The envelope as JSON, written into a buffer sized for it up front (the
+    /// body, base64-encoded, is most of it).
+    ///
+    /// # Errors
+    ///
+    /// None in practice: every part is text. A serde_json failure would be
+    /// an error of kind [`ErrorKind::Serde`] with it as the source.
+    pub fn to_json(&self) -> Result<Vec<u8>, Error> {
+        let request = &self.request;
+        let headers: usize = request
+            .headers
+            .iter()
+            .map(|h| h.name.len() + h.value.len() * 2 + 48)
+            .sum();
+        // Base64 is 4 bytes per 3, and a URL or header value may escape
+        // some characters; the fixed part is under 400 bytes.
+        let size = request.body.len().div_ceil(3) * 4
+            + request.url.len() * 2
+            + headers
+            + self.webhook.len()
+            + self.service.len()
+            + self.delivery.len()
+            + self.event.name().len()
+            + 400;
+        let mut out = Vec::with_capacity(size);
+        serde_json::to_writer(&mut out, self).map_err(|e| {
+            Error::new(
+                ErrorKind::Serde,
+                "the envelope could not be written as JSON",
+            )
+            .with_source(e)
+        })?;
+        Ok(out)
+    }
+
+    /// Reads an envelope written by [`Envelope::to_json`] (or by serde in
+    /// any other way). The base64 body is decoded straight from the text.
+    ///
+    /// # Errors
+    ///
+    /// Text that is not an envelope is an error of kind
+    /// [`ErrorKind::Serde`] with serde_json's error as the source.
+    pub fn from_json(text: &str) -> Result<Envelope, Error> {
+        serde_json::from_str(text).map_err(|e| {
+            Error::new(ErrorKind::Serde, "the text is not a stored envelope").with_source(e)
+        })
+    }
+
+    fn outgoing_with(&self, body: Vec<u8>) -> Result<Outgoing, Error> {
         let invalid =
             |what: &str| Error::new(ErrorKind::Serde, format!("stored {what} is invalid"));
-        let mut request = http::Request::new(self.request.body.clone());
+        let mut request = http::Request::new(body);
         *request.method_mut() = self
             .request
             .method
@@ -173,6 +257,7 @@ impl Envelope {
             .parse()
             .map_err(|e| invalid("URL").with_source(e))?;
         let headers = request.headers_mut();
+        headers.reserve(self.request.headers.len());
         for header in &self.request.headers {
             let name: http::HeaderName = header
                 .name
@@ -184,9 +269,9 @@ impl Envelope {
             headers.append(name, value);
         }
         Ok(Outgoing {
-            webhook: self.webhook.clone(),
-            service: self.service.clone(),
-            delivery: self.delivery.clone(),
+            webhook: self.webhook.as_str().into(),
+            service: self.service.as_str().into(),
+            delivery: DeliveryId::from(self.delivery.as_str()),
             event: self.event.clone(),
             segment: None,
             request,
@@ -231,13 +316,33 @@ mod base64_bytes {
     use super::*;
 
     pub(super) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+        // Straight into the serializer's output: serde_json writes a
+        // `Display` without making a `String` of it first.
+        s.collect_str(&base64::display::Base64Display::new(
+            bytes,
+            &base64::engine::general_purpose::STANDARD,
+        ))
     }
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = std::borrow::Cow::<str>::deserialize(d)?;
-        base64::engine::general_purpose::STANDARD
-            .decode(text.as_bytes())
-            .map_err(serde::de::Error::custom)
+        d.deserialize_str(Base64Visitor)
+    }
+
+    /// Decodes the text where the deserializer holds it: a `Cow<str>`
+    /// would copy it first (serde makes an owned one by default).
+    struct Base64Visitor;
+
+    impl serde::de::Visitor<'_> for Base64Visitor {
+        type Value = Vec<u8>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("base64 text")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Vec<u8>, E> {
+            base64::engine::general_purpose::STANDARD
+                .decode(text.as_bytes())
+                .map_err(E::custom)
+        }
     }
 }

@@ -160,7 +160,7 @@ pub use dispatch::{Dispatch, Explanation, Outgoing, Verdict};
 pub use envelope::{Envelope, StoredHeader, StoredRequest};
 pub use error::{Error, ErrorKind, Position};
 pub use event::{Event, EventSet, EventSpec};
-pub use id::id_from_bytes;
+pub use id::{id_from_bytes, DeliveryId};
 pub use preview::Preview;
 pub use receiver::{RealtimeReceiver, RealtimeUpdate};
 pub use registry::Registry;

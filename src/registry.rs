@@ -29,13 +29,15 @@ pub struct Registry {
     pub(crate) catalog: Catalog,
     /// Compiled services, shared: cloning the registry (a snapshot for
     /// dispatch while an edit is made) copies no compiled service.
-    pub(crate) services: HashMap<String, Arc<Service>>,
+    /// Ids are shared (`Arc<str>`) between these maps and the requests
+    /// dispatch makes, so neither a dispatch nor a clone copies one.
+    pub(crate) services: HashMap<Arc<str>, Arc<Service>>,
     /// Service id → the webhooks that use it, so edits to a service touch
     /// only its own webhooks.
-    users: HashMap<String, HashSet<String>>,
-    pub(crate) webhooks: HashMap<String, WebhookConfig>,
+    users: HashMap<Arc<str>, HashSet<Arc<str>>>,
+    pub(crate) webhooks: HashMap<Arc<str>, WebhookConfig>,
     /// event → scope → webhook ids.
-    pub(crate) index: HashMap<Event, HashMap<String, HashSet<String>>>,
+    pub(crate) index: HashMap<Event, HashMap<Box<str>, HashSet<Arc<str>>>>,
     /// The internal addresses service URLs may point to, as configured, and
     /// the policy they make.
     allowed_addresses: Vec<String>,
@@ -132,8 +134,10 @@ impl Registry {
         let mut broken = HashSet::new();
         for service in &config.services {
             let added = match reuse(service) {
-                Some(compiled) if !registry.services.contains_key(&service.id) => {
-                    registry.services.insert(service.id.clone(), compiled);
+                Some(compiled) if !registry.services.contains_key(service.id.as_str()) => {
+                    registry
+                        .services
+                        .insert(service.id.as_str().into(), compiled);
                     Ok(())
                 }
                 _ => registry.add_service(service.clone()),
@@ -195,7 +199,7 @@ impl Registry {
             catalog == self.catalog && config.allowed_addresses == self.allowed_addresses;
         Registry::from_config_with(config, catalog, |service| {
             reusable
-                .then(|| self.services.get(&service.id))
+                .then(|| self.services.get(service.id.as_str()))
                 .flatten()
                 .filter(|old| old.config() == service)
                 .cloned()
@@ -232,14 +236,15 @@ impl Registry {
     /// A service that does not compile (see [`ServiceConfig::compile`]), or
     /// whose id is taken (kind [`ErrorKind::Registry`]), is refused.
     pub fn add_service(&mut self, config: ServiceConfig) -> Result<(), Error> {
-        if self.services.contains_key(&config.id) {
+        if self.services.contains_key(config.id.as_str()) {
             return Err(
                 registry_error(format!("service `{}` already exists", config.id))
                     .in_service(&config.id),
             );
         }
         let service = config.compile_with(&self.catalog, &self.addresses)?;
-        self.services.insert(config.id, Arc::new(service));
+        self.services
+            .insert(config.id.as_str().into(), Arc::new(service));
         Ok(())
     }
 
@@ -252,16 +257,17 @@ impl Registry {
     /// An unknown id (kind [`ErrorKind::Registry`]), a configuration that
     /// does not compile, or one a realtime webhook cannot use.
     pub fn update_service(&mut self, config: ServiceConfig) -> Result<(), Error> {
-        if !self.services.contains_key(&config.id) {
+        let Some((id, _)) = self.services.get_key_value(config.id.as_str()) else {
             return Err(registry_error(format!("no service `{}`", config.id)));
-        }
+        };
+        let id = Arc::clone(id);
         let service = config.compile_with(&self.catalog, &self.addresses)?;
-        for id in self.users.get(&config.id).into_iter().flatten() {
-            if let Some(webhook) = self.webhooks.get(id) {
+        for webhook in self.users.get(&id).into_iter().flatten() {
+            if let Some(webhook) = self.webhooks.get(webhook) {
                 self.check_realtime(webhook, &service)?;
             }
         }
-        self.services.insert(config.id, Arc::new(service));
+        self.services.insert(id, Arc::new(service));
         Ok(())
     }
 
@@ -294,7 +300,7 @@ impl Registry {
             .get(id)
             .into_iter()
             .flatten()
-            .map(String::as_str)
+            .map(|user| &**user)
             .collect();
         if !users.is_empty() {
             users.sort_unstable();
@@ -380,7 +386,7 @@ impl Registry {
                 unknown_event(webhook.event.name(), known.iter().copied()).in_field("event")
             );
         }
-        let service = self.services.get(&webhook.service).ok_or_else(|| {
+        let service = self.services.get(webhook.service.as_str()).ok_or_else(|| {
             Error::new(
                 ErrorKind::InvalidConfig,
                 format!(
@@ -393,28 +399,41 @@ impl Registry {
         self.check_realtime(webhook, service)
     }
 
-    fn index_webhook(&mut self, webhook: &WebhookConfig) {
+    /// Indexes a checked webhook under `id`, the one copy of its id every
+    /// map shares.
+    fn index_webhook(&mut self, id: &Arc<str>, webhook: &WebhookConfig) {
+        // The service exists: the webhook was checked.
+        let service = self
+            .services
+            .get_key_value(webhook.service.as_str())
+            .map_or_else(|| webhook.service.as_str().into(), |(id, _)| Arc::clone(id));
         self.users
-            .entry(webhook.service.clone())
+            .entry(service)
             .or_default()
-            .insert(webhook.id.clone());
+            .insert(Arc::clone(id));
         let by_scope = self.index.entry(webhook.event.clone()).or_default();
         for scope in &webhook.scopes {
-            let ids = by_scope.entry(scope.clone()).or_default();
-            ids.insert(webhook.id.clone());
+            match by_scope.get_mut(scope.as_str()) {
+                Some(ids) => ids.insert(Arc::clone(id)),
+                None => by_scope
+                    .entry(scope.as_str().into())
+                    .or_default()
+                    .insert(Arc::clone(id)),
+            };
         }
     }
 
     fn unindex_webhook(&mut self, webhook: &WebhookConfig) {
-        if let Some(users) = self.users.get_mut(&webhook.service) {
-            users.remove(&webhook.id);
+        let id = webhook.id.as_str();
+        if let Some(users) = self.users.get_mut(webhook.service.as_str()) {
+            users.remove(id);
         }
         if let Some(by_scope) = self.index.get_mut(&webhook.event) {
             for scope in &webhook.scopes {
-                if let Some(ids) = by_scope.get_mut(scope) {
-                    ids.remove(&webhook.id);
+                if let Some(ids) = by_scope.get_mut(scope.as_str()) {
+                    ids.remove(id);
                     if ids.is_empty() {
-                        by_scope.remove(scope);
+                        by_scope.remove(scope.as_str());
                     }
                 }
             }
@@ -429,15 +448,16 @@ impl Registry {
     /// a service that does not exist, or a realtime webhook whose service
     /// uses fields not known mid-call (kind [`ErrorKind::InvalidConfig`]).
     pub fn add_webhook(&mut self, webhook: WebhookConfig) -> Result<(), Error> {
-        if self.webhooks.contains_key(&webhook.id) {
+        if self.webhooks.contains_key(webhook.id.as_str()) {
             return Err(registry_error(format!(
                 "webhook `{}` already exists",
                 webhook.id
             )));
         }
         self.check_webhook(&webhook)?;
-        self.index_webhook(&webhook);
-        self.webhooks.insert(webhook.id.clone(), webhook);
+        let id: Arc<str> = webhook.id.as_str().into();
+        self.index_webhook(&id, &webhook);
+        self.webhooks.insert(id, webhook);
         Ok(())
     }
 
@@ -448,15 +468,15 @@ impl Registry {
     /// An unknown id (kind [`ErrorKind::Registry`]), or a webhook
     /// [`Registry::add_webhook`] would refuse; nothing changes then.
     pub fn update_webhook(&mut self, webhook: WebhookConfig) -> Result<(), Error> {
-        let old = self
+        let (id, old) = self
             .webhooks
-            .get(&webhook.id)
-            .cloned()
+            .get_key_value(webhook.id.as_str())
+            .map(|(id, old)| (Arc::clone(id), old.clone()))
             .ok_or_else(|| registry_error(format!("no webhook `{}`", webhook.id)))?;
         self.check_webhook(&webhook)?;
         self.unindex_webhook(&old);
-        self.index_webhook(&webhook);
-        self.webhooks.insert(webhook.id.clone(), webhook);
+        self.index_webhook(&id, &webhook);
+        self.webhooks.insert(id, webhook);
         Ok(())
     }
 
@@ -502,7 +522,7 @@ impl Registry {
             .webhooks
             .values()
             .map(|w| {
-                let service = self.services.get(&w.service);
+                let service = self.services.get(w.service.as_str());
                 WebhookRow {
                     id: w.id.clone(),
                     created_at: w.created_at,
@@ -523,7 +543,7 @@ impl Registry {
     #[must_use]
     pub fn webhook_body(&self, id: &str) -> Option<String> {
         let webhook = self.webhooks.get(id)?;
-        Some(self.services.get(&webhook.service)?.body_text())
+        Some(self.services.get(webhook.service.as_str())?.body_text())
     }
 }
 

@@ -246,7 +246,7 @@ proptest! {
             let retry = signed(&registry, &back, at2).unwrap();
             prop_assert_eq!(unsigned(&retry), unsigned(sent));
             prop_assert_eq!(retry.body(), sent.body());
-            if outgoing.service == STANDARD {
+            if &*outgoing.service == STANDARD {
                 let timestamp = at2.timestamp().to_string();
                 prop_assert_eq!(retry.headers()["webhook-timestamp"].to_str().unwrap(), timestamp);
                 prop_assert_eq!(&retry.headers()["webhook-id"], outgoing.delivery.as_str());
@@ -278,7 +278,7 @@ proptest! {
             let json = serde_json::to_string(&envelope).unwrap();
             let back: Envelope = serde_json::from_str(&json).unwrap();
             prop_assert_eq!(&back, &envelope);
-            if outgoing.service == STANDARD {
+            if &*outgoing.service == STANDARD {
                 let signed = signed(&registry, &back, at2);
                 let header_safe =
                     !delivery.is_empty() && delivery.bytes().all(|b| b.is_ascii_graphic());

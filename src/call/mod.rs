@@ -20,6 +20,13 @@ use crate::value::{FieldType, Value};
 /// (dispatch puts its own fields over a segment's over the call's).
 pub(crate) trait Lookup {
     fn lookup(&self, key: &FieldKey) -> Option<&Value>;
+
+    /// A built-in field's value where it is text the lookup borrows (the
+    /// event name, the delivery id), asked before [`Lookup::lookup`] for
+    /// built-in fields only: dispatch sets them without making a `Value`.
+    fn builtin_text(&self, _key: &FieldKey) -> Option<&str> {
+        None
+    }
 }
 
 /// Call data as shown to people: the values of secret fields read as
@@ -34,6 +41,11 @@ impl<L: Lookup + ?Sized> Lookup for Redacted<'_, L> {
             _ if key.secret => Some(SHOWN.get_or_init(|| Value::Text(REDACTED.to_owned()))),
             value => Some(value),
         }
+    }
+
+    fn builtin_text(&self, key: &FieldKey) -> Option<&str> {
+        let text = self.0.builtin_text(key)?;
+        Some(if key.secret { REDACTED } else { text })
     }
 }
 

@@ -81,11 +81,13 @@ impl Slot {
         data: &L,
         out: &mut Vec<u8>,
     ) -> Result<(), Error> {
-        match data.lookup(&self.key) {
-            Some(Value::Text(s)) if self.text_in_json_string => {
-                json_string(s, out);
-                Ok(())
+        if self.key.builtin.is_some() {
+            if let Some(text) = data.builtin_text(&self.key) {
+                return self.text_value(text, out);
             }
+        }
+        match data.lookup(&self.key) {
+            Some(Value::Text(s)) => self.text_value(s, out),
             Some(value) => match &self.map {
                 None => self.value(value, out),
                 Some(map) => {
@@ -100,6 +102,21 @@ impl Slot {
                 (Some(default), None) => self.default(default, out),
                 (None, _) => self.absent(out),
             },
+        }
+    }
+
+    /// A text value: string-escaped straight into a JSON string where that
+    /// is all there is to do (the common case, one test), else mapped and
+    /// escaped.
+    #[inline]
+    fn text_value(&self, text: &str, out: &mut Vec<u8>) -> Result<(), Error> {
+        if self.text_in_json_string {
+            json_string(text, out);
+            return Ok(());
+        }
+        match &self.map {
+            None => self.text(text, out),
+            Some(map) => self.mapped(text, map, out),
         }
     }
 
