@@ -166,31 +166,75 @@ pub(crate) fn xml_allowed(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
+/// Bytes that may need escaping in XML text (bit 0) or an attribute value
+/// (bit 1): markup, `\r`, the controls XML 1.0 forbids, `]` in text, `\t`
+/// and `\n` in attributes, and 0xEF, which starts U+FFFE and U+FFFF, the
+/// only other characters XML 1.0 forbids that a `str` can hold.
+static XML_SPECIAL: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = 0b11;
+        b += 1;
+    }
+    table[b'\t' as usize] = 0b10;
+    table[b'\n' as usize] = 0b10;
+    let mut i = 0;
+    let both = b"&<>\"'\xef";
+    while i < both.len() {
+        table[both[i] as usize] = 0b11;
+        i += 1;
+    }
+    table[b']' as usize] = 0b01;
+    table
+};
+
 /// Characters XML 1.0 forbids become U+FFFD; `\r` (and in attributes `\t`
 /// and `\n`) become character references, because a parser would otherwise
 /// normalise them away. In text, `]` is a reference too, so a value can never
 /// complete a `]]>` with the template's text around it.
+///
+/// Bytes are tested against a table rather than decoding characters: the
+/// only non-ASCII characters to replace are U+FFFE and U+FFFF.
 fn xml(s: &str, out: &mut Vec<u8>, attribute: bool) {
+    let bytes = s.as_bytes();
+    let mask = if attribute { 0b10 } else { 0b01 };
+    out.reserve(bytes.len());
     let mut start = 0;
-    for (i, c) in s.char_indices() {
-        let replacement: &[u8] = match c {
-            '&' => b"&amp;",
-            '<' => b"&lt;",
-            '>' => b"&gt;",
-            '"' => b"&quot;",
-            '\'' => b"&apos;",
-            '\r' => b"&#13;",
-            '\n' if attribute => b"&#10;",
-            '\t' if attribute => b"&#9;",
-            ']' if !attribute => b"&#93;",
-            c if !xml_allowed(c) => "\u{FFFD}".as_bytes(),
-            _ => continue,
+    let mut i = 0;
+    while let Some(found) = bytes[i..]
+        .iter()
+        .position(|&b| XML_SPECIAL[usize::from(b)] & mask != 0)
+    {
+        i += found;
+        let b = bytes[i];
+        let len = match (b, bytes.get(i + 1..i + 3)) {
+            (0xef, Some([0xbf, 0xbe | 0xbf])) => 3,
+            (0xef, _) => {
+                i += 1;
+                continue;
+            }
+            _ => 1,
         };
-        out.extend_from_slice(&s.as_bytes()[start..i]);
-        out.extend_from_slice(replacement);
-        start = i + c.len_utf8();
+        out.extend_from_slice(&bytes[start..i]);
+        // Each arm copies a constant, which compiles to a store or two.
+        match b {
+            b'&' => out.extend_from_slice(b"&amp;"),
+            b'<' => out.extend_from_slice(b"&lt;"),
+            b'>' => out.extend_from_slice(b"&gt;"),
+            b'"' => out.extend_from_slice(b"&quot;"),
+            b'\'' => out.extend_from_slice(b"&apos;"),
+            b'\r' => out.extend_from_slice(b"&#13;"),
+            b'\n' => out.extend_from_slice(b"&#10;"),
+            b'\t' => out.extend_from_slice(b"&#9;"),
+            b']' => out.extend_from_slice(b"&#93;"),
+            // The other controls below U+0020, and U+FFFE and U+FFFF.
+            _ => out.extend_from_slice("\u{FFFD}".as_bytes()),
+        }
+        i += len;
+        start = i;
     }
-    out.extend_from_slice(&s.as_bytes()[start..]);
+    out.extend_from_slice(&bytes[start..]);
 }
 
 /// CDATA cannot escape, so the value gets sections of its own: the one the
@@ -289,6 +333,67 @@ mod tests {
         assert_eq!(esc(Context::UrlPath, "../x"), "..%2Fx");
         assert_eq!(esc(Context::Header, "a\tb\u{7f}c"), "a\tb c");
         assert_eq!(esc(Context::Plain, "<&>"), "<&>");
+    }
+
+    /// The byte table replaces exactly what the character rule says, for
+    /// every character class at every position.
+    #[test]
+    fn xml_escapes_by_the_character_rule() {
+        fn by_chars(s: &str, attribute: bool) -> String {
+            s.chars()
+                .map(|c| match c {
+                    '&' => "&amp;".to_owned(),
+                    '<' => "&lt;".to_owned(),
+                    '>' => "&gt;".to_owned(),
+                    '"' => "&quot;".to_owned(),
+                    '\'' => "&apos;".to_owned(),
+                    '\r' => "&#13;".to_owned(),
+                    '\n' if attribute => "&#10;".to_owned(),
+                    '\t' if attribute => "&#9;".to_owned(),
+                    ']' if !attribute => "&#93;".to_owned(),
+                    c if !xml_allowed(c) => "\u{FFFD}".to_owned(),
+                    c => c.to_string(),
+                })
+                .collect()
+        }
+        let pieces = [
+            "a",
+            "&",
+            "<",
+            ">",
+            "\"",
+            "'",
+            "\r",
+            "\n",
+            "\t",
+            "]",
+            "\u{0}",
+            "\u{1f}",
+            "\u{7f}",
+            "\u{80}",
+            "é",
+            "\u{D7FF}",
+            "\u{E000}",
+            "\u{EFFF}",
+            "\u{F000}",
+            "\u{FFFD}",
+            "\u{FFFE}",
+            "\u{FFFF}",
+            "\u{10000}",
+            "😀",
+        ];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    let s = format!("{a}{b}x{c}");
+                    for attribute in [false, true] {
+                        let mut out = Vec::new();
+                        xml(&s, &mut out, attribute);
+                        assert_eq!(String::from_utf8(out).unwrap(), by_chars(&s, attribute));
+                    }
+                }
+            }
+        }
     }
 
     /// The word-at-a-time test finds every byte needing escaping at every
