@@ -170,8 +170,9 @@ impl Registry {
             .map(String::as_str)
             .chain([ALL_SCOPES])
             .filter_map(|scope| by_scope.get(scope))
-            .flatten()
+            .flat_map(|ids| ids.iter())
             .filter_map(|id| self.webhooks.get_key_value(id))
+            .map(|(id, w)| (id, &**w))
             .filter(|(_, w)| w.enabled)
             .collect();
         found.sort_by(|(_, a), (_, b)| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
@@ -202,7 +203,7 @@ impl Registry {
     /// ```
     #[must_use]
     pub fn explain(&self, event: Event, call: &Call) -> Vec<Explanation> {
-        let mut webhooks: Vec<&WebhookConfig> = self.webhooks.values().collect();
+        let mut webhooks: Vec<&WebhookConfig> = self.webhooks.values().map(|w| &**w).collect();
         webhooks.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         webhooks
             .into_iter()

@@ -29,15 +29,19 @@ pub struct Registry {
     pub(crate) catalog: Catalog,
     /// Compiled services, shared: cloning the registry (a snapshot for
     /// dispatch while an edit is made) copies no compiled service.
-    /// Ids are shared (`Arc<str>`) between these maps and the requests
-    /// dispatch makes, so neither a dispatch nor a clone copies one.
+    ///
+    /// Every value is shared likewise (`Arc`), and ids too (`Arc<str>`,
+    /// also shared with the requests dispatch makes): a clone copies the
+    /// tables but nothing in them. An edit after a clone copies only the
+    /// entry it changes (a webhook, one service's list of users, one scope's
+    /// bucket), never a table.
     pub(crate) services: HashMap<Arc<str>, Arc<Service>>,
     /// Service id → the webhooks that use it, so edits to a service touch
     /// only its own webhooks.
-    users: HashMap<Arc<str>, HashSet<Arc<str>>>,
-    pub(crate) webhooks: HashMap<Arc<str>, WebhookConfig>,
+    users: HashMap<Arc<str>, Ids>,
+    pub(crate) webhooks: HashMap<Arc<str>, Arc<WebhookConfig>>,
     /// event → scope → webhook ids.
-    pub(crate) index: HashMap<Event, HashMap<Box<str>, HashSet<Arc<str>>>>,
+    pub(crate) index: HashMap<Event, HashMap<Arc<str>, Ids>>,
     /// The internal addresses service URLs may point to, as configured, and
     /// the policy they make.
     allowed_addresses: Vec<String>,
@@ -46,6 +50,9 @@ pub struct Registry {
     /// back by [`Registry::to_config`].
     declared: Declared,
 }
+
+/// A set of webhook ids, shared between clones until one side edits it.
+pub(crate) type Ids = Arc<HashSet<Arc<str>>>;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Declared {
@@ -213,7 +220,7 @@ impl Registry {
         let webhooks: BTreeMap<_, _> = self.webhooks.iter().collect();
         Config {
             services: services.values().map(|s| s.config().clone()).collect(),
-            webhooks: webhooks.values().map(|&w| w.clone()).collect(),
+            webhooks: webhooks.values().map(|&w| (**w).clone()).collect(),
             allowed_addresses: self.allowed_addresses.clone(),
             preset: self.declared.preset.clone(),
             fields: self.declared.fields.clone(),
@@ -262,7 +269,12 @@ impl Registry {
         };
         let id = Arc::clone(id);
         let service = config.compile_with(&self.catalog, &self.addresses)?;
-        for webhook in self.users.get(&id).into_iter().flatten() {
+        for webhook in self
+            .users
+            .get(&id)
+            .into_iter()
+            .flat_map(|users| users.iter())
+        {
             if let Some(webhook) = self.webhooks.get(webhook) {
                 self.check_realtime(webhook, &service)?;
             }
@@ -299,7 +311,7 @@ impl Registry {
             .users
             .get(id)
             .into_iter()
-            .flatten()
+            .flat_map(|users| users.iter())
             .map(|user| &**user)
             .collect();
         if !users.is_empty() {
@@ -407,31 +419,26 @@ impl Registry {
             .services
             .get_key_value(webhook.service.as_str())
             .map_or_else(|| webhook.service.as_str().into(), |(id, _)| Arc::clone(id));
-        self.users
-            .entry(service)
-            .or_default()
-            .insert(Arc::clone(id));
+        Arc::make_mut(self.users.entry(service).or_default()).insert(Arc::clone(id));
         let by_scope = self.index.entry(webhook.event.clone()).or_default();
         for scope in &webhook.scopes {
-            match by_scope.get_mut(scope.as_str()) {
-                Some(ids) => ids.insert(Arc::clone(id)),
-                None => by_scope
-                    .entry(scope.as_str().into())
-                    .or_default()
-                    .insert(Arc::clone(id)),
+            let ids = match by_scope.get_mut(scope.as_str()) {
+                Some(ids) => ids,
+                None => by_scope.entry(scope.as_str().into()).or_default(),
             };
+            Arc::make_mut(ids).insert(Arc::clone(id));
         }
     }
 
     fn unindex_webhook(&mut self, webhook: &WebhookConfig) {
         let id = webhook.id.as_str();
         if let Some(users) = self.users.get_mut(webhook.service.as_str()) {
-            users.remove(id);
+            Arc::make_mut(users).remove(id);
         }
         if let Some(by_scope) = self.index.get_mut(&webhook.event) {
             for scope in &webhook.scopes {
                 if let Some(ids) = by_scope.get_mut(scope.as_str()) {
-                    ids.remove(id);
+                    Arc::make_mut(ids).remove(id);
                     if ids.is_empty() {
                         by_scope.remove(scope.as_str());
                     }
@@ -457,7 +464,7 @@ impl Registry {
         self.check_webhook(&webhook)?;
         let id: Arc<str> = webhook.id.as_str().into();
         self.index_webhook(&id, &webhook);
-        self.webhooks.insert(id, webhook);
+        self.webhooks.insert(id, Arc::new(webhook));
         Ok(())
     }
 
@@ -471,12 +478,12 @@ impl Registry {
         let (id, old) = self
             .webhooks
             .get_key_value(webhook.id.as_str())
-            .map(|(id, old)| (Arc::clone(id), old.clone()))
+            .map(|(id, old)| (Arc::clone(id), Arc::clone(old)))
             .ok_or_else(|| registry_error(format!("no webhook `{}`", webhook.id)))?;
         self.check_webhook(&webhook)?;
         self.unindex_webhook(&old);
         self.index_webhook(&id, &webhook);
-        self.webhooks.insert(id, webhook);
+        self.webhooks.insert(id, Arc::new(webhook));
         Ok(())
     }
 
@@ -490,7 +497,7 @@ impl Registry {
             .webhooks
             .get_mut(id)
             .ok_or_else(|| registry_error(format!("no webhook `{id}`")))?;
-        webhook.enabled = enabled;
+        Arc::make_mut(webhook).enabled = enabled;
         Ok(())
     }
 
@@ -505,13 +512,13 @@ impl Registry {
             .remove(id)
             .ok_or_else(|| registry_error(format!("no webhook `{id}`")))?;
         self.unindex_webhook(&webhook);
-        Ok(webhook)
+        Ok(Arc::unwrap_or_clone(webhook))
     }
 
     /// The webhook with this id.
     #[must_use]
     pub fn webhook(&self, id: &str) -> Option<&WebhookConfig> {
-        self.webhooks.get(id)
+        self.webhooks.get(id).map(|w| &**w)
     }
 
     /// The webhook listing, oldest first: creation time, status, event,
@@ -638,6 +645,36 @@ mod tests {
             .dispatch(Event::CallHangup, &call(&["A"]), at())
             .requests
             .is_empty());
+    }
+
+    /// Webhooks, users and scope buckets are shared by a clone too, and an
+    /// edit on either side copies only what it changes.
+    #[test]
+    fn snapshots_share_webhooks_and_buckets_until_an_edit() {
+        let mut r = Registry::new(Catalog::standard().clone());
+        r.add_service(service(S1, "{}")).unwrap();
+        r.add_webhook(webhook(W1, Event::CallHangup, &["A"]))
+            .unwrap();
+        r.add_webhook(webhook(W2, Event::CallHangup, &["A", "B"]))
+            .unwrap();
+        let snapshot = r.clone();
+        assert!(Arc::ptr_eq(&r.webhooks[W1], &snapshot.webhooks[W1]));
+        let bucket = |r: &Registry, scope: &str| Arc::clone(&r.index[&Event::CallHangup][scope]);
+        assert!(Arc::ptr_eq(&bucket(&r, "A"), &bucket(&snapshot, "A")));
+        let fired = |r: &Registry, scope: &str| {
+            r.dispatch(Event::CallHangup, &call(&[scope]), at())
+                .requests
+                .len()
+        };
+
+        r.set_webhook_enabled(W1, false).unwrap();
+        r.remove_webhook(W2).unwrap();
+        assert!(snapshot.webhook(W1).unwrap().enabled);
+        assert_eq!((fired(&r, "A"), fired(&r, "B")), (0, 0));
+        assert_eq!((fired(&snapshot, "A"), fired(&snapshot, "B")), (2, 1));
+        // The snapshot's service still has both users.
+        assert!(snapshot.clone().remove_service(S1).is_err());
+        assert!(Arc::ptr_eq(&r.services[S1], &snapshot.services[S1]));
     }
 
     /// A snapshot taken before an edit keeps seeing what it saw: services
