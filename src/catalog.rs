@@ -18,14 +18,43 @@ use crate::value::FieldType;
 /// compiled, to its position in the catalog it was checked against, so that
 /// call data built for the same catalog answers by index, and to the
 /// field dispatch fills in itself, if it is one.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Sixteen bytes: the name is read from the catalog's shared positions, so a
+/// template holds no copy of it.
+#[derive(Clone)]
 pub(crate) struct FieldKey {
-    pub(crate) name: Box<str>,
-    pub(crate) catalog: u64,
+    pub(crate) positions: Arc<Positions>,
     pub(crate) position: u32,
     pub(crate) builtin: Option<Builtin>,
     /// The field's value is a secret: redacted where requests are shown.
     pub(crate) secret: bool,
+}
+
+impl FieldKey {
+    /// The field's name.
+    pub(crate) fn name(&self) -> &str {
+        self.positions
+            .names
+            .get(self.position as usize)
+            .map_or("", |name| name)
+    }
+
+    /// The id of the catalog the position belongs to.
+    pub(crate) fn catalog(&self) -> u64 {
+        self.positions.id
+    }
+}
+
+impl PartialEq for FieldKey {
+    fn eq(&self, other: &FieldKey) -> bool {
+        self.catalog() == other.catalog() && self.position == other.position
+    }
+}
+
+impl fmt::Debug for FieldKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// The fields dispatch sets on every request, over the call's own.
@@ -57,10 +86,20 @@ impl Builtin {
 pub(crate) struct Positions {
     pub(crate) id: u64,
     pub(crate) of: HashMap<String, u32>,
+    /// Each field's name, by position.
+    pub(crate) names: Box<[Box<str>]>,
     /// Each field's type, by position.
     pub(crate) types: Vec<FieldType>,
     /// The fields whose values are secrets.
     pub(crate) secret: std::collections::HashSet<String>,
+}
+
+/// Positions are equal when they are the same numbering: the id changes
+/// whenever the fields do.
+impl PartialEq for Positions {
+    fn eq(&self, other: &Positions) -> bool {
+        self.id == other.id
+    }
 }
 
 fn next_catalog_id() -> u64 {
@@ -356,6 +395,11 @@ impl Catalog {
                 .enumerate()
                 .map(|(i, name)| (name.clone(), i as u32))
                 .collect(),
+            names: self
+                .fields
+                .keys()
+                .map(|name| name.as_str().into())
+                .collect(),
             types: self.fields.values().map(|f| f.field_type).collect(),
             secret: self
                 .fields
@@ -422,14 +466,15 @@ impl Catalog {
     }
 
     /// The key a template holds for field `name`.
-    pub(crate) fn key(&self, name: &str) -> FieldKey {
-        FieldKey {
-            name: name.into(),
-            catalog: self.positions.id,
-            position: self.positions.of.get(name).copied().unwrap_or(u32::MAX),
+    /// The key of a field of this catalog; `None` for a name it does not
+    /// have.
+    pub(crate) fn key(&self, name: &str) -> Option<FieldKey> {
+        Some(FieldKey {
+            position: *self.positions.of.get(name)?,
+            positions: Arc::clone(&self.positions),
             builtin: Builtin::of(name),
             secret: self.fields.get(name).is_some_and(|f| f.secret),
-        }
+        })
     }
 
     /// The positions of the fields, shared with call data built for this
@@ -736,11 +781,15 @@ mod tests {
     #[test]
     fn keys_know_their_position_and_the_builtin_fields() {
         let c = Catalog::standard();
-        let key = c.key("agent_id");
-        assert_eq!(key.catalog, c.positions().id);
+        let key = c.key("agent_id").unwrap();
+        assert_eq!(key.catalog(), c.positions().id);
         assert_eq!(c.positions().of["agent_id"], key.position);
+        assert_eq!(key.name(), "agent_id");
         assert_eq!(key.builtin, None);
-        assert_eq!(c.key("delivery_id").builtin, Some(Builtin::DeliveryId));
-        assert_eq!(c.key("nope").position, u32::MAX);
+        assert_eq!(
+            c.key("delivery_id").unwrap().builtin,
+            Some(Builtin::DeliveryId)
+        );
+        assert!(c.key("nope").is_none());
     }
 }

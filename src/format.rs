@@ -53,9 +53,13 @@ pub enum Format {
 
 /// A checked strftime pattern.
 #[derive(Clone)]
-pub struct Strftime {
-    pattern: String,
-    items: Vec<Item<'static>>,
+pub struct Strftime(std::sync::Arc<Pattern>);
+
+/// Shared: a compiled template holds a format in each placeholder, and this
+/// keeps the common formats to one word.
+struct Pattern {
+    pattern: Box<str>,
+    items: Box<[Item<'static>]>,
 }
 
 impl Strftime {
@@ -91,28 +95,28 @@ impl Strftime {
                 format!("strftime pattern `{pattern}` cannot be printed, only parsed"),
             ));
         }
-        Ok(Strftime {
-            pattern: pattern.to_owned(),
-            items,
-        })
+        Ok(Strftime(std::sync::Arc::new(Pattern {
+            pattern: pattern.into(),
+            items: items.into_boxed_slice(),
+        })))
     }
 
     /// The pattern as written.
     #[must_use]
     pub fn pattern(&self) -> &str {
-        &self.pattern
+        &self.0.pattern
     }
 }
 
 impl PartialEq for Strftime {
     fn eq(&self, other: &Strftime) -> bool {
-        self.pattern == other.pattern
+        self.0.pattern == other.0.pattern
     }
 }
 
 impl fmt::Debug for Strftime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Strftime").field(&self.pattern).finish()
+        f.debug_tuple("Strftime").field(&self.0.pattern).finish()
     }
 }
 
@@ -182,7 +186,7 @@ impl fmt::Display for Format {
             Format::Rfc2822 => f.write_str("rfc2822"),
             Format::UnixSeconds => f.write_str("unix"),
             Format::UnixMillis => f.write_str("unix_ms"),
-            Format::Strftime(s) => write!(f, "strftime:{}", s.pattern),
+            Format::Strftime(s) => write!(f, "strftime:{}", s.0.pattern),
             Format::Seconds => f.write_str("seconds"),
             Format::Hms => f.write_str("hms"),
         }
@@ -302,7 +306,7 @@ pub(crate) fn timestamp(t: &DateTime<FixedOffset>, format: &Format, out: &mut Ve
         Format::Strftime(pattern) => {
             // Some items chrono parses cannot be printed (`%#z`); a failed
             // write leaves nothing rather than panicking in `io::Write`.
-            if let Some(printed) = strftime(t, &pattern.items) {
+            if let Some(printed) = strftime(t, &pattern.0.items) {
                 out.extend_from_slice(printed.as_bytes());
             }
         }

@@ -52,13 +52,13 @@ impl<L: Lookup + ?Sized> Lookup for Redacted<'_, L> {
 impl Lookup for CallData {
     #[inline]
     fn lookup(&self, key: &FieldKey) -> Option<&Value> {
-        if self.catalog.id == key.catalog {
+        if self.catalog.id == key.catalog() {
             match self.by_position.get(key.position as usize) {
                 Some(&entry) if entry != 0 => self.entries.get(entry as usize - 1).map(|e| &e.1),
                 _ => None,
             }
         } else {
-            self.get(&key.name)
+            self.get(key.name())
         }
     }
 }

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::render::{Output, Slot, Step};
+use super::render::{Extra, Output, Slot, Spot, Step};
 use super::scan::{self, Found};
 use super::{Context, Missing, Options, Syntax, Template};
 use crate::error::{shown, Error, ErrorKind, Locator, Position};
@@ -20,9 +20,11 @@ use crate::format::Format;
 pub(crate) struct Builder<'o, 'c> {
     options: &'o Options<'c>,
     steps: Vec<Step>,
-    /// The literal of the step being built, already escaped.
-    literal: Vec<u8>,
-    fields: Vec<Box<str>>,
+    /// Every literal so far, already escaped; the step being built owns
+    /// what follows the last step's end.
+    literals: Vec<u8>,
+    spots: Vec<Spot>,
+    fields: Vec<u32>,
     size_hint: usize,
     errors: Vec<Error>,
 }
@@ -32,7 +34,8 @@ impl<'o, 'c> Builder<'o, 'c> {
         Builder {
             options,
             steps: Vec::new(),
-            literal: Vec::new(),
+            literals: Vec::new(),
+            spots: Vec::new(),
             fields: Vec::new(),
             size_hint: 0,
             errors: Vec::new(),
@@ -41,7 +44,7 @@ impl<'o, 'c> Builder<'o, 'c> {
 
     /// Appends bytes that are already what the output must hold.
     pub(crate) fn literal(&mut self, bytes: &[u8]) {
-        self.literal.extend_from_slice(bytes);
+        self.literals.extend_from_slice(bytes);
     }
 
     /// Records a problem found outside any fragment.
@@ -216,12 +219,12 @@ impl<'o, 'c> Builder<'o, 'c> {
     /// literals.
     fn push_literal(&mut self, text: &str, context: Context, position: Position) {
         if context.escapes_literals() {
-            if let Err(refused) = context.escape(text, &mut self.literal) {
+            if let Err(refused) = context.escape(text, &mut self.literals) {
                 self.errors
                     .push(Error::new(ErrorKind::UnsafeValue, refused.message()).at(position));
             }
         } else {
-            self.literal.extend_from_slice(text.as_bytes());
+            self.literals.extend_from_slice(text.as_bytes());
         }
     }
 
@@ -236,12 +239,13 @@ impl<'o, 'c> Builder<'o, 'c> {
     ) {
         match check(found, context, position, self.options, map) {
             Ok(slot) => {
-                if !self.fields.iter().any(|f| **f == *slot.key.name) {
-                    self.fields.push(slot.key.name.clone());
+                if !self.fields.contains(&slot.key.position) {
+                    self.fields.push(slot.key.position);
                 }
-                self.size_hint += self.literal.len() + 24;
+                self.size_hint += 24;
+                self.spots.push(Spot::of(position));
                 self.steps.push(Step {
-                    literal: std::mem::take(&mut self.literal).into_boxed_slice(),
+                    literal_end: self.literal_end(),
                     slot: Some(slot),
                 });
             }
@@ -254,17 +258,45 @@ impl<'o, 'c> Builder<'o, 'c> {
         if !self.errors.is_empty() {
             return Err(self.errors);
         }
-        self.size_hint += self.literal.len();
-        self.steps.push(Step {
-            literal: self.literal.into_boxed_slice(),
-            slot: None,
-        });
+        if u32::try_from(self.literals.len()).is_err() {
+            return Err(vec![Error::new(
+                ErrorKind::TemplateSyntax,
+                "the template is over 4 GiB",
+            )]);
+        }
+        let size_hint = self.size_hint.saturating_add(self.literals.len());
+        let literal_end = self.literal_end();
+        // A template with no trailing literal needs no last step.
+        if self
+            .steps
+            .last()
+            .is_none_or(|s| s.literal_end != literal_end)
+        {
+            self.steps.push(Step {
+                literal_end,
+                slot: None,
+            });
+        }
+        let names = self
+            .steps
+            .iter()
+            .find_map(|step| Some(Arc::clone(&step.slot.as_ref()?.key.positions)));
         Ok(Template {
             context,
+            literals: self.literals.into_boxed_slice(),
             steps: self.steps.into_boxed_slice(),
+            spots: self.spots.into_boxed_slice(),
             fields: self.fields.into_boxed_slice(),
-            size_hint: self.size_hint,
+            names,
+            size_hint: u32::try_from(size_hint).unwrap_or(u32::MAX),
         })
+    }
+
+    /// Where the literal being built ends, as a step holds it; `finish`
+    /// refuses literals past `u32::MAX`, so this never saturates in a
+    /// template that compiles.
+    fn literal_end(&self) -> u32 {
+        u32::try_from(self.literals.len()).unwrap_or(u32::MAX)
     }
 }
 
@@ -332,16 +364,27 @@ fn check(
     } else {
         Missing::Empty
     });
+    let key = options.catalog.key(found.name).ok_or_else(|| {
+        Error::new(
+            ErrorKind::UnknownField,
+            format!("unknown field `{}`", shown(found.name)),
+        )
+        .at(position)
+    })?;
+    let extra = (default.is_some() || map.is_some()).then(|| {
+        Box::new(Extra {
+            default,
+            map: map.map(|m| Arc::new(m.clone())),
+        })
+    });
     Ok(Slot {
-        key: options.catalog.key(found.name),
+        key,
         timestamp_output: Output::of(format.timestamp_printed(), context),
         duration_output: Output::of(format.duration_printed(), context),
         text_in_json_string: context == Context::JsonString && map.is_none(),
         format,
-        default,
+        extra,
         context,
         missing,
-        map: map.map(|m| Arc::new(m.clone())),
-        position,
     })
 }

@@ -64,11 +64,13 @@ pub use crate::format::{Format, Strftime};
 pub(crate) use compile::Builder;
 pub(crate) use escape::json_string;
 
+use std::sync::Arc;
+
 use crate::address::AddressPolicy;
 use crate::call::{CallData, Lookup};
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Positions};
 use crate::error::{Error, ErrorKind};
-use render::Step;
+use render::{Spot, Step};
 
 /// The placeholder syntax of a template.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -246,14 +248,26 @@ impl<'a> Options<'a> {
 
 /// A compiled template: parsed, checked against the catalog, and ready to
 /// render any number of times.
+///
+/// Compact, so a process can hold many: every literal in one buffer, one
+/// exact-size array of steps, fields by catalog position, source positions
+/// beside the steps (read only when an error is reported), and no copy of
+/// the source.
 #[derive(Clone, PartialEq)]
 pub struct Template {
     context: Context,
+    /// Every step's literal, already escaped, one after another.
+    literals: Box<[u8]>,
     steps: Box<[Step]>,
-    fields: Box<[Box<str>]>,
+    /// Where each slot stands in its source, in the order of the slots.
+    spots: Box<[Spot]>,
+    /// The fields used, each once, in order of first use: positions in the
+    /// catalog of `names`.
+    fields: Box<[u32]>,
+    names: Option<Arc<Positions>>,
     /// Roughly how many bytes a render writes: the literals, and room for
     /// a typical value per placeholder.
-    size_hint: usize,
+    size_hint: u32,
 }
 
 impl fmt::Debug for Template {
@@ -309,7 +323,13 @@ impl Template {
 
     /// The fields the template uses, each once, in order of first use.
     pub fn fields(&self) -> impl Iterator<Item = &str> {
-        self.fields.iter().map(|f| &**f)
+        self.fields.iter().filter_map(|&position| {
+            self.names
+                .as_ref()?
+                .names
+                .get(position as usize)
+                .map(|name| &**name)
+        })
     }
 
     /// Whether the template has no placeholders, so renders the same for
@@ -321,7 +341,7 @@ impl Template {
 
     /// Roughly how many bytes a render writes.
     pub(crate) fn size_hint(&self) -> usize {
-        self.size_hint
+        self.size_hint as usize
     }
 
     /// Renders for `data`, appending to `out`. On error `out` is left as it
@@ -359,14 +379,22 @@ impl Template {
         out: &mut Vec<u8>,
     ) -> Result<(), Error> {
         let before = out.len();
-        out.reserve(self.size_hint);
+        out.reserve(self.size_hint as usize);
+        let mut start = 0;
+        let mut slots = 0;
         for step in self.steps.iter() {
-            out.extend_from_slice(&step.literal);
+            let end = step.literal_end as usize;
+            out.extend_from_slice(self.literals.get(start..end).unwrap_or_default());
+            start = end;
             if let Some(slot) = &step.slot {
                 if let Err(e) = slot.render(data, out) {
                     out.truncate(before);
-                    return Err(e);
+                    return Err(match self.spots.get(slots) {
+                        Some(spot) => e.at(spot.position()),
+                        None => e,
+                    });
                 }
+                slots += 1;
             }
         }
         Ok(())
@@ -378,7 +406,7 @@ impl Template {
     ///
     /// As [`Template::render_into`].
     pub fn render(&self, data: &CallData) -> Result<Vec<u8>, Error> {
-        let mut out = Vec::with_capacity(self.size_hint);
+        let mut out = Vec::with_capacity(self.size_hint as usize);
         self.render_into(data, &mut out)?;
         Ok(out)
     }

@@ -12,33 +12,68 @@ use crate::error::{Error, ErrorKind, Position};
 use crate::format::{self, Format, Printed};
 use crate::value::Value;
 
-/// One step of a render: a literal (possibly empty), then a slot, if any.
+/// One step of a render: the literal text up to `literal_end` in the
+/// template's one buffer of literals (possibly none), then a slot, if any.
 /// Pairing them halves the steps, which matters when there are many short
-/// literals between placeholders; holding both inline spares the render an
-/// index into other tables.
+/// literals between placeholders.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Step {
-    /// Literal text, already escaped for its context.
-    pub(crate) literal: Box<[u8]>,
     pub(crate) slot: Option<Slot>,
+    /// Where this step's literal ends; it starts where the last one ended.
+    pub(crate) literal_end: u32,
 }
 
-/// One checked placeholder.
+/// One checked placeholder: 48 bytes, what the render reads and nothing
+/// else. Its position in the source is kept beside the steps, for errors.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Slot {
     pub(crate) key: FieldKey,
     pub(crate) format: Format,
-    pub(crate) default: Option<Box<str>>,
+    /// A default and a value map, which few placeholders have.
+    pub(crate) extra: Option<Box<Extra>>,
     pub(crate) context: Context,
     pub(crate) missing: Missing,
-    /// Replacements for the printed value, applied before it is escaped.
-    pub(crate) map: Option<Arc<BTreeMap<String, String>>>,
-    pub(crate) position: Position,
     pub(crate) timestamp_output: Output,
     pub(crate) duration_output: Output,
     /// Text inside a JSON string with no map: the common case, kept to one
     /// test on the render path.
     pub(crate) text_in_json_string: bool,
+}
+
+/// What few placeholders have: `default:` text, and a pair's value map.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Extra {
+    pub(crate) default: Option<Box<str>>,
+    /// Replacements for the printed value, applied before it is escaped.
+    pub(crate) map: Option<Arc<BTreeMap<String, String>>>,
+}
+
+/// Where a placeholder stands in its source: twelve bytes, made a
+/// [`Position`] only when an error is reported.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Spot {
+    offset: u32,
+    line: u32,
+    column: u32,
+}
+
+impl Spot {
+    pub(crate) fn of(position: Position) -> Spot {
+        let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Spot {
+            offset: narrow(position.offset),
+            line: narrow(position.line),
+            column: narrow(position.column),
+        }
+    }
+
+    pub(crate) fn position(self) -> Position {
+        Position {
+            offset: self.offset as usize,
+            line: self.line as usize,
+            column: self.column as usize,
+        }
+    }
 }
 
 /// How a slot's formatted value reaches the output, decided at compile time
@@ -88,7 +123,7 @@ impl Slot {
         }
         match data.lookup(&self.key) {
             Some(Value::Text(s)) => self.text_value(s, out),
-            Some(value) => match &self.map {
+            Some(value) => match self.map() {
                 None => self.value(value, out),
                 Some(map) => {
                     let mut printed = Vec::with_capacity(32);
@@ -97,9 +132,9 @@ impl Slot {
                     self.mapped(&String::from_utf8(printed).unwrap_or_default(), map, out)
                 }
             },
-            None => match (&self.default, &self.map) {
+            None => match (self.default(), self.map()) {
                 (Some(default), Some(map)) => self.mapped(default, map, out),
-                (Some(default), None) => self.default(default, out),
+                (Some(default), None) => self.default_value(default, out),
                 (None, _) => self.absent(out),
             },
         }
@@ -114,10 +149,18 @@ impl Slot {
             json_string(text, out);
             return Ok(());
         }
-        match &self.map {
+        match self.map() {
             None => self.text(text, out),
             Some(map) => self.mapped(text, map, out),
         }
+    }
+
+    fn map(&self) -> Option<&BTreeMap<String, String>> {
+        self.extra.as_ref()?.map.as_deref()
+    }
+
+    fn default(&self) -> Option<&str> {
+        self.extra.as_ref()?.default.as_deref()
     }
 
     /// The printed value replaced through the map where it is there,
@@ -145,9 +188,8 @@ impl Slot {
             }
             Missing::Error => Err(Error::new(
                 ErrorKind::MissingValue,
-                format!("the call has no value for field `{}`", self.key.name),
-            )
-            .at(self.position)),
+                format!("the call has no value for field `{}`", self.key.name()),
+            )),
         }
     }
 
@@ -159,7 +201,7 @@ impl Slot {
 
     /// A default stands as a JSON scalar where it is one (`0`, `true`,
     /// `null`), and as text otherwise.
-    fn default(&self, default: &str, out: &mut Vec<u8>) -> Result<(), Error> {
+    fn default_value(&self, default: &str, out: &mut Vec<u8>) -> Result<(), Error> {
         if self.context == Context::JsonValue
             && matches!(
                 serde_json::from_str::<serde_json::Value>(default),
@@ -178,9 +220,8 @@ impl Slot {
         self.context.escape(text, out).map_err(|refused| {
             Error::new(
                 ErrorKind::UnsafeValue,
-                format!("field `{}`: {}", self.key.name, refused.message()),
+                format!("field `{}`: {}", self.key.name(), refused.message()),
             )
-            .at(self.position)
         })
     }
 
