@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::str::FromStr;
 
 use chrono::format::{Item, StrftimeItems};
-use chrono::{DateTime, Datelike as _, FixedOffset, Timelike as _};
+use chrono::{DateTime, Datelike as _, FixedOffset, NaiveDateTime, Timelike as _};
 
 use crate::error::{nearest, shown, Error, ErrorKind};
 use crate::value::FieldType;
@@ -238,33 +238,38 @@ fn push_padded(out: &mut Vec<u8>, n: u64, width: usize) {
 
 /// Appends `n` (below 100) as two digits.
 fn push_two(out: &mut Vec<u8>, n: u32) {
-    out.extend_from_slice(&[b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8]);
+    out.extend_from_slice(&two(n));
 }
 
-/// Appends the local date and time of `t` as `YYYY-MM-DD?hh:mm:ss`, the
+/// Two ASCII digits of `n` (below 100).
+fn two(n: u32) -> [u8; 2] {
+    [b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8]
+}
+
+/// Appends the local date and time `local` as `YYYY-MM-DD?hh:mm:ss`, the
 /// year with a sign and at least four digits outside 0 to 9999, as
-/// RFC 3339 and chrono print it.
-fn push_date_time(out: &mut Vec<u8>, t: &DateTime<FixedOffset>, separator: u8) {
-    let local = t.naive_local();
+/// RFC 3339 and chrono print it. The common case is one write of a
+/// fixed-size buffer.
+fn push_date_time(out: &mut Vec<u8>, local: NaiveDateTime, separator: u8) {
     let year = local.year();
-    if (0..=9999).contains(&year) {
-        push_two(out, year as u32 / 100);
-        push_two(out, year as u32 % 100);
+    // A leap second is :59 with more than a second of nanoseconds.
+    let [h0, h1] = two(local.hour());
+    let [i0, i1] = two(local.minute());
+    let [s0, s1] = two(local.second());
+    let [mo0, mo1] = two(local.month());
+    let [d0, d1] = two(local.day());
+    let rest = [
+        b'-', mo0, mo1, b'-', d0, d1, separator, h0, h1, b':', i0, i1, b':', s0, s1,
+    ];
+    if let Ok(year @ 0..=9999) = u32::try_from(year) {
+        let [y0, y1] = two(year / 100);
+        let [y2, y3] = two(year % 100);
+        out.extend_from_slice(&[y0, y1, y2, y3]);
     } else {
         // Writing to a Vec cannot fail.
         let _ = write!(out, "{year:+05}");
     }
-    out.push(b'-');
-    push_two(out, local.month());
-    out.push(b'-');
-    push_two(out, local.day());
-    out.push(separator);
-    // A leap second is :59 with more than a second of nanoseconds.
-    push_two(out, local.hour());
-    out.push(b':');
-    push_two(out, local.minute());
-    out.push(b':');
-    push_two(out, local.second());
+    out.extend_from_slice(&rest);
 }
 
 /// `t` printed with strftime `items`, or `None` where chrono cannot print
@@ -284,14 +289,14 @@ fn strftime(t: &DateTime<FixedOffset>, items: &[Item<'static>]) -> Option<String
 pub(crate) fn timestamp(t: &DateTime<FixedOffset>, format: &Format, out: &mut Vec<u8>) {
     // At the edges of chrono's range the local time may not exist (found by
     // fuzzing: `MAX_UTC` at +01:00); print the same instant in UTC instead.
-    if t.naive_utc().checked_add_offset(*t.offset()).is_none() {
+    let Some(local) = t.naive_utc().checked_add_offset(*t.offset()) else {
         return timestamp(&t.to_utc().fixed_offset(), format, out);
-    }
+    };
     // Leap seconds are carried in the nanosecond field above 1e9.
     let nanos = u64::from(t.timestamp_subsec_nanos() % 1_000_000_000);
     match format {
         Format::Ansi => {
-            push_date_time(out, t, b' ');
+            push_date_time(out, local, b' ');
             // Four digits of fraction: ten-thousandths of a second.
             let fraction = (nanos / 100_000) as u32;
             out.push(b'.');
@@ -313,7 +318,7 @@ pub(crate) fn timestamp(t: &DateTime<FixedOffset>, format: &Format, out: &mut Ve
         // RFC 3339 is a timestamp's natural form; formats of other types fall
         // back to it.
         _ => {
-            push_date_time(out, t, b'T');
+            push_date_time(out, local, b'T');
             if nanos != 0 {
                 out.push(b'.');
                 if nanos % 1_000_000 == 0 {
@@ -326,10 +331,9 @@ pub(crate) fn timestamp(t: &DateTime<FixedOffset>, format: &Format, out: &mut Ve
             }
             let offset = t.offset().local_minus_utc();
             let minutes = offset.unsigned_abs() / 60;
-            out.push(if offset < 0 { b'-' } else { b'+' });
-            push_two(out, minutes / 60);
-            out.push(b':');
-            push_two(out, minutes % 60);
+            let sign = if offset < 0 { b'-' } else { b'+' };
+            let ([h0, h1], [m0, m1]) = (two(minutes / 60), two(minutes % 60));
+            out.extend_from_slice(&[sign, h0, h1, b':', m0, m1]);
         }
     }
 }

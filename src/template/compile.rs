@@ -23,6 +23,8 @@ pub(crate) struct Builder<'o, 'c> {
     /// Every literal so far, already escaped; the step being built owns
     /// what follows the last step's end.
     literals: Vec<u8>,
+    /// Where the literal of the step being built starts.
+    step_start: usize,
     spots: Vec<Spot>,
     fields: Vec<u32>,
     size_hint: usize,
@@ -35,6 +37,7 @@ impl<'o, 'c> Builder<'o, 'c> {
             options,
             steps: Vec::new(),
             literals: Vec::new(),
+            step_start: 0,
             spots: Vec::new(),
             fields: Vec::new(),
             size_hint: 0,
@@ -245,9 +248,10 @@ impl<'o, 'c> Builder<'o, 'c> {
                 self.size_hint += 24;
                 self.spots.push(Spot::of(position));
                 self.steps.push(Step {
-                    literal_end: self.literal_end(),
+                    literal_len: self.literal_len(),
                     slot: Some(slot),
                 });
+                self.step_start = self.literals.len();
             }
             Err(e) => self.errors.push(e),
         }
@@ -265,15 +269,10 @@ impl<'o, 'c> Builder<'o, 'c> {
             )]);
         }
         let size_hint = self.size_hint.saturating_add(self.literals.len());
-        let literal_end = self.literal_end();
         // A template with no trailing literal needs no last step.
-        if self
-            .steps
-            .last()
-            .is_none_or(|s| s.literal_end != literal_end)
-        {
+        if self.steps.is_empty() || self.literals.len() > self.step_start {
             self.steps.push(Step {
-                literal_end,
+                literal_len: self.literal_len(),
                 slot: None,
             });
         }
@@ -292,11 +291,11 @@ impl<'o, 'c> Builder<'o, 'c> {
         })
     }
 
-    /// Where the literal being built ends, as a step holds it; `finish`
-    /// refuses literals past `u32::MAX`, so this never saturates in a
+    /// How long the literal being built is, as a step holds it; `finish`
+    /// refuses literals past `u32::MAX` in all, so this never saturates in a
     /// template that compiles.
-    fn literal_end(&self) -> u32 {
-        u32::try_from(self.literals.len()).unwrap_or(u32::MAX)
+    fn literal_len(&self) -> u32 {
+        u32::try_from(self.literals.len() - self.step_start).unwrap_or(u32::MAX)
     }
 }
 

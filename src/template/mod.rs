@@ -380,12 +380,15 @@ impl Template {
     ) -> Result<(), Error> {
         let before = out.len();
         out.reserve(self.size_hint as usize);
-        let mut start = 0;
+        let mut literals: &[u8] = &self.literals;
         let mut slots = 0;
         for step in self.steps.iter() {
-            let end = step.literal_end as usize;
-            out.extend_from_slice(self.literals.get(start..end).unwrap_or_default());
-            start = end;
+            // The lengths add up to the buffer's: the split always succeeds.
+            let (literal, rest) = literals
+                .split_at_checked(step.literal_len as usize)
+                .unwrap_or((literals, &[]));
+            out.extend_from_slice(literal);
+            literals = rest;
             if let Some(slot) = &step.slot {
                 if let Err(e) = slot.render(data, out) {
                     out.truncate(before);

@@ -12,15 +12,15 @@ use crate::error::{Error, ErrorKind, Position};
 use crate::format::{self, Format, Printed};
 use crate::value::Value;
 
-/// One step of a render: the literal text up to `literal_end` in the
-/// template's one buffer of literals (possibly none), then a slot, if any.
+/// One step of a render: the next `literal_len` bytes of the template's one
+/// buffer of literals (possibly none), then a slot, if any.
 /// Pairing them halves the steps, which matters when there are many short
 /// literals between placeholders.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Step {
     pub(crate) slot: Option<Slot>,
-    /// Where this step's literal ends; it starts where the last one ended.
-    pub(crate) literal_end: u32,
+    /// How long this step's literal is; it starts where the last one ended.
+    pub(crate) literal_len: u32,
 }
 
 /// One checked placeholder: 48 bytes, what the render reads and nothing
