@@ -238,9 +238,12 @@ impl Body {
             }
             BodyConfig::Json { template, pairs } => {
                 match (template, pairs.is_empty()) {
-                    (Some(template), true) => {
-                        builder.fragment(template, Context::Json, None, Some("body.template"))
-                    }
+                    (Some(template), true) => builder.fragment(
+                        template,
+                        Context::Json,
+                        None,
+                        Some(&|| "body.template".into()),
+                    ),
                     (None, _) => json_pairs(&mut builder, pairs),
                     (Some(_), false) => builder.error(one_of("body")),
                 }
@@ -263,11 +266,16 @@ impl Body {
                                 .in_field("body.root"),
                             );
                         }
-                        builder.fragment(template, Context::Xml, None, Some("body.template"));
+                        builder.fragment(
+                            template,
+                            Context::Xml,
+                            None,
+                            Some(&|| "body.template".into()),
+                        );
                     }
                     (None, _) => {
                         let root = root.as_deref().unwrap_or("call");
-                        check_xml_name(&mut builder, root, "body.root");
+                        check_xml_name(&mut builder, root, &|| "body.root".into());
                         builder.literal(XML_DECLARATION);
                         builder.literal(format!("<{root}>").as_bytes());
                         xml_elements(&mut builder, pairs, "body.pairs");
@@ -295,7 +303,7 @@ impl Body {
                         .in_field("method"),
                     );
                 }
-                check_xml_name(&mut builder, operation, "body.operation");
+                check_xml_name(&mut builder, operation, &|| "body.operation".into());
                 let envelope_ns = match version {
                     SoapVersion::V1_1 => "http://schemas.xmlsoap.org/soap/envelope/",
                     SoapVersion::V1_2 => "http://www.w3.org/2003/05/soap-envelope",
@@ -378,11 +386,17 @@ pub(crate) fn form_pairs(builder: &mut Builder<'_, '_>, pairs: &[Pair], path: &s
         if i > 0 {
             builder.literal(b"&");
         }
-        let key: String = form_urlencoded::byte_serialize(pair.key.as_bytes()).collect();
-        builder.literal(key.as_bytes());
+        for piece in form_urlencoded::byte_serialize(pair.key.as_bytes()) {
+            builder.literal(piece.as_bytes());
+        }
         builder.literal(b"=");
-        let path = format!("{path}.{i}.value");
-        builder.fragment(&pair.value, Context::Form, Some(&pair.map), Some(&path));
+        let value_path = || format!("{path}.{i}.value");
+        builder.fragment(
+            &pair.value,
+            Context::Form,
+            Some(&pair.map),
+            Some(&value_path),
+        );
     }
 }
 
@@ -397,7 +411,7 @@ fn json_pairs(builder: &mut Builder<'_, '_>, pairs: &[Pair]) {
         json_string(&pair.key, &mut key);
         key.extend_from_slice(b"\":");
         builder.literal(&key);
-        let path = format!("body.pairs.{i}.value");
+        let path = || format!("body.pairs.{i}.value");
         builder.fragment(
             &pair.value,
             Context::JsonValue,
@@ -411,22 +425,26 @@ fn json_pairs(builder: &mut Builder<'_, '_>, pairs: &[Pair]) {
 /// Appends `<key>value</key>` per pair.
 fn xml_elements(builder: &mut Builder<'_, '_>, pairs: &[Pair], path: &str) {
     for (i, pair) in pairs.iter().enumerate() {
-        check_xml_name(builder, &pair.key, &format!("{path}.{i}.key"));
-        builder.literal(format!("<{}>", pair.key).as_bytes());
-        let value_path = format!("{path}.{i}.value");
+        check_xml_name(builder, &pair.key, &|| format!("{path}.{i}.key"));
+        builder.literal(b"<");
+        builder.literal(pair.key.as_bytes());
+        builder.literal(b">");
+        let value_path = || format!("{path}.{i}.value");
         builder.fragment(
             &pair.value,
             Context::XmlText,
             Some(&pair.map),
             Some(&value_path),
         );
-        builder.literal(format!("</{}>", pair.key).as_bytes());
+        builder.literal(b"</");
+        builder.literal(pair.key.as_bytes());
+        builder.literal(b">");
     }
 }
 
 /// XML names, restricted to ASCII: a letter or `_`, then letters, digits,
 /// `-`, `_` or `.`, with at most one `:` for a prefix.
-fn check_xml_name(builder: &mut Builder<'_, '_>, name: &str, path: &str) {
+fn check_xml_name(builder: &mut Builder<'_, '_>, name: &str, path: &dyn Fn() -> String) {
     let valid_part = |part: &str| {
         let mut bytes = part.bytes();
         bytes
@@ -438,13 +456,14 @@ fn check_xml_name(builder: &mut Builder<'_, '_>, name: &str, path: &str) {
         Some((prefix, local)) => valid_part(prefix) && valid_part(local),
         None => valid_part(name),
     };
-    if !valid || name.to_ascii_lowercase().starts_with("xml") {
+    let reserved = name.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("xml"));
+    if !valid || reserved {
         builder.error(
             Error::new(
                 ErrorKind::InvalidConfig,
                 format!("`{name}` is not a valid XML element name"),
             )
-            .in_field(path),
+            .in_field(&path()),
         );
     }
 }

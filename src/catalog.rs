@@ -468,12 +468,18 @@ impl Catalog {
     /// The key a template holds for field `name`.
     /// The key of a field of this catalog; `None` for a name it does not
     /// have.
+    #[cfg(test)]
     pub(crate) fn key(&self, name: &str) -> Option<FieldKey> {
+        self.key_of(self.fields.get(name)?)
+    }
+
+    /// The key of a field of this catalog, from its spec.
+    pub(crate) fn key_of(&self, spec: &FieldSpec) -> Option<FieldKey> {
         Some(FieldKey {
-            position: *self.positions.of.get(name)?,
+            position: *self.positions.of.get(spec.name.as_str())?,
             positions: Arc::clone(&self.positions),
-            builtin: Builtin::of(name),
-            secret: self.fields.get(name).is_some_and(|f| f.secret),
+            builtin: Builtin::of(&spec.name),
+            secret: spec.secret,
         })
     }
 

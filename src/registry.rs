@@ -249,9 +249,9 @@ impl Registry {
                     .in_service(&config.id),
             );
         }
-        let service = config.compile_with(&self.catalog, &self.addresses)?;
-        self.services
-            .insert(config.id.as_str().into(), Arc::new(service));
+        let id: Arc<str> = config.id.as_str().into();
+        let service = config.compile_owned(&self.catalog, &self.addresses)?;
+        self.services.insert(id, Arc::new(service));
         Ok(())
     }
 
@@ -268,7 +268,7 @@ impl Registry {
             return Err(registry_error(format!("no service `{}`", config.id)));
         };
         let id = Arc::clone(id);
-        let service = config.compile_with(&self.catalog, &self.addresses)?;
+        let service = config.compile_owned(&self.catalog, &self.addresses)?;
         for webhook in self
             .users
             .get(&id)

@@ -7,6 +7,7 @@
 //! content type, auth) parsed once. [`Service::request`] then renders a
 //! [`Request`] for a call, and sends nothing.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -260,25 +261,7 @@ impl ServiceConfig {
 
     /// Every secret of the service (auth and signing), with its field path.
     pub(crate) fn secrets_mut(&mut self) -> Vec<(String, &mut Secret)> {
-        let mut secrets: Vec<(String, &mut Secret)> = Vec::new();
-        match &mut self.auth {
-            Auth::Basic { password, .. } => secrets.push(("auth.password".into(), password)),
-            Auth::Bearer { token } => secrets.push(("auth.token".into(), token)),
-            Auth::ApiKey { key, .. } => secrets.push(("auth.key".into(), key)),
-            _ => {}
-        }
-        match &mut self.signing {
-            Some(SigningConfig::StandardWebhooks { secrets: keys }) => secrets.extend(
-                keys.iter_mut()
-                    .enumerate()
-                    .map(|(i, key)| (format!("signing.secrets.{i}"), key)),
-            ),
-            Some(SigningConfig::Twilio { token }) => {
-                secrets.push(("signing.token".into(), token));
-            }
-            _ => {}
-        }
-        secrets
+        secrets_in(&mut self.auth, &mut self.signing)
     }
 
     /// Whether the URL query parameter `name` holds a secret for this
@@ -422,8 +405,29 @@ impl ServiceConfig {
         catalog: &Catalog,
         addresses: &AddressPolicy,
     ) -> Result<Service, Error> {
+        ServiceConfig::compile_from(Cow::Borrowed(self), catalog, addresses)
+    }
+
+    /// [`ServiceConfig::compile_with`] of a configuration the caller gives
+    /// up, which the service keeps without copying it.
+    pub(crate) fn compile_owned(
+        self,
+        catalog: &Catalog,
+        addresses: &AddressPolicy,
+    ) -> Result<Service, Error> {
+        ServiceConfig::compile_from(Cow::Owned(self), catalog, addresses)
+    }
+
+    fn compile_from(
+        config: Cow<'_, ServiceConfig>,
+        catalog: &Catalog,
+        addresses: &AddressPolicy,
+    ) -> Result<Service, Error> {
+        let this: &ServiceConfig = &config;
         let mut errors = Vec::new();
-        for (field, secret) in self.clone().secrets_mut() {
+        // Only the secrets are copied, to walk them.
+        let (mut auth, mut signing) = (this.auth.clone(), this.signing.clone());
+        for (field, secret) in secrets_in(&mut auth, &mut signing) {
             if !secret.is_resolved() {
                 errors.push(
                     Error::new(
@@ -439,35 +443,35 @@ impl ServiceConfig {
             }
         }
         let mut options = Options::new(catalog)
-            .syntax(self.syntax)
-            .lenient(self.lenient)
+            .syntax(this.syntax)
+            .lenient(this.lenient)
             .addresses(addresses);
-        if let Some(missing) = self.missing {
+        if let Some(missing) = this.missing {
             options = options.missing(missing);
         }
-        if !is_uuid(&self.id) {
+        if !is_uuid(&this.id) {
             errors.push(
                 Error::new(
                     ErrorKind::InvalidConfig,
-                    format!("service id `{}` is not a UUID", self.id),
+                    format!("service id `{}` is not a UUID", this.id),
                 )
                 .in_field("id"),
             );
         }
-        let get = self.method == Method::Get;
-        let url = self
+        let get = this.method == Method::Get;
+        let url = this
             .compile_url(get, &options)
             .map_err(|e| errors.extend(e))
             .ok();
-        let body = Body::compile(&self.body, get, &options)
+        let body = Body::compile(&this.body, get, &options)
             .map_err(|e| errors.extend(e))
             .ok();
 
         let mut static_headers = HeaderMap::new();
         let mut dynamic_headers = Vec::new();
         let mut set_by_user = Vec::new();
-        for (i, pair) in self.headers.iter().enumerate() {
-            let path = format!("headers.{i}");
+        for (i, pair) in this.headers.iter().enumerate() {
+            let path = || format!("headers.{i}");
             let name = match HeaderName::try_from(pair.key.as_str()) {
                 Ok(name) => name,
                 Err(e) => {
@@ -476,14 +480,14 @@ impl ServiceConfig {
                             ErrorKind::InvalidHeader,
                             format!("invalid header name `{}`", pair.key),
                         )
-                        .in_field(&format!("{path}.key"))
+                        .in_field(&format!("{}.key", path()))
                         .with_source(e),
                     );
                     continue;
                 }
             };
             if let Err(e) = check_header_name(&name, Route::Headers) {
-                errors.push(e.in_field(&format!("{path}.key")));
+                errors.push(e.in_field(&format!("{}.key", path())));
                 continue;
             }
             let mut builder = Builder::new(&options);
@@ -491,7 +495,7 @@ impl ServiceConfig {
                 &pair.value,
                 Context::Header,
                 Some(&pair.map),
-                Some(&format!("{path}.value")),
+                Some(&|| format!("headers.{i}.value")),
             );
             let value = match builder.finish(Context::Header) {
                 Ok(value) => value,
@@ -504,11 +508,11 @@ impl ServiceConfig {
             if value.is_static() {
                 let rendered = value
                     .render(&CallData::new())
-                    .map_err(|e| e.in_field(&format!("{path}.value")))
+                    .map_err(|e| e.in_field(&format!("{}.value", path())))
                     .and_then(|bytes| {
                         HeaderValue::try_from(bytes).map_err(|e| {
                             Error::new(ErrorKind::InvalidHeader, "invalid header value")
-                                .in_field(&format!("{path}.value"))
+                                .in_field(&format!("{}.value", path()))
                                 .with_source(e)
                         })
                     });
@@ -528,7 +532,7 @@ impl ServiceConfig {
                 });
             }
         }
-        match self.auth.header() {
+        match this.auth.header() {
             Ok(Some((name, value))) => {
                 if let Err(e) = check_header_name(&name, Route::Auth) {
                     errors.push(e.in_field("auth.header"));
@@ -567,7 +571,7 @@ impl ServiceConfig {
             }
         }
 
-        let signer = match self.signing.as_ref().map(Signer::new).transpose() {
+        let signer = match this.signing.as_ref().map(Signer::new).transpose() {
             Ok(signer) => signer,
             Err(e) => {
                 errors.push(e.in_field("signing"));
@@ -575,7 +579,7 @@ impl ServiceConfig {
             }
         };
         if let Some(signer) = &signer {
-            let auth_header = self.auth.header().ok().flatten().map(|(name, _)| name);
+            let auth_header = this.auth.header().ok().flatten().map(|(name, _)| name);
             for (name, field) in set_by_user
                 .iter()
                 .map(|name| (name, "headers"))
@@ -591,23 +595,24 @@ impl ServiceConfig {
                 );
             }
         }
-        if let Some(retry) = &self.retry {
+        if let Some(retry) = &this.retry {
             if let Err(e) = retry.check() {
                 errors.extend(e.in_field("retry").into_problems());
             }
         }
 
         let (Some(url), Some(body), true) = (url, body, errors.is_empty()) else {
-            return Err(Error::many(ErrorKind::InvalidConfig, errors).in_service(&self.id));
+            return Err(Error::many(ErrorKind::InvalidConfig, errors).in_service(&this.id));
         };
         let static_uri = if url.is_static() {
-            Some(render_uri(&url, &CallData::new()).map_err(|e| e.in_service(&self.id))?)
+            Some(render_uri(&url, &CallData::new()).map_err(|e| e.in_service(&this.id))?)
         } else {
             None
         };
+        let method = this.method.as_http();
         Ok(Service {
-            config: self.clone(),
-            method: self.method.as_http(),
+            config: config.into_owned(),
+            method,
             url,
             static_uri,
             body,
@@ -621,7 +626,7 @@ impl ServiceConfig {
     /// template.
     fn compile_url(&self, get: bool, options: &Options<'_>) -> Result<Template, Vec<Error>> {
         let mut builder = Builder::new(options);
-        builder.fragment(&self.url, Context::Url, None, Some("url"));
+        builder.fragment(&self.url, Context::Url, None, Some(&|| "url".into()));
         if let Some(pairs) = self.body.query_pairs(get).filter(|p| !p.is_empty()) {
             // Values are percent-encoded, so a `?` in the URL is the
             // template's own; one that ends in a placeholder is given `&`
@@ -638,6 +643,32 @@ impl ServiceConfig {
         }
         builder.finish(Context::Url)
     }
+}
+
+/// Every secret of a service's `auth` and `signing`, with its field path.
+fn secrets_in<'a>(
+    auth: &'a mut Auth,
+    signing: &'a mut Option<SigningConfig>,
+) -> Vec<(String, &'a mut Secret)> {
+    let mut secrets: Vec<(String, &'a mut Secret)> = Vec::new();
+    match auth {
+        Auth::Basic { password, .. } => secrets.push(("auth.password".into(), password)),
+        Auth::Bearer { token } => secrets.push(("auth.token".into(), token)),
+        Auth::ApiKey { key, .. } => secrets.push(("auth.key".into(), key)),
+        _ => {}
+    }
+    match signing {
+        Some(SigningConfig::StandardWebhooks { secrets: keys }) => secrets.extend(
+            keys.iter_mut()
+                .enumerate()
+                .map(|(i, key)| (format!("signing.secrets.{i}"), key)),
+        ),
+        Some(SigningConfig::Twilio { token }) => {
+            secrets.push(("signing.token".into(), token));
+        }
+        _ => {}
+    }
+    secrets
 }
 
 /// A header whose value depends on the call.

@@ -387,6 +387,8 @@ fn json_templates_refuse_what_strict_receivers_refuse() {
     for bad in [
         r##"{"n": 1e999999}"##,
         r##"{"s": "\ud800"}"##,
+        r##"{"\udfff": 1}"##,
+        r##"[1, {"a": [1e999]}]"##,
         &format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000)),
     ] {
         let err = json(bad).unwrap_err();

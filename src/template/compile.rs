@@ -59,19 +59,22 @@ impl<'o, 'c> Builder<'o, 'c> {
     /// value goes through `map` before it is escaped, where one is given.
     /// Problems name `field` (a configuration path) and their position in
     /// `source`.
+    ///
+    /// `field` makes the path only when there is a problem to name it in.
     pub(crate) fn fragment(
         &mut self,
         source: &str,
         context: Context,
         map: Option<&BTreeMap<String, String>>,
-        field: Option<&str>,
+        field: Option<&dyn Fn() -> String>,
     ) {
         let first_error = self.errors.len();
         self.other_syntax(source);
         self.compile_fragment(source, context, map.filter(|m| !m.is_empty()));
-        if let Some(field) = field {
+        if let Some(field) = field.filter(|_| self.errors.len() > first_error) {
+            let field = field();
             for error in &mut self.errors[first_error..] {
-                *error = error.clone().in_field(field);
+                *error = error.clone().in_field(&field);
             }
         }
     }
@@ -114,6 +117,9 @@ impl<'o, 'c> Builder<'o, 'c> {
                 .collect(),
         };
         let first_error = self.errors.len();
+        self.steps.reserve(found.len() + 1);
+        self.spots.reserve(found.len());
+        self.literals.reserve(source.len());
         let mut locator = Locator::new(source);
         // The source with each placeholder replaced by a stand-in of the
         // same length, for the JSON, XML or URL parser to check the
@@ -121,8 +127,11 @@ impl<'o, 'c> Builder<'o, 'c> {
         let mut stand_in = Vec::with_capacity(source.len());
         let mut literal_start = 0;
         for (found, place) in found {
-            // In order, so the locator walks the text once.
-            let literal_position = locator.locate(literal_start);
+            // Located in order (the literal before the placeholder, if it is
+            // refused, then the placeholder), so the locator walks the text
+            // once.
+            let literal = &source[literal_start..found.start];
+            self.push_literal(literal, context, &mut locator, literal_start);
             let position = locator.locate(found.start);
             let slot_context = match place {
                 Ok(slot_context) => slot_context,
@@ -139,11 +148,10 @@ impl<'o, 'c> Builder<'o, 'c> {
                         )
                         .at(position),
                     );
+                    literal_start = found.end;
                     continue;
                 }
             };
-            let literal = &source[literal_start..found.start];
-            self.push_literal(literal, context, literal_position);
             stand_in.extend_from_slice(literal.as_bytes());
             // `[]` is a JSON value that, unlike a number or a string, cannot
             // continue a number (`1#x#`) or stand as a key; `x`s are valid
@@ -159,13 +167,13 @@ impl<'o, 'c> Builder<'o, 'c> {
             self.placeholder(&found, slot_context, position, map);
         }
         let rest = &source[literal_start..];
-        self.push_literal(rest, context, locator.locate(literal_start));
+        self.push_literal(rest, context, &mut locator, literal_start);
         stand_in.extend_from_slice(rest.as_bytes());
 
         if self.errors.len() == first_error {
             // Stand-ins replace whole placeholders with ASCII, so the text
             // stays UTF-8 and keeps every offset.
-            let stand_in = String::from_utf8_lossy(&stand_in);
+            let stand_in = String::from_utf8(stand_in).unwrap_or_default();
             let checked = match context {
                 Context::Json => scan::check_json(source, &stand_in),
                 Context::Xml => scan::check_xml(source, &stand_in),
@@ -218,11 +226,19 @@ impl<'o, 'c> Builder<'o, 'c> {
         }
     }
 
-    /// Appends literal template text, escaped where the context escapes
-    /// literals.
-    fn push_literal(&mut self, text: &str, context: Context, position: Position) {
+    /// Appends literal template text, which starts at `offset` in the
+    /// located text, escaped where the context escapes literals.
+    fn push_literal(
+        &mut self,
+        text: &str,
+        context: Context,
+        locator: &mut Locator<'_>,
+        offset: usize,
+    ) {
         if context.escapes_literals() {
             if let Err(refused) = context.escape(text, &mut self.literals) {
+                // Located only here: most literals are never refused.
+                let position = locator.locate(offset);
                 self.errors
                     .push(Error::new(ErrorKind::UnsafeValue, refused.message()).at(position));
             }
@@ -363,7 +379,7 @@ fn check(
     } else {
         Missing::Empty
     });
-    let key = options.catalog.key(found.name).ok_or_else(|| {
+    let key = options.catalog.key_of(spec).ok_or_else(|| {
         Error::new(
             ErrorKind::UnknownField,
             format!("unknown field `{}`", shown(found.name)),

@@ -83,7 +83,18 @@ impl<'s> Finder<'s> {
     /// A placeholder is the opening delimiter, a name
     /// (`[A-Za-z_][A-Za-z0-9_.]*`), optionally `|` and options, and the
     /// closing delimiter, all on one line. Anything else is literal text.
+    #[inline]
     pub(crate) fn at(&mut self, i: usize) -> Option<Found<'s>> {
+        // Scans ask at every byte, and most bytes cannot open a placeholder:
+        // one comparison, inline, says so.
+        let first = self.syntax.delimiters().0.as_bytes().first();
+        if self.src.as_bytes().get(i) != first {
+            return None;
+        }
+        self.at_opening(i)
+    }
+
+    fn at_opening(&mut self, i: usize) -> Option<Found<'s>> {
         let src = self.src;
         let (open, close) = self.syntax.delimiters();
         let bytes = src.as_bytes();
@@ -141,8 +152,15 @@ pub(crate) fn any(_: &str) -> bool {
 pub(crate) fn plain<'s>(src: &'s str, syntax: Syntax, accept: Accept<'_>) -> Vec<Found<'s>> {
     let mut finder = Finder::new(src, syntax);
     let mut found = Vec::new();
+    let first = syntax.delimiters().0.as_bytes()[0];
+    let bytes = src.as_bytes();
     let mut i = 0;
-    while i < src.len() {
+    // Only where the opening delimiter's first byte is can one start.
+    while let Some(at) = bytes
+        .get(i..)
+        .and_then(|rest| rest.iter().position(|&b| b == first))
+    {
+        i += at;
         match finder.accepted(i, accept) {
             Some(f) => {
                 i = f.end;
@@ -190,13 +208,66 @@ pub(crate) fn json<'s>(
     found
 }
 
+/// A JSON value read in full, every string decoded and every number
+/// parsed as a `serde_json::Value` would be, but kept nowhere: what
+/// `check_json` needs, without building the value.
+struct Checked;
+
+impl<'de> serde::Deserialize<'de> for Checked {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Checked, D::Error> {
+        deserializer.deserialize_any(Checked)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Checked {
+    type Value = Checked;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_unit<E>(self) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+        while seq.next_element::<Checked>()?.is_some() {}
+        Ok(Checked)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+        while map.next_entry::<Checked, Checked>()?.is_some() {}
+        Ok(Checked)
+    }
+}
+
 /// Checks that `text` (a template with its placeholders replaced by stand-ins
 /// of the same length) is JSON that any receiver reads.
 pub(crate) fn check_json(source: &str, text: &str) -> Result<(), Error> {
     // Read as a whole value, not skipped: that refuses what a strict
     // receiver refuses too (lone surrogates, numbers out of range, nesting
     // past serde_json's 128 levels).
-    serde_json::from_str::<serde_json::Value>(text)
+    serde_json::from_str::<Checked>(text)
         .map(|_| ())
         .map_err(|e| {
             let e = json_error(ErrorKind::TemplateSyntax, text, e);
