@@ -88,6 +88,9 @@ pub(crate) struct Positions {
     pub(crate) of: HashMap<String, u32>,
     /// Each field's name, by position.
     pub(crate) names: Box<[Box<str>]>,
+    /// Each field, by position: one hash lookup finds a placeholder's
+    /// field and its position.
+    specs: Box<[FieldSpec]>,
     /// Each field's type, by position.
     pub(crate) types: Vec<FieldType>,
     /// The fields whose values are secrets.
@@ -400,6 +403,7 @@ impl Catalog {
                 .keys()
                 .map(|name| name.as_str().into())
                 .collect(),
+            specs: self.fields.values().cloned().collect(),
             types: self.fields.values().map(|f| f.field_type).collect(),
             secret: self
                 .fields
@@ -470,17 +474,24 @@ impl Catalog {
     /// have.
     #[cfg(test)]
     pub(crate) fn key(&self, name: &str) -> Option<FieldKey> {
-        self.key_of(self.fields.get(name)?)
+        let (position, spec) = self.field(name)?;
+        Some(self.key_at(position, spec))
     }
 
-    /// The key of a field of this catalog, from its spec.
-    pub(crate) fn key_of(&self, spec: &FieldSpec) -> Option<FieldKey> {
-        Some(FieldKey {
-            position: *self.positions.of.get(spec.name.as_str())?,
+    /// The field of that name and its position, with one hash lookup.
+    pub(crate) fn field(&self, name: &str) -> Option<(u32, &FieldSpec)> {
+        let position = *self.positions.of.get(name)?;
+        Some((position, self.positions.specs.get(position as usize)?))
+    }
+
+    /// The key of the field at `position`, whose spec is `spec`.
+    pub(crate) fn key_at(&self, position: u32, spec: &FieldSpec) -> FieldKey {
+        FieldKey {
+            position,
             positions: Arc::clone(&self.positions),
             builtin: Builtin::of(&spec.name),
             secret: spec.secret,
-        })
+        }
     }
 
     /// The positions of the fields, shared with call data built for this

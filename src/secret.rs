@@ -234,7 +234,13 @@ pub(crate) fn deserialize_secrets<'de, D: serde::Deserializer<'de>>(
 /// `credential`, or is `sig`, `pwd` or `pass`. A pair's `secret` flag
 /// overrides the rule either way.
 pub(crate) fn names_secret(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
+    // Names are short: comparing each window, ignoring case, is simpler and
+    // cheaper than lowering a copy and running a substring search per word.
+    let contains = |word: &str| {
+        name.as_bytes()
+            .windows(word.len())
+            .any(|window| window.eq_ignore_ascii_case(word.as_bytes()))
+    };
     [
         "auth",
         "token",
@@ -246,9 +252,11 @@ pub(crate) fn names_secret(name: &str) -> bool {
         "session",
         "credential",
     ]
-    .iter()
-    .any(|word| name.contains(word))
-        || matches!(name.as_str(), "sig" | "pwd" | "pass")
+    .into_iter()
+    .any(contains)
+        || ["sig", "pwd", "pass"]
+            .iter()
+            .any(|exact| name.eq_ignore_ascii_case(exact))
 }
 
 /// `url` with the value of every query parameter that holds a secret

@@ -119,12 +119,14 @@ impl<'o, 'c> Builder<'o, 'c> {
         let first_error = self.errors.len();
         self.steps.reserve(found.len() + 1);
         self.spots.reserve(found.len());
+        self.fields.reserve(found.len());
         self.literals.reserve(source.len());
         let mut locator = Locator::new(source);
         // The source with each placeholder replaced by a stand-in of the
         // same length, for the JSON, XML or URL parser to check the
         // structure around the placeholders.
-        let mut stand_in = Vec::with_capacity(source.len());
+        let structured = matches!(context, Context::Json | Context::Xml | Context::Url);
+        let mut stand_in = Vec::with_capacity(if structured { source.len() } else { 0 });
         let mut literal_start = 0;
         for (found, place) in found {
             // Located in order (the literal before the placeholder, if it is
@@ -152,7 +154,9 @@ impl<'o, 'c> Builder<'o, 'c> {
                     continue;
                 }
             };
-            stand_in.extend_from_slice(literal.as_bytes());
+            if structured {
+                stand_in.extend_from_slice(literal.as_bytes());
+            }
             // `[]` is a JSON value that, unlike a number or a string, cannot
             // continue a number (`1#x#`) or stand as a key; `x`s are valid
             // text anywhere.
@@ -161,16 +165,20 @@ impl<'o, 'c> Builder<'o, 'c> {
             } else {
                 (b"x", b'x')
             };
-            stand_in.extend_from_slice(fill);
-            stand_in.resize(stand_in.len() + (found.end - found.start) - fill.len(), pad);
+            if structured {
+                stand_in.extend_from_slice(fill);
+                stand_in.resize(stand_in.len() + (found.end - found.start) - fill.len(), pad);
+            }
             literal_start = found.end;
             self.placeholder(&found, slot_context, position, map);
         }
         let rest = &source[literal_start..];
         self.push_literal(rest, context, &mut locator, literal_start);
-        stand_in.extend_from_slice(rest.as_bytes());
+        if structured {
+            stand_in.extend_from_slice(rest.as_bytes());
+        }
 
-        if self.errors.len() == first_error {
+        if structured && self.errors.len() == first_error {
             // Stand-ins replace whole placeholders with ASCII, so the text
             // stays UTF-8 and keeps every offset.
             let stand_in = String::from_utf8(stand_in).unwrap_or_default();
@@ -323,7 +331,7 @@ fn check(
     options: &Options<'_>,
     map: Option<&BTreeMap<String, String>>,
 ) -> Result<Slot, Error> {
-    let Some(spec) = options.catalog.get(found.name) else {
+    let Some((field, spec)) = options.catalog.field(found.name) else {
         return Err(Error::new(
             ErrorKind::UnknownField,
             format!("unknown field `{}`", shown(found.name)),
@@ -379,13 +387,7 @@ fn check(
     } else {
         Missing::Empty
     });
-    let key = options.catalog.key_of(spec).ok_or_else(|| {
-        Error::new(
-            ErrorKind::UnknownField,
-            format!("unknown field `{}`", shown(found.name)),
-        )
-        .at(position)
-    })?;
+    let key = options.catalog.key_at(field, spec);
     let extra = (default.is_some() || map.is_some()).then(|| {
         Box::new(Extra {
             default,

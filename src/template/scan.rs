@@ -20,7 +20,38 @@ fn is_name_start(b: u8) -> bool {
 }
 
 fn is_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'.'
+    NAME_BYTES[usize::from(b)]
+}
+
+/// `[A-Za-z0-9_.]`, as a table: names are read a byte at a time.
+static NAME_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'_' || c == b'.';
+        b += 1;
+    }
+    table
+};
+
+/// Whether `delimiter` (one or two bytes) starts at `at`: compared byte by
+/// byte, since a slice comparison calls `memcmp` for so few.
+fn starts_with(bytes: &[u8], at: usize, delimiter: &[u8]) -> bool {
+    delimiter
+        .iter()
+        .enumerate()
+        .all(|(k, d)| bytes.get(at + k) == Some(d))
+}
+
+/// Adds a placeholder to a scan's list, making room on the first for those
+/// of a typical template of this length (one per couple of dozen bytes), so
+/// the list rarely grows, and a text with none allocates nothing.
+fn push<T>(found: &mut Vec<T>, src: &str, item: T) {
+    if found.capacity() == 0 {
+        found.reserve(src.len() / 24 + 1);
+    }
+    found.push(item);
 }
 
 /// Finds placeholders in one text, left to right.
@@ -98,19 +129,19 @@ impl<'s> Finder<'s> {
         let src = self.src;
         let (open, close) = self.syntax.delimiters();
         let bytes = src.as_bytes();
-        if !bytes[i..].starts_with(open.as_bytes()) {
+        if !starts_with(bytes, i, open.as_bytes()) {
             return None;
         }
         let name_start = i + open.len();
         if !bytes.get(name_start).copied().is_some_and(is_name_start) {
             return None;
         }
-        let mut j = name_start + 1;
-        while j < bytes.len() && is_name_byte(bytes[j]) {
-            j += 1;
-        }
+        let j = bytes[name_start..]
+            .iter()
+            .position(|&b| !is_name_byte(b))
+            .map_or(bytes.len(), |n| name_start + n);
         let name = &src[name_start..j];
-        if bytes[j..].starts_with(close.as_bytes()) {
+        if starts_with(bytes, j, close.as_bytes()) {
             return Some(Found {
                 start: i,
                 end: j + close.len(),
@@ -164,7 +195,7 @@ pub(crate) fn plain<'s>(src: &'s str, syntax: Syntax, accept: Accept<'_>) -> Vec
         match finder.accepted(i, accept) {
             Some(f) => {
                 i = f.end;
-                found.push(f);
+                push(&mut found, src, f);
             }
             None => i += 1,
         }
@@ -185,8 +216,14 @@ pub(crate) fn json<'s>(
     let mut finder = Finder::new(src, syntax);
     let mut found = Vec::new();
     let mut in_string = false;
+    let first = syntax.delimiters().0.as_bytes()[0];
     let mut i = 0;
-    while i < bytes.len() {
+    // Only a delimiter, a quote or a backslash changes anything.
+    while let Some(at) = bytes.get(i..).and_then(|rest| {
+        rest.iter()
+            .position(|&b| b == first || b == b'"' || b == b'\\')
+    }) {
+        i += at;
         let here = finder.at(i).filter(|f| !in_string || accept(f.name));
         if let Some(f) = here {
             let escape = if in_string {
@@ -194,7 +231,7 @@ pub(crate) fn json<'s>(
             } else {
                 Context::JsonValue
             };
-            found.push((f, escape));
+            push(&mut found, src, (f, escape));
             i = f.end;
             continue;
         }
@@ -295,8 +332,15 @@ pub(crate) fn url<'s>(
     let mut finder = Finder::new(src, syntax);
     let mut found = Vec::new();
     let mut in_query = false;
+    let first = syntax.delimiters().0.as_bytes()[0];
     let mut i = 0;
-    while i < src.len() {
+    // Only a delimiter or a `?` changes anything.
+    while let Some(at) = src
+        .as_bytes()
+        .get(i..)
+        .and_then(|rest| rest.iter().position(|&b| b == first || b == b'?'))
+    {
+        i += at;
         if let Some(f) = finder.accepted(i, accept) {
             let escape = if f.start < authority_end {
                 Err("the scheme, host or port of a URL")
@@ -305,7 +349,7 @@ pub(crate) fn url<'s>(
             } else {
                 Ok(Context::UrlPath)
             };
-            found.push((f, escape));
+            push(&mut found, src, (f, escape));
             i = f.end;
             continue;
         }
@@ -418,7 +462,7 @@ pub(crate) fn xml<'s>(
                 Xml::Instruction => Err("a processing instruction"),
                 Xml::Declaration | Xml::Subset => Err("a declaration"),
             };
-            found.push((f, escape));
+            push(&mut found, src, (f, escape));
             i = f.end;
             continue;
         }
