@@ -51,8 +51,63 @@ pub struct Registry {
     declared: Declared,
 }
 
-/// A set of webhook ids, shared between clones until one side edits it.
-pub(crate) type Ids = Arc<HashSet<Arc<str>>>;
+/// A set of webhook ids. Most services have one webhook and most scopes
+/// one subscriber (a tenant's own), so one id is held inline; more are a
+/// set shared between clones until one side edits it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) enum Ids {
+    #[default]
+    None,
+    One(Arc<str>),
+    Many(Arc<HashSet<Arc<str>>>),
+}
+
+impl Ids {
+    fn insert(&mut self, id: Arc<str>) {
+        match self {
+            Ids::None => *self = Ids::One(id),
+            Ids::One(one) if *one == id => {}
+            Ids::One(one) => {
+                *self = Ids::Many(Arc::new(HashSet::from([Arc::clone(one), id])));
+            }
+            Ids::Many(many) => {
+                Arc::make_mut(many).insert(id);
+            }
+        }
+    }
+
+    fn remove(&mut self, id: &str) {
+        match self {
+            Ids::One(one) if &**one == id => *self = Ids::None,
+            Ids::Many(many) => {
+                Arc::make_mut(many).remove(id);
+            }
+            _ => {}
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        match self {
+            Ids::None => true,
+            Ids::One(_) => false,
+            Ids::Many(many) => many.is_empty(),
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Arc<str>> {
+        let (one, many) = match self {
+            Ids::None => (None, None),
+            Ids::One(one) => (Some(one), None),
+            Ids::Many(many) => (None, Some(many.iter())),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
+    }
+}
 
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Declared {
@@ -419,26 +474,29 @@ impl Registry {
             .services
             .get_key_value(webhook.service.as_str())
             .map_or_else(|| webhook.service.as_str().into(), |(id, _)| Arc::clone(id));
-        Arc::make_mut(self.users.entry(service).or_default()).insert(Arc::clone(id));
+        self.users
+            .entry(service)
+            .or_default()
+            .insert(Arc::clone(id));
         let by_scope = self.index.entry(webhook.event.clone()).or_default();
         for scope in &webhook.scopes {
             let ids = match by_scope.get_mut(scope.as_str()) {
                 Some(ids) => ids,
                 None => by_scope.entry(scope.as_str().into()).or_default(),
             };
-            Arc::make_mut(ids).insert(Arc::clone(id));
+            ids.insert(Arc::clone(id));
         }
     }
 
     fn unindex_webhook(&mut self, webhook: &WebhookConfig) {
         let id = webhook.id.as_str();
         if let Some(users) = self.users.get_mut(webhook.service.as_str()) {
-            Arc::make_mut(users).remove(id);
+            users.remove(id);
         }
         if let Some(by_scope) = self.index.get_mut(&webhook.event) {
             for scope in &webhook.scopes {
                 if let Some(ids) = by_scope.get_mut(scope.as_str()) {
-                    Arc::make_mut(ids).remove(id);
+                    ids.remove(id);
                     if ids.is_empty() {
                         by_scope.remove(scope.as_str());
                     }
@@ -647,6 +705,33 @@ mod tests {
             .is_empty());
     }
 
+    /// A set of ids holds one inline and more in a shared set, and says the
+    /// same whichever it is.
+    #[test]
+    fn id_sets_grow_and_shrink() {
+        let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
+        let mut ids = Ids::default();
+        assert!(ids.is_empty());
+        ids.insert(Arc::clone(&a));
+        ids.insert(Arc::clone(&a));
+        assert!(matches!(ids, Ids::One(_)));
+        assert_eq!(ids.len(), 1);
+        ids.insert(Arc::clone(&b));
+        assert_eq!(ids.len(), 2);
+        let shared = ids.clone();
+        ids.remove("a");
+        assert_eq!(ids.iter().map(|id| &**id).collect::<Vec<_>>(), ["b"]);
+        assert_eq!(shared.len(), 2);
+        ids.remove("b");
+        ids.remove("b");
+        assert!(ids.is_empty());
+        let mut one = Ids::One(a);
+        one.remove("b");
+        assert_eq!(one.len(), 1);
+        one.remove("a");
+        assert!(one.is_empty());
+    }
+
     /// Webhooks, users and scope buckets are shared by a clone too, and an
     /// edit on either side copies only what it changes.
     #[test]
@@ -659,7 +744,10 @@ mod tests {
             .unwrap();
         let snapshot = r.clone();
         assert!(Arc::ptr_eq(&r.webhooks[W1], &snapshot.webhooks[W1]));
-        let bucket = |r: &Registry, scope: &str| Arc::clone(&r.index[&Event::CallHangup][scope]);
+        let bucket = |r: &Registry, scope: &str| match &r.index[&Event::CallHangup][scope] {
+            Ids::Many(many) => Arc::clone(many),
+            other => panic!("{other:?}"),
+        };
         assert!(Arc::ptr_eq(&bucket(&r, "A"), &bucket(&snapshot, "A")));
         let fired = |r: &Registry, scope: &str| {
             r.dispatch(Event::CallHangup, &call(&[scope]), at())

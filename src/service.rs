@@ -601,21 +601,30 @@ impl ServiceConfig {
             }
         }
 
-        let (Some(url), Some(body), true) = (url, body, errors.is_empty()) else {
+        let (
+            Some(url),
+            Some(Body {
+                template: body,
+                content_type,
+                ..
+            }),
+            true,
+        ) = (url, body, errors.is_empty())
+        else {
             return Err(Error::many(ErrorKind::InvalidConfig, errors).in_service(&this.id));
         };
-        let static_uri = if url.is_static() {
-            Some(render_uri(&url, &CallData::new()).map_err(|e| e.in_service(&this.id))?)
+        let url = if url.is_static() {
+            Url::Static(render_uri(&url, &CallData::new()).map_err(|e| e.in_service(&this.id))?)
         } else {
-            None
+            Url::Templated(url)
         };
         let method = this.method.as_http();
         Ok(Service {
             config: config.into_owned(),
             method,
             url,
-            static_uri,
             body,
+            sets_length: content_type.is_some(),
             static_headers,
             dynamic_headers,
             signer,
@@ -689,10 +698,11 @@ pub struct Service {
     config: ServiceConfig,
     method: http::Method,
     /// The URL, with the query pairs of a `GET`.
-    url: Template,
-    /// The URI, parsed once, when it does not depend on the call.
-    static_uri: Option<http::Uri>,
-    body: Body,
+    url: Url,
+    /// The body; empty for none.
+    body: Template,
+    /// Whether requests carry the body's length (those with a body type).
+    sets_length: bool,
     static_headers: HeaderMap,
     dynamic_headers: Vec<DynamicHeader>,
     signer: Option<Signer>,
@@ -710,6 +720,13 @@ impl fmt::Debug for Service {
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
+}
+
+/// A service's URL: parsed once when it does not depend on the call.
+#[derive(Debug, Clone)]
+enum Url {
+    Static(http::Uri),
+    Templated(Template),
 }
 
 fn render_uri<L: Lookup + ?Sized>(url: &Template, data: &L) -> Result<http::Uri, Error> {
@@ -845,10 +862,14 @@ impl Service {
     #[must_use]
     pub fn fields(&self) -> Vec<&str> {
         let mut fields: Vec<&str> = Vec::new();
-        let all = self
-            .url
-            .fields()
-            .chain(self.body.template.fields())
+        let url = match &self.url {
+            Url::Static(_) => None,
+            Url::Templated(url) => Some(url.fields()),
+        };
+        let all = url
+            .into_iter()
+            .flatten()
+            .chain(self.body.fields())
             .chain(self.dynamic_headers.iter().flat_map(|h| h.value.fields()));
         for field in all {
             if !fields.contains(&field) {
@@ -890,7 +911,6 @@ impl Service {
     /// As [`Service::request`], for the body.
     pub fn render_body_into(&self, data: &CallData, out: &mut Vec<u8>) -> Result<(), Error> {
         self.body
-            .template
             .render_with(data, out)
             .map_err(|e| e.in_field("body").in_service(&self.config.id))
     }
@@ -924,14 +944,13 @@ impl Service {
 
     pub(crate) fn request_with<L: Lookup + ?Sized>(&self, data: &L) -> Result<Request, Error> {
         let in_service = |e: Error| e.in_service(&self.config.id);
-        let mut body = Vec::with_capacity(self.body.template.size_hint());
+        let mut body = Vec::with_capacity(self.body.size_hint());
         self.body
-            .template
             .render_with(data, &mut body)
             .map_err(|e| in_service(e.in_field("body")))?;
-        let uri = match &self.static_uri {
-            Some(uri) => uri.clone(),
-            None => render_uri(&self.url, data).map_err(in_service)?,
+        let uri = match &self.url {
+            Url::Static(uri) => uri.clone(),
+            Url::Templated(url) => render_uri(url, data).map_err(in_service)?,
         };
         let mut headers = self.static_headers.clone();
         for header in &self.dynamic_headers {
@@ -954,7 +973,7 @@ impl Service {
             value.set_sensitive(header.secret);
             headers.append(header.name.clone(), value);
         }
-        if self.body.content_type.is_some() {
+        if self.sets_length {
             let length = HeaderValue::from(body.len());
             match headers.get_mut(header::CONTENT_LENGTH) {
                 Some(stand_in) => *stand_in = length,
