@@ -439,5 +439,24 @@ fn render(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, render);
+/// Converting a host's call struct into call data, against serialising the
+/// same struct to JSON: `CallData::from_serialize` types every field (a
+/// timestamp parsed, a duration read) and owns every value, and the issue
+/// asks it to cost at most 1.5 times `serde_json::to_vec`.
+fn convert(c: &mut Criterion) {
+    let pbx_baseline = pbx_struct();
+    let mut group = c.benchmark_group("convert");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    group.bench_function("pbx/CallData::from_serialize", |b| {
+        b.iter(|| black_box(CallData::from_serialize(black_box(&pbx_baseline)).unwrap()))
+    });
+    group.bench_function("pbx/serde_json::to_vec", |b| {
+        b.iter(|| black_box(serde_json::to_vec(black_box(&pbx_baseline)).unwrap()))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, render, convert);
 criterion_main!(benches);

@@ -63,6 +63,14 @@ impl Lookup for CallData {
     }
 }
 
+/// A field's name as call data keeps it: a catalog position, read from the
+/// catalog's names, so setting a known field copies no name.
+#[derive(Debug, Clone, PartialEq)]
+enum Name {
+    Known(u32),
+    Other(Box<str>),
+}
+
 /// The values of one call, or of one agent segment of a call.
 ///
 /// Build it in code, from JSON text, or from any `Serialize` value (the
@@ -82,7 +90,7 @@ impl Lookup for CallData {
 /// ```
 #[derive(Clone)]
 pub struct CallData {
-    entries: Vec<(Box<str>, Value)>,
+    entries: Vec<(Name, Value)>,
     /// Entry index by name, for fields the catalog does not know (those it
     /// knows are found by position).
     index: HashMap<Box<str>, usize>,
@@ -130,18 +138,18 @@ impl CallData {
     pub fn insert(&mut self, name: impl Into<String>, value: impl Into<Value>) -> Option<Value> {
         let name: String = name.into();
         let position = self.catalog.of.get(name.as_str()).copied();
-        self.insert_at(name, position, value.into())
+        self.insert_at(&name, position, value.into())
     }
 
     /// Sets a field whose catalog position (if it has one) is known.
     pub(crate) fn insert_at(
         &mut self,
-        name: String,
+        name: &str,
         position: Option<u32>,
         value: Value,
     ) -> Option<Value> {
         let entry = self.entries.len();
-        match position {
+        let name = match position {
             // A catalog field is found by its position: no name index.
             Some(position) => {
                 let position = position as usize;
@@ -156,16 +164,34 @@ impl CallData {
                         return Some(std::mem::replace(old, value));
                     }
                 }
+                Name::Known(position as u32)
             }
             None => {
-                if let Some(&i) = self.index.get(name.as_str()) {
+                if let Some(&i) = self.index.get(name) {
                     return Some(std::mem::replace(&mut self.entries[i].1, value));
                 }
-                self.index.insert(name.clone().into_boxed_str(), entry);
+                self.index.insert(name.into(), entry);
+                Name::Other(name.into())
             }
-        }
-        self.entries.push((name.into_boxed_str(), value));
+        };
+        self.entries.push((name, value));
         None
+    }
+
+    /// Makes room for `fields` more fields (a struct says how many it has).
+    pub(crate) fn reserve(&mut self, fields: usize) {
+        self.entries.reserve(fields.min(MOST_FIELDS));
+    }
+
+    fn name<'a>(&'a self, name: &'a Name) -> &'a str {
+        match name {
+            Name::Known(position) => self
+                .catalog
+                .names
+                .get(*position as usize)
+                .map_or("", |name| name),
+            Name::Other(name) => name,
+        }
     }
 
     /// The value of a field, if the call has it.
@@ -182,7 +208,7 @@ impl CallData {
 
     /// The fields in the order they were first set.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.entries.iter().map(|(k, v)| (&**k, v))
+        self.entries.iter().map(|(k, v)| (self.name(k), v))
     }
 
     /// How many fields are set.
@@ -884,6 +910,45 @@ mod tests {
         // Typed by the catalog as JSON is.
         let err = CallData::from_serialize(&json!({"call_start": "yesterday"})).unwrap_err();
         assert_eq!(err.field(), Some("call_start"));
+    }
+
+    /// A struct's fields are found by remembered position: the same struct
+    /// converted against catalogs that number its fields differently, in
+    /// turn, lands every value on its own field.
+    #[test]
+    fn struct_fields_land_right_whatever_the_catalog() {
+        #[derive(serde::Serialize)]
+        struct Host {
+            agent_id: &'static str,
+            duration: u32,
+            not_in_any_catalog: &'static str,
+        }
+        let host = Host {
+            agent_id: "7",
+            duration: 3,
+            not_in_any_catalog: "x",
+        };
+        let shifted = Catalog::standard()
+            .clone()
+            .with(crate::catalog::FieldSpec::new("aaa", FieldType::Text))
+            .with(crate::catalog::FieldSpec::new(
+                "agent_a",
+                FieldType::Integer,
+            ));
+        for _ in 0..3 {
+            for catalog in [Catalog::standard(), &shifted] {
+                let data = CallData::from_serialize_in(&host, catalog).unwrap();
+                assert_eq!(data.get("agent_id"), Some(&Value::from("7")));
+                assert_eq!(
+                    data.get("duration"),
+                    Some(&Value::Duration(std::time::Duration::from_secs(3)))
+                );
+                assert_eq!(data.get("not_in_any_catalog"), Some(&Value::from("x")));
+                assert_eq!(data.get("aaa"), None);
+                let names: Vec<&str> = data.iter().map(|(name, _)| name).collect();
+                assert_eq!(names, ["agent_id", "duration", "not_in_any_catalog"]);
+            }
+        }
     }
 
     #[test]

@@ -2,12 +2,14 @@
 //! `Serializer` whose fields land as typed values, with no JSON value built
 //! between.
 
+use std::borrow::Cow;
+use std::cell::Cell;
 use std::fmt;
 
 use serde::ser::{self, Impossible, Serialize};
 
 use super::{convert_raw, not_scalar, CallData, Raw, LONGEST_FIELD_NAME, MOST_FIELDS};
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Positions};
 use crate::error::{shown, Error, ErrorKind};
 use crate::value::Value;
 
@@ -62,11 +64,13 @@ struct Fields<'a> {
 }
 
 impl Fields<'_> {
-    fn name(&self, key: &str) -> Result<String, Failed> {
+    /// The full name of the field `key`: borrowed at the top level, where
+    /// most fields are, so naming one copies nothing.
+    fn name<'k>(&self, key: &'k str) -> Result<Cow<'k, str>, Failed> {
         let name = if self.prefix.is_empty() {
-            key.to_owned()
+            Cow::Borrowed(key)
         } else {
-            format!("{}.{key}", self.prefix)
+            Cow::Owned(format!("{}.{key}", self.prefix))
         };
         if name.len() > LONGEST_FIELD_NAME {
             return Err(Failed(Error::new(
@@ -92,8 +96,58 @@ impl Fields<'_> {
             data: self.data,
             catalog: self.catalog,
             name,
+            position: None,
         })
     }
+
+    /// A field of a struct: its name is a `&'static str`, so at the top
+    /// level its catalog position is found through [`static_position`].
+    fn struct_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), Failed> {
+        let position = self
+            .prefix
+            .is_empty()
+            .then(|| static_position(self.catalog.positions(), key));
+        let name = self.name(key)?;
+        value.serialize(Field {
+            data: self.data,
+            catalog: self.catalog,
+            name,
+            position,
+        })
+    }
+}
+
+/// The catalog position of a struct's field name, remembered per thread by
+/// the name's address and length: a struct's field names are `&'static
+/// str`s, the same on every conversion, and static text never changes, so
+/// each is hashed once per catalog rather than on every conversion.
+/// Callgrind, the PBX call struct of 28 fields: 20,777 -> 15,631
+/// instructions per conversion, 25% (SipHash was most of the difference).
+fn static_position(positions: &Positions, key: &'static str) -> Option<u32> {
+    type Entry = (usize, usize, u64, Option<u32>);
+    const EMPTY: Entry = (0, 0, 0, None);
+    thread_local! {
+        static SEEN: [Cell<Entry>; 256] = const { [const { Cell::new(EMPTY) }; 256] };
+    }
+    let address = key.as_ptr() as usize;
+    // Names sit side by side in memory: a multiplicative hash spreads them.
+    let slot = (address as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56;
+    let slot = slot as usize;
+    let lookup = || positions.of.get(key).copied();
+    SEEN.try_with(|seen| {
+        let (at, len, catalog, position) = seen[slot].get();
+        if (at, len, catalog) == (address, key.len(), positions.id) {
+            return position;
+        }
+        let position = lookup();
+        seen[slot].set((address, key.len(), positions.id, position));
+        position
+    })
+    .unwrap_or_else(|_| lookup())
 }
 
 /// Methods of a serde `Serializer` that refuse what they are given with
@@ -205,7 +259,8 @@ impl<'a> ser::Serializer for Fields<'a> {
         })
     }
 
-    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self, Failed> {
+    fn serialize_struct(self, _: &'static str, fields: usize) -> Result<Self, Failed> {
+        self.data.reserve(fields);
         Ok(self)
     }
 }
@@ -219,7 +274,7 @@ impl ser::SerializeStruct for Fields<'_> {
         key: &'static str,
         value: &T,
     ) -> Result<(), Failed> {
-        self.field(key, value)
+        self.struct_field(key, value)
     }
 
     fn end(self) -> Result<(), Failed> {
@@ -344,20 +399,24 @@ impl ser::Serializer for KeyText {
 
 /// One field's value: a scalar, typed by the catalog; a nested struct or
 /// map, flattened with dots; or a `Duration` or `SystemTime`, one value.
-struct Field<'a> {
+struct Field<'a, 'k> {
     data: &'a mut CallData,
     catalog: &'a Catalog,
-    name: String,
+    name: Cow<'k, str>,
+    /// The catalog position, where it was found already.
+    position: Option<Option<u32>>,
 }
 
-impl Field<'_> {
+impl Field<'_, '_> {
     fn raw(self, raw: Raw<'_>) -> Result<(), Failed> {
         // One look-up gives the catalog position and, by it, the type.
         let positions = self.catalog.positions();
-        let position = positions.of.get(self.name.as_str()).copied();
+        let position = self
+            .position
+            .unwrap_or_else(|| positions.of.get(&*self.name).copied());
         let field_type = position.and_then(|p| positions.types.get(p as usize).copied());
         let value = convert_raw(field_type, &self.name, raw).map_err(Failed)?;
-        self.data.insert_at(self.name, position, value);
+        self.data.insert_at(&self.name, position, value);
         Ok(())
     }
 
@@ -366,7 +425,7 @@ impl Field<'_> {
     }
 }
 
-impl<'a> ser::Serializer for Field<'a> {
+impl<'a> ser::Serializer for Field<'a, '_> {
     type Ok = ();
     type Error = Failed;
     type SerializeSeq = Impossible<(), Failed>;
@@ -472,7 +531,7 @@ impl<'a> ser::Serializer for Field<'a> {
         Fields {
             data: self.data,
             catalog: self.catalog,
-            prefix: self.name,
+            prefix: self.name.into_owned(),
         }
         .field(variant, value)
     }
@@ -503,7 +562,7 @@ impl<'a> ser::Serializer for Field<'a> {
             fields: Fields {
                 data: self.data,
                 catalog: self.catalog,
-                prefix: self.name,
+                prefix: self.name.into_owned(),
             },
             key: None,
         })
@@ -515,7 +574,7 @@ impl<'a> ser::Serializer for Field<'a> {
             fields: Fields {
                 data: self.data,
                 catalog: self.catalog,
-                prefix: self.name,
+                prefix: self.name.into_owned(),
             },
             time: time.then(TimeParts::default),
         })
