@@ -133,9 +133,12 @@ fn bytes_per_compiled_service() {
                 service.name
             );
             drop(compiled);
-            // The scale issue aims at 3 times the JSON.
+            // Up to 7.6 times the JSON before the compact templates (the
+            // SOAP service now holds the most, 4.6 times); the scale issue
+            // aimed at 3 times, which keeping the configuration itself
+            // beside the compiled form (twice its JSON) rules out.
             assert!(
-                bytes < 8 * json,
+                bytes < 5 * json,
                 "{}: {bytes} bytes for {json}",
                 service.name
             );
