@@ -266,21 +266,12 @@ impl Registry {
             .event(&event)
             .is_some_and(|spec| spec.per_segment);
         let segments = if per_segment { call.segments.len() } else { 0 };
+        // Each segment in turn, or the whole call once where there are none.
+        let each = (0..segments.max(1)).map(|i| (segments > 0).then_some(i));
         let mut dispatch = Dispatch::default();
         for webhook in self.matching(&event, call) {
-            if segments == 0 {
-                self.fire(webhook, &event, call, None, None, at, &mut dispatch);
-            }
-            for segment in 0..segments {
-                self.fire(
-                    webhook,
-                    &event,
-                    call,
-                    Some(segment),
-                    None,
-                    at,
-                    &mut dispatch,
-                );
+            for segment in each.clone() {
+                self.fire(webhook, &event, call, segment, None, at, &mut dispatch);
             }
         }
         dispatch
