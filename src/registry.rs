@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::error::{Error, ErrorKind};
 use crate::event::{unknown_event, Event, EventSpec};
 use crate::id::is_uuid;
-use crate::service::{Service, ServiceConfig};
+use crate::service::{same_but_enabled, Service, ServiceConfig};
 use crate::webhook::{WebhookConfig, WebhookRow};
 
 /// Services and webhooks, indexed for dispatch by event and scope.
@@ -35,7 +35,7 @@ pub struct Registry {
     /// tables but nothing in them. An edit after a clone copies only the
     /// entry it changes (a webhook, one service's list of users, one scope's
     /// bucket), never a table.
-    pub(crate) services: HashMap<Arc<str>, Arc<Service>>,
+    pub(crate) services: HashMap<Arc<str>, Service>,
     /// Service id → the webhooks that use it, so edits to a service touch
     /// only its own webhooks.
     users: HashMap<Arc<str>, Ids>,
@@ -126,6 +126,14 @@ impl PartialEq for Registry {
     }
 }
 
+/// A service's configuration as it is now: as compiled, and enabled or not
+/// as the registry has set it since.
+fn current_config(service: &Service) -> ServiceConfig {
+    let mut config = service.config().clone();
+    config.enabled = service.is_enabled();
+    config
+}
+
 pub(crate) fn registry_error(message: String) -> Error {
     Error::new(ErrorKind::Registry, message)
 }
@@ -177,7 +185,7 @@ impl Registry {
     fn from_config_with(
         config: &Config,
         catalog: Catalog,
-        reuse: impl Fn(&ServiceConfig) -> Option<Arc<Service>>,
+        reuse: impl Fn(&ServiceConfig) -> Option<Service>,
     ) -> Result<Registry, Error> {
         let mut registry = Registry::new(catalog);
         registry.declared = Declared {
@@ -263,8 +271,12 @@ impl Registry {
             reusable
                 .then(|| self.services.get(service.id.as_str()))
                 .flatten()
-                .filter(|old| old.config() == service)
-                .cloned()
+                .filter(|old| same_but_enabled(old.config(), service))
+                .map(|old| {
+                    let mut reused = old.clone();
+                    reused.set_enabled(service.enabled);
+                    reused
+                })
         })
     }
 
@@ -274,7 +286,7 @@ impl Registry {
         let services: BTreeMap<_, _> = self.services.iter().collect();
         let webhooks: BTreeMap<_, _> = self.webhooks.iter().collect();
         Config {
-            services: services.values().map(|s| s.config().clone()).collect(),
+            services: services.values().map(|s| current_config(s)).collect(),
             webhooks: webhooks.values().map(|&w| (**w).clone()).collect(),
             allowed_addresses: self.allowed_addresses.clone(),
             preset: self.declared.preset.clone(),
@@ -306,7 +318,7 @@ impl Registry {
         }
         let id: Arc<str> = config.id.as_str().into();
         let service = config.compile_owned(&self.catalog, &self.addresses)?;
-        self.services.insert(id, Arc::new(service));
+        self.services.insert(id, service);
         Ok(())
     }
 
@@ -334,7 +346,7 @@ impl Registry {
                 self.check_realtime(webhook, &service)?;
             }
         }
-        self.services.insert(id, Arc::new(service));
+        self.services.insert(id, service);
         Ok(())
     }
 
@@ -351,7 +363,7 @@ impl Registry {
             .ok_or_else(|| registry_error(format!("no service `{id}`")))?;
         // Nothing is compiled again; a snapshot sharing the service keeps
         // its own copy.
-        Arc::make_mut(service).set_enabled(enabled);
+        service.set_enabled(enabled);
         Ok(())
     }
 
@@ -381,20 +393,20 @@ impl Registry {
         self.users.remove(id);
         self.services
             .remove(id)
-            .map(|s| s.config().clone())
+            .map(|s| current_config(&s))
             .ok_or_else(|| registry_error(format!("no service `{id}`")))
     }
 
     /// The service with this id.
     #[must_use]
     pub fn service(&self, id: &str) -> Option<&Service> {
-        self.services.get(id).map(|s| &**s)
+        self.services.get(id)
     }
 
     /// Every service, sorted by id.
     #[must_use]
     pub fn services(&self) -> Vec<&Service> {
-        let mut services: Vec<&Service> = self.services.values().map(|s| &**s).collect();
+        let mut services: Vec<&Service> = self.services.values().collect();
         services.sort_by(|a, b| a.id().cmp(b.id()));
         services
     }
@@ -762,7 +774,7 @@ mod tests {
         assert_eq!((fired(&snapshot, "A"), fired(&snapshot, "B")), (2, 1));
         // The snapshot's service still has both users.
         assert!(snapshot.clone().remove_service(S1).is_err());
-        assert!(Arc::ptr_eq(&r.services[S1], &snapshot.services[S1]));
+        assert!(r.services[S1].shares_compiled(&snapshot.services[S1]));
     }
 
     /// A snapshot taken before an edit keeps seeing what it saw: services
@@ -774,7 +786,7 @@ mod tests {
         r.add_webhook(webhook(W1, Event::CallHangup, &["A"]))
             .unwrap();
         let snapshot = r.clone();
-        assert!(Arc::ptr_eq(&r.services[S1], &snapshot.services[S1]));
+        assert!(r.services[S1].shares_compiled(&snapshot.services[S1]));
         r.set_service_enabled(S1, false).unwrap();
         assert!(!r.service(S1).unwrap().is_enabled());
         assert!(snapshot.service(S1).unwrap().is_enabled());
@@ -796,6 +808,31 @@ mod tests {
         r.remove_service(S1).unwrap();
     }
 
+    /// Whether a service is enabled lives beside its compiled form: setting
+    /// it copies nothing, and everything that reads a configuration back
+    /// (the whole, a removed service, a reload) sees it.
+    #[test]
+    fn enabling_is_kept_beside_the_compiled_service() {
+        let mut r = Registry::new(Catalog::standard().clone());
+        r.add_service(service(S1, "{}")).unwrap();
+        let before = r.clone();
+        r.set_service_enabled(S1, false).unwrap();
+        assert!(r.services[S1].shares_compiled(&before.services[S1]));
+        assert!(!r.to_config().services[0].enabled);
+        assert!(before.to_config().services[0].enabled);
+        assert_ne!(r, before);
+
+        // A reload that only flips `enabled` reuses the compiled service.
+        let mut config = r.to_config();
+        config.services[0].enabled = true;
+        let next = r.reload(&config, Catalog::standard().clone()).unwrap();
+        assert!(next.services[S1].shares_compiled(&r.services[S1]));
+        assert!(next.service(S1).unwrap().is_enabled());
+        assert_eq!(next, before);
+
+        assert!(!r.remove_service(S1).unwrap().enabled);
+    }
+
     /// A reload compiles only the services whose configuration changed.
     #[test]
     fn reloads_reuse_unchanged_services() {
@@ -807,8 +844,8 @@ mod tests {
         let r = Registry::from_config(&config, Catalog::standard().clone()).unwrap();
         config.services[1].name = "changed".into();
         let next = r.reload(&config, Catalog::standard().clone()).unwrap();
-        assert!(Arc::ptr_eq(&r.services[S1], &next.services[S1]));
-        assert!(!Arc::ptr_eq(&r.services[S2], &next.services[S2]));
+        assert!(r.services[S1].shares_compiled(&next.services[S1]));
+        assert!(!r.services[S2].shares_compiled(&next.services[S2]));
         assert_eq!(next.service(S2).unwrap().config().name, "changed");
         assert_eq!(
             next.to_config(),

@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
@@ -619,7 +620,8 @@ impl ServiceConfig {
             Url::Templated(url)
         };
         let method = this.method.as_http();
-        Ok(Service {
+        let enabled = this.enabled;
+        let compiled = Compiled {
             config: config.into_owned(),
             method,
             url,
@@ -628,6 +630,10 @@ impl ServiceConfig {
             static_headers,
             dynamic_headers,
             signer,
+        };
+        Ok(Service {
+            compiled: Arc::new(compiled),
+            enabled,
         })
     }
 
@@ -693,8 +699,18 @@ struct DynamicHeader {
 
 /// A compiled web service, ready to build requests. Its `Debug` shows its
 /// configuration, secrets redacted.
+///
+/// Cloning one is cheap: the compiled part is shared, and whether the
+/// service is enabled is kept beside it, so enabling or disabling a service
+/// compiles and copies nothing.
 #[derive(Clone)]
 pub struct Service {
+    compiled: Arc<Compiled>,
+    enabled: bool,
+}
+
+/// What compiling a service makes, shared by every copy of the service.
+struct Compiled {
     config: ServiceConfig,
     method: http::Method,
     /// The URL, with the query pairs of a `GET`.
@@ -710,14 +726,25 @@ pub struct Service {
 
 impl PartialEq for Service {
     fn eq(&self, other: &Service) -> bool {
-        self.config == other.config
+        self.enabled == other.enabled && same_but_enabled(self.config(), other.config())
     }
+}
+
+/// Whether two configurations are the same but perhaps for `enabled`.
+pub(crate) fn same_but_enabled(a: &ServiceConfig, b: &ServiceConfig) -> bool {
+    if a.enabled == b.enabled {
+        return a == b;
+    }
+    let mut b = b.clone();
+    b.enabled = a.enabled;
+    *a == b
 }
 
 impl fmt::Debug for Service {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Service")
-            .field("config", &self.config)
+            .field("config", &self.compiled.config)
+            .field("enabled", &self.enabled)
             .finish_non_exhaustive()
     }
 }
@@ -787,39 +814,48 @@ fn is_dot_segment(segment: &[u8]) -> bool {
 }
 
 impl Service {
-    /// The configuration the service was compiled from.
+    /// The configuration the service was compiled from. Enabling or
+    /// disabling the service in a registry changes [`Service::is_enabled`],
+    /// not this; [`Registry::to_config`](crate::Registry::to_config) writes
+    /// back what `is_enabled` says.
     #[must_use]
     pub fn config(&self) -> &ServiceConfig {
-        &self.config
+        &self.compiled.config
     }
 
     /// The service id.
     #[must_use]
     pub fn id(&self) -> &str {
-        &self.config.id
+        &self.compiled.config.id
     }
 
     /// Whether the service is enabled.
     #[must_use]
     pub fn is_enabled(&self) -> bool {
-        self.config.enabled
+        self.enabled
     }
 
-    /// Enables or disables the service; nothing is compiled again.
+    /// Enables or disables the service; nothing is compiled or copied.
     pub(crate) fn set_enabled(&mut self, enabled: bool) {
-        self.config.enabled = enabled;
+        self.enabled = enabled;
+    }
+
+    /// Whether two services share one compiled form.
+    #[cfg(test)]
+    pub(crate) fn shares_compiled(&self, other: &Service) -> bool {
+        Arc::ptr_eq(&self.compiled, &other.compiled)
     }
 
     /// The HTTP method.
     #[must_use]
     pub fn method(&self) -> &http::Method {
-        &self.method
+        &self.compiled.method
     }
 
     /// The retry policy: the service's, or the default.
     #[must_use]
     pub fn retry_policy(&self) -> RetryPolicy {
-        self.config.retry.clone().unwrap_or_default()
+        self.compiled.config.retry.clone().unwrap_or_default()
     }
 
     /// Signs `request` as delivery `id` at time `at`, if the service signs
@@ -849,10 +885,10 @@ impl Service {
         id: &str,
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), Error> {
-        match &self.signer {
+        match &self.compiled.signer {
             Some(signer) => signer
                 .sign(request, id, at)
-                .map_err(|e| e.in_field("signing").in_service(&self.config.id)),
+                .map_err(|e| e.in_field("signing").in_service(&self.compiled.config.id)),
             None => Ok(()),
         }
     }
@@ -862,15 +898,20 @@ impl Service {
     #[must_use]
     pub fn fields(&self) -> Vec<&str> {
         let mut fields: Vec<&str> = Vec::new();
-        let url = match &self.url {
+        let url = match &self.compiled.url {
             Url::Static(_) => None,
             Url::Templated(url) => Some(url.fields()),
         };
         let all = url
             .into_iter()
             .flatten()
-            .chain(self.body.fields())
-            .chain(self.dynamic_headers.iter().flat_map(|h| h.value.fields()));
+            .chain(self.compiled.body.fields())
+            .chain(
+                self.compiled
+                    .dynamic_headers
+                    .iter()
+                    .flat_map(|h| h.value.fields()),
+            );
         for field in all {
             if !fields.contains(&field) {
                 fields.push(field);
@@ -890,7 +931,7 @@ impl Service {
                 .map(|p| format!("{}={}\n", p.key, p.value))
                 .collect::<String>()
         };
-        match &self.config.body {
+        match &self.compiled.config.body {
             BodyConfig::None => String::new(),
             BodyConfig::Form { pairs: p } => pairs(p),
             BodyConfig::Json {
@@ -910,9 +951,10 @@ impl Service {
     ///
     /// As [`Service::request`], for the body.
     pub fn render_body_into(&self, data: &CallData, out: &mut Vec<u8>) -> Result<(), Error> {
-        self.body
+        self.compiled
+            .body
             .render_with(data, out)
-            .map_err(|e| e.in_field("body").in_service(&self.config.id))
+            .map_err(|e| e.in_field("body").in_service(&self.compiled.config.id))
     }
 
     /// Builds the request for a call: method, URI, headers (content type,
@@ -943,17 +985,18 @@ impl Service {
     }
 
     pub(crate) fn request_with<L: Lookup + ?Sized>(&self, data: &L) -> Result<Request, Error> {
-        let in_service = |e: Error| e.in_service(&self.config.id);
-        let mut body = Vec::with_capacity(self.body.size_hint());
-        self.body
+        let in_service = |e: Error| e.in_service(&self.compiled.config.id);
+        let mut body = Vec::with_capacity(self.compiled.body.size_hint());
+        self.compiled
+            .body
             .render_with(data, &mut body)
             .map_err(|e| in_service(e.in_field("body")))?;
-        let uri = match &self.url {
+        let uri = match &self.compiled.url {
             Url::Static(uri) => uri.clone(),
             Url::Templated(url) => render_uri(url, data).map_err(in_service)?,
         };
-        let mut headers = self.static_headers.clone();
-        for header in &self.dynamic_headers {
+        let mut headers = self.compiled.static_headers.clone();
+        for header in &self.compiled.dynamic_headers {
             let path = || format!("headers.{}.value", header.index);
             let mut value = Vec::with_capacity(header.value.size_hint());
             header
@@ -973,7 +1016,7 @@ impl Service {
             value.set_sensitive(header.secret);
             headers.append(header.name.clone(), value);
         }
-        if self.sets_length {
+        if self.compiled.sets_length {
             let length = HeaderValue::from(body.len());
             match headers.get_mut(header::CONTENT_LENGTH) {
                 Some(stand_in) => *stand_in = length,
@@ -983,7 +1026,7 @@ impl Service {
             }
         }
         let mut request = http::Request::new(body);
-        *request.method_mut() = self.method.clone();
+        *request.method_mut() = self.compiled.method.clone();
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;
         Ok(request)
@@ -1027,7 +1070,7 @@ impl Service {
     }
 
     pub(crate) fn debug_record_with<L: Lookup + ?Sized>(&self, data: &L) -> Option<Preview> {
-        if !self.config.debug {
+        if !self.compiled.config.debug {
             return None;
         }
         let request = self.request_with(&Redacted(data)).ok()?;
@@ -1038,7 +1081,7 @@ impl Service {
     /// parameters redacted too.
     pub(crate) fn show(&self, request: &Request, show_secrets: bool) -> Preview {
         Preview::redacted(self.id(), request, show_secrets, &|name| {
-            self.config.names_secret_parameter(name)
+            self.compiled.config.names_secret_parameter(name)
         })
     }
 }

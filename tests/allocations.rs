@@ -133,12 +133,16 @@ fn bytes_per_compiled_service() {
                 service.name
             );
             drop(compiled);
-            // Up to 7.6 times the JSON before the compact templates (the
-            // SOAP service now holds the most, 4.6 times); the scale issue
-            // aimed at 3 times, which keeping the configuration itself
-            // beside the compiled form (twice its JSON) rules out.
+            // Everything a service holds, its ~900-byte compiled part
+            // included (it is shared, so on the heap). Up to 8.8 times the
+            // JSON before the compact templates; now at most 6.9 times, for
+            // AVANSER's GET service, whose configuration is small beside
+            // the ~1.4 kB every service holds (its compiled part and header
+            // map). The scale issue aimed at 3 times, which keeping the
+            // configuration itself beside the compiled form (twice its
+            // JSON) rules out.
             assert!(
-                bytes < 5 * json,
+                bytes < 7 * json,
                 "{}: {bytes} bytes for {json}",
                 service.name
             );
