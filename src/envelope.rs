@@ -201,6 +201,23 @@ impl Envelope {
     ///
     /// None in practice: every part is text. A serde_json failure would be
     /// an error of kind [`ErrorKind::Serde`] with it as the source.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Call, Catalog, Config, Envelope, Event, Registry};
+    ///
+    /// let registry = Registry::from_config(
+    ///     &Config::from_json(include_str!("../examples/configs/pbx.json"))?,
+    ///     Catalog::standard().clone(),
+    /// )?;
+    /// let call = Call::from_json(include_str!("../examples/calls/pbx-call.json"))?;
+    /// let at = "2024-12-02T21:11:37Z".parse().unwrap();
+    /// let outgoing = &registry.dispatch(Event::CallHangup, &call, at).requests[0];
+    /// let stored = Envelope::new(outgoing, at).to_json()?;
+    /// assert!(stored.starts_with(b"{\"delivery\":"));
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
     pub fn to_json(&self) -> Result<Vec<u8>, Error> {
         let request = &self.request;
         let headers: usize = request
@@ -236,6 +253,15 @@ impl Envelope {
     ///
     /// Text that is not an envelope is an error of kind
     /// [`ErrorKind::Serde`] with serde_json's error as the source.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Envelope, ErrorKind};
+    ///
+    /// let err = Envelope::from_json(r#"{"delivery": "d"}"#).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Serde);
+    /// ```
     pub fn from_json(text: &str) -> Result<Envelope, Error> {
         serde_json::from_str(text).map_err(|e| {
             Error::new(ErrorKind::Serde, "the text is not a stored envelope").with_source(e)
