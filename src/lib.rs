@@ -105,8 +105,9 @@
 //! Twilio-style, see [`signing`], which also verifies on the receiving
 //! side). [`RetryPolicy::decide`] is pure: delivered, retry at a time, give
 //! up, or disable the endpoint. An [`Envelope`] carries one delivery
-//! between attempts, as JSON, and [`RealtimeReceiver`] sorts realtime
-//! updates for receivers.
+//! between attempts, as JSON ([`Envelope::to_json`], and back with
+//! [`Envelope::into_outgoing`]), under its [`DeliveryId`], and
+//! [`RealtimeReceiver`] sorts realtime updates for receivers.
 //!
 //! # Errors
 //!
