@@ -142,6 +142,7 @@ impl CallData {
     }
 
     /// Sets a field whose catalog position (if it has one) is known.
+    #[inline]
     pub(crate) fn insert_at(
         &mut self,
         name: &str,

@@ -66,28 +66,36 @@ struct Fields<'a> {
 impl Fields<'_> {
     /// The full name of the field `key`: borrowed at the top level, where
     /// most fields are, so naming one copies nothing.
+    #[inline]
     fn name<'k>(&self, key: &'k str) -> Result<Cow<'k, str>, Failed> {
         let name = if self.prefix.is_empty() {
             Cow::Borrowed(key)
         } else {
             Cow::Owned(format!("{}.{key}", self.prefix))
         };
-        if name.len() > LONGEST_FIELD_NAME {
-            return Err(Failed(Error::new(
+        if name.len() > LONGEST_FIELD_NAME || self.data.len() >= MOST_FIELDS {
+            return Err(self.refused(&name));
+        }
+        Ok(name)
+    }
+
+    /// Why a field is refused: its name is too long, or there are too many.
+    #[cold]
+    fn refused(&self, name: &str) -> Failed {
+        Failed(if name.len() > LONGEST_FIELD_NAME {
+            Error::new(
                 ErrorKind::InvalidCallData,
                 format!(
                     "field name `{}` is longer than {LONGEST_FIELD_NAME} bytes",
-                    shown(&name)
+                    shown(name)
                 ),
-            )));
-        }
-        if self.data.len() >= MOST_FIELDS {
-            return Err(Failed(Error::new(
+            )
+        } else {
+            Error::new(
                 ErrorKind::InvalidCallData,
                 format!("call data holds more than {MOST_FIELDS} fields"),
-            )));
-        }
-        Ok(name)
+            )
+        })
     }
 
     fn field<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> Result<(), Failed> {
