@@ -195,7 +195,10 @@ static XML_SPECIAL: [u8; 256] = {
 /// complete a `]]>` with the template's text around it.
 ///
 /// Bytes are tested against a table rather than decoding characters: the
-/// only non-ASCII characters to replace are U+FFFE and U+FFFF.
+/// only non-ASCII characters to replace are U+FFFE and U+FFFF. Callgrind, a
+/// render of one 200-byte value: clean 3,933 -> 1,391 instructions, dirty
+/// 7,340 -> 5,973, non-ASCII 3,661 -> 1,559 (quick-xml's `escape` and an
+/// append: 1,750, 5,995, 1,914).
 fn xml(s: &str, out: &mut Vec<u8>, attribute: bool) {
     let bytes = s.as_bytes();
     let mask = if attribute { 0b10 } else { 0b01 };

@@ -20,28 +20,7 @@ fn is_name_start(b: u8) -> bool {
 }
 
 fn is_name_byte(b: u8) -> bool {
-    NAME_BYTES[usize::from(b)]
-}
-
-/// `[A-Za-z0-9_.]`, as a table: names are read a byte at a time.
-static NAME_BYTES: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric() || c == b'_' || c == b'.';
-        b += 1;
-    }
-    table
-};
-
-/// Whether `delimiter` (one or two bytes) starts at `at`: compared byte by
-/// byte, since a slice comparison calls `memcmp` for so few.
-fn starts_with(bytes: &[u8], at: usize, delimiter: &[u8]) -> bool {
-    delimiter
-        .iter()
-        .enumerate()
-        .all(|(k, d)| bytes.get(at + k) == Some(d))
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'.'
 }
 
 /// Adds a placeholder to a scan's list, making room on the first for those
@@ -129,7 +108,7 @@ impl<'s> Finder<'s> {
         let src = self.src;
         let (open, close) = self.syntax.delimiters();
         let bytes = src.as_bytes();
-        if !starts_with(bytes, i, open.as_bytes()) {
+        if !bytes[i..].starts_with(open.as_bytes()) {
             return None;
         }
         let name_start = i + open.len();
@@ -141,7 +120,7 @@ impl<'s> Finder<'s> {
             .position(|&b| !is_name_byte(b))
             .map_or(bytes.len(), |n| name_start + n);
         let name = &src[name_start..j];
-        if starts_with(bytes, j, close.as_bytes()) {
+        if bytes[j..].starts_with(close.as_bytes()) {
             return Some(Found {
                 start: i,
                 end: j + close.len(),
