@@ -214,6 +214,32 @@ impl BodyConfig {
             _ => None,
         }
     }
+
+    /// Fragment `n` of the body's template, as [`Body::compile`] gave its
+    /// fragments to the builder, with its field path: the text a render
+    /// error's offset is in.
+    pub(crate) fn fragment(&self, get: bool, n: u32) -> Option<(String, &str)> {
+        let n = n as usize;
+        fn pair<'a>(pairs: &'a [Pair], path: &str, n: usize) -> Option<(String, &'a str)> {
+            Some((format!("{path}.{n}.value"), pairs.get(n)?.value.as_str()))
+        }
+        match self {
+            _ if self.query_pairs(get).is_some() => None,
+            BodyConfig::None => None,
+            BodyConfig::Json {
+                template: Some(template),
+                ..
+            }
+            | BodyConfig::Xml {
+                template: Some(template),
+                ..
+            } => (n == 0).then(|| ("body.template".into(), template.as_str())),
+            BodyConfig::Form { pairs }
+            | BodyConfig::Json { pairs, .. }
+            | BodyConfig::Xml { pairs, .. } => pair(pairs, "body.pairs", n),
+            BodyConfig::Soap { parameters, .. } => pair(parameters, "body.parameters", n),
+        }
+    }
 }
 
 impl Body {

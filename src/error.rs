@@ -203,6 +203,10 @@ struct Inner {
     service: Option<String>,
     field: Option<String>,
     position: Option<Position>,
+    /// Where a render error stands in a template compiled without its text:
+    /// the fragment and the byte offset in it, made a `position` by the
+    /// caller who has the text.
+    spot: Option<(u32, u32)>,
     suggestion: Option<String>,
     related: Vec<Error>,
     source: Option<Arc<dyn std::error::Error + Send + Sync>>,
@@ -218,6 +222,7 @@ impl Error {
                 service: None,
                 field: None,
                 position: None,
+                spot: None,
                 suggestion: None,
                 related: Vec::new(),
                 source: None,
@@ -244,6 +249,26 @@ impl Error {
 
     pub(crate) fn at(mut self, position: Position) -> Error {
         self.inner.position = Some(position);
+        self
+    }
+
+    /// Marks a render error as standing at byte `offset` of the template's
+    /// fragment `fragment`, to be located by [`Error::located`].
+    pub(crate) fn at_spot(mut self, fragment: u32, offset: u32) -> Error {
+        self.inner.spot = Some((fragment, offset));
+        self
+    }
+
+    /// The fragment and offset set by [`Error::at_spot`], if not yet located.
+    pub(crate) fn spot(&self) -> Option<(u32, u32)> {
+        self.inner.spot
+    }
+
+    /// Locates the spot in `text`, the source of its fragment.
+    pub(crate) fn located(mut self, text: &str) -> Error {
+        if let Some((_, offset)) = self.inner.spot.take() {
+            self.inner.position = Some(Position::locate(text, offset as usize));
+        }
         self
     }
 
@@ -351,6 +376,7 @@ impl PartialEq for Error {
             && a.service == b.service
             && a.field == b.field
             && a.position == b.position
+            && a.spot == b.spot
             && a.suggestion == b.suggestion
             && a.related == b.related
     }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use super::render::{Extra, Output, Slot, Spot, Step};
 use super::scan::{self, Found};
 use super::{Context, Missing, Options, Syntax, Template};
-use crate::error::{shown, Error, ErrorKind, Locator, Position};
+use crate::error::{shown, Error, ErrorKind, Locator};
 use crate::format::Format;
 
 /// Builds one [`Template`] from literals and fragments, gathering every
@@ -26,6 +26,11 @@ pub(crate) struct Builder<'o, 'c> {
     /// Where the literal of the step being built starts.
     step_start: usize,
     spots: Vec<Spot>,
+    /// How many fragments came before the one being compiled.
+    fragment: u32,
+    /// The URI a URL fragment with no placeholder was checked as, which a
+    /// static URL keeps rather than parsing it again.
+    uri: Option<http::Uri>,
     fields: Vec<u32>,
     size_hint: usize,
     errors: Vec<Error>,
@@ -39,6 +44,8 @@ impl<'o, 'c> Builder<'o, 'c> {
             literals: Vec::new(),
             step_start: 0,
             spots: Vec::new(),
+            fragment: 0,
+            uri: None,
             fields: Vec::new(),
             size_hint: 0,
             errors: Vec::new(),
@@ -48,6 +55,11 @@ impl<'o, 'c> Builder<'o, 'c> {
     /// Appends bytes that are already what the output must hold.
     pub(crate) fn literal(&mut self, bytes: &[u8]) {
         self.literals.extend_from_slice(bytes);
+    }
+
+    /// The URI of the last URL fragment, if it had no placeholder.
+    pub(crate) fn take_uri(&mut self) -> Option<http::Uri> {
+        self.uri.take()
     }
 
     /// Records a problem found outside any fragment.
@@ -77,6 +89,7 @@ impl<'o, 'c> Builder<'o, 'c> {
                 *error = error.clone().in_field(&field);
             }
         }
+        self.fragment = self.fragment.saturating_add(1);
     }
 
     fn compile_fragment(
@@ -91,11 +104,10 @@ impl<'o, 'c> Builder<'o, 'c> {
         let accept = |name: &str| !lenient || catalog.get(name).is_some();
         if context == Context::JsonValue {
             // One placeholder alone renders typed; anything else is a string.
-            let all = scan::plain(source, syntax, &scan::any);
-            if let [one] = all.as_slice() {
+            let mut all = scan::plain(source, syntax, &scan::any);
+            if let (Some(one), None) = (all.next(), all.next()) {
                 if one.start == 0 && one.end == source.len() {
-                    let position = Locator::new(source).locate(0);
-                    self.placeholder(one, Context::JsonValue, position, map);
+                    self.placeholder(&one, Context::JsonValue, &mut Locator::new(source), map);
                     return;
                 }
             }
@@ -104,23 +116,46 @@ impl<'o, 'c> Builder<'o, 'c> {
             self.literal(b"\"");
             return;
         }
-        let found: Vec<(Found<'_>, Result<Context, &'static str>)> = match context {
-            Context::Json => scan::json(source, syntax, &accept)
-                .into_iter()
-                .map(|(f, c)| (f, Ok(c)))
-                .collect(),
-            Context::Xml => scan::xml(source, syntax, &accept),
-            Context::Url => scan::url(source, syntax, &accept),
-            _ => scan::plain(source, syntax, &accept)
-                .into_iter()
-                .map(|f| (f, Ok(context)))
-                .collect(),
-        };
+        // Each scan's placeholders go straight to the steps, with no list in
+        // between but the one a structured scan makes.
+        match context {
+            Context::Json => {
+                let found = scan::json(source, syntax, &accept);
+                self.compile_found(
+                    source,
+                    context,
+                    map,
+                    found.into_iter().map(|(f, c)| (f, Ok(c))),
+                );
+            }
+            Context::Xml => {
+                let found = scan::xml(source, syntax, &accept);
+                self.compile_found(source, context, map, found.into_iter());
+            }
+            Context::Url => {
+                let found = scan::url(source, syntax, &accept);
+                self.compile_found(source, context, map, found.into_iter());
+            }
+            _ => {
+                let found = scan::plain(source, syntax, &accept).map(|f| (f, Ok(context)));
+                self.compile_found(source, context, map, found);
+            }
+        }
+    }
+
+    /// Compiles `source` with the placeholders `found` in it, each with the
+    /// context it stands in or the name of the place it cannot stand in.
+    fn compile_found<'s>(
+        &mut self,
+        source: &'s str,
+        context: Context,
+        map: Option<&BTreeMap<String, String>>,
+        found: impl Iterator<Item = (Found<'s>, Result<Context, &'static str>)>,
+    ) {
         let first_error = self.errors.len();
-        self.steps.reserve(found.len() + 1);
-        self.spots.reserve(found.len());
-        self.fields.reserve(found.len());
         self.literals.reserve(source.len());
+        // Positions are worked out only for errors, which come in order, so
+        // the locator walks the text at most once.
         let mut locator = Locator::new(source);
         // The source with each placeholder replaced by a stand-in of the
         // same length, for the JSON, XML or URL parser to check the
@@ -128,13 +163,11 @@ impl<'o, 'c> Builder<'o, 'c> {
         let structured = matches!(context, Context::Json | Context::Xml | Context::Url);
         let mut stand_in = Vec::with_capacity(if structured { source.len() } else { 0 });
         let mut literal_start = 0;
+        let mut placeholders = 0;
         for (found, place) in found {
-            // Located in order (the literal before the placeholder, if it is
-            // refused, then the placeholder), so the locator walks the text
-            // once.
+            placeholders += 1;
             let literal = &source[literal_start..found.start];
             self.push_literal(literal, context, &mut locator, literal_start);
-            let position = locator.locate(found.start);
             let slot_context = match place {
                 Ok(slot_context) => slot_context,
                 Err(place) => {
@@ -148,7 +181,7 @@ impl<'o, 'c> Builder<'o, 'c> {
                             kind,
                             format!("placeholder `{}` cannot stand in {place}", found.name),
                         )
-                        .at(position),
+                        .at(locator.locate(found.start)),
                     );
                     literal_start = found.end;
                     continue;
@@ -170,7 +203,7 @@ impl<'o, 'c> Builder<'o, 'c> {
                 stand_in.resize(stand_in.len() + (found.end - found.start) - fill.len(), pad);
             }
             literal_start = found.end;
-            self.placeholder(&found, slot_context, position, map);
+            self.placeholder(&found, slot_context, &mut locator, map);
         }
         let rest = &source[literal_start..];
         self.push_literal(rest, context, &mut locator, literal_start);
@@ -185,7 +218,10 @@ impl<'o, 'c> Builder<'o, 'c> {
             let checked = match context {
                 Context::Json => scan::check_json(source, &stand_in),
                 Context::Xml => scan::check_xml(source, &stand_in),
-                Context::Url => scan::check_url(&stand_in, self.options.addresses),
+                Context::Url => scan::check_url(&stand_in, self.options.addresses).map(|uri| {
+                    // With no placeholder, the stand-in is the URL itself.
+                    self.uri = (placeholders == 0).then_some(uri);
+                }),
                 _ => Ok(()),
             };
             if let Err(e) = checked {
@@ -210,7 +246,7 @@ impl<'o, 'c> Builder<'o, 'c> {
             let (open, close) = syntax.delimiters();
             // `[[#a#]]`: the other syntax's text inside one of ours.
             if scan::plain(&source[found.start..], syntax, &scan::any)
-                .first()
+                .next()
                 .is_some_and(|f| f.start == 0)
             {
                 continue;
@@ -261,23 +297,27 @@ impl<'o, 'c> Builder<'o, 'c> {
         &mut self,
         found: &Found<'_>,
         context: Context,
-        position: Position,
+        locator: &mut Locator<'_>,
         map: Option<&BTreeMap<String, String>>,
     ) {
-        match check(found, context, position, self.options, map) {
+        match check(found, context, self.options, map) {
             Ok(slot) => {
                 if !self.fields.contains(&slot.key.position) {
                     self.fields.push(slot.key.position);
                 }
                 self.size_hint += 24;
-                self.spots.push(Spot::of(position));
+                self.spots.push(Spot {
+                    fragment: self.fragment,
+                    // Offsets past 4 GiB only blur an error's position.
+                    offset: u32::try_from(found.start).unwrap_or(u32::MAX),
+                });
                 self.steps.push(Step {
                     literal_len: self.literal_len(),
                     slot: Some(slot),
                 });
                 self.step_start = self.literals.len();
             }
-            Err(e) => self.errors.push(e),
+            Err(e) => self.errors.push(e.at(locator.locate(found.start))),
         }
     }
 
@@ -309,6 +349,7 @@ impl<'o, 'c> Builder<'o, 'c> {
             literals: self.literals.into_boxed_slice(),
             steps: self.steps.into_boxed_slice(),
             spots: self.spots.into_boxed_slice(),
+            source: None,
             fields: self.fields.into_boxed_slice(),
             names,
             size_hint: u32::try_from(size_hint).unwrap_or(u32::MAX),
@@ -324,10 +365,10 @@ impl<'o, 'c> Builder<'o, 'c> {
 }
 
 /// Checks one placeholder: its field, options and format.
+/// Its errors are located by the caller, at the placeholder's start.
 fn check(
     found: &Found<'_>,
     context: Context,
-    position: Position,
     options: &Options<'_>,
     map: Option<&BTreeMap<String, String>>,
 ) -> Result<Slot, Error> {
@@ -336,8 +377,7 @@ fn check(
             ErrorKind::UnknownField,
             format!("unknown field `{}`", shown(found.name)),
         )
-        .with_suggestion(options.catalog.suggest(found.name))
-        .at(position));
+        .with_suggestion(options.catalog.suggest(found.name)));
     };
     let mut format = None;
     let mut default = None;
@@ -348,17 +388,15 @@ fn check(
                     return Err(Error::new(
                         ErrorKind::TemplateSyntax,
                         format!("placeholder `{}` has two defaults", found.name),
-                    )
-                    .at(position));
+                    ));
                 }
             } else {
-                let parsed: Format = option.parse().map_err(|e: Error| e.at(position))?;
+                let parsed: Format = option.parse()?;
                 if format.replace(parsed).is_some() {
                     return Err(Error::new(
                         ErrorKind::TemplateSyntax,
                         format!("placeholder `{}` has two formats", found.name),
-                    )
-                    .at(position));
+                    ));
                 }
             }
         }
@@ -374,8 +412,7 @@ fn check(
                             found.name,
                             spec.field_type()
                         ),
-                    )
-                    .at(position));
+                    ));
                 }
             }
             format

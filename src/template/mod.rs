@@ -250,9 +250,10 @@ impl<'a> Options<'a> {
 /// render any number of times.
 ///
 /// Compact, so a process can hold many: every literal in one buffer, one
-/// exact-size array of steps, fields by catalog position, source positions
-/// beside the steps (read only when an error is reported), and no copy of
-/// the source.
+/// exact-size array of steps, fields by catalog position, and placeholder
+/// offsets beside the steps, read only when an error is reported. A
+/// service's templates keep no copy of their source: the service locates
+/// an error in its configuration.
 #[derive(Clone, PartialEq)]
 pub struct Template {
     context: Context,
@@ -261,6 +262,9 @@ pub struct Template {
     steps: Box<[Step]>,
     /// Where each slot stands in its source, in the order of the slots.
     spots: Box<[Spot]>,
+    /// The source of a template compiled on its own, to locate its render
+    /// errors in; `None` in a service, whose configuration holds it.
+    source: Option<Box<str>>,
     /// The fields used, each once, in order of first use: positions in the
     /// catalog of `names`.
     fields: Box<[u32]>,
@@ -310,9 +314,11 @@ impl Template {
     ) -> Result<Template, Error> {
         let mut builder = Builder::new(options);
         builder.fragment(source, context, None, None);
-        builder
+        let mut template = builder
             .finish(context)
-            .map_err(|errors| Error::many(ErrorKind::InvalidTemplate, errors))
+            .map_err(|errors| Error::many(ErrorKind::InvalidTemplate, errors))?;
+        template.source = Some(source.into());
+        Ok(template)
     }
 
     /// The context the template was compiled for.
@@ -369,10 +375,15 @@ impl Template {
     /// # Ok::<(), callhook::Error>(())
     /// ```
     pub fn render_into(&self, data: &CallData, out: &mut Vec<u8>) -> Result<(), Error> {
-        self.render_with(data, out)
+        self.render_with(data, out).map_err(|e| match &self.source {
+            Some(source) => e.located(source),
+            None => e,
+        })
     }
 
-    /// The one render loop: every literal, then its slot's value.
+    /// The one render loop: every literal, then its slot's value. An error
+    /// carries its slot's spot ([`Error::spot`]), for the caller to locate
+    /// in the fragment's source.
     pub(crate) fn render_with<L: Lookup + ?Sized>(
         &self,
         data: &L,
@@ -393,7 +404,7 @@ impl Template {
                 if let Err(e) = slot.render(data, out) {
                     out.truncate(before);
                     return Err(match self.spots.get(slots) {
-                        Some(spot) => e.at(spot.position()),
+                        Some(spot) => e.at_spot(spot.fragment, spot.offset),
                         None => e,
                     });
                 }

@@ -8,7 +8,7 @@ use super::escape::json_string;
 use super::{Context, Missing};
 use crate::call::Lookup;
 use crate::catalog::FieldKey;
-use crate::error::{Error, ErrorKind, Position};
+use crate::error::{Error, ErrorKind};
 use crate::format::{self, Format, Printed};
 use crate::value::Value;
 
@@ -48,32 +48,13 @@ pub(crate) struct Extra {
     pub(crate) map: Option<Arc<BTreeMap<String, String>>>,
 }
 
-/// Where a placeholder stands in its source: twelve bytes, made a
-/// [`Position`] only when an error is reported.
+/// Where a placeholder stands: which of the template's fragments (the texts
+/// it was compiled from, in order) and the byte offset in it. Line and
+/// column are worked out from the text only when an error is reported.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Spot {
-    offset: u32,
-    line: u32,
-    column: u32,
-}
-
-impl Spot {
-    pub(crate) fn of(position: Position) -> Spot {
-        let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        Spot {
-            offset: narrow(position.offset),
-            line: narrow(position.line),
-            column: narrow(position.column),
-        }
-    }
-
-    pub(crate) fn position(self) -> Position {
-        Position {
-            offset: self.offset as usize,
-            line: self.line as usize,
-            column: self.column as usize,
-        }
-    }
+    pub(crate) fragment: u32,
+    pub(crate) offset: u32,
 }
 
 /// How a slot's formatted value reaches the output, decided at compile time

@@ -158,28 +158,48 @@ pub(crate) fn any(_: &str) -> bool {
     true
 }
 
-/// Every placeholder in plain text, in order.
-pub(crate) fn plain<'s>(src: &'s str, syntax: Syntax, accept: Accept<'_>) -> Vec<Found<'s>> {
-    let mut finder = Finder::new(src, syntax);
-    let mut found = Vec::new();
-    let first = syntax.delimiters().0.as_bytes()[0];
-    let bytes = src.as_bytes();
-    let mut i = 0;
-    // Only where the opening delimiter's first byte is can one start.
-    while let Some(at) = bytes
-        .get(i..)
-        .and_then(|rest| rest.iter().position(|&b| b == first))
-    {
-        i += at;
-        match finder.accepted(i, accept) {
-            Some(f) => {
-                i = f.end;
-                push(&mut found, src, f);
-            }
-            None => i += 1,
-        }
+/// Every placeholder in plain text, in order: an iterator, so that a text
+/// of one placeholder (most pair values) allocates no list.
+pub(crate) fn plain<'s, 'a>(src: &'s str, syntax: Syntax, accept: Accept<'a>) -> Plain<'s, 'a> {
+    Plain {
+        finder: Finder::new(src, syntax),
+        first: syntax.delimiters().0.as_bytes()[0],
+        accept,
+        i: 0,
     }
-    found
+}
+
+/// The iterator of [`plain`].
+pub(crate) struct Plain<'s, 'a> {
+    finder: Finder<'s>,
+    /// The opening delimiter's first byte: only there can one start.
+    first: u8,
+    accept: Accept<'a>,
+    /// Where the search goes on from.
+    i: usize,
+}
+
+impl<'s> Iterator for Plain<'s, '_> {
+    type Item = Found<'s>;
+
+    fn next(&mut self) -> Option<Found<'s>> {
+        let bytes = self.finder.src.as_bytes();
+        while let Some(at) = bytes
+            .get(self.i..)
+            .and_then(|rest| rest.iter().position(|&b| b == self.first))
+        {
+            self.i += at;
+            match self.finder.accepted(self.i, self.accept) {
+                Some(f) => {
+                    self.i = f.end;
+                    return Some(f);
+                }
+                None => self.i += 1,
+            }
+        }
+        self.i = bytes.len();
+        None
+    }
 }
 
 /// Every placeholder in a JSON template, with whether it stands inside a
@@ -342,7 +362,7 @@ pub(crate) fn url<'s>(
 
 /// Checks that `text` (a URL template with its placeholders replaced by
 /// stand-ins) is an absolute http(s) URL that an HTTP request can carry.
-pub(crate) fn check_url(text: &str, addresses: &AddressPolicy) -> Result<(), Error> {
+pub(crate) fn check_url(text: &str, addresses: &AddressPolicy) -> Result<http::Uri, Error> {
     // The url crate gives no position; the field path says where.
     let fail = |message: String| Error::new(ErrorKind::InvalidUrl, message);
     let parsed =
@@ -378,7 +398,7 @@ pub(crate) fn check_url(text: &str, addresses: &AddressPolicy) -> Result<(), Err
             "URL cannot have a `#` fragment: it is never sent".to_owned(),
         ));
     }
-    text.parse::<http::Uri>().map_err(|e| {
+    let uri = text.parse::<http::Uri>().map_err(|e| {
         fail(format!(
             "URL is not valid in an HTTP request ({e}); percent-encode it"
         ))
@@ -395,7 +415,7 @@ pub(crate) fn check_url(text: &str, addresses: &AddressPolicy) -> Result<(), Err
                 .to_owned(),
         ));
     }
-    Ok(())
+    Ok(uri)
 }
 
 /// Where in an XML document the scanner is.
@@ -589,10 +609,7 @@ mod tests {
     use super::*;
 
     fn names(src: &str, syntax: Syntax) -> Vec<&str> {
-        plain(src, syntax, &any)
-            .into_iter()
-            .map(|f| f.name)
-            .collect()
+        plain(src, syntax, &any).map(|f| f.name).collect()
     }
 
     #[test]
@@ -606,7 +623,7 @@ mod tests {
             ["a", "b"]
         );
         assert!(names("#a#", Syntax::Brackets).is_empty());
-        let f = plain("..[[d|hms]]", Syntax::Brackets, &any)[0];
+        let f = plain("..[[d|hms]]", Syntax::Brackets, &any).next().unwrap();
         assert_eq!((f.start, f.end, f.options), (2, 11, Some(("hms", 6))));
     }
 
@@ -615,12 +632,12 @@ mod tests {
     fn unclosed_options_are_scanned_once() {
         let src = "[[a|".repeat(10_000);
         SEARCHED.with(|n| n.set(0));
-        assert!(plain(&src, Syntax::Brackets, &any).is_empty());
+        assert!(plain(&src, Syntax::Brackets, &any).next().is_none());
         let searched = SEARCHED.with(std::cell::Cell::get);
         assert!(searched <= 2 * src.len(), "{searched} bytes searched");
         let src = format!("{}\n[[b|x]]", "[[a|".repeat(10_000));
         SEARCHED.with(|n| n.set(0));
-        assert_eq!(plain(&src, Syntax::Brackets, &any).len(), 1);
+        assert_eq!(plain(&src, Syntax::Brackets, &any).count(), 1);
         assert!(SEARCHED.with(std::cell::Cell::get) <= 3 * src.len());
     }
 

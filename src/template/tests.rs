@@ -197,7 +197,7 @@ fn missing_policies() {
     .unwrap();
     assert_eq!(t.render_string(&empty).unwrap(), r#"{"a": ""}"#);
     let t = Template::compile(
-        "x #ani#",
+        "x\né #ani#",
         Context::Plain,
         &Options::default().missing(Missing::Error),
     )
@@ -206,6 +206,9 @@ fn missing_policies() {
     let err = t.render_into(&empty, &mut out).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::MissingValue);
     assert_eq!(out, b"keep");
+    // A template compiled on its own locates its render errors itself.
+    let at = err.position().unwrap();
+    assert_eq!((at.offset, at.line, at.column), (5, 2, 3));
 }
 
 #[test]
