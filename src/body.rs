@@ -194,6 +194,10 @@ pub(crate) struct Body {
 const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
 const JSON: &str = "application/json; charset=utf-8";
 const XML: &str = "application/xml; charset=utf-8";
+
+/// The content types of the bodies whose type does not depend on the
+/// service (all but SOAP's).
+pub(crate) const COMMON_CONTENT_TYPES: [&str; 3] = [FORM, JSON, XML];
 const XML_DECLARATION: &[u8] = b"<?xml version=\"1.0\" encoding=\"utf-8\"?>";
 
 impl BodyConfig {

@@ -14,16 +14,15 @@ use crate::event::{Event, EventSet, EventSpec};
 use crate::format::Format;
 use crate::value::FieldType;
 
-/// A field name as a compiled template holds it: resolved, when it was
-/// compiled, to its position in the catalog it was checked against, so that
-/// call data built for the same catalog answers by index, and to the
-/// field dispatch fills in itself, if it is one.
+/// A field as a compiled template holds it: resolved, when it was compiled,
+/// to its position in the catalog it was checked against, so that call data
+/// built for the same catalog answers by index, and to the field dispatch
+/// fills in itself, if it is one.
 ///
-/// Sixteen bytes: the name is read from the catalog's shared positions, so a
-/// template holds no copy of it.
-#[derive(Clone)]
+/// Eight bytes: the name is read from the catalog's positions, which the
+/// template shares, so a template holds no copy of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct FieldKey {
-    pub(crate) positions: Arc<Positions>,
     pub(crate) position: u32,
     pub(crate) builtin: Option<Builtin>,
     /// The field's value is a secret: redacted where requests are shown.
@@ -31,29 +30,13 @@ pub(crate) struct FieldKey {
 }
 
 impl FieldKey {
-    /// The field's name.
-    pub(crate) fn name(&self) -> &str {
-        self.positions
+    /// The field's name in `positions`, those of the catalog the key was
+    /// made by.
+    pub(crate) fn name(self, positions: &Positions) -> &str {
+        positions
             .names
             .get(self.position as usize)
             .map_or("", |name| name)
-    }
-
-    /// The id of the catalog the position belongs to.
-    pub(crate) fn catalog(&self) -> u64 {
-        self.positions.id
-    }
-}
-
-impl PartialEq for FieldKey {
-    fn eq(&self, other: &FieldKey) -> bool {
-        self.catalog() == other.catalog() && self.position == other.position
-    }
-}
-
-impl fmt::Debug for FieldKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 
@@ -488,7 +471,6 @@ impl Catalog {
     pub(crate) fn key_at(&self, position: u32, spec: &FieldSpec) -> FieldKey {
         FieldKey {
             position,
-            positions: Arc::clone(&self.positions),
             builtin: Builtin::of(&spec.name),
             secret: spec.secret,
         }
@@ -799,9 +781,8 @@ mod tests {
     fn keys_know_their_position_and_the_builtin_fields() {
         let c = Catalog::standard();
         let key = c.key("agent_id").unwrap();
-        assert_eq!(key.catalog(), c.positions().id);
         assert_eq!(c.positions().of["agent_id"], key.position);
-        assert_eq!(key.name(), "agent_id");
+        assert_eq!(key.name(c.positions()), "agent_id");
         assert_eq!(key.builtin, None);
         assert_eq!(
             c.key("delivery_id").unwrap().builtin,

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::call::{Call, CallData, Lookup};
-use crate::catalog::{Builtin, FieldKey};
+use crate::catalog::{Builtin, FieldKey, Positions};
 use crate::error::Error;
 use crate::event::Event;
 use crate::id::DeliveryId;
@@ -144,15 +144,18 @@ impl Lookup for Layers<'_> {
     }
 
     #[inline]
-    fn lookup(&self, key: &FieldKey) -> Option<&Value> {
+    fn lookup(&self, positions: &Positions, key: &FieldKey) -> Option<&Value> {
         let builtin = match key.builtin {
             Some(Builtin::EventTime) => Some(&self.builtins.event_time),
             Some(Builtin::Sequence) => self.builtins.sequence.as_ref(),
             _ => None,
         };
         builtin
-            .or_else(|| self.segment.and_then(|segment| segment.lookup(key)))
-            .or_else(|| self.call.lookup(key))
+            .or_else(|| {
+                self.segment
+                    .and_then(|segment| segment.lookup(positions, key))
+            })
+            .or_else(|| self.call.lookup(positions, key))
     }
 }
 

@@ -19,7 +19,9 @@ use crate::value::{FieldType, Value};
 /// Where a render looks values up: one [`CallData`], or several layered
 /// (dispatch puts its own fields over a segment's over the call's).
 pub(crate) trait Lookup {
-    fn lookup(&self, key: &FieldKey) -> Option<&Value>;
+    /// The value of the field `key` names in `positions`, those of the
+    /// catalog its template was checked against.
+    fn lookup(&self, positions: &Positions, key: &FieldKey) -> Option<&Value>;
 
     /// A built-in field's value where it is text the lookup borrows (the
     /// event name, the delivery id), asked before [`Lookup::lookup`] for
@@ -34,9 +36,9 @@ pub(crate) trait Lookup {
 pub(crate) struct Redacted<'a, L: ?Sized>(pub(crate) &'a L);
 
 impl<L: Lookup + ?Sized> Lookup for Redacted<'_, L> {
-    fn lookup(&self, key: &FieldKey) -> Option<&Value> {
+    fn lookup(&self, positions: &Positions, key: &FieldKey) -> Option<&Value> {
         static SHOWN: OnceLock<Value> = OnceLock::new();
-        match self.0.lookup(key)? {
+        match self.0.lookup(positions, key)? {
             Value::Null => Some(&Value::Null),
             _ if key.secret => Some(SHOWN.get_or_init(|| Value::Text(REDACTED.to_owned()))),
             value => Some(value),
@@ -51,14 +53,14 @@ impl<L: Lookup + ?Sized> Lookup for Redacted<'_, L> {
 
 impl Lookup for CallData {
     #[inline]
-    fn lookup(&self, key: &FieldKey) -> Option<&Value> {
-        if self.catalog.id == key.catalog() {
+    fn lookup(&self, positions: &Positions, key: &FieldKey) -> Option<&Value> {
+        if self.catalog.id == positions.id {
             match self.by_position.get(key.position as usize) {
                 Some(&entry) if entry != 0 => self.entries.get(entry as usize - 1).map(|e| &e.1),
                 _ => None,
             }
         } else {
-            self.get(key.name())
+            self.get(key.name(positions))
         }
     }
 }

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::render::{Extra, Output, Slot, Spot, Step};
+use super::render::{Extra, Output, Slot, Spot, Step, FORMATS, STRFTIME};
 use super::scan::{self, Found};
 use super::{Context, Missing, Options, Syntax, Template};
 use crate::error::{shown, Error, ErrorKind, Locator};
@@ -31,7 +31,12 @@ pub(crate) struct Builder<'o, 'c> {
     /// The URI a URL fragment with no placeholder was checked as, which a
     /// static URL keeps rather than parsing it again.
     uri: Option<http::Uri>,
-    fields: Vec<u32>,
+    /// What few slots have (a strftime format, a default, a map); a slot
+    /// holds its index + 1.
+    extras: Vec<Extra>,
+    /// Whether any placeholder compiled, so the template needs the
+    /// catalog's positions.
+    has_slots: bool,
     size_hint: usize,
     errors: Vec<Error>,
 }
@@ -46,7 +51,8 @@ impl<'o, 'c> Builder<'o, 'c> {
             spots: Vec::new(),
             fragment: 0,
             uri: None,
-            fields: Vec::new(),
+            extras: Vec::new(),
+            has_slots: false,
             size_hint: 0,
             errors: Vec::new(),
         }
@@ -301,10 +307,25 @@ impl<'o, 'c> Builder<'o, 'c> {
         map: Option<&BTreeMap<String, String>>,
     ) {
         match check(found, context, self.options, map) {
-            Ok(slot) => {
-                if !self.fields.contains(&slot.key.position) {
-                    self.fields.push(slot.key.position);
+            Ok((mut slot, extra)) => {
+                if let Some(extra) = extra {
+                    self.extras.push(extra);
+                    match u16::try_from(self.extras.len()) {
+                        Ok(index) => slot.extra = index,
+                        Err(_) => {
+                            self.errors.push(
+                                Error::new(
+                                    ErrorKind::TemplateSyntax,
+                                    "a template may have at most 65,535 placeholders with a \
+                                     default, a value map or a strftime format",
+                                )
+                                .at(locator.locate(found.start)),
+                            );
+                            return;
+                        }
+                    }
                 }
+                self.has_slots = true;
                 self.size_hint += 24;
                 self.spots.push(Spot {
                     fragment: self.fragment,
@@ -341,16 +362,15 @@ impl<'o, 'c> Builder<'o, 'c> {
             });
         }
         let names = self
-            .steps
-            .iter()
-            .find_map(|step| Some(Arc::clone(&step.slot.as_ref()?.key.positions)));
+            .has_slots
+            .then(|| Arc::clone(self.options.catalog.positions()));
         Ok(Template {
             context,
             literals: self.literals.into_boxed_slice(),
             steps: self.steps.into_boxed_slice(),
             spots: self.spots.into_boxed_slice(),
             source: None,
-            fields: self.fields.into_boxed_slice(),
+            extras: self.extras.into_boxed_slice(),
             names,
             size_hint: u32::try_from(size_hint).unwrap_or(u32::MAX),
         })
@@ -371,7 +391,7 @@ fn check(
     context: Context,
     options: &Options<'_>,
     map: Option<&BTreeMap<String, String>>,
-) -> Result<Slot, Error> {
+) -> Result<(Slot, Option<Extra>), Error> {
     let Some((field, spec)) = options.catalog.field(found.name) else {
         return Err(Error::new(
             ErrorKind::UnknownField,
@@ -425,20 +445,33 @@ fn check(
         Missing::Empty
     });
     let key = options.catalog.key_at(field, spec);
-    let extra = (default.is_some() || map.is_some()).then(|| {
-        Box::new(Extra {
-            default,
-            map: map.map(|m| Arc::new(m.clone())),
-        })
-    });
-    Ok(Slot {
+    let mut extra = Extra {
+        default,
+        map: map.map(|m| Arc::new(m.clone())),
+        format: None,
+    };
+    let format_index = match FORMATS.iter().position(|known| *known == format) {
+        Some(i) => u8::try_from(i).unwrap_or(STRFTIME),
+        None => STRFTIME,
+    };
+    let (timestamp_output, duration_output) = (
+        Output::of(format.timestamp_printed(), context),
+        Output::of(format.duration_printed(), context),
+    );
+    if format_index == STRFTIME {
+        extra.format = Some(format);
+    }
+    let slot = Slot {
         key,
-        timestamp_output: Output::of(format.timestamp_printed(), context),
-        duration_output: Output::of(format.duration_printed(), context),
+        // Set by the builder, which keeps the extras.
+        extra: 0,
+        format: format_index,
+        timestamp_output,
+        duration_output,
         text_in_json_string: context == Context::JsonString && map.is_none(),
-        format,
-        extra,
         context,
         missing,
-    })
+    };
+    let has_extra = extra != Extra::default();
+    Ok((slot, has_extra.then_some(extra)))
 }

@@ -70,7 +70,7 @@ use crate::address::AddressPolicy;
 use crate::call::{CallData, Lookup};
 use crate::catalog::{Catalog, Positions};
 use crate::error::{Error, ErrorKind};
-use render::{Spot, Step};
+use render::{Extra, Shared, Spot, Step};
 
 /// The placeholder syntax of a template.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -265,9 +265,10 @@ pub struct Template {
     /// The source of a template compiled on its own, to locate its render
     /// errors in; `None` in a service, whose configuration holds it.
     source: Option<Box<str>>,
-    /// The fields used, each once, in order of first use: positions in the
-    /// catalog of `names`.
-    fields: Box<[u32]>,
+    /// What few slots have: strftime formats, defaults, value maps.
+    extras: Box<[Extra]>,
+    /// The positions of the catalog the slots' fields are in; `None` when
+    /// there are no slots.
     names: Option<Arc<Positions>>,
     /// Roughly how many bytes a render writes: the literals, and room for
     /// a typical value per placeholder.
@@ -278,7 +279,7 @@ impl fmt::Debug for Template {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Template")
             .field("context", &self.context)
-            .field("fields", &self.fields)
+            .field("fields", &self.fields().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }
@@ -329,13 +330,18 @@ impl Template {
 
     /// The fields the template uses, each once, in order of first use.
     pub fn fields(&self) -> impl Iterator<Item = &str> {
-        self.fields.iter().filter_map(|&position| {
-            self.names
-                .as_ref()?
-                .names
-                .get(position as usize)
-                .map(|name| &**name)
-        })
+        let mut seen = Vec::new();
+        self.steps
+            .iter()
+            .filter_map(|step| step.slot.as_ref())
+            .filter(move |slot| {
+                let first = !seen.contains(&slot.key.position);
+                if first {
+                    seen.push(slot.key.position);
+                }
+                first
+            })
+            .filter_map(|slot| Some(slot.key.name(self.names.as_deref()?)))
     }
 
     /// Whether the template has no placeholders, so renders the same for
@@ -391,6 +397,15 @@ impl Template {
     ) -> Result<(), Error> {
         let before = out.len();
         out.reserve(self.size_hint as usize);
+        let Some(positions) = self.names.as_deref() else {
+            // No slots: the literals are the whole render.
+            out.extend_from_slice(&self.literals);
+            return Ok(());
+        };
+        let shared = Shared {
+            positions,
+            extras: &self.extras,
+        };
         let mut literals: &[u8] = &self.literals;
         let mut slots = 0;
         for step in self.steps.iter() {
@@ -401,7 +416,7 @@ impl Template {
             out.extend_from_slice(literal);
             literals = rest;
             if let Some(slot) = &step.slot {
-                if let Err(e) = slot.render(data, out) {
+                if let Err(e) = slot.bind(&shared).render(data, out) {
                     out.truncate(before);
                     return Err(match self.spots.get(slots) {
                         Some(spot) => e.at_spot(spot.fragment, spot.offset),

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use super::escape::json_string;
 use super::{Context, Missing};
 use crate::call::Lookup;
-use crate::catalog::FieldKey;
+use crate::catalog::{FieldKey, Positions};
 use crate::error::{Error, ErrorKind};
 use crate::format::{self, Format, Printed};
 use crate::value::Value;
 
 /// One step of a render: the next `literal_len` bytes of the template's one
-/// buffer of literals (possibly none), then a slot, if any.
+/// buffer of literals (possibly none), then a slot, if any: 20 bytes.
 /// Pairing them halves the steps, which matters when there are many short
 /// literals between placeholders.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,14 +23,19 @@ pub(crate) struct Step {
     pub(crate) literal_len: u32,
 }
 
-/// One checked placeholder: 48 bytes, what the render reads and nothing
-/// else. Its position in the source is kept beside the steps, for errors.
+/// One checked placeholder in 16 bytes, what the render reads and nothing
+/// else: a service holds thousands of them at platform scale. The field's
+/// name is in the catalog positions the template shares, a strftime
+/// pattern, a default and a value map in the template's extras; the
+/// position in the source is kept beside the steps, for errors.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Slot {
     pub(crate) key: FieldKey,
-    pub(crate) format: Format,
-    /// A default and a value map, which few placeholders have.
-    pub(crate) extra: Option<Box<Extra>>,
+    /// Index + 1 in the template's extras; 0 for none.
+    pub(crate) extra: u16,
+    /// The format, as an index in [`FORMATS`], or [`STRFTIME`] for the
+    /// pattern in the slot's extra.
+    pub(crate) format: u8,
     pub(crate) context: Context,
     pub(crate) missing: Missing,
     pub(crate) timestamp_output: Output,
@@ -40,9 +45,27 @@ pub(crate) struct Slot {
     pub(crate) text_in_json_string: bool,
 }
 
-/// What few placeholders have: `default:` text, and a pair's value map.
-#[derive(Debug, Clone, PartialEq)]
+/// The formats a slot names by index; any other (a strftime pattern) is in
+/// its extra.
+pub(crate) static FORMATS: [Format; 8] = [
+    Format::Natural,
+    Format::Ansi,
+    Format::Rfc3339,
+    Format::Rfc2822,
+    Format::UnixSeconds,
+    Format::UnixMillis,
+    Format::Seconds,
+    Format::Hms,
+];
+
+/// A slot's `format` when its format is its extra's pattern.
+pub(crate) const STRFTIME: u8 = u8::MAX;
+
+/// What few placeholders have: a strftime format, `default:` text, and a
+/// pair's value map.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct Extra {
+    pub(crate) format: Option<Format>,
     pub(crate) default: Option<Box<str>>,
     /// Replacements for the printed value, applied before it is escaped.
     pub(crate) map: Option<Arc<BTreeMap<String, String>>>,
@@ -91,18 +114,59 @@ impl Output {
 }
 
 impl Slot {
+    /// The slot with what its template keeps for it.
+    #[inline]
+    pub(crate) fn bind<'t>(&'t self, shared: &'t Shared<'t>) -> Bound<'t> {
+        Bound { slot: self, shared }
+    }
+}
+
+/// What a template keeps for its slots: the catalog positions their fields
+/// are named in, and their extras.
+pub(crate) struct Shared<'t> {
+    pub(crate) positions: &'t Positions,
+    pub(crate) extras: &'t [Extra],
+}
+
+/// A slot bound to what its template keeps for it, to render.
+pub(crate) struct Bound<'t> {
+    slot: &'t Slot,
+    shared: &'t Shared<'t>,
+}
+
+impl std::ops::Deref for Bound<'_> {
+    type Target = Slot;
+
+    fn deref(&self) -> &Slot {
+        self.slot
+    }
+}
+
+impl Bound<'_> {
+    fn name(&self) -> &str {
+        self.slot.key.name(self.shared.positions)
+    }
+
+    /// The slot's extra; most have none, which one test tells.
+    #[inline]
+    fn extra(&self) -> Option<&Extra> {
+        let index = usize::from(self.slot.extra).checked_sub(1)?;
+        self.shared.extras.get(index)
+    }
+
     #[inline]
     pub(crate) fn render<L: Lookup + ?Sized>(
         &self,
         data: &L,
         out: &mut Vec<u8>,
     ) -> Result<(), Error> {
-        if self.key.builtin.is_some() {
-            if let Some(text) = data.builtin_text(&self.key) {
+        let key = &self.slot.key;
+        if key.builtin.is_some() {
+            if let Some(text) = data.builtin_text(key) {
                 return self.text_value(text, out);
             }
         }
-        match data.lookup(&self.key) {
+        match data.lookup(self.shared.positions, key) {
             Some(Value::Text(s)) => self.text_value(s, out),
             Some(value) => match self.map() {
                 None => self.value(value, out),
@@ -137,11 +201,21 @@ impl Slot {
     }
 
     fn map(&self) -> Option<&BTreeMap<String, String>> {
-        self.extra.as_ref()?.map.as_deref()
+        self.extra()?.map.as_deref()
     }
 
     fn default(&self) -> Option<&str> {
-        self.extra.as_ref()?.default.as_deref()
+        self.extra()?.default.as_deref()
+    }
+
+    fn format(&self) -> &Format {
+        match FORMATS.get(usize::from(self.slot.format)) {
+            Some(format) => format,
+            None => self
+                .extra()
+                .and_then(|extra| extra.format.as_ref())
+                .unwrap_or(&Format::Natural),
+        }
     }
 
     /// The printed value replaced through the map where it is there,
@@ -169,7 +243,7 @@ impl Slot {
             }
             Missing::Error => Err(Error::new(
                 ErrorKind::MissingValue,
-                format!("the call has no value for field `{}`", self.key.name()),
+                format!("the call has no value for field `{}`", self.name()),
             )),
         }
     }
@@ -201,7 +275,7 @@ impl Slot {
         self.context.escape(text, out).map_err(|refused| {
             Error::new(
                 ErrorKind::UnsafeValue,
-                format!("field `{}`: {}", self.key.name(), refused.message()),
+                format!("field `{}`: {}", self.name(), refused.message()),
             )
         })
     }
@@ -274,8 +348,13 @@ impl Slot {
                     write!(out, "{d}")
                 };
             }
-            Value::Timestamp(t) => format::timestamp(t, &self.format, out),
-            Value::Duration(d) => format::duration(d, &self.format, out),
+            Value::Timestamp(t) => format::timestamp(t, self.format(), out),
+            Value::Duration(d) => format::duration(d, self.format(), out),
         }
     }
 }
+
+// The sizes the comments above promise, which a service holds thousands of.
+const _: () = assert!(std::mem::size_of::<Step>() == 20);
+const _: () = assert!(std::mem::size_of::<Slot>() == 16);
+const _: () = assert!(std::mem::size_of::<FieldKey>() == 8);

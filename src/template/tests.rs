@@ -494,3 +494,25 @@ fn the_other_syntax_is_caught() {
     Template::compile("Ticket #42 #nothing_known#", Context::Plain, &brackets).unwrap();
     compile("see [[nope]] and [[42]]", Context::Plain).unwrap();
 }
+
+/// Slots keep a format by index and put a strftime pattern, a default and
+/// a map in the template's extras; each slot finds its own.
+#[test]
+fn slots_find_their_formats_and_extras() {
+    let out = render(
+        "#call_start|strftime:%d/%m# #ani|default:x# #call_start|unix# #dnis|default:y# #call_start|strftime:%Y# #duration|hms#",
+        Context::Plain,
+        &call(),
+    );
+    assert_eq!(out, "22/04 x 1587513600 y 2020 00:01:35");
+}
+
+/// A slot refers to its extra by a 16-bit index: a template with more
+/// placeholders needing one than that is refused, not wrapped around.
+#[test]
+fn too_many_extras_are_refused() {
+    let many = "#ani|default:x#".repeat(usize::from(u16::MAX));
+    assert!(compile(&many, Context::Plain).is_ok());
+    let err = compile(&format!("{many}#ani|default:x#"), Context::Plain).unwrap_err();
+    assert!(err.to_string().contains("at most 65,535"), "{err}");
+}
