@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::error::{Error, ErrorKind};
 use crate::event::{unknown_event, Event, EventSpec};
 use crate::id::is_uuid;
-use crate::service::{same_but_enabled, Service, ServiceConfig};
+use crate::service::{Service, ServiceConfig};
 use crate::webhook::{WebhookConfig, WebhookRow};
 
 /// Services and webhooks, indexed for dispatch by event and scope.
@@ -124,14 +124,6 @@ impl PartialEq for Registry {
             && self.allowed_addresses == other.allowed_addresses
             && self.declared == other.declared
     }
-}
-
-/// A service's configuration as it is now: as compiled, and enabled or not
-/// as the registry has set it since.
-fn current_config(service: &Service) -> ServiceConfig {
-    let mut config = service.config().clone();
-    config.enabled = service.is_enabled();
-    config
 }
 
 pub(crate) fn registry_error(message: String) -> Error {
@@ -271,7 +263,7 @@ impl Registry {
             reusable
                 .then(|| self.services.get(service.id.as_str()))
                 .flatten()
-                .filter(|old| same_but_enabled(old.config(), service))
+                .filter(|old| old.compiled_from(service))
                 .map(|old| {
                     let mut reused = old.clone();
                     reused.set_enabled(service.enabled);
@@ -286,7 +278,7 @@ impl Registry {
         let services: BTreeMap<_, _> = self.services.iter().collect();
         let webhooks: BTreeMap<_, _> = self.webhooks.iter().collect();
         Config {
-            services: services.values().map(|s| current_config(s)).collect(),
+            services: services.values().map(|s| s.config()).collect(),
             webhooks: webhooks.values().map(|&w| (**w).clone()).collect(),
             allowed_addresses: self.allowed_addresses.clone(),
             preset: self.declared.preset.clone(),
@@ -317,7 +309,7 @@ impl Registry {
             );
         }
         let id: Arc<str> = config.id.as_str().into();
-        let service = config.compile_owned(&self.catalog, &self.addresses)?;
+        let service = config.compile_with(&self.catalog, &self.addresses)?;
         self.services.insert(id, service);
         Ok(())
     }
@@ -335,7 +327,7 @@ impl Registry {
             return Err(registry_error(format!("no service `{}`", config.id)));
         };
         let id = Arc::clone(id);
-        let service = config.compile_owned(&self.catalog, &self.addresses)?;
+        let service = config.compile_with(&self.catalog, &self.addresses)?;
         for webhook in self
             .users
             .get(&id)
@@ -393,7 +385,7 @@ impl Registry {
         self.users.remove(id);
         self.services
             .remove(id)
-            .map(|s| current_config(&s))
+            .map(|s| s.config())
             .ok_or_else(|| registry_error(format!("no service `{id}`")))
     }
 
@@ -606,7 +598,7 @@ impl Registry {
                     enabled: w.enabled,
                     event: w.event.clone(),
                     service: w.service.clone(),
-                    url: service.map(|s| s.config().url.clone()).unwrap_or_default(),
+                    url: service.map(Service::url_text).unwrap_or_default(),
                     method: service.map(|s| s.method().to_string()).unwrap_or_default(),
                 }
             })
@@ -853,6 +845,26 @@ mod tests {
                 .unwrap()
                 .to_config()
         );
+        // Enabling a service is no reason to compile it again; a secret
+        // reference that now resolves to another value is.
+        config.services[0].enabled = false;
+        let toggled = next.reload(&config, Catalog::standard().clone()).unwrap();
+        assert!(toggled.services[S1].shares_compiled(&next.services[S1]));
+        assert!(!toggled.service(S1).unwrap().is_enabled());
+        config.services[0].auth = crate::Auth::Bearer {
+            token: serde_json::from_str(r#"{"secret_ref": "CRM_TOKEN"}"#).unwrap(),
+        };
+        config.resolve_secrets(|_| Some("one".into())).unwrap();
+        let first = toggled
+            .reload(&config, Catalog::standard().clone())
+            .unwrap();
+        config.resolve_secrets(|_| Some("two".into())).unwrap();
+        let rotated = first.reload(&config, Catalog::standard().clone()).unwrap();
+        assert!(!rotated.services[S1].shares_compiled(&first.services[S1]));
+        let same = rotated
+            .reload(&config, Catalog::standard().clone())
+            .unwrap();
+        assert!(same.services[S1].shares_compiled(&rotated.services[S1]));
         // A broken reload leaves the old registry as it was.
         config.services[0].url = "ftp://nope/".into();
         assert!(r.reload(&config, Catalog::standard().clone()).is_err());

@@ -46,7 +46,27 @@ pub enum Method {
     Delete,
 }
 
+/// The `http` crate's methods, for [`Service::method`] to lend.
+static HTTP_METHODS: [http::Method; 5] = [
+    http::Method::GET,
+    http::Method::POST,
+    http::Method::PUT,
+    http::Method::PATCH,
+    http::Method::DELETE,
+];
+
 impl Method {
+    /// The `http` crate's method, lent for as long as the program runs.
+    fn as_http_static(self) -> &'static http::Method {
+        match self {
+            Method::Get => &HTTP_METHODS[0],
+            Method::Post => &HTTP_METHODS[1],
+            Method::Put => &HTTP_METHODS[2],
+            Method::Patch => &HTTP_METHODS[3],
+            Method::Delete => &HTTP_METHODS[4],
+        }
+    }
+
     /// The `http` crate's method.
     #[must_use]
     pub fn as_http(self) -> http::Method {
@@ -265,6 +285,16 @@ impl ServiceConfig {
         secrets_in(&mut self.auth, &mut self.signing)
     }
 
+    /// Every secret of the service, with its field path; only the secrets
+    /// are copied, to walk them.
+    fn secrets(&self) -> Vec<(String, Secret)> {
+        let (mut auth, mut signing) = (self.auth.clone(), self.signing.clone());
+        secrets_in(&mut auth, &mut signing)
+            .into_iter()
+            .map(|(field, secret)| (field, std::mem::replace(secret, Secret::new(""))))
+            .collect()
+    }
+
     /// Whether the URL query parameter `name` holds a secret for this
     /// service, beyond the rule: listed in `secret_parameters`, or a `GET`
     /// pair marked secret.
@@ -442,29 +472,10 @@ impl ServiceConfig {
         catalog: &Catalog,
         addresses: &AddressPolicy,
     ) -> Result<Service, Error> {
-        ServiceConfig::compile_from(Cow::Borrowed(self), catalog, addresses)
-    }
-
-    /// [`ServiceConfig::compile_with`] of a configuration the caller gives
-    /// up, which the service keeps without copying it.
-    pub(crate) fn compile_owned(
-        self,
-        catalog: &Catalog,
-        addresses: &AddressPolicy,
-    ) -> Result<Service, Error> {
-        ServiceConfig::compile_from(Cow::Owned(self), catalog, addresses)
-    }
-
-    fn compile_from(
-        config: Cow<'_, ServiceConfig>,
-        catalog: &Catalog,
-        addresses: &AddressPolicy,
-    ) -> Result<Service, Error> {
-        let this: &ServiceConfig = &config;
+        let this = self;
         let mut errors = Vec::new();
-        // Only the secrets are copied, to walk them.
-        let (mut auth, mut signing) = (this.auth.clone(), this.signing.clone());
-        for (field, secret) in secrets_in(&mut auth, &mut signing) {
+        let secrets = this.secrets();
+        for (field, secret) in &secrets {
             if !secret.is_resolved() {
                 errors.push(
                     Error::new(
@@ -475,7 +486,7 @@ impl ServiceConfig {
                             secret.reference().unwrap_or_default()
                         ),
                     )
-                    .in_field(&field),
+                    .in_field(field),
                 );
             }
         }
@@ -650,11 +661,29 @@ impl ServiceConfig {
         else {
             return Err(Error::many(ErrorKind::InvalidConfig, errors).in_service(&this.id));
         };
-        let method = this.method.as_http();
-        let enabled = this.enabled;
+        let stored = match StoredConfig::new(this, secrets) {
+            Ok(stored) => stored,
+            Err(e) => return Err(e.in_service(&this.id)),
+        };
+        let mut secret_parameters: Vec<Box<str>> = this
+            .secret_parameters
+            .iter()
+            .map(|p| p.as_str().into())
+            .collect();
+        if let Some(pairs) = this.body.query_pairs(this.method == Method::Get) {
+            secret_parameters.extend(
+                pairs
+                    .iter()
+                    .filter(|p| p.is_secret())
+                    .map(|p| p.key.as_str().into()),
+            );
+        }
         let compiled = Compiled {
-            config: config.into_owned(),
-            method,
+            config: stored,
+            method: this.method,
+            debug: this.debug,
+            retry: this.retry.clone().map(Box::new),
+            secret_parameters: secret_parameters.into_boxed_slice(),
             url,
             body,
             sets_length: content_type.is_some(),
@@ -664,7 +693,7 @@ impl ServiceConfig {
         };
         Ok(Service {
             compiled: Arc::new(compiled),
-            enabled,
+            enabled: this.enabled,
         })
     }
 
@@ -763,8 +792,14 @@ pub struct Service {
 
 /// What compiling a service makes, shared by every copy of the service.
 struct Compiled {
-    config: ServiceConfig,
-    method: http::Method,
+    config: StoredConfig,
+    method: Method,
+    /// Whether to keep debug records (the configuration's `debug`).
+    debug: bool,
+    retry: Option<Box<RetryPolicy>>,
+    /// Query parameters redacted beyond the rule: the configuration's
+    /// `secret_parameters`, and a `GET`'s pairs marked secret.
+    secret_parameters: Box<[Box<str>]>,
     /// The URL, with the query pairs of a `GET`.
     url: Url,
     /// The body; empty for none.
@@ -778,24 +813,108 @@ struct Compiled {
 
 impl PartialEq for Service {
     fn eq(&self, other: &Service) -> bool {
-        self.enabled == other.enabled && same_but_enabled(self.config(), other.config())
+        self.enabled == other.enabled && self.compiled.config == other.compiled.config
     }
 }
 
-/// Whether two configurations are the same but perhaps for `enabled`.
-pub(crate) fn same_but_enabled(a: &ServiceConfig, b: &ServiceConfig) -> bool {
-    if a.enabled == b.enabled {
-        return a == b;
+/// A service's configuration as the service keeps it: the compact JSON a
+/// host stores for it, under half the bytes of the parsed struct, parsed
+/// again only when it is asked for. Nothing on the render path reads it.
+#[derive(PartialEq)]
+struct StoredConfig {
+    /// The configuration's JSON, with `enabled` set: whether the service is
+    /// enabled is kept beside the compiled part, so enabling it changes
+    /// nothing here.
+    /// Bytes, as serde_json wrote them: UTF-8, read back with
+    /// `from_slice`, which checks as it parses.
+    json: Box<[u8]>,
+    /// The values of the secrets given by reference (`secret_ref`), which
+    /// the JSON keeps as references, in the order they are walked.
+    resolved: Box<[Secret]>,
+}
+
+impl StoredConfig {
+    /// # Errors
+    ///
+    /// A configuration serde cannot serialise, which a derived one always
+    /// can.
+    fn new(config: &ServiceConfig, secrets: Vec<(String, Secret)>) -> Result<StoredConfig, Error> {
+        // Sized for most services' JSON, so the buffer rarely grows.
+        let mut json = Vec::with_capacity(1024);
+        let written = if config.enabled {
+            serde_json::to_writer(&mut json, config)
+        } else {
+            serde_json::to_writer(
+                &mut json,
+                &ServiceConfig {
+                    enabled: true,
+                    ..config.clone()
+                },
+            )
+        };
+        written.map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidConfig,
+                "the configuration cannot be serialised",
+            )
+            .with_source(e)
+        })?;
+        let resolved = secrets
+            .into_iter()
+            .map(|(_, secret)| secret)
+            .filter(|secret| secret.reference().is_some())
+            .collect();
+        Ok(StoredConfig {
+            json: json.into_boxed_slice(),
+            resolved,
+        })
     }
-    let mut b = b.clone();
-    b.enabled = a.enabled;
-    *a == b
+
+    /// The id. Compiling checked it is a UUID, which JSON holds unescaped
+    /// right after `{"id":"`, the first field.
+    fn id(&self) -> &str {
+        self.json
+            .get(7..43)
+            .and_then(|id| std::str::from_utf8(id).ok())
+            .unwrap_or_default()
+    }
+
+    /// The configuration, parsed and its references resolved again.
+    fn parse(&self, enabled: bool) -> ServiceConfig {
+        let mut config: ServiceConfig = serde_json::from_slice(&self.json).unwrap_or_else(|_| {
+            // Unreachable: the text is serde's own of a configuration.
+            ServiceConfig::new(self.id(), "")
+        });
+        config.enabled = enabled;
+        let references = config
+            .secrets_mut()
+            .into_iter()
+            .map(|(_, secret)| secret)
+            .filter(|secret| secret.reference().is_some());
+        for (secret, resolved) in references.zip(self.resolved.iter()) {
+            *secret = resolved.clone();
+        }
+        config
+    }
+
+    /// Whether `config` is this one but perhaps for `enabled`.
+    fn matches(&self, config: &ServiceConfig) -> bool {
+        StoredConfig::new(config, config.secrets()).is_ok_and(|other| other == *self)
+    }
+}
+
+impl Service {
+    /// Whether the service was compiled from `config`, but perhaps for
+    /// `enabled`: a reload reuses it then.
+    pub(crate) fn compiled_from(&self, config: &ServiceConfig) -> bool {
+        self.compiled.config.matches(config)
+    }
 }
 
 impl fmt::Debug for Service {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Service")
-            .field("config", &self.compiled.config)
+            .field("config", &self.config())
             .field("enabled", &self.enabled)
             .finish_non_exhaustive()
     }
@@ -823,7 +942,7 @@ impl Compiled {
     /// keep no source of their own.
     #[cold]
     fn locate(&self, e: Error, part: Part) -> Error {
-        let config = &self.config;
+        let config = &self.config.parse(true);
         let get = config.method == Method::Get;
         let source = e.spot().and_then(|(fragment, _)| match part {
             Part::Url => config.url_fragment(fragment),
@@ -842,7 +961,15 @@ impl Compiled {
             (None, Part::Body) => e.in_field("body"),
             (None, Part::Header(i)) => e.in_field(&format!("headers.{i}.value")),
         };
-        e.in_service(&config.id)
+        e.in_service(self.config.id())
+    }
+
+    /// Whether the URL query parameter `name` holds a secret for this
+    /// service, beyond the rule.
+    fn names_secret_parameter(&self, name: &str) -> bool {
+        self.secret_parameters
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(name))
     }
 }
 
@@ -905,19 +1032,71 @@ fn is_dot_segment(segment: &[u8]) -> bool {
 }
 
 impl Service {
-    /// The configuration the service was compiled from. Enabling or
-    /// disabling the service in a registry changes [`Service::is_enabled`],
-    /// not this; [`Registry::to_config`](crate::Registry::to_config) writes
-    /// back what `is_enabled` says.
+    /// The configuration the service was compiled from, `enabled` as the
+    /// service is now ([`Service::is_enabled`]).
+    ///
+    /// A service keeps its configuration as the compact JSON a host stores
+    /// for it, at under half the memory of the parsed struct, so this
+    /// parses it: about as long as `serde_json` takes to read the service
+    /// (a few microseconds). It is for admin screens and saving; rendering
+    /// never reads it. [`Service::to_json`] gives the text without parsing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Catalog, Config};
+    ///
+    /// let config = Config::from_json(include_str!("../examples/configs/ringcx.json"))?;
+    /// let service = config.services[0].compile(Catalog::standard())?;
+    /// assert_eq!(service.config(), config.services[0]);
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
     #[must_use]
-    pub fn config(&self) -> &ServiceConfig {
-        &self.compiled.config
+    pub fn config(&self) -> ServiceConfig {
+        self.compiled.config.parse(self.enabled)
+    }
+
+    /// The configuration as JSON, what `serde_json` writes for
+    /// [`Service::config`]: the row a host stores for the service. Secrets
+    /// given by reference stay references.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Catalog, Config, ServiceConfig};
+    ///
+    /// let config = Config::from_json(include_str!("../examples/configs/pbx.json"))?;
+    /// let service = config.services[0].compile(Catalog::standard())?;
+    /// let row = service.to_json();
+    /// assert_eq!(row, serde_json::to_string(&config.services[0]).unwrap());
+    /// let again: ServiceConfig = serde_json::from_str(&row).unwrap();
+    /// assert_eq!(again, config.services[0]);
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        if self.enabled {
+            return String::from_utf8_lossy(&self.compiled.config.json).into_owned();
+        }
+        serde_json::to_string(&self.config()).unwrap_or_default()
+    }
+
+    /// The URL as configured, read from the stored JSON without parsing
+    /// the rest.
+    pub(crate) fn url_text(&self) -> String {
+        #[derive(Deserialize)]
+        struct UrlOnly {
+            url: String,
+        }
+        serde_json::from_slice::<UrlOnly>(&self.compiled.config.json)
+            .map(|only| only.url)
+            .unwrap_or_default()
     }
 
     /// The service id.
     #[must_use]
     pub fn id(&self) -> &str {
-        &self.compiled.config.id
+        self.compiled.config.id()
     }
 
     /// Whether the service is enabled.
@@ -940,13 +1119,13 @@ impl Service {
     /// The HTTP method.
     #[must_use]
     pub fn method(&self) -> &http::Method {
-        &self.compiled.method
+        self.compiled.method.as_http_static()
     }
 
     /// The retry policy: the service's, or the default.
     #[must_use]
     pub fn retry_policy(&self) -> RetryPolicy {
-        self.compiled.config.retry.clone().unwrap_or_default()
+        self.compiled.retry.as_deref().cloned().unwrap_or_default()
     }
 
     /// Signs `request` as delivery `id` at time `at`, if the service signs
@@ -979,7 +1158,7 @@ impl Service {
         match &self.compiled.signer {
             Some(signer) => signer
                 .sign(request, id, at)
-                .map_err(|e| e.in_field("signing").in_service(&self.compiled.config.id)),
+                .map_err(|e| e.in_field("signing").in_service(self.id())),
             None => Ok(()),
         }
     }
@@ -1022,7 +1201,7 @@ impl Service {
                 .map(|p| format!("{}={}\n", p.key, p.value))
                 .collect::<String>()
         };
-        match &self.compiled.config.body {
+        match &self.compiled.config.parse(self.enabled).body {
             BodyConfig::None => String::new(),
             BodyConfig::Form { pairs: p } => pairs(p),
             BodyConfig::Json {
@@ -1076,7 +1255,7 @@ impl Service {
     }
 
     pub(crate) fn request_with<L: Lookup + ?Sized>(&self, data: &L) -> Result<Request, Error> {
-        let in_service = |e: Error| e.in_service(&self.compiled.config.id);
+        let in_service = |e: Error| e.in_service(self.id());
         let mut body = Vec::with_capacity(self.compiled.body.size_hint());
         self.compiled
             .body
@@ -1119,7 +1298,7 @@ impl Service {
             }
         }
         let mut request = http::Request::new(body);
-        *request.method_mut() = self.compiled.method.clone();
+        *request.method_mut() = self.compiled.method.as_http();
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;
         Ok(request)
@@ -1163,7 +1342,7 @@ impl Service {
     }
 
     pub(crate) fn debug_record_with<L: Lookup + ?Sized>(&self, data: &L) -> Option<Preview> {
-        if !self.compiled.config.debug {
+        if !self.compiled.debug {
             return None;
         }
         let request = self.request_with(&Redacted(data)).ok()?;
@@ -1174,7 +1353,7 @@ impl Service {
     /// parameters redacted too.
     pub(crate) fn show(&self, request: &Request, show_secrets: bool) -> Preview {
         Preview::redacted(self.id(), request, show_secrets, &|name| {
-            self.compiled.config.names_secret_parameter(name)
+            self.compiled.names_secret_parameter(name)
         })
     }
 }
@@ -1210,6 +1389,62 @@ mod tests {
 
     /// Templates keep no source: a render error is located in the
     /// configuration, in the fragment its placeholder came from.
+    /// A service keeps its configuration as JSON and gives it back whole:
+    /// resolved secret references keep their values (and compile again),
+    /// `enabled` follows the service, and the row is serde's own text.
+    #[test]
+    fn the_stored_configuration_comes_back_whole() {
+        let mut with_ref = config(serde_json::json!({
+            "auth": {"kind": "bearer", "token": {"secret_ref": "CRM_TOKEN"}},
+            "signing": {"kind": "standard_webhooks", "secrets": ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", {"secret_ref": "SIGNING"}]},
+            "secret_parameters": ["code"],
+            "retry": {"max_attempts": 3},
+        }));
+        for (_, secret) in with_ref.secrets_mut() {
+            match secret.reference() {
+                Some("CRM_TOKEN") => secret.resolve("t0k3n-crm"),
+                Some(_) => secret.resolve("whsec_QUJDREVGR0hJSktMTU5PUFFSU1RVVldY"),
+                None => {}
+            }
+        }
+        let mut configs: Vec<ServiceConfig> = [
+            include_str!("../examples/configs/ringcx.json"),
+            include_str!("../examples/configs/pbx.json"),
+            include_str!("../examples/configs/avanser.json"),
+            include_str!("../examples/configs/signed.json"),
+        ]
+        .iter()
+        .flat_map(|text| crate::Config::from_json(text).unwrap().services)
+        .collect();
+        configs.push(with_ref.clone());
+        for config in configs {
+            let mut service = config.compile(Catalog::standard()).unwrap();
+            assert_eq!(service.config(), config);
+            assert_eq!(service.id(), config.id);
+            assert_eq!(service.to_json(), serde_json::to_string(&config).unwrap());
+            assert_eq!(
+                service.retry_policy(),
+                config.retry.clone().unwrap_or_default()
+            );
+            assert_eq!(
+                service.config().compile(Catalog::standard()).unwrap(),
+                service
+            );
+            service.set_enabled(false);
+            assert!(!service.config().enabled);
+            // References stay references in the row, as serde writes them.
+            let disabled = ServiceConfig {
+                enabled: false,
+                ..config.clone()
+            };
+            assert_eq!(service.to_json(), serde_json::to_string(&disabled).unwrap());
+        }
+        // The row keeps references, not what they resolved to.
+        let row = with_ref.compile(Catalog::standard()).unwrap().to_json();
+        assert!(row.contains(r#"{"secret_ref":"CRM_TOKEN"}"#), "{row}");
+        assert!(!row.contains("t0k3n-crm") && !row.contains("QUJD"), "{row}");
+    }
+
     /// Services whose static headers are callhook's own for their body
     /// type share one map; any other header, a changed order or a
     /// sensitive value gives the service its own, and every request carries

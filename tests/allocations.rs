@@ -116,8 +116,11 @@ fn envelope_round_trip_bytes_per_body_byte() {
 
 #[test]
 fn bytes_per_compiled_service() {
-    // The standard catalog is built once, on first use: not here.
-    let _ = Catalog::standard();
+    // The standard catalog and the shared header maps are built once, on
+    // first use: not here.
+    let warm_up = Config::from_json(include_str!("../examples/configs/ringcx.json")).unwrap();
+    drop(warm_up.services[0].compile(Catalog::standard()).unwrap());
+    let mut highest: f64 = 0.0;
     for name in ["ringcx", "pbx", "avanser"] {
         let text = match name {
             "ringcx" => include_str!("../examples/configs/ringcx.json"),
@@ -133,18 +136,19 @@ fn bytes_per_compiled_service() {
                 service.name
             );
             drop(compiled);
-            // Everything a service holds, its ~900-byte compiled part
-            // included (it is shared, so on the heap). Up to 8.8 times the
-            // JSON before the compact templates, 6.9 times before the header
-            // map was stored without spare room; now at most 5.98 times,
-            // for AVANSER's JSON service. The scale issue aimed at 3 times,
-            // which keeping the configuration itself beside the compiled
-            // form (about twice its JSON) rules out.
+            // Everything a service holds: its compiled part, shared (so on
+            // the heap), and its configuration kept as JSON. Up to 8.8 times
+            // the JSON before the compact templates, 5.98 before the compact
+            // slots, shared header maps and the configuration kept as JSON;
+            // now at most 4.02 times, for AVANSER's JSON service.
+            let ratio = bytes as f64 / json as f64;
+            highest = highest.max(ratio);
             assert!(
-                bytes * 2 < 13 * json,
+                ratio <= 4.25,
                 "{}: {bytes} bytes for {json}",
                 service.name
             );
         }
     }
+    println!("at most {highest:.2} times the JSON");
 }

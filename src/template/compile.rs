@@ -87,6 +87,15 @@ impl<'o, 'c> Builder<'o, 'c> {
         field: Option<&dyn Fn() -> String>,
     ) {
         let first_error = self.errors.len();
+        // Room for the fragment's steps and literals up front: a placeholder
+        // has two of its syntax's first delimiter byte (`#` or `[`), so
+        // counting them rarely misses, and the lists grow once rather than
+        // doubling from empty.
+        let delimiter = self.options.syntax.delimiters().0.as_bytes()[0];
+        let placeholders = memchr::memchr_iter(delimiter, source.as_bytes()).count() / 2;
+        self.steps.reserve(placeholders + 1);
+        self.spots.reserve(placeholders);
+        self.literals.reserve(source.len());
         self.other_syntax(source);
         self.compile_fragment(source, context, map.filter(|m| !m.is_empty()));
         if let Some(field) = field.filter(|_| self.errors.len() > first_error) {
@@ -445,33 +454,26 @@ fn check(
         Missing::Empty
     });
     let key = options.catalog.key_at(field, spec);
-    let mut extra = Extra {
-        default,
-        map: map.map(|m| Arc::new(m.clone())),
-        format: None,
-    };
     let format_index = match FORMATS.iter().position(|known| *known == format) {
         Some(i) => u8::try_from(i).unwrap_or(STRFTIME),
         None => STRFTIME,
     };
-    let (timestamp_output, duration_output) = (
-        Output::of(format.timestamp_printed(), context),
-        Output::of(format.duration_printed(), context),
-    );
-    if format_index == STRFTIME {
-        extra.format = Some(format);
-    }
     let slot = Slot {
         key,
         // Set by the builder, which keeps the extras.
         extra: 0,
         format: format_index,
-        timestamp_output,
-        duration_output,
+        timestamp_output: Output::of(format.timestamp_printed(), context),
+        duration_output: Output::of(format.duration_printed(), context),
         text_in_json_string: context == Context::JsonString && map.is_none(),
         context,
         missing,
     };
-    let has_extra = extra != Extra::default();
-    Ok((slot, has_extra.then_some(extra)))
+    let strftime = (format_index == STRFTIME).then_some(format);
+    let extra = (default.is_some() || map.is_some() || strftime.is_some()).then(|| Extra {
+        format: strftime,
+        default,
+        map: map.map(|m| Arc::new(m.clone())),
+    });
+    Ok((slot, extra))
 }

@@ -316,6 +316,16 @@ pub(crate) fn check_json(source: &str, text: &str) -> Result<(), Error> {
         })
 }
 
+/// Where what follows the first `://` starts. A search for `:` and a check,
+/// where a substring search would first build its searcher: a tenth of the
+/// instructions of checking a service's URL.
+fn after_scheme(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(b':', bytes)
+        .find(|&i| bytes[i..].starts_with(b"://"))
+        .map(|i| i + 3)
+}
+
 /// Every placeholder in a URL template, with its escape: a URL path segment
 /// before the query, a query component after it, and an error in the
 /// scheme, host or port, where call data could send the request elsewhere.
@@ -324,7 +334,7 @@ pub(crate) fn url<'s>(
     syntax: Syntax,
     accept: Accept<'_>,
 ) -> Vec<(Found<'s>, Result<Context, &'static str>)> {
-    let authority_start = src.find("://").map_or(0, |i| i + 3);
+    let authority_start = after_scheme(src).unwrap_or(0);
     let authority_end = src[authority_start..]
         .find(['/', '?'])
         .map_or(src.len(), |i| authority_start + i);
@@ -378,7 +388,7 @@ pub(crate) fn check_url(text: &str, addresses: &AddressPolicy) -> Result<http::U
     }
     // Any `@` in the authority, even with nothing before it, is user
     // information some client would send as credentials.
-    let authority = text.split_once("://").map_or(text, |(_, rest)| rest);
+    let authority = after_scheme(text).map_or(text, |start| &text[start..]);
     let authority = &authority[..authority.find(['/', '?', '#']).unwrap_or(authority.len())];
     if authority.contains('@') || !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(fail(
