@@ -143,11 +143,7 @@ fn bytes_per_compiled_service() {
             // now at most 4.02 times, for AVANSER's JSON service.
             let ratio = bytes as f64 / json as f64;
             highest = highest.max(ratio);
-            assert!(
-                ratio <= 4.25,
-                "{}: {bytes} bytes for {json}",
-                service.name
-            );
+            assert!(ratio <= 4.25, "{}: {bytes} bytes for {json}", service.name);
         }
     }
     println!("at most {highest:.2} times the JSON");

@@ -186,7 +186,7 @@ impl<'s> Iterator for Plain<'s, '_> {
         let bytes = self.finder.src.as_bytes();
         while let Some(at) = bytes
             .get(self.i..)
-            .and_then(|rest| rest.iter().position(|&b| b == self.first))
+            .and_then(|rest| memchr::memchr(self.first, rest))
         {
             self.i += at;
             match self.finder.accepted(self.i, self.accept) {
@@ -347,7 +347,7 @@ pub(crate) fn url<'s>(
     while let Some(at) = src
         .as_bytes()
         .get(i..)
-        .and_then(|rest| rest.iter().position(|&b| b == first || b == b'?'))
+        .and_then(|rest| memchr::memchr2(first, b'?', rest))
     {
         i += at;
         if let Some(f) = finder.accepted(i, accept) {
