@@ -14,9 +14,10 @@ use crate::error::Error;
 use crate::event::Event;
 use crate::id::DeliveryId;
 use crate::preview::Preview;
-use crate::registry::{registry_error, Registry};
+use crate::registry::{registry_error, Entry, Registry};
 use crate::request::Request;
 use crate::retry::RetryPolicy;
+use crate::service::Service;
 use crate::value::Value;
 use crate::webhook::WebhookConfig;
 
@@ -222,9 +223,8 @@ impl Registry {
                 } else if !webhook.enabled {
                     Verdict::WebhookDisabled
                 } else if !self
-                    .services
-                    .get(webhook.service.as_str())
-                    .is_some_and(|service| service.is_enabled())
+                    .service(webhook.service.as_str())
+                    .is_some_and(Service::is_enabled)
                 {
                     Verdict::ServiceDisabled
                 } else {
@@ -359,7 +359,8 @@ impl Registry {
         at: DateTime<Utc>,
         dispatch: &mut Dispatch,
     ) {
-        let Some((service_id, service)) = self.services.get_key_value(webhook.service.as_str())
+        let Some((service_id, Entry { service, .. })) =
+            self.services.get_key_value(webhook.service.as_str())
         else {
             return;
         };
@@ -425,8 +426,7 @@ impl Registry {
     /// ```
     pub fn sign(&self, outgoing: &mut Outgoing, at: DateTime<Utc>) -> Result<(), Error> {
         let service = self
-            .services
-            .get(&*outgoing.service)
+            .service(&outgoing.service)
             .ok_or_else(|| registry_error(format!("no service `{}`", outgoing.service)))?;
         service.sign(&mut outgoing.request, &outgoing.delivery, at)
     }
@@ -435,9 +435,8 @@ impl Registry {
     /// own, or the default.
     #[must_use]
     pub fn retry_policy(&self, service: &str) -> RetryPolicy {
-        self.services
-            .get(service)
-            .map(|service| service.retry_policy())
+        self.service(service)
+            .map(Service::retry_policy)
             .unwrap_or_default()
     }
 }

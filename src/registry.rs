@@ -35,10 +35,7 @@ pub struct Registry {
     /// tables but nothing in them. An edit after a clone copies only the
     /// entry it changes (a webhook, one service's list of users, one scope's
     /// bucket), never a table.
-    pub(crate) services: HashMap<Arc<str>, Service>,
-    /// Service id → the webhooks that use it, so edits to a service touch
-    /// only its own webhooks.
-    users: HashMap<Arc<str>, Ids>,
+    pub(crate) services: HashMap<Arc<str>, Entry>,
     pub(crate) webhooks: HashMap<Arc<str>, Arc<WebhookConfig>>,
     /// event → scope → webhook ids.
     pub(crate) index: HashMap<Event, HashMap<Arc<str>, Ids>>,
@@ -49,6 +46,15 @@ pub struct Registry {
     /// The presets, fields and events the configuration declared, written
     /// back by [`Registry::to_config`].
     declared: Declared,
+}
+
+/// A service and the webhooks that use it, so edits to a service touch
+/// only its own webhooks; one table rather than two saves an entry and a
+/// hash per service.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Entry {
+    pub(crate) service: Service,
+    users: Ids,
 }
 
 /// A set of webhook ids. Most services have one webhook and most scopes
@@ -137,7 +143,6 @@ impl Registry {
         Registry {
             catalog,
             services: HashMap::new(),
-            users: HashMap::new(),
             webhooks: HashMap::new(),
             index: HashMap::new(),
             allowed_addresses: Vec::new(),
@@ -197,12 +202,10 @@ impl Registry {
         for service in &config.services {
             let added = match reuse(service) {
                 Some(compiled) if !registry.services.contains_key(service.id.as_str()) => {
-                    registry
-                        .services
-                        .insert(service.id.as_str().into(), compiled);
+                    registry.insert_service(service.id.as_str().into(), compiled);
                     Ok(())
                 }
-                _ => registry.add_service(service.clone()),
+                _ => registry.add_service_from(service),
             };
             if added.is_err() {
                 broken.insert(service.id.as_str());
@@ -263,9 +266,9 @@ impl Registry {
             reusable
                 .then(|| self.services.get(service.id.as_str()))
                 .flatten()
-                .filter(|old| old.compiled_from(service))
+                .filter(|old| old.service.compiled_from(service))
                 .map(|old| {
-                    let mut reused = old.clone();
+                    let mut reused = old.service.clone();
                     reused.set_enabled(service.enabled);
                     reused
                 })
@@ -278,7 +281,7 @@ impl Registry {
         let services: BTreeMap<_, _> = self.services.iter().collect();
         let webhooks: BTreeMap<_, _> = self.webhooks.iter().collect();
         Config {
-            services: services.values().map(|s| s.config()).collect(),
+            services: services.values().map(|e| e.service.config()).collect(),
             webhooks: webhooks.values().map(|&w| (**w).clone()).collect(),
             allowed_addresses: self.allowed_addresses.clone(),
             preset: self.declared.preset.clone(),
@@ -302,16 +305,26 @@ impl Registry {
     /// A service that does not compile (see [`ServiceConfig::compile`]), or
     /// whose id is taken (kind [`ErrorKind::Registry`]), is refused.
     pub fn add_service(&mut self, config: ServiceConfig) -> Result<(), Error> {
+        self.add_service_from(&config)
+    }
+
+    /// [`Registry::add_service`], from a configuration it only reads.
+    fn add_service_from(&mut self, config: &ServiceConfig) -> Result<(), Error> {
         if self.services.contains_key(config.id.as_str()) {
             return Err(
                 registry_error(format!("service `{}` already exists", config.id))
                     .in_service(&config.id),
             );
         }
-        let id: Arc<str> = config.id.as_str().into();
         let service = config.compile_with(&self.catalog, &self.addresses)?;
-        self.services.insert(id, service);
+        self.insert_service(config.id.as_str().into(), service);
         Ok(())
+    }
+
+    /// Adds a service no webhook uses yet.
+    fn insert_service(&mut self, id: Arc<str>, service: Service) {
+        let users = Ids::None;
+        self.services.insert(id, Entry { service, users });
     }
 
     /// Replaces a service's configuration (an admin screen's edit). The
@@ -323,22 +336,18 @@ impl Registry {
     /// An unknown id (kind [`ErrorKind::Registry`]), a configuration that
     /// does not compile, or one a realtime webhook cannot use.
     pub fn update_service(&mut self, config: ServiceConfig) -> Result<(), Error> {
-        let Some((id, _)) = self.services.get_key_value(config.id.as_str()) else {
+        let Some(entry) = self.services.get(config.id.as_str()) else {
             return Err(registry_error(format!("no service `{}`", config.id)));
         };
-        let id = Arc::clone(id);
         let service = config.compile_with(&self.catalog, &self.addresses)?;
-        for webhook in self
-            .users
-            .get(&id)
-            .into_iter()
-            .flat_map(|users| users.iter())
-        {
+        for webhook in entry.users.iter() {
             if let Some(webhook) = self.webhooks.get(webhook) {
                 self.check_realtime(webhook, &service)?;
             }
         }
-        self.services.insert(id, service);
+        if let Some(entry) = self.services.get_mut(config.id.as_str()) {
+            entry.service = service;
+        }
         Ok(())
     }
 
@@ -349,13 +358,13 @@ impl Registry {
     ///
     /// An unknown id is an error of kind [`ErrorKind::Registry`].
     pub fn set_service_enabled(&mut self, id: &str, enabled: bool) -> Result<(), Error> {
-        let service = self
+        let entry = self
             .services
             .get_mut(id)
             .ok_or_else(|| registry_error(format!("no service `{id}`")))?;
         // Nothing is compiled again; a snapshot sharing the service keeps
         // its own copy.
-        service.set_enabled(enabled);
+        entry.service.set_enabled(enabled);
         Ok(())
     }
 
@@ -367,10 +376,10 @@ impl Registry {
     /// them), is an error of kind [`ErrorKind::Registry`].
     pub fn remove_service(&mut self, id: &str) -> Result<ServiceConfig, Error> {
         let mut users: Vec<&str> = self
-            .users
+            .services
             .get(id)
             .into_iter()
-            .flat_map(|users| users.iter())
+            .flat_map(|entry| entry.users.iter())
             .map(|user| &**user)
             .collect();
         if !users.is_empty() {
@@ -382,23 +391,22 @@ impl Registry {
             ))
             .in_service(id));
         }
-        self.users.remove(id);
         self.services
             .remove(id)
-            .map(|s| s.config())
+            .map(|entry| entry.service.config())
             .ok_or_else(|| registry_error(format!("no service `{id}`")))
     }
 
     /// The service with this id.
     #[must_use]
     pub fn service(&self, id: &str) -> Option<&Service> {
-        self.services.get(id)
+        self.services.get(id).map(|entry| &entry.service)
     }
 
     /// Every service, sorted by id.
     #[must_use]
     pub fn services(&self) -> Vec<&Service> {
-        let mut services: Vec<&Service> = self.services.values().collect();
+        let mut services: Vec<&Service> = self.services.values().map(|e| &e.service).collect();
         services.sort_by(|a, b| a.id().cmp(b.id()));
         services
     }
@@ -457,7 +465,7 @@ impl Registry {
                 unknown_event(webhook.event.name(), known.iter().copied()).in_field("event")
             );
         }
-        let service = self.services.get(webhook.service.as_str()).ok_or_else(|| {
+        let service = self.service(webhook.service.as_str()).ok_or_else(|| {
             Error::new(
                 ErrorKind::InvalidConfig,
                 format!(
@@ -474,14 +482,9 @@ impl Registry {
     /// map shares.
     fn index_webhook(&mut self, id: &Arc<str>, webhook: &WebhookConfig) {
         // The service exists: the webhook was checked.
-        let service = self
-            .services
-            .get_key_value(webhook.service.as_str())
-            .map_or_else(|| webhook.service.as_str().into(), |(id, _)| Arc::clone(id));
-        self.users
-            .entry(service)
-            .or_default()
-            .insert(Arc::clone(id));
+        if let Some(entry) = self.services.get_mut(webhook.service.as_str()) {
+            entry.users.insert(Arc::clone(id));
+        }
         let by_scope = self.index.entry(webhook.event.clone()).or_default();
         for scope in &webhook.scopes {
             let ids = match by_scope.get_mut(scope.as_str()) {
@@ -494,8 +497,8 @@ impl Registry {
 
     fn unindex_webhook(&mut self, webhook: &WebhookConfig) {
         let id = webhook.id.as_str();
-        if let Some(users) = self.users.get_mut(webhook.service.as_str()) {
-            users.remove(id);
+        if let Some(entry) = self.services.get_mut(webhook.service.as_str()) {
+            entry.users.remove(id);
         }
         if let Some(by_scope) = self.index.get_mut(&webhook.event) {
             for scope in &webhook.scopes {
@@ -591,7 +594,7 @@ impl Registry {
             .webhooks
             .values()
             .map(|w| {
-                let service = self.services.get(w.service.as_str());
+                let service = self.service(w.service.as_str());
                 WebhookRow {
                     id: w.id.clone(),
                     created_at: w.created_at,
@@ -612,7 +615,7 @@ impl Registry {
     #[must_use]
     pub fn webhook_body(&self, id: &str) -> Option<String> {
         let webhook = self.webhooks.get(id)?;
-        Some(self.services.get(webhook.service.as_str())?.body_text())
+        Some(self.service(webhook.service.as_str())?.body_text())
     }
 }
 
@@ -766,7 +769,9 @@ mod tests {
         assert_eq!((fired(&snapshot, "A"), fired(&snapshot, "B")), (2, 1));
         // The snapshot's service still has both users.
         assert!(snapshot.clone().remove_service(S1).is_err());
-        assert!(r.services[S1].shares_compiled(&snapshot.services[S1]));
+        assert!(r.services[S1]
+            .service
+            .shares_compiled(&snapshot.services[S1].service));
     }
 
     /// A snapshot taken before an edit keeps seeing what it saw: services
@@ -778,7 +783,9 @@ mod tests {
         r.add_webhook(webhook(W1, Event::CallHangup, &["A"]))
             .unwrap();
         let snapshot = r.clone();
-        assert!(r.services[S1].shares_compiled(&snapshot.services[S1]));
+        assert!(r.services[S1]
+            .service
+            .shares_compiled(&snapshot.services[S1].service));
         r.set_service_enabled(S1, false).unwrap();
         assert!(!r.service(S1).unwrap().is_enabled());
         assert!(snapshot.service(S1).unwrap().is_enabled());
@@ -794,9 +801,9 @@ mod tests {
             .requests
             .is_empty());
         // The users index follows webhooks as they move between services.
-        assert_eq!(r.users[S1].len(), 1);
+        assert_eq!(r.services[S1].users.len(), 1);
         r.remove_webhook(W1).unwrap();
-        assert!(r.users[S1].is_empty());
+        assert!(r.services[S1].users.is_empty());
         r.remove_service(S1).unwrap();
     }
 
@@ -809,7 +816,9 @@ mod tests {
         r.add_service(service(S1, "{}")).unwrap();
         let before = r.clone();
         r.set_service_enabled(S1, false).unwrap();
-        assert!(r.services[S1].shares_compiled(&before.services[S1]));
+        assert!(r.services[S1]
+            .service
+            .shares_compiled(&before.services[S1].service));
         assert!(!r.to_config().services[0].enabled);
         assert!(before.to_config().services[0].enabled);
         assert_ne!(r, before);
@@ -818,7 +827,9 @@ mod tests {
         let mut config = r.to_config();
         config.services[0].enabled = true;
         let next = r.reload(&config, Catalog::standard().clone()).unwrap();
-        assert!(next.services[S1].shares_compiled(&r.services[S1]));
+        assert!(next.services[S1]
+            .service
+            .shares_compiled(&r.services[S1].service));
         assert!(next.service(S1).unwrap().is_enabled());
         assert_eq!(next, before);
 
@@ -836,8 +847,12 @@ mod tests {
         let r = Registry::from_config(&config, Catalog::standard().clone()).unwrap();
         config.services[1].name = "changed".into();
         let next = r.reload(&config, Catalog::standard().clone()).unwrap();
-        assert!(r.services[S1].shares_compiled(&next.services[S1]));
-        assert!(!r.services[S2].shares_compiled(&next.services[S2]));
+        assert!(r.services[S1]
+            .service
+            .shares_compiled(&next.services[S1].service));
+        assert!(!r.services[S2]
+            .service
+            .shares_compiled(&next.services[S2].service));
         assert_eq!(next.service(S2).unwrap().config().name, "changed");
         assert_eq!(
             next.to_config(),
@@ -849,7 +864,9 @@ mod tests {
         // reference that now resolves to another value is.
         config.services[0].enabled = false;
         let toggled = next.reload(&config, Catalog::standard().clone()).unwrap();
-        assert!(toggled.services[S1].shares_compiled(&next.services[S1]));
+        assert!(toggled.services[S1]
+            .service
+            .shares_compiled(&next.services[S1].service));
         assert!(!toggled.service(S1).unwrap().is_enabled());
         config.services[0].auth = crate::Auth::Bearer {
             token: serde_json::from_str(r#"{"secret_ref": "CRM_TOKEN"}"#).unwrap(),
@@ -860,11 +877,15 @@ mod tests {
             .unwrap();
         config.resolve_secrets(|_| Some("two".into())).unwrap();
         let rotated = first.reload(&config, Catalog::standard().clone()).unwrap();
-        assert!(!rotated.services[S1].shares_compiled(&first.services[S1]));
+        assert!(!rotated.services[S1]
+            .service
+            .shares_compiled(&first.services[S1].service));
         let same = rotated
             .reload(&config, Catalog::standard().clone())
             .unwrap();
-        assert!(same.services[S1].shares_compiled(&rotated.services[S1]));
+        assert!(same.services[S1]
+            .service
+            .shares_compiled(&rotated.services[S1].service));
         // A broken reload leaves the old registry as it was.
         config.services[0].url = "ftp://nope/".into();
         assert!(r.reload(&config, Catalog::standard().clone()).is_err());
