@@ -1483,6 +1483,13 @@ mod tests {
             };
             assert_eq!(service.to_json(), serde_json::to_string(&disabled).unwrap());
         }
+        // Debug shows the configuration with every secret redacted, inline
+        // or resolved.
+        let shown = format!("{:?}", with_ref.compile(Catalog::standard()).unwrap());
+        assert!(shown.contains(REDACTED), "{shown}");
+        for secret in ["t0k3n-crm", "QUJD", "MfKQ9r8"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
         // The row keeps references, not what they resolved to.
         let row = with_ref.compile(Catalog::standard()).unwrap().to_json();
         assert!(row.contains(r#"{"secret_ref":"CRM_TOKEN"}"#), "{row}");

@@ -317,8 +317,9 @@ pub(crate) fn check_json(source: &str, text: &str) -> Result<(), Error> {
 }
 
 /// Where what follows the first `://` starts. A search for `:` and a check,
-/// where a substring search would first build its searcher: a tenth of the
-/// instructions of checking a service's URL.
+/// where a substring search would first build its searcher: about 800
+/// instructions less for a service's two searches (of some 49,000 to
+/// compile it).
 fn after_scheme(text: &str) -> Option<usize> {
     let bytes = text.as_bytes();
     memchr::memchr_iter(b':', bytes)
