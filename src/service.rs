@@ -284,8 +284,8 @@ impl ServiceConfig {
         secrets_in(&mut self.auth, &mut self.signing)
     }
 
-    /// Every secret of the service, with its field path; only the secrets
-    /// are copied, to walk them.
+    /// Every secret of the service, with its field path, taken from a copy
+    /// of `auth` and `signing`.
     fn secrets(&self) -> Vec<(String, Secret)> {
         let (mut auth, mut signing) = (self.auth.clone(), self.signing.clone());
         secrets_in(&mut auth, &mut signing)
@@ -682,23 +682,23 @@ impl ServiceConfig {
             Ok(json) => json,
             Err(e) => return Err(e.in_service(&this.id)),
         };
-        let mut secret_parameters: Vec<Box<str>> = this
-            .secret_parameters
+        let secret_pairs = this
+            .body
+            .query_pairs(this.method == Method::Get)
+            .unwrap_or_default()
             .iter()
-            .map(|p| p.as_str().into())
+            .filter(|p| p.is_secret())
+            .map(|p| p.key.as_str().into())
             .collect();
-        if let Some(pairs) = this.body.query_pairs(this.method == Method::Get) {
-            secret_parameters.extend(
-                pairs
-                    .iter()
-                    .filter(|p| p.is_secret())
-                    .map(|p| p.key.as_str().into()),
-            );
-        }
         let rare = Rare {
             resolved: resolved_references(secrets),
             retry: this.retry.clone(),
-            secret_parameters: secret_parameters.into_boxed_slice(),
+            secret_parameters: this
+                .secret_parameters
+                .iter()
+                .map(|p| p.as_str().into())
+                .collect(),
+            secret_pairs,
             signer,
         };
         let compiled = Compiled {
@@ -835,16 +835,19 @@ struct Compiled {
 }
 
 /// What few services have, kept out of line: most are unsigned, retry as
-/// the defaults say, name no secret query parameter and resolve no secret
-/// reference. 8 bytes for those, where the fields took 88.
+/// the defaults say, send no query pair that is a secret and resolve no
+/// secret reference. 8 bytes for those, where the fields took 104.
 struct Rare {
     /// The values of the secrets given by reference (`secret_ref`), which
     /// the JSON keeps as references, in the order they are walked.
     resolved: Box<[Secret]>,
+    /// The retry policy exactly: the JSON holds delays in whole seconds.
     retry: Option<RetryPolicy>,
-    /// Query parameters redacted beyond the rule: the configuration's
-    /// `secret_parameters`, and a `GET`'s pairs marked secret.
+    /// Query parameters redacted beyond the rule, in any case: the
+    /// configuration's `secret_parameters`.
     secret_parameters: Box<[Box<str>]>,
+    /// The keys of a `GET`'s pairs that are secrets, redacted as written.
+    secret_pairs: Box<[Box<str>]>,
     signer: Option<Signer>,
 }
 
@@ -853,15 +856,20 @@ impl Rare {
         !self.resolved.is_empty()
             || self.retry.is_some()
             || !self.secret_parameters.is_empty()
+            || !self.secret_pairs.is_empty()
             || self.signer.is_some()
     }
 }
 
+/// Equal services were compiled from equal configurations (the same JSON,
+/// secret references resolved alike, the same retry policy) and are
+/// enabled alike.
 impl PartialEq for Service {
     fn eq(&self, other: &Service) -> bool {
         self.enabled == other.enabled
             && self.compiled.json == other.compiled.json
             && self.compiled.resolved() == other.compiled.resolved()
+            && self.compiled.retry() == other.compiled.retry()
     }
 }
 
@@ -921,7 +929,12 @@ impl Compiled {
         self.rare.as_ref()?.signer.as_ref()
     }
 
-    /// The configuration, parsed and its references resolved again.
+    fn retry(&self) -> Option<&RetryPolicy> {
+        self.rare.as_ref()?.retry.as_ref()
+    }
+
+    /// The configuration, parsed, its references resolved and its retry
+    /// policy as exact as it was.
     fn parse(&self, enabled: bool) -> ServiceConfig {
         let mut config: ServiceConfig = serde_json::from_slice(&self.json).unwrap_or_else(|_| {
             // Unreachable: the text is serde's own of a configuration.
@@ -936,6 +949,7 @@ impl Compiled {
         for (secret, resolved) in references.zip(self.resolved()) {
             *secret = resolved.clone();
         }
+        config.retry = self.retry().cloned();
         config
     }
 }
@@ -944,7 +958,8 @@ impl Service {
     /// Whether the service was compiled from `config`, but perhaps for
     /// `enabled`: a reload reuses it then.
     pub(crate) fn compiled_from(&self, config: &ServiceConfig) -> bool {
-        stored_json(config).is_ok_and(|json| json == self.compiled.json)
+        config.retry.as_ref() == self.compiled.retry()
+            && stored_json(config).is_ok_and(|json| json == self.compiled.json)
             && *resolved_references(config.secrets()) == *self.compiled.resolved()
     }
 }
@@ -1009,6 +1024,7 @@ impl Compiled {
             rare.secret_parameters
                 .iter()
                 .any(|p| p.eq_ignore_ascii_case(name))
+                || rare.secret_pairs.iter().any(|key| **key == *name)
         })
     }
 }
@@ -1165,11 +1181,7 @@ impl Service {
     /// The retry policy: the service's, or the default.
     #[must_use]
     pub fn retry_policy(&self) -> RetryPolicy {
-        self.compiled
-            .rare
-            .as_ref()
-            .and_then(|rare| rare.retry.clone())
-            .unwrap_or_default()
+        self.compiled.retry().cloned().unwrap_or_default()
     }
 
     /// Signs `request` as delivery `id` at time `at`, if the service signs

@@ -34,6 +34,8 @@ pub(crate) struct Builder<'o, 'c> {
     /// What few slots have (a strftime format, a default, a map); a slot
     /// holds its index + 1.
     extras: Vec<Extra>,
+    /// Whether the extras ran out of indexes, which is reported once.
+    too_many_extras: bool,
     /// Whether any placeholder compiled, so the template needs the
     /// catalog's positions.
     has_slots: bool,
@@ -52,6 +54,7 @@ impl<'o, 'c> Builder<'o, 'c> {
             fragment: 0,
             uri: None,
             extras: Vec::new(),
+            too_many_extras: false,
             has_slots: false,
             size_hint: 0,
             errors: Vec::new(),
@@ -318,10 +321,10 @@ impl<'o, 'c> Builder<'o, 'c> {
         match check(found, context, self.options, map) {
             Ok((mut slot, extra)) => {
                 if let Some(extra) = extra {
-                    self.extras.push(extra);
-                    match u16::try_from(self.extras.len()) {
-                        Ok(index) => slot.extra = index,
-                        Err(_) => {
+                    let Ok(index) = u16::try_from(self.extras.len() + 1) else {
+                        // Said once: every later placeholder would say it again.
+                        if !self.too_many_extras {
+                            self.too_many_extras = true;
                             self.errors.push(
                                 Error::new(
                                     ErrorKind::TemplateSyntax,
@@ -330,9 +333,11 @@ impl<'o, 'c> Builder<'o, 'c> {
                                 )
                                 .at(locator.locate(found.start)),
                             );
-                            return;
                         }
-                    }
+                        return;
+                    };
+                    self.extras.push(extra);
+                    slot.extra = index;
                 }
                 self.has_slots = true;
                 self.size_hint += 24;

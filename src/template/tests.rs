@@ -513,6 +513,12 @@ fn slots_find_their_formats_and_extras() {
 fn too_many_extras_are_refused() {
     let many = "#ani|default:x#".repeat(usize::from(u16::MAX));
     assert!(compile(&many, Context::Plain).is_ok());
-    let err = compile(&format!("{many}#ani|default:x#"), Context::Plain).unwrap_err();
+    let err = compile(
+        &format!("{many}#ani|default:x##ani|default:y#"),
+        Context::Plain,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("at most 65,535"), "{err}");
+    // Said once, not for every placeholder past the limit.
+    assert!(err.related().is_empty(), "{err}");
 }
