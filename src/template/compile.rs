@@ -348,7 +348,7 @@ impl<'o, 'c> Builder<'o, 'c> {
                 });
                 self.steps.push(Step {
                     literal_len: self.literal_len(),
-                    slot: Some(slot),
+                    slot,
                 });
                 self.step_start = self.literals.len();
             }
@@ -357,7 +357,7 @@ impl<'o, 'c> Builder<'o, 'c> {
     }
 
     /// The template, or every problem found.
-    pub(crate) fn finish(mut self, context: Context) -> Result<Template, Vec<Error>> {
+    pub(crate) fn finish(self, context: Context) -> Result<Template, Vec<Error>> {
         if !self.errors.is_empty() {
             return Err(self.errors);
         }
@@ -368,13 +368,6 @@ impl<'o, 'c> Builder<'o, 'c> {
             )]);
         }
         let size_hint = self.size_hint.saturating_add(self.literals.len());
-        // A template with no trailing literal needs no last step.
-        if self.steps.is_empty() || self.literals.len() > self.step_start {
-            self.steps.push(Step {
-                literal_len: self.literal_len(),
-                slot: None,
-            });
-        }
         let names = self
             .has_slots
             .then(|| Arc::clone(self.options.catalog.positions()));

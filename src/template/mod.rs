@@ -333,7 +333,7 @@ impl Template {
         let mut seen = Vec::new();
         self.steps
             .iter()
-            .filter_map(|step| step.slot.as_ref())
+            .map(|step| &step.slot)
             .filter(move |slot| {
                 let first = !seen.contains(&slot.key.position);
                 if first {
@@ -348,7 +348,7 @@ impl Template {
     /// every call.
     #[must_use]
     pub fn is_static(&self) -> bool {
-        self.steps.iter().all(|step| step.slot.is_none())
+        self.steps.is_empty()
     }
 
     /// Roughly how many bytes a render writes.
@@ -407,25 +407,24 @@ impl Template {
             extras: &self.extras,
         };
         let mut literals: &[u8] = &self.literals;
-        let mut slots = 0;
-        for step in self.steps.iter() {
-            // The lengths add up to the buffer's: the split always succeeds.
+        for (i, step) in self.steps.iter().enumerate() {
+            // The lengths add up to at most the buffer's: the split always
+            // succeeds.
             let (literal, rest) = literals
                 .split_at_checked(step.literal_len as usize)
                 .unwrap_or((literals, &[]));
             out.extend_from_slice(literal);
             literals = rest;
-            if let Some(slot) = &step.slot {
-                if let Err(e) = slot.bind(&shared).render(data, out) {
-                    out.truncate(before);
-                    return Err(match self.spots.get(slots) {
-                        Some(spot) => e.at_spot(spot.fragment, spot.offset),
-                        None => e,
-                    });
-                }
-                slots += 1;
+            if let Err(e) = step.slot.bind(&shared).render(data, out) {
+                out.truncate(before);
+                return Err(match self.spots.get(i) {
+                    Some(spot) => e.at_spot(spot.fragment, spot.offset),
+                    None => e,
+                });
             }
         }
+        // The literal after the last placeholder.
+        out.extend_from_slice(literals);
         Ok(())
     }
 

@@ -13,12 +13,13 @@ use crate::format::{self, Format, Printed};
 use crate::value::Value;
 
 /// One step of a render: the next `literal_len` bytes of the template's one
-/// buffer of literals (possibly none), then a slot, if any: 20 bytes.
-/// Pairing them halves the steps, which matters when there are many short
-/// literals between placeholders.
+/// buffer of literals (possibly none), then a slot: 20 bytes. What the last
+/// step leaves of the literals ends the render. Pairing them halves the
+/// steps, which matters when there are many short literals between
+/// placeholders, and every step has a slot, so the render tests none.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Step {
-    pub(crate) slot: Option<Slot>,
+    pub(crate) slot: Slot,
     /// How long this step's literal is; it starts where the last one ended.
     pub(crate) literal_len: u32,
 }
