@@ -140,7 +140,7 @@ fn bytes_per_compiled_service() {
             // the heap), and its configuration kept as JSON. Up to 8.8 times
             // the JSON before the compact templates, 5.98 before the compact
             // slots, shared header maps and the configuration kept as JSON;
-            // now at most 4.02 times, for AVANSER's JSON service.
+            // now at most 3.67 times, for RingCX's SOAP service.
             let ratio = bytes as f64 / json as f64;
             highest = highest.max(ratio);
             assert!(ratio <= 4.25, "{}: {bytes} bytes for {json}", service.name);
@@ -152,7 +152,7 @@ fn bytes_per_compiled_service() {
 /// The scale issue's memory target, counted: a registry of tenants each
 /// with one of the seeds' services and one webhook holds at most three
 /// times the JSON of its configuration. 3,500 tenants, where the scale
-/// benchmark has 100,000 (2.73 times there): hash tables double as they
+/// benchmark has 100,000 (2.70 times there): hash tables double as they
 /// fill, and 3,500 fill 4,096 slots about as full as 100,000 fill theirs
 /// (2,000 tenants, in tables half empty, measure 2.84 times).
 #[test]
