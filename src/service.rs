@@ -489,9 +489,8 @@ impl ServiceConfig {
         catalog: &Catalog,
         addresses: &AddressPolicy,
     ) -> Result<Service, Error> {
-        let this = self;
         let mut errors = Vec::new();
-        let secrets = this.secrets();
+        let secrets = self.secrets();
         for (field, secret) in &secrets {
             if !secret.is_resolved() {
                 errors.push(
@@ -508,34 +507,34 @@ impl ServiceConfig {
             }
         }
         let mut options = Options::new(catalog)
-            .syntax(this.syntax)
-            .lenient(this.lenient)
+            .syntax(self.syntax)
+            .lenient(self.lenient)
             .addresses(addresses);
-        if let Some(missing) = this.missing {
+        if let Some(missing) = self.missing {
             options = options.missing(missing);
         }
-        if !is_uuid(&this.id) {
+        if !is_uuid(&self.id) {
             errors.push(
                 Error::new(
                     ErrorKind::InvalidConfig,
-                    format!("service id `{}` is not a UUID", this.id),
+                    format!("service id `{}` is not a UUID", self.id),
                 )
                 .in_field("id"),
             );
         }
-        let get = this.method == Method::Get;
-        let url = this
+        let get = self.method == Method::Get;
+        let url = self
             .compile_url(get, &options)
             .map_err(|e| errors.extend(e))
             .ok();
-        let body = Body::compile(&this.body, get, &options)
+        let body = Body::compile(&self.body, get, &options)
             .map_err(|e| errors.extend(e))
             .ok();
 
         let mut static_headers = HeaderMap::new();
         let mut dynamic_headers = Vec::new();
         let mut set_by_user = Vec::new();
-        for (i, pair) in this.headers.iter().enumerate() {
+        for (i, pair) in self.headers.iter().enumerate() {
             let path = || format!("headers.{i}");
             let name = match HeaderName::try_from(pair.key.as_str()) {
                 Ok(name) => name,
@@ -597,7 +596,7 @@ impl ServiceConfig {
                 });
             }
         }
-        match this.auth.header() {
+        match self.auth.header() {
             Ok(Some((name, value))) => {
                 if let Err(e) = check_header_name(&name, Route::Auth) {
                     errors.push(e.in_field("auth.header"));
@@ -636,7 +635,7 @@ impl ServiceConfig {
             }
         }
 
-        let signer = match this.signing.as_ref().map(Signer::new).transpose() {
+        let signer = match self.signing.as_ref().map(Signer::new).transpose() {
             Ok(signer) => signer,
             Err(e) => {
                 errors.push(e.in_field("signing"));
@@ -644,7 +643,7 @@ impl ServiceConfig {
             }
         };
         if let Some(signer) = &signer {
-            let auth_header = this.auth.header().ok().flatten().map(|(name, _)| name);
+            let auth_header = self.auth.header().ok().flatten().map(|(name, _)| name);
             for (name, field) in set_by_user
                 .iter()
                 .map(|name| (name, "headers"))
@@ -660,7 +659,7 @@ impl ServiceConfig {
                 );
             }
         }
-        if let Some(retry) = &this.retry {
+        if let Some(retry) = &self.retry {
             if let Err(e) = retry.check() {
                 errors.extend(e.in_field("retry").into_problems());
             }
@@ -676,15 +675,15 @@ impl ServiceConfig {
             true,
         ) = (url, body, errors.is_empty())
         else {
-            return Err(Error::many(ErrorKind::InvalidConfig, errors).in_service(&this.id));
+            return Err(Error::many(ErrorKind::InvalidConfig, errors).in_service(&self.id));
         };
-        let json = match stored_json(this) {
+        let json = match stored_json(self) {
             Ok(json) => json,
-            Err(e) => return Err(e.in_service(&this.id)),
+            Err(e) => return Err(e.in_service(&self.id)),
         };
-        let secret_pairs = this
+        let secret_pairs = self
             .body
-            .query_pairs(this.method == Method::Get)
+            .query_pairs(self.method == Method::Get)
             .unwrap_or_default()
             .iter()
             .filter(|p| p.is_secret())
@@ -692,8 +691,8 @@ impl ServiceConfig {
             .collect();
         let rare = Rare {
             resolved: resolved_references(secrets),
-            retry: this.retry.clone(),
-            secret_parameters: this
+            retry: self.retry.clone(),
+            secret_parameters: self
                 .secret_parameters
                 .iter()
                 .map(|p| p.as_str().into())
@@ -703,8 +702,8 @@ impl ServiceConfig {
         };
         let compiled = Compiled {
             json,
-            method: this.method,
-            debug: this.debug,
+            method: self.method,
+            debug: self.debug,
             sets_length: content_type.is_some(),
             url,
             body,
@@ -714,7 +713,7 @@ impl ServiceConfig {
         };
         Ok(Service {
             compiled: Arc::new(compiled),
-            enabled: this.enabled,
+            enabled: self.enabled,
         })
     }
 
