@@ -36,9 +36,6 @@ pub(crate) struct Builder<'o, 'c> {
     extras: Vec<Extra>,
     /// Whether the extras ran out of indexes, which is reported once.
     too_many_extras: bool,
-    /// Whether any placeholder compiled, so the template needs the
-    /// catalog's positions.
-    has_slots: bool,
     size_hint: usize,
     errors: Vec<Error>,
 }
@@ -55,7 +52,6 @@ impl<'o, 'c> Builder<'o, 'c> {
             uri: None,
             extras: Vec::new(),
             too_many_extras: false,
-            has_slots: false,
             size_hint: 0,
             errors: Vec::new(),
         }
@@ -339,7 +335,6 @@ impl<'o, 'c> Builder<'o, 'c> {
                     self.extras.push(extra);
                     slot.extra = index;
                 }
-                self.has_slots = true;
                 self.size_hint += 24;
                 self.spots.push(Spot {
                     fragment: self.fragment,
@@ -368,9 +363,8 @@ impl<'o, 'c> Builder<'o, 'c> {
             )]);
         }
         let size_hint = self.size_hint.saturating_add(self.literals.len());
-        let names = self
-            .has_slots
-            .then(|| Arc::clone(self.options.catalog.positions()));
+        // Every step has a slot, whose field is named in the positions.
+        let names = (!self.steps.is_empty()).then(|| Arc::clone(self.options.catalog.positions()));
         Ok(Template {
             context,
             literals: self.literals.into_boxed_slice(),

@@ -64,7 +64,7 @@ pub(crate) const STRFTIME: u8 = u8::MAX;
 
 /// What few placeholders have: a strftime format, `default:` text, and a
 /// pair's value map.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Extra {
     pub(crate) format: Option<Format>,
     pub(crate) default: Option<Box<str>>,
