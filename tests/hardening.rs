@@ -535,3 +535,19 @@ fn retry_after_in_obsolete_date_forms() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// The second round (issue 19), one file per class of finding.
+
+#[path = "hardening/addresses.rs"]
+mod addresses;
+#[path = "hardening/limits.rs"]
+mod limits;
+#[path = "hardening/redaction.rs"]
+mod redaction;
+#[path = "hardening/requests.rs"]
+mod requests;
+#[path = "hardening/signing.rs"]
+mod signing;
+#[path = "hardening/stored.rs"]
+mod stored;
