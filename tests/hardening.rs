@@ -543,6 +543,8 @@ fn retry_after_in_obsolete_date_forms() {
 mod addresses;
 #[path = "hardening/limits.rs"]
 mod limits;
+#[path = "hardening/numbers.rs"]
+mod numbers;
 #[path = "hardening/redaction.rs"]
 mod redaction;
 #[path = "hardening/requests.rs"]
