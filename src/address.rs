@@ -2,12 +2,12 @@
 //! request forgery (SSRF), where a configured URL points a platform at its
 //! own internal services.
 //!
-//! Configured URLs whose host is an IP literal are checked when a service is
-//! compiled; a host name can only be checked once it is resolved, so the
-//! host calls [`check_address`] (or [`AddressPolicy::check`]) on every
-//! address its resolver returns, before connecting. Hosts must not follow
-//! redirects either: a 3xx is an answer (the Standard Webhooks spec treats
-//! it as a failure), never a new target.
+//! Configured URLs whose host is an IP literal, or `localhost`, are checked
+//! when a service is compiled; any other host name can only be checked once
+//! it is resolved, so the host calls [`check_address`] (or
+//! [`AddressPolicy::check`]) on every address its resolver returns, before
+//! connecting. Hosts must not follow redirects either: a 3xx is an answer
+//! (the Standard Webhooks spec treats it as a failure), never a new target.
 //!
 //! What is refused follows the IANA IPv4 and IPv6 Special-Purpose Address
 //! Registries (RFC 6890 and its updates): every block whose "Globally
@@ -149,6 +149,36 @@ impl AddressPolicy {
                 },
             },
         }
+    }
+
+    /// Checks a URL's host name: `localhost` and the names under it, in any
+    /// case and with or without the root's trailing dot, are loopback
+    /// without asking DNS (RFC 6761), so they are refused unless the policy
+    /// allows `127.0.0.1` or `::1`. Any other name is the host's to check
+    /// once resolved.
+    pub(crate) fn check_name(&self, name: &str) -> Result<(), Error> {
+        const UNDER: &[u8] = b".localhost";
+        let bare = name.trim_end_matches('.').as_bytes();
+        let local = bare.eq_ignore_ascii_case(&UNDER[1..])
+            || bare
+                .len()
+                .checked_sub(UNDER.len())
+                .is_some_and(|at| bare[at..].eq_ignore_ascii_case(UNDER));
+        if !local
+            || self.allows(IpAddr::V4(Ipv4Addr::LOCALHOST))
+            || self.allows(IpAddr::V6(Ipv6Addr::LOCALHOST))
+        {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::InvalidUrl,
+            format!(
+                "`{}` is this machine: `localhost` and the names under it are loopback \
+                 (RFC 6761); webhooks go to public addresses unless the configuration's \
+                 `allowed_addresses` names `127.0.0.1` or `::1`",
+                crate::error::shown(name)
+            ),
+        ))
     }
 
     /// Whether the allow-list names `ip` as written.
@@ -543,6 +573,31 @@ mod tests {
         }
         check(V4_BLOCKS, in_v4);
         check(V6_BLOCKS, in_v6);
+    }
+
+    #[test]
+    fn localhost_names_are_loopback() {
+        let policy = AddressPolicy::new();
+        for name in [
+            "localhost",
+            "localhost.",
+            "LocalHost",
+            "a.localhost",
+            ".localhost",
+        ] {
+            assert!(policy.check_name(name).is_err(), "{name}");
+        }
+        for name in [
+            "localhost.com",
+            "xlocalhost",
+            "localhost-x",
+            "l\u{f6}calhost",
+            "",
+        ] {
+            assert_eq!(policy.check_name(name), Ok(()), "{name}");
+        }
+        let loopback = AddressPolicy::new().allow("::1").unwrap();
+        assert_eq!(loopback.check_name("localhost"), Ok(()));
     }
 
     #[test]

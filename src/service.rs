@@ -438,8 +438,8 @@ impl ServiceConfig {
     /// Every problem is reported, each naming this service's id and the
     /// field path (`url`, `body.pairs.2.value`, `headers.0.key`) and, in
     /// templates, the line and column: an id that is not a UUID, templates
-    /// that do not compile, a URL whose host is an internal address,
-    /// invalid or reserved header names, credentials a header cannot carry,
+    /// that do not compile, a URL whose host is an internal address or
+    /// `localhost`, invalid or reserved header names, credentials a header cannot carry,
     /// bad or weak signing secrets and an unusable retry policy. Several problems come as one error of kind
     /// [`ErrorKind::InvalidConfig`] with [`Error::related`] listing them.
     ///

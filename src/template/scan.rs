@@ -396,13 +396,13 @@ pub(crate) fn check_url(text: &str, addresses: &AddressPolicy) -> Result<http::U
             "URL cannot carry a username or password; use `auth` instead".to_owned(),
         ));
     }
-    let ip = match parsed.host() {
-        Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
-        Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
-        _ => None,
-    };
-    if let Some(ip) = ip {
-        addresses.check(ip)?;
+    // The host as clients will see it: the url crate has already decoded
+    // percent escapes and mapped the name (`LOCAL%48OST` is `localhost`).
+    match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => addresses.check(ip.into())?,
+        Some(url::Host::Ipv6(ip)) => addresses.check(ip.into())?,
+        Some(url::Host::Domain(name)) => addresses.check_name(name)?,
+        None => {}
     }
     if parsed.fragment().is_some() {
         return Err(fail(

@@ -1,4 +1,4 @@
-//! The address policy, complete: embedded IPv4 addresses decoded, every special-purpose block refused.
+//! The address policy, complete: embedded IPv4 addresses decoded, every special-purpose block refused, localhost names refused.
 //!
 //! Part of `tests/hardening.rs` (issue 19, second hardening round); the
 //! helpers `service`, `config`, `load` and `call` come from there.
@@ -284,4 +284,64 @@ fn the_allow_list_covers_carried_addresses() {
     );
     let site = AddressPolicy::new().allow("fec0::/10").unwrap();
     assert_eq!(site.check("fec0::1".parse().unwrap()), Ok(()));
+}
+
+/// Guards `localhost` and every name under it (RFC 6761: they resolve to
+/// loopback, without asking DNS), in any case, with a trailing dot, or
+/// spelled so the URL parser turns it into `localhost`: refused at load, as
+/// an internal address is. Before the fix they loaded, and only a host that
+/// checks what its resolver returns would have caught them.
+#[test]
+fn localhost_names_are_refused_at_load() {
+    for url in [
+        "http://localhost/x",
+        "https://localhost:8443/x",
+        "http://localhost./x",
+        "http://localhost../x",
+        "http://LOCALHOST/x",
+        "http://LocalHost./x",
+        "http://api.localhost/x",
+        "http://a.b.localhost./x",
+        "http://API.LOCALHOST/x",
+        "http://local%68ost/x",
+        "http://LOCAL%48OST/x",
+        "http://\u{ff4c}\u{ff4f}\u{ff43}\u{ff41}\u{ff4c}\u{ff48}\u{ff4f}\u{ff53}\u{ff54}/x",
+    ] {
+        let err = refused(url);
+        assert_eq!(err.kind(), ErrorKind::InvalidUrl, "{url}: {err}");
+        assert!(err.message().contains("RFC 6761"), "{url}: {err}");
+        assert!(err.message().contains("allowed_addresses"), "{url}: {err}");
+        assert_eq!(err.field(), Some("url"), "{url}: {err}");
+    }
+    for url in [
+        "http://localhost.example.com/x",
+        "http://mylocalhost/x",
+        "http://localhost-api.example.com/x",
+        "http://xlocalhost./x",
+    ] {
+        load(json!({ "url": url })).unwrap_or_else(|e| panic!("{url}: {e}"));
+    }
+}
+
+/// Guards the allow-list for `localhost`: it resolves to `127.0.0.1` or
+/// `::1`, so a configuration that allows either may name it (the host then
+/// checks each address its resolver returns); any other allowance does not.
+#[test]
+fn localhost_loads_when_loopback_is_allowed() {
+    for (allowed, loads) in [
+        (vec!["127.0.0.1"], true),
+        (vec!["::1"], true),
+        (vec!["127.0.0.0/8"], true),
+        (vec!["10.0.0.0/8", "::/0"], true),
+        (vec!["10.0.0.0/8"], false),
+        (vec!["127.0.0.2"], false),
+        (vec!["fd00::/8"], false),
+    ] {
+        for url in ["http://localhost:8080/x", "http://api.localhost/x"] {
+            let mut config = config(service(json!({ "url": url })));
+            config.allowed_addresses = allowed.iter().map(|&a| a.to_owned()).collect();
+            let loaded = Registry::from_config(&config, Catalog::standard().clone());
+            assert_eq!(loaded.is_ok(), loads, "{url} with {allowed:?}: {loaded:?}");
+        }
+    }
 }
