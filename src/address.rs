@@ -34,13 +34,17 @@ use crate::error::{Error, ErrorKind};
 /// (2001::/23, but for its globally reachable blocks), documentation
 /// (2001:db8::/32, 3fff::/20), SRv6 segment identifiers (5f00::/16), unique
 /// local, link-local, the deprecated site-local, multicast, and space
-/// outside 2000::/3 that IANA has not opened for unicast. An IPv6 address
-/// that carries an IPv4 one is refused when that IPv4 address is:
-/// IPv4-mapped and IPv4-compatible, SIIT (`::ffff:0:a.b.c.d`), NAT64
-/// (64:ff9b::/96, the IPv4 address in the last 32 bits), 6to4 (2002::/16,
-/// the IPv4 address in bits 16 to 47), and Teredo (2001::/32: the server in
-/// bits 32 to 63 and the client, inverted, in the last 32 bits; both are
-/// checked).
+/// outside 2000::/3 that IANA has not opened for unicast.
+///
+/// An IPv6 address that carries an IPv4 one is refused when that IPv4
+/// address would be: IPv4-mapped and IPv4-compatible, SIIT
+/// (`::ffff:0:a.b.c.d`), NAT64 (64:ff9b::/96, the IPv4 address in the last
+/// 32 bits), 6to4 (2002::/16, the IPv4 address in bits 16 to 47), and
+/// Teredo (2001::/32: the server in bits 32 to 63 and the client, inverted,
+/// in the last 32 bits; both are checked).
+///
+/// A configured URL whose host is `localhost` or a name under it (RFC 6761)
+/// is refused at load unless the policy allows `127.0.0.1` or `::1`.
 ///
 /// The allow-list names addresses or ranges as written; an IPv4 entry also
 /// allows the IPv6 forms that carry its addresses.
