@@ -13,6 +13,7 @@ use crate::event::Event;
 use crate::id::DeliveryId;
 use crate::retry::{Decision, Outcome, RetryPolicy};
 use crate::secret::{redact_query, REDACTED};
+use crate::service::check_request_form;
 
 /// One header of a stored request.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,11 +155,21 @@ impl Envelope {
     /// The stored delivery as an [`Outgoing`], unsigned, to be signed for
     /// this attempt with [`Registry::sign`](crate::Registry::sign).
     ///
+    /// The store is not trusted: the request must be one callhook builds,
+    /// as far as can be told with no registry (the signing checks the
+    /// rest against the service as it is now).
+    ///
     /// # Errors
     ///
     /// A stored method, URL or header that is not valid (a store edited by
     /// hand, or corrupted) is an error of kind [`ErrorKind::Serde`] naming
-    /// the part, with the `http` crate's error as its source.
+    /// the part, with the `http` crate's error as its source. A URL that is
+    /// not an absolute `http` or `https` URL, or carries a username or
+    /// password, is an error of kind [`ErrorKind::InvalidUrl`], and one
+    /// with a `.` or `..` path segment of kind [`ErrorKind::UnsafeValue`].
+    /// A header that frames or routes the message (`Transfer-Encoding`,
+    /// `Host`, the hop-by-hop headers, a `Content-Length` other than the
+    /// body's length) is an error of kind [`ErrorKind::InvalidHeader`].
     pub fn to_outgoing(&self) -> Result<Outgoing, Error> {
         self.outgoing_with(self.request.body.clone())
     }
@@ -294,6 +305,7 @@ impl Envelope {
             value.set_sensitive(header.sensitive);
             headers.append(name, value);
         }
+        check_request_form(&request)?;
         Ok(Outgoing {
             webhook: self.webhook.as_str().into(),
             service: self.service.as_str().into(),
