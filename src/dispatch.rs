@@ -408,7 +408,8 @@ impl Registry {
     /// by the host (see [`Service::sign`]): the service exists and is
     /// enabled, the URL goes to the service's origin as it is now and
     /// passes this registry's address policy, and no header frames or
-    /// routes the message.
+    /// routes the message. The service's secret headers are marked
+    /// sensitive, whatever the request's marks said.
     ///
     /// # Errors
     ///

@@ -12,7 +12,7 @@ use crate::error::{Error, ErrorKind};
 use crate::event::Event;
 use crate::id::DeliveryId;
 use crate::retry::{Decision, Outcome, RetryPolicy};
-use crate::secret::{redact_query, REDACTED};
+use crate::secret::{names_secret, redact_query, REDACTED};
 use crate::service::check_request_form;
 
 /// One header of a stored request.
@@ -157,7 +157,9 @@ impl Envelope {
     ///
     /// The store is not trusted: the request must be one callhook builds,
     /// as far as can be told with no registry (the signing checks the
-    /// rest against the service as it is now).
+    /// rest against the service as it is now), and which headers are
+    /// secrets follows from their names, not from the stored `sensitive`
+    /// flags, which can only mark more.
     ///
     /// # Errors
     ///
@@ -302,7 +304,10 @@ impl Envelope {
                 .map_err(|e| invalid("header name").with_source(e))?;
             let mut value = http::HeaderValue::try_from(header.value.as_str())
                 .map_err(|e| invalid("header value").with_source(e))?;
-            value.set_sensitive(header.sensitive);
+            // Which headers are secrets is decided as when building, by
+            // name (and by the service, when it signs): a store edited to
+            // say `false` shows nothing. A stored `true` can only hide more.
+            value.set_sensitive(names_secret(name.as_str()) || header.sensitive);
             headers.append(name, value);
         }
         check_request_form(&request)?;

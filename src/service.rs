@@ -1288,6 +1288,8 @@ impl Service {
     /// (scheme, host and port), and the method is the service's; no header
     /// frames or routes the message (`Transfer-Encoding`, `Host`, the
     /// hop-by-hop headers; `Content-Length` only as the body's length).
+    /// The service's secret headers (its `auth` header, and `headers` that
+    /// are secrets) are marked sensitive, as when it builds a request.
     ///
     /// # Errors
     ///
@@ -1338,6 +1340,7 @@ impl Service {
         addresses: &AddressPolicy,
     ) -> Result<(), Error> {
         self.check_request(request, addresses)?;
+        self.mark_secret_headers(request);
         match self.compiled.signer() {
             Some(signer) => signer
                 .sign(request, id, at)
@@ -1401,6 +1404,35 @@ impl Service {
             )));
         }
         Ok(())
+    }
+
+    /// Marks the service's secret headers in `request` as sensitive, as
+    /// building it does: its `auth` header and the `headers` that are
+    /// secrets by name or by choice. A stored request's own marks are not
+    /// trusted to say which these are.
+    fn mark_secret_headers(&self, request: &mut Request) {
+        let headers = request.headers_mut();
+        let secret_names = self
+            .compiled
+            .static_headers
+            .map()
+            .iter()
+            .filter(|(_, value)| value.is_sensitive())
+            .map(|(name, _)| name)
+            .chain(
+                self.compiled
+                    .dynamic_headers
+                    .iter()
+                    .filter(|header| header.secret)
+                    .map(|header| &header.name),
+            );
+        for name in secret_names {
+            if let header::Entry::Occupied(mut entry) = headers.entry(name) {
+                for value in entry.iter_mut() {
+                    value.set_sensitive(true);
+                }
+            }
+        }
     }
 
     /// Every field the service's templates use (URL, body, headers), each

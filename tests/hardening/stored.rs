@@ -396,6 +396,59 @@ fn a_service_that_moved_is_told_apart_so_the_host_dispatches_again() {
     assert_eq!(again.request.uri(), "https://crm2.example.com/calls");
 }
 
+/// Guards `sensitive` read from storage: which headers are secrets is
+/// decided as when building (the secret-name rule, and the service's own
+/// secret headers once it signs), never by a stored `false`, so an
+/// envelope stored with `"sensitive": false` shows no credential; a stored
+/// `true` still hides what it marks.
+#[test]
+fn stored_sensitive_flags_cannot_show_a_secret() {
+    let registry = load(json!({
+        "auth": {"kind": "api_key", "header": "X-Tenant", "key": TOKEN},
+        "headers": [
+            {"key": "X-Session-Id", "value": "SESSION-VALUE"},
+            {"key": "X-Caller", "value": "CALLER-#ani#", "secret": true},
+        ],
+        "signing": {"kind": "standard_webhooks", "secrets": [SIGNING_SECRET]},
+    }))
+    .unwrap();
+    // As stored by callhook: every secret hidden before signing too.
+    let honest = envelope(stored(&registry)).to_outgoing().unwrap();
+    let shown = honest.preview(false).to_http();
+    for secret in [TOKEN, "SESSION-VALUE", "CALLER-555"] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+
+    let mut value = stored(&registry);
+    let headers = value["request"]["headers"].as_array_mut().unwrap();
+    // An `Authorization` header as an older store or a hand edit left it.
+    headers.push(json!({"name": "authorization", "value": format!("Bearer {TOKEN}")}));
+    for header in headers.iter_mut() {
+        header["sensitive"] = json!(false);
+    }
+    let envelope = envelope(value);
+    let outgoing = envelope.to_outgoing().unwrap();
+    // By the rule alone: no service is needed to know these are secrets.
+    let shown = outgoing.preview(false).to_http();
+    assert!(!shown.contains(&format!("Bearer {TOKEN}")), "{shown}");
+    assert!(!shown.contains("SESSION-VALUE"), "{shown}");
+    assert!(outgoing.request.headers()["authorization"].is_sensitive());
+    assert!(outgoing.request.headers()["x-session-id"].is_sensitive());
+    // The service's own secret headers, named like nothing secret, are
+    // marked once the service signs the request.
+    for mut signed in [envelope.to_outgoing().unwrap(), outgoing] {
+        registry.sign(&mut signed, at()).unwrap();
+        for name in ["x-tenant", "x-caller", "authorization", "x-session-id"] {
+            assert!(signed.request.headers()[name].is_sensitive(), "{name}");
+        }
+        let shown = signed.preview(false).to_http();
+        assert!(!shown.contains(TOKEN), "{shown}");
+        assert!(!shown.contains("CALLER-555"), "{shown}");
+        // Headers that are not secrets still show.
+        assert!(shown.contains("user-agent: callhook/"), "{shown}");
+    }
+}
+
 /// Guards the origin check for every way a service writes its URL (static,
 /// a placeholder in the path or the query, a `GET`'s pairs, a port, an
 /// allowed IP address, the other placeholder syntax): what dispatch builds
