@@ -403,12 +403,32 @@ impl Registry {
     /// every retry of a stored [`Envelope`](crate::Envelope) alike. Signing
     /// again replaces the signature; nothing is ever added twice.
     ///
+    /// The request is checked first as if it were being built now, whether
+    /// it signs or not, since it may come from storage or have been changed
+    /// by the host (see [`Service::sign`]): the service exists and is
+    /// enabled, the URL goes to the service's origin as it is now and
+    /// passes this registry's address policy, and no header frames or
+    /// routes the message. The service's secret headers are marked
+    /// sensitive, whatever the request's marks said.
+    ///
     /// # Errors
     ///
     /// A service that no longer exists is an error of kind
-    /// [`ErrorKind::Registry`](crate::ErrorKind::Registry); a delivery id
-    /// that cannot travel in a header one of kind
+    /// [`ErrorKind::Registry`](crate::ErrorKind::Registry); one that is
+    /// disabled, of kind
+    /// [`ErrorKind::ServiceDisabled`](crate::ErrorKind::ServiceDisabled). A
+    /// request to another origin or with another method than the service's
+    /// now is an error of kind
+    /// [`ErrorKind::ServiceChanged`](crate::ErrorKind::ServiceChanged), for
+    /// the host to dispatch again, unless its host is an internal address
+    /// the registry does not allow, which is one of kind
+    /// [`ErrorKind::InvalidUrl`](crate::ErrorKind::InvalidUrl). A request
+    /// callhook would not build (see [`Envelope::to_outgoing`]) is refused
+    /// with the kinds given there. A delivery id that cannot travel in a
+    /// header is an error of kind
     /// [`ErrorKind::Signature`](crate::ErrorKind::Signature).
+    ///
+    /// [`Envelope::to_outgoing`]: crate::Envelope::to_outgoing
     ///
     /// # Examples
     ///
@@ -428,7 +448,12 @@ impl Registry {
         let service = self
             .service(&outgoing.service)
             .ok_or_else(|| registry_error(format!("no service `{}`", outgoing.service)))?;
-        service.sign(&mut outgoing.request, &outgoing.delivery, at)
+        service.sign_with(
+            &mut outgoing.request,
+            &outgoing.delivery,
+            at,
+            &self.addresses,
+        )
     }
 
     /// The retry policy for a delivery through `service`: the service's

@@ -12,7 +12,8 @@ use crate::error::{Error, ErrorKind};
 use crate::event::Event;
 use crate::id::DeliveryId;
 use crate::retry::{Decision, Outcome, RetryPolicy};
-use crate::secret::{redact_query, REDACTED};
+use crate::secret::{names_secret, redact_query, REDACTED};
+use crate::service::check_request_form;
 
 /// One header of a stored request.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,11 +155,23 @@ impl Envelope {
     /// The stored delivery as an [`Outgoing`], unsigned, to be signed for
     /// this attempt with [`Registry::sign`](crate::Registry::sign).
     ///
+    /// The store is not trusted: the request must be one callhook builds,
+    /// as far as can be told with no registry (the signing checks the
+    /// rest against the service as it is now), and which headers are
+    /// secrets follows from their names, not from the stored `sensitive`
+    /// flags, which can only mark more.
+    ///
     /// # Errors
     ///
     /// A stored method, URL or header that is not valid (a store edited by
     /// hand, or corrupted) is an error of kind [`ErrorKind::Serde`] naming
-    /// the part, with the `http` crate's error as its source.
+    /// the part, with the `http` crate's error as its source. A URL that is
+    /// not an absolute `http` or `https` URL, or carries a username or
+    /// password, is an error of kind [`ErrorKind::InvalidUrl`], and one
+    /// with a `.` or `..` path segment of kind [`ErrorKind::UnsafeValue`].
+    /// A header that frames or routes the message (`Transfer-Encoding`,
+    /// `Host`, the hop-by-hop headers, a `Content-Length` other than the
+    /// body's length) is an error of kind [`ErrorKind::InvalidHeader`].
     pub fn to_outgoing(&self) -> Result<Outgoing, Error> {
         self.outgoing_with(self.request.body.clone())
     }
@@ -291,9 +304,13 @@ impl Envelope {
                 .map_err(|e| invalid("header name").with_source(e))?;
             let mut value = http::HeaderValue::try_from(header.value.as_str())
                 .map_err(|e| invalid("header value").with_source(e))?;
-            value.set_sensitive(header.sensitive);
+            // Which headers are secrets is decided as when building, by
+            // name (and by the service, when it signs): a store edited to
+            // say `false` shows nothing. A stored `true` can only hide more.
+            value.set_sensitive(names_secret(name.as_str()) || header.sensitive);
             headers.append(name, value);
         }
+        check_request_form(&request)?;
         Ok(Outgoing {
             webhook: self.webhook.as_str().into(),
             service: self.service.as_str().into(),

@@ -148,6 +148,15 @@ pub enum ErrorKind {
     Registry,
     /// Serialising or deserialising failed.
     Serde,
+    /// A stored or host-given request no longer matches its service: the
+    /// service now sends to another origin (scheme, host or port) or with
+    /// another method. Dispatch again to build the request as the service
+    /// is now.
+    ServiceChanged,
+    /// The service of a stored or host-given request is disabled, so
+    /// nothing of it is signed; the request may be sent once it is enabled
+    /// again.
+    ServiceDisabled,
 }
 
 impl fmt::Display for ErrorKind {
@@ -166,6 +175,8 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Signature => "signature error",
             ErrorKind::Registry => "registry operation refused",
             ErrorKind::Serde => "serialisation error",
+            ErrorKind::ServiceChanged => "service changed",
+            ErrorKind::ServiceDisabled => "service disabled",
         })
     }
 }

@@ -42,7 +42,7 @@ pub struct Registry {
     /// The internal addresses service URLs may point to, as configured, and
     /// the policy they make.
     allowed_addresses: Vec<String>,
-    addresses: AddressPolicy,
+    pub(crate) addresses: AddressPolicy,
     /// The presets, fields and events the configuration declared, written
     /// back by [`Registry::to_config`].
     declared: Declared,

@@ -386,46 +386,123 @@ impl StaticHeaders {
     }
 }
 
-/// Where a service sets a header.
+/// Where a header comes from.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Route {
-    /// Its `headers`, which may replace the `User-Agent` and `Content-Type`
-    /// callhook sets.
+    /// A service's `headers`, which may replace the `User-Agent` and
+    /// `Content-Type` callhook sets.
     Headers,
-    /// Its `auth`, which may not.
+    /// A service's `auth`, which may not.
     Auth,
+    /// A request to sign, stored or given by the host: it may hold what
+    /// callhook sets, but nothing that frames or routes the message.
+    Request,
 }
 
-/// The one check every header name a service sets goes through, by any
-/// route: none may frame the message or route it (`Content-Length`,
-/// `Transfer-Encoding`, `Host`, the hop-by-hop headers), and `auth` may not
-/// silently replace a header callhook sets.
+/// Headers that frame the message, route it or belong to one hop: the
+/// request itself decides them (the client sets `Content-Length` from the
+/// body), never a service, and no request callhook signs may hold one but
+/// `Content-Length` equal to the body's length.
+const FRAMING: [&str; 11] = [
+    "content-length",
+    "transfer-encoding",
+    "host",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-connection",
+    "proxy-authorization",
+    "expect",
+];
+
+/// The one check every header name goes through, by any route: none may
+/// frame the message or route it (`Content-Length`, `Transfer-Encoding`,
+/// `Host`, the hop-by-hop headers), and `auth` may not silently replace a
+/// header callhook sets.
 fn check_header_name(name: &HeaderName, route: Route) -> Result<(), Error> {
-    const FRAMING: [&str; 11] = [
-        "content-length",
-        "transfer-encoding",
-        "host",
-        "connection",
-        "keep-alive",
-        "upgrade",
-        "te",
-        "trailer",
-        "proxy-connection",
-        "proxy-authorization",
-        "expect",
-    ];
     const SET_BY_CALLHOOK: [&str; 3] = ["user-agent", "content-type", "soapaction"];
     if FRAMING.contains(&name.as_str()) {
-        return Err(Error::new(
-            ErrorKind::InvalidHeader,
-            format!("header `{name}` is set by the request itself, never by a service"),
-        ));
+        let message = match route {
+            Route::Request => format!(
+                "the request has header `{name}`, which frames or routes the message: \
+                 no request callhook builds has it"
+            ),
+            Route::Headers | Route::Auth => {
+                format!("header `{name}` is set by the request itself, never by a service")
+            }
+        };
+        return Err(Error::new(ErrorKind::InvalidHeader, message));
     }
     if route == Route::Auth && SET_BY_CALLHOOK.contains(&name.as_str()) {
         return Err(Error::new(
             ErrorKind::InvalidHeader,
             format!("`auth` cannot carry its key in `{name}`, which callhook sets"),
         ));
+    }
+    Ok(())
+}
+
+/// Checks what every request callhook builds is, whatever its service: an
+/// absolute `http` or `https` URL with no user information and no `.` or
+/// `..` path segment, and no header that frames or routes the message but
+/// one `Content-Length` equal to the body's length. The part of
+/// [`Service::check_request`] that needs no service, for a stored envelope
+/// read with no registry at hand.
+///
+/// Nothing of the URL but its origin, and no header value, is put in an
+/// error: a query or a header may hold a secret.
+pub(crate) fn check_request_form(request: &Request) -> Result<(), Error> {
+    let uri = request.uri();
+    let invalid_url = |message: &str| Error::new(ErrorKind::InvalidUrl, message);
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(invalid_url(
+            "the request's URL is not an absolute `http` or `https` URL",
+        ));
+    }
+    let authority = uri.authority().map_or("", http::uri::Authority::as_str);
+    if authority.contains('@') {
+        return Err(invalid_url(
+            "the request's URL carries a username or password, which callhook never sends",
+        ));
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(invalid_url("the request's URL has no host"));
+    }
+    if uri
+        .path()
+        .split('/')
+        .any(|segment| is_dot_segment(segment.as_bytes()))
+    {
+        return Err(Error::new(
+            ErrorKind::UnsafeValue,
+            "the request's URL has a `.` or `..` path segment, which clients would resolve",
+        ));
+    }
+    let mut lengths = 0;
+    for (name, value) in request.headers() {
+        if name == header::CONTENT_LENGTH {
+            // What a client would send for the body, and nothing else: a
+            // length that is not the body's frames another message.
+            lengths += 1;
+            let length = value
+                .to_str()
+                .ok()
+                .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|v| v.parse::<usize>().ok());
+            if lengths > 1 || length != Some(request.body().len()) {
+                return Err(Error::new(
+                    ErrorKind::InvalidHeader,
+                    format!(
+                        "the request's `content-length` is not the length of its body ({} bytes)",
+                        request.body().len()
+                    ),
+                ));
+            }
+            continue;
+        }
+        check_header_name(name, Route::Request)?;
     }
     Ok(())
 }
@@ -989,6 +1066,23 @@ enum Part {
 }
 
 impl Compiled {
+    /// The scheme and authority (host, and port if not the default) every
+    /// request of the service goes to: no placeholder may stand in them,
+    /// and compiling checked them against the address policy.
+    fn origin(&self) -> (&str, &str) {
+        match &self.url {
+            Url::Static(uri) => (
+                uri.scheme_str().unwrap_or_default(),
+                uri.authority().map_or("", http::uri::Authority::as_str),
+            ),
+            Url::Templated(url) => {
+                let text = std::str::from_utf8(url.leading_literal()).unwrap_or_default();
+                let (scheme, rest) = text.split_once("://").unwrap_or_default();
+                (scheme, &rest[..rest.find(['/', '?']).unwrap_or(rest.len())])
+            }
+        }
+    }
+
     /// Names the service and the field of a render error from `part`, and
     /// locates its placeholder in the configuration's text: the templates
     /// keep no source of their own.
@@ -1187,8 +1281,27 @@ impl Service {
     /// its requests; any earlier signature is replaced, so each attempt of
     /// a delivery is signed with its own time by the same call.
     ///
+    /// The request is checked first, signing or not, as if the service
+    /// were building it now: nothing is signed that the service would not
+    /// build. The service is enabled; the URL is an absolute `http(s)` URL
+    /// with no user information or dot segment, to the service's origin
+    /// (scheme, host and port), and the method is the service's; no header
+    /// frames or routes the message (`Transfer-Encoding`, `Host`, the
+    /// hop-by-hop headers; `Content-Length` only as the body's length).
+    /// The service's secret headers (its `auth` header, and `headers` that
+    /// are secrets) are marked sensitive, as when it builds a request.
+    ///
     /// # Errors
     ///
+    /// A disabled service is an error of kind [`ErrorKind::ServiceDisabled`].
+    /// A request to another origin, or with another method, is an error of
+    /// kind [`ErrorKind::ServiceChanged`], unless its host is an internal
+    /// IP address, which is one of kind [`ErrorKind::InvalidUrl`] (the
+    /// service's own origin passed the address policy it was compiled with;
+    /// any other is judged by the strict [`AddressPolicy::new`]). A URL of
+    /// another form is an error of kind [`ErrorKind::InvalidUrl`] (a `.` or
+    /// `..` segment, of kind [`ErrorKind::UnsafeValue`]), and a header that
+    /// frames or routes the message one of kind [`ErrorKind::InvalidHeader`].
     /// A delivery id that cannot travel in a header (not printable ASCII)
     /// is an error of kind [`ErrorKind::Signature`].
     ///
@@ -1210,11 +1323,115 @@ impl Service {
         id: &str,
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), Error> {
+        // The service's own origin passed the policy it was compiled with;
+        // any other is judged by the strict one.
+        self.sign_with(request, id, at, &AddressPolicy::new())
+    }
+
+    /// [`Service::sign`], judging a request to another origin by
+    /// `addresses`: the registry's policy, for [`Registry::sign`].
+    ///
+    /// [`Registry::sign`]: crate::Registry::sign
+    pub(crate) fn sign_with(
+        &self,
+        request: &mut Request,
+        id: &str,
+        at: chrono::DateTime<chrono::Utc>,
+        addresses: &AddressPolicy,
+    ) -> Result<(), Error> {
+        self.check_request(request, addresses)?;
+        self.mark_secret_headers(request);
         match self.compiled.signer() {
             Some(signer) => signer
                 .sign(request, id, at)
                 .map_err(|e| e.in_field("signing").in_service(self.id())),
             None => Ok(()),
+        }
+    }
+
+    /// Checks `request` as if the service were building it now, before it
+    /// is signed: the one check for every request that comes back from
+    /// storage or from the host. The service is enabled; the request has
+    /// the form every request callhook builds has (an absolute `http(s)`
+    /// URL with no user information or dot segment, no header that frames
+    /// or routes the message but a `Content-Length` equal to the body's
+    /// length); and it goes to the service's origin (scheme, host and
+    /// port, which passed the address policy when the service compiled)
+    /// with the service's method. A request to another origin whose host is
+    /// an IP address is judged by `addresses` first, so an internal address
+    /// is refused as one.
+    fn check_request(&self, request: &Request, addresses: &AddressPolicy) -> Result<(), Error> {
+        let in_service = |e: Error| e.in_service(self.id());
+        if !self.enabled {
+            return Err(in_service(Error::new(
+                ErrorKind::ServiceDisabled,
+                "the service is disabled, so none of its requests is signed",
+            )));
+        }
+        check_request_form(request).map_err(in_service)?;
+        let uri = request.uri();
+        let (scheme, authority) = self.compiled.origin();
+        let to = (
+            uri.scheme_str().unwrap_or_default(),
+            uri.authority().map_or("", http::uri::Authority::as_str),
+        );
+        if to != (scheme, authority) {
+            let host = uri.host().unwrap_or_default();
+            let host = host
+                .strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .unwrap_or(host);
+            if let Ok(ip) = host.parse() {
+                addresses.check(ip).map_err(in_service)?;
+            }
+            return Err(in_service(Error::new(
+                ErrorKind::ServiceChanged,
+                format!(
+                    "the request goes to `{}://{}`, but the service sends to \
+                     `{scheme}://{authority}`; dispatch again",
+                    to.0, to.1
+                ),
+            )));
+        }
+        if request.method() != self.method() {
+            return Err(in_service(Error::new(
+                ErrorKind::ServiceChanged,
+                format!(
+                    "the request's method is `{}`, but the service sends `{}`; dispatch again",
+                    request.method(),
+                    self.method()
+                ),
+            )));
+        }
+        Ok(())
+    }
+
+    /// Marks the service's secret headers in `request` as sensitive, as
+    /// building it does: its `auth` header and the `headers` that are
+    /// secrets by name or by choice. A stored request's own marks are not
+    /// trusted to say which these are.
+    fn mark_secret_headers(&self, request: &mut Request) {
+        let headers = request.headers_mut();
+        let secret_names = self
+            .compiled
+            .static_headers
+            .map()
+            .iter()
+            .filter(|(_, value)| value.is_sensitive())
+            .map(|(name, _)| name)
+            .chain(
+                self.compiled
+                    .dynamic_headers
+                    .iter()
+                    .filter(|header| header.secret)
+                    .map(|header| &header.name),
+            );
+        for name in secret_names {
+            if let header::Entry::Occupied(mut entry) = headers.entry(name) {
+                for value in entry.iter_mut() {
+                    value.set_sensitive(true);
+                }
+            }
         }
     }
 
@@ -1428,6 +1645,88 @@ mod tests {
             .unwrap()
             .extend(json.as_object().unwrap().clone());
         serde_json::from_value(base).unwrap()
+    }
+
+    /// The origin is the URL's scheme and authority however the URL is
+    /// written: parsed once, or the literal head of a template.
+    #[test]
+    fn the_origin_is_the_head_of_the_url() {
+        for (json, origin) in [
+            (serde_json::json!({}), ("https", "crm.example.com")),
+            (
+                serde_json::json!({"url": "https://crm.example.com:8443/a/#agent_id#"}),
+                ("https", "crm.example.com:8443"),
+            ),
+            (
+                serde_json::json!({"url": "http://93.184.215.14/?x=#agent_id#"}),
+                ("http", "93.184.215.14"),
+            ),
+            (
+                serde_json::json!({"url": "http://[2606:4700::1111]/?x=#agent_id#"}),
+                ("http", "[2606:4700::1111]"),
+            ),
+            (
+                serde_json::json!({
+                    "method": "GET",
+                    "body": {"kind": "form", "pairs": [{"key": "a", "value": "#ani#"}]},
+                }),
+                ("https", "crm.example.com"),
+            ),
+        ] {
+            let service = config(json.clone()).compile(Catalog::standard()).unwrap();
+            assert_eq!(service.compiled.origin(), origin, "{json}");
+        }
+    }
+
+    /// What no request callhook builds has, whatever the service.
+    #[test]
+    fn the_form_of_a_request_is_checked_without_a_service() {
+        let request = |uri: &str, headers: &[(&str, &str)], body: &[u8]| {
+            let mut request = http::Request::new(body.to_vec());
+            *request.uri_mut() = uri.parse().unwrap();
+            for (name, value) in headers {
+                request.headers_mut().append(
+                    HeaderName::try_from(*name).unwrap(),
+                    HeaderValue::try_from(*value).unwrap(),
+                );
+            }
+            check_request_form(&request).map_err(|e| e.kind())
+        };
+        let url = "https://crm.example.com/calls";
+        assert_eq!(request(url, &[("content-length", "2")], b"{}"), Ok(()));
+        assert_eq!(request(url, &[("x-a", "1")], b""), Ok(()));
+        for (uri, kind) in [
+            ("/calls", ErrorKind::InvalidUrl),
+            ("crm.example.com:443", ErrorKind::InvalidUrl),
+            ("ws://crm.example.com/", ErrorKind::InvalidUrl),
+            ("https://@crm.example.com/", ErrorKind::InvalidUrl),
+            ("https://crm.example.com/a/%2E%2e/b", ErrorKind::UnsafeValue),
+            ("https://crm.example.com/a/.", ErrorKind::UnsafeValue),
+        ] {
+            assert_eq!(request(uri, &[], b""), Err(kind), "{uri}");
+        }
+        for length in ["+2", "02 ", "", "2, 2", "-2", "3", "18446744073709551617"] {
+            assert_eq!(
+                request(url, &[("content-length", length)], b"{}"),
+                Err(ErrorKind::InvalidHeader),
+                "{length:?}"
+            );
+        }
+        assert_eq!(
+            request(
+                url,
+                &[("content-length", "2"), ("content-length", "2")],
+                b"{}"
+            ),
+            Err(ErrorKind::InvalidHeader)
+        );
+        for name in FRAMING.iter().filter(|n| **n != "content-length") {
+            assert_eq!(
+                request(url, &[(name, "x")], b""),
+                Err(ErrorKind::InvalidHeader),
+                "{name}"
+            );
+        }
     }
 
     #[test]

@@ -351,6 +351,17 @@ impl Template {
         self.steps.is_empty()
     }
 
+    /// The literal text before the first placeholder (all of it, with
+    /// none): for a URL, where no placeholder may stand in the scheme, host
+    /// or port, it holds the origin.
+    pub(crate) fn leading_literal(&self) -> &[u8] {
+        let len = self
+            .steps
+            .first()
+            .map_or(self.literals.len(), |step| step.literal_len as usize);
+        self.literals.get(..len).unwrap_or(&self.literals)
+    }
+
     /// Roughly how many bytes a render writes.
     pub(crate) fn size_hint(&self) -> usize {
         self.size_hint as usize
