@@ -397,11 +397,15 @@ enum Route {
 }
 
 /// The one check every header name a service sets goes through, by any
-/// route: none may frame the message or route it (`Content-Length`,
-/// `Transfer-Encoding`, `Host`, the hop-by-hop headers), and `auth` may not
-/// silently replace a header callhook sets.
+/// route: none may frame the message, route it or speak to the hops and
+/// proxies on the way (`Content-Length`, `Transfer-Encoding`, `Host`, the
+/// hop-by-hop and `Proxy-*` headers, `Via`, `Max-Forwards`), none may say
+/// the body is encoded when callhook never encodes it (`Content-Encoding`),
+/// and `auth` may not silently replace a header callhook sets.
 fn check_header_name(name: &HeaderName, route: Route) -> Result<(), Error> {
-    const FRAMING: [&str; 11] = [
+    // RFC 9110 and 9112: framing, connection options, and the fields that
+    // hops and proxies act on (section 7.6 and the `Proxy-*` fields of 11).
+    const FRAMING: [&str; 15] = [
         "content-length",
         "transfer-encoding",
         "host",
@@ -412,6 +416,10 @@ fn check_header_name(name: &HeaderName, route: Route) -> Result<(), Error> {
         "trailer",
         "proxy-connection",
         "proxy-authorization",
+        "proxy-authenticate",
+        "proxy-authentication-info",
+        "max-forwards",
+        "via",
         "expect",
     ];
     const SET_BY_CALLHOOK: [&str; 3] = ["user-agent", "content-type", "soapaction"];
@@ -419,6 +427,12 @@ fn check_header_name(name: &HeaderName, route: Route) -> Result<(), Error> {
         return Err(Error::new(
             ErrorKind::InvalidHeader,
             format!("header `{name}` is set by the request itself, never by a service"),
+        ));
+    }
+    if *name == header::CONTENT_ENCODING {
+        return Err(Error::new(
+            ErrorKind::InvalidHeader,
+            "callhook never compresses a body, so a service cannot set `content-encoding`",
         ));
     }
     if route == Route::Auth && SET_BY_CALLHOOK.contains(&name.as_str()) {
@@ -430,6 +444,43 @@ fn check_header_name(name: &HeaderName, route: Route) -> Result<(), Error> {
     Ok(())
 }
 
+/// Refuses a header name holding a placeholder delimiter of either syntax:
+/// names are not templates, and `X-#ani#` is a valid name that would be sent
+/// as written. Checked on the name as written, before it is parsed, so
+/// `[[...]]` (never a valid name) gets this message too.
+fn refuse_placeholder_in_name(key: &str) -> Result<(), Error> {
+    if key.contains('#') || key.contains("[[") || key.contains("]]") {
+        return Err(Error::new(
+            ErrorKind::InvalidHeader,
+            format!(
+                "placeholders are not supported in header names: `{}` would be sent as written",
+                crate::error::shown(key)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a header is a list (RFC 9110 section 5.3): its lines are one
+/// comma-separated value, so giving it twice says what one line would.
+/// Any other header may be given once: receivers disagree on which of two
+/// copies counts (the first, the last, or both joined).
+fn is_list_valued(name: &HeaderName) -> bool {
+    const LISTS: [&str; 10] = [
+        "accept",
+        "accept-charset",
+        "accept-encoding",
+        "accept-language",
+        "cache-control",
+        "forwarded",
+        "link",
+        "pragma",
+        "prefer",
+        "x-forwarded-for",
+    ];
+    LISTS.contains(&name.as_str())
+}
+
 impl ServiceConfig {
     /// Compiles the service against `catalog`, checking everything at once.
     ///
@@ -439,7 +490,7 @@ impl ServiceConfig {
     /// field path (`url`, `body.pairs.2.value`, `headers.0.key`) and, in
     /// templates, the line and column: an id that is not a UUID, templates
     /// that do not compile, a URL whose host is an internal address,
-    /// invalid or reserved header names, credentials a header cannot carry,
+    /// invalid, reserved or repeated header names (or names holding a placeholder), credentials a header cannot carry,
     /// bad or weak signing secrets and an unusable retry policy. Several problems come as one error of kind
     /// [`ErrorKind::InvalidConfig`] with [`Error::related`] listing them.
     ///
@@ -536,6 +587,10 @@ impl ServiceConfig {
         let mut set_by_user = Vec::new();
         for (i, pair) in self.headers.iter().enumerate() {
             let path = || format!("headers.{i}");
+            if let Err(e) = refuse_placeholder_in_name(&pair.key) {
+                errors.push(e.in_field(&format!("{}.key", path())));
+                continue;
+            }
             let name = match HeaderName::try_from(pair.key.as_str()) {
                 Ok(name) => name,
                 Err(e) => {
@@ -552,6 +607,19 @@ impl ServiceConfig {
             };
             if let Err(e) = check_header_name(&name, Route::Headers) {
                 errors.push(e.in_field(&format!("{}.key", path())));
+                continue;
+            }
+            if set_by_user.contains(&name) && !is_list_valued(&name) {
+                errors.push(
+                    Error::new(
+                        ErrorKind::InvalidHeader,
+                        format!(
+                            "header `{name}` may be given only once: receivers disagree on \
+                             which of two copies counts"
+                        ),
+                    )
+                    .in_field(&format!("{}.key", path())),
+                );
                 continue;
             }
             let mut builder = Builder::new(&options);
@@ -596,7 +664,13 @@ impl ServiceConfig {
                 });
             }
         }
-        match self.auth.header() {
+        let auth_header = match &self.auth {
+            Auth::ApiKey { header, .. } => {
+                refuse_placeholder_in_name(header).map_err(|e| e.in_field("auth.header"))
+            }
+            _ => Ok(()),
+        };
+        match auth_header.and_then(|()| self.auth.header()) {
             Ok(Some((name, value))) => {
                 if let Err(e) = check_header_name(&name, Route::Auth) {
                     errors.push(e.in_field("auth.header"));
@@ -625,6 +699,21 @@ impl ServiceConfig {
             }
             if let Some(action) = &body.soap_action {
                 static_headers.insert(HeaderName::from_static("soapaction"), action.clone());
+                // A templated `SOAPAction` would be a second one, a static
+                // one silently replaced: the body's `action` says it.
+                if let Some(i) = self
+                    .headers
+                    .iter()
+                    .position(|pair| pair.key.eq_ignore_ascii_case("soapaction"))
+                {
+                    errors.push(
+                        Error::new(
+                            ErrorKind::InvalidHeader,
+                            "header `soapaction` is set by the SOAP body's `action`",
+                        )
+                        .in_field(&format!("headers.{i}.key")),
+                    );
+                }
             }
             // A stand-in, replaced in each request: a clone of the map has
             // no room to spare, so inserting the header there would

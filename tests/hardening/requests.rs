@@ -5,3 +5,149 @@
 
 #[allow(unused_imports)]
 use super::*;
+
+/// The service's first problem, as a load reports it (one, or the first of
+/// several).
+fn first_problem(err: &callhook::Error) -> &callhook::Error {
+    err.related().first().unwrap_or(err)
+}
+
+/// Renders a standalone template for a call with `ani`.
+#[allow(dead_code)]
+fn render(template: &Template, ani: &str) -> Result<String, callhook::Error> {
+    template.render_string(&CallData::new().with("ani", ani))
+}
+
+// ---------------------------------------------------------------------------
+// Headers
+
+/// A header that is not a list may be given once: receivers that keep the
+/// first `Content-Type` and those that keep the last would read two bodies.
+/// Guards every way a second one can come: two static values, a static and
+/// a templated one, names in other cases, and a header a SOAP body sets.
+#[test]
+fn headers_that_are_not_lists_are_given_once() {
+    for (first, second) in [
+        ("Content-Type", "Content-Type"),
+        ("content-type", "Content-Type"),
+        ("Authorization", "authorization"),
+        ("User-Agent", "User-Agent"),
+        ("SOAPAction", "soapaction"),
+        ("Date", "Date"),
+        ("X-Tenant", "x-tenant"),
+    ] {
+        for value in ["text/plain", "#ani#"] {
+            let err = load(json!({"headers": [
+                {"key": first, "value": "text/plain"},
+                {"key": second, "value": value},
+            ]}))
+            .unwrap_err();
+            let problem = first_problem(&err);
+            assert_eq!(problem.kind(), ErrorKind::InvalidHeader, "{second}: {err}");
+            assert_eq!(problem.field(), Some("headers.1.key"), "{second}: {err}");
+            assert!(problem.message().contains("once"), "{second}: {err}");
+        }
+    }
+    // List-valued fields are one list however many lines carry them.
+    load(json!({"headers": [
+        {"key": "Accept", "value": "application/json"},
+        {"key": "Accept", "value": "text/plain"},
+        {"key": "Cache-Control", "value": "no-cache"},
+        {"key": "Cache-Control", "value": "no-store"},
+    ]}))
+    .unwrap();
+    // A SOAP 1.1 body sets `SOAPAction`; a header would be a second one.
+    for value in ["urn:other", "#ani#"] {
+        let err = load(json!({
+            "body": {"kind": "soap", "namespace": "urn:crm", "operation": "Log",
+                     "action": "urn:crm/Log", "parameters": []},
+            "headers": [{"key": "SOAPAction", "value": value}],
+        }))
+        .unwrap_err();
+        assert_eq!(first_problem(&err).field(), Some("headers.0.key"), "{err}");
+    }
+}
+
+/// callhook never compresses a body, so a `Content-Encoding` would make the
+/// receiver decode bytes that are not encoded; refused by every route.
+#[test]
+fn content_encoding_cannot_be_set() {
+    for value in ["gzip", "identity", "#ani#"] {
+        let err =
+            load(json!({"headers": [{"key": "Content-Encoding", "value": value}]})).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidHeader, "{value}: {err}");
+        assert_eq!(err.field(), Some("headers.0.key"), "{value}: {err}");
+    }
+    let err = load(json!({
+        "auth": {"kind": "api_key", "header": "Content-Encoding", "key": "gzip"},
+    }))
+    .unwrap_err();
+    assert_eq!(err.field(), Some("auth.header"), "{err}");
+}
+
+/// Headers for hops and proxies (RFC 9110 and 9112) mean something to the
+/// intermediaries between callhook and the receiver, never to the receiver:
+/// the whole class is refused, by `headers` and by `auth` alike.
+#[test]
+fn hop_and_proxy_headers_are_refused_by_every_route() {
+    for header in [
+        "Proxy-Authenticate",
+        "Proxy-Authentication-Info",
+        "Proxy-Authorization",
+        "Proxy-Connection",
+        "Connection",
+        "Keep-Alive",
+        "TE",
+        "Trailer",
+        "Upgrade",
+        "Transfer-Encoding",
+        "Max-Forwards",
+        "Via",
+    ] {
+        let err = load(json!({"headers": [{"key": header, "value": "x"}]})).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidHeader, "{header}: {err}");
+        assert_eq!(err.field(), Some("headers.0.key"), "{header}: {err}");
+        let err =
+            load(json!({"auth": {"kind": "api_key", "header": header, "key": "k"}})).unwrap_err();
+        assert_eq!(err.field(), Some("auth.header"), "{header}: {err}");
+    }
+}
+
+/// A placeholder in a header name would be sent as written (`X-#ani#` is a
+/// valid name): refused with a message that says why, in either syntax and
+/// by either route.
+#[test]
+fn placeholders_in_header_names_are_refused() {
+    for (syntax, name) in [
+        ("hash", "X-#ani#"),
+        ("hash", "X-Caller-#ani#"),
+        ("brackets", "X-[[ani]]"),
+        ("brackets", "X-#ani#"),
+    ] {
+        let err = load(json!({
+            "syntax": syntax,
+            "body": {"kind": "none"},
+            "headers": [{"key": name, "value": "x"}],
+        }))
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidHeader, "{name}: {err}");
+        assert_eq!(err.field(), Some("headers.0.key"), "{name}: {err}");
+        assert!(
+            err.message()
+                .contains("placeholders are not supported in header names"),
+            "{name}: {err}"
+        );
+        let err = load(json!({
+            "syntax": syntax,
+            "body": {"kind": "none"},
+            "auth": {"kind": "api_key", "header": name, "key": "k"},
+        }))
+        .unwrap_err();
+        assert_eq!(err.field(), Some("auth.header"), "{name}: {err}");
+        assert!(
+            err.message()
+                .contains("placeholders are not supported in header names"),
+            "{name}: {err}"
+        );
+    }
+}
