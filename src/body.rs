@@ -430,10 +430,27 @@ pub(crate) fn form_pairs(builder: &mut Builder<'_, '_>, pairs: &[Pair], path: &s
     }
 }
 
-/// Appends one JSON object, a member per pair.
+/// Appends one JSON object, a member per pair. A key may be given once:
+/// receivers disagree on which of two equal keys counts.
 fn json_pairs(builder: &mut Builder<'_, '_>, pairs: &[Pair]) {
+    let mut first = std::collections::HashMap::new();
     builder.literal(b"{");
     for (i, pair) in pairs.iter().enumerate() {
+        if let Some(before) = first.insert(pair.key.as_str(), i) {
+            // Keep the first, for the next repeat to name it too.
+            first.insert(pair.key.as_str(), before);
+            builder.error(
+                Error::new(
+                    ErrorKind::InvalidConfig,
+                    format!(
+                        "duplicate key `{}` in the JSON object (first at `body.pairs.{before}.key`): \
+                         receivers disagree on which of its values counts",
+                        crate::error::shown(&pair.key)
+                    ),
+                )
+                .in_field(&format!("body.pairs.{i}.key")),
+            );
+        }
         if i > 0 {
             builder.literal(b",");
         }

@@ -151,3 +151,45 @@ fn placeholders_in_header_names_are_refused() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// JSON
+
+/// Receivers disagree on which of two equal keys wins, so a JSON template
+/// may not repeat a key in one object, however the key is spelled; the
+/// error points at the second. Keys holding a placeholder are known only
+/// per call and are not compared.
+#[test]
+fn duplicate_json_keys_are_refused() {
+    let json = |source: &str| Template::compile(source, Context::Json, &Options::default());
+    for (source, line, column) in [
+        ("{\"a\": 1, \"a\": 2}", 1, 10),
+        ("{\"a\": 1,\n \"b\": {\"c\": 1, \"c\": \"#ani#\"}}", 2, 16),
+        ("[{\"a\": 1}, {\"x\": 1, \"\\u0078\": 2}]", 1, 21),
+        ("{\"k #ani#\": 1, \"k\": 1, \"k\": 1}", 1, 24),
+    ] {
+        let err = json(source).unwrap_err();
+        let err = first_problem(&err);
+        assert_eq!(err.kind(), ErrorKind::TemplateSyntax, "{source}: {err}");
+        assert!(err.message().contains("duplicate key"), "{source}: {err}");
+        let position = err.position().unwrap();
+        assert_eq!((position.line, position.column), (line, column), "{source}");
+    }
+    // Equal keys in different objects are no duplicates, nor are keys with
+    // placeholders, even where the text around is alike.
+    json(r##"{"a": {"a": 1}, "b": [{"a": 1}, {"a": 2}], "#dnis#": 1, "#uuid#": 2, "x#dnis#": 3, "x#uuid#": 4}"##)
+        .unwrap();
+    // In a service, a template and pairs alike.
+    let err =
+        load(json!({"body": {"kind": "json", "template": "{\"a\": 1, \"a\": 2}"}})).unwrap_err();
+    assert_eq!(err.field(), Some("body.template"), "{err}");
+    let err = load(json!({"body": {"kind": "json", "pairs": [
+        {"key": "a", "value": "1"},
+        {"key": "b", "value": "#ani#"},
+        {"key": "a", "value": "#ani#"},
+    ]}}))
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidConfig, "{err}");
+    assert_eq!(err.field(), Some("body.pairs.2.key"), "{err}");
+    assert!(err.message().contains("duplicate key"), "{err}");
+}
