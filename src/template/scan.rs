@@ -1,5 +1,6 @@
 //! Finding placeholders, and the structure (JSON or XML) they stand in.
 
+use super::escape::{is_c1, xml_allowed};
 use super::{Context, Syntax};
 use crate::address::AddressPolicy;
 use crate::error::{json_error, Error, ErrorKind, Position};
@@ -599,9 +600,6 @@ fn attribute_name(before: &str) -> Option<&str> {
 /// and no declared encoding but UTF-8, which is what is sent.
 pub(crate) fn check_xml(source: &str, text: &str) -> Result<(), Error> {
     use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_str(text);
-    let mut depth = 0usize;
-    let mut roots = 0usize;
     let fail = |message: String, offset: u64| {
         Error::new(
             ErrorKind::TemplateSyntax,
@@ -609,6 +607,26 @@ pub(crate) fn check_xml(source: &str, text: &str) -> Result<(), Error> {
         )
         .at(Position::locate(source, offset as usize))
     };
+    // Rendered text escapes these ([`super::escape`]); the template's own
+    // text must hold them as the escaping would write them.
+    if let Some((at, c)) = text
+        .char_indices()
+        .find(|&(_, c)| is_c1(c) || !xml_allowed(c))
+    {
+        let code = u32::from(c);
+        let message = if is_c1(c) {
+            format!(
+                "the control character U+{code:04X} cannot stand raw in an XML template; \
+                 write it as a character reference (`&#{code};`)"
+            )
+        } else {
+            format!("the character U+{code:04X} cannot stand in an XML document")
+        };
+        return Err(fail(message, at as u64));
+    }
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut depth = 0usize;
+    let mut roots = 0usize;
     loop {
         let event = reader
             .read_event()
@@ -650,6 +668,21 @@ pub(crate) fn check_xml(source: &str, text: &str) -> Result<(), Error> {
                  expand entities or read external files at the receiver"
                     .to_owned(),
             ),
+            // callhook escapes by XML 1.0's rules; 1.1 reads some
+            // characters otherwise (U+0085 ends a line there).
+            Event::Decl(declaration)
+                if declaration
+                    .version()
+                    .map_or(true, |version| version.as_ref() != b"1.0") =>
+            {
+                Err(format!(
+                    "the declared version must be `1.0`, which is what callhook writes, not `{}`",
+                    declaration.version().map_or_else(
+                        |_| "?".into(),
+                        |v| crate::error::shown(&String::from_utf8_lossy(&v)).into_owned()
+                    )
+                ))
+            }
             Event::Decl(declaration) => match declaration.encoding() {
                 Some(Ok(encoding))
                     if !encoding.eq_ignore_ascii_case(b"utf-8")

@@ -13,7 +13,6 @@ fn first_problem(err: &callhook::Error) -> &callhook::Error {
 }
 
 /// Renders a standalone template for a call with `ani`.
-#[allow(dead_code)]
 fn render(template: &Template, ani: &str) -> Result<String, callhook::Error> {
     template.render_string(&CallData::new().with("ani", ani))
 }
@@ -192,4 +191,85 @@ fn duplicate_json_keys_are_refused() {
     assert_eq!(err.kind(), ErrorKind::InvalidConfig, "{err}");
     assert_eq!(err.field(), Some("body.pairs.2.key"), "{err}");
     assert!(err.message().contains("duplicate key"), "{err}");
+}
+
+// ---------------------------------------------------------------------------
+// XML
+
+/// callhook writes XML 1.0, whose rules its escaping follows; a template
+/// declaring another version would be read by other rules (1.1 reads
+/// U+0085 as a line end).
+#[test]
+fn xml_templates_must_be_xml_1_0() {
+    for declaration in [
+        r#"<?xml version="1.1"?>"#,
+        r#"<?xml version='1.1' encoding='UTF-8'?>"#,
+        r#"<?xml version="2.0"?>"#,
+    ] {
+        let err = xml(&format!("{declaration}<a>#ani#</a>")).unwrap_err();
+        assert!(err.to_string().contains("1.0"), "{declaration}: {err}");
+    }
+    xml(r#"<?xml version="1.0"?><a>#ani#</a>"#).unwrap();
+    xml(r#"<?xml version='1.0' encoding='utf-8'?><a/>"#).unwrap();
+    let err = load(json!({"body": {"kind": "xml", "template": "<?xml version=\"1.1\"?><a/>"}}))
+        .unwrap_err();
+    assert_eq!(err.field(), Some("body.template"), "{err}");
+}
+
+/// C1 controls (U+0080 to U+009F) are discouraged in XML 1.0 and read as
+/// line ends or refused by others: a value's become character references
+/// in every XML place (text, attribute, CDATA, pairs, SOAP parameters), and
+/// a template may not hold them raw.
+#[test]
+fn c1_controls_never_reach_xml_raw() {
+    let value = "a\u{80}b\u{85}c\u{9f}d\u{a0}é";
+    let templates = [
+        (xml("<a>#ani#</a>").unwrap(), "<a>a&#128;b&#133;c&#159;d\u{a0}é</a>"),
+        (
+            xml("<a b='#ani#'/>").unwrap(),
+            "<a b='a&#128;b&#133;c&#159;d\u{a0}é'/>",
+        ),
+        (
+            xml("<a><![CDATA[#ani#]]></a>").unwrap(),
+            "<a><![CDATA[]]><![CDATA[a]]>&#128;<![CDATA[b]]>&#133;<![CDATA[c]]>&#159;<![CDATA[d\u{a0}é]]><![CDATA[]]></a>",
+        ),
+        (
+            Template::compile("#ani#", Context::XmlText, &Options::default()).unwrap(),
+            "a&#128;b&#133;c&#159;d\u{a0}é",
+        ),
+        (
+            Template::compile("#ani#", Context::XmlAttribute, &Options::default()).unwrap(),
+            "a&#128;b&#133;c&#159;d\u{a0}é",
+        ),
+    ];
+    for (template, expected) in templates {
+        assert_eq!(render(&template, value).unwrap(), expected);
+    }
+    for body in [
+        json!({"kind": "xml", "pairs": [{"key": "ani", "value": "#ani#"}]}),
+        json!({"kind": "soap", "namespace": "urn:crm", "operation": "Log",
+               "action": "urn:crm/Log", "parameters": [{"key": "ani", "value": "#ani#"}]}),
+    ] {
+        let registry = load(json!({ "body": body })).unwrap();
+        let mut c1 = call();
+        c1.data = CallData::new().with("ani", value);
+        let outgoing = registry
+            .dispatch(Event::CallHangup, &c1, t("2024-12-02T21:00:00Z"))
+            .requests
+            .remove(0);
+        let body = String::from_utf8(outgoing.request.body().clone()).unwrap();
+        assert!(!body.contains(['\u{80}', '\u{85}', '\u{9f}']), "{body}");
+        assert!(body.contains("a&#128;b&#133;c&#159;d\u{a0}é"), "{body}");
+    }
+    // Raw in a template's text, they are refused where they stand.
+    for source in [
+        "<a>x\u{85}</a>",
+        "<a b='\u{9f}'/>",
+        "<a><![CDATA[\u{80}]]></a>",
+    ] {
+        let err = xml(source).unwrap_err();
+        assert!(err.to_string().contains("U+00"), "{source:?}: {err}");
+    }
+    // A pair's text is escaped like a value.
+    load(json!({"body": {"kind": "xml", "pairs": [{"key": "a", "value": "x\u{85}"}]}})).unwrap();
 }
