@@ -12,6 +12,8 @@ use super::Context;
 pub(crate) enum Refused {
     HeaderControl(char),
     DotSegment,
+    /// A `.` or `..` segment in a rendered URL's path, however it formed.
+    RenderedDotSegment,
 }
 
 impl Refused {
@@ -26,6 +28,10 @@ impl Refused {
                 }
             ),
             Refused::DotSegment => "`.` or `..` cannot stand as a URL path segment".to_owned(),
+            Refused::RenderedDotSegment => {
+                "the rendered URL has a `.` or `..` path segment, which clients would resolve"
+                    .to_owned()
+            }
         }
     }
 }
@@ -61,6 +67,52 @@ impl Context {
         }
         Ok(())
     }
+}
+
+impl Context {
+    /// Checks a whole render of a template compiled for this context, for
+    /// what no one value decides. A URL's path may not have a `.` or `..`
+    /// segment, however it came to be (a literal `.` beside a value that
+    /// rendered empty): clients would resolve it, and send the request to
+    /// another path than the one built and signed.
+    pub(crate) fn check_rendered(self, rendered: &[u8]) -> Result<(), Refused> {
+        if self == Context::Url && has_dot_segment(rendered) {
+            return Err(Refused::RenderedDotSegment);
+        }
+        Ok(())
+    }
+}
+
+/// Whether a URL's path has a `.` or `..` segment.
+fn has_dot_segment(url: &[u8]) -> bool {
+    let after_scheme = url
+        .iter()
+        .position(|&b| b == b':')
+        .filter(|&i| url[i..].starts_with(b"://"))
+        .map_or(0, |i| i + 3);
+    let rest = &url[after_scheme..];
+    let path_start = rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
+    let path = &rest[path_start..];
+    let path = &path[..path.iter().position(|&b| b == b'?').unwrap_or(path.len())];
+    path.split(|&b| b == b'/').any(is_dot_segment)
+}
+
+/// Whether a path segment is `.` or `..`, with any dot written `%2e` or
+/// `%2E`, as URL parsers read them.
+fn is_dot_segment(segment: &[u8]) -> bool {
+    let mut dots = 0;
+    let mut rest = segment;
+    while let Some(&first) = rest.first() {
+        if first == b'.' {
+            rest = &rest[1..];
+        } else if rest.len() >= 3 && rest[0] == b'%' && rest[1] == b'2' && rest[2] | 0x20 == b'e' {
+            rest = &rest[3..];
+        } else {
+            return false;
+        }
+        dots += 1;
+    }
+    dots == 1 || dots == 2
 }
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
@@ -480,6 +532,28 @@ mod tests {
                 assert_eq!(back, value);
             }
         }
+    }
+
+    #[test]
+    fn dot_segments_in_every_spelling() {
+        for dots in [".", "..", "%2e", "%2E.", ".%2e", "%2e%2E"] {
+            assert!(is_dot_segment(dots.as_bytes()), "{dots}");
+        }
+        for other in ["", "...", "a.", ".a", "%2", "%2f", "%2e%2e%2e"] {
+            assert!(!is_dot_segment(other.as_bytes()), "{other}");
+        }
+        let url = Context::Url;
+        assert!(url
+            .check_rendered(b"https://x.example.com/a/../b?c=..")
+            .is_err());
+        assert!(url
+            .check_rendered(b"https://x.example.com/a/b?c=..")
+            .is_ok());
+        assert!(url.check_rendered(b"https://x.example.com/a/%2E").is_err());
+        // Only a URL is a URL.
+        assert!(Context::Plain
+            .check_rendered(b"https://x.example.com/a/..")
+            .is_ok());
     }
 
     #[test]

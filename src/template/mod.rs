@@ -116,7 +116,8 @@ pub enum Context {
     /// (escaped as [`Context::UrlPath`]) and the query (as
     /// [`Context::UrlQuery`]) only; one in the scheme, host or port is an
     /// error, so call data can never send a request to another host. A
-    /// username, password or fragment is an error too.
+    /// username, password or fragment is an error too. A render whose path
+    /// has a `.` or `..` segment, however it formed, is refused.
     Url,
     /// The content of a JSON string literal (quotes not included).
     JsonString,
@@ -362,7 +363,8 @@ impl Template {
     /// # Errors
     ///
     /// A value that cannot stand where it is placed (CR or LF in a header,
-    /// `..` as a URL path segment) is an error of kind
+    /// `..` as a URL path segment), and a URL whose rendered path has a `.`
+    /// or `..` segment however it formed, is an error of kind
     /// [`ErrorKind::UnsafeValue`]; a missing value under
     /// [`Missing::Error`] one of kind [`ErrorKind::MissingValue`]. Both
     /// name the field and its position in the template.
@@ -400,7 +402,7 @@ impl Template {
         let Some(positions) = self.names.as_deref() else {
             // No slots: the literals are the whole render.
             out.extend_from_slice(&self.literals);
-            return Ok(());
+            return self.check_rendered(out, before);
         };
         let shared = Shared {
             positions,
@@ -425,6 +427,20 @@ impl Template {
         }
         // The literal after the last placeholder.
         out.extend_from_slice(literals);
+        self.check_rendered(out, before)
+    }
+
+    /// Checks what a render wrote from `before` on as a whole (a URL's
+    /// dot segments, [`Context::check_rendered`]), every render, standalone
+    /// or a service's, going through this one check; on error `out` is left
+    /// as it was.
+    #[inline]
+    fn check_rendered(&self, out: &mut Vec<u8>, before: usize) -> Result<(), Error> {
+        let rendered = out.get(before..).unwrap_or_default();
+        if let Err(refused) = self.context.check_rendered(rendered) {
+            out.truncate(before);
+            return Err(Error::new(ErrorKind::UnsafeValue, refused.message()));
+        }
         Ok(())
     }
 

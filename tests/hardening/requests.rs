@@ -273,3 +273,34 @@ fn c1_controls_never_reach_xml_raw() {
     // A pair's text is escaped like a value.
     load(json!({"body": {"kind": "xml", "pairs": [{"key": "a", "value": "x\u{85}"}]}})).unwrap();
 }
+
+// ---------------------------------------------------------------------------
+// URLs
+
+/// The dot-segment rule belongs to the engine: a standalone URL template
+/// (the public API) refuses a rendered `.` or `..` segment as a service's
+/// URL does, however it forms.
+#[test]
+fn standalone_url_templates_refuse_dot_segments() {
+    let url = |source: &str| Template::compile(source, Context::Url, &Options::default()).unwrap();
+    for (source, ani) in [
+        ("https://crm.example.com/v1/..#ani#/admin", ""),
+        ("https://crm.example.com/v1/.#ani#/admin", ""),
+        ("https://crm.example.com/v1/#ani#./admin", ""),
+        ("https://crm.example.com/v1/%2e#ani#/admin?x=1", ""),
+        ("https://crm.example.com/v1/%2E#ani#%2e/admin", ""),
+        ("https://crm.example.com/v1/#ani#", ".."),
+    ] {
+        let err = render(&url(source), ani).unwrap_err();
+        assert_eq!(
+            err.kind(),
+            ErrorKind::UnsafeValue,
+            "{source} {ani:?}: {err}"
+        );
+    }
+    // Dots elsewhere are no segments.
+    assert_eq!(
+        render(&url("https://crm.example.com/v1/..#ani#?q=.."), "x").unwrap(),
+        "https://crm.example.com/v1/..x?q=.."
+    );
+}
