@@ -304,3 +304,69 @@ fn standalone_url_templates_refuse_dot_segments() {
         "https://crm.example.com/v1/..x?q=.."
     );
 }
+
+// ---------------------------------------------------------------------------
+// SOAP
+
+/// A SOAP action is a URI; a `\` or `"` in it would be read differently by
+/// an RFC 9110 parser of the quoted `SOAPAction` header (1.1) and of the
+/// `action` parameter of the `Content-Type` (1.2): refused at load.
+#[test]
+fn soap_actions_are_uris() {
+    for version in ["1.1", "1.2"] {
+        for action in ["urn:crm\\Log", "urn:crm\"Log", "urn:crm Log", "urn:crm/Lög"] {
+            let err = load(json!({"body": {
+                "kind": "soap", "version": version, "namespace": "urn:crm",
+                "operation": "Log", "action": action, "parameters": [],
+            }}))
+            .unwrap_err();
+            assert_eq!(
+                err.field(),
+                Some("body.action"),
+                "{version} {action}: {err}"
+            );
+        }
+        for action in ["urn:crm/Log", "http://tempuri.org/ICrm/Log", ""] {
+            load(json!({"body": {
+                "kind": "soap", "version": version, "namespace": "urn:crm",
+                "operation": "Log", "action": action, "parameters": [],
+            }}))
+            .unwrap();
+        }
+    }
+}
+
+/// A SOAP namespace is a URI (an envelope whose namespace is not is
+/// refused by libxml2 and others): anything else is refused at load.
+#[test]
+fn soap_namespaces_are_uris() {
+    for namespace in [
+        "urn:a<b>'c\"d",
+        "urn:a b",
+        "",
+        "crm",
+        "urn:a%zz",
+        "urn:é",
+        "urn:a\\b",
+    ] {
+        let err = load(json!({"body": {
+            "kind": "soap", "namespace": namespace, "operation": "Log",
+            "action": "urn:crm/Log", "parameters": [],
+        }}))
+        .unwrap_err();
+        assert_eq!(err.field(), Some("body.namespace"), "{namespace:?}: {err}");
+    }
+    for namespace in [
+        "urn:crm",
+        "urn:crm.example.com:calls&co",
+        "http://tempuri.org/",
+        "https://crm.example.com/ns/2024?v=1#x",
+        "urn:a%20b",
+    ] {
+        load(json!({"body": {
+            "kind": "soap", "namespace": namespace, "operation": "Log",
+            "action": "urn:crm/Log", "parameters": [],
+        }}))
+        .unwrap();
+    }
+}
