@@ -512,7 +512,8 @@ fn check_uri(text: &str, absolute: bool) -> Result<(), String> {
         .iter()
         .position(|&b| !b.is_ascii_alphanumeric() && b != b'%' && !OTHERS.contains(&b))
     {
-        let c = text[at..].chars().next().unwrap_or_default();
+        let c = text.get(at..).and_then(|rest| rest.chars().next());
+        let c = c.unwrap_or_default();
         return Err(format!("{c:?} is not a URI character; percent-encode it"));
     }
     for (at, _) in text.match_indices('%') {

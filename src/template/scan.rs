@@ -366,8 +366,10 @@ pub(crate) fn check_json(source: &str, text: &str) -> Result<(), Error> {
 /// before that is not escaped (an even run of `\` before it) opens it.
 fn key_start(text: &str, end: usize) -> usize {
     let bytes = text.as_bytes();
-    let end = end.min(bytes.len().saturating_sub(1));
-    let Some(close) = bytes[..=end].iter().rposition(|&b| b == b'"') else {
+    let Some(close) = bytes
+        .get(..=end.min(bytes.len().saturating_sub(1)))
+        .and_then(|before| before.iter().rposition(|&b| b == b'"'))
+    else {
         return end;
     };
     let mut at = close;
