@@ -219,7 +219,8 @@ fn xml_templates_must_be_xml_1_0() {
 /// C1 controls (U+0080 to U+009F) are discouraged in XML 1.0 and read as
 /// line ends or refused by others: a value's become character references
 /// in every XML place (text, attribute, CDATA, pairs, SOAP parameters), and
-/// a template may not hold them raw.
+/// a template may not hold them raw, nor the characters XML 1.0 forbids
+/// (which templates held raw before, producing documents parsers refuse).
 #[test]
 fn c1_controls_never_reach_xml_raw() {
     let value = "a\u{80}b\u{85}c\u{9f}d\u{a0}é";
@@ -269,6 +270,14 @@ fn c1_controls_never_reach_xml_raw() {
     ] {
         let err = xml(source).unwrap_err();
         assert!(err.to_string().contains("U+00"), "{source:?}: {err}");
+    }
+    // So are the characters XML 1.0 forbids, which no reference can write.
+    for source in ["<a>x\u{1}</a>", "<a b='\u{1f}'/>", "<a>\u{FFFE}</a>"] {
+        let err = xml(source).unwrap_err();
+        assert!(
+            err.to_string().contains("cannot stand"),
+            "{source:?}: {err}"
+        );
     }
     // A pair's text is escaped like a value.
     load(json!({"body": {"kind": "xml", "pairs": [{"key": "a", "value": "x\u{85}"}]}})).unwrap();
