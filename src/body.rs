@@ -514,7 +514,10 @@ fn check_uri(text: &str, absolute: bool) -> Result<(), String> {
     {
         let c = text.get(at..).and_then(|rest| rest.chars().next());
         let c = c.unwrap_or_default();
-        return Err(format!("{c:?} is not a URI character; percent-encode it"));
+        return Err(format!(
+            "`{}` is not a URI character; percent-encode it",
+            c.escape_debug()
+        ));
     }
     for (at, _) in text.match_indices('%') {
         if !bytes

@@ -293,7 +293,9 @@ impl Template {
     /// Every problem is reported at once: unknown fields (kind
     /// [`ErrorKind::UnknownField`], with the nearest known name), bad
     /// options, formats that do not fit the field's type, and JSON or XML
-    /// that is not well-formed ([`ErrorKind::TemplateSyntax`]), a URL
+    /// that is not well-formed or that receivers would read two ways (a key
+    /// repeated in a JSON object, an XML version other than 1.0, a C1
+    /// control written raw in XML) ([`ErrorKind::TemplateSyntax`]), a URL
     /// placeholder where it could change the host
     /// ([`ErrorKind::InvalidUrl`]), each with its position. Where there is
     /// more than one, the error is of kind [`ErrorKind::InvalidTemplate`]
