@@ -162,11 +162,12 @@ pub enum BodyConfig {
         /// SOAP 1.1 or 1.2.
         #[serde(default)]
         version: SoapVersion,
-        /// The target namespace of the operation and its parameters.
+        /// The target namespace of the operation and its parameters: an
+        /// absolute URI (`urn:crm`, `http://tempuri.org/`).
         namespace: String,
         /// The operation, the element inside `Body`.
         operation: String,
-        /// The SOAP action.
+        /// The SOAP action: a URI, or empty.
         action: String,
         /// The WSDL port name (recorded for reference; not on the wire).
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -334,6 +335,15 @@ impl Body {
                     );
                 }
                 check_xml_name(&mut builder, operation, &|| "body.operation".into());
+                if let Err(why) = check_uri(namespace, true) {
+                    builder.error(
+                        Error::new(
+                            ErrorKind::InvalidConfig,
+                            format!("the SOAP namespace must be an absolute URI: {why}"),
+                        )
+                        .in_field("body.namespace"),
+                    );
+                }
                 let envelope_ns = match version {
                     SoapVersion::V1_1 => "http://schemas.xmlsoap.org/soap/envelope/",
                     SoapVersion::V1_2 => "http://www.w3.org/2003/05/soap-envelope",
@@ -362,11 +372,14 @@ impl Body {
                         .with_source(e)
                     })
                 };
-                if action.contains('"') {
+                // The action is quoted in a header (RFC 9110 quoted-string),
+                // where `"` and `\` would be read otherwise; a URI has
+                // neither, and real SOAP actions are URIs (or empty).
+                if let Err(why) = check_uri(action, false) {
                     builder.error(
                         Error::new(
                             ErrorKind::InvalidHeader,
-                            "the SOAP action cannot contain `\"`",
+                            format!("the SOAP action must be a URI or empty: {why}"),
                         )
                         .in_field("body.action"),
                     );
@@ -430,10 +443,27 @@ pub(crate) fn form_pairs(builder: &mut Builder<'_, '_>, pairs: &[Pair], path: &s
     }
 }
 
-/// Appends one JSON object, a member per pair.
+/// Appends one JSON object, a member per pair. A key may be given once:
+/// receivers disagree on which of two equal keys counts.
 fn json_pairs(builder: &mut Builder<'_, '_>, pairs: &[Pair]) {
+    let mut first = std::collections::HashMap::new();
     builder.literal(b"{");
     for (i, pair) in pairs.iter().enumerate() {
+        if let Some(before) = first.insert(pair.key.as_str(), i) {
+            // Keep the first, for the next repeat to name it too.
+            first.insert(pair.key.as_str(), before);
+            builder.error(
+                Error::new(
+                    ErrorKind::InvalidConfig,
+                    format!(
+                        "duplicate key `{}` in the JSON object (first at `body.pairs.{before}.key`): \
+                         receivers disagree on which of its values counts",
+                        crate::error::shown(&pair.key)
+                    ),
+                )
+                .in_field(&format!("body.pairs.{i}.key")),
+            );
+        }
         if i > 0 {
             builder.literal(b",");
         }
@@ -470,6 +500,48 @@ fn xml_elements(builder: &mut Builder<'_, '_>, pairs: &[Pair], path: &str) {
         builder.literal(pair.key.as_bytes());
         builder.literal(b">");
     }
+}
+
+/// Checks that `text` is written as a URI (RFC 3986): its characters only,
+/// each `%` starting an escape, and, if `absolute`, a scheme; empty only if
+/// not. Says why not.
+fn check_uri(text: &str, absolute: bool) -> Result<(), String> {
+    const OTHERS: &[u8] = b"-._~:/?#[]@!$&'()*+,;=";
+    let bytes = text.as_bytes();
+    if let Some(at) = bytes
+        .iter()
+        .position(|&b| !b.is_ascii_alphanumeric() && b != b'%' && !OTHERS.contains(&b))
+    {
+        let c = text.get(at..).and_then(|rest| rest.chars().next());
+        let c = c.unwrap_or_default();
+        return Err(format!(
+            "`{}` is not a URI character; percent-encode it",
+            c.escape_debug()
+        ));
+    }
+    for (at, _) in text.match_indices('%') {
+        if !bytes
+            .get(at + 1..at + 3)
+            .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+        {
+            return Err("a `%` is not followed by two hex digits".to_owned());
+        }
+    }
+    if absolute {
+        // `scheme ":"`, the scheme a letter, then letters, digits, `+`,
+        // `-` or `.`.
+        let scheme = text.split_once(':').map(|(scheme, _)| scheme.as_bytes());
+        let valid = scheme.is_some_and(|scheme| {
+            scheme.first().is_some_and(u8::is_ascii_alphabetic)
+                && scheme
+                    .iter()
+                    .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+        });
+        if !valid {
+            return Err("it has no scheme (such as `urn:` or `https:`)".to_owned());
+        }
+    }
+    Ok(())
 }
 
 /// XML names, restricted to ASCII: a letter or `_`, then letters, digits,
@@ -615,6 +687,27 @@ mod tests {
             &Options::new(Catalog::standard()),
         )
         .is_err());
+    }
+
+    #[test]
+    fn uris_by_their_characters() {
+        for ok in [
+            "urn:x",
+            "http://tempuri.org/a?b=c#d",
+            "urn:a%20b",
+            "x+y-z.1:'()*",
+        ] {
+            assert_eq!(check_uri(ok, true), Ok(()), "{ok}");
+        }
+        assert_eq!(check_uri("", false), Ok(()));
+        assert_eq!(check_uri("/relative", false), Ok(()));
+        for bad in [
+            "", "crm", "1x:y", ":y", "urn:a b", "urn:a\\b", "urn:\"", "urn:é", "urn:%2", "urn:%zz",
+        ] {
+            assert!(check_uri(bad, true).is_err(), "{bad}");
+        }
+        assert!(check_uri("a\\b", false).is_err());
+        assert!(check_uri("a\"b", false).is_err());
     }
 
     #[test]

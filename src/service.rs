@@ -25,7 +25,9 @@ use crate::request::Request;
 use crate::retry::RetryPolicy;
 use crate::secret::{redact_query, Secret};
 use crate::signing::{Signer, SigningConfig};
-use crate::template::{url_has_query, Builder, Context, Missing, Options, Syntax, Template};
+use crate::template::{
+    is_dot_segment, url_has_query, Builder, Context, Missing, Options, Syntax, Template,
+};
 
 /// The HTTP method of a service.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -399,11 +401,14 @@ enum Route {
     Request,
 }
 
-/// Headers that frame the message, route it or belong to one hop: the
-/// request itself decides them (the client sets `Content-Length` from the
-/// body), never a service, and no request callhook signs may hold one but
-/// `Content-Length` equal to the body's length.
-const FRAMING: [&str; 11] = [
+/// Headers that frame the message, route it, belong to one hop or speak to
+/// the proxies on the way (RFC 9110 and 9112: framing, connection options,
+/// and the fields hops and proxies act on, section 7.6 and the `Proxy-*`
+/// fields of 11): the request itself decides them (the client sets
+/// `Content-Length` from the body), never a service, and no request
+/// callhook signs may hold one but `Content-Length` equal to the body's
+/// length.
+const FRAMING: [&str; 15] = [
     "content-length",
     "transfer-encoding",
     "host",
@@ -414,12 +419,17 @@ const FRAMING: [&str; 11] = [
     "trailer",
     "proxy-connection",
     "proxy-authorization",
+    "proxy-authenticate",
+    "proxy-authentication-info",
+    "max-forwards",
+    "via",
     "expect",
 ];
 
 /// The one check every header name goes through, by any route: none may
-/// frame the message or route it (`Content-Length`, `Transfer-Encoding`,
-/// `Host`, the hop-by-hop headers), and `auth` may not silently replace a
+/// frame the message, route it or speak to the hops and proxies on the way
+/// ([`FRAMING`]), none may say the body is encoded when callhook never
+/// encodes it (`Content-Encoding`), and `auth` may not silently replace a
 /// header callhook sets.
 fn check_header_name(name: &HeaderName, route: Route) -> Result<(), Error> {
     const SET_BY_CALLHOOK: [&str; 3] = ["user-agent", "content-type", "soapaction"];
@@ -434,6 +444,12 @@ fn check_header_name(name: &HeaderName, route: Route) -> Result<(), Error> {
             }
         };
         return Err(Error::new(ErrorKind::InvalidHeader, message));
+    }
+    if *name == header::CONTENT_ENCODING {
+        return Err(Error::new(
+            ErrorKind::InvalidHeader,
+            "callhook never compresses a body, so a service cannot set `content-encoding`",
+        ));
     }
     if route == Route::Auth && SET_BY_CALLHOOK.contains(&name.as_str()) {
         return Err(Error::new(
@@ -507,6 +523,43 @@ pub(crate) fn check_request_form(request: &Request) -> Result<(), Error> {
     Ok(())
 }
 
+/// Refuses a header name holding a placeholder delimiter of either syntax:
+/// names are not templates, and `X-#ani#` is a valid name that would be sent
+/// as written. Checked on the name as written, before it is parsed, so
+/// `[[...]]` (never a valid name) gets this message too.
+fn refuse_placeholder_in_name(key: &str) -> Result<(), Error> {
+    if key.contains('#') || key.contains("[[") || key.contains("]]") {
+        return Err(Error::new(
+            ErrorKind::InvalidHeader,
+            format!(
+                "placeholders are not supported in header names: `{}` would be sent as written",
+                crate::error::shown(key)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a header is a list (RFC 9110 section 5.3): its lines are one
+/// comma-separated value, so giving it twice says what one line would.
+/// Any other header may be given once: receivers disagree on which of two
+/// copies counts (the first, the last, or both joined).
+fn is_list_valued(name: &HeaderName) -> bool {
+    const LISTS: [&str; 10] = [
+        "accept",
+        "accept-charset",
+        "accept-encoding",
+        "accept-language",
+        "cache-control",
+        "forwarded",
+        "link",
+        "pragma",
+        "prefer",
+        "x-forwarded-for",
+    ];
+    LISTS.contains(&name.as_str())
+}
+
 impl ServiceConfig {
     /// Compiles the service against `catalog`, checking everything at once.
     ///
@@ -516,7 +569,8 @@ impl ServiceConfig {
     /// field path (`url`, `body.pairs.2.value`, `headers.0.key`) and, in
     /// templates, the line and column: an id that is not a UUID, templates
     /// that do not compile, a URL whose host is an internal address or
-    /// `localhost`, invalid or reserved header names, credentials a header cannot carry,
+    /// `localhost`, invalid, reserved or repeated header names (or names
+    /// holding a placeholder), credentials a header cannot carry,
     /// bad or weak signing secrets and an unusable retry policy. Several problems come as one error of kind
     /// [`ErrorKind::InvalidConfig`] with [`Error::related`] listing them.
     ///
@@ -613,6 +667,10 @@ impl ServiceConfig {
         let mut set_by_user = Vec::new();
         for (i, pair) in self.headers.iter().enumerate() {
             let path = || format!("headers.{i}");
+            if let Err(e) = refuse_placeholder_in_name(&pair.key) {
+                errors.push(e.in_field(&format!("{}.key", path())));
+                continue;
+            }
             let name = match HeaderName::try_from(pair.key.as_str()) {
                 Ok(name) => name,
                 Err(e) => {
@@ -629,6 +687,19 @@ impl ServiceConfig {
             };
             if let Err(e) = check_header_name(&name, Route::Headers) {
                 errors.push(e.in_field(&format!("{}.key", path())));
+                continue;
+            }
+            if set_by_user.contains(&name) && !is_list_valued(&name) {
+                errors.push(
+                    Error::new(
+                        ErrorKind::InvalidHeader,
+                        format!(
+                            "header `{name}` may be given only once: receivers disagree on \
+                             which of two copies counts"
+                        ),
+                    )
+                    .in_field(&format!("{}.key", path())),
+                );
                 continue;
             }
             let mut builder = Builder::new(&options);
@@ -673,7 +744,13 @@ impl ServiceConfig {
                 });
             }
         }
-        match self.auth.header() {
+        let auth_header = match &self.auth {
+            Auth::ApiKey { header, .. } => {
+                refuse_placeholder_in_name(header).map_err(|e| e.in_field("auth.header"))
+            }
+            _ => Ok(()),
+        };
+        match auth_header.and_then(|()| self.auth.header()) {
             Ok(Some((name, value))) => {
                 if let Err(e) = check_header_name(&name, Route::Auth) {
                     errors.push(e.in_field("auth.header"));
@@ -702,6 +779,21 @@ impl ServiceConfig {
             }
             if let Some(action) = &body.soap_action {
                 static_headers.insert(HeaderName::from_static("soapaction"), action.clone());
+                // A templated `SOAPAction` would be a second one, a static
+                // one silently replaced: the body's `action` says it.
+                if let Some(i) = self
+                    .headers
+                    .iter()
+                    .position(|pair| pair.key.eq_ignore_ascii_case("soapaction"))
+                {
+                    errors.push(
+                        Error::new(
+                            ErrorKind::InvalidHeader,
+                            "header `soapaction` is set by the SOAP body's `action`",
+                        )
+                        .in_field(&format!("headers.{i}.key")),
+                    );
+                }
             }
             // A stand-in, replaced in each request: a clone of the map has
             // no room to spare, so inserting the header there would
@@ -1100,8 +1192,7 @@ impl Compiled {
         });
         let e = match (source, part) {
             (Some((path, text)), _) => e.located(text).in_field(&path),
-            // A problem of the rendered whole (a `..` segment) names its
-            // field already.
+            // A problem of the rendered whole (a `..` segment) has no spot.
             (None, _) if e.field().is_some() => e,
             (None, Part::Url) => e.in_field("url"),
             (None, Part::Body) => e.in_field("body"),
@@ -1126,8 +1217,8 @@ impl Compiled {
 /// template gave it, for [`Compiled::locate`].
 fn render_uri<L: Lookup + ?Sized>(url: &Template, data: &L) -> Result<http::Uri, Error> {
     let mut rendered = Vec::with_capacity(url.size_hint());
+    // The engine refuses a `.` or `..` path segment in every URL it renders.
     url.render_with(data, &mut rendered)?;
-    refuse_dot_segments(&rendered)?;
     http::Uri::try_from(rendered).map_err(|e| {
         Error::new(
             ErrorKind::InvalidUrl,
@@ -1136,48 +1227,6 @@ fn render_uri<L: Lookup + ?Sized>(url: &Template, data: &L) -> Result<http::Uri,
         .in_field("url")
         .with_source(e)
     })
-}
-
-/// Refuses a rendered URL whose path has a `.` or `..` segment, however it
-/// came to be (a literal `.` beside a value that rendered empty): clients
-/// would resolve it, and send the request to another path than the one
-/// built and signed.
-fn refuse_dot_segments(url: &[u8]) -> Result<(), Error> {
-    let after_scheme = url
-        .iter()
-        .position(|&b| b == b':')
-        .filter(|&i| url[i..].starts_with(b"://"))
-        .map_or(0, |i| i + 3);
-    let rest = &url[after_scheme..];
-    let path_start = rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
-    let path = &rest[path_start..];
-    let path = &path[..path.iter().position(|&b| b == b'?').unwrap_or(path.len())];
-    if path.split(|&b| b == b'/').any(is_dot_segment) {
-        return Err(Error::new(
-            ErrorKind::UnsafeValue,
-            "the rendered URL has a `.` or `..` path segment, which clients would resolve",
-        )
-        .in_field("url"));
-    }
-    Ok(())
-}
-
-/// Whether a path segment is `.` or `..`, with any dot written `%2e` or
-/// `%2E`, as URL parsers read them.
-fn is_dot_segment(segment: &[u8]) -> bool {
-    let mut dots = 0;
-    let mut rest = segment;
-    while let Some(&first) = rest.first() {
-        if first == b'.' {
-            rest = &rest[1..];
-        } else if rest.len() >= 3 && rest[0] == b'%' && rest[1] == b'2' && rest[2] | 0x20 == b'e' {
-            rest = &rest[3..];
-        } else {
-            return false;
-        }
-        dots += 1;
-    }
-    dots == 1 || dots == 2
 }
 
 impl Service {
@@ -1727,18 +1776,6 @@ mod tests {
                 "{name}"
             );
         }
-    }
-
-    #[test]
-    fn dot_segments_in_every_spelling() {
-        for dots in [".", "..", "%2e", "%2E.", ".%2e", "%2e%2E"] {
-            assert!(is_dot_segment(dots.as_bytes()), "{dots}");
-        }
-        for other in ["", "...", "a.", ".a", "%2", "%2f", "%2e%2e%2e"] {
-            assert!(!is_dot_segment(other.as_bytes()), "{other}");
-        }
-        assert!(refuse_dot_segments(b"https://x.example.com/a/../b?c=..").is_err());
-        assert!(refuse_dot_segments(b"https://x.example.com/a/b?c=..").is_ok());
     }
 
     /// Templates keep no source: a render error is located in the

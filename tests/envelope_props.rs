@@ -32,7 +32,7 @@ const SIGNATURE_HEADERS: [&str; 4] = [
     "x-twilio-signature",
 ];
 
-/// Two services using every kind of header (static, secret, repeated,
+/// Two services using every kind of header (static, secret, repeated (a list, the one kind that may be),
 /// templated, auth) and placeholders in the query and the body: one signed
 /// with Standard Webhooks (two secrets), one with Twilio (JSON body, so
 /// `bodySHA256` in the URL). Each has a `Call:Hangup` webhook for `S`.
@@ -46,9 +46,9 @@ fn registry() -> Registry {
             "headers": [
                 {"key": "X-Static", "value": "1"},
                 {"key": "X-Api-Key", "value": "k-123"},
-                {"key": "X-Tag", "value": "first"},
+                {"key": "Accept", "value": "application/json"},
                 {"key": "X-Agent", "value": "#user_name#"},
-                {"key": "X-Tag", "value": "second"},
+                {"key": "Accept", "value": "text/plain"},
             ],
             "auth": {"kind": "bearer", "token": "tok-456"},
             "body": {"kind": "json", "template": r##"{"event": "#event#", "at": "#event_time#", "delivery": "#delivery_id#", "uuid": "#uuid#", "name": "#user_fullname#", "cause": "#cause#", "dest": "#destination#"}"##},

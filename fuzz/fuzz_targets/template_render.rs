@@ -356,11 +356,16 @@ fn check_json_value(out: &str, plain: &str) {
     }
 }
 
-/// Checks an XML document as the compiler checks its templates: events read
-/// to the end with no error, every text and attribute value unescapes, the
-/// elements close, and there is one root.
+/// Checks an XML document as the compiler checks its templates: no raw C1
+/// control, events read to the end with no error, every text and attribute
+/// value unescapes, the elements close, and there is one root.
 fn check_xml_document(text: &str) {
     use quick_xml::events::Event;
+    // C1 controls, which XML 1.1 reads otherwise, are written as references.
+    assert!(
+        !text.chars().any(|c| matches!(c, '\u{80}'..='\u{9F}')),
+        "a raw C1 control: {text:?}"
+    );
     let mut reader = quick_xml::Reader::from_str(text);
     let mut depth = 0usize;
     let mut roots = 0usize;
@@ -658,6 +663,9 @@ impl Run<'_> {
                 .unwrap_or_else(|e| panic!("the url crate refuses {out:?}: {e}"));
             assert_eq!(parsed.host_str(), expected.host_str(), "{out:?}");
             assert_eq!(parsed.port(), expected.port(), "{out:?}");
+            // No `.` or `..` segment reaches a client, which would resolve
+            // it: what it sends is the path rendered.
+            assert_eq!(parsed.path(), uri.path(), "{out:?}");
         }
     }
 

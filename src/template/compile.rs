@@ -206,11 +206,17 @@ impl<'o, 'c> Builder<'o, 'c> {
             }
             // `[]` is a JSON value that, unlike a number or a string, cannot
             // continue a number (`1#x#`) or stand as a key; `x`s are valid
-            // text anywhere.
-            let (fill, pad): (&[u8], u8) = if slot_context == Context::JsonValue {
-                (b"[]", b' ')
-            } else {
-                (b"x", b'x')
+            // text anywhere. In a JSON string, a mark first says the string
+            // holds a placeholder, so two keys whose stand-ins are alike are
+            // not taken for one key repeated.
+            let mut mark = [0; 4];
+            let (fill, pad): (&[u8], u8) = match slot_context {
+                Context::JsonValue => (b"[]", b' '),
+                Context::JsonString => (
+                    scan::JSON_STRING_STAND_IN.encode_utf8(&mut mark).as_bytes(),
+                    b'x',
+                ),
+                _ => (b"x", b'x'),
             };
             if structured {
                 stand_in.extend_from_slice(fill);
@@ -226,8 +232,10 @@ impl<'o, 'c> Builder<'o, 'c> {
         }
 
         if structured && self.errors.len() == first_error {
-            // Stand-ins replace whole placeholders with ASCII, so the text
-            // stays UTF-8 and keeps every offset.
+            // Stand-ins replace whole placeholders with whole characters
+            // of the same length in bytes (a placeholder is at least three,
+            // the mark's length), so the text stays UTF-8 and keeps every
+            // offset.
             let stand_in = String::from_utf8(stand_in).unwrap_or_default();
             let checked = match context {
                 Context::Json => scan::check_json(source, &stand_in),

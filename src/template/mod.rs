@@ -62,7 +62,7 @@ use std::fmt;
 pub use crate::format::{Format, Strftime};
 
 pub(crate) use compile::Builder;
-pub(crate) use escape::json_string;
+pub(crate) use escape::{is_dot_segment, json_string};
 
 use std::sync::Arc;
 
@@ -116,7 +116,8 @@ pub enum Context {
     /// (escaped as [`Context::UrlPath`]) and the query (as
     /// [`Context::UrlQuery`]) only; one in the scheme, host or port is an
     /// error, so call data can never send a request to another host. A
-    /// username, password or fragment is an error too.
+    /// username, password or fragment is an error too. A render whose path
+    /// has a `.` or `..` segment, however it formed, is refused.
     Url,
     /// The content of a JSON string literal (quotes not included).
     JsonString,
@@ -292,7 +293,9 @@ impl Template {
     /// Every problem is reported at once: unknown fields (kind
     /// [`ErrorKind::UnknownField`], with the nearest known name), bad
     /// options, formats that do not fit the field's type, and JSON or XML
-    /// that is not well-formed ([`ErrorKind::TemplateSyntax`]), a URL
+    /// that is not well-formed or that receivers would read two ways (a key
+    /// repeated in a JSON object, an XML version other than 1.0, a C1
+    /// control written raw in XML) ([`ErrorKind::TemplateSyntax`]), a URL
     /// placeholder where it could change the host
     /// ([`ErrorKind::InvalidUrl`]), each with its position. Where there is
     /// more than one, the error is of kind [`ErrorKind::InvalidTemplate`]
@@ -373,7 +376,8 @@ impl Template {
     /// # Errors
     ///
     /// A value that cannot stand where it is placed (CR or LF in a header,
-    /// `..` as a URL path segment) is an error of kind
+    /// `..` as a URL path segment), and a URL whose rendered path has a `.`
+    /// or `..` segment however it formed, is an error of kind
     /// [`ErrorKind::UnsafeValue`]; a missing value under
     /// [`Missing::Error`] one of kind [`ErrorKind::MissingValue`]. Both
     /// name the field and its position in the template.
@@ -411,7 +415,7 @@ impl Template {
         let Some(positions) = self.names.as_deref() else {
             // No slots: the literals are the whole render.
             out.extend_from_slice(&self.literals);
-            return Ok(());
+            return self.check_rendered(out, before);
         };
         let shared = Shared {
             positions,
@@ -436,6 +440,20 @@ impl Template {
         }
         // The literal after the last placeholder.
         out.extend_from_slice(literals);
+        self.check_rendered(out, before)
+    }
+
+    /// Checks what a render wrote from `before` on as a whole (a URL's
+    /// dot segments, [`Context::check_rendered`]), every render, standalone
+    /// or a service's, going through this one check; on error `out` is left
+    /// as it was.
+    #[inline]
+    fn check_rendered(&self, out: &mut Vec<u8>, before: usize) -> Result<(), Error> {
+        let rendered = out.get(before..).unwrap_or_default();
+        if let Err(refused) = self.context.check_rendered(rendered) {
+            out.truncate(before);
+            return Err(Error::new(ErrorKind::UnsafeValue, refused.message()));
+        }
         Ok(())
     }
 

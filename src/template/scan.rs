@@ -1,5 +1,6 @@
 //! Finding placeholders, and the structure (JSON or XML) they stand in.
 
+use super::escape::{is_c1, xml_allowed};
 use super::{Context, Syntax};
 use crate::address::AddressPolicy;
 use crate::error::{json_error, Error, ErrorKind, Position};
@@ -244,14 +245,35 @@ pub(crate) fn json<'s>(
     found
 }
 
+/// What a placeholder inside a JSON string literal stands in as when the
+/// template is checked (then `x`s to its length): a character no template
+/// writes, so a key holding it is known to hold a placeholder, whose value
+/// only a call tells.
+pub(crate) const JSON_STRING_STAND_IN: char = '\u{E000}';
+
+/// The start of the message of a duplicate key, which [`check_json`] finds
+/// again to point at the key.
+const DUPLICATE_KEY: &str = "duplicate key";
+
 /// A JSON value read in full, every string decoded and every number
 /// parsed as a `serde_json::Value` would be, but kept nowhere: what
 /// `check_json` needs, without building the value.
 struct Checked;
 
+/// An object's key, decoded.
+struct Key(Option<String>);
+
 impl<'de> serde::Deserialize<'de> for Checked {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Checked, D::Error> {
         deserializer.deserialize_any(Checked)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Key {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Key, D::Error> {
+        // A key holding a placeholder is not compared: `None`.
+        let key = String::deserialize(deserializer)?;
+        Ok(Key((!key.contains(JSON_STRING_STAND_IN)).then_some(key)))
     }
 }
 
@@ -291,14 +313,31 @@ impl<'de> serde::de::Visitor<'de> for Checked {
         Ok(Checked)
     }
 
+    /// Receivers disagree on which of two equal keys counts (the first,
+    /// the last, or an error), so an object may not repeat one. The error
+    /// is raised right after the second key is read, which is where
+    /// serde_json places it.
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
-        while map.next_entry::<Checked, Checked>()?.is_some() {}
+        let mut keys = std::collections::HashSet::new();
+        while let Some(Key(key)) = map.next_key::<Key>()? {
+            if let Some(key) = key {
+                if let Some(key) = keys.replace(key) {
+                    return Err(serde::de::Error::custom(format_args!(
+                        "{DUPLICATE_KEY} `{}` in one JSON object: receivers disagree on \
+                         which of its values counts",
+                        crate::error::shown(&key)
+                    )));
+                }
+            }
+            map.next_value::<Checked>()?;
+        }
         Ok(Checked)
     }
 }
 
 /// Checks that `text` (a template with its placeholders replaced by stand-ins
-/// of the same length) is JSON that any receiver reads.
+/// of the same length) is JSON that any receiver reads: well-formed, and
+/// with no key repeated in an object.
 pub(crate) fn check_json(source: &str, text: &str) -> Result<(), Error> {
     // Read as a whole value, not skipped: that refuses what a strict
     // receiver refuses too (lone surrogates, numbers out of range, nesting
@@ -308,12 +347,44 @@ pub(crate) fn check_json(source: &str, text: &str) -> Result<(), Error> {
         .map_err(|e| {
             let e = json_error(ErrorKind::TemplateSyntax, text, e);
             // Stand-ins keep every offset, so the position holds for `source`.
-            let offset = e.position().map_or(0, |p| p.offset);
-            let message = format!("template is not valid JSON: {}", e.message());
+            let mut offset = e.position().map_or(0, |p| p.offset);
+            let message = if e.message().starts_with(DUPLICATE_KEY) {
+                // Pointed at where the key ends: go back to where it starts.
+                offset = key_start(text, offset);
+                e.message().to_owned()
+            } else {
+                format!("template is not valid JSON: {}", e.message())
+            };
             Error::new(ErrorKind::TemplateSyntax, message)
                 .at(Position::locate(source, offset))
                 .with_source(e)
         })
+}
+
+/// The offset of the opening quote of the JSON string that ends at or just
+/// before `end` in `text`: the last `"` up to `end` closes it, and the one
+/// before that is not escaped (an even run of `\` before it) opens it.
+fn key_start(text: &str, end: usize) -> usize {
+    let bytes = text.as_bytes();
+    let Some(close) = bytes
+        .get(..=end.min(bytes.len().saturating_sub(1)))
+        .and_then(|before| before.iter().rposition(|&b| b == b'"'))
+    else {
+        return end;
+    };
+    let mut at = close;
+    while let Some(quote) = bytes[..at].iter().rposition(|&b| b == b'"') {
+        let backslashes = bytes[..quote]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b'\\')
+            .count();
+        if backslashes % 2 == 0 {
+            return quote;
+        }
+        at = quote;
+    }
+    end
 }
 
 /// Where what follows the first `://` starts. A search for `:` and a check,
@@ -531,9 +602,6 @@ fn attribute_name(before: &str) -> Option<&str> {
 /// and no declared encoding but UTF-8, which is what is sent.
 pub(crate) fn check_xml(source: &str, text: &str) -> Result<(), Error> {
     use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_str(text);
-    let mut depth = 0usize;
-    let mut roots = 0usize;
     let fail = |message: String, offset: u64| {
         Error::new(
             ErrorKind::TemplateSyntax,
@@ -541,6 +609,26 @@ pub(crate) fn check_xml(source: &str, text: &str) -> Result<(), Error> {
         )
         .at(Position::locate(source, offset as usize))
     };
+    // Rendered text escapes these ([`super::escape`]); the template's own
+    // text must hold them as the escaping would write them.
+    if let Some((at, c)) = text
+        .char_indices()
+        .find(|&(_, c)| is_c1(c) || !xml_allowed(c))
+    {
+        let code = u32::from(c);
+        let message = if is_c1(c) {
+            format!(
+                "the control character U+{code:04X} cannot stand raw in an XML template; \
+                 write it as a character reference (`&#{code};`)"
+            )
+        } else {
+            format!("the character U+{code:04X} cannot stand in an XML document")
+        };
+        return Err(fail(message, at as u64));
+    }
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut depth = 0usize;
+    let mut roots = 0usize;
     loop {
         let event = reader
             .read_event()
@@ -582,6 +670,21 @@ pub(crate) fn check_xml(source: &str, text: &str) -> Result<(), Error> {
                  expand entities or read external files at the receiver"
                     .to_owned(),
             ),
+            // callhook escapes by XML 1.0's rules; 1.1 reads some
+            // characters otherwise (U+0085 ends a line there).
+            Event::Decl(declaration)
+                if declaration
+                    .version()
+                    .map_or(true, |version| version.as_ref() != b"1.0") =>
+            {
+                Err(format!(
+                    "the declared version must be `1.0`, which is what callhook writes, not `{}`",
+                    declaration.version().map_or_else(
+                        |_| "?".into(),
+                        |v| crate::error::shown(&String::from_utf8_lossy(&v)).into_owned()
+                    )
+                ))
+            }
             Event::Decl(declaration) => match declaration.encoding() {
                 Some(Ok(encoding))
                     if !encoding.eq_ignore_ascii_case(b"utf-8")
@@ -695,6 +798,27 @@ mod tests {
         assert_eq!(attribute_name("<a \u{a0}xmlns="), Some("xmlns"));
         let found = xml("<a\u{a0}b='#ani#'/>", Syntax::Hash, &any);
         assert_eq!(found.len(), 1);
+    }
+
+    /// A repeated key is pointed at where it starts, whatever it ends with.
+    #[test]
+    fn duplicate_keys_point_at_the_second_key() {
+        for (text, offset) in [
+            (r#"{"a\"": 1, "a\"": 2}"#, 11),
+            (r#"{"a\\": 1, "a\\": 2}"#, 11),
+            ("{\"a\"\n:1,\"a\"  :2}", 8),
+            (r#"[{"a": {"b": 1}, "a": 2}]"#, 17),
+        ] {
+            let err = check_json(text, text).unwrap_err();
+            assert!(err.message().starts_with(DUPLICATE_KEY), "{err}");
+            assert_eq!(err.position().unwrap().offset, offset, "{text}");
+        }
+        // A key holding a placeholder's stand-in is not compared.
+        let marked =
+            format!("{{\"{JSON_STRING_STAND_IN}xx\": 1, \"{JSON_STRING_STAND_IN}xx\": 2}}");
+        assert!(check_json(&marked, &marked).is_ok());
+        let nested = r#"{"a": {"a": 1}, "b": {"a": 1}}"#;
+        assert!(check_json(nested, nested).is_ok());
     }
 
     #[test]
