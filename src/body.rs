@@ -11,7 +11,7 @@ use http::HeaderValue;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind};
-use crate::secret::{names_secret, REDACTED};
+use crate::secret::{deserialize_text, deserialize_text_map, names_secret, REDACTED};
 use crate::template::{json_string, Builder, Context, Options, Template};
 
 /// One key/value pair of a form, JSON object, XML document, SOAP operation,
@@ -33,26 +33,35 @@ pub struct Pair {
     /// The parameter name, sent as is (encoded for the body kind).
     pub key: String,
     /// The value template.
+    #[serde(deserialize_with = "deserialize_text")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub value: String,
     /// Replacements applied to the rendered value before encoding.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "deserialize_text_map"
+    )]
+    #[cfg_attr(feature = "schema", schemars(with = "BTreeMap<String, String>"))]
     pub map: BTreeMap<String, String>,
     /// Whether the value is a secret, whatever the key's name says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<bool>,
 }
 
+/// A secret pair's value and map print as `[redacted]`: the map's values
+/// are sent in place of the value, so they are as secret as it is.
 impl fmt::Debug for Pair {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let value: &dyn fmt::Debug = if self.is_secret() {
-            &REDACTED
+        let (value, map): (&dyn fmt::Debug, &dyn fmt::Debug) = if self.is_secret() {
+            (&REDACTED, &REDACTED)
         } else {
-            &self.value
+            (&self.value, &self.map)
         };
         f.debug_struct("Pair")
             .field("key", &self.key)
             .field("value", value)
-            .field("map", &self.map)
+            .field("map", map)
             .field("secret", &self.secret)
             .finish()
     }
