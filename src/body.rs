@@ -228,6 +228,33 @@ impl BodyConfig {
         }
     }
 
+    /// The body as shown to a person, where it has pairs that are secrets:
+    /// each such pair's value `[redacted]` and its map gone (its values are
+    /// sent in place of the value). `None` where nothing is to hide, or the
+    /// pairs go into a `GET`'s query string (the URL is redacted by name).
+    pub(crate) fn shown(&self, get: bool) -> Option<BodyConfig> {
+        if self.query_pairs(get).is_some() {
+            return None;
+        }
+        let mut shown = self.clone();
+        let pairs = match &mut shown {
+            BodyConfig::Form { pairs }
+            | BodyConfig::Json { pairs, .. }
+            | BodyConfig::Xml { pairs, .. }
+            | BodyConfig::Soap {
+                parameters: pairs, ..
+            } => pairs,
+            BodyConfig::None => return None,
+        };
+        let mut any = false;
+        for pair in pairs.iter_mut().filter(|p| p.is_secret()) {
+            pair.value = REDACTED.to_owned();
+            pair.map.clear();
+            any = true;
+        }
+        any.then_some(shown)
+    }
+
     /// Fragment `n` of the body's template, as [`Body::compile`] gave its
     /// fragments to the builder, with its field path: the text a render
     /// error's offset is in.

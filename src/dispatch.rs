@@ -13,7 +13,7 @@ use crate::catalog::{Builtin, FieldKey, Positions};
 use crate::error::Error;
 use crate::event::Event;
 use crate::id::DeliveryId;
-use crate::preview::Preview;
+use crate::preview::{Preview, Summary};
 use crate::registry::{registry_error, Entry, Registry};
 use crate::request::Request;
 use crate::retry::RetryPolicy;
@@ -26,7 +26,10 @@ use crate::webhook::WebhookConfig;
 ///
 /// The request is unsigned: sign it for the attempt that sends it with
 /// [`Registry::sign`], the same call for the first attempt and every retry.
-/// Its `Debug` shows the request as a [`Preview`] does, secrets redacted.
+/// Its `Debug` shows the request's method, its URL with every query value
+/// redacted, its header names and its body's length and SHA-256: never a
+/// header value or a body byte, which may hold secrets that an outgoing
+/// request, having no call data, cannot tell apart.
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct Outgoing {
@@ -50,9 +53,15 @@ pub struct Outgoing {
 
 impl Outgoing {
     /// The request as a [`Preview`], with the webhook and delivery ids.
+    ///
+    /// Unless `show_secrets`, the body shows as its length and SHA-256
+    /// only, every query value and every secret header value as
+    /// `[redacted]`: an outgoing request keeps no call data to tell which
+    /// values are secrets. [`Registry::preview`] renders the bodies for a
+    /// person, secrets redacted.
     #[must_use]
     pub fn preview(&self, show_secrets: bool) -> Preview {
-        let mut preview = Preview::of(&self.service, &self.request, show_secrets);
+        let mut preview = Preview::without_data(&self.service, &self.request, show_secrets);
         preview.webhook = Some(self.webhook.to_string());
         preview.delivery = Some(self.delivery.to_string());
         preview
@@ -67,7 +76,20 @@ impl fmt::Debug for Outgoing {
             .field("delivery", &self.delivery)
             .field("event", &self.event)
             .field("segment", &self.segment)
-            .field("request", &self.preview(false))
+            .field(
+                "request",
+                &Summary {
+                    method: self.request.method().as_str(),
+                    url: &self.request.uri().to_string(),
+                    headers: self
+                        .request
+                        .headers()
+                        .keys()
+                        .map(|name| name.as_str())
+                        .collect(),
+                    body: self.request.body(),
+                },
+            )
             .finish_non_exhaustive()
     }
 }
@@ -381,9 +403,10 @@ impl Registry {
             segment: segment.and_then(|i| call.segments.get(i)),
             call: &call.data,
         };
-        let rendered = service
-            .request_with(&layers)
-            .map(|request| (request, service.debug_record_with(&layers)));
+        let rendered = service.request_with(&layers).map(|request| {
+            let debug = service.debug_record_with(&layers, &request);
+            (request, debug)
+        });
         match rendered {
             Ok((request, debug)) => dispatch.requests.push(Outgoing {
                 webhook: Arc::clone(webhook_id),

@@ -2,10 +2,17 @@
 //!
 //! A [`Preview`] is a built request in a form to print or store: as HTTP/1.1
 //! text or as one JSON line. Header values marked sensitive (auth, and
-//! static headers whose names look secret) print as [`REDACTED`] unless the
+//! headers whose names look secret) print as [`REDACTED`] unless the
 //! caller asks to see them.
+//!
+//! Views of a request without its call data (an `Outgoing`, an
+//! `Envelope`) cannot tell which bytes of a body are secret, so they show
+//! none: [`Summary`] is what they show instead.
+
+use std::fmt;
 
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use crate::request::Request;
 use crate::secret::{redact_query, REDACTED};
@@ -62,6 +69,19 @@ impl Preview {
         Preview::redacted(service, request, show_secrets, &|_| false)
     }
 
+    /// A request that was rendered from call data no longer at hand (an
+    /// `Outgoing`'s): no view can tell which of its body's bytes are
+    /// secrets, so unless `show_secrets` the body is shown as its length
+    /// and SHA-256 only, and every query value is redacted, whatever its
+    /// name (a service may name more in `secret_parameters`).
+    pub(crate) fn without_data(service: &str, request: &Request, show_secrets: bool) -> Preview {
+        let mut preview = Preview::redacted(service, request, show_secrets, &|_| true);
+        if !show_secrets {
+            preview.body = format!("{REDACTED}: {}", body_summary(request.body()));
+        }
+        preview
+    }
+
     /// [`Preview::of`], with the query parameters `also` names redacted
     /// too, beyond those the rule names.
     pub(crate) fn redacted(
@@ -85,6 +105,8 @@ impl Preview {
                 .headers()
                 .iter()
                 .map(|(name, value)| {
+                    // Sensitive by the rule or by the pair's own choice,
+                    // which overrides the rule: set when it was built.
                     let value = if value.is_sensitive() && !show_secrets {
                         REDACTED.to_owned()
                     } else {
@@ -136,5 +158,63 @@ impl Preview {
     pub fn to_json_line(&self) -> String {
         // A struct of strings always serialises.
         serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// A body as views without its call data show it: `N bytes, sha256 HEX`,
+/// enough to tell two bodies apart and to match one a receiver logged.
+pub(crate) fn body_summary(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    let mut out = format!("{} bytes, sha256 ", body.len());
+    for byte in digest {
+        out.push_str(&format!("{byte:02x}"));
+    }
+    out
+}
+
+/// A request as `Debug` of `Outgoing`, `Envelope` and `StoredRequest`
+/// prints it: the method, the URL with every query value redacted, the
+/// header names, and the body's length and hash; never a header value or
+/// a body byte, which may hold secrets these views cannot tell apart.
+pub(crate) struct Summary<'a> {
+    /// The method.
+    pub(crate) method: &'a str,
+    /// The URL, as sent.
+    pub(crate) url: &'a str,
+    /// The header names, in order.
+    pub(crate) headers: Vec<&'a str>,
+    /// The body, as sent.
+    pub(crate) body: &'a [u8],
+}
+
+impl fmt::Debug for Summary<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("url", &redact_query(self.url, &|_| true))
+            .field("headers", &self.headers)
+            .field("body", &format_args!("{}", body_summary(self.body)))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summaries_show_no_value() {
+        let summary = Summary {
+            method: "POST",
+            url: "https://x.example.com/a?src=pbx&code=s3cr3t",
+            headers: vec!["authorization", "x-custom"],
+            body: b"pin=s3cr3t",
+        };
+        let shown = format!("{summary:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(!shown.contains("pbx"), "{shown}");
+        assert!(shown.contains("x-custom"), "{shown}");
+        assert!(shown.contains("10 bytes, sha256 "), "{shown}");
+        assert_eq!(body_summary(b"").len(), "0 bytes, sha256 ".len() + 64);
     }
 }

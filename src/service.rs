@@ -588,11 +588,15 @@ impl ServiceConfig {
                     Err(e) => errors.push(e),
                 }
             } else {
+                // A value made from a secret field is as secret as the
+                // field, whatever the header's name: views without the call
+                // data (an `Outgoing`'s preview) redact it by this flag.
+                let secret = pair.is_secret() || value.uses_secret();
                 dynamic_headers.push(DynamicHeader {
                     name,
                     value,
                     index: i,
-                    secret: pair.is_secret(),
+                    secret,
                 });
             }
         }
@@ -681,6 +685,13 @@ impl ServiceConfig {
             Ok(json) => json,
             Err(e) => return Err(e.in_service(&self.id)),
         };
+        // Compiled from text the checks above passed, with literals in place
+        // of secret values: it cannot fail where the body did not.
+        let shown_body = self
+            .body
+            .shown(self.method == Method::Get)
+            .and_then(|shown| Body::compile(&shown, self.method == Method::Get, &options).ok())
+            .map(|body| body.template);
         let secret_pairs = self
             .body
             .query_pairs(self.method == Method::Get)
@@ -698,6 +709,7 @@ impl ServiceConfig {
                 .map(|p| p.as_str().into())
                 .collect(),
             secret_pairs,
+            shown_body,
             signer,
         };
         let compiled = Compiled {
@@ -847,6 +859,10 @@ struct Rare {
     secret_parameters: Box<[Box<str>]>,
     /// The keys of a `GET`'s pairs that are secrets, redacted as written.
     secret_pairs: Box<[Box<str>]>,
+    /// The body shown to people, for a body with pairs that are secrets:
+    /// each such pair's value a literal `[redacted]`, which the redacting
+    /// lookup cannot do for text written in the configuration.
+    shown_body: Option<Template>,
     signer: Option<Signer>,
 }
 
@@ -856,6 +872,7 @@ impl Rare {
             || self.retry.is_some()
             || !self.secret_parameters.is_empty()
             || !self.secret_pairs.is_empty()
+            || self.shown_body.is_some()
             || self.signer.is_some()
     }
 }
@@ -1310,11 +1327,15 @@ impl Service {
     }
 
     pub(crate) fn request_with<L: Lookup + ?Sized>(&self, data: &L) -> Result<Request, Error> {
+        self.build(data, &self.compiled.body)
+    }
+
+    /// The request for `data`, its body rendered from `body`: the service's
+    /// own, or the one shown to people.
+    fn build<L: Lookup + ?Sized>(&self, data: &L, body: &Template) -> Result<Request, Error> {
         let in_service = |e: Error| e.in_service(self.id());
-        let mut body = Vec::with_capacity(self.compiled.body.size_hint());
-        self.compiled
-            .body
-            .render_with(data, &mut body)
+        let mut rendered = Vec::with_capacity(body.size_hint());
+        body.render_with(data, &mut rendered)
             .map_err(|e| self.compiled.locate(e, Part::Body))?;
         let uri = match &self.compiled.url {
             Url::Static(uri) => uri.clone(),
@@ -1343,6 +1364,7 @@ impl Service {
             value.set_sensitive(header.secret);
             headers.append(header.name.clone(), value);
         }
+        let body = rendered;
         if self.compiled.sets_length {
             let length = HeaderValue::from(body.len());
             match headers.get_mut(header::CONTENT_LENGTH) {
@@ -1380,10 +1402,11 @@ impl Service {
     /// # Ok::<(), callhook::Error>(())
     /// ```
     pub fn preview(&self, data: &CallData, show_secrets: bool) -> Result<Preview, Error> {
+        let sent = self.request(data)?;
         if show_secrets {
-            Ok(self.show(&self.request(data)?, true))
+            Ok(self.show(&sent, true))
         } else {
-            Ok(self.show(&self.request_with(&Redacted(data))?, false))
+            self.shown_with(data, &sent)
         }
     }
 
@@ -1393,15 +1416,55 @@ impl Service {
     /// store. `None` otherwise, or where the request cannot be built.
     #[must_use]
     pub fn debug_record(&self, data: &CallData) -> Option<Preview> {
-        self.debug_record_with(data)
-    }
-
-    pub(crate) fn debug_record_with<L: Lookup + ?Sized>(&self, data: &L) -> Option<Preview> {
         if !self.compiled.debug {
             return None;
         }
-        let request = self.request_with(&Redacted(data)).ok()?;
-        Some(self.show(&request, false))
+        self.debug_record_with(data, &self.request(data).ok()?)
+    }
+
+    /// The debug record of `sent`, built for `data`, when the service keeps
+    /// them.
+    pub(crate) fn debug_record_with<L: Lookup + ?Sized>(
+        &self,
+        data: &L,
+        sent: &Request,
+    ) -> Option<Preview> {
+        if !self.compiled.debug {
+            return None;
+        }
+        self.shown_with(data, sent).ok()
+    }
+
+    /// `sent`, built for `data`, as a person may see it: rendered again
+    /// through the redacting lookup, with the body whose secret pairs read
+    /// `[redacted]`, and shown with its secret headers and query parameters
+    /// redacted ([`Service::show`]). The `content-length` is `sent`'s: the
+    /// length that goes out, not that of the text shown.
+    ///
+    /// # Errors
+    ///
+    /// As [`Service::request`], though `sent` was built: a redacted value
+    /// is never refused where the real one was not.
+    pub(crate) fn shown_with<L: Lookup + ?Sized>(
+        &self,
+        data: &L,
+        sent: &Request,
+    ) -> Result<Preview, Error> {
+        let body = self
+            .compiled
+            .rare
+            .as_ref()
+            .and_then(|rare| rare.shown_body.as_ref())
+            .unwrap_or(&self.compiled.body);
+        let mut preview = self.show(&self.build(&Redacted(data), body)?, false);
+        if let Some(length) = sent.headers().get(header::CONTENT_LENGTH) {
+            for (name, value) in &mut preview.headers {
+                if name == header::CONTENT_LENGTH.as_str() {
+                    *value = String::from_utf8_lossy(length.as_bytes()).into_owned();
+                }
+            }
+        }
+        Ok(preview)
     }
 
     /// The request as a preview, with this service's secret query
