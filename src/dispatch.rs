@@ -105,6 +105,13 @@ pub struct Dispatch {
     pub errors: Vec<(String, Error)>,
 }
 
+/// Where [`Registry::fire`] puts what it renders: requests to send, or
+/// requests shown to a person.
+enum Sink<'a> {
+    Dispatch(&'a mut Dispatch),
+    Preview(&'a mut Vec<(String, Result<Preview, Error>)>),
+}
+
 /// The scope a webhook subscribes to to fire for every call.
 pub(crate) const ALL_SCOPES: &str = "*";
 
@@ -296,7 +303,15 @@ impl Registry {
         let mut dispatch = Dispatch::default();
         for webhook in self.matching(&event, call) {
             for segment in each.clone() {
-                self.fire(webhook, &event, call, segment, None, at, &mut dispatch);
+                self.fire(
+                    webhook,
+                    &event,
+                    call,
+                    segment,
+                    None,
+                    at,
+                    &mut Sink::Dispatch(&mut dispatch),
+                );
             }
         }
         dispatch
@@ -321,7 +336,7 @@ impl Registry {
                 Some(segment),
                 None,
                 at,
-                &mut dispatch,
+                &mut Sink::Dispatch(&mut dispatch),
             );
         }
         dispatch
@@ -364,10 +379,89 @@ impl Registry {
                 None,
                 Some((status, sequence)),
                 at,
-                &mut dispatch,
+                &mut Sink::Dispatch(&mut dispatch),
             );
         }
         dispatch
+    }
+
+    /// The requests [`Registry::dispatch`] would make for `event` on
+    /// `call` at `at`, as a person may see them (an admin screen, the
+    /// `preview` example's `--event`): each webhook's id with its request
+    /// rendered again through the redacting lookup, so that secret fields,
+    /// the values mapped from them, secret pairs, secret headers and secret
+    /// query parameters read `[redacted]`, and with the `content-length`
+    /// that is sent; or the error that kept it from rendering, as dispatch
+    /// would list it. In dispatch's order; nothing is signed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Call, Catalog, Config, Event, Registry};
+    ///
+    /// let config = Config::from_json(include_str!("../examples/configs/pbx.json"))?;
+    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
+    /// let call = Call::from_json(include_str!("../examples/calls/pbx-call.json"))?;
+    /// let at = "2024-12-02T21:11:37Z".parse().unwrap();
+    /// let shown = registry.preview(Event::CallHangup, &call, at);
+    /// assert_eq!(shown.len(), registry.dispatch(Event::CallHangup, &call, at).requests.len());
+    /// assert!(shown.iter().all(|(_, preview)| preview.is_ok()));
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    #[must_use]
+    pub fn preview(
+        &self,
+        event: Event,
+        call: &Call,
+        at: DateTime<Utc>,
+    ) -> Vec<(String, Result<Preview, Error>)> {
+        let per_segment = self
+            .catalog
+            .event(&event)
+            .is_some_and(|spec| spec.per_segment);
+        let segments = if per_segment { call.segments.len() } else { 0 };
+        let each = (0..segments.max(1)).map(|i| (segments > 0).then_some(i));
+        let mut previews = Vec::new();
+        for webhook in self.matching(&event, call) {
+            for segment in each.clone() {
+                self.fire(
+                    webhook,
+                    &event,
+                    call,
+                    segment,
+                    None,
+                    at,
+                    &mut Sink::Preview(&mut previews),
+                );
+            }
+        }
+        previews
+    }
+
+    /// [`Registry::preview`] for a realtime update, as
+    /// [`Registry::status_update`] would make it.
+    #[must_use]
+    pub fn preview_status_update(
+        &self,
+        event: Event,
+        call: &Call,
+        status: &str,
+        sequence: u64,
+        at: DateTime<Utc>,
+    ) -> Vec<(String, Result<Preview, Error>)> {
+        let mut previews = Vec::new();
+        for webhook in self.matching(&event, call) {
+            self.fire(
+                webhook,
+                &event,
+                call,
+                None,
+                Some((status, sequence)),
+                at,
+                &mut Sink::Preview(&mut previews),
+            );
+        }
+        previews
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -379,7 +473,7 @@ impl Registry {
         segment: Option<usize>,
         realtime: Option<(&str, u64)>,
         at: DateTime<Utc>,
-        dispatch: &mut Dispatch,
+        sink: &mut Sink<'_>,
     ) {
         let Some((service_id, Entry { service, .. })) =
             self.services.get_key_value(webhook.service.as_str())
@@ -403,21 +497,30 @@ impl Registry {
             segment: segment.and_then(|i| call.segments.get(i)),
             call: &call.data,
         };
-        let rendered = service.request_with(&layers).map(|request| {
-            let debug = service.debug_record_with(&layers, &request);
-            (request, debug)
-        });
-        match rendered {
-            Ok((request, debug)) => dispatch.requests.push(Outgoing {
-                webhook: Arc::clone(webhook_id),
-                service: Arc::clone(service_id),
-                delivery,
-                event: event.clone(),
-                segment,
-                debug,
-                request,
-            }),
-            Err(e) => dispatch.errors.push((webhook.id.clone(), e)),
+        let rendered = service.request_with(&layers);
+        match sink {
+            Sink::Dispatch(dispatch) => match rendered {
+                Ok(request) => dispatch.requests.push(Outgoing {
+                    webhook: Arc::clone(webhook_id),
+                    service: Arc::clone(service_id),
+                    debug: service.debug_record_with(&layers, &request),
+                    delivery,
+                    event: event.clone(),
+                    segment,
+                    request,
+                }),
+                Err(e) => dispatch.errors.push((webhook.id.clone(), e)),
+            },
+            Sink::Preview(previews) => {
+                let shown = rendered
+                    .and_then(|request| service.shown_with(&layers, &request))
+                    .map(|mut preview| {
+                        preview.webhook = Some(webhook.id.clone());
+                        preview.delivery = Some(delivery.to_string());
+                        preview
+                    });
+                previews.push((webhook.id.clone(), shown));
+            }
         }
     }
 

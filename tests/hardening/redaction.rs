@@ -320,3 +320,68 @@ fn previews_show_the_length_that_is_sent() {
         length
     );
 }
+
+/// Guards the body shown for a dispatch (`preview --event`): the registry
+/// renders each request again from the call through the redacting lookup,
+/// so the secret field, a value mapped from it, a secret pair and a secret
+/// header read `[redacted]`, other values show, and the length is the one
+/// sent; a webhook that cannot render is listed with its error.
+#[test]
+fn registry_previews_render_bodies_redacted_with_the_length_sent() {
+    let mut mapped = json!({"key": "rec_kind", "value": "#recording_url#",
+                            "map": {format!("https://r.example.com/{LEAK}"): "stored"}});
+    mapped["secret"] = json!(false);
+    let registry = load(json!({
+        "body": {"kind": "json", "pairs": [
+            {"key": "ani", "value": "#ani#"},
+            {"key": "rec", "value": "#recording_url#"},
+            mapped,
+            {"key": "ref", "value": format!("{LEAK}2"), "secret": true},
+        ]},
+        "headers": [{"key": "X-Rec", "value": "#recording_url#"}],
+    }))
+    .unwrap();
+    let mut call = call();
+    call.data
+        .insert("recording_url", format!("https://r.example.com/{LEAK}"));
+    let at = t("2024-12-02T21:11:37Z");
+    let sent = registry.dispatch(Event::CallHangup, &call, at).requests;
+    let shown = registry.preview(Event::CallHangup, &call, at);
+    assert_eq!(shown.len(), 1);
+    let (webhook, preview) = &shown[0];
+    assert_eq!(webhook, WEBHOOK);
+    let preview = preview.as_ref().unwrap();
+    assert_eq!(preview.delivery.as_deref(), Some(sent[0].delivery.as_str()));
+    assert_hidden(
+        &[
+            preview.to_http(),
+            preview.to_json_line(),
+            format!("{preview:?}"),
+        ],
+        LEAK,
+    );
+    assert!(preview.body.contains("\"ani\":\"555\""), "{}", preview.body);
+    let length = sent[0].request.body().len().to_string();
+    assert!(
+        preview
+            .headers
+            .contains(&("content-length".to_owned(), length)),
+        "{:?}",
+        preview.headers
+    );
+    // The header made from a secret field is sensitive where the call data
+    // is gone, too.
+    assert!(sent[0].request.headers()["x-rec"].is_sensitive());
+    assert_hidden(&outgoing_views(&sent[0]), LEAK);
+
+    // A realtime update is previewed as `status_update` makes it.
+    let registry = load(json!({
+        "body": {"kind": "form", "pairs": [{"key": "status", "value": "#status#"}]},
+    }))
+    .unwrap();
+    let mut config = registry.to_config();
+    config.webhooks[0].event = Event::CallStatusChange;
+    let registry = Registry::from_config(&config, Catalog::standard().clone()).unwrap();
+    let shown = registry.preview_status_update(Event::CallStatusChange, &call, "ringing", 2, at);
+    assert_eq!(shown[0].1.as_ref().unwrap().body, "status=ringing");
+}
