@@ -80,7 +80,8 @@ impl fmt::Debug for StoredRequest {
 /// signs it with the time of that attempt ([`Registry::sign`]), the same
 /// call as for the first. It holds the request's credentials (an
 /// `Authorization` header), as the request does; keep the store private.
-/// `Debug` redacts them.
+/// `Debug` shows the request's method, URL with every query value
+/// redacted, header names and body length and hash only.
 ///
 /// ```
 /// use callhook::{Call, Catalog, Config, Envelope, Event, Registry};

@@ -17,11 +17,19 @@ use sha2::{Digest, Sha256};
 use crate::request::Request;
 use crate::secret::{redact_query, REDACTED};
 
-/// A request as shown to a person: what [`Service::preview`] and
-/// [`Outgoing::preview`] give, and a debug record
+/// A request as shown to a person: what [`Service::preview`],
+/// [`Registry::preview`] and [`Outgoing::preview`] give, and a debug record
 /// ([`Service::debug_record`]).
 ///
+/// Those rendered from call data ([`Service::preview`],
+/// [`Registry::preview`], debug records) are rendered again through a
+/// lookup that reads secret fields as `[redacted]`, with secret pairs'
+/// values `[redacted]`, and show the `content-length` that is sent. An
+/// [`Outgoing::preview`] has no call data, so shows the body as its length
+/// and SHA-256 only.
+///
 /// [`Service::preview`]: crate::Service::preview
+/// [`Registry::preview`]: crate::Registry::preview
 /// [`Outgoing::preview`]: crate::Outgoing::preview
 /// [`Service::debug_record`]: crate::Service::debug_record
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -41,7 +49,8 @@ pub struct Preview {
     pub url: String,
     /// Header names and values, in order; secrets redacted unless asked.
     pub headers: Vec<(String, String)>,
-    /// The body as text (invalid UTF-8 replaced).
+    /// The body as text (invalid UTF-8 replaced); for an outgoing request
+    /// shown without secrets, `[redacted]: N bytes, sha256 HEX`.
     pub body: String,
 }
 

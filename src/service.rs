@@ -1383,8 +1383,10 @@ impl Service {
 
     /// Renders the service for `data` and describes the request, as an
     /// admin screen shows it before saving (AVANSER's preview). Secrets,
-    /// and the values of secret fields (such as recording URLs), are
-    /// redacted unless `show_secrets`.
+    /// and the values of secret fields (such as recording URLs) and those
+    /// mapped from them, are redacted unless `show_secrets`: credentials,
+    /// pairs and headers marked secret or named by the rule, and secret
+    /// query parameters. The `content-length` is that of the body sent.
     ///
     /// # Errors
     ///
