@@ -23,7 +23,7 @@ use crate::id::is_uuid;
 use crate::preview::Preview;
 use crate::request::Request;
 use crate::retry::RetryPolicy;
-use crate::secret::{redact_query, Secret};
+use crate::secret::{redact_query, Secret, REDACTED};
 use crate::signing::{Signer, SigningConfig};
 use crate::template::{url_has_query, Builder, Context, Missing, Options, Syntax, Template};
 
@@ -1153,15 +1153,20 @@ impl Service {
         serde_json::to_string(&self.config()).unwrap_or_default()
     }
 
-    /// The URL as configured, read from the stored JSON without parsing
-    /// the rest.
+    /// The URL as configured, for an admin screen: read from the stored
+    /// JSON without parsing the rest, the values of secret query parameters
+    /// redacted.
     pub(crate) fn url_text(&self) -> String {
         #[derive(Deserialize)]
         struct UrlOnly {
             url: String,
         }
         serde_json::from_slice::<UrlOnly>(&self.compiled.json)
-            .map(|only| only.url)
+            .map(|only| {
+                redact_query(&only.url, &|name| {
+                    self.compiled.names_secret_parameter(name)
+                })
+            })
             .unwrap_or_default()
     }
 
@@ -1264,13 +1269,16 @@ impl Service {
 
     /// The body template as configured, for showing to an administrator
     /// before saving: the raw template, or the pairs as
-    /// `key=value` lines.
+    /// `key=value` lines, the values of secret pairs `[redacted]`.
     #[must_use]
     pub fn body_text(&self) -> String {
         let pairs = |pairs: &[Pair]| {
             pairs
                 .iter()
-                .map(|p| format!("{}={}\n", p.key, p.value))
+                .map(|p| {
+                    let value = if p.is_secret() { REDACTED } else { &p.value };
+                    format!("{}={value}\n", p.key)
+                })
                 .collect::<String>()
         };
         match &self.compiled.parse(self.enabled).body {
@@ -1481,7 +1489,6 @@ impl Service {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::REDACTED;
 
     const ID: &str = "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b";
 

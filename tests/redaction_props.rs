@@ -9,7 +9,8 @@
 //! type, a configuration with a secret in the wrong JSON type, a value that
 //! cannot be placed). Every view (`Debug` of configurations, services, the
 //! registry, pairs, outgoing requests, envelopes, stored requests and
-//! errors, previews, debug records, error messages) is searched for the
+//! errors, previews, debug records, webhook rows and bodies as configured,
+//! error messages) is searched for the
 //! secret as written and percent-, form-, JSON-, XML- and base64-encoded
 //! (base64 at each of the three alignments): none may show.
 
@@ -232,6 +233,11 @@ fn views(name: &str, text: &str, call_text: &str, secret: &str, number: &str) ->
     let registry = Registry::from_config(&config, Catalog::standard().clone())
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     shown.push(format!("{registry:?}"));
+    let rows = registry.webhooks();
+    shown.push(format!("{rows:?}"));
+    for row in &rows {
+        shown.extend(registry.webhook_body(&row.id));
+    }
     for service in &config.services {
         shown.push(format!("{service:?}"));
         for pair in service.headers.iter() {
@@ -243,6 +249,7 @@ fn views(name: &str, text: &str, call_text: &str, secret: &str, number: &str) ->
     let call = call_with(call_text, &config, &fields, secret);
     for service in registry.services() {
         shown.push(format!("{service:?}"));
+        shown.push(service.body_text());
         let preview = service.preview(&call.data, false).unwrap();
         shown.extend([
             preview.to_http(),

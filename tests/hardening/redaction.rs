@@ -385,3 +385,33 @@ fn registry_previews_render_bodies_redacted_with_the_length_sent() {
     let shown = registry.preview_status_update(Event::CallStatusChange, &call, "ringing", 2, at);
     assert_eq!(shown[0].1.as_ref().unwrap().body, "status=ringing");
 }
+
+/// Guards the admin views of a configuration: the webhook rows' URL
+/// (`Registry::webhooks`) and the body as configured (`Service::body_text`,
+/// `Registry::webhook_body`) show secret query parameters and secret pairs
+/// as `[redacted]`, as `Debug` of the configuration does.
+#[test]
+fn admin_views_of_a_configuration_redact_secrets() {
+    for method in ["POST", "GET"] {
+        let registry = load(json!({
+            "method": method,
+            "url": format!("https://crm.example.com/calls?code={LEAK}1&token={LEAK}2&src=pbx"),
+            "secret_parameters": ["code"],
+            "body": {"kind": "form", "pairs": [
+                {"key": "ani", "value": "#ani#"},
+                {"key": "crm_ref", "value": format!("{LEAK}3"), "secret": true},
+                {"key": "password", "value": format!("{LEAK}4")},
+            ]},
+        }))
+        .unwrap();
+        let rows = registry.webhooks();
+        let body = registry.webhook_body(WEBHOOK).unwrap();
+        let text = registry.service(SERVICE).unwrap().body_text();
+        assert_hidden(
+            &[format!("{rows:?}"), rows[0].url.clone(), body, text.clone()],
+            LEAK,
+        );
+        assert!(rows[0].url.contains("src=pbx"), "{}", rows[0].url);
+        assert!(text.contains("ani=#ani#"), "{text}");
+    }
+}
