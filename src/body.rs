@@ -654,6 +654,33 @@ mod tests {
     }
 
     #[test]
+    fn shown_bodies_replace_secret_pairs_only() {
+        let mut mapped = Pair::new("disp", "#status#");
+        mapped.map.insert("SALE".into(), "s3cr3t".into());
+        mapped.secret = Some(true);
+        let config = BodyConfig::Form {
+            pairs: vec![
+                Pair::new("ani", "#ani#"),
+                Pair::new("password", "s3cr3t"),
+                mapped,
+            ],
+        };
+        let shown = config.shown(false).unwrap();
+        let body = Body::compile(&shown, false, &Options::new(Catalog::standard())).unwrap();
+        assert_eq!(
+            render(&body.template, &data()),
+            "ani=A%3CB&password=%5Bredacted%5D&disp=%5Bredacted%5D"
+        );
+        // Nothing to hide, or pairs in a `GET`'s query string: none.
+        let open = BodyConfig::Form {
+            pairs: vec![Pair::new("ani", "#ani#")],
+        };
+        assert!(open.shown(false).is_none());
+        assert!(config.shown(true).is_none());
+        assert!(BodyConfig::None.shown(false).is_none());
+    }
+
+    #[test]
     fn config_serde_round_trip() {
         let json = r##"{"kind":"soap","version":"1.2","namespace":"urn:x","operation":"Op","action":"urn:x/Op","port":"P","service":"S","parameters":[{"key":"a","value":"#ani#","map":{"1":"one"}}]}"##;
         let config: BodyConfig = serde_json::from_str(json).unwrap();

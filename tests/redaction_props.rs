@@ -247,6 +247,7 @@ fn views(name: &str, text: &str, call_text: &str, secret: &str, number: &str) ->
     }
 
     let call = call_with(call_text, &config, &fields, secret);
+    shown.push(format!("{call:?}"));
     for service in registry.services() {
         shown.push(format!("{service:?}"));
         shown.push(service.body_text());
