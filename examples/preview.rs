@@ -188,7 +188,15 @@ fn run(args: &Args) -> Result<Vec<Preview>, Vec<String>> {
             None => service.preview(&call.data, args.show_secrets),
             Some(at) => service.request(&call.data).and_then(|mut request| {
                 service.sign(&mut request, &format!("preview_{}", call.id), at)?;
-                Ok(Preview::of(service.id(), &request, args.show_secrets))
+                let signed = Preview::of(service.id(), &request, args.show_secrets);
+                if args.show_secrets {
+                    return Ok(signed);
+                }
+                // The body rendered again with only its secrets redacted,
+                // and the headers signing added.
+                let mut shown = service.preview(&call.data, false)?;
+                with_headers_of(&mut shown, signed);
+                Ok(shown)
             }),
         };
         match built {
@@ -298,13 +306,7 @@ fn dispatch(
         let full = outgoing.preview(args.show_secrets);
         previews.push(match redacted {
             Some(mut redacted) if !args.show_secrets => {
-                // The headers signing added, as the outgoing request's own
-                // preview shows them (sensitive values redacted).
-                for (name, value) in full.headers {
-                    if !redacted.headers.iter().any(|(n, _)| *n == name) {
-                        redacted.headers.push((name, value));
-                    }
-                }
+                with_headers_of(&mut redacted, full);
                 redacted
             }
             _ => full,
@@ -314,6 +316,17 @@ fn dispatch(
         Ok(previews)
     } else {
         Err(errors)
+    }
+}
+
+/// Adds to `shown` the headers of `signed` it lacks: those signing added,
+/// as the signed request's own preview shows them (sensitive values
+/// redacted).
+fn with_headers_of(shown: &mut Preview, signed: Preview) {
+    for (name, value) in signed.headers {
+        if !shown.headers.iter().any(|(n, _)| *n == name) {
+            shown.headers.push((name, value));
+        }
     }
 }
 

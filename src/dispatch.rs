@@ -61,7 +61,7 @@ impl Outgoing {
     /// person, secrets redacted.
     #[must_use]
     pub fn preview(&self, show_secrets: bool) -> Preview {
-        let mut preview = Preview::without_data(&self.service, &self.request, show_secrets);
+        let mut preview = Preview::of(&self.service, &self.request, show_secrets);
         preview.webhook = Some(self.webhook.to_string());
         preview.delivery = Some(self.delivery.to_string());
         preview

@@ -55,10 +55,13 @@ pub struct Preview {
 }
 
 impl Preview {
-    /// Describes a built request. Sensitive header values, and the values of
-    /// URL query parameters whose names say they are secrets (`token`,
-    /// `api_key`, `sig`...), are replaced by [`REDACTED`] unless
-    /// `show_secrets`.
+    /// Describes a built request. A request alone does not say which of
+    /// its bytes are secrets (a secret field's value, a secret pair), so
+    /// unless `show_secrets` its body shows as its length and SHA-256
+    /// only, every URL query value and every sensitive header value (auth,
+    /// headers marked or named secret) as [`REDACTED`]. To see a body with
+    /// only its secrets redacted, render it again from the call:
+    /// [`Service::preview`], [`Registry::preview`].
     ///
     /// # Examples
     ///
@@ -66,24 +69,21 @@ impl Preview {
     /// use callhook::Preview;
     ///
     /// let mut request = http::Request::new(b"ani=555".to_vec());
-    /// *request.uri_mut() = "https://crm.example.com/calls".parse().unwrap();
+    /// *request.uri_mut() = "https://crm.example.com/calls?src=pbx".parse().unwrap();
     /// let mut token = http::HeaderValue::from_static("Bearer t0k");
     /// token.set_sensitive(true);
     /// request.headers_mut().insert("authorization", token);
     /// let shown = Preview::of("svc", &request, false).to_http();
+    /// assert!(shown.starts_with("GET /calls?src=[redacted] HTTP/1.1\r\n"));
     /// assert!(shown.contains("authorization: [redacted]\r\n"));
+    /// assert!(shown.ends_with("\r\n\r\n[redacted]: 7 bytes, sha256 0cdfba035904e589ef0114562821f024fdd6a9e4cd77d6b715eb938438ebb323"));
+    /// assert_eq!(Preview::of("svc", &request, true).body, "ani=555");
     /// ```
+    ///
+    /// [`Service::preview`]: crate::Service::preview
+    /// [`Registry::preview`]: crate::Registry::preview
     #[must_use]
     pub fn of(service: &str, request: &Request, show_secrets: bool) -> Preview {
-        Preview::redacted(service, request, show_secrets, &|_| false)
-    }
-
-    /// A request that was rendered from call data no longer at hand (an
-    /// `Outgoing`'s): no view can tell which of its body's bytes are
-    /// secrets, so unless `show_secrets` the body is shown as its length
-    /// and SHA-256 only, and every query value is redacted, whatever its
-    /// name (a service may name more in `secret_parameters`).
-    pub(crate) fn without_data(service: &str, request: &Request, show_secrets: bool) -> Preview {
         let mut preview = Preview::redacted(service, request, show_secrets, &|_| true);
         if !show_secrets {
             preview.body = format!("{REDACTED}: {}", body_summary(request.body()));
@@ -91,8 +91,10 @@ impl Preview {
         preview
     }
 
-    /// [`Preview::of`], with the query parameters `also` names redacted
-    /// too, beyond those the rule names.
+    /// A request with its body as it is: for one rendered through the
+    /// redacting lookup, or shown with its secrets. Unless `show_secrets`,
+    /// sensitive header values are redacted, and the values of the query
+    /// parameters the rule names or `also` does.
     pub(crate) fn redacted(
         service: &str,
         request: &Request,

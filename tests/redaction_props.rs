@@ -15,7 +15,7 @@
 //! (base64 at each of the three alignments): none may show.
 
 use base64::Engine as _;
-use callhook::{Call, CallData, Catalog, Config, Envelope, Event, Registry};
+use callhook::{Call, CallData, Catalog, Config, Envelope, Event, Preview, Registry};
 use chrono::{DateTime, Utc};
 use proptest::prelude::*;
 use serde_json::{json, Value as Json};
@@ -251,6 +251,8 @@ fn views(name: &str, text: &str, call_text: &str, secret: &str, number: &str) ->
     for service in registry.services() {
         shown.push(format!("{service:?}"));
         shown.push(service.body_text());
+        let request = service.request(&call.data).unwrap();
+        shown.push(Preview::of(service.id(), &request, false).to_http());
         let preview = service.preview(&call.data, false).unwrap();
         shown.extend([
             preview.to_http(),
