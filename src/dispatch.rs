@@ -213,6 +213,17 @@ impl Registry {
         found
     }
 
+    /// The segments `event` fires for on `call`: each segment in turn for a
+    /// per-segment event on a call with segments, or the whole call once.
+    fn segments(&self, event: &Event, call: &Call) -> impl Iterator<Item = Option<usize>> + Clone {
+        let per_segment = self
+            .catalog
+            .event(event)
+            .is_some_and(|spec| spec.per_segment);
+        let segments = if per_segment { call.segments.len() } else { 0 };
+        (0..segments.max(1)).map(move |i| (segments > 0).then_some(i))
+    }
+
     /// For every webhook, oldest first, whether it fires for `event` on
     /// `call` and, if not, why not: what to look at when a dispatch sends
     /// nothing. It looks at every webhook, so it is for people, not for the
@@ -293,13 +304,7 @@ impl Registry {
     /// ```
     #[must_use]
     pub fn dispatch(&self, event: Event, call: &Call, at: DateTime<Utc>) -> Dispatch {
-        let per_segment = self
-            .catalog
-            .event(&event)
-            .is_some_and(|spec| spec.per_segment);
-        let segments = if per_segment { call.segments.len() } else { 0 };
-        // Each segment in turn, or the whole call once where there are none.
-        let each = (0..segments.max(1)).map(|i| (segments > 0).then_some(i));
+        let each = self.segments(&event, call);
         let mut dispatch = Dispatch::default();
         for webhook in self.matching(&event, call) {
             for segment in each.clone() {
@@ -415,12 +420,7 @@ impl Registry {
         call: &Call,
         at: DateTime<Utc>,
     ) -> Vec<(String, Result<Preview, Error>)> {
-        let per_segment = self
-            .catalog
-            .event(&event)
-            .is_some_and(|spec| spec.per_segment);
-        let segments = if per_segment { call.segments.len() } else { 0 };
-        let each = (0..segments.max(1)).map(|i| (segments > 0).then_some(i));
+        let each = self.segments(&event, call);
         let mut previews = Vec::new();
         for webhook in self.matching(&event, call) {
             for segment in each.clone() {
