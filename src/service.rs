@@ -1338,12 +1338,13 @@ impl Service {
         self.build(data, &self.compiled.body)
     }
 
-    /// The request for `data`, its body rendered from `body`: the service's
-    /// own, or the one shown to people.
-    fn build<L: Lookup + ?Sized>(&self, data: &L, body: &Template) -> Result<Request, Error> {
+    /// The request for `data`, its body rendered from `template`: the
+    /// service's own, or the one shown to people.
+    fn build<L: Lookup + ?Sized>(&self, data: &L, template: &Template) -> Result<Request, Error> {
         let in_service = |e: Error| e.in_service(self.id());
-        let mut rendered = Vec::with_capacity(body.size_hint());
-        body.render_with(data, &mut rendered)
+        let mut body = Vec::with_capacity(template.size_hint());
+        template
+            .render_with(data, &mut body)
             .map_err(|e| self.compiled.locate(e, Part::Body))?;
         let uri = match &self.compiled.url {
             Url::Static(uri) => uri.clone(),
@@ -1372,7 +1373,6 @@ impl Service {
             value.set_sensitive(header.secret);
             headers.append(header.name.clone(), value);
         }
-        let body = rendered;
         if self.compiled.sets_length {
             let length = HeaderValue::from(body.len());
             match headers.get_mut(header::CONTENT_LENGTH) {
