@@ -17,7 +17,8 @@
 //!
 //! With `--event`, the call is dispatched through the webhooks of the
 //! configuration instead: each request prints with its `webhook` and
-//! `delivery` ids. `--scope` (repeatable) replaces the call's scopes. For
+//! `delivery` ids, as `Registry::preview` shows it (rendered again from the
+//! call, secrets redacted, the `content-length` that is sent). `--scope` (repeatable) replaces the call's scopes. For
 //! `Call Status Change`, the call's `status` and `sequence` fields are the
 //! update's. No matching webhook prints nothing on stdout and exits 0, and
 //! says on stderr why each webhook did not fire; `--explain` prints that
@@ -187,7 +188,15 @@ fn run(args: &Args) -> Result<Vec<Preview>, Vec<String>> {
             None => service.preview(&call.data, args.show_secrets),
             Some(at) => service.request(&call.data).and_then(|mut request| {
                 service.sign(&mut request, &format!("preview_{}", call.id), at)?;
-                Ok(Preview::of(service.id(), &request, args.show_secrets))
+                let signed = Preview::of(service.id(), &request, args.show_secrets);
+                if args.show_secrets {
+                    return Ok(signed);
+                }
+                // The body rendered again with only its secrets redacted,
+                // and the headers signing added.
+                let mut shown = service.preview(&call.data, false)?;
+                with_headers_of(&mut shown, signed);
+                Ok(shown)
             }),
         };
         match built {
@@ -218,19 +227,29 @@ fn dispatch(
         .catalog()
         .event(&event)
         .is_some_and(|spec| spec.realtime);
-    let dispatched = if realtime {
-        let status = match call.data.get("status") {
-            Some(Value::Text(s)) => s.clone(),
-            _ => "unknown".to_owned(),
-        };
-        let sequence = match call.data.get("sequence") {
-            Some(Value::Integer(n)) => u64::try_from(*n).unwrap_or(1),
-            _ => 1,
-        };
-        registry.status_update(event.clone(), call, &status, sequence, now)
-    } else {
-        registry.dispatch(event.clone(), call, now)
+    let status = match call.data.get("status") {
+        Some(Value::Text(s)) => s.clone(),
+        _ => "unknown".to_owned(),
     };
+    let sequence = match call.data.get("sequence") {
+        Some(Value::Integer(n)) => u64::try_from(*n).unwrap_or(1),
+        _ => 1,
+    };
+    let (dispatched, shown) = if realtime {
+        (
+            registry.status_update(event.clone(), call, &status, sequence, now),
+            registry.preview_status_update(event.clone(), call, &status, sequence, now),
+        )
+    } else {
+        (
+            registry.dispatch(event.clone(), call, now),
+            registry.preview(event.clone(), call, now),
+        )
+    };
+    // The requests as a person may see them, in dispatch's order: rendered
+    // again from the call with secrets redacted. An outgoing request keeps
+    // no call data, so its own preview shows no body unless asked to.
+    let mut shown = shown.into_iter().filter_map(|(_, p)| p.ok());
     // Why each webhook does or does not fire: on stdout when asked, and a
     // summary on stderr when nothing fired.
     let explained = registry.explain(event.clone(), call);
@@ -269,6 +288,7 @@ fn dispatch(
         .collect();
     let mut previews = Vec::new();
     for mut outgoing in dispatched.requests {
+        let redacted = shown.next();
         if args
             .service
             .as_ref()
@@ -283,12 +303,30 @@ fn dispatch(
                 continue;
             }
         }
-        previews.push(outgoing.preview(args.show_secrets));
+        let full = outgoing.preview(args.show_secrets);
+        previews.push(match redacted {
+            Some(mut redacted) if !args.show_secrets => {
+                with_headers_of(&mut redacted, full);
+                redacted
+            }
+            _ => full,
+        });
     }
     if errors.is_empty() {
         Ok(previews)
     } else {
         Err(errors)
+    }
+}
+
+/// Adds to `shown` the headers of `signed` it lacks: those signing added,
+/// as the signed request's own preview shows them (sensitive values
+/// redacted).
+fn with_headers_of(shown: &mut Preview, signed: Preview) {
+    for (name, value) in signed.headers {
+        if !shown.headers.iter().any(|(n, _)| *n == name) {
+            shown.headers.push((name, value));
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! `cargo run --example quickstart`
 
-use callhook::{Call, Catalog, Config, Preview};
+use callhook::{Call, Catalog, Config};
 
 const CONFIG: &str = include_str!("configs/ringcx.json");
 const SAMPLE_CALL: &str = include_str!("calls/ringcx-call.json");
@@ -24,8 +24,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let call = Call::from_json(SAMPLE_CALL)?;
     let request: callhook::Request = json_service.request(&call.data)?;
     println!(
-        "{}",
-        Preview::of(json_service.id(), &request, false).to_http()
+        "{} bytes to send, shown with secrets redacted:\n",
+        request.body().len()
     );
+    // Rendered again from the call, so that only secrets are redacted.
+    println!("{}", json_service.preview(&call.data, false)?.to_http());
     Ok(())
 }

@@ -11,7 +11,7 @@ use http::HeaderValue;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind};
-use crate::secret::{names_secret, REDACTED};
+use crate::secret::{deserialize_text, deserialize_text_map, names_secret, REDACTED};
 use crate::template::{json_string, Builder, Context, Options, Template};
 
 /// One key/value pair of a form, JSON object, XML document, SOAP operation,
@@ -33,26 +33,35 @@ pub struct Pair {
     /// The parameter name, sent as is (encoded for the body kind).
     pub key: String,
     /// The value template.
+    #[serde(deserialize_with = "deserialize_text")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub value: String,
     /// Replacements applied to the rendered value before encoding.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "deserialize_text_map"
+    )]
+    #[cfg_attr(feature = "schema", schemars(with = "BTreeMap<String, String>"))]
     pub map: BTreeMap<String, String>,
     /// Whether the value is a secret, whatever the key's name says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<bool>,
 }
 
+/// A secret pair's value and map print as `[redacted]`: the map's values
+/// are sent in place of the value, so they are as secret as it is.
 impl fmt::Debug for Pair {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let value: &dyn fmt::Debug = if self.is_secret() {
-            &REDACTED
+        let (value, map): (&dyn fmt::Debug, &dyn fmt::Debug) = if self.is_secret() {
+            (&REDACTED, &REDACTED)
         } else {
-            &self.value
+            (&self.value, &self.map)
         };
         f.debug_struct("Pair")
             .field("key", &self.key)
             .field("value", value)
-            .field("map", &self.map)
+            .field("map", map)
             .field("secret", &self.secret)
             .finish()
     }
@@ -218,6 +227,33 @@ impl BodyConfig {
             } if get => Some(pairs),
             _ => None,
         }
+    }
+
+    /// The body as shown to a person, where it has pairs that are secrets:
+    /// each such pair's value `[redacted]` and its map gone (its values are
+    /// sent in place of the value). `None` where nothing is to hide, or the
+    /// pairs go into a `GET`'s query string (the URL is redacted by name).
+    pub(crate) fn shown(&self, get: bool) -> Option<BodyConfig> {
+        if self.query_pairs(get).is_some() {
+            return None;
+        }
+        let mut shown = self.clone();
+        let pairs = match &mut shown {
+            BodyConfig::Form { pairs }
+            | BodyConfig::Json { pairs, .. }
+            | BodyConfig::Xml { pairs, .. }
+            | BodyConfig::Soap {
+                parameters: pairs, ..
+            } => pairs,
+            BodyConfig::None => return None,
+        };
+        let mut any = false;
+        for pair in pairs.iter_mut().filter(|p| p.is_secret()) {
+            pair.value = REDACTED.to_owned();
+            pair.map.clear();
+            any = true;
+        }
+        any.then_some(shown)
     }
 
     /// Fragment `n` of the body's template, as [`Body::compile`] gave its
@@ -708,6 +744,33 @@ mod tests {
         }
         assert!(check_uri("a\\b", false).is_err());
         assert!(check_uri("a\"b", false).is_err());
+    }
+
+    #[test]
+    fn shown_bodies_replace_secret_pairs_only() {
+        let mut mapped = Pair::new("disp", "#status#");
+        mapped.map.insert("SALE".into(), "s3cr3t".into());
+        mapped.secret = Some(true);
+        let config = BodyConfig::Form {
+            pairs: vec![
+                Pair::new("ani", "#ani#"),
+                Pair::new("password", "s3cr3t"),
+                mapped,
+            ],
+        };
+        let shown = config.shown(false).unwrap();
+        let body = Body::compile(&shown, false, &Options::new(Catalog::standard())).unwrap();
+        assert_eq!(
+            render(&body.template, &data()),
+            "ani=A%3CB&password=%5Bredacted%5D&disp=%5Bredacted%5D"
+        );
+        // Nothing to hide, or pairs in a `GET`'s query string: none.
+        let open = BodyConfig::Form {
+            pairs: vec![Pair::new("ani", "#ani#")],
+        };
+        assert!(open.shown(false).is_none());
+        assert!(config.shown(true).is_none());
+        assert!(BodyConfig::None.shown(false).is_none());
     }
 
     #[test]

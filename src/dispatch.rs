@@ -13,7 +13,7 @@ use crate::catalog::{Builtin, FieldKey, Positions};
 use crate::error::Error;
 use crate::event::Event;
 use crate::id::DeliveryId;
-use crate::preview::Preview;
+use crate::preview::{Preview, Summary};
 use crate::registry::{registry_error, Entry, Registry};
 use crate::request::Request;
 use crate::retry::RetryPolicy;
@@ -26,7 +26,10 @@ use crate::webhook::WebhookConfig;
 ///
 /// The request is unsigned: sign it for the attempt that sends it with
 /// [`Registry::sign`], the same call for the first attempt and every retry.
-/// Its `Debug` shows the request as a [`Preview`] does, secrets redacted.
+/// Its `Debug` shows the request's method, its URL with every query value
+/// redacted, its header names and its body's length and SHA-256: never a
+/// header value or a body byte, which may hold secrets that an outgoing
+/// request, having no call data, cannot tell apart.
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct Outgoing {
@@ -50,6 +53,12 @@ pub struct Outgoing {
 
 impl Outgoing {
     /// The request as a [`Preview`], with the webhook and delivery ids.
+    ///
+    /// Unless `show_secrets`, the body shows as its length and SHA-256
+    /// only, every query value and every secret header value as
+    /// `[redacted]`: an outgoing request keeps no call data to tell which
+    /// values are secrets. [`Registry::preview`] renders the bodies for a
+    /// person, secrets redacted.
     #[must_use]
     pub fn preview(&self, show_secrets: bool) -> Preview {
         let mut preview = Preview::of(&self.service, &self.request, show_secrets);
@@ -67,7 +76,20 @@ impl fmt::Debug for Outgoing {
             .field("delivery", &self.delivery)
             .field("event", &self.event)
             .field("segment", &self.segment)
-            .field("request", &self.preview(false))
+            .field(
+                "request",
+                &Summary {
+                    method: self.request.method().as_str(),
+                    url: &self.request.uri().to_string(),
+                    headers: self
+                        .request
+                        .headers()
+                        .keys()
+                        .map(|name| name.as_str())
+                        .collect(),
+                    body: self.request.body(),
+                },
+            )
             .finish_non_exhaustive()
     }
 }
@@ -81,6 +103,13 @@ pub struct Dispatch {
     pub requests: Vec<Outgoing>,
     /// Webhook ids with the error that kept each from rendering.
     pub errors: Vec<(String, Error)>,
+}
+
+/// Where [`Registry::fire`] puts what it renders: requests to send, or
+/// requests shown to a person.
+enum Sink<'a> {
+    Dispatch(&'a mut Dispatch),
+    Preview(&'a mut Vec<(String, Result<Preview, Error>)>),
 }
 
 /// The scope a webhook subscribes to to fire for every call.
@@ -184,6 +213,17 @@ impl Registry {
         found
     }
 
+    /// The segments `event` fires for on `call`: each segment in turn for a
+    /// per-segment event on a call with segments, or the whole call once.
+    fn segments(&self, event: &Event, call: &Call) -> impl Iterator<Item = Option<usize>> + Clone {
+        let per_segment = self
+            .catalog
+            .event(event)
+            .is_some_and(|spec| spec.per_segment);
+        let segments = if per_segment { call.segments.len() } else { 0 };
+        (0..segments.max(1)).map(move |i| (segments > 0).then_some(i))
+    }
+
     /// For every webhook, oldest first, whether it fires for `event` on
     /// `call` and, if not, why not: what to look at when a dispatch sends
     /// nothing. It looks at every webhook, so it is for people, not for the
@@ -264,17 +304,19 @@ impl Registry {
     /// ```
     #[must_use]
     pub fn dispatch(&self, event: Event, call: &Call, at: DateTime<Utc>) -> Dispatch {
-        let per_segment = self
-            .catalog
-            .event(&event)
-            .is_some_and(|spec| spec.per_segment);
-        let segments = if per_segment { call.segments.len() } else { 0 };
-        // Each segment in turn, or the whole call once where there are none.
-        let each = (0..segments.max(1)).map(|i| (segments > 0).then_some(i));
+        let each = self.segments(&event, call);
         let mut dispatch = Dispatch::default();
         for webhook in self.matching(&event, call) {
             for segment in each.clone() {
-                self.fire(webhook, &event, call, segment, None, at, &mut dispatch);
+                self.fire(
+                    webhook,
+                    &event,
+                    call,
+                    segment,
+                    None,
+                    at,
+                    &mut Sink::Dispatch(&mut dispatch),
+                );
             }
         }
         dispatch
@@ -299,7 +341,7 @@ impl Registry {
                 Some(segment),
                 None,
                 at,
-                &mut dispatch,
+                &mut Sink::Dispatch(&mut dispatch),
             );
         }
         dispatch
@@ -342,10 +384,84 @@ impl Registry {
                 None,
                 Some((status, sequence)),
                 at,
-                &mut dispatch,
+                &mut Sink::Dispatch(&mut dispatch),
             );
         }
         dispatch
+    }
+
+    /// The requests [`Registry::dispatch`] would make for `event` on
+    /// `call` at `at`, as a person may see them (an admin screen, the
+    /// `preview` example's `--event`): each webhook's id with its request
+    /// rendered again through the redacting lookup, so that secret fields,
+    /// the values mapped from them, secret pairs, secret headers and secret
+    /// query parameters read `[redacted]`, and with the `content-length`
+    /// that is sent; or the error that kept it from rendering, as dispatch
+    /// would list it. In dispatch's order; nothing is signed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Call, Catalog, Config, Event, Registry};
+    ///
+    /// let config = Config::from_json(include_str!("../examples/configs/pbx.json"))?;
+    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
+    /// let call = Call::from_json(include_str!("../examples/calls/pbx-call.json"))?;
+    /// let at = "2024-12-02T21:11:37Z".parse().unwrap();
+    /// let shown = registry.preview(Event::CallHangup, &call, at);
+    /// assert_eq!(shown.len(), registry.dispatch(Event::CallHangup, &call, at).requests.len());
+    /// assert!(shown.iter().all(|(_, preview)| preview.is_ok()));
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    #[must_use]
+    pub fn preview(
+        &self,
+        event: Event,
+        call: &Call,
+        at: DateTime<Utc>,
+    ) -> Vec<(String, Result<Preview, Error>)> {
+        let each = self.segments(&event, call);
+        let mut previews = Vec::new();
+        for webhook in self.matching(&event, call) {
+            for segment in each.clone() {
+                self.fire(
+                    webhook,
+                    &event,
+                    call,
+                    segment,
+                    None,
+                    at,
+                    &mut Sink::Preview(&mut previews),
+                );
+            }
+        }
+        previews
+    }
+
+    /// [`Registry::preview`] for a realtime update, as
+    /// [`Registry::status_update`] would make it.
+    #[must_use]
+    pub fn preview_status_update(
+        &self,
+        event: Event,
+        call: &Call,
+        status: &str,
+        sequence: u64,
+        at: DateTime<Utc>,
+    ) -> Vec<(String, Result<Preview, Error>)> {
+        let mut previews = Vec::new();
+        for webhook in self.matching(&event, call) {
+            self.fire(
+                webhook,
+                &event,
+                call,
+                None,
+                Some((status, sequence)),
+                at,
+                &mut Sink::Preview(&mut previews),
+            );
+        }
+        previews
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -357,7 +473,7 @@ impl Registry {
         segment: Option<usize>,
         realtime: Option<(&str, u64)>,
         at: DateTime<Utc>,
-        dispatch: &mut Dispatch,
+        sink: &mut Sink<'_>,
     ) {
         let Some((service_id, Entry { service, .. })) =
             self.services.get_key_value(webhook.service.as_str())
@@ -381,20 +497,30 @@ impl Registry {
             segment: segment.and_then(|i| call.segments.get(i)),
             call: &call.data,
         };
-        let rendered = service
-            .request_with(&layers)
-            .map(|request| (request, service.debug_record_with(&layers)));
-        match rendered {
-            Ok((request, debug)) => dispatch.requests.push(Outgoing {
-                webhook: Arc::clone(webhook_id),
-                service: Arc::clone(service_id),
-                delivery,
-                event: event.clone(),
-                segment,
-                debug,
-                request,
-            }),
-            Err(e) => dispatch.errors.push((webhook.id.clone(), e)),
+        let rendered = service.request_with(&layers);
+        match sink {
+            Sink::Dispatch(dispatch) => match rendered {
+                Ok(request) => dispatch.requests.push(Outgoing {
+                    webhook: Arc::clone(webhook_id),
+                    service: Arc::clone(service_id),
+                    debug: service.debug_record_with(&layers, &request),
+                    delivery,
+                    event: event.clone(),
+                    segment,
+                    request,
+                }),
+                Err(e) => dispatch.errors.push((webhook.id.clone(), e)),
+            },
+            Sink::Preview(previews) => {
+                let shown = rendered
+                    .and_then(|request| service.shown_with(&layers, &request))
+                    .map(|mut preview| {
+                        preview.webhook = Some(webhook.id.clone());
+                        preview.delivery = Some(delivery.to_string());
+                        preview
+                    });
+                previews.push((webhook.id.clone(), shown));
+            }
         }
     }
 

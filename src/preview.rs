@@ -2,19 +2,34 @@
 //!
 //! A [`Preview`] is a built request in a form to print or store: as HTTP/1.1
 //! text or as one JSON line. Header values marked sensitive (auth, and
-//! static headers whose names look secret) print as [`REDACTED`] unless the
+//! headers whose names look secret) print as [`REDACTED`] unless the
 //! caller asks to see them.
+//!
+//! Views of a request without its call data (an `Outgoing`, an
+//! `Envelope`) cannot tell which bytes of a body are secret, so they show
+//! none: [`Summary`] is what they show instead.
+
+use std::fmt;
 
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use crate::request::Request;
 use crate::secret::{redact_query, REDACTED};
 
-/// A request as shown to a person: what [`Service::preview`] and
-/// [`Outgoing::preview`] give, and a debug record
+/// A request as shown to a person: what [`Service::preview`],
+/// [`Registry::preview`] and [`Outgoing::preview`] give, and a debug record
 /// ([`Service::debug_record`]).
 ///
+/// Those rendered from call data ([`Service::preview`],
+/// [`Registry::preview`], debug records) are rendered again through a
+/// lookup that reads secret fields as `[redacted]`, with secret pairs'
+/// values `[redacted]`, and show the `content-length` that is sent. An
+/// [`Outgoing::preview`] has no call data, so shows the body as its length
+/// and SHA-256 only.
+///
 /// [`Service::preview`]: crate::Service::preview
+/// [`Registry::preview`]: crate::Registry::preview
 /// [`Outgoing::preview`]: crate::Outgoing::preview
 /// [`Service::debug_record`]: crate::Service::debug_record
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -34,15 +49,19 @@ pub struct Preview {
     pub url: String,
     /// Header names and values, in order; secrets redacted unless asked.
     pub headers: Vec<(String, String)>,
-    /// The body as text (invalid UTF-8 replaced).
+    /// The body as text (invalid UTF-8 replaced); for an outgoing request
+    /// shown without secrets, `[redacted]: N bytes, sha256 HEX`.
     pub body: String,
 }
 
 impl Preview {
-    /// Describes a built request. Sensitive header values, and the values of
-    /// URL query parameters whose names say they are secrets (`token`,
-    /// `api_key`, `sig`...), are replaced by [`REDACTED`] unless
-    /// `show_secrets`.
+    /// Describes a built request. A request alone does not say which of
+    /// its bytes are secrets (a secret field's value, a secret pair), so
+    /// unless `show_secrets` its body shows as its length and SHA-256
+    /// only, every URL query value and every sensitive header value (auth,
+    /// headers marked or named secret) as [`REDACTED`]. To see a body with
+    /// only its secrets redacted, render it again from the call:
+    /// [`Service::preview`], [`Registry::preview`].
     ///
     /// # Examples
     ///
@@ -50,20 +69,32 @@ impl Preview {
     /// use callhook::Preview;
     ///
     /// let mut request = http::Request::new(b"ani=555".to_vec());
-    /// *request.uri_mut() = "https://crm.example.com/calls".parse().unwrap();
+    /// *request.uri_mut() = "https://crm.example.com/calls?src=pbx".parse().unwrap();
     /// let mut token = http::HeaderValue::from_static("Bearer t0k");
     /// token.set_sensitive(true);
     /// request.headers_mut().insert("authorization", token);
     /// let shown = Preview::of("svc", &request, false).to_http();
+    /// assert!(shown.starts_with("GET /calls?src=[redacted] HTTP/1.1\r\n"));
     /// assert!(shown.contains("authorization: [redacted]\r\n"));
+    /// assert!(shown.ends_with("\r\n\r\n[redacted]: 7 bytes, sha256 0cdfba035904e589ef0114562821f024fdd6a9e4cd77d6b715eb938438ebb323"));
+    /// assert_eq!(Preview::of("svc", &request, true).body, "ani=555");
     /// ```
+    ///
+    /// [`Service::preview`]: crate::Service::preview
+    /// [`Registry::preview`]: crate::Registry::preview
     #[must_use]
     pub fn of(service: &str, request: &Request, show_secrets: bool) -> Preview {
-        Preview::redacted(service, request, show_secrets, &|_| false)
+        let mut preview = Preview::redacted(service, request, show_secrets, &|_| true);
+        if !show_secrets {
+            preview.body = format!("{REDACTED}: {}", body_summary(request.body()));
+        }
+        preview
     }
 
-    /// [`Preview::of`], with the query parameters `also` names redacted
-    /// too, beyond those the rule names.
+    /// A request with its body as it is: for one rendered through the
+    /// redacting lookup, or shown with its secrets. Unless `show_secrets`,
+    /// sensitive header values are redacted, and the values of the query
+    /// parameters the rule names or `also` does.
     pub(crate) fn redacted(
         service: &str,
         request: &Request,
@@ -85,6 +116,8 @@ impl Preview {
                 .headers()
                 .iter()
                 .map(|(name, value)| {
+                    // Sensitive by the rule or by the pair's own choice,
+                    // which overrides the rule: set when it was built.
                     let value = if value.is_sensitive() && !show_secrets {
                         REDACTED.to_owned()
                     } else {
@@ -136,5 +169,63 @@ impl Preview {
     pub fn to_json_line(&self) -> String {
         // A struct of strings always serialises.
         serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// A body as views without its call data show it: `N bytes, sha256 HEX`,
+/// enough to tell two bodies apart and to match one a receiver logged.
+pub(crate) fn body_summary(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    let mut out = format!("{} bytes, sha256 ", body.len());
+    for byte in digest {
+        out.push_str(&format!("{byte:02x}"));
+    }
+    out
+}
+
+/// A request as `Debug` of `Outgoing`, `Envelope` and `StoredRequest`
+/// prints it: the method, the URL with every query value redacted, the
+/// header names, and the body's length and hash; never a header value or
+/// a body byte, which may hold secrets these views cannot tell apart.
+pub(crate) struct Summary<'a> {
+    /// The method.
+    pub(crate) method: &'a str,
+    /// The URL, as sent.
+    pub(crate) url: &'a str,
+    /// The header names, in order.
+    pub(crate) headers: Vec<&'a str>,
+    /// The body, as sent.
+    pub(crate) body: &'a [u8],
+}
+
+impl fmt::Debug for Summary<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("url", &redact_query(self.url, &|_| true))
+            .field("headers", &self.headers)
+            .field("body", &format_args!("{}", body_summary(self.body)))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summaries_show_no_value() {
+        let summary = Summary {
+            method: "POST",
+            url: "https://x.example.com/a?src=pbx&code=s3cr3t",
+            headers: vec!["authorization", "x-custom"],
+            body: b"pin=s3cr3t",
+        };
+        let shown = format!("{summary:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(!shown.contains("pbx"), "{shown}");
+        assert!(shown.contains("x-custom"), "{shown}");
+        assert!(shown.contains("10 bytes, sha256 "), "{shown}");
+        assert_eq!(body_summary(b"").len(), "0 bytes, sha256 ".len() + 64);
     }
 }

@@ -228,11 +228,152 @@ pub(crate) fn deserialize_secrets<'de, D: serde::Deserializer<'de>>(
     deserializer.deserialize_any(Secrets)
 }
 
+/// Reads a pair's value, text that may be a secret, without echoing what
+/// stands in its place: a pair's key may come after its value, so whether
+/// it is a secret is not known yet, and serde's own messages quote the
+/// value they refuse (`invalid type: integer `1234``).
+pub(crate) fn deserialize_text<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<String, D::Error> {
+    deserializer.deserialize_any(TextVisitor)
+}
+
+/// Reads a pair's `map`, whose values stand in for values sent, as
+/// [`deserialize_text`] reads a value.
+pub(crate) fn deserialize_text_map<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<std::collections::BTreeMap<String, String>, D::Error> {
+    struct Text(String);
+    impl<'de> Deserialize<'de> for Text {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Text, D::Error> {
+            deserialize_text(deserializer).map(Text)
+        }
+    }
+    struct Map;
+    impl<'de> serde::de::Visitor<'de> for Map {
+        type Value = std::collections::BTreeMap<String, String>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a map of strings to strings")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut access: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut map = std::collections::BTreeMap::new();
+            while let Some((key, Text(value))) = access.next_entry::<String, Text>()? {
+                map.insert(key, value);
+            }
+            Ok(map)
+        }
+
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Err(not_a_map())
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Err(not_a_map())
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Err(not_a_map())
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Err(not_a_map())
+        }
+
+        fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Err(not_a_map())
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Err(not_a_map())
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+            Err(not_a_map())
+        }
+    }
+    fn not_a_map<E: serde::de::Error>() -> E {
+        E::custom("a pair's `map` must map strings to strings (its value is not shown)")
+    }
+    deserializer.deserialize_any(Map)
+}
+
+fn not_a_string<E: serde::de::Error>() -> E {
+    E::custom("a pair's value must be a string (the value is not shown)")
+}
+
+struct TextVisitor;
+
+impl<'de> serde::de::Visitor<'de> for TextVisitor {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+        Ok(v.to_owned())
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<String, E> {
+        Ok(v)
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<String, E> {
+        Err(not_a_string())
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<String, E> {
+        Err(not_a_string())
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<String, E> {
+        Err(not_a_string())
+    }
+
+    fn visit_i128<E: serde::de::Error>(self, _: i128) -> Result<String, E> {
+        Err(not_a_string())
+    }
+
+    fn visit_u128<E: serde::de::Error>(self, _: u128) -> Result<String, E> {
+        Err(not_a_string())
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<String, E> {
+        Err(not_a_string())
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, _: &[u8]) -> Result<String, E> {
+        Err(not_a_string())
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<String, E> {
+        Err(not_a_string())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<String, A::Error> {
+        Err(not_a_string())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, _: A) -> Result<String, A::Error> {
+        Err(not_a_string())
+    }
+}
+
 /// Whether a header, pair or query parameter of this name holds a secret,
 /// by the rule the README states: its name, in any case, contains `auth`,
 /// `token`, `secret`, `passw`, `key`, `signature`, `cookie`, `session` or
-/// `credential`, or is `sig`, `pwd` or `pass`. A pair's `secret` flag
-/// overrides the rule either way.
+/// `credential`, or one of its words is `pass`, `pwd`, `pin` or `sig`
+/// (words split at anything not a letter or digit, and where a lowercase
+/// letter meets an uppercase one: `X-Pass`, `pass_code`, `userPin`). A
+/// pair's `secret` flag overrides the rule either way.
+///
+/// This is the one rule: header names, pair keys and query parameter names
+/// are all asked here, by every view that shows them.
 pub(crate) fn names_secret(name: &str) -> bool {
     // Names are short: comparing each window, ignoring case, is simpler and
     // cheaper than lowering a copy and running a substring search per word.
@@ -254,9 +395,34 @@ pub(crate) fn names_secret(name: &str) -> bool {
     ]
     .into_iter()
     .any(contains)
-        || ["sig", "pwd", "pass"]
-            .iter()
-            .any(|exact| name.eq_ignore_ascii_case(exact))
+        || words(name).any(|word| {
+            ["pass", "pwd", "pin", "sig"]
+                .iter()
+                .any(|short| word.eq_ignore_ascii_case(short.as_bytes()))
+        })
+}
+
+/// The words of a name: runs of ASCII letters and digits, split also where
+/// a lowercase letter is followed by an uppercase one (`userPass`). Bytes,
+/// so that a split beside a character of several bytes is never inside it.
+fn words(name: &str) -> impl Iterator<Item = &[u8]> {
+    name.as_bytes()
+        .split(|b| !b.is_ascii_alphanumeric())
+        .flat_map(|run| {
+            let mut rest = run;
+            std::iter::from_fn(move || {
+                if rest.is_empty() {
+                    return None;
+                }
+                let cut = rest
+                    .windows(2)
+                    .position(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase())
+                    .map_or(rest.len(), |i| i + 1);
+                let (word, tail) = rest.split_at(cut);
+                rest = tail;
+                Some(word)
+            })
+        })
 }
 
 /// `url` with the value of every query parameter that holds a secret
@@ -318,12 +484,46 @@ mod tests {
             "access_token",
             "sig",
             "password",
+            "X-Pass",
+            "pass-code",
+            "X-PIN",
+            "userPass",
+            "x.sig",
+            "user_pwd",
         ] {
             assert!(names_secret(name), "{name}");
         }
-        for name in ["Content-Type", "X-Agent", "ani", "tenant", "src"] {
+        for name in [
+            "Content-Type",
+            "X-Agent",
+            "ani",
+            "tenant",
+            "src",
+            "X-Passage",
+            "spinner",
+            "signal",
+            "position",
+            "compass",
+        ] {
             assert!(!names_secret(name), "{name}");
         }
+    }
+
+    #[test]
+    fn names_split_into_words() {
+        fn split(name: &str) -> Vec<String> {
+            words(name)
+                .map(|w| String::from_utf8_lossy(w).into_owned())
+                .collect()
+        }
+        assert_eq!(split("X-Pass"), ["X", "Pass"]);
+        assert_eq!(split("userPassCode"), ["user", "Pass", "Code"]);
+        assert_eq!(split("__a..b__"), ["a", "b"]);
+        assert_eq!(split("PIN"), ["PIN"]);
+        assert!(split("").is_empty());
+        assert!(split("-_-").is_empty());
+        // Not ASCII: split at it.
+        assert_eq!(split("caf\u{e9}Pass"), ["caf", "Pass"]);
     }
 
     #[test]

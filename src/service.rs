@@ -23,7 +23,7 @@ use crate::id::is_uuid;
 use crate::preview::Preview;
 use crate::request::Request;
 use crate::retry::RetryPolicy;
-use crate::secret::{redact_query, Secret};
+use crate::secret::{redact_query, Secret, REDACTED};
 use crate::signing::{Signer, SigningConfig};
 use crate::template::{
     is_dot_segment, url_has_query, Builder, Context, Missing, Options, Syntax, Template,
@@ -736,11 +736,15 @@ impl ServiceConfig {
                     Err(e) => errors.push(e),
                 }
             } else {
+                // A value made from a secret field is as secret as the
+                // field, whatever the header's name: views without the call
+                // data (an `Outgoing`'s preview) redact it by this flag.
+                let secret = pair.is_secret() || value.uses_secret();
                 dynamic_headers.push(DynamicHeader {
                     name,
                     value,
                     index: i,
-                    secret: pair.is_secret(),
+                    secret,
                 });
             }
         }
@@ -850,6 +854,13 @@ impl ServiceConfig {
             Ok(json) => json,
             Err(e) => return Err(e.in_service(&self.id)),
         };
+        // Compiled from text the checks above passed, with literals in place
+        // of secret values: it cannot fail where the body did not.
+        let shown_body = self
+            .body
+            .shown(self.method == Method::Get)
+            .and_then(|shown| Body::compile(&shown, self.method == Method::Get, &options).ok())
+            .map(|body| body.template);
         let secret_pairs = self
             .body
             .query_pairs(self.method == Method::Get)
@@ -867,6 +878,7 @@ impl ServiceConfig {
                 .map(|p| p.as_str().into())
                 .collect(),
             secret_pairs,
+            shown_body,
             signer,
         };
         let compiled = Compiled {
@@ -1016,6 +1028,10 @@ struct Rare {
     secret_parameters: Box<[Box<str>]>,
     /// The keys of a `GET`'s pairs that are secrets, redacted as written.
     secret_pairs: Box<[Box<str>]>,
+    /// The body shown to people, for a body with pairs that are secrets:
+    /// each such pair's value a literal `[redacted]`, which the redacting
+    /// lookup cannot do for text written in the configuration.
+    shown_body: Option<Template>,
     signer: Option<Signer>,
 }
 
@@ -1025,6 +1041,7 @@ impl Rare {
             || self.retry.is_some()
             || !self.secret_parameters.is_empty()
             || !self.secret_pairs.is_empty()
+            || self.shown_body.is_some()
             || self.signer.is_some()
     }
 }
@@ -1279,15 +1296,20 @@ impl Service {
         serde_json::to_string(&self.config()).unwrap_or_default()
     }
 
-    /// The URL as configured, read from the stored JSON without parsing
-    /// the rest.
+    /// The URL as configured, for an admin screen: read from the stored
+    /// JSON without parsing the rest, the values of secret query parameters
+    /// redacted.
     pub(crate) fn url_text(&self) -> String {
         #[derive(Deserialize)]
         struct UrlOnly {
             url: String,
         }
         serde_json::from_slice::<UrlOnly>(&self.compiled.json)
-            .map(|only| only.url)
+            .map(|only| {
+                redact_query(&only.url, &|name| {
+                    self.compiled.names_secret_parameter(name)
+                })
+            })
             .unwrap_or_default()
     }
 
@@ -1513,13 +1535,16 @@ impl Service {
 
     /// The body template as configured, for showing to an administrator
     /// before saving: the raw template, or the pairs as
-    /// `key=value` lines.
+    /// `key=value` lines, the values of secret pairs `[redacted]`.
     #[must_use]
     pub fn body_text(&self) -> String {
         let pairs = |pairs: &[Pair]| {
             pairs
                 .iter()
-                .map(|p| format!("{}={}\n", p.key, p.value))
+                .map(|p| {
+                    let value = if p.is_secret() { REDACTED } else { &p.value };
+                    format!("{}={value}\n", p.key)
+                })
                 .collect::<String>()
         };
         match &self.compiled.parse(self.enabled).body {
@@ -1576,10 +1601,15 @@ impl Service {
     }
 
     pub(crate) fn request_with<L: Lookup + ?Sized>(&self, data: &L) -> Result<Request, Error> {
+        self.build(data, &self.compiled.body)
+    }
+
+    /// The request for `data`, its body rendered from `template`: the
+    /// service's own, or the one shown to people.
+    fn build<L: Lookup + ?Sized>(&self, data: &L, template: &Template) -> Result<Request, Error> {
         let in_service = |e: Error| e.in_service(self.id());
-        let mut body = Vec::with_capacity(self.compiled.body.size_hint());
-        self.compiled
-            .body
+        let mut body = Vec::with_capacity(template.size_hint());
+        template
             .render_with(data, &mut body)
             .map_err(|e| self.compiled.locate(e, Part::Body))?;
         let uri = match &self.compiled.url {
@@ -1627,8 +1657,10 @@ impl Service {
 
     /// Renders the service for `data` and describes the request, as an
     /// admin screen shows it before saving (AVANSER's preview). Secrets,
-    /// and the values of secret fields (such as recording URLs), are
-    /// redacted unless `show_secrets`.
+    /// and the values of secret fields (such as recording URLs) and those
+    /// mapped from them, are redacted unless `show_secrets`: credentials,
+    /// pairs and headers marked secret or named by the rule, and secret
+    /// query parameters. The `content-length` is that of the body sent.
     ///
     /// # Errors
     ///
@@ -1646,10 +1678,11 @@ impl Service {
     /// # Ok::<(), callhook::Error>(())
     /// ```
     pub fn preview(&self, data: &CallData, show_secrets: bool) -> Result<Preview, Error> {
+        let sent = self.request(data)?;
         if show_secrets {
-            Ok(self.show(&self.request(data)?, true))
+            Ok(self.show(&sent, true))
         } else {
-            Ok(self.show(&self.request_with(&Redacted(data))?, false))
+            self.shown_with(data, &sent)
         }
     }
 
@@ -1659,15 +1692,55 @@ impl Service {
     /// store. `None` otherwise, or where the request cannot be built.
     #[must_use]
     pub fn debug_record(&self, data: &CallData) -> Option<Preview> {
-        self.debug_record_with(data)
-    }
-
-    pub(crate) fn debug_record_with<L: Lookup + ?Sized>(&self, data: &L) -> Option<Preview> {
         if !self.compiled.debug {
             return None;
         }
-        let request = self.request_with(&Redacted(data)).ok()?;
-        Some(self.show(&request, false))
+        self.debug_record_with(data, &self.request(data).ok()?)
+    }
+
+    /// The debug record of `sent`, built for `data`, when the service keeps
+    /// them.
+    pub(crate) fn debug_record_with<L: Lookup + ?Sized>(
+        &self,
+        data: &L,
+        sent: &Request,
+    ) -> Option<Preview> {
+        if !self.compiled.debug {
+            return None;
+        }
+        self.shown_with(data, sent).ok()
+    }
+
+    /// `sent`, built for `data`, as a person may see it: rendered again
+    /// through the redacting lookup, with the body whose secret pairs read
+    /// `[redacted]`, and shown with its secret headers and query parameters
+    /// redacted ([`Service::show`]). The `content-length` is `sent`'s: the
+    /// length that goes out, not that of the text shown.
+    ///
+    /// # Errors
+    ///
+    /// As [`Service::request`], though `sent` was built: a redacted value
+    /// is never refused where the real one was not.
+    pub(crate) fn shown_with<L: Lookup + ?Sized>(
+        &self,
+        data: &L,
+        sent: &Request,
+    ) -> Result<Preview, Error> {
+        let body = self
+            .compiled
+            .rare
+            .as_ref()
+            .and_then(|rare| rare.shown_body.as_ref())
+            .unwrap_or(&self.compiled.body);
+        let mut preview = self.show(&self.build(&Redacted(data), body)?, false);
+        if let Some(length) = sent.headers().get(header::CONTENT_LENGTH) {
+            for (name, value) in &mut preview.headers {
+                if name == header::CONTENT_LENGTH.as_str() {
+                    *value = String::from_utf8_lossy(length.as_bytes()).into_owned();
+                }
+            }
+        }
+        Ok(preview)
     }
 
     /// The request as a preview, with this service's secret query
@@ -1682,7 +1755,6 @@ impl Service {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::REDACTED;
 
     const ID: &str = "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b";
 

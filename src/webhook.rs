@@ -172,7 +172,8 @@ pub struct WebhookRow {
     pub event: Event,
     /// The service it invokes.
     pub service: String,
-    /// The service's URL template.
+    /// The service's URL template, the values of its secret query
+    /// parameters redacted.
     pub url: String,
     /// The service's method.
     pub method: String,

@@ -171,7 +171,10 @@ fn headers_named_like_secrets_are_redacted_by_rule_and_by_choice() {
         .remove(0);
     let record = outgoing.debug.clone().unwrap().to_http();
     let preview = outgoing.preview(false).to_http();
-    for shown in [record, preview, format!("{outgoing:?}")] {
+    // `Debug` of an `Outgoing` shows header names only (issue 19), so
+    // whether the value is shown is asked of the previews alone.
+    let debug = format!("{outgoing:?}");
+    for shown in [&record, &preview, &debug] {
         for name in names {
             assert!(
                 !shown.contains(&format!("{name}-VALUE")),
@@ -179,10 +182,10 @@ fn headers_named_like_secrets_are_redacted_by_rule_and_by_choice() {
             );
         }
         assert!(!shown.contains("caller-555"), "{shown}");
-        assert!(
-            shown.contains("x-token-count: 3") || shown.contains("\"3\""),
-            "{shown}"
-        );
+        assert!(shown.contains("x-token-count"), "{shown}");
+    }
+    for shown in [&record, &preview] {
+        assert!(shown.contains("x-token-count: 3"), "{shown}");
     }
     assert!(outgoing.request.headers()["x-caller"].is_sensitive());
 }
@@ -210,10 +213,22 @@ fn query_tokens_are_redacted_wherever_a_request_is_shown() {
         for secret in ["T0KEN", "K3Y", "=A&", "S1G"] {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
-        assert!(shown.contains("src=pbx"), "{shown}");
+        assert!(shown.contains("src="), "{shown}");
     }
-    // The service's own choice holds where the service is known.
-    assert!(!outgoing.debug.clone().unwrap().to_http().contains("T3NANT"));
+    // The service's own choice holds where the service is known, and the
+    // rest of the query shows there. Views without the service (the
+    // outgoing request's and the envelope's) cannot apply its choice, so
+    // they show no query value at all (issue 19).
+    let record = outgoing.debug.clone().unwrap().to_http();
+    assert!(!record.contains("T3NANT"), "{record}");
+    assert!(record.contains("src=pbx"), "{record}");
+    for shown in [
+        outgoing.preview(false).to_json_line(),
+        format!("{outgoing:?}"),
+        format!("{envelope:?}"),
+    ] {
+        assert!(!shown.contains("T3NANT"), "{shown}");
+    }
     // Asked for, secrets show.
     assert!(outgoing.preview(true).url.contains("token=T0KEN"));
 }

@@ -626,7 +626,13 @@ fn convert(catalog: &Catalog, name: &str, value: &serde_json::Value) -> Result<V
         // Objects are flattened before this; either is refused here.
         J::Array(_) | J::Object(_) => return Err(not_scalar(name)),
     };
-    convert_raw(catalog.get(name).map(FieldSpec::field_type), name, raw)
+    let spec = catalog.get(name);
+    convert_raw(
+        spec.map(FieldSpec::field_type),
+        || spec.is_some_and(FieldSpec::is_secret),
+        name,
+        raw,
+    )
 }
 
 pub(crate) fn not_scalar(name: &str) -> Error {
@@ -641,18 +647,21 @@ pub(crate) fn not_scalar(name: &str) -> Error {
 }
 
 /// A scalar typed by its field's type in `catalog`; a field the catalog
-/// does not know keeps the type the scalar has.
+/// does not know keeps the type the scalar has. A value that does not fit
+/// is quoted in the error, unless the field is `secret` (asked only then).
 pub(crate) fn convert_raw(
     field_type: Option<FieldType>,
+    secret: impl Fn() -> bool,
     name: &str,
     raw: Raw<'_>,
 ) -> Result<Value, Error> {
     let invalid = |expected: &str| {
-        Error::new(
-            ErrorKind::InvalidCallData,
-            format!("field `{name}` is not a valid {expected}: `{raw}`"),
-        )
-        .in_field(name)
+        let message = if secret() {
+            format!("field `{name}` is not a valid {expected} (a secret: its value is not shown)")
+        } else {
+            format!("field `{name}` is not a valid {expected}: `{raw}`")
+        };
+        Error::new(ErrorKind::InvalidCallData, message).in_field(name)
     };
     let number = |raw: Raw<'_>| match raw {
         Raw::I64(n) => Some(n as f64),

@@ -423,7 +423,8 @@ impl Field<'_, '_> {
             .position
             .unwrap_or_else(|| positions.of.get(&*self.name).copied());
         let field_type = position.and_then(|p| positions.types.get(p as usize).copied());
-        let value = convert_raw(field_type, &self.name, raw).map_err(Failed)?;
+        let secret = || positions.secret.contains(&*self.name);
+        let value = convert_raw(field_type, secret, &self.name, raw).map_err(Failed)?;
         self.data.insert_at(&self.name, position, value);
         Ok(())
     }

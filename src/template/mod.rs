@@ -365,6 +365,11 @@ impl Template {
         self.literals.get(..len).unwrap_or(&self.literals)
     }
 
+    /// Whether a placeholder names a field whose value is a secret.
+    pub(crate) fn uses_secret(&self) -> bool {
+        self.steps.iter().any(|step| step.slot.key.secret)
+    }
+
     /// Roughly how many bytes a render writes.
     pub(crate) fn size_hint(&self) -> usize {
         self.size_hint as usize
