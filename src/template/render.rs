@@ -294,6 +294,11 @@ impl Bound<'_> {
                 out.extend_from_slice(b"null");
                 Ok(())
             }
+            // Built in code, it may hold anything: only a number without a
+            // `+` (a space in a URL query) stands bare.
+            Value::Number(n) if !crate::value::is_json_number(n) || n.contains('+') => {
+                self.text(n, out)
+            }
             Value::Timestamp(_) => self.formatted(self.timestamp_output, value, out),
             Value::Duration(_) => self.formatted(self.duration_output, value, out),
             // Booleans and numbers print as digits, `-`, `.`, `e`, `NaN`,
@@ -338,6 +343,8 @@ impl Bound<'_> {
             Value::Text(s) => out.extend_from_slice(s.as_bytes()),
             Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
             Value::Integer(i) => format::push_integer(out, *i),
+            // A JSON number's text, as given: digits, `-`, `+`, `.`, `e`.
+            Value::Number(n) => out.extend_from_slice(n.as_bytes()),
             Value::Decimal(d) => {
                 // Exponent form at the extremes, as serde_json prints, so
                 // every JSON parser reads the number back. Writing to a Vec

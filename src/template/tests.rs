@@ -522,3 +522,27 @@ fn too_many_extras_are_refused() {
     // Said once, not for every placeholder past the limit.
     assert!(err.related().is_empty(), "{err}");
 }
+
+/// A [`Value::Number`] prints bare only where it is a JSON number without a
+/// `+`; one built in code holding anything else is escaped as text.
+#[test]
+fn numbers_kept_as_text_print_bare_only_when_they_are_numbers() {
+    let data = |n: &str| CallData::new().with("ani", crate::Value::Number(n.into()));
+    let digits = "18446744073709551616";
+    assert_eq!(
+        render("[#ani#]", Context::Json, &data(digits)),
+        format!("[{digits}]")
+    );
+    assert_eq!(
+        render("[#ani#]", Context::Json, &data("1\", \"x")),
+        r#"["1\", \"x"]"#
+    );
+    assert_eq!(
+        render("<a>#ani#</a>", Context::Xml, &data("<b/>")),
+        "<a>&lt;b/&gt;</a>"
+    );
+    assert_eq!(
+        render("[#ani#]", Context::Json, &data("1e+5")),
+        r#"["1e+5"]"#
+    );
+}

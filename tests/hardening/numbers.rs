@@ -7,6 +7,163 @@
 #[allow(unused_imports)]
 use super::*;
 
+use callhook::{FieldSpec, FieldType, Value};
+
+/// The standard catalog with a field of each type a number can take.
+fn numeric_catalog() -> Catalog {
+    Catalog::standard()
+        .clone()
+        .with(FieldSpec::new("big", FieldType::Integer))
+        .with(FieldSpec::new("count", FieldType::Integer))
+        .with(FieldSpec::new("ratio", FieldType::Decimal))
+        .with(FieldSpec::new("label", FieldType::Text))
+}
+
+/// Renders `source`, a JSON template over [`numeric_catalog`] and `other`
+/// (a field the call data's catalog may not know: found by name).
+fn render_json(source: &str, data: &CallData) -> String {
+    let catalog = numeric_catalog().with(FieldSpec::new("other", FieldType::Integer));
+    Template::compile(source, Context::Json, &Options::new(&catalog))
+        .unwrap()
+        .render_string(data)
+        .unwrap()
+}
+
+/// Integers past `i64` and `u64` once became floats
+/// (`1.8446744073709552e19`) on every route into call data. Guards that
+/// each route (JSON text into every field type and into fields the catalog
+/// does not know, a call's JSON, digits in text for an integer field, a
+/// host's `u64`, `u128` and `i128`, `serde_json::Value`) carries the digits
+/// as given.
+#[test]
+fn integers_past_i64_and_u64_keep_their_digits() {
+    let catalog = numeric_catalog();
+    let template = r##"{"big": #big#, "ratio": #ratio#, "label": "#label#", "other": #other#, "count": #count#}"##;
+    for n in [
+        "9223372036854775808",
+        "18446744073709551615",
+        "18446744073709551616",
+        "-9223372036854775809",
+        "123456789012345678901234567890123456789012345678901234567890",
+    ] {
+        let expected =
+            format!(r#"{{"big": {n}, "ratio": {n}, "label": "{n}", "other": {n}, "count": {n}}}"#);
+        let text =
+            format!(r#"{{"big": {n}, "ratio": {n}, "label": {n}, "other": {n}, "count": "{n}"}}"#);
+        let data = CallData::from_json_in(&text, &catalog).unwrap();
+        assert_eq!(render_json(template, &data), expected, "{n}");
+        let call = Call::from_json_in(&format!(r#"{{"data": {text}}}"#), &catalog).unwrap();
+        assert_eq!(render_json(template, &call.data), expected, "{n}");
+    }
+    // A host's own integers, of every width.
+    #[derive(serde::Serialize)]
+    struct Host {
+        big: u64,
+        ratio: u128,
+        label: i128,
+        other: u128,
+        count: i128,
+    }
+    let data = CallData::from_serialize_in(
+        &Host {
+            big: u64::MAX,
+            ratio: u128::MAX,
+            label: i128::MIN,
+            other: u128::from(u64::MAX) + 1,
+            count: i128::from(i64::MIN) - 1,
+        },
+        &catalog,
+    )
+    .unwrap();
+    assert_eq!(
+        render_json(template, &data),
+        format!(
+            r#"{{"big": {}, "ratio": {}, "label": "{}", "other": {}, "count": {}}}"#,
+            u64::MAX,
+            u128::MAX,
+            i128::MIN,
+            u128::from(u64::MAX) + 1,
+            i128::from(i64::MIN) - 1
+        )
+    );
+    let data = CallData::from_serialize_in(&json!({"big": u64::MAX, "other": u64::MAX}), &catalog)
+        .unwrap();
+    assert_eq!(
+        render_json(r##"[#big#, #other#]"##, &data),
+        format!("[{0}, {0}]", u64::MAX)
+    );
+    let data = CallData::new().with("big", Value::from(u64::MAX));
+    assert_eq!(render_json("[#big#]", &data), format!("[{}]", u64::MAX));
+}
+
+/// Decimals are carried as given: what a double holds exactly prints back
+/// the same (`0.1`, `1e-7`), and a decimal with more digits than a double
+/// holds, or a whole number in a decimal field past 2^53, keeps its digits
+/// rather than being rounded; a number no double can hold (`1e400`) is
+/// refused. Guards the JSON route and text in a decimal field.
+#[test]
+fn decimals_are_carried_as_given_or_refused() {
+    let catalog = numeric_catalog();
+    for (given, rendered) in [
+        ("0.1", "0.1"),
+        ("2.5", "2.5"),
+        ("-0.000015", "-0.000015"),
+        ("1e-7", "1e-7"),
+        (
+            "3.14159265358979323846264338327950288",
+            "3.14159265358979323846264338327950288",
+        ),
+        ("12345678901234567890.5", "12345678901234567890.5"),
+        ("9007199254740993", "9007199254740993"),
+        ("1.00000000000000000000001e5", "1.00000000000000000000001e5"),
+        // The same number, without the `+` a URL query reads as a space.
+        (
+            "1.00000000000000000000001e+5",
+            "1.00000000000000000000001e5",
+        ),
+    ] {
+        for text in [
+            format!(r#"{{"ratio": {given}, "other": {given}, "label": {given}}}"#),
+            format!(r#"{{"ratio": "{given}", "other": {given}, "label": {given}}}"#),
+        ] {
+            let data = CallData::from_json_in(&text, &catalog).unwrap();
+            assert_eq!(
+                render_json(r##"[#ratio#, #other#, "#label#"]"##, &data),
+                format!(r#"[{rendered}, {rendered}, "{given}"]"#),
+                "{text}"
+            );
+        }
+    }
+    let err = CallData::from_json_in(r#"{"ratio": 1e400}"#, &catalog).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Serde, "{err}");
+}
+
+/// Call data's JSON is read by its own reader now, to keep each number's
+/// text: guards that it keeps the limits the reading had (128 nesting
+/// levels, 256-byte names, 10,000 fields), at the limit and one past.
+#[test]
+fn call_data_json_keeps_its_limits() {
+    let nested = |levels: usize| format!("{}1{}", "{\"a\": ".repeat(levels), "}".repeat(levels));
+    CallData::from_json(&nested(127)).unwrap();
+    let err = CallData::from_json(&nested(129)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Serde, "{err}");
+    let name = |bytes: usize| format!("{{\"{}\": 1}}", "n".repeat(bytes));
+    CallData::from_json(&name(256)).unwrap();
+    let err = CallData::from_json(&name(257)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidCallData, "{err}");
+    let fields = |count: usize| {
+        let fields: Vec<String> = (0..count).map(|i| format!("\"f{i}\": {i}")).collect();
+        format!("{{{}}}", fields.join(","))
+    };
+    assert_eq!(CallData::from_json(&fields(10_000)).unwrap().len(), 10_000);
+    let err = CallData::from_json(&fields(10_001)).unwrap_err();
+    assert!(err.message().contains("10000"), "{err}");
+    // A key that repeats keeps its last value, as serde_json's map did.
+    let data = CallData::from_json(r#"{"ani": "1", "ani": "2"}"#).unwrap();
+    assert_eq!(data.get("ani"), Some(&Value::from("2")));
+    assert_eq!(data.len(), 1);
+}
+
 /// A `Retry-After` too large to represent (delta-seconds past `u64`) was
 /// ignored, so the schedule's short delay applied to a receiver asking for
 /// the longest wait. Guards that every form of a too-long wait (seconds
