@@ -164,6 +164,41 @@ fn call_data_json_keeps_its_limits() {
     assert_eq!(data.len(), 1);
 }
 
+/// A realtime update's sequence past `i64::MAX` was clamped to
+/// `9223372036854775807`. Guards that the webhook receives the sequence
+/// given, and that the delivery ids of such updates differ.
+#[test]
+fn status_update_sequences_are_never_clamped() {
+    let registry = Registry::from_config(
+        &serde_json::from_value(json!({
+            "services": [service(json!({
+                "body": {"kind": "json", "template": "{\"seq\": #sequence#, \"text\": \"#sequence#\"}"},
+            }))],
+            "webhooks": [{
+                "id": WEBHOOK, "event": "Call Status Change", "service": SERVICE,
+                "created_at": "2024-12-02T21:00:00Z", "scopes": ["S"],
+            }],
+        }))
+        .unwrap(),
+        Catalog::standard().clone(),
+    )
+    .unwrap();
+    let at = t("2024-12-02T21:00:00Z");
+    let mut ids = Vec::new();
+    for sequence in [i64::MAX as u64, i64::MAX as u64 + 1, u64::MAX] {
+        let mut dispatch = registry.status_change(&call(), "answered", sequence, at);
+        assert!(dispatch.errors.is_empty(), "{:?}", dispatch.errors);
+        let outgoing = dispatch.requests.remove(0);
+        assert_eq!(
+            std::str::from_utf8(outgoing.request.body()).unwrap(),
+            format!(r#"{{"seq": {sequence}, "text": "{sequence}"}}"#)
+        );
+        ids.push(outgoing.delivery.to_string());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 3);
+}
+
 /// A `Retry-After` too large to represent (delta-seconds past `u64`) was
 /// ignored, so the schedule's short delay applied to a receiver asking for
 /// the longest wait. Guards that every form of a too-long wait (seconds
