@@ -256,7 +256,8 @@ impl CallData {
     ///
     /// Nested objects are flattened with dots (`{"customer": {"id": 1}}`
     /// gives `customer.id`), at most 128 levels deep; a name may be 256
-    /// bytes long, and there may be 10,000 fields. Timestamps are read from RFC 3339 text, ANSI
+    /// bytes long, a value (text, or a number's digits) 1 MiB, and there
+    /// may be 10,000 fields. Timestamps are read from RFC 3339 text, ANSI
     /// SQL text (`2020-04-22 00:00:00.0000`, taken as UTC) or Unix seconds;
     /// durations from whole or fractional seconds or `HH:MM:SS` text. Fields
     /// the catalog does not know keep the type JSON gives them.
@@ -273,7 +274,7 @@ impl CallData {
     /// Text that is not JSON, or nested past 128 levels, or holding a
     /// number past `f64`'s range, is an error of kind [`ErrorKind::Serde`]
     /// with its position. A value that does not convert to its field's
-    /// type, an array, a document that is not an
+    /// type, a value over 1 MiB, an array, a document that is not an
     /// object, a name over 256 bytes or more than 10,000 fields is an error
     /// of kind [`ErrorKind::InvalidCallData`] naming the field.
     ///
@@ -532,6 +533,12 @@ pub(crate) const LONGEST_FIELD_NAME: usize = 256;
 /// The most fields one call data read from JSON may hold.
 pub(crate) const MOST_FIELDS: usize = 10_000;
 
+/// The most bytes one call value may hold, as text or as a number's
+/// digits: 1 MiB. Four times the 256 KiB message Amazon SNS takes by
+/// default, and as much as it takes at most; a call's longest values
+/// (transcripts, notes) are far shorter.
+pub(crate) const LONGEST_VALUE: usize = 1 << 20;
+
 fn flatten_into(
     catalog: &Catalog,
     data: &mut CallData,
@@ -663,6 +670,18 @@ pub(crate) fn convert_raw(
     name: &str,
     raw: Raw<'_>,
 ) -> Result<Value, Error> {
+    if let Raw::Str(text) | Raw::Number(text) = raw {
+        if text.len() > LONGEST_VALUE {
+            return Err(Error::new(
+                ErrorKind::InvalidCallData,
+                format!(
+                    "field `{}` is longer than the limit of {LONGEST_VALUE} bytes for one value",
+                    shown(name)
+                ),
+            )
+            .in_field(name));
+        }
+    }
     let invalid = |expected: &str| {
         Error::new(
             ErrorKind::InvalidCallData,

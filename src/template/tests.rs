@@ -546,3 +546,27 @@ fn numbers_kept_as_text_print_bare_only_when_they_are_numbers() {
         r#"["1e+5"]"#
     );
 }
+
+/// A render is bounded whatever makes it long: literals alone, or a slot
+/// with the literals still to come, which the error names.
+#[test]
+fn renders_stop_at_the_limit() {
+    use super::render::LONGEST_RENDER;
+    let fits = "a".repeat(LONGEST_RENDER);
+    assert_eq!(
+        render(&fits, Context::Plain, &CallData::new()).len(),
+        LONGEST_RENDER
+    );
+    let over = compile(&format!("{fits}b"), Context::Plain).unwrap();
+    let err = over.render(&CallData::new()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UnsafeValue);
+    // The slot is refused for the literal after it.
+    let slot = compile(&format!("#ani#{}", &fits[1..]), Context::Plain).unwrap();
+    slot.render(&CallData::new().with("ani", "a")).unwrap();
+    let mut out = b"kept".to_vec();
+    let err = slot
+        .render_into(&CallData::new().with("ani", "ab"), &mut out)
+        .unwrap_err();
+    assert!(err.message().contains("`ani`"), "{err}");
+    assert_eq!(out, b"kept");
+}

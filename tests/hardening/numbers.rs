@@ -239,3 +239,102 @@ fn retry_after_too_large_is_clamped_to_the_longest_wait() {
         }
     }
 }
+
+/// The most bytes one call value may hold (1 MiB).
+const LONGEST_VALUE: usize = 1 << 20;
+
+/// The most bytes one render (a request's body) may produce (4 MiB).
+const LONGEST_RENDER: usize = 4 << 20;
+
+/// One call value had no size limit. Guards that a value of exactly the
+/// limit is read and one byte more is refused, naming the field and the
+/// limit, on every route that reads call data (JSON text, a call's JSON,
+/// a host's struct), for text and for numbers kept as digits.
+#[test]
+fn call_values_are_bounded() {
+    let at_limit = "a".repeat(LONGEST_VALUE);
+    let over = "a".repeat(LONGEST_VALUE + 1);
+    // serde_json refuses whole numbers that long; a decimal is read.
+    let digits_over = format!("0.{}1", "0".repeat(LONGEST_VALUE));
+    let read = |value: &str, quoted: bool| {
+        let value = if quoted {
+            format!("\"{value}\"")
+        } else {
+            value.to_owned()
+        };
+        let text = format!(r#"{{"customer": {{"note": {value}}}}}"#);
+        [
+            CallData::from_json(&text).map(|_| ()),
+            Call::from_json(&format!(r#"{{"data": {text}}}"#)).map(|_| ()),
+        ]
+    };
+    for result in read(&at_limit, true) {
+        result.unwrap();
+    }
+    for result in read(&over, true)
+        .into_iter()
+        .chain(read(&digits_over, false))
+    {
+        let err = result.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidCallData, "{err}");
+        assert_eq!(err.field(), Some("customer.note"), "{err}");
+        assert!(err.message().contains("1048576 bytes"), "{err}");
+        assert!(err.message().len() < 200, "{err}");
+    }
+    #[derive(serde::Serialize)]
+    struct Host<'a> {
+        note: &'a str,
+    }
+    CallData::from_serialize(&Host { note: &at_limit }).unwrap();
+    let err = CallData::from_serialize(&Host { note: &over }).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidCallData, "{err}");
+    assert_eq!(err.field(), Some("note"), "{err}");
+    assert!(err.message().contains("1048576 bytes"), "{err}");
+}
+
+/// A rendered body had no size limit: a template repeating a field could
+/// multiply one value into gigabytes. Guards that a body of exactly the
+/// limit is built and one byte more is refused as it is rendered, with an
+/// error naming the limit and the field, and that dispatch reports the
+/// webhook as failed rather than dropping it.
+#[test]
+fn rendered_bodies_are_bounded() {
+    // `{"ani": "` and `"}` around the value.
+    let around = 11;
+    let registry = load(json!({})).unwrap();
+    let at = t("2024-12-02T21:00:00Z");
+    let mut fits = call();
+    fits.data = CallData::new().with("ani", "a".repeat(LONGEST_RENDER - around));
+    let dispatch = registry.dispatch(Event::CallHangup, &fits, at);
+    assert!(dispatch.errors.is_empty(), "{:?}", dispatch.errors);
+    assert_eq!(dispatch.requests[0].request.body().len(), LONGEST_RENDER);
+    let mut over = call();
+    over.data = CallData::new().with("ani", "a".repeat(LONGEST_RENDER - around + 1));
+    let dispatch = registry.dispatch(Event::CallHangup, &over, at);
+    assert!(dispatch.requests.is_empty());
+    let (webhook, err) = &dispatch.errors[0];
+    assert_eq!(webhook, WEBHOOK);
+    assert_eq!(err.kind(), ErrorKind::UnsafeValue, "{err}");
+    assert!(err.message().contains("4194304 bytes"), "{err}");
+    assert!(err.message().contains("`ani`"), "{err}");
+    assert!(err.field().unwrap().starts_with("body"), "{err}");
+    // Many small values, each within its own limit, make a body too large
+    // just the same: the body is bounded, not only each value.
+    let repeated = load(json!({
+        "body": {"kind": "json", "template": format!("[{}\"\"]", "\"#ani#\",".repeat(8))},
+    }))
+    .unwrap();
+    let mut many = call();
+    many.data = CallData::new().with("ani", "a".repeat(LONGEST_VALUE));
+    let dispatch = repeated.dispatch(Event::CallHangup, &many, at);
+    assert!(dispatch.requests.is_empty());
+    assert_eq!(dispatch.errors[0].1.kind(), ErrorKind::UnsafeValue);
+    // The engine's own renders are bounded alike.
+    let plain = Template::compile("#ani##ani#", Context::Plain, &Options::default()).unwrap();
+    let half = CallData::new().with("ani", "a".repeat(LONGEST_RENDER / 2));
+    assert_eq!(plain.render(&half).unwrap().len(), LONGEST_RENDER);
+    let err = plain
+        .render(&CallData::new().with("ani", "a".repeat(LONGEST_RENDER / 2 + 1)))
+        .unwrap_err();
+    assert!(err.message().contains("4194304 bytes"), "{err}");
+}
