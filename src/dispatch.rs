@@ -489,8 +489,9 @@ impl Registry {
             event_time: Value::from(at),
             delivery_id: delivery.as_str(),
             status: realtime.map(|(status, _)| status),
-            sequence: realtime
-                .map(|(_, sequence)| Value::Integer(i64::try_from(sequence).unwrap_or(i64::MAX))),
+            // Past `i64::MAX`, the sequence is kept as its digits: never
+            // clamped, or receivers would see two updates as one.
+            sequence: realtime.map(|(_, sequence)| Value::from(sequence)),
         };
         let layers = Layers {
             builtins: &builtins,

@@ -129,7 +129,8 @@ pub enum ErrorKind {
     /// A field needed at render time has no value and the policy is to fail.
     MissingValue,
     /// A value cannot stand where it is placed without changing the structure
-    /// around it (CR, LF or NUL in a header, `..` as a URL path segment).
+    /// around it (CR, LF or NUL in a header, `..` as a URL path segment), or
+    /// would make a rendered body, URL or header longer than 4 MiB.
     UnsafeValue,
     /// Call data is not of the shape or type expected.
     InvalidCallData,

@@ -310,9 +310,14 @@ impl RetryPolicy {
     /// 9110), held within the policy's bounds.
     fn retry_after(&self, value: &str, now: DateTime<Utc>) -> Option<Duration> {
         let value = value.trim();
-        let wait = match value.parse::<u64>() {
-            Ok(seconds) => Duration::from_secs(seconds),
-            Err(_) => (http_date(value)? - now).to_std().unwrap_or_default(),
+        let wait = if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+            // Delay-seconds too many for a `u64` ask for longer than any
+            // policy waits: the longest wait, not the schedule's.
+            value
+                .parse::<u64>()
+                .map_or(Duration::MAX, Duration::from_secs)
+        } else {
+            (http_date(value)? - now).to_std().unwrap_or_default()
         };
         // Not `clamp`, which panics on a policy whose bounds cross.
         Some(wait.max(self.retry_after_min).min(self.retry_after_max))
@@ -555,6 +560,13 @@ mod tests {
         );
         assert_eq!(
             with("9999999"),
+            Decision::Retry {
+                at: t("2015-10-22T07:27:00Z")
+            }
+        );
+        // Too many seconds for a `u64` is the longest wait, not garbage.
+        assert_eq!(
+            with("99999999999999999999"),
             Decision::Retry {
                 at: t("2015-10-22T07:27:00Z")
             }

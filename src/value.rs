@@ -17,6 +17,14 @@ pub enum Value {
     Integer(i64),
     /// A number with a fractional part.
     Decimal(f64),
+    /// A number as the text it was given in, where [`Value::Integer`] or
+    /// [`Value::Decimal`] would change it: a whole number past the range of
+    /// `i64` (`18446744073709551616`), or a decimal with more digits than
+    /// an `f64` holds. It prints exactly as given, so a number is carried
+    /// or refused, never rounded. The text is a JSON number with no `+`
+    /// (call data writes `1e+5` as `1e5`); other text renders escaped, as
+    /// text.
+    Number(String),
     /// True or false.
     Bool(bool),
     /// A point in time, keeping the UTC offset it was given with.
@@ -43,6 +51,8 @@ impl Value {
             Value::Text(_) => FieldType::Text,
             Value::Integer(_) => FieldType::Integer,
             Value::Decimal(_) => FieldType::Decimal,
+            Value::Number(text) if is_whole(text) => FieldType::Integer,
+            Value::Number(_) => FieldType::Decimal,
             Value::Bool(_) => FieldType::Boolean,
             Value::Timestamp(_) => FieldType::Timestamp,
             Value::Duration(_) => FieldType::Duration,
@@ -76,9 +86,24 @@ impl From<u32> for Value {
     }
 }
 impl From<u64> for Value {
-    /// A whole number; one past `i64::MAX` becomes a decimal.
+    /// A whole number; one past `i64::MAX` is kept as its digits
+    /// ([`Value::Number`]).
     fn from(v: u64) -> Value {
-        i64::try_from(v).map_or(Value::Decimal(v as f64), Value::Integer)
+        i64::try_from(v).map_or_else(|_| Value::Number(v.to_string()), Value::Integer)
+    }
+}
+impl From<u128> for Value {
+    /// A whole number; one past `i64::MAX` is kept as its digits
+    /// ([`Value::Number`]).
+    fn from(v: u128) -> Value {
+        i64::try_from(v).map_or_else(|_| Value::Number(v.to_string()), Value::Integer)
+    }
+}
+impl From<i128> for Value {
+    /// A whole number; one outside `i64` is kept as its digits
+    /// ([`Value::Number`]).
+    fn from(v: i128) -> Value {
+        i64::try_from(v).map_or_else(|_| Value::Number(v.to_string()), Value::Integer)
     }
 }
 impl From<usize> for Value {
@@ -147,6 +172,48 @@ impl<T: Into<Value>> From<Option<T>> for Value {
     fn from(v: Option<T>) -> Value {
         v.map_or(Value::Null, Into::into)
     }
+}
+
+/// Whether a JSON number's text is a whole number (no fraction, no
+/// exponent).
+pub(crate) fn is_whole(number: &str) -> bool {
+    !number.bytes().any(|b| matches!(b, b'.' | b'e' | b'E'))
+}
+
+/// Whether `text` is a JSON number: `-`, then `0` or digits not led by
+/// `0`, then an optional fraction and exponent.
+pub(crate) fn is_json_number(text: &str) -> bool {
+    let bytes = text.strip_prefix('-').unwrap_or(text).as_bytes();
+    let digits = |from: usize| {
+        bytes[from.min(bytes.len())..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count()
+    };
+    let whole = digits(0);
+    if whole == 0 || (whole > 1 && bytes[0] == b'0') {
+        return false;
+    }
+    let mut at = whole;
+    if bytes.get(at) == Some(&b'.') {
+        let fraction = digits(at + 1);
+        if fraction == 0 {
+            return false;
+        }
+        at += 1 + fraction;
+    }
+    if matches!(bytes.get(at), Some(b'e' | b'E')) {
+        at += 1;
+        if matches!(bytes.get(at), Some(b'+' | b'-')) {
+            at += 1;
+        }
+        let exponent = digits(at);
+        if exponent == 0 {
+            return false;
+        }
+        at += exponent;
+    }
+    at == bytes.len()
 }
 
 /// The declared type of a catalog field; in configuration, its name in

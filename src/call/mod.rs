@@ -1,8 +1,10 @@
 //! Call data: the typed values of one call, or of one agent segment of a
 //! call, and the call as a host reports it.
 
+mod json;
 mod serialize;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -12,9 +14,11 @@ use chrono::{DateTime, NaiveDateTime};
 use serde::Serialize;
 
 use crate::catalog::{Catalog, FieldKey, FieldSpec, Positions};
-use crate::error::{json_error, shown, Error, ErrorKind};
+use crate::error::{shown, Error, ErrorKind};
 use crate::secret::REDACTED;
 use crate::value::{FieldType, Value};
+
+use json::Json;
 
 /// Where a render looks values up: one [`CallData`], or several layered
 /// (dispatch puts its own fields over a segment's over the call's).
@@ -251,19 +255,28 @@ impl CallData {
     /// value to its type in `catalog`.
     ///
     /// Nested objects are flattened with dots (`{"customer": {"id": 1}}`
-    /// gives `customer.id`); a name may be 256 bytes long, and there may be
-    /// 10,000 fields. Timestamps are read from RFC 3339 text, ANSI SQL
-    /// text (`2020-04-22 00:00:00.0000`, taken as UTC) or Unix seconds;
+    /// gives `customer.id`), at most 128 levels deep; a name may be 256
+    /// bytes long, a value (text, or a number's digits) 1 MiB, and there
+    /// may be 10,000 fields. Timestamps are read from RFC 3339 text, ANSI
+    /// SQL text (`2020-04-22 00:00:00.0000`, taken as UTC) or Unix seconds;
     /// durations from whole or fractional seconds or `HH:MM:SS` text. Fields
     /// the catalog does not know keep the type JSON gives them.
     ///
+    /// Numbers never change: an integer is an `i64` where it fits and its
+    /// digits ([`Value::Number`]) where not (`18446744073709551616`); a
+    /// decimal is an `f64` where the `f64` prints as the number written
+    /// (`0.1`, `1e-7`) and its text where it would be rounded
+    /// (`3.14159265358979323846`); a number in a text field is its text as
+    /// written. A number past what an `f64` can hold (`1e400`) is refused.
+    ///
     /// # Errors
     ///
-    /// Text that is not JSON is an error of kind [`ErrorKind::Serde`] with
-    /// its position. A value that does not convert to its field's type, an
-    /// array, a document that is not an object, a name over 256 bytes or more
-    /// than 10,000 fields is an error of kind [`ErrorKind::InvalidCallData`]
-    /// naming the field.
+    /// Text that is not JSON, or nested past 128 levels, or holding a
+    /// number past `f64`'s range, is an error of kind [`ErrorKind::Serde`]
+    /// with its position. A value that does not convert to its field's
+    /// type, a value over 1 MiB, an array, a document that is not an
+    /// object, a name over 256 bytes or more than 10,000 fields is an error
+    /// of kind [`ErrorKind::InvalidCallData`] naming the field.
     ///
     /// # Examples
     ///
@@ -278,9 +291,7 @@ impl CallData {
     /// # Ok::<(), callhook::Error>(())
     /// ```
     pub fn from_json_in(text: &str, catalog: &Catalog) -> Result<CallData, Error> {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| json_error(ErrorKind::Serde, text, e))?;
-        CallData::from_value_in(&value, catalog)
+        CallData::from_value_in(&Json::parse(text)?, catalog)
     }
 
     /// Reads call data from any `Serialize` value that serialises as an
@@ -298,7 +309,7 @@ impl CallData {
     /// struct or map, typed by `catalog` as [`CallData::from_json_in`] types
     /// JSON, written straight into the call data. A `std::time::Duration`
     /// is a duration and a `SystemTime` a timestamp, and integers of every
-    /// width keep their value.
+    /// width keep their value (past `i64`, as digits: [`Value::Number`]).
     ///
     /// # Errors
     ///
@@ -331,8 +342,8 @@ impl CallData {
         Ok(data)
     }
 
-    fn from_value_in(value: &serde_json::Value, catalog: &Catalog) -> Result<CallData, Error> {
-        let serde_json::Value::Object(map) = value else {
+    fn from_value_in(value: &Json<'_>, catalog: &Catalog) -> Result<CallData, Error> {
+        let Json::Object(map) = value else {
             return Err(Error::new(
                 ErrorKind::InvalidCallData,
                 "call data must be a JSON object",
@@ -446,46 +457,47 @@ impl Call {
     /// # Ok::<(), callhook::Error>(())
     /// ```
     pub fn from_json_in(text: &str, catalog: &Catalog) -> Result<Call, Error> {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| json_error(ErrorKind::Serde, text, e))?;
-        Call::from_value_in(&value, catalog)
+        Call::from_value_in(&Json::parse(text)?, catalog)
     }
 
-    fn from_value_in(value: &serde_json::Value, catalog: &Catalog) -> Result<Call, Error> {
+    fn from_value_in(value: &Json<'_>, catalog: &Catalog) -> Result<Call, Error> {
         let invalid = |message: &str| Error::new(ErrorKind::InvalidCallData, message.to_owned());
-        let serde_json::Value::Object(map) = value else {
+        let Json::Object(map) = value else {
             return Err(invalid("a call must be a JSON object"));
         };
         if let Some(key) = map
-            .keys()
-            .find(|k| !matches!(k.as_str(), "id" | "scopes" | "data" | "segments"))
+            .iter()
+            .map(|(k, _)| k)
+            .find(|k| !matches!(&***k, "id" | "scopes" | "data" | "segments"))
         {
             return Err(invalid(&format!(
                 "unknown key `{key}` in a call, expected `id`, `scopes`, `data` or `segments`"
             )));
         }
-        let id = match map.get("id") {
+        let id = match Json::get(map, "id") {
             None => String::new(),
-            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(Json::Str(s)) => s.clone().into_owned(),
             Some(_) => return Err(invalid("a call's `id` must be a string")),
         };
-        let scopes = match map.get("scopes") {
+        let scopes = match Json::get(map, "scopes") {
             None => Vec::new(),
-            Some(serde_json::Value::Array(items)) => items
+            Some(Json::Array(items)) => items
                 .iter()
-                .map(|item| item.as_str().map(str::to_owned))
+                .map(|item| match item {
+                    Json::Str(s) => Some(s.clone().into_owned()),
+                    _ => None,
+                })
                 .collect::<Option<Vec<_>>>()
                 .ok_or_else(|| invalid("a call's `scopes` must be an array of strings"))?,
             Some(_) => return Err(invalid("a call's `scopes` must be an array of strings")),
         };
         let data = CallData::from_value_in(
-            map.get("data")
-                .ok_or_else(|| invalid("a call needs a `data` object"))?,
+            Json::get(map, "data").ok_or_else(|| invalid("a call needs a `data` object"))?,
             catalog,
         )?;
-        let segments = match map.get("segments") {
+        let segments = match Json::get(map, "segments") {
             None => Vec::new(),
-            Some(serde_json::Value::Array(items)) => items
+            Some(Json::Array(items)) => items
                 .iter()
                 .enumerate()
                 .map(|(i, item)| {
@@ -521,11 +533,17 @@ pub(crate) const LONGEST_FIELD_NAME: usize = 256;
 /// The most fields one call data read from JSON may hold.
 pub(crate) const MOST_FIELDS: usize = 10_000;
 
+/// The most bytes one call value may hold, as text or as a number's
+/// digits: 1 MiB. Four times the 256 KiB message Amazon SNS takes by
+/// default, and as much as it takes at most; a call's longest values
+/// (transcripts, notes) are far shorter.
+pub(crate) const LONGEST_VALUE: usize = 1 << 20;
+
 fn flatten_into(
     catalog: &Catalog,
     data: &mut CallData,
     prefix: &str,
-    map: &serde_json::Map<String, serde_json::Value>,
+    map: &[(Cow<'_, str>, Json<'_>)],
 ) -> Result<(), Error> {
     for (key, value) in map {
         let length = if prefix.is_empty() {
@@ -549,11 +567,11 @@ fn flatten_into(
             ));
         }
         let name = if prefix.is_empty() {
-            key.clone()
+            key.clone().into_owned()
         } else {
             format!("{prefix}.{key}")
         };
-        if let serde_json::Value::Object(inner) = value {
+        if let Json::Object(inner) = value {
             // `std::time::Duration` and `SystemTime` serialise as these
             // objects; they are one value each, not fields of their own.
             if let Some(value) = std_time(inner) {
@@ -571,8 +589,12 @@ fn flatten_into(
 
 /// A `Duration` (`{"secs", "nanos"}`) or `SystemTime`
 /// (`{"secs_since_epoch", "nanos_since_epoch"}`) as serde writes them.
-fn std_time(map: &serde_json::Map<String, serde_json::Value>) -> Option<Value> {
-    let field = |name: &str| map.get(name).and_then(serde_json::Value::as_u64);
+fn std_time(map: &[(Cow<'_, str>, Json<'_>)]) -> Option<Value> {
+    let field = |name: &str| match Json::get(map, name)? {
+        Json::Number(Raw::I64(n), _) => u64::try_from(*n).ok(),
+        Json::Number(Raw::U64(n), _) => Some(*n),
+        _ => None,
+    };
     if map.len() != 2 {
         return None;
     }
@@ -595,6 +617,8 @@ pub(crate) enum Raw<'a> {
     I64(i64),
     U64(u64),
     F64(f64),
+    /// A number as written, where none of the above carries it exactly.
+    Number(&'a str),
     Str(&'a str),
 }
 
@@ -607,28 +631,27 @@ impl fmt::Display for Raw<'_> {
             Raw::I64(n) => write!(f, "{n}"),
             Raw::U64(n) => write!(f, "{n}"),
             Raw::F64(n) => write!(f, "{n}"),
+            Raw::Number(n) => f.write_str(n),
             Raw::Str(s) => write!(f, "{}", serde_json::Value::from(*s)),
         }
     }
 }
 
-fn convert(catalog: &Catalog, name: &str, value: &serde_json::Value) -> Result<Value, Error> {
-    use serde_json::Value as J;
+fn convert(catalog: &Catalog, name: &str, value: &Json<'_>) -> Result<Value, Error> {
+    let field_type = catalog.get(name).map(FieldSpec::field_type);
     let raw = match value {
-        J::Null => Raw::Null,
-        J::Bool(b) => Raw::Bool(*b),
-        J::String(s) => Raw::Str(s),
-        J::Number(n) => match (n.as_i64(), n.as_u64()) {
-            (Some(i), _) => Raw::I64(i),
-            (None, Some(u)) => Raw::U64(u),
-            _ => Raw::F64(n.as_f64().unwrap_or(f64::NAN)),
-        },
+        Json::Null => Raw::Null,
+        Json::Bool(b) => Raw::Bool(*b),
+        Json::Str(s) => Raw::Str(s),
+        // A number in a text field is the text it was written as.
+        Json::Number(_, text) if field_type == Some(FieldType::Text) => Raw::Number(text),
+        Json::Number(n, _) => *n,
         // Objects are flattened before this; either is refused here.
-        J::Array(_) | J::Object(_) => return Err(not_scalar(name)),
+        Json::Array(_) | Json::Object(_) => return Err(not_scalar(name)),
     };
     let spec = catalog.get(name);
     convert_raw(
-        spec.map(FieldSpec::field_type),
+        field_type,
         || spec.is_some_and(FieldSpec::is_secret),
         name,
         raw,
@@ -655,19 +678,32 @@ pub(crate) fn convert_raw(
     name: &str,
     raw: Raw<'_>,
 ) -> Result<Value, Error> {
+    if let Raw::Str(text) | Raw::Number(text) = raw {
+        if text.len() > LONGEST_VALUE {
+            return Err(Error::new(
+                ErrorKind::InvalidCallData,
+                format!(
+                    "field `{}` is longer than the limit of {LONGEST_VALUE} bytes for one value",
+                    shown(name)
+                ),
+            )
+            .in_field(name));
+        }
+    }
     let invalid = |expected: &str| {
         let message = if secret() {
-            format!("field `{name}` is not a valid {expected} (a secret: its value is not shown)")
+            format!(
+                "field `{}` is not a valid {expected} (a secret: its value is not shown)",
+                shown(name)
+            )
         } else {
-            format!("field `{name}` is not a valid {expected}: `{raw}`")
+            format!(
+                "field `{}` is not a valid {expected}: `{}`",
+                shown(name),
+                shown(&raw.to_string())
+            )
         };
         Error::new(ErrorKind::InvalidCallData, message).in_field(name)
-    };
-    let number = |raw: Raw<'_>| match raw {
-        Raw::I64(n) => Some(n as f64),
-        Raw::U64(n) => Some(n as f64),
-        Raw::F64(n) => Some(n),
-        _ => None,
     };
     Ok(match (raw, field_type) {
         (Raw::Null, _) => Value::Null,
@@ -676,21 +712,61 @@ pub(crate) fn convert_raw(
         }
         (_, Some(FieldType::Duration)) => parse_duration(raw).ok_or_else(|| invalid("duration"))?,
         (Raw::Str(s), Some(FieldType::Integer)) => {
-            Value::Integer(s.trim().parse().map_err(|_| invalid("integer"))?)
+            integer_text(s.trim()).ok_or_else(|| invalid("integer"))?
         }
         (Raw::Str(s), Some(FieldType::Decimal)) => {
-            Value::Decimal(s.trim().parse().map_err(|_| invalid("decimal"))?)
+            let s = s.trim();
+            let n: f64 = s.parse().map_err(|_| invalid("decimal"))?;
+            if n.is_finite() && crate::value::is_json_number(s) && !json::prints_as(s, n) {
+                Value::Number(number_text(s))
+            } else {
+                Value::Decimal(n)
+            }
         }
         (Raw::Str(s), _) => Value::Text(s.to_owned()),
         (_, Some(FieldType::Text)) => Value::Text(raw.to_string()),
         (Raw::Bool(b), _) => Value::Bool(b),
-        (_, Some(FieldType::Decimal)) => {
-            Value::Decimal(number(raw).ok_or_else(|| invalid("decimal"))?)
+        // A whole number in a decimal field is a decimal where an `f64`
+        // holds it and prints it digit for digit (up to 2^53), and kept
+        // whole beyond, where it would print rounded.
+        (Raw::I64(n), Some(FieldType::Decimal)) if n.unsigned_abs() <= EXACT_IN_F64 => {
+            Value::Decimal(n as f64)
         }
+        (Raw::U64(n), Some(FieldType::Decimal)) if n <= EXACT_IN_F64 => Value::Decimal(n as f64),
         (Raw::I64(n), _) => Value::Integer(n),
         (Raw::U64(n), _) => Value::from(n),
         (Raw::F64(n), _) => Value::Decimal(n),
+        (Raw::Number(n), _) => Value::Number(number_text(n)),
     })
+}
+
+/// A JSON number's text as a [`Value::Number`] keeps it: an exponent's `+`
+/// dropped (`1e+5` is `1e5`), since a `+` in a URL query reads as a space.
+fn number_text(text: &str) -> String {
+    text.replace("e+", "e").replace("E+", "E")
+}
+
+/// The largest whole number every smaller one of which an `f64` holds
+/// exactly: 2^53.
+const EXACT_IN_F64: u64 = 1 << 53;
+
+/// Text that is a whole number, as an integer: an `i64` where it fits, its
+/// digits ([`Value::Number`], without a `+` or leading zeros) where not.
+fn integer_text(text: &str) -> Option<Value> {
+    if let Ok(n) = text.parse::<i64>() {
+        return Some(Value::Integer(n));
+    }
+    let (sign, digits) = match text.as_bytes().first()? {
+        b'-' => ("-", &text[1..]),
+        b'+' => ("", &text[1..]),
+        _ => ("", text),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let digits = digits.trim_start_matches('0');
+    // Text that fit an `i64` parsed above, so some digit is not zero.
+    Some(Value::Number(format!("{sign}{digits}")))
 }
 
 fn parse_timestamp(raw: Raw<'_>) -> Option<Value> {
@@ -724,6 +800,9 @@ fn parse_duration(raw: Raw<'_>) -> Option<Value> {
             u64::try_from(secs).ok()?,
         ))),
         Raw::F64(secs) => Duration::try_from_secs_f64(secs).ok().map(Value::Duration),
+        Raw::Number(secs) => Duration::try_from_secs_f64(secs.parse().ok()?)
+            .ok()
+            .map(Value::Duration),
         Raw::Str(s) => {
             let mut parts = s.trim().split(':');
             let (h, m, sec) = (parts.next()?, parts.next()?, parts.next()?);
@@ -914,7 +993,11 @@ mod tests {
         assert_eq!(data.get("tags.7"), Some(&Value::from("gold")));
         assert_eq!(data.get("nothing"), Some(&Value::Null));
         assert_eq!(data.get("grade"), Some(&Value::from("A")));
-        assert!(matches!(data.get("big"), Some(Value::Decimal(_))));
+        // Past `u64`, a host's integer keeps its digits, never rounded.
+        assert_eq!(
+            data.get("big"),
+            Some(&Value::Number("18446744073709551616".into()))
+        );
         let err = CallData::from_serialize(&json!({"tags": [1, 2]})).unwrap_err();
         assert_eq!(err.field(), Some("tags"));
         assert!(CallData::from_serialize(&Channel::Chat { _room: 1 }).is_err());

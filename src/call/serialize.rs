@@ -464,7 +464,8 @@ impl<'a> ser::Serializer for Field<'a, '_> {
         match (i64::try_from(v), u64::try_from(v)) {
             (Ok(v), _) => self.raw(Raw::I64(v)),
             (_, Ok(v)) => self.raw(Raw::U64(v)),
-            _ => self.raw(Raw::F64(v as f64)),
+            // Its digits, never an `f64` that would round it.
+            _ => self.raw(Raw::Number(&v.to_string())),
         }
     }
     fn serialize_u8(self, v: u8) -> Result<(), Failed> {
@@ -485,7 +486,7 @@ impl<'a> ser::Serializer for Field<'a, '_> {
     fn serialize_u128(self, v: u128) -> Result<(), Failed> {
         match u64::try_from(v) {
             Ok(v) => self.serialize_u64(v),
-            Err(_) => self.raw(Raw::F64(v as f64)),
+            Err(_) => self.raw(Raw::Number(&v.to_string())),
         }
     }
     fn serialize_f32(self, v: f32) -> Result<(), Failed> {

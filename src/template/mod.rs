@@ -70,7 +70,7 @@ use crate::address::AddressPolicy;
 use crate::call::{CallData, Lookup};
 use crate::catalog::{Catalog, Positions};
 use crate::error::{Error, ErrorKind};
-use render::{Extra, Shared, Spot, Step};
+use render::{Extra, Shared, Spot, Step, LONGEST_RENDER};
 
 /// The placeholder syntax of a template.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -381,9 +381,10 @@ impl Template {
     /// # Errors
     ///
     /// A value that cannot stand where it is placed (CR or LF in a header,
-    /// `..` as a URL path segment), and a URL whose rendered path has a `.`
-    /// or `..` segment however it formed, is an error of kind
-    /// [`ErrorKind::UnsafeValue`]; a missing value under
+    /// `..` as a URL path segment), a URL whose rendered path has a `.` or
+    /// `..` segment however it formed, or a render that would be longer
+    /// than 4 MiB, is an error of kind [`ErrorKind::UnsafeValue`] (the
+    /// render stops at the slot that crosses the limit); a missing value under
     /// [`Missing::Error`] one of kind [`ErrorKind::MissingValue`]. Both
     /// name the field and its position in the template.
     ///
@@ -417,6 +418,9 @@ impl Template {
     ) -> Result<(), Error> {
         let before = out.len();
         out.reserve(self.size_hint as usize);
+        if self.literals.len() > LONGEST_RENDER {
+            return Err(render::too_long(None));
+        }
         let Some(positions) = self.names.as_deref() else {
             // No slots: the literals are the whole render.
             out.extend_from_slice(&self.literals);
@@ -435,7 +439,19 @@ impl Template {
                 .unwrap_or((literals, &[]));
             out.extend_from_slice(literal);
             literals = rest;
-            if let Err(e) = step.slot.bind(&shared).render(data, out) {
+            let slot = step.slot.bind(&shared);
+            // Checked after each slot, with the literals still to come,
+            // so a template repeating a field stops at the limit rather
+            // than multiplying a value, and the slot that crosses it is
+            // named.
+            let rendered = slot.render(data, out).and_then(|()| {
+                if out.len() - before + literals.len() > LONGEST_RENDER {
+                    Err(slot.too_long())
+                } else {
+                    Ok(())
+                }
+            });
+            if let Err(e) = rendered {
                 out.truncate(before);
                 return Err(match self.spots.get(i) {
                     Some(spot) => e.at_spot(spot.fragment, spot.offset),
@@ -443,7 +459,8 @@ impl Template {
                 });
             }
         }
-        // The literal after the last placeholder.
+        // The literal after the last placeholder, which the last check
+        // counted.
         out.extend_from_slice(literals);
         self.check_rendered(out, before)
     }

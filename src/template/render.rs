@@ -143,9 +143,35 @@ impl std::ops::Deref for Bound<'_> {
     }
 }
 
+/// The most bytes one render may produce (a request's body, URL or
+/// header value): 4 MiB. Four times the largest message Amazon SNS takes
+/// (1 MiB, 256 KiB by default) and nginx's default `client_max_body_size`
+/// (1 MiB), beyond which most receivers refuse a request anyway; GitHub
+/// and GitLab, with large repository events, stop at 25 MB.
+pub(crate) const LONGEST_RENDER: usize = 4 << 20;
+
+/// The error for a render that would be longer than [`LONGEST_RENDER`],
+/// naming the field that made it so where one did.
+#[cold]
+pub(crate) fn too_long(field: Option<&str>) -> Error {
+    let message = match field {
+        Some(field) => format!(
+            "field `{}` makes the rendered text longer than the limit of {LONGEST_RENDER} bytes",
+            crate::error::shown(field)
+        ),
+        None => format!("the rendered text is longer than the limit of {LONGEST_RENDER} bytes"),
+    };
+    Error::new(ErrorKind::UnsafeValue, message)
+}
+
 impl Bound<'_> {
     fn name(&self) -> &str {
         self.slot.key.name(self.shared.positions)
+    }
+
+    /// This slot made the render longer than [`LONGEST_RENDER`].
+    pub(crate) fn too_long(&self) -> Error {
+        too_long(Some(self.name()))
     }
 
     /// The slot's extra; most have none, which one test tells.
@@ -294,6 +320,11 @@ impl Bound<'_> {
                 out.extend_from_slice(b"null");
                 Ok(())
             }
+            // Built in code, it may hold anything: only a number without a
+            // `+` (a space in a URL query) stands bare.
+            Value::Number(n) if !crate::value::is_json_number(n) || n.contains('+') => {
+                self.text(n, out)
+            }
             Value::Timestamp(_) => self.formatted(self.timestamp_output, value, out),
             Value::Duration(_) => self.formatted(self.duration_output, value, out),
             // Booleans and numbers print as digits, `-`, `.`, `e`, `NaN`,
@@ -338,6 +369,8 @@ impl Bound<'_> {
             Value::Text(s) => out.extend_from_slice(s.as_bytes()),
             Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
             Value::Integer(i) => format::push_integer(out, *i),
+            // A JSON number's text, as given: digits, `-`, `+`, `.`, `e`.
+            Value::Number(n) => out.extend_from_slice(n.as_bytes()),
             Value::Decimal(d) => {
                 // Exponent form at the extremes, as serde_json prints, so
                 // every JSON parser reads the number back. Writing to a Vec

@@ -522,3 +522,51 @@ fn too_many_extras_are_refused() {
     // Said once, not for every placeholder past the limit.
     assert!(err.related().is_empty(), "{err}");
 }
+
+/// A [`Value::Number`] prints bare only where it is a JSON number without a
+/// `+`; one built in code holding anything else is escaped as text.
+#[test]
+fn numbers_kept_as_text_print_bare_only_when_they_are_numbers() {
+    let data = |n: &str| CallData::new().with("ani", crate::Value::Number(n.into()));
+    let digits = "18446744073709551616";
+    assert_eq!(
+        render("[#ani#]", Context::Json, &data(digits)),
+        format!("[{digits}]")
+    );
+    assert_eq!(
+        render("[#ani#]", Context::Json, &data("1\", \"x")),
+        r#"["1\", \"x"]"#
+    );
+    assert_eq!(
+        render("<a>#ani#</a>", Context::Xml, &data("<b/>")),
+        "<a>&lt;b/&gt;</a>"
+    );
+    assert_eq!(
+        render("[#ani#]", Context::Json, &data("1e+5")),
+        r#"["1e+5"]"#
+    );
+}
+
+/// A render is bounded whatever makes it long: literals alone, or a slot
+/// with the literals still to come, which the error names.
+#[test]
+fn renders_stop_at_the_limit() {
+    use super::render::LONGEST_RENDER;
+    let fits = "a".repeat(LONGEST_RENDER);
+    assert_eq!(
+        render(&fits, Context::Plain, &CallData::new()).len(),
+        LONGEST_RENDER
+    );
+    let over = compile(&format!("{fits}b"), Context::Plain).unwrap();
+    let err = over.render(&CallData::new()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UnsafeValue);
+    // The slot is refused for the literal after it.
+    let slot = compile(&format!("#ani#{}", &fits[1..]), Context::Plain).unwrap();
+    slot.render(&CallData::new().with("ani", "a")).unwrap();
+    let mut out = b"kept".to_vec();
+    let err = slot
+        .render_into(&CallData::new().with("ani", "ab"), &mut out)
+        .unwrap_err();
+    assert!(err.message().contains("`ani`"), "{err}");
+    assert_eq!(out, b"kept");
+}
