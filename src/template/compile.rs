@@ -323,6 +323,24 @@ impl<'o, 'c> Builder<'o, 'c> {
         map: Option<&BTreeMap<String, String>>,
     ) {
         match check(found, context, self.options, map) {
+            // A URL's path is shown whole by every view that has no call
+            // data to redact it with (`Debug` of a request or an envelope,
+            // and the logs of every proxy on the way), where a query value
+            // is redacted: a secret's value may travel in the query or the
+            // body, never in the path.
+            Ok((slot, _)) if slot.key.secret && context == Context::UrlPath => {
+                self.errors.push(
+                    Error::new(
+                        ErrorKind::InvalidUrl,
+                        format!(
+                            "field `{}` is a secret and cannot stand in a URL's path, which \
+                             logs and views show whole; send it in the query or the body",
+                            shown(found.name)
+                        ),
+                    )
+                    .at(locator.locate(found.start)),
+                );
+            }
             Ok((mut slot, extra)) => {
                 if let Some(extra) = extra {
                     let Ok(index) = u16::try_from(self.extras.len() + 1) else {

@@ -415,3 +415,40 @@ fn admin_views_of_a_configuration_redact_secrets() {
         assert!(text.contains("ani=#ani#"), "{text}");
     }
 }
+
+/// Guards the one place views without call data cannot redact: a URL's
+/// path, which they show whole (as logs and proxies do). A field declared
+/// secret may stand in the query (its value is redacted there) or the
+/// body, never in the path: refused at load, by any route into the path,
+/// with the field named.
+#[test]
+fn secret_fields_cannot_stand_in_a_url_path() {
+    let with_url = |url: &str| {
+        let mut config =
+            Config::from_json(include_str!("../../examples/configs/voicehub.json")).unwrap();
+        config
+            .resolve_secrets(|_| Some("t0k3n-for-the-crm".into()))
+            .unwrap();
+        config.services[0].url = url.into();
+        let catalog = config.catalog(Catalog::standard().clone()).unwrap();
+        Registry::from_config(&config, catalog)
+    };
+    for url in [
+        "https://crm.example.com/v/#voicemail_link#",
+        "https://crm.example.com/v/x#voicemail_link#y/z",
+        "https://crm.example.com/#voicemail_link|default:none#/x?a=1",
+    ] {
+        let err = with_url(url).unwrap_err();
+        let err = std::iter::once(&err)
+            .chain(err.related())
+            .find(|e| e.field() == Some("url"))
+            .unwrap_or_else(|| panic!("{url}: {err}"))
+            .clone();
+        assert_eq!(err.kind(), ErrorKind::InvalidUrl, "{url}: {err}");
+        assert!(err.message().contains("voicemail_link"), "{url}: {err}");
+        assert!(err.message().contains("path"), "{url}: {err}");
+        assert!(err.position().is_some(), "{url}: {err}");
+    }
+    // In the query, where views redact every value, it still loads.
+    with_url("https://crm.example.com/v?link=#voicemail_link#").unwrap();
+}
