@@ -752,7 +752,8 @@ impl ServiceConfig {
         if !url.is_static() {
             return Ok(Url::Templated(url));
         }
-        match checked {
+        // A URL with an empty query is rendered, so the `?` is dropped.
+        match checked.filter(|uri| uri.query() != Some("")) {
             Some(uri) => Ok(Url::Static(uri)),
             None => render_uri(&url, &CallData::new())
                 .map(Url::Static)
@@ -1033,6 +1034,7 @@ impl Compiled {
 fn render_uri<L: Lookup + ?Sized>(url: &Template, data: &L) -> Result<http::Uri, Error> {
     let mut rendered = Vec::with_capacity(url.size_hint());
     url.render_with(data, &mut rendered)?;
+    drop_empty_query(&mut rendered);
     refuse_dot_segments(&rendered)?;
     http::Uri::try_from(rendered).map_err(|e| {
         Error::new(
@@ -1042,6 +1044,18 @@ fn render_uri<L: Lookup + ?Sized>(url: &Template, data: &L) -> Result<http::Uri,
         .in_field("url")
         .with_source(e)
     })
+}
+
+/// Drops the `?` of an empty query, written in the template (`calls?`) or
+/// left by a value that rendered empty (`calls?#q#`). Twilio's Python
+/// validator drops it before checking a signature (as `urlparse` does) and
+/// Node's keeps it, so a request sent with it could verify in one and not
+/// the other; without it, both read the URL that was signed. A trailing `&`
+/// is kept: both keep it.
+fn drop_empty_query(url: &mut Vec<u8>) {
+    if memchr::memchr(b'?', url) == Some(url.len().wrapping_sub(1)) {
+        url.pop();
+    }
 }
 
 /// Refuses a rendered URL whose path has a `.` or `..` segment, however it
