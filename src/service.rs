@@ -1456,6 +1456,25 @@ mod tests {
         assert!(refuse_dot_segments(b"https://x.example.com/a/b?c=..").is_ok());
     }
 
+    #[test]
+    fn only_an_empty_query_loses_its_question_mark() {
+        for (rendered, sent) in [
+            ("https://x.example.com/a?", "https://x.example.com/a"),
+            ("https://x.example.com/?", "https://x.example.com/"),
+            ("https://x.example.com/a?b=?", "https://x.example.com/a?b=?"),
+            (
+                "https://x.example.com/a?b=1&",
+                "https://x.example.com/a?b=1&",
+            ),
+            ("https://x.example.com/a", "https://x.example.com/a"),
+            ("", ""),
+        ] {
+            let mut url = rendered.as_bytes().to_vec();
+            drop_empty_query(&mut url);
+            assert_eq!(url, sent.as_bytes(), "{rendered}");
+        }
+    }
+
     /// Templates keep no source: a render error is located in the
     /// configuration, in the fragment its placeholder came from.
     /// A service keeps its configuration as JSON and gives it back whole:
