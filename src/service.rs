@@ -933,7 +933,8 @@ impl ServiceConfig {
         if !url.is_static() {
             return Ok(Url::Templated(url));
         }
-        match checked {
+        // A URL with an empty query is rendered, so the `?` is dropped.
+        match checked.filter(|uri| uri.query() != Some("")) {
             Some(uri) => Ok(Url::Static(uri)),
             None => render_uri(&url, &CallData::new())
                 .map(Url::Static)
@@ -1236,6 +1237,7 @@ fn render_uri<L: Lookup + ?Sized>(url: &Template, data: &L) -> Result<http::Uri,
     let mut rendered = Vec::with_capacity(url.size_hint());
     // The engine refuses a `.` or `..` path segment in every URL it renders.
     url.render_with(data, &mut rendered)?;
+    drop_empty_query(&mut rendered);
     http::Uri::try_from(rendered).map_err(|e| {
         Error::new(
             ErrorKind::InvalidUrl,
@@ -1244,6 +1246,18 @@ fn render_uri<L: Lookup + ?Sized>(url: &Template, data: &L) -> Result<http::Uri,
         .in_field("url")
         .with_source(e)
     })
+}
+
+/// Drops the `?` of an empty query, written in the template (`calls?`) or
+/// left by a value that rendered empty (`calls?#q#`). Twilio's Python
+/// validator drops it before checking a signature (as `urlparse` does) and
+/// Node's keeps it, so a request sent with it could verify in one and not
+/// the other; without it, both read the URL that was signed. A trailing `&`
+/// is kept: both keep it.
+fn drop_empty_query(url: &mut Vec<u8>) {
+    if memchr::memchr(b'?', url) == Some(url.len().wrapping_sub(1)) {
+        url.pop();
+    }
 }
 
 impl Service {
@@ -1848,6 +1862,25 @@ mod tests {
                 Err(ErrorKind::InvalidHeader),
                 "{name}"
             );
+        }
+    }
+
+    #[test]
+    fn only_an_empty_query_loses_its_question_mark() {
+        for (rendered, sent) in [
+            ("https://x.example.com/a?", "https://x.example.com/a"),
+            ("https://x.example.com/?", "https://x.example.com/"),
+            ("https://x.example.com/a?b=?", "https://x.example.com/a?b=?"),
+            (
+                "https://x.example.com/a?b=1&",
+                "https://x.example.com/a?b=1&",
+            ),
+            ("https://x.example.com/a", "https://x.example.com/a"),
+            ("", ""),
+        ] {
+            let mut url = rendered.as_bytes().to_vec();
+            drop_empty_query(&mut url);
+            assert_eq!(url, sent.as_bytes(), "{rendered}");
         }
     }
 

@@ -7,6 +7,7 @@
 //! what a receiver uses to verify. Time is always passed in: the library
 //! never reads a clock.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use base64::engine::{general_purpose, DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -33,6 +34,27 @@ pub const SHORTEST_KEY: usize = 24;
 /// The most signatures a `webhook-signature` header may hold for
 /// [`verify_standard`]; a sender rotating keys sends two or three.
 pub const MAX_SIGNATURES: usize = 16;
+
+/// The shortest Twilio auth token a service may sign with, or
+/// [`verify_twilio`] take, in bytes. Twilio's are 32 hex characters; a
+/// short token is one an attacker can guess.
+pub const SHORTEST_TOKEN: usize = 16;
+
+/// The most form parameters a Twilio-signed request may carry: what
+/// [`verify_twilio`] takes and a service signs. Twilio's own requests carry
+/// well under 100.
+pub const MAX_PARAMETERS: usize = 10_000;
+
+/// The longest URL of a Twilio-signed request, in bytes: what
+/// [`verify_twilio`] takes and a service signs. Servers commonly refuse
+/// request lines over 8 KiB.
+pub const MAX_TWILIO_URL: usize = 16_384;
+
+/// The largest body of a Twilio-signed request, in bytes (1 MiB), and the
+/// most bytes its form parameters may hold (they are the body, decoded):
+/// what [`verify_twilio`] takes and a service signs. Twilio's requests are a
+/// few kilobytes.
+pub const MAX_TWILIO_BODY: usize = 1 << 20;
 
 /// Secrets are accepted padded or not, as the reference libraries do.
 const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -212,6 +234,10 @@ pub fn verify_standard(
 /// code-point order of name, each distinct value in sorted order, as
 /// `name` + `value`.
 ///
+/// The parameters are sorted once, so the work is `n log n` in their
+/// number. This computes any token's signature, however short: only
+/// [`verify_twilio`] and services refuse tokens under [`SHORTEST_TOKEN`].
+///
 /// # Examples
 ///
 /// ```
@@ -223,26 +249,83 @@ pub fn verify_standard(
 /// ```
 #[must_use]
 pub fn twilio_signature(token: &str, url: &str, params: &[(String, String)]) -> String {
-    let mut names: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
-    names.sort_unstable();
-    names.dedup();
-    let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(token.as_bytes())
-        .expect("HMAC accepts keys of any length");
+    twilio_tag(&twilio_key(token), url, &sorted_params(params))
+}
+
+/// The HMAC-SHA1 keyed once by the auth token, cloned for each URL.
+fn twilio_key(token: &str) -> Hmac<Sha1> {
+    <Hmac<Sha1> as Mac>::new_from_slice(token.as_bytes()).expect("HMAC accepts keys of any length")
+}
+
+/// The parameters in the order Twilio signs them: by name, then by value,
+/// each pair once. Sorting the pairs whole gives each name's distinct
+/// values in order without looking for them, which made verifying
+/// quadratic in the number of parameters.
+fn sorted_params(params: &[(String, String)]) -> Vec<(&str, &str)> {
+    let mut sorted: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    sorted
+}
+
+/// The base64 signature of `url` and parameters already sorted.
+fn twilio_tag(key: &Hmac<Sha1>, url: &str, sorted: &[(&str, &str)]) -> String {
+    let mut mac = key.clone();
     mac.update(url.as_bytes());
-    for name in names {
-        let mut values: Vec<&str> = params
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-            .collect();
-        values.sort_unstable();
-        values.dedup();
-        for value in values {
-            mac.update(name.as_bytes());
-            mac.update(value.as_bytes());
-        }
+    for (name, value) in sorted {
+        mac.update(name.as_bytes());
+        mac.update(value.as_bytes());
     }
     general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// Refuses a Twilio auth token under [`SHORTEST_TOKEN`] bytes.
+fn check_token(token: &str) -> Result<(), Error> {
+    if token.len() < SHORTEST_TOKEN {
+        return Err(signature_error(format!(
+            "the Twilio auth token is {} bytes; Twilio auth tokens are at least {SHORTEST_TOKEN}",
+            token.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a Twilio-signed request past [`MAX_PARAMETERS`],
+/// [`MAX_TWILIO_URL`] or [`MAX_TWILIO_BODY`], before any hashing: the same
+/// bounds for what a service signs and what [`verify_twilio`] takes.
+fn check_twilio_limits(url: &str, params: &[(String, String)], body: usize) -> Result<(), Error> {
+    if params.len() > MAX_PARAMETERS {
+        return Err(signature_error(format!(
+            "the request has {} form parameters; a Twilio-signed request has at most \
+             {MAX_PARAMETERS}",
+            params.len()
+        )));
+    }
+    if url.len() > MAX_TWILIO_URL {
+        return Err(signature_error(format!(
+            "the URL is {} bytes; a Twilio-signed request's is at most {MAX_TWILIO_URL}",
+            url.len()
+        )));
+    }
+    if body > MAX_TWILIO_BODY {
+        return Err(signature_error(format!(
+            "the body is {body} bytes; a Twilio-signed request's is at most {MAX_TWILIO_BODY}"
+        )));
+    }
+    let mut bytes = 0usize;
+    for (name, value) in params {
+        bytes = bytes.saturating_add(name.len()).saturating_add(value.len());
+        if bytes > MAX_TWILIO_BODY {
+            return Err(signature_error(format!(
+                "the form parameters hold more than {MAX_TWILIO_BODY} bytes, the most a \
+                 Twilio-signed request's body may"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The hex SHA-256 of a body, for Twilio's `bodySHA256` query parameter.
@@ -254,44 +337,102 @@ pub fn body_sha256(body: &[u8]) -> String {
         .collect()
 }
 
-/// The URL with its default port (`:443` for https, `:80` for http) added if
-/// absent, or removed if present, for receivers that see it the other way.
-fn other_port_form(url: &str) -> Option<String> {
-    let uri: http::Uri = url.parse().ok()?;
-    let scheme = uri.scheme_str()?;
-    let default = match scheme {
-        "https" => 443,
-        "http" => 80,
-        _ => return None,
+/// The URL without its port, and with its port (its own, or the default
+/// one added: `:443` for https, `:80` otherwise), as Twilio's Python and
+/// Node validators try it: Twilio's back ends sign one or the other. Like
+/// theirs, this works on the text (no other normalisation), so one of the
+/// two is always the URL as given.
+fn port_forms(url: &str) -> [Cow<'_, str>; 2] {
+    // `scheme://authority`, as Node's validator splits it.
+    let scheme_end = url
+        .find("://")
+        .filter(|&i| {
+            let scheme = &url.as_bytes()[..i];
+            scheme.first().is_some_and(u8::is_ascii_alphabetic)
+                && scheme
+                    .iter()
+                    .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'.' | b'-'))
+        })
+        .map(|i| i + 3);
+    let Some(scheme_end) = scheme_end else {
+        return [Cow::Borrowed(url), Cow::Borrowed(url)];
     };
-    let host = uri.host()?;
-    let rest = uri.path_and_query().map_or("", |p| p.as_str());
-    match uri.port_u16() {
-        Some(port) if port == default => Some(format!("{scheme}://{host}{rest}")),
-        Some(_) => None,
-        None => Some(format!("{scheme}://{host}:{default}{rest}")),
+    let authority_end = url[scheme_end..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| scheme_end + i);
+    let authority = &url[scheme_end..authority_end];
+    let host_start = authority.rfind('@').map_or(0, |i| i + 1);
+    // A colon starts the port only after an IPv6 literal's closing bracket.
+    let after_bracket = authority[host_start..].rfind(']').map_or(0, |i| i + 1);
+    let port_start = authority[host_start + after_bracket..]
+        .find(':')
+        .map(|i| scheme_end + host_start + after_bracket + i);
+    match port_start {
+        Some(port) => [
+            Cow::Owned(format!("{}{}", &url[..port], &url[authority_end..])),
+            Cow::Borrowed(url),
+        ],
+        None => {
+            let https = url[..scheme_end].eq_ignore_ascii_case("https://");
+            let default = if https { ":443" } else { ":80" };
+            [
+                Cow::Borrowed(url),
+                Cow::Owned(format!(
+                    "{}{default}{}",
+                    &url[..authority_end],
+                    &url[authority_end..]
+                )),
+            ]
+        }
     }
 }
 
-/// Verifies a Twilio-style signature, as Twilio's own validators do: the
-/// URL is tried as given and with its default port added or removed; for a
-/// URL carrying `bodySHA256`, that must be the SHA-256 of `body` and only the
-/// URL is signed.
+/// Every URL form Twilio's validators try for `url`: [`port_forms`], and
+/// when the URL ends in an empty `?`, the same without it (Python's
+/// validator drops it, as `urlparse` does; Node's keeps it).
+fn twilio_urls(url: &str) -> Vec<Cow<'_, str>> {
+    let mut urls = Vec::with_capacity(4);
+    urls.extend(port_forms(url));
+    if let Some(bare) = url.strip_suffix('?').filter(|bare| !bare.contains('?')) {
+        urls.extend(port_forms(bare).map(|form| Cow::Owned(form.into_owned())));
+    }
+    urls.dedup();
+    urls
+}
+
+/// Verifies a Twilio-style signature, as Twilio's own Python and Node
+/// validators do: the URL is tried without its port and with it (the
+/// default port added when it has none), and when it ends in an empty `?`,
+/// without that too; for a URL carrying `bodySHA256`, that must be the
+/// SHA-256 of `body` and only the URL is signed.
+///
+/// The work is linear in the size of the request (the parameters are sorted
+/// once, the URL forms are at most four), and bounded: a token under
+/// [`SHORTEST_TOKEN`] bytes, more than [`MAX_PARAMETERS`] parameters, a URL
+/// over [`MAX_TWILIO_URL`] bytes, or a body or parameters over
+/// [`MAX_TWILIO_BODY`] bytes are refused before anything is hashed.
+///
+/// Node's validator also tries the URL as `new URL()` re-encodes it (for
+/// back ends that signed an escaped form); this does not, as a URL callhook
+/// sends is already in that form.
 ///
 /// # Errors
 ///
-/// A `bodySHA256` that does not match the body, or a signature that
-/// matches no form of the URL, is an error of kind [`ErrorKind::Signature`].
+/// A short token, a request past a limit, a `bodySHA256` that does not match
+/// the body, or a signature that matches no form of the URL, is an error of
+/// kind [`ErrorKind::Signature`].
 ///
 /// # Examples
 ///
 /// ```
 /// use callhook::signing::{twilio_signature, verify_twilio};
 ///
+/// let token = "0123456789abcdef0123456789abcdef";
 /// let params = [("CallSid".to_owned(), "CA123".to_owned())];
-/// let url = "https://example.com/voice";
-/// let signature = twilio_signature("12345", url, &params);
-/// verify_twilio("12345", url, &params, b"CallSid=CA123", &signature)?;
+/// let signature = twilio_signature(token, "https://example.com/voice", &params);
+/// // Received behind a port Twilio did not sign.
+/// let url = "https://example.com:8443/voice";
+/// verify_twilio(token, url, &params, b"CallSid=CA123", &signature)?;
 /// # Ok::<(), callhook::Error>(())
 /// ```
 pub fn verify_twilio(
@@ -301,6 +442,8 @@ pub fn verify_twilio(
     body: &[u8],
     signature: &str,
 ) -> Result<(), Error> {
+    check_token(token)?;
+    check_twilio_limits(url, params, body.len())?;
     let body_hash = url::Url::parse(url).ok().and_then(|u| {
         u.query_pairs()
             .find(|(k, _)| k == "bodySHA256")
@@ -315,14 +458,19 @@ pub fn verify_twilio(
         }
         None => params,
     };
-    let urls = std::iter::once(url.to_owned()).chain(other_port_form(url));
-    for candidate in urls {
-        let expected = twilio_signature(token, &candidate, params);
-        if constant_time_eq(expected.as_bytes(), signature.as_bytes()) {
-            return Ok(());
-        }
+    // Sorted and keyed once; each URL form then hashes the request once.
+    let sorted = sorted_params(params);
+    let key = twilio_key(token);
+    let mut matched = false;
+    for candidate in twilio_urls(url) {
+        let expected = twilio_tag(&key, &candidate, &sorted);
+        matched |= constant_time_eq(expected.as_bytes(), signature.as_bytes());
     }
-    Err(signature_error("the `X-Twilio-Signature` does not match"))
+    if matched {
+        Ok(())
+    } else {
+        Err(signature_error("the `X-Twilio-Signature` does not match"))
+    }
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -385,9 +533,7 @@ impl Signer {
                     .map(Signer::Standard)
             }
             SigningConfig::Twilio { token } => {
-                if token.expose().is_empty() {
-                    return Err(signature_error("the Twilio auth token cannot be empty"));
-                }
+                check_token(token.expose())?;
                 Ok(Signer::Twilio(token.clone()))
             }
         }
@@ -466,6 +612,9 @@ impl Signer {
                     }
                     Vec::new()
                 };
+                // Nothing is signed that a receiver's `verify_twilio` would
+                // refuse.
+                check_twilio_limits(&url, &params, request.body().len())?;
                 let signature = twilio_signature(token.expose(), &url, &params);
                 request.headers_mut().insert(
                     HeaderName::from_static("x-twilio-signature"),
@@ -537,21 +686,88 @@ mod tests {
     }
 
     #[test]
-    fn port_forms() {
+    fn url_forms_are_those_twilio_validators_try() {
+        let forms = |url| {
+            twilio_urls(url)
+                .into_iter()
+                .map(Cow::into_owned)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(
-            other_port_form("https://a.com/x?y").as_deref(),
-            Some("https://a.com:443/x?y")
+            forms("https://a.com/x?y"),
+            ["https://a.com/x?y", "https://a.com:443/x?y"]
         );
         assert_eq!(
-            other_port_form("http://a.com:80/x").as_deref(),
-            Some("http://a.com/x")
+            forms("http://a.com:80/x"),
+            ["http://a.com/x", "http://a.com:80/x"]
         );
-        assert_eq!(other_port_form("http://a.com:8080/x"), None);
+        assert_eq!(
+            forms("http://a.com:8080/x"),
+            ["http://a.com/x", "http://a.com:8080/x"]
+        );
+        // No path, user information, an IPv6 literal, an upper-case scheme.
+        assert_eq!(
+            forms("HTTPS://a.com"),
+            ["HTTPS://a.com", "HTTPS://a.com:443"]
+        );
+        assert_eq!(
+            forms("https://u:p@a.com:8443?q"),
+            ["https://u:p@a.com?q", "https://u:p@a.com:8443?q"]
+        );
+        assert_eq!(
+            forms("https://[::1]:8443/x"),
+            ["https://[::1]/x", "https://[::1]:8443/x"]
+        );
+        assert_eq!(forms("https://[::1]/x")[1], "https://[::1]:443/x");
+        // An empty query is tried without its `?` too; a non-empty one
+        // ending in `?`, or a trailing `&`, are kept as they are.
+        assert_eq!(
+            forms("https://a.com:8443/x?"),
+            [
+                "https://a.com/x?",
+                "https://a.com:8443/x?",
+                "https://a.com/x",
+                "https://a.com:8443/x"
+            ]
+        );
+        assert_eq!(forms("https://a.com/x?a=?").len(), 2);
+        assert_eq!(forms("https://a.com/x?a=1&").len(), 2);
+        // Not a URL, or hardly one: tried as it is too, and never panics.
+        for text in [
+            "",
+            "://",
+            "a",
+            "1a://b",
+            "https://",
+            "https://:",
+            "https://@:",
+            "é://:",
+        ] {
+            assert!(forms(text).iter().any(|form| form == text), "{text}");
+        }
+    }
+
+    #[test]
+    fn sorting_once_signs_as_looking_up_each_name_did() {
+        // The order Twilio's libraries sign in: names by code point, each
+        // name's distinct values sorted.
+        let params: Vec<(String, String)> =
+            [("b", "2"), ("a", "z"), ("b", "1"), ("a", "z"), ("é", "")]
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect();
+        let mut mac = twilio_key("k");
+        mac.update("https://a.com/".as_bytes());
+        mac.update("azb1b2é".as_bytes());
+        assert_eq!(
+            twilio_signature("k", "https://a.com/", &params),
+            general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+        );
     }
 
     #[test]
     fn signing_again_replaces_and_never_adds_twice() {
-        let signer = Signer::Twilio(Secret::new("t"));
+        let signer = Signer::Twilio(Secret::new("0123456789abcdef"));
         let mut request = http::Request::new(b"{}".to_vec());
         *request.uri_mut() = "https://a.example.com/h?x=1".parse().unwrap();
         request

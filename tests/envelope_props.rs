@@ -64,7 +64,7 @@ fn registry() -> Registry {
     let config: Config = serde_json::from_value(json!({
         "services": [
             service(STANDARD, json!({"kind": "standard_webhooks", "secrets": [SECRET_NEW, SECRET_OLD]})),
-            service(TWILIO, json!({"kind": "twilio", "token": "12345"})),
+            service(TWILIO, json!({"kind": "twilio", "token": "f3a9c1e07b5d48a2c6e19b0d7f4a8e25"})),
         ],
         "webhooks": [
             webhook("6c1d8d2f-9b54-4e6f-8b10-2d3e4f5a6b01", STANDARD, 0),
@@ -269,7 +269,7 @@ proptest! {
                 let hash = format!("&bodySHA256={}", body_sha256(retry.body()));
                 prop_assert!(url.ends_with(&hash), "{} lacks {}", url, hash);
                 let signature = retry.headers()["x-twilio-signature"].to_str().unwrap();
-                prop_assert!(verify_twilio("12345", &url, &[], retry.body(), signature).is_ok());
+                prop_assert!(verify_twilio("f3a9c1e07b5d48a2c6e19b0d7f4a8e25", &url, &[], retry.body(), signature).is_ok());
             }
 
             // Any delivery id survives JSON; one receivers can read back (non-empty
