@@ -27,6 +27,9 @@
 //! - `map`: one form pair of `N` placeholders with a value map of
 //!   `limits::MAP_ENTRIES` entries (4,000; the map was copied for each
 //!   placeholder, 2.4 GB for 4,000 of each).
+//! - `unknown`: a service naming `N` unknown fields over a catalog of
+//!   `limits::FIELDS` declared ones (18,000; each searched every field for
+//!   a "did you mean", three minutes in all).
 //!
 //! Each case prints one line: the case, the time of the operation alone
 //! (building the input is not counted), what it returned, and the peak
@@ -43,10 +46,13 @@ use std::time::{Duration, Instant};
 
 use callhook::signing::{verify_standard, SigningKey};
 use callhook::template::{Context, Options, Syntax, Template};
-use callhook::{BodyConfig, CallData, Catalog, Config, Event, Pair, Registry, ServiceConfig};
+use callhook::{
+    BodyConfig, CallData, Catalog, Config, Event, FieldSpec, FieldType, Pair, Registry,
+    ServiceConfig,
+};
 
 /// Each case and its default `N`.
-const CASES: [(&str, usize); 9] = [
+const CASES: [(&str, usize); 10] = [
     ("placeholders", 10_000),
     ("unclosed", 80_000),
     ("registry", 40_000),
@@ -56,6 +62,7 @@ const CASES: [(&str, usize); 9] = [
     ("verify", 1_000),
     ("headers", 30_000),
     ("map", 4_000),
+    ("unknown", 18_000),
 ];
 
 /// The sizes the run of every case compiles placeholders at.
@@ -88,6 +95,7 @@ fn main() -> ExitCode {
         "calldata" => calldata(n),
         "headers" => headers(n),
         "map" => map(n),
+        "unknown" => unknown(n),
         _ => verify(n),
     };
     println!(
@@ -207,6 +215,21 @@ fn map(n: usize) -> (Duration, String) {
     let service = ServiceConfig::new(SERVICE, "https://crm.example.com/calls")
         .body(BodyConfig::Form { pairs: vec![pair] });
     timed(|| service.compile(Catalog::standard()))
+}
+
+/// A service naming `n` unknown fields, each near one of as many declared
+/// fields as a configuration may hold.
+fn unknown(n: usize) -> (Duration, String) {
+    let mut catalog = Catalog::standard().clone();
+    for i in 0..callhook::limits::FIELDS {
+        catalog = catalog.with(FieldSpec::new(format!("field_{i:06}"), FieldType::Text));
+    }
+    let value: String = (0..n).map(|i| format!("#fiald_{i:06}#")).collect();
+    let service =
+        ServiceConfig::new(SERVICE, "https://crm.example.com/calls").body(BodyConfig::Form {
+            pairs: vec![Pair::new("k", value)],
+        });
+    timed(|| service.compile(&catalog))
 }
 
 /// How long `f` took, and whether it succeeded (the error's kind only: a

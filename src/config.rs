@@ -6,6 +6,7 @@ use crate::address::AddressPolicy;
 use crate::catalog::{Catalog, FieldSpec};
 use crate::error::{json_error, shown, Error, ErrorKind};
 use crate::event::EventSpec;
+use crate::limits;
 use crate::service::ServiceConfig;
 use crate::webhook::WebhookConfig;
 
@@ -137,7 +138,8 @@ impl Config {
     /// # Errors
     ///
     /// An unknown preset is an error of kind [`ErrorKind::InvalidConfig`]
-    /// naming `preset` and suggesting the nearest.
+    /// naming `preset` and suggesting the nearest; more than
+    /// [`limits::FIELDS`] declared fields, one naming `fields`.
     ///
     /// # Examples
     ///
@@ -157,6 +159,18 @@ impl Config {
     /// # Ok::<(), callhook::Error>(())
     /// ```
     pub fn catalog(&self, base: Catalog) -> Result<Catalog, Error> {
+        if self.fields.len() > limits::FIELDS {
+            return Err(Error::new(
+                ErrorKind::InvalidConfig,
+                format!(
+                    "the configuration declares {} fields; at most {} are allowed \
+                     (`limits::FIELDS`)",
+                    limits::count(self.fields.len()),
+                    limits::count(limits::FIELDS)
+                ),
+            )
+            .in_field("fields"));
+        }
         let mut catalog = if self.preset.is_empty() {
             base
         } else {

@@ -81,6 +81,16 @@ pub const RETRY_ATTEMPTS: u32 = 100;
 /// send them; Svix's shortest retry is 5 s.
 pub const SHORTEST_RETRY_DELAY: Duration = Duration::from_secs(1);
 
+/// Fields a configuration may declare (`fields`): 10,000, as many as call
+/// data may carry, so a field past it could never hold a value.
+pub const FIELDS: usize = 10_000;
+
+/// Unknown field names one service's compile answers with a "did you
+/// mean" suggestion: 16. Every unknown name is still reported; past the
+/// first 16, without the search through every known field, which with
+/// thousands of each took minutes.
+pub const SUGGESTIONS: usize = 16;
+
 /// `n` with its thousands separated by commas, as messages print counts.
 pub(crate) fn count(n: usize) -> String {
     let digits = n.to_string();

@@ -411,7 +411,7 @@ fn check(
             ErrorKind::UnknownField,
             format!("unknown field `{}`", shown(found.name)),
         )
-        .with_suggestion(options.catalog.suggest(found.name)));
+        .with_suggestion(options.suggest(found.name)));
     };
     let mut format = None;
     let mut default = None;
