@@ -139,7 +139,8 @@ impl Config {
     ///
     /// An unknown preset is an error of kind [`ErrorKind::InvalidConfig`]
     /// naming `preset` and suggesting the nearest; more than
-    /// [`limits::FIELDS`] declared fields, one naming `fields`.
+    /// [`limits::FIELDS`] declared fields, one naming `fields`, and more
+    /// than [`limits::EVENTS`] declared events, one naming `events`.
     ///
     /// # Examples
     ///
@@ -170,6 +171,18 @@ impl Config {
                 ),
             )
             .in_field("fields"));
+        }
+        if self.events.len() > limits::EVENTS {
+            return Err(Error::new(
+                ErrorKind::InvalidConfig,
+                format!(
+                    "the configuration declares {} events; at most {} are allowed \
+                     (`limits::EVENTS`)",
+                    limits::count(self.events.len()),
+                    limits::count(limits::EVENTS)
+                ),
+            )
+            .in_field("events"));
         }
         let mut catalog = if self.preset.is_empty() {
             base

@@ -11,6 +11,7 @@ use crate::dispatch::Outgoing;
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
 use crate::id::DeliveryId;
+use crate::limits::{self, STORED_HEADERS};
 use crate::retry::{Decision, Outcome, RetryPolicy};
 use crate::secret::{redact_query, REDACTED};
 
@@ -158,7 +159,8 @@ impl Envelope {
     ///
     /// A stored method, URL or header that is not valid (a store edited by
     /// hand, or corrupted) is an error of kind [`ErrorKind::Serde`] naming
-    /// the part, with the `http` crate's error as its source.
+    /// the part, with the `http` crate's error as its source; so is a
+    /// request of more than [`limits::STORED_HEADERS`] headers.
     pub fn to_outgoing(&self) -> Result<Outgoing, Error> {
         self.outgoing_with(self.request.body.clone())
     }
@@ -282,6 +284,19 @@ impl Envelope {
             .url
             .parse()
             .map_err(|e| invalid("URL").with_source(e))?;
+        // `http::HeaderMap` panics past 24,576 headers; callhook never
+        // builds a request of more than these.
+        if self.request.headers.len() > STORED_HEADERS {
+            return Err(Error::new(
+                ErrorKind::Serde,
+                format!(
+                    "stored request has {} headers; at most {} are allowed \
+                     (`limits::STORED_HEADERS`)",
+                    limits::count(self.request.headers.len()),
+                    limits::count(STORED_HEADERS)
+                ),
+            ));
+        }
         let headers = request.headers_mut();
         headers.reserve(self.request.headers.len());
         for header in &self.request.headers {

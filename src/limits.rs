@@ -85,6 +85,15 @@ pub const SHORTEST_RETRY_DELAY: Duration = Duration::from_secs(1);
 /// data may carry, so a field past it could never hold a value.
 pub const FIELDS: usize = 10_000;
 
+/// Events a configuration may declare (`events`): 256. The seeds define
+/// about thirty; a platform adds its own few.
+pub const EVENTS: usize = 256;
+
+/// Headers a stored request (an envelope's) may hold: 128, room for
+/// [`HEADERS`] and every header callhook and signing add. More could not
+/// have been built by callhook, and `http::HeaderMap` panics past 24,576.
+pub const STORED_HEADERS: usize = 128;
+
 /// Unknown field names one service's compile answers with a "did you
 /// mean" suggestion: 16. Every unknown name is still reported; past the
 /// first 16, without the search through every known field, which with

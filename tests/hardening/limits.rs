@@ -355,3 +355,57 @@ fn did_you_mean_work_is_bounded_per_service() {
     assert_eq!(err.field(), Some("fields"), "{err}");
     assert!(err.message().contains("(`limits::FIELDS`)"), "{err}");
 }
+
+/// The same `http::HeaderMap` panic through a stored envelope: a stored
+/// request of 24,576 or more headers panicked when turned back into a
+/// request. A stored request carries what callhook built, so at most
+/// `limits::STORED_HEADERS`; more is an error.
+#[test]
+fn stored_requests_with_too_many_headers_are_refused() {
+    let registry = load(json!({})).unwrap();
+    let at = t("2024-12-02T21:00:00Z");
+    let outgoing = registry
+        .dispatch(Event::CallHangup, &call(), at)
+        .requests
+        .remove(0);
+    let mut stored = serde_json::to_value(Envelope::new(&outgoing, at)).unwrap();
+    let header = stored["request"]["headers"][0].clone();
+    for n in [limits::STORED_HEADERS + 1, 30_000] {
+        stored["request"]["headers"] = json!(vec![header.clone(); n]);
+        let envelope: Envelope = serde_json::from_value(stored.clone()).unwrap();
+        let err = envelope.to_outgoing().unwrap_err();
+        assert!(
+            err.message().contains("(`limits::STORED_HEADERS`)"),
+            "{err}"
+        );
+    }
+    stored["request"]["headers"] = json!(vec![header; limits::STORED_HEADERS]);
+    let envelope: Envelope = serde_json::from_value(stored).unwrap();
+    envelope.to_outgoing().unwrap();
+}
+
+/// Declared events are bounded, and an unknown event's message names a
+/// bounded number of them: each of 100,000 webhooks naming an unknown event
+/// listed every known one.
+#[test]
+fn declared_events_and_their_listing_are_bounded() {
+    let many: Vec<_> = (0..=limits::EVENTS)
+        .map(|i| json!({"name": format!("Custom Event {i}")}))
+        .collect();
+    let mut declared = config(service(json!({})));
+    declared.events = serde_json::from_value(json!(many)).unwrap();
+    let err = Registry::from_config(&declared, Catalog::standard().clone()).unwrap_err();
+    assert_eq!(err.field(), Some("events"), "{err}");
+    assert!(err.message().contains("(`limits::EVENTS`)"), "{err}");
+
+    let at_limit: Vec<_> = (0..limits::EVENTS)
+        .map(|i| json!({"name": format!("Custom Event {i}")}))
+        .collect();
+    let mut text = serde_json::to_value(config(service(json!({})))).unwrap();
+    text["events"] = json!(at_limit);
+    text["webhooks"][0]["event"] = json!("Custom Evnt");
+    let mut bad = serde_json::from_value::<Config>(text).unwrap();
+    bad.events.truncate(limits::EVENTS);
+    let err = Registry::from_config(&bad, Catalog::standard().clone()).unwrap_err();
+    assert!(err.message().len() < 2_000, "{} bytes", err.message().len());
+}
