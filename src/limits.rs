@@ -67,6 +67,11 @@ pub const TEMPLATE_BYTES: usize = 256 * 1024;
 /// (Apache's `LimitRequestLine` is 8,190 bytes).
 pub const URL_BYTES: usize = 8_000;
 
+/// Standard Webhooks secrets a service signs with: 16, the most
+/// signatures `signing::verify_standard` takes in one header. Each secret
+/// signs every request; a sender rotating keys holds two or three.
+pub const SIGNING_SECRETS: usize = 16;
+
 /// Attempts of one delivery, the first included: 100.
 ///
 /// Svix makes 8 attempts over about 28 hours and Standard Webhooks

@@ -20,7 +20,9 @@ use crate::call::{CallData, Lookup, Redacted};
 use crate::catalog::Catalog;
 use crate::error::{Error, ErrorKind};
 use crate::id::is_uuid;
-use crate::limits::{self, HEADERS, HEADER_BYTES, MAP_ENTRIES, PAIRS, TEMPLATE_BYTES, URL_BYTES};
+use crate::limits::{
+    self, HEADERS, HEADER_BYTES, MAP_ENTRIES, PAIRS, SIGNING_SECRETS, TEMPLATE_BYTES, URL_BYTES,
+};
 use crate::preview::Preview;
 use crate::request::Request;
 use crate::retry::RetryPolicy;
@@ -441,7 +443,10 @@ impl ServiceConfig {
     /// templates, the line and column: an id that is not a UUID, templates
     /// that do not compile, a URL whose host is an internal address,
     /// invalid or reserved header names, credentials a header cannot carry,
-    /// bad or weak signing secrets and an unusable retry policy. Several problems come as one error of kind
+    /// bad or weak signing secrets and an unusable retry policy; and, checked
+    /// first (a service past one is compiled no further), any count or size
+    /// past its limit in the [`limits`](crate::limits) module, named in the
+    /// message. Several problems come as one error of kind
     /// [`ErrorKind::InvalidConfig`] with [`Error::related`] listing them.
     ///
     /// # Examples
@@ -809,6 +814,12 @@ impl ServiceConfig {
             let what = format!("URL is {} bytes{with}", count(url_bytes));
             over("url", what, URL_BYTES, "URL_BYTES");
         }
+        if let Some(SigningConfig::StandardWebhooks { secrets }) = &self.signing {
+            if secrets.len() > SIGNING_SECRETS {
+                let what = format!("signing has {} secrets", count(secrets.len()));
+                over("signing.secrets", what, SIGNING_SECRETS, "SIGNING_SECRETS");
+            }
+        }
         let body_bytes = self.body.text_bytes(get);
         if body_bytes > TEMPLATE_BYTES {
             let what = format!("body's templates are {} bytes", count(body_bytes));
@@ -860,6 +871,9 @@ impl ServiceConfig {
         }
     }
 }
+
+// A service signs with no more secrets than a receiver takes signatures.
+const _: () = assert!(SIGNING_SECRETS == crate::signing::MAX_SIGNATURES);
 
 fn not_a_uuid(id: &str) -> Error {
     Error::new(

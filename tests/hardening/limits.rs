@@ -409,3 +409,28 @@ fn declared_events_and_their_listing_are_bounded() {
     let err = Registry::from_config(&bad, Catalog::standard().clone()).unwrap_err();
     assert!(err.message().len() < 2_000, "{} bytes", err.message().len());
 }
+
+/// A service signing with many secrets signed every request once per
+/// secret and sent a `webhook-signature` header of them all, which
+/// receivers refuse past `signing::MAX_SIGNATURES`: a service holds at
+/// most that many.
+#[test]
+fn signing_secrets_are_as_many_as_receivers_take() {
+    let secrets =
+        |n: usize| -> Vec<String> { (0..n).map(|i| format!("whsec_{}", base64_of(i))).collect() };
+    refused(
+        json!({"signing": {"kind": "standard_webhooks",
+            "secrets": secrets(callhook::signing::MAX_SIGNATURES + 1)}}),
+        "signing.secrets",
+        "SIGNING_SECRETS",
+    );
+    load(json!({"signing": {"kind": "standard_webhooks",
+        "secrets": secrets(callhook::signing::MAX_SIGNATURES)}}))
+    .unwrap();
+}
+
+/// 32 bytes of key, different for each `i`, in base64.
+fn base64_of(i: usize) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode([i as u8; 32])
+}
