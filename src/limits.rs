@@ -54,9 +54,10 @@ pub const PLACEHOLDERS: usize = 65_535;
 /// Bytes of a body's templates: its `template`, or its pairs' keys,
 /// values and maps together: 256 KiB.
 ///
-/// The Standard Webhooks specification advises small payloads that point
-/// to the data rather than carry it, and receivers commonly refuse bodies
-/// past a megabyte; values from the call add to what the template holds.
+/// The Standard Webhooks specification recommends payloads "usually
+/// smaller than 20kb", pointing to large data rather than carrying it; a
+/// body's templates may be a dozen times that, and values from the call
+/// add to what they hold.
 pub const TEMPLATE_BYTES: usize = 256 * 1024;
 
 /// Bytes of a URL template, with a `GET`'s query pairs (keys, values and
@@ -74,9 +75,9 @@ pub const SIGNING_SECRETS: usize = 16;
 
 /// Attempts of one delivery, the first included: 100.
 ///
-/// Svix makes 8 attempts over about 28 hours and Standard Webhooks
-/// describes the same schedule; 100 attempts a second apart is still a
-/// storm a receiver survives.
+/// Svix makes 8 attempts over about 28 hours, and the Standard Webhooks
+/// specification's example schedule 10 over about three days; 100
+/// attempts a second apart is still a storm a receiver survives.
 pub const RETRY_ATTEMPTS: u32 = 100;
 
 /// The shortest wait before a retry, scheduled or asked for by
