@@ -21,6 +21,15 @@
 //! - `calldata`: call data of one 100 KB key over `N` leaves (20,000).
 //! - `verify`: a 1 MB body against `N` signatures, none of which matches
 //!   (1,000).
+//! - `headers`: a service of `N` static headers (30,000; from 24,574 they
+//!   panicked inside `http::HeaderMap`, and are now refused past
+//!   `limits::HEADERS`).
+//! - `map`: one form pair of `N` placeholders with a value map of
+//!   `limits::MAP_ENTRIES` entries (4,000; the map was copied for each
+//!   placeholder, 2.4 GB for 4,000 of each).
+//! - `unknown`: a service naming `N` unknown fields over a catalog of
+//!   `limits::FIELDS` declared ones (18,000; each searched every field for
+//!   a "did you mean", three minutes in all).
 //!
 //! Each case prints one line: the case, the time of the operation alone
 //! (building the input is not counted), what it returned, and the peak
@@ -37,10 +46,13 @@ use std::time::{Duration, Instant};
 
 use callhook::signing::{verify_standard, SigningKey};
 use callhook::template::{Context, Options, Syntax, Template};
-use callhook::{CallData, Catalog, Config, Event, Registry};
+use callhook::{
+    BodyConfig, CallData, Catalog, Config, Event, FieldSpec, FieldType, Pair, Registry,
+    ServiceConfig,
+};
 
 /// Each case and its default `N`.
-const CASES: [(&str, usize); 7] = [
+const CASES: [(&str, usize); 10] = [
     ("placeholders", 10_000),
     ("unclosed", 80_000),
     ("registry", 40_000),
@@ -48,6 +60,9 @@ const CASES: [(&str, usize); 7] = [
     ("event", 4_000_000),
     ("calldata", 20_000),
     ("verify", 1_000),
+    ("headers", 30_000),
+    ("map", 4_000),
+    ("unknown", 18_000),
 ];
 
 /// The sizes the run of every case compiles placeholders at.
@@ -78,6 +93,9 @@ fn main() -> ExitCode {
         "suggest" => suggest(n),
         "event" => event(n),
         "calldata" => calldata(n),
+        "headers" => headers(n),
+        "map" => map(n),
+        "unknown" => unknown(n),
         _ => verify(n),
     };
     println!(
@@ -174,6 +192,44 @@ fn verify(n: usize) -> (Duration, String) {
     headers.insert("webhook-signature", signatures.parse().unwrap());
     let now = chrono::DateTime::from_timestamp(1_733_173_960, 0).unwrap();
     timed(|| verify_standard(&[key], &headers, &body, now))
+}
+
+const SERVICE: &str = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+
+/// A service of `n` distinct static headers.
+fn headers(n: usize) -> (Duration, String) {
+    let mut service = ServiceConfig::new(SERVICE, "https://crm.example.com/calls");
+    for i in 0..n {
+        service = service.header(format!("X-H{i}"), "1");
+    }
+    timed(|| service.compile(Catalog::standard()))
+}
+
+/// One form pair whose value is `n` placeholders, with a value map as
+/// large as allowed.
+fn map(n: usize) -> (Duration, String) {
+    let mut pair = Pair::new("codes", "#agent_disposition#,".repeat(n));
+    pair.map = (0..callhook::limits::MAP_ENTRIES)
+        .map(|i| (format!("CODE{i}"), format!("Code {i}")))
+        .collect();
+    let service = ServiceConfig::new(SERVICE, "https://crm.example.com/calls")
+        .body(BodyConfig::Form { pairs: vec![pair] });
+    timed(|| service.compile(Catalog::standard()))
+}
+
+/// A service naming `n` unknown fields, each near one of as many declared
+/// fields as a configuration may hold.
+fn unknown(n: usize) -> (Duration, String) {
+    let mut catalog = Catalog::standard().clone();
+    for i in 0..callhook::limits::FIELDS {
+        catalog = catalog.with(FieldSpec::new(format!("field_{i:06}"), FieldType::Text));
+    }
+    let value: String = (0..n).map(|i| format!("#fiald_{i:06}#")).collect();
+    let service =
+        ServiceConfig::new(SERVICE, "https://crm.example.com/calls").body(BodyConfig::Form {
+            pairs: vec![Pair::new("k", value)],
+        });
+    timed(|| service.compile(&catalog))
 }
 
 /// How long `f` took, and whether it succeeded (the error's kind only: a

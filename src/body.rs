@@ -94,6 +94,12 @@ impl Pair {
     pub fn is_secret(&self) -> bool {
         self.secret.unwrap_or_else(|| names_secret(&self.key))
     }
+
+    /// Bytes of the pair's text: key, value, and the map's keys and values.
+    pub(crate) fn text_bytes(&self) -> usize {
+        let map: usize = self.map.iter().map(|(k, v)| k.len() + v.len()).sum();
+        self.key.len() + self.value.len() + map
+    }
 }
 
 /// The SOAP version of a SOAP body.
@@ -211,6 +217,49 @@ pub(crate) const COMMON_CONTENT_TYPES: [&str; 3] = [FORM, JSON, XML];
 const XML_DECLARATION: &[u8] = b"<?xml version=\"1.0\" encoding=\"utf-8\"?>";
 
 impl BodyConfig {
+    /// The body's pairs (a SOAP operation's parameters) and their field
+    /// path, wherever they are sent: in the body or a `GET`'s query.
+    pub(crate) fn pairs(&self) -> Option<(&'static str, &[Pair])> {
+        match self {
+            BodyConfig::Form { pairs }
+            | BodyConfig::Json { pairs, .. }
+            | BodyConfig::Xml { pairs, .. } => Some(("body.pairs", pairs)),
+            BodyConfig::Soap { parameters, .. } => Some(("body.parameters", parameters)),
+            BodyConfig::None => None,
+        }
+    }
+
+    /// Bytes of the text the body's template is compiled from: its
+    /// `template`, or its pairs with their maps, and the names a SOAP
+    /// envelope is built of; none for pairs that go into a `GET`'s query.
+    pub(crate) fn text_bytes(&self, get: bool) -> usize {
+        let pairs = |pairs: &[Pair]| pairs.iter().map(Pair::text_bytes).sum::<usize>();
+        match self {
+            _ if self.query_pairs(get).is_some() => 0,
+            BodyConfig::None => 0,
+            BodyConfig::Form { pairs: p } => pairs(p),
+            BodyConfig::Json { template, pairs: p } => {
+                template.as_ref().map_or(0, String::len) + pairs(p)
+            }
+            BodyConfig::Xml {
+                template,
+                root,
+                pairs: p,
+            } => {
+                template.as_ref().map_or(0, String::len)
+                    + root.as_ref().map_or(0, String::len)
+                    + pairs(p)
+            }
+            BodyConfig::Soap {
+                namespace,
+                operation,
+                action,
+                parameters,
+                ..
+            } => namespace.len() + operation.len() + action.len() + pairs(parameters),
+        }
+    }
+
     /// The pairs that go into the query string rather than a body: those of
     /// a form, or of JSON or XML made of pairs, when the method is `GET`.
     pub(crate) fn query_pairs(&self, get: bool) -> Option<&[Pair]> {

@@ -6,6 +6,7 @@ use crate::address::AddressPolicy;
 use crate::catalog::{Catalog, FieldSpec};
 use crate::error::{json_error, shown, Error, ErrorKind};
 use crate::event::EventSpec;
+use crate::limits;
 use crate::service::ServiceConfig;
 use crate::webhook::WebhookConfig;
 
@@ -137,7 +138,9 @@ impl Config {
     /// # Errors
     ///
     /// An unknown preset is an error of kind [`ErrorKind::InvalidConfig`]
-    /// naming `preset` and suggesting the nearest.
+    /// naming `preset` and suggesting the nearest; more than
+    /// [`limits::FIELDS`] declared fields, one naming `fields`, and more
+    /// than [`limits::EVENTS`] declared events, one naming `events`.
     ///
     /// # Examples
     ///
@@ -157,6 +160,30 @@ impl Config {
     /// # Ok::<(), callhook::Error>(())
     /// ```
     pub fn catalog(&self, base: Catalog) -> Result<Catalog, Error> {
+        if self.fields.len() > limits::FIELDS {
+            return Err(Error::new(
+                ErrorKind::InvalidConfig,
+                format!(
+                    "the configuration declares {} fields; at most {} are allowed \
+                     (`limits::FIELDS`)",
+                    limits::count(self.fields.len()),
+                    limits::count(limits::FIELDS)
+                ),
+            )
+            .in_field("fields"));
+        }
+        if self.events.len() > limits::EVENTS {
+            return Err(Error::new(
+                ErrorKind::InvalidConfig,
+                format!(
+                    "the configuration declares {} events; at most {} are allowed \
+                     (`limits::EVENTS`)",
+                    limits::count(self.events.len()),
+                    limits::count(limits::EVENTS)
+                ),
+            )
+            .in_field("events"));
+        }
         let mut catalog = if self.preset.is_empty() {
             base
         } else {

@@ -12,6 +12,7 @@ use crate::error::{Error, ErrorKind};
 use crate::event::Event;
 use crate::id::DeliveryId;
 use crate::preview::Summary;
+use crate::limits::{self, STORED_HEADERS};
 use crate::retry::{Decision, Outcome, RetryPolicy};
 use crate::secret::{names_secret, REDACTED};
 use crate::service::check_request_form;
@@ -178,6 +179,8 @@ impl Envelope {
     /// A header that frames or routes the message (`Transfer-Encoding`,
     /// `Host`, the hop-by-hop headers, a `Content-Length` other than the
     /// body's length) is an error of kind [`ErrorKind::InvalidHeader`].
+    /// A request of more than [`limits::STORED_HEADERS`] headers is an
+    /// error of kind [`ErrorKind::Serde`] too.
     pub fn to_outgoing(&self) -> Result<Outgoing, Error> {
         self.outgoing_with(self.request.body.clone())
     }
@@ -301,6 +304,19 @@ impl Envelope {
             .url
             .parse()
             .map_err(|e| invalid("URL").with_source(e))?;
+        // `http::HeaderMap` panics past 24,576 headers; callhook never
+        // builds a request of more than these.
+        if self.request.headers.len() > STORED_HEADERS {
+            return Err(Error::new(
+                ErrorKind::Serde,
+                format!(
+                    "stored request has {} headers; at most {} are allowed \
+                     (`limits::STORED_HEADERS`)",
+                    limits::count(self.request.headers.len()),
+                    limits::count(STORED_HEADERS)
+                ),
+            ));
+        }
         let headers = request.headers_mut();
         headers.reserve(self.request.headers.len());
         for header in &self.request.headers {

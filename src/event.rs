@@ -228,7 +228,18 @@ impl FromStr for Event {
 
 /// The error for an event name none of `known` is.
 pub(crate) fn unknown_event<'a>(name: &str, known: impl Iterator<Item = &'a str> + Clone) -> Error {
-    let listed: Vec<String> = known.clone().map(|e| format!("`{e}`")).collect();
+    // Each of many webhooks can name an unknown event: the message lists a
+    // bounded number of the known ones, not all a configuration declares.
+    const LISTED: usize = 40;
+    let mut listed: Vec<String> = known
+        .clone()
+        .take(LISTED)
+        .map(|e| format!("`{e}`"))
+        .collect();
+    let more = known.clone().skip(LISTED).count();
+    if more > 0 {
+        listed.push(format!("and {more} more"));
+    }
     Error::new(
         ErrorKind::UnknownEvent,
         format!(

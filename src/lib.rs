@@ -126,6 +126,7 @@
 
 // Imports run one way, down this list: each module uses only those above it.
 mod error;
+pub mod limits;
 mod secret;
 mod request;
 mod id;

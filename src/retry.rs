@@ -14,6 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
+use crate::limits::{self, RETRY_ATTEMPTS, SHORTEST_RETRY_DELAY};
 
 /// How an attempt ended.
 #[derive(Debug, Clone, Copy)]
@@ -163,10 +164,12 @@ impl RetryPolicy {
     ///
     /// # Errors
     ///
-    /// An empty schedule, no attempts, jitter outside `0..=1`,
+    /// An empty schedule, no attempts or more than
+    /// [`limits::RETRY_ATTEMPTS`], jitter outside `0..=1`, a delay or
+    /// `retry_after_min` shorter than [`limits::SHORTEST_RETRY_DELAY`],
     /// `retry_after_min` above `retry_after_max`, or any duration longer
     /// than [`RetryPolicy::LONGEST`] is an error of kind
-    /// [`ErrorKind::InvalidConfig`] naming the field.
+    /// [`ErrorKind::InvalidConfig`] naming the field (and the limit).
     ///
     /// # Examples
     ///
@@ -195,6 +198,16 @@ impl RetryPolicy {
                 "`max_attempts` must be at least 1".into(),
             );
         }
+        if self.max_attempts > RETRY_ATTEMPTS {
+            problem(
+                "max_attempts".into(),
+                format!(
+                    "`max_attempts` is {}; at most {} are allowed (`limits::RETRY_ATTEMPTS`)",
+                    limits::count(self.max_attempts as usize),
+                    limits::count(RETRY_ATTEMPTS as usize)
+                ),
+            );
+        }
         if !(0.0..=1.0).contains(&self.jitter) {
             problem("jitter".into(), "`jitter` must be between 0 and 1".into());
         }
@@ -215,7 +228,20 @@ impl RetryPolicy {
             ])
             .chain(self.expiry.iter().map(|(e, d)| (format!("expiry.{e}"), *d)));
         for (field, duration) in durations {
-            if duration > Self::LONGEST {
+            // The longest `Retry-After` may be short only if it is not
+            // below the shortest, which is checked above.
+            let shortest = field.starts_with("schedule.") || field == "retry_after_min";
+            if shortest && duration < SHORTEST_RETRY_DELAY {
+                problem(
+                    field,
+                    format!(
+                        "{} is shorter than the shortest delay allowed, {} \
+                         (`limits::SHORTEST_RETRY_DELAY`)",
+                        print_duration(&duration),
+                        print_duration(&SHORTEST_RETRY_DELAY)
+                    ),
+                );
+            } else if duration > Self::LONGEST {
                 problem(
                     field,
                     format!(
@@ -236,6 +262,10 @@ impl RetryPolicy {
     /// delivery of `event` first attempted at `first_attempt_at`, which
     /// ended with `outcome` at `now`. `seed` makes the jitter reproducible
     /// (use the delivery id's hash, say).
+    ///
+    /// Whatever the policy holds, checked or not, a retry waits at least
+    /// [`limits::SHORTEST_RETRY_DELAY`] and none follows attempt
+    /// [`limits::RETRY_ATTEMPTS`].
     ///
     /// # Examples
     ///
@@ -277,10 +307,15 @@ impl RetryPolicy {
             }
             Outcome::TransportError => None,
         };
-        if attempt >= self.max_attempts {
+        // A policy that was never checked (built in code, or stored before
+        // the limits) is held to them here all the same: a failing
+        // receiver is never sent requests back to back, nor for ever.
+        if attempt >= self.max_attempts.min(RETRY_ATTEMPTS) {
             return Decision::GiveUp(GiveUp::AttemptsExhausted);
         }
-        let delay = retry_after.unwrap_or_else(|| self.scheduled_delay(attempt, seed));
+        let delay = retry_after
+            .unwrap_or_else(|| self.scheduled_delay(attempt, seed))
+            .max(SHORTEST_RETRY_DELAY);
         // Whatever a policy or a stored envelope holds, a time past the end
         // of the calendar is never reached: the delivery is given up, not a
         // panic.

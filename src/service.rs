@@ -20,6 +20,9 @@ use crate::call::{CallData, Lookup, Redacted};
 use crate::catalog::Catalog;
 use crate::error::{Error, ErrorKind};
 use crate::id::is_uuid;
+use crate::limits::{
+    self, HEADERS, HEADER_BYTES, MAP_ENTRIES, PAIRS, SIGNING_SECRETS, TEMPLATE_BYTES, URL_BYTES,
+};
 use crate::preview::Preview;
 use crate::request::Request;
 use crate::retry::RetryPolicy;
@@ -570,8 +573,11 @@ impl ServiceConfig {
     /// templates, the line and column: an id that is not a UUID, templates
     /// that do not compile, a URL whose host is an internal address or
     /// `localhost`, invalid, reserved or repeated header names (or names
-    /// holding a placeholder), credentials a header cannot carry,
-    /// bad or weak signing secrets and an unusable retry policy. Several problems come as one error of kind
+    /// holding a placeholder), credentials a header cannot carry, bad or
+    /// weak signing secrets and an unusable retry policy; and, checked
+    /// first (a service past one is compiled no further), any count or size
+    /// past its limit in the [`limits`](crate::limits) module, named in the
+    /// message. Several problems come as one error of kind
     /// [`ErrorKind::InvalidConfig`] with [`Error::related`] listing them.
     ///
     /// # Examples
@@ -620,6 +626,18 @@ impl ServiceConfig {
         catalog: &Catalog,
         addresses: &AddressPolicy,
     ) -> Result<Service, Error> {
+        let over = self.over_limits();
+        if !over.is_empty() {
+            // Nothing past a limit is compiled: the limits bound that work,
+            // and `http::HeaderMap` panics past 24,576 headers. What else
+            // is cheap to check is reported with them.
+            let mut errors = over;
+            if !is_uuid(&self.id) {
+                errors.insert(0, not_a_uuid(&self.id));
+            }
+            errors.extend(self.retry_problems());
+            return Err(Error::many(ErrorKind::InvalidConfig, errors).in_service(&self.id));
+        }
         let mut errors = Vec::new();
         let secrets = self.secrets();
         for (field, secret) in &secrets {
@@ -645,13 +663,7 @@ impl ServiceConfig {
             options = options.missing(missing);
         }
         if !is_uuid(&self.id) {
-            errors.push(
-                Error::new(
-                    ErrorKind::InvalidConfig,
-                    format!("service id `{}` is not a UUID", self.id),
-                )
-                .in_field("id"),
-            );
+            errors.push(not_a_uuid(&self.id));
         }
         let get = self.method == Method::Get;
         let url = self
@@ -832,11 +844,7 @@ impl ServiceConfig {
                 );
             }
         }
-        if let Some(retry) = &self.retry {
-            if let Err(e) = retry.check() {
-                errors.extend(e.in_field("retry").into_problems());
-            }
-        }
+        errors.extend(self.retry_problems());
 
         let (
             Some(url),
@@ -898,6 +906,109 @@ impl ServiceConfig {
         })
     }
 
+    /// The retry policy's problems, if it has one.
+    fn retry_problems(&self) -> Vec<Error> {
+        match self.retry.as_ref().map(RetryPolicy::check) {
+            Some(Err(e)) => e.in_field("retry").into_problems(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Every count and size of the service past its limit (the
+    /// [`limits`] module): headers, pairs, map entries and the bytes of
+    /// the URL, each header and the body. Checked before anything is
+    /// compiled, so the work of compiling is bounded by them.
+    fn over_limits(&self) -> Vec<Error> {
+        let mut errors = Vec::new();
+        let mut over = |field: &str, what: String, limit: usize, name: &str| {
+            errors.push(
+                Error::new(
+                    ErrorKind::InvalidConfig,
+                    format!(
+                        "{what}; at most {} are allowed (`limits::{name}`)",
+                        limits::count(limit)
+                    ),
+                )
+                .in_field(field),
+            );
+        };
+        let count = limits::count;
+        if self.headers.len() > HEADERS {
+            let n = count(self.headers.len());
+            over(
+                "headers",
+                format!("service has {n} headers"),
+                HEADERS,
+                "HEADERS",
+            );
+        }
+        let pairs = self.body.pairs();
+        if let Some((path, pairs)) = pairs.filter(|(_, p)| p.len() > PAIRS) {
+            let n = count(pairs.len());
+            over(path, format!("body has {n} pairs"), PAIRS, "PAIRS");
+        }
+        if self.secret_parameters.len() > PAIRS {
+            let n = count(self.secret_parameters.len());
+            let what = format!("`secret_parameters` has {n} names");
+            over("secret_parameters", what, PAIRS, "PAIRS");
+        }
+        // Each list's items only up to a little past its limit, so a huge
+        // list costs one error, not one per item.
+        let headers = self.headers.iter().take(HEADERS + 1).enumerate();
+        let body_pairs = pairs.into_iter().flat_map(|(path, pairs)| {
+            pairs
+                .iter()
+                .take(PAIRS + 1)
+                .enumerate()
+                .map(move |(i, p)| (path, i, p))
+        });
+        for (path, i, pair) in headers.map(|(i, p)| ("headers", i, p)).chain(body_pairs) {
+            if pair.map.len() > MAP_ENTRIES {
+                let n = count(pair.map.len());
+                let what = format!("map has {n} entries");
+                over(&format!("{path}.{i}.map"), what, MAP_ENTRIES, "MAP_ENTRIES");
+            }
+        }
+        for (i, pair) in self.headers.iter().take(HEADERS + 1).enumerate() {
+            // The name is a token `HeaderName` checks; the value and its
+            // map are what a template is compiled from.
+            let bytes = pair.text_bytes() - pair.key.len();
+            if bytes > HEADER_BYTES {
+                let what = format!("header value is {} bytes with its map", count(bytes));
+                over(
+                    &format!("headers.{i}.value"),
+                    what,
+                    HEADER_BYTES,
+                    "HEADER_BYTES",
+                );
+            }
+        }
+        let get = self.method == Method::Get;
+        let query = self.body.query_pairs(get).unwrap_or_default();
+        let url_bytes = self.url.len() + query.iter().map(Pair::text_bytes).sum::<usize>();
+        if url_bytes > URL_BYTES {
+            let with = if query.is_empty() {
+                ""
+            } else {
+                " with its query pairs"
+            };
+            let what = format!("URL is {} bytes{with}", count(url_bytes));
+            over("url", what, URL_BYTES, "URL_BYTES");
+        }
+        if let Some(SigningConfig::StandardWebhooks { secrets }) = &self.signing {
+            if secrets.len() > SIGNING_SECRETS {
+                let what = format!("signing has {} secrets", count(secrets.len()));
+                over("signing.secrets", what, SIGNING_SECRETS, "SIGNING_SECRETS");
+            }
+        }
+        let body_bytes = self.body.text_bytes(get);
+        if body_bytes > TEMPLATE_BYTES {
+            let what = format!("body's templates are {} bytes", count(body_bytes));
+            over("body", what, TEMPLATE_BYTES, "TEMPLATE_BYTES");
+        }
+        errors
+    }
+
     /// Fragment `n` of the URL's template, as [`ServiceConfig::compile_url`]
     /// gave its fragments to the builder, with its field path.
     fn url_fragment(&self, n: u32) -> Option<(String, &str)> {
@@ -941,6 +1052,17 @@ impl ServiceConfig {
                 .map_err(|e| vec![e]),
         }
     }
+}
+
+// A service signs with no more secrets than a receiver takes signatures.
+const _: () = assert!(SIGNING_SECRETS == crate::signing::MAX_SIGNATURES);
+
+fn not_a_uuid(id: &str) -> Error {
+    Error::new(
+        ErrorKind::InvalidConfig,
+        format!("service id `{id}` is not a UUID"),
+    )
+    .in_field("id")
 }
 
 /// Every secret of a service's `auth` and `signing`, with its field path.

@@ -19,7 +19,7 @@
 //! does not). A panic, a hang or a huge allocation is a bug.
 #![no_main]
 
-use callhook::{Decision, Event, GiveUp, Outcome, RetryPolicy};
+use callhook::{limits, Decision, Event, GiveUp, Outcome, RetryPolicy};
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use libfuzzer_sys::fuzz_target;
@@ -74,7 +74,9 @@ fuzz_target!(|data: &[u8]| {
     );
     match decision {
         Decision::Retry { at } => {
-            assert!(at >= now, "retry at {at}, before {now}");
+            // Held to the shortest delay, checked policy or not.
+            let shortest = chrono::TimeDelta::from_std(limits::SHORTEST_RETRY_DELAY).unwrap();
+            assert!(at >= now + shortest, "retry at {at}, too soon after {now}");
             assert!(
                 attempt < policy.max_attempts,
                 "retry after attempt {attempt}"
@@ -86,7 +88,9 @@ fuzz_target!(|data: &[u8]| {
         Decision::DisableEndpoint => assert!(
             matches!(outcome, Outcome::Response { status, .. } if status == StatusCode::GONE)
         ),
-        Decision::GiveUp(GiveUp::AttemptsExhausted) => assert!(attempt >= policy.max_attempts),
+        Decision::GiveUp(GiveUp::AttemptsExhausted) => {
+            assert!(attempt >= policy.max_attempts.min(limits::RETRY_ATTEMPTS))
+        }
         _ => {}
     }
 });

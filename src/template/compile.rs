@@ -14,6 +14,11 @@ use super::scan::{self, Found};
 use super::{Context, Missing, Options, Syntax, Template};
 use crate::error::{shown, Error, ErrorKind, Locator};
 use crate::format::Format;
+use crate::limits;
+
+/// A pair's value map, shared by every placeholder of the pair's value: one
+/// copy per pair, however many placeholders it has.
+type Map = Arc<BTreeMap<String, String>>;
 
 /// Builds one [`Template`] from literals and fragments, gathering every
 /// problem of every fragment.
@@ -34,8 +39,9 @@ pub(crate) struct Builder<'o, 'c> {
     /// What few slots have (a strftime format, a default, a map); a slot
     /// holds its index + 1.
     extras: Vec<Extra>,
-    /// Whether the extras ran out of indexes, which is reported once.
-    too_many_extras: bool,
+    /// Whether the template has had more placeholders than
+    /// [`limits::PLACEHOLDERS`], which is reported once.
+    too_many_placeholders: bool,
     size_hint: usize,
     errors: Vec<Error>,
 }
@@ -51,7 +57,7 @@ impl<'o, 'c> Builder<'o, 'c> {
             fragment: 0,
             uri: None,
             extras: Vec::new(),
-            too_many_extras: false,
+            too_many_placeholders: false,
             size_hint: 0,
             errors: Vec::new(),
         }
@@ -96,7 +102,11 @@ impl<'o, 'c> Builder<'o, 'c> {
         self.spots.reserve(placeholders);
         self.literals.reserve(source.len());
         self.other_syntax(source);
-        self.compile_fragment(source, context, map.filter(|m| !m.is_empty()));
+        // Copied once here and shared: a copy per placeholder made one
+        // pair with thousands of placeholders and a large map cost
+        // gigabytes.
+        let map = map.filter(|m| !m.is_empty()).map(|m| Arc::new(m.clone()));
+        self.compile_fragment(source, context, map.as_ref());
         if let Some(field) = field.filter(|_| self.errors.len() > first_error) {
             let field = field();
             for error in &mut self.errors[first_error..] {
@@ -106,12 +116,7 @@ impl<'o, 'c> Builder<'o, 'c> {
         self.fragment = self.fragment.saturating_add(1);
     }
 
-    fn compile_fragment(
-        &mut self,
-        source: &str,
-        context: Context,
-        map: Option<&BTreeMap<String, String>>,
-    ) {
+    fn compile_fragment(&mut self, source: &str, context: Context, map: Option<&Map>) {
         let syntax = self.options.syntax;
         let catalog = self.options.catalog;
         let lenient = self.options.lenient;
@@ -163,7 +168,7 @@ impl<'o, 'c> Builder<'o, 'c> {
         &mut self,
         source: &'s str,
         context: Context,
-        map: Option<&BTreeMap<String, String>>,
+        map: Option<&Map>,
         found: impl Iterator<Item = (Found<'s>, Result<Context, &'static str>)>,
     ) {
         let first_error = self.errors.len();
@@ -320,8 +325,26 @@ impl<'o, 'c> Builder<'o, 'c> {
         found: &Found<'_>,
         context: Context,
         locator: &mut Locator<'_>,
-        map: Option<&BTreeMap<String, String>>,
+        map: Option<&Map>,
     ) {
+        if self.steps.len() >= limits::PLACEHOLDERS {
+            // Said once: every later placeholder would say it again.
+            if !self.too_many_placeholders {
+                self.too_many_placeholders = true;
+                self.errors.push(
+                    Error::new(
+                        ErrorKind::TemplateSyntax,
+                        format!(
+                            "a template may have at most {} placeholders \
+                             (`limits::PLACEHOLDERS`)",
+                            limits::count(limits::PLACEHOLDERS)
+                        ),
+                    )
+                    .at(locator.locate(found.start)),
+                );
+            }
+            return;
+        }
         match check(found, context, self.options, map) {
             // A URL's path is shown whole by every view that has no call
             // data to redact it with (`Debug` of a request or an envelope,
@@ -343,19 +366,9 @@ impl<'o, 'c> Builder<'o, 'c> {
             }
             Ok((mut slot, extra)) => {
                 if let Some(extra) = extra {
+                    // At most one extra per placeholder, so within 16 bits
+                    // while placeholders are within their limit.
                     let Ok(index) = u16::try_from(self.extras.len() + 1) else {
-                        // Said once: every later placeholder would say it again.
-                        if !self.too_many_extras {
-                            self.too_many_extras = true;
-                            self.errors.push(
-                                Error::new(
-                                    ErrorKind::TemplateSyntax,
-                                    "a template may have at most 65,535 placeholders with a \
-                                     default, a value map or a strftime format",
-                                )
-                                .at(locator.locate(found.start)),
-                            );
-                        }
                         return;
                     };
                     self.extras.push(extra);
@@ -417,14 +430,14 @@ fn check(
     found: &Found<'_>,
     context: Context,
     options: &Options<'_>,
-    map: Option<&BTreeMap<String, String>>,
+    map: Option<&Map>,
 ) -> Result<(Slot, Option<Extra>), Error> {
     let Some((field, spec)) = options.catalog.field(found.name) else {
         return Err(Error::new(
             ErrorKind::UnknownField,
             format!("unknown field `{}`", shown(found.name)),
         )
-        .with_suggestion(options.catalog.suggest(found.name)));
+        .with_suggestion(options.suggest(found.name)));
     };
     let mut format = None;
     let mut default = None;
@@ -491,7 +504,7 @@ fn check(
     let extra = (default.is_some() || map.is_some() || strftime.is_some()).then(|| Extra {
         format: strftime,
         default,
-        map: map.map(|m| Arc::new(m.clone())),
+        map: map.map(Arc::clone),
     });
     Ok((slot, extra))
 }

@@ -64,6 +64,7 @@ pub use crate::format::{Format, Strftime};
 pub(crate) use compile::Builder;
 pub(crate) use escape::{is_dot_segment, json_string};
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::address::AddressPolicy;
@@ -182,6 +183,10 @@ pub struct Options<'a> {
     missing: Option<Missing>,
     lenient: bool,
     addresses: &'a AddressPolicy,
+    /// "Did you mean" suggestions made so far, by these options and their
+    /// clones: each searches every field of the catalog, so at most
+    /// [`crate::limits::SUGGESTIONS`] are made.
+    suggestions: Arc<AtomicUsize>,
 }
 
 /// The policy every URL template is checked against unless told otherwise.
@@ -205,6 +210,7 @@ impl<'a> Options<'a> {
             missing: None,
             lenient: false,
             addresses: &REFUSE_INTERNAL,
+            suggestions: Arc::default(),
         }
     }
 
@@ -244,6 +250,18 @@ impl<'a> Options<'a> {
     #[must_use]
     pub fn catalog(&self) -> &'a Catalog {
         self.catalog
+    }
+
+    /// The nearest known field to the unknown `name`, while these options
+    /// (and their clones) have made fewer than
+    /// [`crate::limits::SUGGESTIONS`] suggestions: a service's compile uses
+    /// one `Options`, so its "did you mean" work is bounded whatever its
+    /// templates and the catalog hold.
+    pub(crate) fn suggest(&self, name: &str) -> Option<String> {
+        let made = self.suggestions.fetch_add(1, Ordering::Relaxed);
+        (made < crate::limits::SUGGESTIONS)
+            .then(|| self.catalog.suggest(name))
+            .flatten()
     }
 }
 

@@ -507,8 +507,9 @@ fn slots_find_their_formats_and_extras() {
     assert_eq!(out, "22/04 x 1587513600 y 2020 00:01:35");
 }
 
-/// A slot refers to its extra by a 16-bit index: a template with more
-/// placeholders needing one than that is refused, not wrapped around.
+/// A slot refers to its extra by a 16-bit index, and a template holds at
+/// most `limits::PLACEHOLDERS` placeholders of any kind: one with more is
+/// refused, not wrapped around.
 #[test]
 fn too_many_extras_are_refused() {
     let many = "#ani|default:x#".repeat(usize::from(u16::MAX));
