@@ -1,16 +1,18 @@
-//! Every count and size a configuration can carry, in one place.
+//! Every count and size that input can carry, in one place: a
+//! configuration, call data, a render, a stored envelope and a received
+//! request. The README's "Limits" table lists them with where each is
+//! checked.
 //!
-//! Each limit is checked when a service is loaded (or, for placeholders,
-//! when a template is compiled), and a configuration past one is refused
-//! with an error that names it (``(`limits::HEADERS`)``), never a panic.
+//! A configuration's limits are checked when a service is loaded (or, for
+//! placeholders, when a template is compiled); call data's when it is read;
+//! a render's as it renders; a received request's by the verifiers. Input
+//! past one is refused with an error that names it
+//! (``(`limits::HEADERS`)``), never a panic.
 //! Each is chosen well above what the platforms callhook speaks for
 //! configure, and at or below what receivers accept, so a service past
 //! one could not have worked anyway. Work is linear up to every limit
 //! (`tests/limit_costs.rs` counts it).
 //!
-//! Call data, rendered bodies and received requests have limits of their
-//! own, checked where they are read.
-
 use std::time::Duration;
 
 /// Headers a service may set in its `headers`, static and templated
@@ -105,6 +107,58 @@ pub const STORED_HEADERS: usize = 128;
 /// first 16, without the search through every known field, which with
 /// thousands of each took minutes.
 pub const SUGGESTIONS: usize = 16;
+
+// Call data and renders: checked where call data is read and where a
+// template renders.
+
+/// The longest field name call data may hold, nested names and their dots
+/// included: a bound on the text a hostile document can flatten into.
+pub const FIELD_NAME_BYTES: usize = 256;
+
+/// The most bytes one call value may hold, as text or as a number's
+/// digits: 1 MiB. Four times the 256 KiB message Amazon SNS takes by
+/// default, and as much as it takes at most; a call's longest values
+/// (transcripts, notes) are far shorter.
+pub const VALUE_BYTES: usize = 1 << 20;
+
+/// The most bytes one render may produce (a request's body, URL or
+/// header value): 4 MiB. Four times the largest message Amazon SNS takes
+/// (1 MiB, 256 KiB by default) and nginx's default `client_max_body_size`
+/// (1 MiB), beyond which most receivers refuse a request anyway; GitHub
+/// and GitLab, with large repository events, stop at 25 MB.
+pub const RENDER_BYTES: usize = 4 << 20;
+
+// Received requests and signing keys: checked by the verifiers in
+// `signing` and when a service that signs is loaded.
+
+/// The shortest Standard Webhooks key a service may sign with, in bytes, as
+/// the specification asks (24 to 64).
+pub const SHORTEST_SIGNING_KEY: usize = 24;
+
+/// The most signatures a `webhook-signature` header may hold for
+/// [`verify_standard`](crate::signing::verify_standard); a sender rotating keys sends two or three.
+pub const SIGNATURES: usize = 16;
+
+/// The shortest Twilio auth token a service may sign with, or
+/// [`verify_twilio`](crate::signing::verify_twilio) take, in bytes. Twilio's are 32 hex characters; a
+/// short token is one an attacker can guess.
+pub const SHORTEST_TWILIO_TOKEN: usize = 16;
+
+/// The most form parameters a Twilio-signed request may carry: what
+/// [`verify_twilio`](crate::signing::verify_twilio) takes and a service signs. Twilio's own requests carry
+/// well under 100.
+pub const FORM_PARAMETERS: usize = 10_000;
+
+/// The longest URL of a Twilio-signed request, in bytes: what
+/// [`verify_twilio`](crate::signing::verify_twilio) takes and a service signs. Servers commonly refuse
+/// request lines over 8 KiB.
+pub const TWILIO_URL_BYTES: usize = 16_384;
+
+/// The largest body of a Twilio-signed request, in bytes (1 MiB), and the
+/// most bytes its form parameters may hold (they are the body, decoded):
+/// what [`verify_twilio`](crate::signing::verify_twilio) takes and a service signs. Twilio's requests are a
+/// few kilobytes.
+pub const TWILIO_BODY_BYTES: usize = 1 << 20;
 
 /// `n` with its thousands separated by commas, as messages print counts.
 pub(crate) fn count(n: usize) -> String {

@@ -1055,7 +1055,7 @@ impl ServiceConfig {
 }
 
 // A service signs with no more secrets than a receiver takes signatures.
-const _: () = assert!(SIGNING_SECRETS == crate::signing::MAX_SIGNATURES);
+const _: () = assert!(SIGNING_SECRETS == limits::SIGNATURES);
 
 fn not_a_uuid(id: &str) -> Error {
     Error::new(

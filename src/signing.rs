@@ -20,41 +20,16 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, ErrorKind};
+use crate::limits::{
+    FORM_PARAMETERS, SHORTEST_SIGNING_KEY, SHORTEST_TWILIO_TOKEN, SIGNATURES, TWILIO_BODY_BYTES,
+    TWILIO_URL_BYTES,
+};
 use crate::request::Request;
 use crate::secret::Secret;
 
 /// How far a Standard Webhooks timestamp may be from the receiver's clock,
 /// either way.
 pub const TOLERANCE_SECONDS: i64 = 300;
-
-/// The shortest Standard Webhooks key a service may sign with, in bytes, as
-/// the specification asks (24 to 64).
-pub const SHORTEST_KEY: usize = 24;
-
-/// The most signatures a `webhook-signature` header may hold for
-/// [`verify_standard`]; a sender rotating keys sends two or three.
-pub const MAX_SIGNATURES: usize = 16;
-
-/// The shortest Twilio auth token a service may sign with, or
-/// [`verify_twilio`] take, in bytes. Twilio's are 32 hex characters; a
-/// short token is one an attacker can guess.
-pub const SHORTEST_TOKEN: usize = 16;
-
-/// The most form parameters a Twilio-signed request may carry: what
-/// [`verify_twilio`] takes and a service signs. Twilio's own requests carry
-/// well under 100.
-pub const MAX_PARAMETERS: usize = 10_000;
-
-/// The longest URL of a Twilio-signed request, in bytes: what
-/// [`verify_twilio`] takes and a service signs. Servers commonly refuse
-/// request lines over 8 KiB.
-pub const MAX_TWILIO_URL: usize = 16_384;
-
-/// The largest body of a Twilio-signed request, in bytes (1 MiB), and the
-/// most bytes its form parameters may hold (they are the body, decoded):
-/// what [`verify_twilio`] takes and a service signs. Twilio's requests are a
-/// few kilobytes.
-pub const MAX_TWILIO_BODY: usize = 1 << 20;
 
 /// Secrets are accepted padded or not, as the reference libraries do.
 const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -157,7 +132,7 @@ impl fmt::Debug for SigningKey {
 /// # Errors
 ///
 /// A missing or malformed header, a timestamp outside the tolerance, more
-/// than [`MAX_SIGNATURES`] signatures, or no matching signature is an error
+/// than [`SIGNATURES`] signatures, or no matching signature is an error
 /// of kind [`ErrorKind::Signature`].
 ///
 /// # Examples
@@ -202,9 +177,9 @@ pub fn verify_standard(
         return Err(signature_error("`webhook-timestamp` is in the future"));
     }
     let candidates: Vec<&str> = signatures.split(' ').collect();
-    if candidates.len() > MAX_SIGNATURES {
+    if candidates.len() > SIGNATURES {
         return Err(signature_error(format!(
-            "`webhook-signature` holds more than {MAX_SIGNATURES} signatures"
+            "`webhook-signature` holds more than {SIGNATURES} signatures (`limits::SIGNATURES`)"
         )));
     }
     // The body is hashed once per key, however many signatures are sent.
@@ -236,7 +211,7 @@ pub fn verify_standard(
 ///
 /// The parameters are sorted once, so the work is `n log n` in their
 /// number. This computes any token's signature, however short: only
-/// [`verify_twilio`] and services refuse tokens under [`SHORTEST_TOKEN`].
+/// [`verify_twilio`] and services refuse tokens under [`SHORTEST_TWILIO_TOKEN`].
 ///
 /// # Examples
 ///
@@ -282,46 +257,46 @@ fn twilio_tag(key: &Hmac<Sha1>, url: &str, sorted: &[(&str, &str)]) -> String {
     general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
-/// Refuses a Twilio auth token under [`SHORTEST_TOKEN`] bytes.
+/// Refuses a Twilio auth token under [`SHORTEST_TWILIO_TOKEN`] bytes.
 fn check_token(token: &str) -> Result<(), Error> {
-    if token.len() < SHORTEST_TOKEN {
+    if token.len() < SHORTEST_TWILIO_TOKEN {
         return Err(signature_error(format!(
-            "the Twilio auth token is {} bytes; Twilio auth tokens are at least {SHORTEST_TOKEN}",
+            "the Twilio auth token is {} bytes; Twilio auth tokens are at least {SHORTEST_TWILIO_TOKEN} (`limits::SHORTEST_TWILIO_TOKEN`)",
             token.len()
         )));
     }
     Ok(())
 }
 
-/// Refuses a Twilio-signed request past [`MAX_PARAMETERS`],
-/// [`MAX_TWILIO_URL`] or [`MAX_TWILIO_BODY`], before any hashing: the same
+/// Refuses a Twilio-signed request past [`FORM_PARAMETERS`],
+/// [`TWILIO_URL_BYTES`] or [`TWILIO_BODY_BYTES`], before any hashing: the same
 /// bounds for what a service signs and what [`verify_twilio`] takes.
 fn check_twilio_limits(url: &str, params: &[(String, String)], body: usize) -> Result<(), Error> {
-    if params.len() > MAX_PARAMETERS {
+    if params.len() > FORM_PARAMETERS {
         return Err(signature_error(format!(
             "the request has {} form parameters; a Twilio-signed request has at most \
-             {MAX_PARAMETERS}",
+             {FORM_PARAMETERS} (`limits::FORM_PARAMETERS`)",
             params.len()
         )));
     }
-    if url.len() > MAX_TWILIO_URL {
+    if url.len() > TWILIO_URL_BYTES {
         return Err(signature_error(format!(
-            "the URL is {} bytes; a Twilio-signed request's is at most {MAX_TWILIO_URL}",
+            "the URL is {} bytes; a Twilio-signed request's is at most {TWILIO_URL_BYTES} (`limits::TWILIO_URL_BYTES`)",
             url.len()
         )));
     }
-    if body > MAX_TWILIO_BODY {
+    if body > TWILIO_BODY_BYTES {
         return Err(signature_error(format!(
-            "the body is {body} bytes; a Twilio-signed request's is at most {MAX_TWILIO_BODY}"
+            "the body is {body} bytes; a Twilio-signed request's is at most {TWILIO_BODY_BYTES} (`limits::TWILIO_BODY_BYTES`)"
         )));
     }
     let mut bytes = 0usize;
     for (name, value) in params {
         bytes = bytes.saturating_add(name.len()).saturating_add(value.len());
-        if bytes > MAX_TWILIO_BODY {
+        if bytes > TWILIO_BODY_BYTES {
             return Err(signature_error(format!(
-                "the form parameters hold more than {MAX_TWILIO_BODY} bytes, the most a \
-                 Twilio-signed request's body may"
+                "the form parameters hold more than {TWILIO_BODY_BYTES} bytes, the most a \
+                 Twilio-signed request's body may (`limits::TWILIO_BODY_BYTES`)"
             )));
         }
     }
@@ -408,9 +383,9 @@ fn twilio_urls(url: &str) -> Vec<Cow<'_, str>> {
 ///
 /// The work is linear in the size of the request (the parameters are sorted
 /// once, the URL forms are at most four), and bounded: a token under
-/// [`SHORTEST_TOKEN`] bytes, more than [`MAX_PARAMETERS`] parameters, a URL
-/// over [`MAX_TWILIO_URL`] bytes, or a body or parameters over
-/// [`MAX_TWILIO_BODY`] bytes are refused before anything is hashed.
+/// [`SHORTEST_TWILIO_TOKEN`] bytes, more than [`FORM_PARAMETERS`] parameters, a URL
+/// over [`TWILIO_URL_BYTES`] bytes, or a body or parameters over
+/// [`TWILIO_BODY_BYTES`] bytes are refused before anything is hashed.
 ///
 /// Node's validator also tries the URL as `new URL()` re-encodes it (for
 /// back ends that signed an escaped form); this does not, as a URL callhook
@@ -520,10 +495,10 @@ impl Signer {
                     .enumerate()
                     .map(|(i, secret)| {
                         let key = SigningKey::new(secret.expose())?;
-                        if key.length < SHORTEST_KEY {
+                        if key.length < SHORTEST_SIGNING_KEY {
                             return Err(signature_error(format!(
                                 "signing secret {i} is {} bytes; Standard Webhooks keys are at \
-                                 least {SHORTEST_KEY}",
+                                 least {SHORTEST_SIGNING_KEY} (`limits::SHORTEST_SIGNING_KEY`)",
                                 key.length
                             )));
                         }

@@ -1,7 +1,7 @@
 //! Receiver-side verification at large sizes: `signing::verify_twilio` with
-//! thousands of form parameters (up to and past `MAX_PARAMETERS`), long URLs
+//! thousands of form parameters (up to and past `FORM_PARAMETERS`), long URLs
 //! and bodies, on every port and query shape, and `signing::verify_standard`
-//! with hundreds of signature candidates (past `MAX_SIGNATURES`). A small
+//! with hundreds of signature candidates (past `SIGNATURES`). A small
 //! input says how large; the target expands it, so libFuzzer reaches sizes
 //! its byte budget never would. A panic, a hang (the work once grew with the
 //! square of the parameters) or a huge allocation is a bug; so is a request
@@ -21,9 +21,11 @@
 //!   UTF-8).
 #![no_main]
 
+use callhook::limits::{
+    FORM_PARAMETERS, SHORTEST_TWILIO_TOKEN, SIGNATURES, TWILIO_BODY_BYTES, TWILIO_URL_BYTES,
+};
 use callhook::signing::{
-    body_sha256, twilio_signature, verify_standard, verify_twilio, SigningKey, MAX_PARAMETERS,
-    MAX_SIGNATURES, MAX_TWILIO_BODY, MAX_TWILIO_URL, SHORTEST_TOKEN,
+    body_sha256, twilio_signature, verify_standard, verify_twilio, SigningKey,
 };
 use chrono::DateTime;
 use http::header::{HeaderMap, HeaderValue};
@@ -128,8 +130,8 @@ fn twilio(flags: u8, count: usize, material: &[char], rng: &mut Rng) {
         ),
         6 => ("https://a.example.com/hook?x=1&".to_owned(), None),
         _ => {
-            // A query past `MAX_TWILIO_URL` from 4,100 parameters on, while
-            // they are still under `MAX_PARAMETERS`.
+            // A query past `TWILIO_URL_BYTES` from 4,100 parameters on, while
+            // they are still under `FORM_PARAMETERS`.
             let pad = "q".repeat((count * 4).min(80_000));
             (format!("https://a.example.com/hook?pad={pad}"), None)
         }
@@ -147,7 +149,7 @@ fn twilio(flags: u8, count: usize, material: &[char], rng: &mut Rng) {
         }
     }
     let token = if short {
-        &TOKEN[..SHORTEST_TOKEN - 1]
+        &TOKEN[..SHORTEST_TWILIO_TOKEN - 1]
     } else {
         TOKEN
     };
@@ -159,10 +161,10 @@ fn twilio(flags: u8, count: usize, material: &[char], rng: &mut Rng) {
 
     let result = verify_twilio(token, &url, &params, &body, &signature);
     let bytes: usize = params.iter().map(|(n, v)| n.len() + v.len()).sum();
-    let over = params.len() > MAX_PARAMETERS
-        || url.len() > MAX_TWILIO_URL
-        || body.len() > MAX_TWILIO_BODY
-        || bytes > MAX_TWILIO_BODY;
+    let over = params.len() > FORM_PARAMETERS
+        || url.len() > TWILIO_URL_BYTES
+        || body.len() > TWILIO_BODY_BYTES
+        || bytes > TWILIO_BODY_BYTES;
     match &result {
         Ok(()) => {
             assert!(
@@ -222,7 +224,7 @@ fn standard(candidates: usize, count: usize, material: &[char], rng: &mut Rng) {
     // verifier sees.
     let seen = list.join(" ").split(' ').count();
     let included = place < candidates;
-    if seen > MAX_SIGNATURES {
+    if seen > SIGNATURES {
         assert!(result.is_err(), "{seen} candidates accepted");
     } else if included {
         result.unwrap_or_else(|e| panic!("its own signature among {seen} refused: {e}"));

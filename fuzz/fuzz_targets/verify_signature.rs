@@ -13,10 +13,8 @@
 //! form parameter).
 #![no_main]
 
-use callhook::signing::{
-    twilio_signature, verify_standard, verify_twilio, SigningKey, MAX_TWILIO_BODY, MAX_TWILIO_URL,
-    SHORTEST_TOKEN,
-};
+use callhook::limits::{SHORTEST_TWILIO_TOKEN, TWILIO_BODY_BYTES, TWILIO_URL_BYTES};
+use callhook::signing::{twilio_signature, verify_standard, verify_twilio, SigningKey};
 use chrono::DateTime;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
@@ -82,9 +80,9 @@ fuzz_target!(|data: &[u8]| {
     // short or the request too large to be taken at all).
     let hashed =
         url::Url::parse(&url).is_ok_and(|u| u.query_pairs().any(|(k, _)| k == "bodySHA256"));
-    let takes = token.len() >= SHORTEST_TOKEN
-        && url.len() <= MAX_TWILIO_URL
-        && body.len() <= MAX_TWILIO_BODY;
+    let takes = token.len() >= SHORTEST_TWILIO_TOKEN
+        && url.len() <= TWILIO_URL_BYTES
+        && body.len() <= TWILIO_BODY_BYTES;
     if !hashed && takes {
         let own = twilio_signature(&token, &url, &params);
         verify_twilio(&token, &url, &params, body, &own)

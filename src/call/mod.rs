@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::catalog::{Catalog, FieldKey, FieldSpec, Positions};
 use crate::error::{shown, Error, ErrorKind};
+use crate::limits::{FIELDS, FIELD_NAME_BYTES, VALUE_BYTES};
 use crate::secret::REDACTED;
 use crate::value::{FieldType, Value};
 
@@ -187,7 +188,7 @@ impl CallData {
 
     /// Makes room for `fields` more fields (a struct says how many it has).
     pub(crate) fn reserve(&mut self, fields: usize) {
-        self.entries.reserve(fields.min(MOST_FIELDS));
+        self.entries.reserve(fields.min(FIELDS));
     }
 
     fn name<'a>(&'a self, name: &'a Name) -> &'a str {
@@ -526,19 +527,6 @@ impl Call {
     }
 }
 
-/// The longest field name call data may hold, nested names and their dots
-/// included: a bound on the text a hostile document can flatten into.
-pub(crate) const LONGEST_FIELD_NAME: usize = 256;
-
-/// The most fields one call data read from JSON may hold.
-pub(crate) const MOST_FIELDS: usize = 10_000;
-
-/// The most bytes one call value may hold, as text or as a number's
-/// digits: 1 MiB. Four times the 256 KiB message Amazon SNS takes by
-/// default, and as much as it takes at most; a call's longest values
-/// (transcripts, notes) are far shorter.
-pub(crate) const LONGEST_VALUE: usize = 1 << 20;
-
 fn flatten_into(
     catalog: &Catalog,
     data: &mut CallData,
@@ -551,19 +539,19 @@ fn flatten_into(
         } else {
             prefix.len() + 1 + key.len()
         };
-        if length > LONGEST_FIELD_NAME {
+        if length > FIELD_NAME_BYTES {
             return Err(Error::new(
                 ErrorKind::InvalidCallData,
                 format!(
-                    "field name `{}` is longer than {LONGEST_FIELD_NAME} bytes",
+                    "field name `{}` is longer than {FIELD_NAME_BYTES} bytes (`limits::FIELD_NAME_BYTES`)",
                     shown(&format!("{prefix}.{key}"))
                 ),
             ));
         }
-        if data.len() >= MOST_FIELDS {
+        if data.len() >= FIELDS {
             return Err(Error::new(
                 ErrorKind::InvalidCallData,
-                format!("call data holds more than {MOST_FIELDS} fields"),
+                format!("call data holds more than {FIELDS} fields (`limits::FIELDS`)"),
             ));
         }
         let name = if prefix.is_empty() {
@@ -679,11 +667,11 @@ pub(crate) fn convert_raw(
     raw: Raw<'_>,
 ) -> Result<Value, Error> {
     if let Raw::Str(text) | Raw::Number(text) = raw {
-        if text.len() > LONGEST_VALUE {
+        if text.len() > VALUE_BYTES {
             return Err(Error::new(
                 ErrorKind::InvalidCallData,
                 format!(
-                    "field `{}` is longer than the limit of {LONGEST_VALUE} bytes for one value",
+                    "field `{}` is longer than the limit of {VALUE_BYTES} bytes for one value (`limits::VALUE_BYTES`)",
                     shown(name)
                 ),
             )
@@ -906,7 +894,7 @@ mod tests {
         let many: Vec<String> = (0..10_001).map(|i| format!("\"f{i}\": 1")).collect();
         let err = CallData::from_json(&format!("{{{}}}", many.join(","))).unwrap_err();
         assert!(err.message().contains("10000"), "{err}");
-        let fine = format!("{{\"{}\": 1}}", "n".repeat(LONGEST_FIELD_NAME));
+        let fine = format!("{{\"{}\": 1}}", "n".repeat(FIELD_NAME_BYTES));
         assert!(CallData::from_json(&fine).is_ok());
     }
 

@@ -8,9 +8,10 @@ use std::fmt;
 
 use serde::ser::{self, Impossible, Serialize};
 
-use super::{convert_raw, not_scalar, CallData, Raw, LONGEST_FIELD_NAME, MOST_FIELDS};
+use super::{convert_raw, not_scalar, CallData, Raw};
 use crate::catalog::{Catalog, Positions};
 use crate::error::{shown, Error, ErrorKind};
+use crate::limits::{FIELDS, FIELD_NAME_BYTES};
 use crate::value::Value;
 
 /// The error serde's traits want, carrying ours.
@@ -73,7 +74,7 @@ impl Fields<'_> {
         } else {
             Cow::Owned(format!("{}.{key}", self.prefix))
         };
-        if name.len() > LONGEST_FIELD_NAME || self.data.len() >= MOST_FIELDS {
+        if name.len() > FIELD_NAME_BYTES || self.data.len() >= FIELDS {
             return Err(self.refused(&name));
         }
         Ok(name)
@@ -82,18 +83,18 @@ impl Fields<'_> {
     /// Why a field is refused: its name is too long, or there are too many.
     #[cold]
     fn refused(&self, name: &str) -> Failed {
-        Failed(if name.len() > LONGEST_FIELD_NAME {
+        Failed(if name.len() > FIELD_NAME_BYTES {
             Error::new(
                 ErrorKind::InvalidCallData,
                 format!(
-                    "field name `{}` is longer than {LONGEST_FIELD_NAME} bytes",
+                    "field name `{}` is longer than {FIELD_NAME_BYTES} bytes (`limits::FIELD_NAME_BYTES`)",
                     shown(name)
                 ),
             )
         } else {
             Error::new(
                 ErrorKind::InvalidCallData,
-                format!("call data holds more than {MOST_FIELDS} fields"),
+                format!("call data holds more than {FIELDS} fields (`limits::FIELDS`)"),
             )
         })
     }

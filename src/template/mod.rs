@@ -71,7 +71,8 @@ use crate::address::AddressPolicy;
 use crate::call::{CallData, Lookup};
 use crate::catalog::{Catalog, Positions};
 use crate::error::{Error, ErrorKind};
-use render::{Extra, Shared, Spot, Step, LONGEST_RENDER};
+use crate::limits::RENDER_BYTES;
+use render::{Extra, Shared, Spot, Step};
 
 /// The placeholder syntax of a template.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -436,7 +437,7 @@ impl Template {
     ) -> Result<(), Error> {
         let before = out.len();
         out.reserve(self.size_hint as usize);
-        if self.literals.len() > LONGEST_RENDER {
+        if self.literals.len() > RENDER_BYTES {
             return Err(render::too_long(None));
         }
         let Some(positions) = self.names.as_deref() else {
@@ -463,7 +464,7 @@ impl Template {
             // than multiplying a value, and the slot that crosses it is
             // named.
             let rendered = slot.render(data, out).and_then(|()| {
-                if out.len() - before + literals.len() > LONGEST_RENDER {
+                if out.len() - before + literals.len() > RENDER_BYTES {
                     Err(slot.too_long())
                 } else {
                     Ok(())

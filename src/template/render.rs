@@ -10,6 +10,7 @@ use crate::call::Lookup;
 use crate::catalog::{FieldKey, Positions};
 use crate::error::{Error, ErrorKind};
 use crate::format::{self, Format, Printed};
+use crate::limits::RENDER_BYTES;
 use crate::value::Value;
 
 /// One step of a render: the next `literal_len` bytes of the template's one
@@ -143,23 +144,16 @@ impl std::ops::Deref for Bound<'_> {
     }
 }
 
-/// The most bytes one render may produce (a request's body, URL or
-/// header value): 4 MiB. Four times the largest message Amazon SNS takes
-/// (1 MiB, 256 KiB by default) and nginx's default `client_max_body_size`
-/// (1 MiB), beyond which most receivers refuse a request anyway; GitHub
-/// and GitLab, with large repository events, stop at 25 MB.
-pub(crate) const LONGEST_RENDER: usize = 4 << 20;
-
-/// The error for a render that would be longer than [`LONGEST_RENDER`],
+/// The error for a render that would be longer than [`RENDER_BYTES`],
 /// naming the field that made it so where one did.
 #[cold]
 pub(crate) fn too_long(field: Option<&str>) -> Error {
     let message = match field {
         Some(field) => format!(
-            "field `{}` makes the rendered text longer than the limit of {LONGEST_RENDER} bytes",
+            "field `{}` makes the rendered text longer than the limit of {RENDER_BYTES} bytes (`limits::RENDER_BYTES`)",
             crate::error::shown(field)
         ),
-        None => format!("the rendered text is longer than the limit of {LONGEST_RENDER} bytes"),
+        None => format!("the rendered text is longer than the limit of {RENDER_BYTES} bytes (`limits::RENDER_BYTES`)"),
     };
     Error::new(ErrorKind::UnsafeValue, message)
 }
@@ -169,7 +163,7 @@ impl Bound<'_> {
         self.slot.key.name(self.shared.positions)
     }
 
-    /// This slot made the render longer than [`LONGEST_RENDER`].
+    /// This slot made the render longer than [`RENDER_BYTES`].
     pub(crate) fn too_long(&self) -> Error {
         too_long(Some(self.name()))
     }

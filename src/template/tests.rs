@@ -552,11 +552,11 @@ fn numbers_kept_as_text_print_bare_only_when_they_are_numbers() {
 /// with the literals still to come, which the error names.
 #[test]
 fn renders_stop_at_the_limit() {
-    use super::render::LONGEST_RENDER;
-    let fits = "a".repeat(LONGEST_RENDER);
+    use crate::limits::RENDER_BYTES;
+    let fits = "a".repeat(RENDER_BYTES);
     assert_eq!(
         render(&fits, Context::Plain, &CallData::new()).len(),
-        LONGEST_RENDER
+        RENDER_BYTES
     );
     let over = compile(&format!("{fits}b"), Context::Plain).unwrap();
     let err = over.render(&CallData::new()).unwrap_err();

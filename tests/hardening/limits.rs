@@ -412,7 +412,7 @@ fn declared_events_and_their_listing_are_bounded() {
 
 /// A service signing with many secrets signed every request once per
 /// secret and sent a `webhook-signature` header of them all, which
-/// receivers refuse past `signing::MAX_SIGNATURES`: a service holds at
+/// receivers refuse past `limits::SIGNATURES`: a service holds at
 /// most that many.
 #[test]
 fn signing_secrets_are_as_many_as_receivers_take() {
@@ -420,12 +420,12 @@ fn signing_secrets_are_as_many_as_receivers_take() {
         |n: usize| -> Vec<String> { (0..n).map(|i| format!("whsec_{}", base64_of(i))).collect() };
     refused(
         json!({"signing": {"kind": "standard_webhooks",
-            "secrets": secrets(callhook::signing::MAX_SIGNATURES + 1)}}),
+            "secrets": secrets(limits::SIGNATURES + 1)}}),
         "signing.secrets",
         "SIGNING_SECRETS",
     );
     load(json!({"signing": {"kind": "standard_webhooks",
-        "secrets": secrets(callhook::signing::MAX_SIGNATURES)}}))
+        "secrets": secrets(limits::SIGNATURES)}}))
     .unwrap();
 }
 

@@ -241,10 +241,10 @@ fn retry_after_too_large_is_clamped_to_the_longest_wait() {
 }
 
 /// The most bytes one call value may hold (1 MiB).
-const LONGEST_VALUE: usize = 1 << 20;
+const VALUE_BYTES: usize = 1 << 20;
 
 /// The most bytes one render (a request's body) may produce (4 MiB).
-const LONGEST_RENDER: usize = 4 << 20;
+const RENDER_BYTES: usize = 4 << 20;
 
 /// One call value had no size limit. Guards that a value of exactly the
 /// limit is read and one byte more is refused, naming the field and the
@@ -252,10 +252,10 @@ const LONGEST_RENDER: usize = 4 << 20;
 /// a host's struct), for text and for numbers kept as digits.
 #[test]
 fn call_values_are_bounded() {
-    let at_limit = "a".repeat(LONGEST_VALUE);
-    let over = "a".repeat(LONGEST_VALUE + 1);
+    let at_limit = "a".repeat(VALUE_BYTES);
+    let over = "a".repeat(VALUE_BYTES + 1);
     // serde_json refuses whole numbers that long; a decimal is read.
-    let digits_over = format!("0.{}1", "0".repeat(LONGEST_VALUE));
+    let digits_over = format!("0.{}1", "0".repeat(VALUE_BYTES));
     let read = |value: &str, quoted: bool| {
         let value = if quoted {
             format!("\"{value}\"")
@@ -304,12 +304,12 @@ fn rendered_bodies_are_bounded() {
     let registry = load(json!({})).unwrap();
     let at = t("2024-12-02T21:00:00Z");
     let mut fits = call();
-    fits.data = CallData::new().with("ani", "a".repeat(LONGEST_RENDER - around));
+    fits.data = CallData::new().with("ani", "a".repeat(RENDER_BYTES - around));
     let dispatch = registry.dispatch(Event::CallHangup, &fits, at);
     assert!(dispatch.errors.is_empty(), "{:?}", dispatch.errors);
-    assert_eq!(dispatch.requests[0].request.body().len(), LONGEST_RENDER);
+    assert_eq!(dispatch.requests[0].request.body().len(), RENDER_BYTES);
     let mut over = call();
-    over.data = CallData::new().with("ani", "a".repeat(LONGEST_RENDER - around + 1));
+    over.data = CallData::new().with("ani", "a".repeat(RENDER_BYTES - around + 1));
     let dispatch = registry.dispatch(Event::CallHangup, &over, at);
     assert!(dispatch.requests.is_empty());
     let (webhook, err) = &dispatch.errors[0];
@@ -325,16 +325,16 @@ fn rendered_bodies_are_bounded() {
     }))
     .unwrap();
     let mut many = call();
-    many.data = CallData::new().with("ani", "a".repeat(LONGEST_VALUE));
+    many.data = CallData::new().with("ani", "a".repeat(VALUE_BYTES));
     let dispatch = repeated.dispatch(Event::CallHangup, &many, at);
     assert!(dispatch.requests.is_empty());
     assert_eq!(dispatch.errors[0].1.kind(), ErrorKind::UnsafeValue);
     // The engine's own renders are bounded alike.
     let plain = Template::compile("#ani##ani#", Context::Plain, &Options::default()).unwrap();
-    let half = CallData::new().with("ani", "a".repeat(LONGEST_RENDER / 2));
-    assert_eq!(plain.render(&half).unwrap().len(), LONGEST_RENDER);
+    let half = CallData::new().with("ani", "a".repeat(RENDER_BYTES / 2));
+    assert_eq!(plain.render(&half).unwrap().len(), RENDER_BYTES);
     let err = plain
-        .render(&CallData::new().with("ani", "a".repeat(LONGEST_RENDER / 2 + 1)))
+        .render(&CallData::new().with("ani", "a".repeat(RENDER_BYTES / 2 + 1)))
         .unwrap_err();
     assert!(err.message().contains("4194304 bytes"), "{err}");
 }

@@ -4,10 +4,10 @@
 //! helpers `service`, `config`, `load` and `call` come from there.
 
 use super::*;
-use callhook::signing::{
-    twilio_signature, verify_twilio, MAX_PARAMETERS, MAX_TWILIO_BODY, MAX_TWILIO_URL,
-    SHORTEST_TOKEN,
+use callhook::limits::{
+    FORM_PARAMETERS, SHORTEST_TWILIO_TOKEN, TWILIO_BODY_BYTES, TWILIO_URL_BYTES,
 };
+use callhook::signing::{twilio_signature, verify_twilio};
 
 /// A token as long as Twilio's (32 hex characters).
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
@@ -39,10 +39,10 @@ fn params(n: usize, distinct: bool) -> Vec<(String, String)> {
 fn verify_twilio_is_bounded() {
     let url = "https://crm.example.com/twilio?src=pbx";
     for distinct in [true, false] {
-        let at_limit = params(MAX_PARAMETERS, distinct);
+        let at_limit = params(FORM_PARAMETERS, distinct);
         let signature = twilio_signature(TOKEN, url, &at_limit);
         verify_twilio(TOKEN, url, &at_limit, b"", &signature)
-            .unwrap_or_else(|e| panic!("{MAX_PARAMETERS} parameters refused: {e}"));
+            .unwrap_or_else(|e| panic!("{FORM_PARAMETERS} parameters refused: {e}"));
         // The order they come in does not matter.
         let mut reversed = at_limit.clone();
         reversed.reverse();
@@ -57,11 +57,14 @@ fn verify_twilio_is_bounded() {
     }
 
     // The URL and the body are bounded too, whatever the signature.
-    let long_url = format!("{url}&pad={}", "a".repeat(MAX_TWILIO_URL));
+    let long_url = format!("{url}&pad={}", "a".repeat(TWILIO_URL_BYTES));
     let signature = twilio_signature(TOKEN, &long_url, &[]);
     let err = verify_twilio(TOKEN, &long_url, &[], b"", &signature).unwrap_err();
-    assert!(err.message().contains(&MAX_TWILIO_URL.to_string()), "{err}");
-    let big_body = vec![b'a'; MAX_TWILIO_BODY + 1];
+    assert!(
+        err.message().contains(&TWILIO_URL_BYTES.to_string()),
+        "{err}"
+    );
+    let big_body = vec![b'a'; TWILIO_BODY_BYTES + 1];
     let hashed = format!(
         "{url}&bodySHA256={}",
         callhook::signing::body_sha256(&big_body)
@@ -69,19 +72,19 @@ fn verify_twilio_is_bounded() {
     let signature = twilio_signature(TOKEN, &hashed, &[]);
     let err = verify_twilio(TOKEN, &hashed, &[], &big_body, &signature).unwrap_err();
     assert!(
-        err.message().contains(&MAX_TWILIO_BODY.to_string()),
+        err.message().contains(&TWILIO_BODY_BYTES.to_string()),
         "{err}"
     );
     // Parameters holding more bytes than a body may are refused as well:
     // they are what the body decoded to.
-    let huge = vec![("Big".to_owned(), "b".repeat(MAX_TWILIO_BODY + 1))];
+    let huge = vec![("Big".to_owned(), "b".repeat(TWILIO_BODY_BYTES + 1))];
     let signature = twilio_signature(TOKEN, url, &huge);
     let err = verify_twilio(TOKEN, url, &huge, b"", &signature).unwrap_err();
     assert!(
-        err.message().contains(&MAX_TWILIO_BODY.to_string()),
+        err.message().contains(&TWILIO_BODY_BYTES.to_string()),
         "{err}"
     );
-    assert_eq!(MAX_PARAMETERS, 10_000);
+    assert_eq!(FORM_PARAMETERS, 10_000);
 }
 
 /// Guards Twilio's port rule (issue 19): their Python and Node validators
@@ -232,7 +235,7 @@ fn no_request_is_sent_with_an_empty_query() {
 /// error naming the minimum, as Standard Webhooks keys under 24 bytes are.
 #[test]
 fn short_twilio_tokens_are_refused() {
-    for length in [1, 5, SHORTEST_TOKEN - 1] {
+    for length in [1, 5, SHORTEST_TWILIO_TOKEN - 1] {
         let token = &TOKEN[..length];
         let err = load(json!({"signing": {"kind": "twilio", "token": token}})).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Signature, "{err}");
@@ -248,9 +251,9 @@ fn short_twilio_tokens_are_refused() {
         assert_eq!(err.kind(), ErrorKind::Signature, "{err}");
         assert!(err.message().contains("16"), "{err}");
     }
-    let token = &TOKEN[..SHORTEST_TOKEN];
+    let token = &TOKEN[..SHORTEST_TWILIO_TOKEN];
     load(json!({"signing": {"kind": "twilio", "token": token}})).unwrap();
     let signature = twilio_signature(token, "https://a.example.com/", &[]);
     verify_twilio(token, "https://a.example.com/", &[], b"", &signature).unwrap();
-    assert_eq!(SHORTEST_TOKEN, 16);
+    assert_eq!(SHORTEST_TWILIO_TOKEN, 16);
 }
