@@ -574,3 +574,5 @@ mod requests;
 mod signing;
 #[path = "hardening/stored.rs"]
 mod stored;
+#[path = "hardening/review.rs"]
+mod review;
