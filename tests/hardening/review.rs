@@ -485,3 +485,28 @@ fn scopes_and_segments_have_limits() {
         "a call with 200,000 scopes and segments reads"
     );
 }
+
+
+
+#[test]
+#[ignore = "finding: a secret holding the placeholder delimiters (a password like Summer#2024#Fall, a token in [[...]]) is read as a template, and the unknown-field error quotes the secret's text between them, in a secret header, a secret or password-named pair and a token query parameter"]
+fn secrets_holding_delimiters_are_not_quoted_in_errors() {
+    let fragment = "Zq7LeakedSecret94xW";
+    let password = format!("Summer#{fragment}#Fall");
+    let mut leaks = Vec::new();
+    for fields in [
+        json!({"headers": [{"key": "X-Api-Token", "value": password}]}),
+        json!({"body": {"kind": "form", "pairs": [{"key": "password", "value": password}]}}),
+        json!({"body": {"kind": "json", "pairs": [{"key": "ref", "secret": true, "value": password}]}}),
+        json!({"url": format!("https://crm.example.com/calls?token={password}")}),
+        json!({"syntax": "brackets", "body": {"kind": "none"},
+               "headers": [{"key": "X-Api-Token", "value": format!("Summer[[{fragment}]]Fall")}]}),
+    ] {
+        let err = load(fields.clone()).unwrap_err();
+        let shown = format!("{err} {err:?}");
+        if shown.contains(fragment) {
+            leaks.push(format!("{fields}: {err}"));
+        }
+    }
+    assert!(leaks.is_empty(), "{leaks:#?}");
+}
