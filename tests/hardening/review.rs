@@ -416,12 +416,17 @@ fn timed(f: impl FnOnce()) -> std::time::Duration {
 }
 
 /// Work at an eighth and at all of a size: linear work grows about eight
-/// times, quadratic sixty-four. Wall time, so only a ratio, and generous
-/// (the bound is 24).
+/// times, quadratic sixty-four. Wall time, so only a ratio, generous (the
+/// bound is 24), and the least of three runs, against other tests' noise.
 fn growth(mut run: impl FnMut(usize), eighth: usize) -> f64 {
     run(eighth / 4); // warm up
-    let small = timed(|| run(eighth)).as_secs_f64();
-    let large = timed(|| run(eighth * 8)).as_secs_f64();
+    let mut least = |n: usize| {
+        (0..3)
+            .map(|_| timed(|| run(n)).as_secs_f64())
+            .fold(f64::INFINITY, f64::min)
+    };
+    let small = least(eighth);
+    let large = least(eighth * 8);
     large / small
 }
 
@@ -434,7 +439,7 @@ fn xml_attributes_compile_in_linear_time() {
             let template = format!("<r {}>#ani#</r>", attrs.join(" "));
             load(json!({"body": {"kind": "xml", "template": template}})).unwrap();
         },
-        2_500,
+        1_500,
     );
     assert!(ratio < 24.0, "8x the attributes took {ratio:.1}x the time");
 }
@@ -486,8 +491,6 @@ fn scopes_and_segments_have_limits() {
     );
 }
 
-
-
 #[test]
 #[ignore = "finding: a secret holding the placeholder delimiters (a password like Summer#2024#Fall, a token in [[...]]) is read as a template, and the unknown-field error quotes the secret's text between them, in a secret header, a secret or password-named pair and a token query parameter"]
 fn secrets_holding_delimiters_are_not_quoted_in_errors() {
@@ -511,7 +514,6 @@ fn secrets_holding_delimiters_are_not_quoted_in_errors() {
     assert!(leaks.is_empty(), "{leaks:#?}");
 }
 
-
 #[test]
 #[ignore = "finding: SigningKey::new accepts a 1-byte Standard Webhooks secret and verify_standard verifies with it; the README says short keys are refused at load and when verifying, but SHORTEST_SIGNING_KEY is only checked at load"]
 fn verify_standard_refuses_short_keys() {
@@ -534,4 +536,20 @@ fn verify_standard_refuses_short_keys() {
         verify_standard(&[key], &headers, body, now).is_err(),
         "a 1-byte key verifies"
     );
+}
+
+#[test]
+#[ignore = "finding: XML templates that namespace-aware parsers refuse are accepted: an undeclared prefix (<p:r>), two attributes with one expanded name (p:a and q:a, p and q bound to one URI), and xmlns:xml bound to another URI; Python's expat with namespaces (ElementTree) refuses each (unbound prefix, duplicate attribute, reserved prefix)"]
+fn xml_templates_are_namespace_well_formed() {
+    let mut loaded = Vec::new();
+    for template in [
+        r##"<p:r>#ani#</p:r>"##,
+        r##"<r xmlns:p="urn:u" xmlns:q="urn:u" p:a="1" q:a="2">#ani#</r>"##,
+        r##"<r xmlns:xml="urn:wrong">#ani#</r>"##,
+    ] {
+        if load(json!({"body": {"kind": "xml", "template": template}})).is_ok() {
+            loaded.push(template);
+        }
+    }
+    assert!(loaded.is_empty(), "{loaded:#?}");
 }
