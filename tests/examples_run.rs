@@ -291,6 +291,10 @@ fn quickstart_prints_the_request_with_no_secret() {
         "{stdout}"
     );
     assert!(stdout.contains(r#""agentId": "1001""#), "{stdout}");
+    assert!(
+        stdout.contains("secret fields, redacted below: recording_url\n"),
+        "{stdout}"
+    );
     assert_no_secret("quickstart", &stdout);
 }
 
