@@ -3,8 +3,9 @@
 //!
 //! ```text
 //! cargo run --example preview -- --config FILE --call FILE [--service ID]
-//!     [--event NAME] [--scope NAME]... [--sign-at UNIX_SECONDS]
+//!     [--event NAME [--explain] [--scope NAME]...] [--sign-at UNIX_SECONDS]
 //!     [--format http|json] [--show-secrets]
+//! cargo run --example preview -- --help
 //! ```
 //!
 //! `--config` takes a JSON (or `.toml`) configuration such as
@@ -13,12 +14,15 @@
 //! only the one named. Output is HTTP/1.1 text, or with `--format json` one
 //! JSON object per line. Secrets print as `[redacted]` unless
 //! `--show-secrets`. Errors in either file are all printed to stderr, and the
-//! program exits non-zero.
+//! program exits 1; a usage error (an unknown argument, a missing value,
+//! `--explain` or `--scope` without `--event`) exits 2, and `--help` prints
+//! every option on stdout and exits 0.
 //!
 //! With `--event`, the call is dispatched through the webhooks of the
 //! configuration instead: each request prints with its `webhook` and
 //! `delivery` ids, as `Registry::preview` shows it (rendered again from the
-//! call, secrets redacted, the `content-length` that is sent). `--scope` (repeatable) replaces the call's scopes. For
+//! call, secrets redacted, the `content-length` that is sent). `--scope`
+//! (repeatable) replaces the call's scopes. For
 //! `Call Status Change`, the call's `status` and `sequence` fields are the
 //! update's. No matching webhook prints nothing on stdout and exits 0, and
 //! says on stderr why each webhook did not fire; `--explain` prints that
@@ -50,9 +54,60 @@ struct Args {
     explain: bool,
 }
 
-const USAGE: &str = "usage: preview --config FILE --call FILE [--service ID] [--event NAME [--explain]] [--scope NAME]... [--sign-at UNIX_SECONDS] [--format http|json] [--show-secrets]";
+const USAGE: &str = "usage: preview --config FILE --call FILE [--service ID] [--event NAME [--explain] [--scope NAME]...] [--sign-at UNIX_SECONDS] [--format http|json] [--show-secrets]";
 
-fn parse_args() -> Result<Args, String> {
+/// What `--help` prints (on stdout, exit 0): the usage and every option.
+const HELP: &str = "\
+Renders the web services of a configuration for a call and prints the
+requests, without sending them. Secrets print as `[redacted]`.
+
+Options:
+  --config FILE          the configuration: JSON, or TOML when FILE ends in
+                         `.toml` (required); secret references
+                         (`{\"secret_ref\": \"NAME\"}`) are read from the
+                         environment variable NAME
+  --call FILE            the call, as JSON: `id`, `scopes` and `data` (required)
+  --service ID           only the service with this id (without it, every
+                         enabled service; with `--event`, only this service's
+                         requests)
+  --event NAME           dispatch the call through the configuration's
+                         webhooks for this event instead, printing each
+                         request with its webhook and delivery ids
+  --explain              with `--event`: first print, for every webhook, why
+                         it fires or not (as `# webhook` lines)
+  --scope NAME           with `--event`: a scope the call is in, replacing
+                         the call's own scopes (repeatable)
+  --sign-at UNIX_SECONDS sign each request, for services that sign, as if sent
+                         at that time (and dispatch at that time)
+  --format http|json     HTTP/1.1 text (the default), or one JSON object per
+                         line
+  --show-secrets         print secrets as they are sent
+  -h, --help             print this help and exit
+
+Exit status: 0 when every request rendered (or none fired), 1 when a file or
+a request has an error (each printed to stderr), 2 on a usage error.";
+
+/// Why the arguments give nothing to run.
+enum Stop {
+    /// `--help`: the help goes to stdout, and the program succeeds.
+    Help,
+    /// A usage error: the message and the usage go to stderr, exit 2.
+    Usage(String),
+}
+
+impl From<String> for Stop {
+    fn from(message: String) -> Stop {
+        Stop::Usage(message)
+    }
+}
+
+impl From<&str> for Stop {
+    fn from(message: &str) -> Stop {
+        Stop::Usage(message.to_owned())
+    }
+}
+
+fn parse_args() -> Result<Args, Stop> {
     let mut args = std::env::args().skip(1);
     let (mut config, mut call, mut service, mut json, mut show_secrets, mut explain) =
         (None, None, None, false, false, false);
@@ -83,15 +138,25 @@ fn parse_args() -> Result<Args, String> {
                 "http" => json = false,
                 "json" => json = true,
                 other => {
-                    return Err(format!(
-                        "unknown format `{other}`, expected `http` or `json`"
-                    ))
+                    return Err(
+                        format!("unknown format `{other}`, expected `http` or `json`").into(),
+                    )
                 }
             },
             "--show-secrets" => show_secrets = true,
             "--explain" => explain = true,
-            "--help" | "-h" => return Err(USAGE.to_owned()),
-            other => return Err(format!("unknown argument `{other}`")),
+            "--help" | "-h" => return Err(Stop::Help),
+            other => return Err(format!("unknown argument `{other}`").into()),
+        }
+    }
+    // Both act on a dispatch only: without `--event` they would be ignored,
+    // and a check that silently checks less is worse than none.
+    if event.is_none() {
+        if explain {
+            return Err("`--explain` needs `--event`: it explains which webhooks fire".into());
+        }
+        if !scopes.is_empty() {
+            return Err("`--scope` needs `--event`: scopes choose the webhooks that fire".into());
         }
     }
     Ok(Args {
@@ -348,8 +413,12 @@ fn verdict(verdict: &Verdict) -> String {
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(args) => args,
-        Err(message) => {
-            eprintln!("preview: {message}\n{USAGE}");
+        Err(Stop::Help) => {
+            println!("{USAGE}\n\n{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Err(Stop::Usage(message)) => {
+            eprintln!("preview: {message}\n{USAGE}\n(`preview --help` describes each option)");
             return ExitCode::from(2);
         }
     };

@@ -147,7 +147,7 @@ impl Default for RetryPolicy {
 }
 
 /// SplitMix64: a tiny, well-mixed generator, so jitter is reproducible from
-/// the host's seed.
+/// the seed `decide` is given (an envelope's is its delivery id, hashed).
 fn splitmix64(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -261,7 +261,8 @@ impl RetryPolicy {
     /// Decides what follows attempt number `attempt` (1 for the first) of a
     /// delivery of `event` first attempted at `first_attempt_at`, which
     /// ended with `outcome` at `now`. `seed` makes the jitter reproducible
-    /// (use the delivery id's hash, say).
+    /// ([`Envelope::record`](crate::Envelope::record) passes a hash of the
+    /// delivery id).
     ///
     /// Whatever the policy holds, checked or not, a retry waits at least
     /// [`limits::SHORTEST_RETRY_DELAY`] and none follows attempt
