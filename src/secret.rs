@@ -366,8 +366,9 @@ impl<'de> serde::de::Visitor<'de> for TextVisitor {
 
 /// Whether a header, pair or query parameter of this name holds a secret,
 /// by the rule the README states: its name, in any case, contains `auth`,
-/// `token`, `secret`, `passw`, `key`, `signature`, `cookie`, `session` or
-/// `credential`, or one of its words is `pass`, `pwd`, `pin` or `sig`
+/// `token`, `secret`, `passw`, `key`, `signature`, `cookie`, `session`,
+/// `credential`, `passcode`, `passphrase`, `pincode`, `bearer`, `hmac` or
+/// `jwt`, or one of its words is `pass`, `pwd`, `pin`, `sig` or `otp`
 /// (words split at anything not a letter or digit, and where a lowercase
 /// letter meets an uppercase one: `X-Pass`, `pass_code`, `userPin`). A
 /// pair's `secret` flag overrides the rule either way.
@@ -392,11 +393,17 @@ pub(crate) fn names_secret(name: &str) -> bool {
         "cookie",
         "session",
         "credential",
+        "passcode",
+        "passphrase",
+        "pincode",
+        "bearer",
+        "hmac",
+        "jwt",
     ]
     .into_iter()
     .any(contains)
         || words(name).any(|word| {
-            ["pass", "pwd", "pin", "sig"]
+            ["pass", "pwd", "pin", "sig", "otp"]
                 .iter()
                 .any(|short| word.eq_ignore_ascii_case(short.as_bytes()))
         })
@@ -454,7 +461,18 @@ pub(crate) fn redact_query(url: &str, also: &dyn Fn(&str) -> bool) -> String {
                     out.push_str(pair);
                 }
             }
-            None => out.push_str(pair),
+            // A parameter with no `=` is all value (`?TOKEN`, as some
+            // receivers take a key): redacted by the same rule as a name.
+            None => {
+                let decoded: String = form_urlencoded::parse(pair.as_bytes())
+                    .map(|(k, _)| k.into_owned())
+                    .collect();
+                if !pair.is_empty() && (names_secret(&decoded) || also(&decoded)) {
+                    out.push_str(REDACTED);
+                } else {
+                    out.push_str(pair);
+                }
+            }
         }
     }
     if let Some(fragment) = fragment {
