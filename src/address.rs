@@ -162,8 +162,19 @@ impl AddressPolicy {
     /// once resolved.
     pub(crate) fn check_name(&self, name: &str) -> Result<(), Error> {
         const UNDER: &[u8] = b".localhost";
+        // The loopback names of the usual `/etc/hosts` (Debian's, RedHat's)
+        // beside RFC 6761's: a resolver answers them without DNS.
+        const HOSTS_FILE: [&[u8]; 4] = [
+            b"localhost.localdomain",
+            b"ip6-localhost",
+            b"ip6-loopback",
+            b"localhost6",
+        ];
         let bare = name.trim_end_matches('.').as_bytes();
         let local = bare.eq_ignore_ascii_case(&UNDER[1..])
+            || HOSTS_FILE
+                .iter()
+                .any(|alias| bare.eq_ignore_ascii_case(alias))
             || bare
                 .len()
                 .checked_sub(UNDER.len())

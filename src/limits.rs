@@ -108,6 +108,17 @@ pub const STORED_HEADERS: usize = 128;
 /// thousands of each took minutes.
 pub const SUGGESTIONS: usize = 16;
 
+/// Scopes of one webhook, and of one call: 1,000.
+///
+/// A webhook names the campaigns, queues or accounts it serves and a call
+/// the few it belongs to; dispatch and `Registry::explain` compare the two,
+/// so their sizes bound that work.
+pub const SCOPES: usize = 1_000;
+
+/// Agent segments of one call: 1,000. A call is transferred a handful of
+/// times; each segment is dispatched as a request of its own.
+pub const SEGMENTS: usize = 1_000;
+
 // Call data and renders: checked where call data is read and where a
 // template renders.
 

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::error::{Error, ErrorKind};
 use crate::event::{unknown_event, Event, EventSpec};
 use crate::id::is_uuid;
+use crate::limits::SCOPES;
 use crate::service::{Service, ServiceConfig};
 use crate::webhook::{WebhookConfig, WebhookRow};
 
@@ -461,6 +462,17 @@ impl Registry {
     }
 
     fn check_webhook(&self, webhook: &WebhookConfig) -> Result<(), Error> {
+        if webhook.scopes.len() > SCOPES {
+            return Err(Error::new(
+                ErrorKind::InvalidConfig,
+                format!(
+                    "webhook has {} scopes; at most {} are allowed (`limits::SCOPES`)",
+                    crate::limits::count(webhook.scopes.len()),
+                    crate::limits::count(SCOPES)
+                ),
+            )
+            .in_field("scopes"));
+        }
         if !is_uuid(&webhook.id) {
             return Err(Error::new(
                 ErrorKind::InvalidConfig,

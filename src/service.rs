@@ -436,7 +436,9 @@ const FRAMING: [&str; 15] = [
 /// header callhook sets.
 fn check_header_name(name: &HeaderName, route: Route) -> Result<(), Error> {
     const SET_BY_CALLHOOK: [&str; 3] = ["user-agent", "content-type", "soapaction"];
-    if FRAMING.contains(&name.as_str()) {
+    // Every `Proxy-*` field speaks to a proxy on the way, whether RFC 9110
+    // names it yet (`Proxy-Status` is RFC 9209's) or not.
+    if FRAMING.contains(&name.as_str()) || name.as_str().starts_with("proxy-") {
         let message = match route {
             Route::Request => format!(
                 "the request has header `{name}`, which frames or routes the message: \

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::catalog::{Catalog, FieldKey, FieldSpec, Positions};
 use crate::error::{shown, Error, ErrorKind};
-use crate::limits::{FIELDS, FIELD_NAME_BYTES, VALUE_BYTES};
+use crate::limits::{FIELDS, FIELD_NAME_BYTES, SCOPES, SEGMENTS, VALUE_BYTES};
 use crate::secret::REDACTED;
 use crate::value::{FieldType, Value};
 
@@ -480,8 +480,22 @@ impl Call {
             Some(Json::Str(s)) => s.clone().into_owned(),
             Some(_) => return Err(invalid("a call's `id` must be a string")),
         };
+        let too_many = |what: &str, n: usize, most: usize, name: &str| {
+            Error::new(
+                ErrorKind::InvalidCallData,
+                format!(
+                    "a call has {} {what}; at most {} are allowed (`limits::{name}`)",
+                    crate::limits::count(n),
+                    crate::limits::count(most)
+                ),
+            )
+            .in_field(what)
+        };
         let scopes = match Json::get(map, "scopes") {
             None => Vec::new(),
+            Some(Json::Array(items)) if items.len() > SCOPES => {
+                return Err(too_many("scopes", items.len(), SCOPES, "SCOPES"))
+            }
             Some(Json::Array(items)) => items
                 .iter()
                 .map(|item| match item {
@@ -498,6 +512,9 @@ impl Call {
         )?;
         let segments = match Json::get(map, "segments") {
             None => Vec::new(),
+            Some(Json::Array(items)) if items.len() > SEGMENTS => {
+                return Err(too_many("segments", items.len(), SEGMENTS, "SEGMENTS"))
+            }
             Some(Json::Array(items)) => items
                 .iter()
                 .enumerate()

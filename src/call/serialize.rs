@@ -491,7 +491,12 @@ impl<'a> ser::Serializer for Field<'a, '_> {
         }
     }
     fn serialize_f32(self, v: f32) -> Result<(), Failed> {
-        self.raw(Raw::F64(v.into()))
+        // Widened as it prints (`0.1f32` is `0.1`), not bit for bit
+        // (`0.10000000149011612`): the number the host wrote.
+        // An f32 prints as digits, `inf` or `NaN`, all of which parse as an
+        // f64: the fallback is never taken.
+        let widened = v.to_string().parse().unwrap_or(f64::from(v));
+        self.raw(Raw::F64(widened))
     }
     fn serialize_f64(self, v: f64) -> Result<(), Failed> {
         self.raw(Raw::F64(v))
