@@ -256,12 +256,15 @@ impl Registry {
                     .scopes
                     .iter()
                     .any(|s| s == ALL_SCOPES || call.scopes.contains(s));
+                // A disabled webhook fires for no call, so that is what is
+                // said of it whatever its scopes; only a webhook bound to
+                // another event is explained by that first.
                 let verdict = if webhook.event != event {
                     Verdict::OtherEvent(webhook.event.clone())
-                } else if !subscribed {
-                    Verdict::ScopeNotSubscribed(webhook.scopes.clone())
                 } else if !webhook.enabled {
                     Verdict::WebhookDisabled
+                } else if !subscribed {
+                    Verdict::ScopeNotSubscribed(webhook.scopes.clone())
                 } else if !self
                     .service(webhook.service.as_str())
                     .is_some_and(Service::is_enabled)
