@@ -443,7 +443,11 @@ fn internal_targets_are_refused_unless_allowed() {
     assert_eq!(registry.to_config().allowed_addresses, ["127.0.0.1"]);
     allowed.allowed_addresses = vec!["not an address".into()];
     let err = Registry::from_config(&allowed, Catalog::standard().clone()).unwrap_err();
-    assert_eq!(err.field(), Some("allowed_addresses.0"));
+    // Reported with the rest: the service, checked against the entries that
+    // are addresses, is refused too.
+    let fields: Vec<_> = err.related().iter().map(|e| e.field()).collect();
+    assert!(fields.contains(&Some("allowed_addresses.0")), "{err}");
+    assert_eq!(fields.len(), 2, "{err}");
     assert!(callhook::check_address("169.254.169.254".parse().unwrap()).is_err());
 }
 
