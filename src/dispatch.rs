@@ -587,12 +587,32 @@ impl Registry {
     }
 
     /// The retry policy for a delivery through `service`: the service's
-    /// own, or the default.
-    #[must_use]
-    pub fn retry_policy(&self, service: &str) -> RetryPolicy {
+    /// own, or the default if it configures none.
+    ///
+    /// # Errors
+    ///
+    /// A service that does not exist (deleted since the delivery was
+    /// stored, say) is an error of kind
+    /// [`ErrorKind::Registry`](crate::ErrorKind::Registry), as
+    /// [`Registry::sign`] refuses it: no policy is made up for it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Catalog, Config, ErrorKind, Registry};
+    ///
+    /// let config = Config::from_json(include_str!("../examples/configs/pbx.json"))?;
+    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
+    /// let policy = registry.retry_policy(&config.services[0].id)?;
+    /// assert!(policy.max_attempts > 1);
+    /// let gone = registry.retry_policy("deleted").unwrap_err();
+    /// assert_eq!(gone.kind(), ErrorKind::Registry);
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    pub fn retry_policy(&self, service: &str) -> Result<RetryPolicy, Error> {
         self.service(service)
             .map(Service::retry_policy)
-            .unwrap_or_default()
+            .ok_or_else(|| registry_error(format!("no service `{service}`")))
     }
 }
 

@@ -325,6 +325,28 @@ impl Registry {
         &self.catalog
     }
 
+    /// The address policy service URLs are checked against, made from the
+    /// configuration's `allowed_addresses`: for the host's resolver to
+    /// check each address it is about to connect to, so that a name that
+    /// resolves to an internal address is refused (report that attempt as
+    /// [`Outcome::address_refused`](crate::Outcome::address_refused)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Catalog, Config, Registry};
+    ///
+    /// let config = Config::from_json(r#"{"allowed_addresses": ["10.1.0.0/16"]}"#)?;
+    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
+    /// assert!(registry.address_policy().check("10.1.2.3".parse().unwrap()).is_ok());
+    /// assert!(registry.address_policy().check("127.0.0.1".parse().unwrap()).is_err());
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    #[must_use]
+    pub fn address_policy(&self) -> &AddressPolicy {
+        &self.addresses
+    }
+
     // Services.
 
     /// Adds a service; its id must be new.
