@@ -629,6 +629,9 @@ fn delivery_id(
         hash.update(part.as_bytes());
         hash.update([0]);
     }
+    // Not fallbacks but encodings of "none", fixed since delivery ids were
+    // first stored: no segment is `u64::MAX`, no sequence 0 (sequences
+    // count from 1). Changing either changes every stored delivery id.
     hash.update(segment.map_or(u64::MAX, |s| s as u64).to_be_bytes());
     hash.update(sequence.unwrap_or(0).to_be_bytes());
     let digest = hash.finalize();

@@ -679,6 +679,10 @@ impl Registry {
             .webhooks
             .values()
             .map(|w| {
+                // Every webhook's service exists (adding a webhook checks
+                // it, and a service in use cannot be removed); were one
+                // missing, its row would show no URL and no method rather
+                // than hide the webhook.
                 let service = self.service(w.service.as_str());
                 WebhookRow {
                     id: w.id.clone(),

@@ -481,6 +481,8 @@ impl RetryPolicy {
                 if !retryable {
                     return Decision::GiveUp(GiveUp::Rejected(status));
                 }
+                // A `Retry-After` that is not text cannot be read; the
+                // schedule applies, as for no `Retry-After` at all.
                 headers
                     .get(http::header::RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
@@ -496,6 +498,8 @@ impl RetryPolicy {
         if attempt >= self.max_attempts.min(RETRY_ATTEMPTS) {
             return Decision::GiveUp(GiveUp::AttemptsExhausted);
         }
+        // No `Retry-After`, or none that could be read: the schedule's
+        // delay, which is the rule, not a fallback from an error.
         let delay = retry_after
             .unwrap_or_else(|| self.scheduled_delay(attempt, seed))
             .max(SHORTEST_RETRY_DELAY);
@@ -516,11 +520,15 @@ impl RetryPolicy {
     /// The jittered delay after attempt `attempt`.
     fn scheduled_delay(&self, attempt: u32, seed: u64) -> Duration {
         let index = (attempt.max(1) as usize - 1).min(self.schedule.len().saturating_sub(1));
+        // Only an unchecked policy has an empty schedule: no delay of its
+        // own, and `decide` holds it to the shortest delay allowed.
         let base = self.schedule.get(index).copied().unwrap_or_default();
         let random = splitmix64(seed ^ u64::from(attempt).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         // 53 random bits as a fraction in [0, 1).
         let unit = (random >> 11) as f64 / (1u64 << 53) as f64;
         let factor = 1.0 + self.jitter * (2.0 * unit - 1.0);
+        // Only an unchecked jitter (NaN, or far past 1) makes a delay that
+        // is no duration: the delay is then the schedule's, unvaried.
         Duration::try_from_secs_f64(base.as_secs_f64() * factor).unwrap_or(base)
     }
 
@@ -535,6 +543,8 @@ impl RetryPolicy {
                 .parse::<u64>()
                 .map_or(Duration::MAX, Duration::from_secs)
         } else {
+            // A date in the past asks for no wait (held to the shortest
+            // below), as RFC 9110 reads it.
             (http_date(value)? - now).to_std().unwrap_or_default()
         };
         // Not `clamp`, which panics on a policy whose bounds cross.
@@ -544,6 +554,7 @@ impl RetryPolicy {
 
 /// `at` plus `delay`, or `None` past the end of the calendar.
 fn add(at: DateTime<Utc>, delay: Duration) -> Option<DateTime<Utc>> {
+    // A delay too long for a `TimeDelta` is past the calendar's end too.
     at.checked_add_signed(chrono::TimeDelta::from_std(delay).ok()?)
 }
 
@@ -556,6 +567,7 @@ fn http_date(value: &str) -> Option<DateTime<Utc>> {
     }
     let naive = chrono::NaiveDateTime::parse_from_str(value, "%A, %d-%b-%y %H:%M:%S GMT")
         .or_else(|_| chrono::NaiveDateTime::parse_from_str(value, "%a %b %e %H:%M:%S %Y"))
+        // Not a date in any form: the caller uses the schedule.
         .ok()?;
     Some(naive.and_utc())
 }
@@ -564,9 +576,11 @@ fn http_date(value: &str) -> Option<DateTime<Utc>> {
 fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
     let (number, unit) = text.split_at(
+        // All digits: a bare number of seconds, no unit.
         text.find(|c: char| !c.is_ascii_digit())
             .unwrap_or(text.len()),
     );
+    // Not a number: `None`, which the caller reports as an error.
     let n: u64 = number.parse().ok()?;
     let seconds = match unit {
         "" | "s" => n,
