@@ -174,8 +174,12 @@ impl Registry {
     /// Every problem of every service and webhook is reported at once
     /// (see [`ServiceConfig::compile`]; a duplicate id, a webhook naming a
     /// missing service, a realtime webhook using fields not known mid-call),
-    /// as one error of kind [`ErrorKind::InvalidConfig`] listing them; an
-    /// invalid configuration never half-loads.
+    /// the webhooks of a service that does not compile included (their
+    /// ids and events), with every `allowed_addresses` entry that is not an
+    /// address, as one error of kind [`ErrorKind::InvalidConfig`] listing
+    /// them; an invalid configuration never half-loads. A catalog that
+    /// cannot be built ([`Config::catalog`]) is reported alone: the
+    /// templates are checked against it.
     ///
     /// # Examples
     ///
