@@ -256,12 +256,15 @@ impl Registry {
                     .scopes
                     .iter()
                     .any(|s| s == ALL_SCOPES || call.scopes.contains(s));
+                // A disabled webhook fires for no call, so that is what is
+                // said of it whatever its scopes; only a webhook bound to
+                // another event is explained by that first.
                 let verdict = if webhook.event != event {
                     Verdict::OtherEvent(webhook.event.clone())
-                } else if !subscribed {
-                    Verdict::ScopeNotSubscribed(webhook.scopes.clone())
                 } else if !webhook.enabled {
                     Verdict::WebhookDisabled
+                } else if !subscribed {
+                    Verdict::ScopeNotSubscribed(webhook.scopes.clone())
                 } else if !self
                     .service(webhook.service.as_str())
                     .is_some_and(Service::is_enabled)
@@ -584,12 +587,32 @@ impl Registry {
     }
 
     /// The retry policy for a delivery through `service`: the service's
-    /// own, or the default.
-    #[must_use]
-    pub fn retry_policy(&self, service: &str) -> RetryPolicy {
+    /// own, or the default if it configures none.
+    ///
+    /// # Errors
+    ///
+    /// A service that does not exist (deleted since the delivery was
+    /// stored, say) is an error of kind
+    /// [`ErrorKind::Registry`](crate::ErrorKind::Registry), as
+    /// [`Registry::sign`] refuses it: no policy is made up for it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Catalog, Config, ErrorKind, Registry};
+    ///
+    /// let config = Config::from_json(include_str!("../examples/configs/pbx.json"))?;
+    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
+    /// let policy = registry.retry_policy(&config.services[0].id)?;
+    /// assert!(policy.max_attempts > 1);
+    /// let gone = registry.retry_policy("deleted").unwrap_err();
+    /// assert_eq!(gone.kind(), ErrorKind::Registry);
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    pub fn retry_policy(&self, service: &str) -> Result<RetryPolicy, Error> {
         self.service(service)
             .map(Service::retry_policy)
-            .unwrap_or_default()
+            .ok_or_else(|| registry_error(format!("no service `{service}`")))
     }
 }
 
@@ -606,6 +629,9 @@ fn delivery_id(
         hash.update(part.as_bytes());
         hash.update([0]);
     }
+    // Not fallbacks but encodings of "none", fixed since delivery ids were
+    // first stored: no segment is `u64::MAX`, no sequence 0 (sequences
+    // count from 1). Changing either changes every stored delivery id.
     hash.update(segment.map_or(u64::MAX, |s| s as u64).to_be_bytes());
     hash.update(sequence.unwrap_or(0).to_be_bytes());
     let digest = hash.finalize();

@@ -345,8 +345,12 @@ impl Envelope {
     }
 
     /// Records an attempt that ended with `outcome` at `now`, and returns
-    /// the policy's decision; on a retry, `next_attempt_at` is set to it.
-    /// The jitter seed is derived from the delivery id.
+    /// the policy's decision ([`RetryPolicy::decide`]); on a retry,
+    /// `next_attempt_at` is set to it. The jitter seed is derived from the
+    /// delivery id. An attempt the address policy refused
+    /// ([`Outcome::address_refused`]) counts as an attempt and is given up.
+    /// The outcome's latency and response bytes are not stored: the
+    /// envelope keeps what the next attempt needs.
     pub fn record(
         &mut self,
         policy: &RetryPolicy,

@@ -53,9 +53,9 @@
 //! assert!(request.headers().contains_key("webhook-signature"));
 //!
 //! // 5. The endpoint answered 503: the policy says when to try again.
-//! let policy = registry.retry_policy(&envelope.service);
+//! let policy = registry.retry_policy(&envelope.service)?;
 //! let headers = http::HeaderMap::new();
-//! let answered = Outcome::Response { status: http::StatusCode::SERVICE_UNAVAILABLE, headers: &headers };
+//! let answered = Outcome::response(http::StatusCode::SERVICE_UNAVAILABLE, &headers);
 //! let Decision::Retry { at: retry_at } = envelope.record(&policy, answered, at) else {
 //!     panic!("a 503 is retried");
 //! };
@@ -167,7 +167,7 @@ pub use preview::Preview;
 pub use receiver::{RealtimeReceiver, RealtimeUpdate};
 pub use registry::Registry;
 pub use request::Request;
-pub use retry::{Decision, GiveUp, Outcome, RetryPolicy};
+pub use retry::{Decision, DisableTarget, GiveUp, Outcome, RetryPolicy};
 #[cfg(feature = "schema")]
 pub use schema::config_schema;
 pub use secret::{Secret, REDACTED};

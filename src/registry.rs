@@ -146,6 +146,11 @@ pub(crate) fn registry_error(message: String) -> Error {
     Error::new(ErrorKind::Registry, message)
 }
 
+/// A webhook id already in use.
+fn webhook_taken(id: &str) -> Error {
+    registry_error(format!("webhook `{id}` already exists"))
+}
+
 impl Registry {
     /// An empty registry checking templates against `catalog`.
     #[must_use]
@@ -170,8 +175,12 @@ impl Registry {
     /// Every problem of every service and webhook is reported at once
     /// (see [`ServiceConfig::compile`]; a duplicate id, a webhook naming a
     /// missing service, a realtime webhook using fields not known mid-call),
-    /// as one error of kind [`ErrorKind::InvalidConfig`] listing them; an
-    /// invalid configuration never half-loads.
+    /// the webhooks of a service that does not compile included (their
+    /// ids and events), with every `allowed_addresses` entry that is not an
+    /// address, as one error of kind [`ErrorKind::InvalidConfig`] listing
+    /// them; an invalid configuration never half-loads. A catalog that
+    /// cannot be built ([`Config::catalog`]) is reported alone: the
+    /// templates are checked against it.
     ///
     /// # Examples
     ///
@@ -200,7 +209,6 @@ impl Registry {
             fields: config.fields.clone(),
             events: config.events.clone(),
         };
-        registry.addresses = config.address_policy()?;
         registry.allowed_addresses = config.allowed_addresses.clone();
         let mut errors = Vec::new();
         let mut collect = |result: Result<(), Error>| {
@@ -208,6 +216,15 @@ impl Registry {
                 errors.extend(e.into_problems());
             }
         };
+        // Every entry is checked, not only up to the first bad one; the
+        // services are compiled against the entries that are good, so a URL
+        // that needs a bad entry is reported too, as refused.
+        for (i, allowed) in config.allowed_addresses.iter().enumerate() {
+            match registry.addresses.clone().allow(allowed) {
+                Ok(policy) => registry.addresses = policy,
+                Err(e) => collect(Err(e.in_field(&format!("allowed_addresses.{i}")))),
+            }
+        }
         let mut broken = HashSet::new();
         for service in &config.services {
             let added = match reuse(service) {
@@ -217,21 +234,28 @@ impl Registry {
                 }
                 _ => registry.add_service_from(service),
             };
-            if added.is_err() {
+            // A duplicate id leaves the first service in place, and its
+            // webhooks can be checked against it.
+            if added.is_err() && !registry.services.contains_key(service.id.as_str()) {
                 broken.insert(service.id.as_str());
             }
             collect(added);
         }
+        // Webhooks of a service that did not compile are not added, but
+        // everything about them that does not need the compiled service
+        // (their id, their event, a duplicate) is reported with the rest.
+        let mut unadded = HashSet::new();
         for (i, webhook) in config.webhooks.iter().enumerate() {
-            // A service that failed to compile has been reported already.
-            if broken.contains(&webhook.service.as_str()) {
-                continue;
-            }
-            collect(
-                registry
-                    .add_webhook(webhook.clone())
-                    .map_err(|e| e.in_field(&format!("webhooks.{i}"))),
-            );
+            let checked = if broken.contains(webhook.service.as_str()) {
+                let taken = registry.webhooks.contains_key(webhook.id.as_str())
+                    || !unadded.insert(webhook.id.as_str());
+                registry.check_webhook_alone(webhook, taken)
+            } else if unadded.contains(webhook.id.as_str()) {
+                Err(webhook_taken(&webhook.id))
+            } else {
+                registry.add_webhook(webhook.clone())
+            };
+            collect(checked.map_err(|e| e.in_field(&format!("webhooks.{i}"))));
         }
         if errors.is_empty() {
             Ok(registry)
@@ -304,6 +328,28 @@ impl Registry {
     #[must_use]
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
+    }
+
+    /// The address policy service URLs are checked against, made from the
+    /// configuration's `allowed_addresses`: for the host's resolver to
+    /// check each address it is about to connect to, so that a name that
+    /// resolves to an internal address is refused (report that attempt as
+    /// [`Outcome::address_refused`](crate::Outcome::address_refused)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Catalog, Config, Registry};
+    ///
+    /// let config = Config::from_json(r#"{"allowed_addresses": ["10.1.0.0/16"]}"#)?;
+    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
+    /// assert!(registry.address_policy().check("10.1.2.3".parse().unwrap()).is_ok());
+    /// assert!(registry.address_policy().check("127.0.0.1".parse().unwrap()).is_err());
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    #[must_use]
+    pub fn address_policy(&self) -> &AddressPolicy {
+        &self.addresses
     }
 
     // Services.
@@ -461,42 +507,81 @@ impl Registry {
         }
     }
 
+    /// Checks a webhook: its id, its event, its service and, for a
+    /// realtime webhook, the fields its service uses; every problem at
+    /// once.
     fn check_webhook(&self, webhook: &WebhookConfig) -> Result<(), Error> {
+        let mut errors = self.webhook_problems(webhook);
+        match self.service(webhook.service.as_str()) {
+            Some(service) => {
+                if let Err(e) = self.check_realtime(webhook, service) {
+                    errors.extend(e.into_problems());
+                }
+            }
+            None => errors.push(
+                Error::new(
+                    ErrorKind::InvalidConfig,
+                    format!(
+                        "webhook `{}` names service `{}`, which does not exist",
+                        webhook.id, webhook.service
+                    ),
+                )
+                .in_field("service"),
+            ),
+        }
+        match errors.len() {
+            0 => Ok(()),
+            _ => Err(Error::many(ErrorKind::InvalidConfig, errors)),
+        }
+    }
+
+    /// Checks what can be checked of a webhook whose service did not
+    /// compile, which is not added: its id, whether it is `taken`, and its
+    /// event.
+    fn check_webhook_alone(&self, webhook: &WebhookConfig, taken: bool) -> Result<(), Error> {
+        let mut errors = Vec::new();
+        if taken {
+            errors.push(webhook_taken(&webhook.id));
+        }
+        errors.extend(self.webhook_problems(webhook));
+        match errors.len() {
+            0 => Ok(()),
+            _ => Err(Error::many(ErrorKind::InvalidConfig, errors)),
+        }
+    }
+
+    /// The problems of a webhook's own fields: an id that is not a UUID,
+    /// an event the catalog does not know.
+    fn webhook_problems(&self, webhook: &WebhookConfig) -> Vec<Error> {
+        let mut errors = Vec::new();
         if webhook.scopes.len() > SCOPES {
-            return Err(Error::new(
-                ErrorKind::InvalidConfig,
-                format!(
-                    "webhook has {} scopes; at most {} are allowed (`limits::SCOPES`)",
-                    crate::limits::count(webhook.scopes.len()),
-                    crate::limits::count(SCOPES)
-                ),
-            )
-            .in_field("scopes"));
+            errors.push(
+                Error::new(
+                    ErrorKind::InvalidConfig,
+                    format!(
+                        "webhook has {} scopes; at most {} are allowed (`limits::SCOPES`)",
+                        crate::limits::count(webhook.scopes.len()),
+                        crate::limits::count(SCOPES)
+                    ),
+                )
+                .in_field("scopes"),
+            );
         }
         if !is_uuid(&webhook.id) {
-            return Err(Error::new(
-                ErrorKind::InvalidConfig,
-                format!("webhook id `{}` is not a UUID", webhook.id),
-            )
-            .in_field("id"));
+            errors.push(
+                Error::new(
+                    ErrorKind::InvalidConfig,
+                    format!("webhook id `{}` is not a UUID", webhook.id),
+                )
+                .in_field("id"),
+            );
         }
         if self.catalog.event(&webhook.event).is_none() {
             let known: Vec<&str> = self.catalog.events().map(|e| e.name.as_str()).collect();
-            return Err(
-                unknown_event(webhook.event.name(), known.iter().copied()).in_field("event")
-            );
+            errors
+                .push(unknown_event(webhook.event.name(), known.iter().copied()).in_field("event"));
         }
-        let service = self.service(webhook.service.as_str()).ok_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidConfig,
-                format!(
-                    "webhook `{}` names service `{}`, which does not exist",
-                    webhook.id, webhook.service
-                ),
-            )
-            .in_field("service")
-        })?;
-        self.check_realtime(webhook, service)
+        errors
     }
 
     /// Indexes a checked webhook under `id`, the one copy of its id every
@@ -542,10 +627,7 @@ impl Registry {
     /// uses fields not known mid-call (kind [`ErrorKind::InvalidConfig`]).
     pub fn add_webhook(&mut self, webhook: WebhookConfig) -> Result<(), Error> {
         if self.webhooks.contains_key(webhook.id.as_str()) {
-            return Err(registry_error(format!(
-                "webhook `{}` already exists",
-                webhook.id
-            )));
+            return Err(webhook_taken(&webhook.id));
         }
         self.check_webhook(&webhook)?;
         let id: Arc<str> = webhook.id.as_str().into();
@@ -615,6 +697,10 @@ impl Registry {
             .webhooks
             .values()
             .map(|w| {
+                // Every webhook's service exists (adding a webhook checks
+                // it, and a service in use cannot be removed); were one
+                // missing, its row would show no URL and no method rather
+                // than hide the webhook.
                 let service = self.service(w.service.as_str());
                 WebhookRow {
                     id: w.id.clone(),

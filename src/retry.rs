@@ -6,6 +6,7 @@
 //! to give up.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -16,32 +17,196 @@ use crate::error::{Error, ErrorKind};
 use crate::event::Event;
 use crate::limits::{self, RETRY_ATTEMPTS, SHORTEST_RETRY_DELAY};
 
+/// How an attempt ended, as the host tells it: built through its
+/// constructors ([`Outcome::response`], [`Outcome::transport_error`],
+/// [`Outcome::address_refused`]) and the `with_` methods, so that what an
+/// outcome can hold may grow without breaking a host.
+///
+/// Besides how the attempt ended, an outcome holds what a delivery log
+/// records of it: how long it took and the first bytes of the response, as
+/// many as the host read. [`RetryPolicy::decide`] reads only how it ended
+/// and the response's headers. Its `Debug` shows the response's length,
+/// not its bytes.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use callhook::Outcome;
+///
+/// let headers = http::HeaderMap::new();
+/// let answered = Outcome::response(http::StatusCode::ACCEPTED, &headers)
+///     .with_latency(Duration::from_millis(85))
+///     .with_response_start(b"queued");
+/// assert_eq!(answered.status(), Some(http::StatusCode::ACCEPTED));
+/// assert_eq!(answered.response_start(), b"queued");
+/// assert!(Outcome::transport_error().is_transport_error());
+/// ```
+#[derive(Clone, Copy)]
+pub struct Outcome<'a> {
+    ended: Ended<'a>,
+    latency: Option<Duration>,
+    response_start: &'a [u8],
+}
+
 /// How an attempt ended.
 #[derive(Debug, Clone, Copy)]
-#[non_exhaustive]
-pub enum Outcome<'a> {
+enum Ended<'a> {
     /// The endpoint answered.
     Response {
-        /// The status code.
         status: StatusCode,
-        /// The response headers (for `Retry-After`).
         headers: &'a HeaderMap,
     },
     /// No answer: connection refused, reset, timed out, TLS failure.
     TransportError,
+    /// Not sent: the address the URL's host resolved to is one the
+    /// registry's address policy refuses.
+    AddressRefused,
+}
+
+impl<'a> Outcome<'a> {
+    const fn of(ended: Ended<'a>) -> Outcome<'a> {
+        Outcome {
+            ended,
+            latency: None,
+            response_start: &[],
+        }
+    }
+
+    /// The endpoint answered with `status` and `headers` (read for
+    /// `Retry-After`).
+    #[must_use]
+    pub const fn response(status: StatusCode, headers: &'a HeaderMap) -> Outcome<'a> {
+        Outcome::of(Ended::Response { status, headers })
+    }
+
+    /// No answer: the connection was refused or reset, it timed out, TLS
+    /// failed. Retried.
+    #[must_use]
+    pub const fn transport_error() -> Outcome<'a> {
+        Outcome::of(Ended::TransportError)
+    }
+
+    /// Not sent: the URL's host resolved to an address that
+    /// [`Registry::address_policy`](crate::Registry::address_policy)
+    /// refuses. Given up at once ([`GiveUp::AddressRefused`]): retrying
+    /// would only ask again.
+    #[must_use]
+    pub const fn address_refused() -> Outcome<'a> {
+        Outcome::of(Ended::AddressRefused)
+    }
+
+    /// The outcome, with how long the attempt took (from sending to the
+    /// end of the response, or to the failure).
+    #[must_use]
+    pub const fn with_latency(mut self, latency: Duration) -> Outcome<'a> {
+        self.latency = Some(latency);
+        self
+    }
+
+    /// The outcome, with the first bytes of the response's body, as many
+    /// as the host read (a delivery log keeps a few hundred).
+    #[must_use]
+    pub const fn with_response_start(mut self, bytes: &'a [u8]) -> Outcome<'a> {
+        self.response_start = bytes;
+        self
+    }
+
+    /// The response's status, if the endpoint answered.
+    #[must_use]
+    pub const fn status(&self) -> Option<StatusCode> {
+        match self.ended {
+            Ended::Response { status, .. } => Some(status),
+            Ended::TransportError | Ended::AddressRefused => None,
+        }
+    }
+
+    /// The response's headers, if the endpoint answered.
+    #[must_use]
+    pub const fn headers(&self) -> Option<&'a HeaderMap> {
+        match self.ended {
+            Ended::Response { headers, .. } => Some(headers),
+            Ended::TransportError | Ended::AddressRefused => None,
+        }
+    }
+
+    /// Whether no answer came.
+    #[must_use]
+    pub const fn is_transport_error(&self) -> bool {
+        matches!(self.ended, Ended::TransportError)
+    }
+
+    /// Whether the address policy refused the send.
+    #[must_use]
+    pub const fn is_address_refused(&self) -> bool {
+        matches!(self.ended, Ended::AddressRefused)
+    }
+
+    /// How long the attempt took, if the host said.
+    #[must_use]
+    pub const fn latency(&self) -> Option<Duration> {
+        self.latency
+    }
+
+    /// The first bytes of the response's body, as the host gave them
+    /// (none unless it did).
+    #[must_use]
+    pub const fn response_start(&self) -> &'a [u8] {
+        self.response_start
+    }
+}
+
+/// The response's bytes are the receiver's and may hold anything; the
+/// length is enough to debug with.
+impl fmt::Debug for Outcome<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Outcome");
+        match self.ended {
+            Ended::Response { status, .. } => d.field("status", &status),
+            Ended::TransportError => d.field("ended", &"transport error"),
+            Ended::AddressRefused => d.field("ended", &"address refused"),
+        };
+        d.field("latency", &self.latency)
+            .field(
+                "response_start",
+                &format_args!("{} bytes", self.response_start.len()),
+            )
+            .finish()
+    }
 }
 
 /// Why a delivery was given up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum GiveUp {
-    /// The endpoint refused the request for good (a 4xx other than 408,
-    /// 410 and 429, or a redirect, which is not followed).
+    /// The endpoint refused the request for good (a 4xx other than 401,
+    /// 408 and 429, or a redirect, which is not followed).
     Rejected(StatusCode),
+    /// The endpoint answered `401 Unauthorized`: the request's credentials
+    /// were refused. Told apart from [`GiveUp::Rejected`] so a host can
+    /// renew them (a token) before a new delivery.
+    Unauthorized,
+    /// The address the URL's host resolved to is one the address policy
+    /// refuses; nothing was sent ([`Outcome::address_refused`]).
+    AddressRefused,
     /// The policy's last attempt failed.
     AttemptsExhausted,
     /// The next attempt would come after the event's expiry.
     Expired,
+}
+
+/// What a [`Decision::Disable`] asks the host to disable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DisableTarget {
+    /// The URL the request went to: the delivery's service
+    /// ([`Registry::set_service_enabled`](crate::Registry::set_service_enabled)),
+    /// since a service has one URL, and every webhook using it with it.
+    Url,
+    /// The webhook whose delivery this was
+    /// ([`Registry::set_webhook_enabled`](crate::Registry::set_webhook_enabled)),
+    /// leaving the service to the other webhooks using it.
+    Webhook,
 }
 
 /// What to do after an attempt.
@@ -57,8 +222,16 @@ pub enum Decision {
     },
     /// Stop trying this delivery.
     GiveUp(GiveUp),
-    /// Stop, and disable the endpoint: it answered `410 Gone`.
-    DisableEndpoint,
+    /// Stop trying this delivery, and disable `target`: the endpoint
+    /// answered `410 Gone`, which disables the URL.
+    #[non_exhaustive]
+    Disable {
+        /// What to disable.
+        target: DisableTarget,
+        /// Why this delivery was given up (for `410 Gone`,
+        /// [`GiveUp::Rejected`] with that status).
+        reason: GiveUp,
+    },
 }
 
 /// When and how often a failed delivery is retried.
@@ -67,7 +240,9 @@ pub enum Decision {
 /// transport errors, 408, 429 and 5xx are retried after 5 s, 5 min, 30 min,
 /// 2 h, 5 h, 10 h and 10 h (eight attempts in all), each delay varied by
 /// ±20 % jitter; `Retry-After` (seconds or an HTTP date) is honoured between
-/// 1 s and 24 h; 410 Gone disables the endpoint; other 4xx give up. Updates
+/// 1 s and 24 h; 410 Gone disables the URL; 401 gives up as
+/// [`GiveUp::Unauthorized`], other 4xx as rejected; a send the address
+/// policy refused gives up at once. Updates
 /// that are worthless later expire an hour after the first attempt
 /// (`Call:Ringing`, `Call:Answer`, `Ivr:*`, `Dequeue`, `Agent Connect`,
 /// `Call Status Change`); final reports do not.
@@ -275,7 +450,7 @@ impl RetryPolicy {
     ///
     /// let policy = RetryPolicy::default();
     /// let now = "2024-12-02T21:00:00Z".parse().unwrap();
-    /// let decision = policy.decide(Event::CallHangup, 1, Outcome::TransportError, now, now, 7);
+    /// let decision = policy.decide(Event::CallHangup, 1, Outcome::transport_error(), now, now, 7);
     /// assert!(matches!(decision, Decision::Retry { .. }));
     /// ```
     #[must_use]
@@ -288,12 +463,18 @@ impl RetryPolicy {
         now: DateTime<Utc>,
         seed: u64,
     ) -> Decision {
-        let retry_after = match outcome {
-            Outcome::Response { status, .. } if status.is_success() => return Decision::Delivered,
-            Outcome::Response { status, .. } if status == StatusCode::GONE => {
-                return Decision::DisableEndpoint
+        let retry_after = match outcome.ended {
+            Ended::Response { status, .. } if status.is_success() => return Decision::Delivered,
+            Ended::Response { status, .. } if status == StatusCode::GONE => {
+                return Decision::Disable {
+                    target: DisableTarget::Url,
+                    reason: GiveUp::Rejected(status),
+                }
             }
-            Outcome::Response { status, headers } => {
+            Ended::Response { status, .. } if status == StatusCode::UNAUTHORIZED => {
+                return Decision::GiveUp(GiveUp::Unauthorized)
+            }
+            Ended::Response { status, headers } => {
                 let retryable = status.is_server_error()
                     || status.is_informational()
                     || status == StatusCode::REQUEST_TIMEOUT
@@ -301,12 +482,16 @@ impl RetryPolicy {
                 if !retryable {
                     return Decision::GiveUp(GiveUp::Rejected(status));
                 }
+                // A `Retry-After` that is not text cannot be read; the
+                // schedule applies, as for no `Retry-After` at all.
                 headers
                     .get(http::header::RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| self.retry_after(v, now))
             }
-            Outcome::TransportError => None,
+            Ended::TransportError => None,
+            // Asking again resolves to the same refused address.
+            Ended::AddressRefused => return Decision::GiveUp(GiveUp::AddressRefused),
         };
         // A policy that was never checked (built in code, or stored before
         // the limits) is held to them here all the same: a failing
@@ -314,6 +499,8 @@ impl RetryPolicy {
         if attempt >= self.max_attempts.min(RETRY_ATTEMPTS) {
             return Decision::GiveUp(GiveUp::AttemptsExhausted);
         }
+        // No `Retry-After`, or none that could be read: the schedule's
+        // delay, which is the rule, not a fallback from an error.
         let delay = retry_after
             .unwrap_or_else(|| self.scheduled_delay(attempt, seed))
             .max(SHORTEST_RETRY_DELAY);
@@ -334,11 +521,15 @@ impl RetryPolicy {
     /// The jittered delay after attempt `attempt`.
     fn scheduled_delay(&self, attempt: u32, seed: u64) -> Duration {
         let index = (attempt.max(1) as usize - 1).min(self.schedule.len().saturating_sub(1));
+        // Only an unchecked policy has an empty schedule: no delay of its
+        // own, and `decide` holds it to the shortest delay allowed.
         let base = self.schedule.get(index).copied().unwrap_or_default();
         let random = splitmix64(seed ^ u64::from(attempt).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         // 53 random bits as a fraction in [0, 1).
         let unit = (random >> 11) as f64 / (1u64 << 53) as f64;
         let factor = 1.0 + self.jitter * (2.0 * unit - 1.0);
+        // Only an unchecked jitter (NaN, or far past 1) makes a delay that
+        // is no duration: the delay is then the schedule's, unvaried.
         Duration::try_from_secs_f64(base.as_secs_f64() * factor).unwrap_or(base)
     }
 
@@ -353,6 +544,8 @@ impl RetryPolicy {
                 .parse::<u64>()
                 .map_or(Duration::MAX, Duration::from_secs)
         } else {
+            // A date in the past asks for no wait (held to the shortest
+            // below), as RFC 9110 reads it.
             (http_date(value)? - now).to_std().unwrap_or_default()
         };
         // Not `clamp`, which panics on a policy whose bounds cross.
@@ -362,6 +555,7 @@ impl RetryPolicy {
 
 /// `at` plus `delay`, or `None` past the end of the calendar.
 fn add(at: DateTime<Utc>, delay: Duration) -> Option<DateTime<Utc>> {
+    // A delay too long for a `TimeDelta` is past the calendar's end too.
     at.checked_add_signed(chrono::TimeDelta::from_std(delay).ok()?)
 }
 
@@ -374,6 +568,7 @@ fn http_date(value: &str) -> Option<DateTime<Utc>> {
     }
     let naive = chrono::NaiveDateTime::parse_from_str(value, "%A, %d-%b-%y %H:%M:%S GMT")
         .or_else(|_| chrono::NaiveDateTime::parse_from_str(value, "%a %b %e %H:%M:%S %Y"))
+        // Not a date in any form: the caller uses the schedule.
         .ok()?;
     Some(naive.and_utc())
 }
@@ -382,9 +577,11 @@ fn http_date(value: &str) -> Option<DateTime<Utc>> {
 fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
     let (number, unit) = text.split_at(
+        // All digits: a bare number of seconds, no unit.
         text.find(|c: char| !c.is_ascii_digit())
             .unwrap_or(text.len()),
     );
+    // Not a number: `None`, which the caller reports as an error.
     let n: u64 = number.parse().ok()?;
     let seconds = match unit {
         "" | "s" => n,
@@ -471,10 +668,7 @@ mod tests {
     }
 
     fn status(code: u16, headers: &HeaderMap) -> Outcome<'_> {
-        Outcome::Response {
-            status: StatusCode::from_u16(code).unwrap(),
-            headers,
-        }
+        Outcome::response(StatusCode::from_u16(code).unwrap(), headers)
     }
 
     #[test]
@@ -537,15 +731,29 @@ mod tests {
         let decide = |o| p.decide(Event::CallReporting, 1, o, now, now, 0);
         assert_eq!(decide(status(200, &h)), Decision::Delivered);
         assert_eq!(decide(status(204, &h)), Decision::Delivered);
-        assert_eq!(decide(status(410, &h)), Decision::DisableEndpoint);
+        assert_eq!(
+            decide(status(410, &h)),
+            Decision::Disable {
+                target: DisableTarget::Url,
+                reason: GiveUp::Rejected(StatusCode::GONE)
+            }
+        );
+        assert_eq!(
+            decide(status(401, &h)),
+            Decision::GiveUp(GiveUp::Unauthorized)
+        );
+        assert_eq!(
+            decide(Outcome::address_refused()),
+            Decision::GiveUp(GiveUp::AddressRefused)
+        );
         let retry = Decision::Retry {
             at: t("2024-12-02T21:00:05Z"),
         };
         for code in [408, 429, 500, 502, 503] {
             assert_eq!(decide(status(code, &h)), retry, "{code}");
         }
-        assert_eq!(decide(Outcome::TransportError), retry);
-        for code in [400, 401, 403, 404, 422, 301] {
+        assert_eq!(decide(Outcome::transport_error()), retry);
+        for code in [400, 403, 404, 422, 301] {
             assert!(
                 matches!(
                     decide(status(code, &h)),
@@ -558,7 +766,7 @@ mod tests {
             p.decide(
                 Event::CallReporting,
                 8,
-                Outcome::TransportError,
+                Outcome::transport_error(),
                 now,
                 now,
                 0
@@ -673,7 +881,7 @@ mod tests {
             for first in times {
                 for now in times {
                     for outcome in [
-                        Outcome::TransportError,
+                        Outcome::transport_error(),
                         status(503, &h),
                         status(429, &after),
                     ] {
@@ -707,7 +915,7 @@ mod tests {
             p.decide(
                 Event::CallRinging,
                 3,
-                Outcome::TransportError,
+                Outcome::transport_error(),
                 first,
                 now,
                 0
@@ -718,7 +926,7 @@ mod tests {
             p.decide(
                 Event::CallReporting,
                 3,
-                Outcome::TransportError,
+                Outcome::transport_error(),
                 first,
                 now,
                 0
@@ -732,7 +940,7 @@ mod tests {
             p.decide(
                 Event::CallRinging,
                 3,
-                Outcome::TransportError,
+                Outcome::transport_error(),
                 first,
                 earlier,
                 0

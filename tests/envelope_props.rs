@@ -15,7 +15,7 @@ use callhook::{
     Call, CallData, Catalog, Config, Decision, Envelope, Event, Outcome, Outgoing, Registry,
     RetryPolicy,
 };
-use callhook::{GiveUp, StoredHeader};
+use callhook::{DisableTarget, GiveUp, StoredHeader};
 use chrono::{DateTime, Duration, Utc};
 use http::{HeaderMap, StatusCode};
 use proptest::prelude::*;
@@ -357,10 +357,7 @@ fn envelope(event: Event, at: DateTime<Utc>) -> Envelope {
 }
 
 fn status(code: u16, headers: &HeaderMap) -> Outcome<'_> {
-    Outcome::Response {
-        status: StatusCode::from_u16(code).unwrap(),
-        headers,
-    }
+    Outcome::response(StatusCode::from_u16(code).unwrap(), headers)
 }
 
 fn no_jitter() -> RetryPolicy {
@@ -412,7 +409,7 @@ fn record_counts_attempts_and_schedules_retries() {
     // A transport error after the third attempt: the third delay (30 min;
     // the schedule follows the attempt number, Retry-After or not).
     let now = e.next_attempt_at;
-    let d = e.record(&policy, Outcome::TransportError, now);
+    let d = e.record(&policy, Outcome::transport_error(), now);
     assert_eq!(
         d,
         Decision::Retry {
@@ -440,7 +437,13 @@ fn record_gives_up_on_rejections_and_disables_on_gone() {
     let policy = no_jitter();
     let start = t("2024-12-02T21:11:37Z");
     let none = HeaderMap::new();
-    for code in [400, 401, 403, 404, 422] {
+    let mut e = envelope(Event::CallHangup, start);
+    assert_eq!(
+        e.record(&policy, status(401, &none), start),
+        Decision::GiveUp(GiveUp::Unauthorized)
+    );
+    assert_eq!(e.next_attempt_at, start, "no retry scheduled for 401");
+    for code in [400, 403, 404, 422] {
         let mut e = envelope(Event::CallHangup, start);
         let d = e.record(&policy, status(code, &none), start);
         assert_eq!(
@@ -452,10 +455,13 @@ fn record_gives_up_on_rejections_and_disables_on_gone() {
         assert_eq!(e.next_attempt_at, start, "no retry scheduled for {code}");
     }
     let mut e = envelope(Event::CallHangup, start);
-    assert_eq!(
+    assert!(matches!(
         e.record(&policy, status(410, &none), start),
-        Decision::DisableEndpoint
-    );
+        Decision::Disable {
+            target: DisableTarget::Url,
+            ..
+        }
+    ));
     assert_eq!(e.attempt, 1);
     assert_eq!(e.next_attempt_at, start);
 }
@@ -506,7 +512,7 @@ fn record_expires_stale_updates_but_not_final_reports() {
     }
     let now = t("2024-12-02T21:40:00Z");
     assert_eq!(
-        ringing.record(&policy, Outcome::TransportError, now),
+        ringing.record(&policy, Outcome::transport_error(), now),
         Decision::GiveUp(GiveUp::Expired)
     );
     assert_eq!(ringing.attempt, 3);
@@ -526,14 +532,14 @@ fn record_jitter_is_bounded_and_follows_the_delivery_id() {
     let start = t("2024-12-02T21:11:37Z");
     let mut a = envelope(Event::CallHangup, start);
     let mut b = a.clone();
-    let Decision::Retry { at } = a.record(&policy, Outcome::TransportError, start) else {
+    let Decision::Retry { at } = a.record(&policy, Outcome::transport_error(), start) else {
         panic!("a transport error is retried");
     };
     let delay = (at - start).num_milliseconds();
     assert!((4_000..=6_000).contains(&delay), "{delay} ms");
     // The same delivery gets the same delay wherever it is recorded.
     assert_eq!(
-        b.record(&policy, Outcome::TransportError, start),
+        b.record(&policy, Outcome::transport_error(), start),
         Decision::Retry { at }
     );
 }

@@ -89,7 +89,7 @@ fn stored_envelopes_at_the_end_of_time_do_not_panic() {
     stored["first_attempt_at"] = json!("+262142-12-31T23:59:59Z");
     let mut envelope: Envelope = serde_json::from_value(stored).unwrap();
     let end = DateTime::<Utc>::MAX_UTC;
-    let decision = envelope.record(&RetryPolicy::default(), Outcome::TransportError, end);
+    let decision = envelope.record(&RetryPolicy::default(), Outcome::transport_error(), end);
     assert_eq!(decision, Decision::GiveUp(GiveUp::Expired));
 }
 
@@ -100,10 +100,7 @@ fn unchecked_policies_decide_without_panicking() {
     let mut headers = HeaderMap::new();
     headers.insert(http::header::RETRY_AFTER, "30".parse().unwrap());
     let now = t("2024-12-02T21:00:00Z");
-    let answered = Outcome::Response {
-        status: http::StatusCode::TOO_MANY_REQUESTS,
-        headers: &headers,
-    };
+    let answered = Outcome::response(http::StatusCode::TOO_MANY_REQUESTS, &headers);
     assert!(matches!(
         crossed.decide(Event::CallHangup, 1, answered, now, now, 1),
         Decision::Retry { .. }
@@ -116,7 +113,7 @@ fn unchecked_policies_decide_without_panicking() {
         let _ = wild.decide(
             Event::CallHangup,
             1,
-            Outcome::TransportError,
+            Outcome::transport_error(),
             now,
             now,
             seed,
@@ -443,7 +440,11 @@ fn internal_targets_are_refused_unless_allowed() {
     assert_eq!(registry.to_config().allowed_addresses, ["127.0.0.1"]);
     allowed.allowed_addresses = vec!["not an address".into()];
     let err = Registry::from_config(&allowed, Catalog::standard().clone()).unwrap_err();
-    assert_eq!(err.field(), Some("allowed_addresses.0"));
+    // Reported with the rest: the service, checked against the entries that
+    // are addresses, is refused too.
+    let fields: Vec<_> = err.related().iter().map(|e| e.field()).collect();
+    assert!(fields.contains(&Some("allowed_addresses.0")), "{err}");
+    assert_eq!(fields.len(), 2, "{err}");
     assert!(callhook::check_address("169.254.169.254".parse().unwrap()).is_err());
 }
 
@@ -543,10 +544,7 @@ fn retry_after_in_obsolete_date_forms() {
     ] {
         let mut headers = HeaderMap::new();
         headers.insert(http::header::RETRY_AFTER, value.parse().unwrap());
-        let answered = Outcome::Response {
-            status: http::StatusCode::SERVICE_UNAVAILABLE,
-            headers: &headers,
-        };
+        let answered = Outcome::response(http::StatusCode::SERVICE_UNAVAILABLE, &headers);
         assert_eq!(
             policy.decide(Event::CallHangup, 1, answered, now, now, 0),
             Decision::Retry {

@@ -51,7 +51,10 @@ fn a_reload_compiles_a_service_whose_retry_policy_changed() {
     let next = registry
         .reload(&config, Catalog::standard().clone())
         .unwrap();
-    assert_eq!(next.retry_policy(S).schedule, [Duration::from_millis(1900)]);
+    assert_eq!(
+        next.retry_policy(S).unwrap().schedule,
+        [Duration::from_millis(1900)]
+    );
     assert_eq!(next.to_config(), config);
 }
 
@@ -75,7 +78,7 @@ fn a_reload_tells_a_custom_event_from_the_seed_event_of_its_name() {
         .reload(&config, Catalog::standard().clone())
         .unwrap();
     assert_eq!(
-        next.retry_policy(S),
+        next.retry_policy(S).unwrap(),
         config.services[0].retry.clone().unwrap()
     );
 }

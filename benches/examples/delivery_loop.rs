@@ -177,7 +177,7 @@ fn main() -> Result<()> {
     for outgoing in &dispatch.requests {
         // What a host would store in its outbox or queue.
         let mut envelope = Envelope::new(outgoing, Utc::now());
-        let policy = registry.retry_policy(&envelope.service);
+        let policy = registry.retry_policy(&envelope.service)?;
         println!(
             "\n== delivery {} (webhook {}, {})",
             envelope.delivery, envelope.webhook, envelope.event
@@ -204,15 +204,12 @@ fn main() -> Result<()> {
                     // Read to the end, so the connection can be reused.
                     let _ = response.body_mut().read_to_string()?;
                     let status = response.status();
-                    let outcome = Outcome::Response {
-                        status,
-                        headers: response.headers(),
-                    };
+                    let outcome = Outcome::response(status, response.headers());
                     let decision = envelope.record(&policy, outcome, Utc::now());
                     (status.to_string(), decision)
                 }
                 Err(e) => {
-                    let decision = envelope.record(&policy, Outcome::TransportError, Utc::now());
+                    let decision = envelope.record(&policy, Outcome::transport_error(), Utc::now());
                     (format!("transport error: {e}"), decision)
                 }
             };

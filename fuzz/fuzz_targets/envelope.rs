@@ -41,7 +41,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let policy = RetryPolicy::default();
     let attempt = envelope.attempt;
-    let decision = envelope.record(&policy, Outcome::TransportError, now);
+    let decision = envelope.record(&policy, Outcome::transport_error(), now);
     assert_eq!(envelope.attempt, attempt.saturating_add(1));
     if let Decision::Retry { at } = decision {
         assert!(at >= now, "retry at {at}, before {now}");
@@ -51,10 +51,7 @@ fuzz_target!(|data: &[u8]| {
         let headers = HeaderMap::new();
         let decision = envelope.record(
             &policy,
-            Outcome::Response {
-                status,
-                headers: &headers,
-            },
+            Outcome::response(status, &headers),
             now,
         );
         if status.is_success() {

@@ -60,11 +60,8 @@ fuzz_target!(|data: &[u8]| {
         headers.insert(http::header::RETRY_AFTER, value);
     }
     let outcome = match StatusCode::from_u16(status) {
-        Ok(status) => Outcome::Response {
-            status,
-            headers: &headers,
-        },
-        Err(_) => Outcome::TransportError,
+        Ok(status) => Outcome::response(status, &headers),
+        Err(_) => Outcome::transport_error(),
     };
     let decision = policy.decide(event.clone(), attempt, outcome, first, now, seed);
     // Pure: the same question gets the same answer.
@@ -83,11 +80,12 @@ fuzz_target!(|data: &[u8]| {
             );
         }
         Decision::Delivered => {
-            assert!(matches!(outcome, Outcome::Response { status, .. } if status.is_success()))
+            assert!(outcome.status().is_some_and(|status| status.is_success()))
         }
-        Decision::DisableEndpoint => assert!(
-            matches!(outcome, Outcome::Response { status, .. } if status == StatusCode::GONE)
-        ),
+        Decision::Disable { .. } => assert_eq!(outcome.status(), Some(StatusCode::GONE)),
+        Decision::GiveUp(GiveUp::Unauthorized) => {
+            assert_eq!(outcome.status(), Some(StatusCode::UNAUTHORIZED))
+        }
         Decision::GiveUp(GiveUp::AttemptsExhausted) => {
             assert!(attempt >= policy.max_attempts.min(limits::RETRY_ATTEMPTS))
         }

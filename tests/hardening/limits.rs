@@ -287,11 +287,8 @@ fn unchecked_retry_storms_are_held_by_decide() {
     zero.insert(http::header::RETRY_AFTER, "0".parse().unwrap());
     for attempt in 1..limits::RETRY_ATTEMPTS {
         for outcome in [
-            Outcome::TransportError,
-            Outcome::Response {
-                status: http::StatusCode::SERVICE_UNAVAILABLE,
-                headers: &zero,
-            },
+            Outcome::transport_error(),
+            Outcome::response(http::StatusCode::SERVICE_UNAVAILABLE, &zero),
         ] {
             match storm.decide(
                 Event::CallHangup,
@@ -311,7 +308,7 @@ fn unchecked_retry_storms_are_held_by_decide() {
             storm.decide(
                 Event::CallHangup,
                 attempt,
-                Outcome::TransportError,
+                Outcome::transport_error(),
                 now,
                 now,
                 0

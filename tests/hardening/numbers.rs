@@ -227,10 +227,7 @@ fn retry_after_too_large_is_clamped_to_the_longest_wait() {
             http::StatusCode::TOO_MANY_REQUESTS,
             http::StatusCode::SERVICE_UNAVAILABLE,
         ] {
-            let answered = Outcome::Response {
-                status,
-                headers: &headers,
-            };
+            let answered = Outcome::response(status, &headers);
             assert_eq!(
                 policy.decide(Event::CallHangup, 1, answered, now, now, 0),
                 Decision::Retry { at: longest },
