@@ -325,19 +325,6 @@ fn template_source() -> impl Strategy<Value = String> {
     ]
 }
 
-const ALL_CONTEXTS: [Context; 10] = [
-    Context::Json,
-    Context::Xml,
-    Context::JsonString,
-    Context::XmlText,
-    Context::XmlAttribute,
-    Context::Form,
-    Context::UrlQuery,
-    Context::UrlPath,
-    Context::Header,
-    Context::Plain,
-];
-
 /// Call data with every field the template pieces name, of their catalog
 /// types, from arbitrary inputs.
 fn fuzz_call(
@@ -596,7 +583,7 @@ proptest! {
     ) {
         let data = fuzz_call(&v, seconds, nanos, offset, duration, sequence);
         let empty = CallData::new();
-        for context in ALL_CONTEXTS {
+        for context in Context::ALL {
             for syntax in [Syntax::Hash, Syntax::Brackets] {
                 for lenient in [false, true] {
                     let options = Options::default().syntax(syntax).lenient(lenient);
