@@ -1,17 +1,11 @@
 //! Each seed's flow, end to end: configuration → registry → dispatch.
 
-use callhook::{Call, Catalog, Config, ErrorKind, Event, Registry, Verdict};
+use callhook::{Catalog, Config, ErrorKind, Event, Registry, Verdict};
 use callhook::{RealtimeReceiver, RealtimeUpdate as Update};
 use chrono::{DateTime, Utc};
 
-fn registry(config: &str) -> Registry {
-    let config = Config::from_json(config).unwrap();
-    Registry::from_config(&config, Catalog::standard().clone()).unwrap()
-}
-
-fn call(json: &str) -> Call {
-    Call::from_json(json).unwrap()
-}
+mod common;
+use common::{call, registry};
 
 fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()

@@ -4,8 +4,6 @@
 //! call is `examples/calls/voicehub-call.json`; the expected requests are in
 //! `tests/fixtures/voicehub/`, byte for byte.
 
-use std::path::PathBuf;
-
 use callhook::{Call, Catalog, Config, ErrorKind, Event, Registry, Request, REDACTED};
 use chrono::{DateTime, Utc};
 
@@ -21,31 +19,22 @@ fn config() -> Config {
     config
 }
 
+mod common;
+
 fn registry() -> Registry {
-    Registry::from_config(&config(), Catalog::standard().clone()).unwrap()
+    common::load(&config()).unwrap()
 }
 
 fn at() -> DateTime<Utc> {
     DateTime::from_timestamp(1_795_600_000, 0).unwrap()
 }
 
-/// The request as the fixtures hold it: request line with the full URI,
-/// every header in order, a blank line, the body; CRLF as on the wire.
 fn http_text(request: &Request) -> String {
-    let mut out = format!("{} {} HTTP/1.1\r\n", request.method(), request.uri());
-    for (name, value) in request.headers() {
-        out.push_str(&format!("{name}: {}\r\n", value.to_str().unwrap()));
-    }
-    out.push_str("\r\n");
-    out.push_str(std::str::from_utf8(request.body()).unwrap());
-    out
+    String::from_utf8(common::http_text(request)).unwrap()
 }
 
 fn fixture(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/voicehub")
-        .join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    common::read_text(&format!("tests/fixtures/voicehub/{name}"))
 }
 
 #[test]

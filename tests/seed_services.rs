@@ -7,11 +7,7 @@
 //! README's escaping rules; the test parses it back into its parts and
 //! compares each part with the built request, then compares the whole text.
 
-use std::path::PathBuf;
-
-use callhook::{
-    Call, Catalog, Config, ErrorKind, Preview, Registry, Service, ServiceConfig, REDACTED,
-};
+use callhook::{Call, Config, ErrorKind, Preview, Service, ServiceConfig, REDACTED};
 
 /// The services of a configuration, compiled, in configuration order.
 #[derive(Debug)]
@@ -25,7 +21,7 @@ impl Services {
             services: configs.to_vec(),
             ..Config::default()
         };
-        let registry = Registry::from_config(&config, Catalog::standard().clone())?;
+        let registry = common::load(&config)?;
         Ok(Services(
             configs
                 .iter()
@@ -47,14 +43,8 @@ impl Services {
     }
 }
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn read(path: &str) -> String {
-    let path = root().join(path);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
-}
+mod common;
+use common::read_text as read;
 
 fn config(name: &str) -> Config {
     Config::from_json(&read(&format!("examples/configs/{name}.json")))
@@ -215,7 +205,7 @@ fn fixtures_cover_every_service_of_every_seed() {
         })
         .collect();
     all.sort();
-    let mut files: Vec<String> = std::fs::read_dir(root().join("tests/fixtures/services"))
+    let mut files: Vec<String> = std::fs::read_dir(common::path("tests/fixtures/services"))
         .unwrap()
         .filter_map(|entry| {
             let name = entry.unwrap().file_name().into_string().unwrap();

@@ -1,11 +1,10 @@
 //! The seeds' bodies, compiled and rendered to exact bytes.
 
 use callhook::template::{Context, Options, Syntax, Template};
-use callhook::{Call, CallData, ErrorKind};
+use callhook::{CallData, ErrorKind};
 
-fn call(json: &str) -> Call {
-    Call::from_json(json).unwrap()
-}
+mod common;
+use common::call;
 
 #[test]
 fn ringcx_json_body_renders_exactly() {

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 
 use callhook::template::{Context, Missing, Options, Syntax, Template};
 use callhook::{CallData, Catalog, ErrorKind, FieldSpec, FieldType};
+use callhook_tests::common::percent_decode;
 use proptest::prelude::*;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
@@ -104,24 +105,6 @@ fn header_expected(value: &str) -> String {
             }
         })
         .collect()
-}
-
-/// Strict percent-decoding: `%` must start two hex digits; `+` stays `+`.
-fn percent_decode(s: &str) -> Option<Vec<u8>> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    Some(out)
 }
 
 /// What the `Context::Xml` template's document holds.
