@@ -33,10 +33,6 @@ fn http_text(request: &Request) -> String {
     String::from_utf8(common::http_text(request)).unwrap()
 }
 
-fn fixture(name: &str) -> String {
-    common::read_text(&format!("tests/fixtures/voicehub/{name}"))
-}
-
 #[test]
 fn a_declared_final_event_fires_every_scope_webhook() {
     let registry = registry();
@@ -45,7 +41,10 @@ fn a_declared_final_event_fires_every_scope_webhook() {
     assert!(sent.errors.is_empty(), "{:?}", sent.errors);
     assert_eq!(sent.requests.len(), 1);
     let outgoing = sent.requests.remove(0);
-    assert_eq!(http_text(&outgoing.request), fixture("voicemail-left.http"));
+    common::assert_golden(
+        "tests/fixtures/voicehub/voicemail-left.http",
+        &http_text(&outgoing.request),
+    );
 
     // The voicemail link is a secret field, the token a secret: neither is
     // in the debug record.
@@ -65,9 +64,9 @@ fn a_declared_realtime_event_sends_status_updates() {
     let queued = Event::named("Call Queued");
     let sent = registry.status_update(queued.clone(), &call, "waiting", 1, at());
     assert!(sent.errors.is_empty(), "{:?}", sent.errors);
-    assert_eq!(
-        http_text(&sent.requests[0].request),
-        fixture("call-queued.http")
+    common::assert_golden(
+        "tests/fixtures/voicehub/call-queued.http",
+        &http_text(&sent.requests[0].request),
     );
     // A call in another tenant is not subscribed.
     let mut other = call.clone();

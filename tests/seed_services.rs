@@ -119,6 +119,8 @@ fn check(services: &Services, call: &Call, id: &str, url: &str) -> http::Request
     let request = service
         .request(&call.data)
         .unwrap_or_else(|e| panic!("{id}: {e}"));
+    let text = Preview::of(id, &request, true).to_http();
+    common::bless(&format!("tests/fixtures/services/{id}.http"), &text);
     let expected = fixture(id);
 
     assert_eq!(request.method().as_str(), expected.method, "{id}: method");
@@ -165,11 +167,7 @@ fn check(services: &Services, call: &Call, id: &str, url: &str) -> http::Request
     }
 
     // The whole text, exactly, as the fixture was written.
-    assert_eq!(
-        Preview::of(id, &request, true).to_http(),
-        expected.text,
-        "{id}: preview text"
-    );
+    common::assert_golden(&format!("tests/fixtures/services/{id}.http"), &text);
     request
 }
 
@@ -269,10 +267,10 @@ fn ringcx_services() {
         RINGCX_JSON,
         "https://hooks.example.com/ringcx/call-ended.json",
     );
-    assert_eq!(
-        json.body().as_slice(),
-        read("tests/fixtures/ringcx-body.expected.json").as_bytes(),
-        "the RingCX JSON service sends the seed's body"
+    // The RingCX JSON service sends the seed's body.
+    common::assert_golden(
+        "tests/fixtures/ringcx-body.expected.json",
+        std::str::from_utf8(json.body()).unwrap(),
     );
     // The service's template is the seed's template, byte for byte.
     let service = services.get(RINGCX_JSON).unwrap();
@@ -316,7 +314,6 @@ fn pbx_services() {
     let services = load("pbx");
     assert_eq!(ids(&services), [PBX_POST, PBX_GET, PBX_PROGRESS]);
     let call = call("pbx-call");
-    let expected = read("tests/fixtures/pbx-body.expected.json");
 
     let post = check(
         &services,
@@ -324,7 +321,11 @@ fn pbx_services() {
         PBX_POST,
         "https://crm.example.com/pbx/webhooks/calls",
     );
-    assert_eq!(post.body().as_slice(), expected.as_bytes());
+    common::assert_golden(
+        "tests/fixtures/pbx-body.expected.json",
+        std::str::from_utf8(post.body()).unwrap(),
+    );
+    let expected = read("tests/fixtures/pbx-body.expected.json");
 
     // GET with a raw template: the template is sent as the body, as the PBX
     // does, and the URL keeps its own query unchanged.

@@ -91,3 +91,37 @@ pub fn percent_decode(s: &str) -> Option<Vec<u8>> {
     }
     Some(out)
 }
+
+/// Whether this run regenerates the golden files: `BLESS=1 cargo test`.
+pub fn blessing() -> bool {
+    std::env::var_os("BLESS").is_some_and(|v| v == "1")
+}
+
+/// Under `BLESS=1`, writes `actual` to the golden file at `path` (relative
+/// to [`root`]); otherwise does nothing. The stored data of earlier
+/// versions (`tests/fixtures/stored/`) is history, not output of this
+/// version, and is never written.
+pub fn bless(path: &str, actual: &str) {
+    assert!(
+        !path.starts_with("tests/fixtures/stored/"),
+        "{path}: stored data of earlier versions is not a golden file"
+    );
+    if blessing() {
+        let file = self::path(path);
+        std::fs::write(&file, actual)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", file.display()));
+    }
+}
+
+/// Checks `actual` against the golden file at `path` (relative to
+/// [`root`]), byte for byte; under `BLESS=1` writes it there first.
+#[track_caller]
+pub fn assert_golden(path: &str, actual: &str) {
+    bless(path, actual);
+    let expected = read_text(path);
+    assert!(
+        actual == expected,
+        "{path}: the output differs from the golden file\n--- actual ---\n{actual}\n--- expected ---\n{expected}\n\
+         (if the change is intended: BLESS=1 cargo test, then review `git diff`)"
+    );
+}
