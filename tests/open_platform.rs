@@ -4,7 +4,7 @@
 //! call is `examples/calls/voicehub-call.json`; the expected requests are in
 //! `tests/fixtures/voicehub/`, byte for byte.
 
-use callhook::{Call, Catalog, Config, ErrorKind, Event, Registry, Request, REDACTED};
+use callhook::{Call, Catalog, Config, ErrorKind, Event, Preview, Registry, Request, REDACTED};
 use chrono::{DateTime, Utc};
 
 const CONFIG: &str = include_str!("../examples/configs/voicehub.json");
@@ -29,8 +29,10 @@ fn at() -> DateTime<Utc> {
     DateTime::from_timestamp(1_795_600_000, 0).unwrap()
 }
 
+/// The request in the golden files' one HTTP format, the seed services'
+/// too: `Preview::to_http` with secrets shown.
 fn http_text(request: &Request) -> String {
-    String::from_utf8(common::http_text(request)).unwrap()
+    Preview::of("voicehub", request, true).to_http()
 }
 
 #[test]
