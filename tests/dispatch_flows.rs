@@ -1,17 +1,11 @@
 //! Each seed's flow, end to end: configuration → registry → dispatch.
 
-use callhook::{Call, Catalog, Config, ErrorKind, Event, Registry, Verdict};
+use callhook::{Catalog, Config, ErrorKind, Event, Registry, Verdict};
 use callhook::{RealtimeReceiver, RealtimeUpdate as Update};
 use chrono::{DateTime, Utc};
 
-fn registry(config: &str) -> Registry {
-    let config = Config::from_json(config).unwrap();
-    Registry::from_config(&config, Catalog::standard().clone()).unwrap()
-}
-
-fn call(json: &str) -> Call {
-    Call::from_json(json).unwrap()
-}
+mod common;
+use common::{call, registry};
 
 fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
@@ -45,9 +39,9 @@ fn pbx_call_fires_exactly_the_subscribed_webhooks_of_its_environment() {
     assert_eq!(fired(&hangup), ["f47ac10b-58cc-4372-a567-0e02b2c3d403"]);
     assert_eq!(body(&ringing.requests[0])["event"], "Call:Ringing");
     assert_eq!(body(&answer.requests[0])["event"], "Call:Answer");
-    assert_eq!(
+    common::assert_golden(
+        "tests/fixtures/pbx-body.expected.json",
         std::str::from_utf8(hangup.requests[0].request.body()).unwrap(),
-        include_str!("fixtures/pbx-body.expected.json")
     );
     // The Ivr:Start webhook is subscribed to nothing, so fires for nothing.
     assert!(pbx

@@ -13,6 +13,8 @@ use chrono::{DateTime, Utc};
 use http::HeaderMap;
 use serde_json::json;
 
+mod common;
+
 const SERVICE: &str = "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b";
 const WEBHOOK: &str = "6c1d8d2f-9b54-4e6f-8b10-2d3e4f5a6b01";
 
@@ -22,15 +24,12 @@ fn t(text: &str) -> DateTime<Utc> {
 
 /// A service from the fields given over a minimal valid one.
 fn service(fields: serde_json::Value) -> serde_json::Value {
-    let mut base = json!({
+    let base = json!({
         "id": SERVICE, "name": "s", "method": "POST",
         "url": "https://crm.example.com/calls",
         "body": {"kind": "json", "template": "{\"ani\": \"#ani#\"}"},
     });
-    base.as_object_mut()
-        .unwrap()
-        .extend(fields.as_object().unwrap().clone());
-    base
+    common::merged(base, fields)
 }
 
 fn config(service: serde_json::Value) -> Config {
@@ -45,10 +44,7 @@ fn config(service: serde_json::Value) -> Config {
 }
 
 fn load(service_fields: serde_json::Value) -> Result<Registry, callhook::Error> {
-    Registry::from_config(
-        &config(service(service_fields)),
-        Catalog::standard().clone(),
-    )
+    common::load(&config(service(service_fields)))
 }
 
 fn call() -> Call {

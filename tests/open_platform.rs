@@ -4,9 +4,7 @@
 //! call is `examples/calls/voicehub-call.json`; the expected requests are in
 //! `tests/fixtures/voicehub/`, byte for byte.
 
-use std::path::PathBuf;
-
-use callhook::{Call, Catalog, Config, ErrorKind, Event, Registry, Request, REDACTED};
+use callhook::{Call, Catalog, Config, ErrorKind, Event, Preview, Registry, Request, REDACTED};
 use chrono::{DateTime, Utc};
 
 const CONFIG: &str = include_str!("../examples/configs/voicehub.json");
@@ -21,31 +19,20 @@ fn config() -> Config {
     config
 }
 
+mod common;
+
 fn registry() -> Registry {
-    Registry::from_config(&config(), Catalog::standard().clone()).unwrap()
+    common::load(&config()).unwrap()
 }
 
 fn at() -> DateTime<Utc> {
     DateTime::from_timestamp(1_795_600_000, 0).unwrap()
 }
 
-/// The request as the fixtures hold it: request line with the full URI,
-/// every header in order, a blank line, the body; CRLF as on the wire.
+/// The request in the golden files' one HTTP format, the seed services'
+/// too: `Preview::to_http` with secrets shown.
 fn http_text(request: &Request) -> String {
-    let mut out = format!("{} {} HTTP/1.1\r\n", request.method(), request.uri());
-    for (name, value) in request.headers() {
-        out.push_str(&format!("{name}: {}\r\n", value.to_str().unwrap()));
-    }
-    out.push_str("\r\n");
-    out.push_str(std::str::from_utf8(request.body()).unwrap());
-    out
-}
-
-fn fixture(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/voicehub")
-        .join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    Preview::of("voicehub", request, true).to_http()
 }
 
 #[test]
@@ -56,7 +43,10 @@ fn a_declared_final_event_fires_every_scope_webhook() {
     assert!(sent.errors.is_empty(), "{:?}", sent.errors);
     assert_eq!(sent.requests.len(), 1);
     let outgoing = sent.requests.remove(0);
-    assert_eq!(http_text(&outgoing.request), fixture("voicemail-left.http"));
+    common::assert_golden(
+        "tests/fixtures/voicehub/voicemail-left.http",
+        &http_text(&outgoing.request),
+    );
 
     // The voicemail link is a secret field, the token a secret: neither is
     // in the debug record.
@@ -76,9 +66,9 @@ fn a_declared_realtime_event_sends_status_updates() {
     let queued = Event::named("Call Queued");
     let sent = registry.status_update(queued.clone(), &call, "waiting", 1, at());
     assert!(sent.errors.is_empty(), "{:?}", sent.errors);
-    assert_eq!(
-        http_text(&sent.requests[0].request),
-        fixture("call-queued.http")
+    common::assert_golden(
+        "tests/fixtures/voicehub/call-queued.http",
+        &http_text(&sent.requests[0].request),
     );
     // A call in another tenant is not subscribed.
     let mut other = call.clone();

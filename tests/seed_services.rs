@@ -7,11 +7,7 @@
 //! README's escaping rules; the test parses it back into its parts and
 //! compares each part with the built request, then compares the whole text.
 
-use std::path::PathBuf;
-
-use callhook::{
-    Call, Catalog, Config, ErrorKind, Preview, Registry, Service, ServiceConfig, REDACTED,
-};
+use callhook::{Call, Config, ErrorKind, Preview, Service, ServiceConfig, REDACTED};
 
 /// The services of a configuration, compiled, in configuration order.
 #[derive(Debug)]
@@ -25,7 +21,7 @@ impl Services {
             services: configs.to_vec(),
             ..Config::default()
         };
-        let registry = Registry::from_config(&config, Catalog::standard().clone())?;
+        let registry = common::load(&config)?;
         Ok(Services(
             configs
                 .iter()
@@ -47,14 +43,8 @@ impl Services {
     }
 }
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn read(path: &str) -> String {
-    let path = root().join(path);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
-}
+mod common;
+use common::read_text as read;
 
 fn config(name: &str) -> Config {
     Config::from_json(&read(&format!("examples/configs/{name}.json")))
@@ -129,6 +119,8 @@ fn check(services: &Services, call: &Call, id: &str, url: &str) -> http::Request
     let request = service
         .request(&call.data)
         .unwrap_or_else(|e| panic!("{id}: {e}"));
+    let text = Preview::of(id, &request, true).to_http();
+    common::bless(&format!("tests/fixtures/services/{id}.http"), &text);
     let expected = fixture(id);
 
     assert_eq!(request.method().as_str(), expected.method, "{id}: method");
@@ -175,11 +167,7 @@ fn check(services: &Services, call: &Call, id: &str, url: &str) -> http::Request
     }
 
     // The whole text, exactly, as the fixture was written.
-    assert_eq!(
-        Preview::of(id, &request, true).to_http(),
-        expected.text,
-        "{id}: preview text"
-    );
+    common::assert_golden(&format!("tests/fixtures/services/{id}.http"), &text);
     request
 }
 
@@ -215,7 +203,7 @@ fn fixtures_cover_every_service_of_every_seed() {
         })
         .collect();
     all.sort();
-    let mut files: Vec<String> = std::fs::read_dir(root().join("tests/fixtures/services"))
+    let mut files: Vec<String> = std::fs::read_dir(common::path("tests/fixtures/services"))
         .unwrap()
         .filter_map(|entry| {
             let name = entry.unwrap().file_name().into_string().unwrap();
@@ -279,10 +267,10 @@ fn ringcx_services() {
         RINGCX_JSON,
         "https://hooks.example.com/ringcx/call-ended.json",
     );
-    assert_eq!(
-        json.body().as_slice(),
-        read("tests/fixtures/ringcx-body.expected.json").as_bytes(),
-        "the RingCX JSON service sends the seed's body"
+    // The RingCX JSON service sends the seed's body.
+    common::assert_golden(
+        "tests/fixtures/ringcx-body.expected.json",
+        std::str::from_utf8(json.body()).unwrap(),
     );
     // The service's template is the seed's template, byte for byte.
     let service = services.get(RINGCX_JSON).unwrap();
@@ -326,7 +314,6 @@ fn pbx_services() {
     let services = load("pbx");
     assert_eq!(ids(&services), [PBX_POST, PBX_GET, PBX_PROGRESS]);
     let call = call("pbx-call");
-    let expected = read("tests/fixtures/pbx-body.expected.json");
 
     let post = check(
         &services,
@@ -334,7 +321,11 @@ fn pbx_services() {
         PBX_POST,
         "https://crm.example.com/pbx/webhooks/calls",
     );
-    assert_eq!(post.body().as_slice(), expected.as_bytes());
+    common::assert_golden(
+        "tests/fixtures/pbx-body.expected.json",
+        std::str::from_utf8(post.body()).unwrap(),
+    );
+    let expected = read("tests/fixtures/pbx-body.expected.json");
 
     // GET with a raw template: the template is sent as the body, as the PBX
     // does, and the URL keeps its own query unchanged.

@@ -1,11 +1,10 @@
 //! The seeds' bodies, compiled and rendered to exact bytes.
 
 use callhook::template::{Context, Options, Syntax, Template};
-use callhook::{Call, CallData, ErrorKind};
+use callhook::{CallData, ErrorKind};
 
-fn call(json: &str) -> Call {
-    Call::from_json(json).unwrap()
-}
+mod common;
+use common::call;
 
 #[test]
 fn ringcx_json_body_renders_exactly() {
@@ -30,9 +29,9 @@ fn ringcx_json_body_renders_exactly() {
     let call = call(include_str!("../examples/calls/ringcx-call.json"));
     let mut out = Vec::new();
     body.render_into(&call.data, &mut out).unwrap();
-    assert_eq!(
-        String::from_utf8(out).unwrap(),
-        include_str!("fixtures/ringcx-body.expected.json")
+    common::assert_golden(
+        "tests/fixtures/ringcx-body.expected.json",
+        &String::from_utf8(out).unwrap(),
     );
 }
 
@@ -46,9 +45,9 @@ fn pbx_field_list_renders_exactly_as_a_typed_json_body() {
     .unwrap();
     assert_eq!(body.fields().count(), 27);
     let call = call(include_str!("../examples/calls/pbx-call.json"));
-    assert_eq!(
-        body.render_string(&call.data).unwrap(),
-        include_str!("fixtures/pbx-body.expected.json")
+    common::assert_golden(
+        "tests/fixtures/pbx-body.expected.json",
+        &body.render_string(&call.data).unwrap(),
     );
 }
 

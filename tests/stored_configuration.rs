@@ -23,8 +23,10 @@ fn service_with_delay(ms: u64) -> ServiceConfig {
         })
 }
 
+mod common;
+
 fn load(config: &Config) -> Registry {
-    Registry::from_config(config, Catalog::standard().clone()).unwrap()
+    common::load(config).unwrap()
 }
 
 #[test]

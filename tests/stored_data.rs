@@ -8,9 +8,7 @@
 //! what each envelope gave, unsigned and signed for an attempt at
 //! `2024-12-02T21:12:00Z` (see `tests/fixtures/stored/README.md`).
 
-use std::path::PathBuf;
-
-use callhook::{Call, Catalog, Config, Envelope, Event, Registry, Request};
+use callhook::{Call, Catalog, Config, Envelope, Event, Registry};
 use chrono::{DateTime, Utc};
 
 /// Dispatch time of the stored envelopes, and the time of the attempt the
@@ -56,11 +54,11 @@ const SETS: [Set; 6] = [
     ),
 ];
 
+mod common;
+use common::http_text;
+
 fn read(path: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/stored")
-        .join(path);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+    common::read(&format!("tests/fixtures/stored/{path}"))
 }
 
 fn text(path: &str) -> String {
@@ -69,21 +67,6 @@ fn text(path: &str) -> String {
 
 fn time(text: &str) -> DateTime<Utc> {
     text.parse().unwrap()
-}
-
-/// The request as the fixtures print it: request line with the full URI,
-/// every header in order, a blank line, the body.
-fn http_text(request: &Request) -> Vec<u8> {
-    let mut out = format!("{} {} HTTP/1.1\r\n", request.method(), request.uri()).into_bytes();
-    for (name, value) in request.headers() {
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(String::from_utf8_lossy(value.as_bytes()).as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(request.body());
-    out
 }
 
 /// The records of a `requests-*.txt` file: (index, delivery id,

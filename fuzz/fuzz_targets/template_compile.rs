@@ -7,27 +7,11 @@
 use callhook::template::{Context, Missing, Options, Syntax, Template};
 use libfuzzer_sys::fuzz_target;
 
-const CONTEXTS: [Context; 13] = [
-    Context::Json,
-    Context::Xml,
-    Context::Url,
-    Context::JsonString,
-    Context::JsonValue,
-    Context::XmlText,
-    Context::XmlAttribute,
-    Context::XmlCdata,
-    Context::Form,
-    Context::UrlQuery,
-    Context::UrlPath,
-    Context::Header,
-    Context::Plain,
-];
-
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, source)) = data.split_first() else {
         return;
     };
-    let context = CONTEXTS[usize::from(selector & 0x0f) % CONTEXTS.len()];
+    let context = Context::ALL[usize::from(selector & 0x0f) % Context::ALL.len()];
     let syntax = if selector & 0x10 == 0 {
         Syntax::Hash
     } else {

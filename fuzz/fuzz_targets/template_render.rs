@@ -192,17 +192,21 @@ fn parse(data: &[u8]) -> Option<Input> {
     })
 }
 
-const FRAGMENTS: [Context; 9] = [
-    Context::JsonString,
-    Context::JsonValue,
-    Context::XmlText,
-    Context::XmlAttribute,
-    Context::XmlCdata,
-    Context::Form,
-    Context::UrlQuery,
-    Context::UrlPath,
-    Context::Header,
-];
+/// The fragment contexts: every one of `Context::ALL` but the documents
+/// (modes 1 to 7 render those) and `Plain` (the oracle's reference), in the
+/// list's order so stored inputs keep their meaning. A context added to the
+/// library comes here and fails at `fragment` until it has an oracle.
+fn fragments() -> Vec<Context> {
+    Context::ALL
+        .into_iter()
+        .filter(|c| {
+            !matches!(
+                c,
+                Context::Json | Context::Xml | Context::Url | Context::Plain
+            )
+        })
+        .collect()
+}
 
 fn timestamp(secs: i64, nanos: u32, offset: i32) -> Option<DateTime<FixedOffset>> {
     let min = DateTime::<Utc>::MIN_UTC.timestamp();
@@ -610,7 +614,7 @@ impl Run<'_> {
                     .collect();
                 assert_eq!(out, expected);
             }
-            _ => unreachable!(),
+            other => unreachable!("no oracle for {other:?}"),
         }
     }
 
@@ -857,10 +861,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let slots = &input.slots[..input.slots.len().min(8)];
     match input.mode % 8 {
-        0 => run.fragment(
-            &input.source,
-            FRAGMENTS[usize::from(input.mode / 8) % FRAGMENTS.len()],
-        ),
+        0 => run.fragment(&input.source, {
+            let fragments = fragments();
+            fragments[usize::from(input.mode / 8) % fragments.len()]
+        }),
         1 => run.json_document(&input.source),
         2 => run.xml_document(&input.source),
         3 => run.url_document(&input.source),

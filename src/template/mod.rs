@@ -150,6 +150,36 @@ pub enum Context {
 }
 
 impl Context {
+    /// Every context, documents first: the one list that tests and fuzz
+    /// targets go through, so a context added here is covered by them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::template::{Context, Options, Template};
+    ///
+    /// // Any text is compiled or refused in every context, never a panic.
+    /// for context in Context::ALL {
+    ///     let _ = Template::compile("Bearer #ani#", context, &Options::default());
+    /// }
+    /// assert!(Context::ALL.contains(&Context::Header));
+    /// ```
+    pub const ALL: [Context; 13] = [
+        Context::Json,
+        Context::Xml,
+        Context::Url,
+        Context::JsonString,
+        Context::JsonValue,
+        Context::XmlText,
+        Context::XmlAttribute,
+        Context::XmlCdata,
+        Context::Form,
+        Context::UrlQuery,
+        Context::UrlPath,
+        Context::Header,
+        Context::Plain,
+    ];
+
     /// Whether literal text is escaped like values: yes where the template is
     /// a fragment (a form value), no where it is a whole document.
     fn escapes_literals(self) -> bool {

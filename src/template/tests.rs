@@ -571,3 +571,30 @@ fn renders_stop_at_the_limit() {
     assert!(err.message().contains("`ani`"), "{err}");
     assert_eq!(out, b"kept");
 }
+
+/// `Context::ALL` holds every context once. The match has no wildcard, so
+/// a new context does not compile here until it has a place in the list.
+#[test]
+fn all_contexts_lists_every_context_once() {
+    let index = |context: Context| match context {
+        Context::Json => 0,
+        Context::Xml => 1,
+        Context::Url => 2,
+        Context::JsonString => 3,
+        Context::JsonValue => 4,
+        Context::XmlText => 5,
+        Context::XmlAttribute => 6,
+        Context::XmlCdata => 7,
+        Context::Form => 8,
+        Context::UrlQuery => 9,
+        Context::UrlPath => 10,
+        Context::Header => 11,
+        Context::Plain => 12,
+    };
+    let mut seen = [false; Context::ALL.len()];
+    for context in Context::ALL {
+        assert!(!seen[index(context)], "{context:?} twice");
+        seen[index(context)] = true;
+    }
+    assert!(seen.iter().all(|&s| s), "{seen:?}");
+}

@@ -16,6 +16,7 @@ use callhook::{
     RetryPolicy,
 };
 use callhook::{DisableTarget, GiveUp, StoredHeader};
+use callhook_tests::common;
 use chrono::{DateTime, Duration, Utc};
 use http::{HeaderMap, StatusCode};
 use proptest::prelude::*;
@@ -72,7 +73,7 @@ fn registry() -> Registry {
         ],
     }))
     .unwrap();
-    Registry::from_config(&config, Catalog::standard().clone()).unwrap()
+    common::load(&config).unwrap()
 }
 
 fn keys() -> [SigningKey; 2] {

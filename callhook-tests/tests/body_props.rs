@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 
 use callhook::ServiceConfig;
 use callhook::{CallData, Catalog, ErrorKind, Service};
+use callhook_tests::common;
 use proptest::prelude::*;
 
 // ---------------------------------------------------------------------------
@@ -392,20 +393,8 @@ fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 
 /// Percent-decodes a path segment (no `+` rule: that is for forms).
 fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 3 <= bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
-            out.push(u8::from_str_radix(hex, 16).unwrap());
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
+    let bytes = common::percent_decode(s).unwrap_or_else(|| panic!("malformed escape in {s:?}"));
+    String::from_utf8(bytes).unwrap()
 }
 
 /// The request's URI, parsed by the `url` crate, with its origin checked.

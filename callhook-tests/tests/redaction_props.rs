@@ -23,28 +23,28 @@ use serde_json::{json, Value as Json};
 const CONFIGS: [(&str, &str, &str); 5] = [
     (
         "avanser",
-        include_str!("../examples/configs/avanser.json"),
-        include_str!("../examples/calls/avanser-call.json"),
+        include_str!("../../examples/configs/avanser.json"),
+        include_str!("../../examples/calls/avanser-call.json"),
     ),
     (
         "pbx",
-        include_str!("../examples/configs/pbx.json"),
-        include_str!("../examples/calls/pbx-call.json"),
+        include_str!("../../examples/configs/pbx.json"),
+        include_str!("../../examples/calls/pbx-call.json"),
     ),
     (
         "ringcx",
-        include_str!("../examples/configs/ringcx.json"),
-        include_str!("../examples/calls/ringcx-call.json"),
+        include_str!("../../examples/configs/ringcx.json"),
+        include_str!("../../examples/calls/ringcx-call.json"),
     ),
     (
         "signed",
-        include_str!("../examples/configs/signed.json"),
-        include_str!("../examples/calls/pbx-call.json"),
+        include_str!("../../examples/configs/signed.json"),
+        include_str!("../../examples/calls/pbx-call.json"),
     ),
     (
         "voicehub",
-        include_str!("../examples/configs/voicehub.json"),
-        include_str!("../examples/calls/voicehub-call.json"),
+        include_str!("../../examples/configs/voicehub.json"),
+        include_str!("../../examples/calls/voicehub-call.json"),
     ),
 ];
 

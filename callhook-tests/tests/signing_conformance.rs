@@ -20,7 +20,8 @@ use callhook::limits::SHORTEST_TWILIO_TOKEN;
 use callhook::signing::{
     body_sha256, twilio_signature, verify_standard, verify_twilio, SigningKey,
 };
-use callhook::{Call, CallData, Catalog, Config, Event, Outgoing, Registry};
+use callhook::{Call, CallData, Config, Event, Outgoing, Registry};
+use callhook_tests::common;
 use chrono::{DateTime, Duration, Utc};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
@@ -349,19 +350,15 @@ const WEBHOOK: &str = "6c1d8d2f-9b54-4e6f-8b10-2d3e4f5a6b7c";
 /// `https://crm.example.com/hooks/calls?src=pbx`) and one webhook on
 /// `Call:Hangup` for scope `ITD2024`.
 fn registry(service: serde_json::Value) -> Registry {
-    let mut config = json!({
+    let config = json!({
         "id": SERVICE,
         "name": "Signed CRM hook",
         "method": "POST",
         "url": "https://crm.example.com/hooks/calls?src=pbx",
         "body": {"kind": "json", "template": r##"{"event": "#event#", "uuid": "#uuid#", "delivery": "#delivery_id#", "dest": "#destination#"}"##},
     });
-    config
-        .as_object_mut()
-        .unwrap()
-        .extend(service.as_object().unwrap().clone());
     let config: Config = serde_json::from_value(json!({
-        "services": [config],
+        "services": [common::merged(config, service)],
         "webhooks": [{
             "id": WEBHOOK,
             "enabled": true,
@@ -372,7 +369,7 @@ fn registry(service: serde_json::Value) -> Registry {
         }],
     }))
     .expect("a valid configuration");
-    Registry::from_config(&config, Catalog::standard().clone()).expect("the configuration loads")
+    common::load(&config).expect("the configuration loads")
 }
 
 fn call() -> Call {

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 
 use callhook::template::{Context, Missing, Options, Syntax, Template};
 use callhook::{CallData, Catalog, ErrorKind, FieldSpec, FieldType};
+use callhook_tests::common::percent_decode;
 use proptest::prelude::*;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
@@ -104,24 +105,6 @@ fn header_expected(value: &str) -> String {
             }
         })
         .collect()
-}
-
-/// Strict percent-decoding: `%` must start two hex digits; `+` stays `+`.
-fn percent_decode(s: &str) -> Option<Vec<u8>> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    Some(out)
 }
 
 /// What the `Context::Xml` template's document holds.
@@ -324,19 +307,6 @@ fn template_source() -> impl Strategy<Value = String> {
         1 => any::<String>(),
     ]
 }
-
-const ALL_CONTEXTS: [Context; 10] = [
-    Context::Json,
-    Context::Xml,
-    Context::JsonString,
-    Context::XmlText,
-    Context::XmlAttribute,
-    Context::Form,
-    Context::UrlQuery,
-    Context::UrlPath,
-    Context::Header,
-    Context::Plain,
-];
 
 /// Call data with every field the template pieces name, of their catalog
 /// types, from arbitrary inputs.
@@ -596,7 +566,7 @@ proptest! {
     ) {
         let data = fuzz_call(&v, seconds, nanos, offset, duration, sequence);
         let empty = CallData::new();
-        for context in ALL_CONTEXTS {
+        for context in Context::ALL {
             for syntax in [Syntax::Hash, Syntax::Brackets] {
                 for lenient in [false, true] {
                     let options = Options::default().syntax(syntax).lenient(lenient);
