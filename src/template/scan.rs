@@ -698,13 +698,13 @@ impl Namespaces {
                 ));
             };
             match prefix {
-                None if local == b"xmlns" => {
-                    if value == XML_NAMESPACE || value == XMLNS_NAMESPACE {
-                        return Err((
-                            format!("`{value}` is reserved and cannot be the default namespace"),
-                            at,
-                        ));
-                    }
+                None if local == b"xmlns"
+                    && (value == XML_NAMESPACE || value == XMLNS_NAMESPACE) =>
+                {
+                    return Err((
+                        format!("`{value}` is reserved and cannot be the default namespace"),
+                        at,
+                    ));
                 }
                 Some(b"xmlns") => self
                     .declare(local, value.into_owned())

@@ -415,21 +415,6 @@ fn timed(f: impl FnOnce()) -> std::time::Duration {
     start.elapsed()
 }
 
-/// Work at an eighth and at all of a size: linear work grows about eight
-/// times, quadratic sixty-four. Wall time, so only a ratio, generous (the
-/// bound is 24), and the least of three runs, against other tests' noise.
-fn growth(mut run: impl FnMut(usize), eighth: usize) -> f64 {
-    run(eighth / 4); // warm up
-    let mut least = |n: usize| {
-        (0..3)
-            .map(|_| timed(|| run(n)).as_secs_f64())
-            .fold(f64::INFINITY, f64::min)
-    };
-    let small = least(eighth);
-    let large = least(eighth * 8);
-    large / small
-}
-
 /// The finding: loading was quadratic in the attributes of one element
 /// (quick-xml's duplicate-attribute check compared each attribute with every
 /// earlier one; 5,000 / 10,000 / 20,000 attributes took 0.8 / 3.1 / 14.2 s
