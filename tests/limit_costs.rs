@@ -247,3 +247,23 @@ fn header_bytes_cost_linearly() {
         )
     });
 }
+
+/// One XML element with as many attributes as a body template of
+/// `limits::TEMPLATE_BYTES` holds (`a12345="1"`, up to 11 bytes each).
+/// Loading checks every attribute for duplicates, by name and by namespace:
+/// quick-xml's own check compared each with every earlier one (20,000 took
+/// 14 s in a debug build); callhook's keeps a hash set, whose allocations are
+/// counted here.
+#[test]
+fn xml_attributes_cost_linearly() {
+    service_costs(
+        "XML attributes of one element",
+        limits::TEMPLATE_BYTES / 12,
+        |n| {
+            let attributes: String = (0..n).map(|i| format!(" a{i}=\"1\"")).collect();
+            let template = format!("<r xmlns:p=\"urn:p\"{attributes} p:b=\"#ani#\"/>");
+            assert!(template.len() <= limits::TEMPLATE_BYTES);
+            service(json!({"body": {"kind": "xml", "template": template}}))
+        },
+    );
+}
