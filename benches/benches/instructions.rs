@@ -221,9 +221,12 @@ fn pbx_struct() -> Pbx {
 /// The length of every escaping value: 1 KB.
 const ESCAPE_LEN: usize = 1024;
 
+/// Byte `i` of an escaping value.
+type Mix = fn(usize) -> char;
+
 /// The escaping mixes, fixed so that counts repeat: byte `i` of a value is
 /// `mix(i)`, and the rest are lowercase letters.
-const MIXES: [(&str, fn(usize) -> char); 4] = [
+const MIXES: [(&str, Mix); 4] = [
     // No byte needs escaping: the clean path, which must keep its lead.
     ("clean", |i| letter(i)),
     // Every tenth byte a quote.
@@ -246,7 +249,7 @@ fn letter(i: usize) -> char {
     char::from(b'a' + u8::try_from(i % 26).expect("under 26"))
 }
 
-fn mixed(mix: fn(usize) -> char) -> String {
+fn mixed(mix: Mix) -> String {
     (0..ESCAPE_LEN).map(mix).collect()
 }
 
