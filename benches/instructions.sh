@@ -55,8 +55,10 @@ per_op() {
     echo $(((more - one + k / 2) / k))
 }
 
+# An assignment, so that a case whose setup or check fails stops the run.
+cases="$("$bin" list)"
 : >"$work/counts"
-for case in $("$bin" list); do
+for case in $cases; do
     case "$case" in *"$filter"*) ;; *) continue ;; esac
     ir="$(per_op "$(instructions "$case" 1)" "$(instructions "$case" $((1 + k)))")"
     allocs="$(per_op "$(allocations "$case" 1)" "$(allocations "$case" $((1 + k)))")"
