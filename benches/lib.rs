@@ -1,5 +1,8 @@
 //! Benchmarks and sending examples for callhook; nothing to use here.
 //!
+//! - `benches/instructions.sh` (needs `valgrind`): instructions and
+//!   allocations per operation of the cases in `benches/instructions.rs`,
+//!   each against its baseline, in one table.
 //! - `cargo bench -p callhook-benches --bench render` (also `request`,
 //!   `dispatch`): criterion benchmarks against baselines in the same run.
 //! - `cargo run -p callhook-benches --example send_blocking` (also

@@ -1,0 +1,541 @@
+//! The cases of the instruction-count harness, each runnable on its own so
+//! that `valgrind` can count one operation without its setup.
+//!
+//! Run the harness with `benches/instructions.sh` (it needs `valgrind`): it
+//! runs every case here under callgrind once with 1 operation and once with
+//! 1 + K, and prints (Ir(1 + K) − Ir(1)) / K, the instructions of one
+//! operation with setup, first-call effects (a buffer's growth, a per-thread
+//! cache) and process start-up taken out. Counts repeat exactly for the
+//! same binary and inputs, so they compare changes where times (which move
+//! by 10 % on a shared machine) cannot.
+//!
+//! The binary itself:
+//!
+//! - `instructions list`: the case names, one a line;
+//! - `instructions run CASE N`: set the case up, check its output, and run
+//!   the operation N times (what the script runs under valgrind);
+//! - `instructions time [FILTER]` (also what `cargo bench --bench
+//!   instructions` runs): nanoseconds per operation, the fastest of 15
+//!   batches, for cases whose name contains FILTER. Times are for the
+//!   escaping targets, which the issue states in time.
+//!
+//! The inputs and structs are those of `render.rs` and `request.rs`.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use callhook::template::{Context, Options, Template};
+use callhook::{Call, CallData, Catalog, Config, Event, Registry, WebhookConfig};
+use serde::Serialize;
+
+// ------------------------------------------------------------ the inputs --
+
+/// RingCX's 7-field body as `render.rs` has it.
+const RINGCX_TEMPLATE: &str = r##"{
+  "agentId": "#agent_id#",
+  "agentUsername": "#agent_username#",
+  "ani": "#ani#",
+  "dnis": "#dnis#",
+  "callStart": "#call_start#",
+  "duration": "#duration#",
+  "recordingUrl": "#recording_url#"
+}"##;
+
+/// The PBX's 28-field body as `render.rs` has it (the seed's 27 and
+/// `event`), numbers and nulls in typed positions.
+const PBX_TEMPLATE: &str = r##"{
+  "event": "#event#",
+  "direction": "#direction#",
+  "uuid": "#uuid#",
+  "type": "#type#",
+  "created_at": "#created_at#",
+  "contact_number": #contact_number#,
+  "caller_id_number": #caller_id_number#,
+  "duration": #duration#,
+  "ring_duration": #ring_duration#,
+  "destination": "#destination#",
+  "start_at": "#start_at#",
+  "answer_at": "#answer_at#",
+  "environment_name": "#environment_name#",
+  "user_fullname": #user_fullname#,
+  "user_name": "#user_name#",
+  "extension_username": #extension_username#,
+  "cause": "#cause#",
+  "sip_status": "#sip_status#",
+  "recording_url": "#recording_url#",
+  "duration_time": "#duration_time#",
+  "billing_duration": #billing_duration#,
+  "billing_duration_time": "#billing_duration_time#",
+  "did_number": "#did_number#",
+  "did_name": "#did_name#",
+  "queue_disposition": "#queue_disposition#",
+  "ivr_name": #ivr_name#,
+  "call_state": #call_state#,
+  "queue_name": "#queue_name#"
+}"##;
+
+fn ringcx_call() -> serde_json::Value {
+    serde_json::json!({
+        "agent_id": "1001",
+        "agent_username": "jane.doe@example.com",
+        "ani": "15551234567",
+        "dnis": "18005550100",
+        "call_start": "2020-04-22 00:00:00.0000",
+        "duration": 95,
+        "recording_url": "https://recordings.example.com/r/bfd7e62a-5a55-4286-9453-b4b4cfc5cca8.wav",
+    })
+}
+
+/// serde_json's cheapest fair work: keys fixed at compile time, every value
+/// an already formatted string.
+#[derive(Serialize)]
+struct RingCx {
+    #[serde(rename = "agentId")]
+    agent_id: String,
+    #[serde(rename = "agentUsername")]
+    agent_username: String,
+    ani: String,
+    dnis: String,
+    #[serde(rename = "callStart")]
+    call_start: String,
+    duration: String,
+    #[serde(rename = "recordingUrl")]
+    recording_url: String,
+}
+
+fn ringcx_struct() -> RingCx {
+    RingCx {
+        agent_id: "1001".into(),
+        agent_username: "jane.doe@example.com".into(),
+        ani: "15551234567".into(),
+        dnis: "18005550100".into(),
+        call_start: "2020-04-22 00:00:00.0000".into(),
+        duration: "95".into(),
+        recording_url: "https://recordings.example.com/r/bfd7e62a-5a55-4286-9453-b4b4cfc5cca8.wav"
+            .into(),
+    }
+}
+
+fn pbx_call() -> serde_json::Value {
+    serde_json::json!({
+        "event": "Call:Hangup",
+        "direction": "outgoing",
+        "uuid": "bfd7e62a-5a55-4286-9453-b4b4cfc5cca8",
+        "type": "did_to_que",
+        "created_at": "2024-12-02T21:04:40.701+00:00",
+        "contact_number": null,
+        "caller_id_number": null,
+        "duration": 60,
+        "ring_duration": 30,
+        "destination": "039000000",
+        "start_at": "23:04:40",
+        "answer_at": "23:34:00",
+        "environment_name": "ITD2024",
+        "user_fullname": null,
+        "user_name": "",
+        "extension_username": null,
+        "cause": "answer",
+        "sip_status": "200",
+        "recording_url": "https://cloud.voipappz.io/recordings/bfd7e62a-5a55-4286-9453-b4b4cfc5cca8",
+        "duration_time": "00:06:57",
+        "billing_duration": 1733173541,
+        "billing_duration_time": "00:05:41",
+        "did_number": "972722791142",
+        "did_name": "972722791142",
+        "queue_disposition": "timeout",
+        "ivr_name": null,
+        "call_state": null,
+        "queue_name": "Que1",
+    })
+}
+
+/// serde_json's baseline for the PBX body: nulls are `Option<String>`,
+/// numbers `u64`, everything else formatted strings.
+#[derive(Serialize)]
+struct Pbx {
+    event: String,
+    direction: String,
+    uuid: String,
+    #[serde(rename = "type")]
+    call_type: String,
+    created_at: String,
+    contact_number: Option<String>,
+    caller_id_number: Option<String>,
+    duration: u64,
+    ring_duration: u64,
+    destination: String,
+    start_at: String,
+    answer_at: String,
+    environment_name: String,
+    user_fullname: Option<String>,
+    user_name: String,
+    extension_username: Option<String>,
+    cause: String,
+    sip_status: String,
+    recording_url: String,
+    duration_time: String,
+    billing_duration: u64,
+    billing_duration_time: String,
+    did_number: String,
+    did_name: String,
+    queue_disposition: String,
+    ivr_name: Option<String>,
+    call_state: Option<String>,
+    queue_name: String,
+}
+
+fn pbx_struct() -> Pbx {
+    Pbx {
+        event: "Call:Hangup".into(),
+        direction: "outgoing".into(),
+        uuid: "bfd7e62a-5a55-4286-9453-b4b4cfc5cca8".into(),
+        call_type: "did_to_que".into(),
+        created_at: "2024-12-02T21:04:40.701+00:00".into(),
+        contact_number: None,
+        caller_id_number: None,
+        duration: 60,
+        ring_duration: 30,
+        destination: "039000000".into(),
+        start_at: "23:04:40".into(),
+        answer_at: "23:34:00".into(),
+        environment_name: "ITD2024".into(),
+        user_fullname: None,
+        user_name: String::new(),
+        extension_username: None,
+        cause: "answer".into(),
+        sip_status: "200".into(),
+        recording_url: "https://cloud.voipappz.io/recordings/bfd7e62a-5a55-4286-9453-b4b4cfc5cca8"
+            .into(),
+        duration_time: "00:06:57".into(),
+        billing_duration: 1_733_173_541,
+        billing_duration_time: "00:05:41".into(),
+        did_number: "972722791142".into(),
+        did_name: "972722791142".into(),
+        queue_disposition: "timeout".into(),
+        ivr_name: None,
+        call_state: None,
+        queue_name: "Que1".into(),
+    }
+}
+
+/// The length of every escaping value: 1 KB.
+const ESCAPE_LEN: usize = 1024;
+
+/// Byte `i` of an escaping value.
+type Mix = fn(usize) -> char;
+
+/// The escaping mixes, fixed so that counts repeat: byte `i` of a value is
+/// `mix(i)`, and the rest are lowercase letters.
+const MIXES: [(&str, Mix); 4] = [
+    // No byte needs escaping: the clean path, which must keep its lead.
+    ("clean", |i| letter(i)),
+    // Every tenth byte a quote.
+    ("quotes10", |i| if i % 10 == 9 { '"' } else { letter(i) }),
+    // Every other byte a quote, a backslash or a newline, in turn.
+    ("mixed50", |i| {
+        if i % 2 == 1 {
+            ['"', '\\', '\n'][(i / 2) % 3]
+        } else {
+            letter(i)
+        }
+    }),
+    // All control characters, U+0000 to U+001F in turn.
+    ("control", |i| {
+        char::from(u8::try_from(i % 32).expect("under 32"))
+    }),
+];
+
+fn letter(i: usize) -> char {
+    char::from(b'a' + u8::try_from(i % 26).expect("under 26"))
+}
+
+fn mixed(mix: Mix) -> String {
+    (0..ESCAPE_LEN).map(mix).collect()
+}
+
+// ------------------------------------------------------------- the cases --
+
+/// One case: its setup has run; `op` is one operation.
+struct Case {
+    name: String,
+    op: Box<dyn FnMut()>,
+}
+
+fn case(name: impl Into<String>, op: impl FnMut() + 'static) -> Case {
+    Case {
+        name: name.into(),
+        op: Box::new(op),
+    }
+}
+
+fn parse(bytes: &[u8], what: &str) -> serde_json::Value {
+    serde_json::from_slice(bytes).unwrap_or_else(|e| {
+        panic!(
+            "{what} is not JSON ({e}):\n{}",
+            String::from_utf8_lossy(bytes)
+        )
+    })
+}
+
+/// A template body against serde_json on the same struct: both write into a
+/// reused buffer, and their outputs are checked to be the same JSON value.
+fn render_cases<S: Serialize + 'static>(
+    cases: &mut Vec<Case>,
+    seed: &str,
+    source: &str,
+    call: &serde_json::Value,
+    baseline: S,
+) {
+    let template = Template::compile(source, Context::Json, &Options::default())
+        .unwrap_or_else(|e| panic!("{seed}: template does not compile: {e}"));
+    let data = CallData::from_serialize(call)
+        .unwrap_or_else(|e| panic!("{seed}: call data does not convert: {e}"));
+    let mut out = Vec::new();
+    template.render_into(&data, &mut out).expect("renders");
+    assert_eq!(
+        parse(&out, "callhook's output"),
+        parse(
+            &serde_json::to_vec(&baseline).expect("serialises"),
+            "serde_json's output"
+        ),
+        "{seed}: callhook and serde_json differ"
+    );
+
+    let mut out = Vec::with_capacity(4096);
+    cases.push(case(format!("render/{seed}/callhook"), move || {
+        out.clear();
+        black_box(&template)
+            .render_into(black_box(&data), &mut out)
+            .expect("renders");
+        black_box(&out);
+    }));
+    let mut out = Vec::with_capacity(4096);
+    cases.push(case(format!("render/{seed}/serde_json"), move || {
+        out.clear();
+        serde_json::to_writer(&mut out, black_box(&baseline)).expect("serialises");
+        black_box(&out);
+    }));
+}
+
+fn registry(config: &str) -> Registry {
+    let config = Config::from_json(config).expect("seed config");
+    Registry::from_config(&config, Catalog::standard().clone()).expect("seed config loads")
+}
+
+/// A seed service's whole request, its body alone (into a reused buffer),
+/// and the floor: a copy of the finished request, which is what any
+/// `http::Request<Vec<u8>>` costs before a byte is rendered (the body's
+/// allocation, the header map's, the URI's reference counts, the drops).
+fn request_cases(cases: &mut Vec<Case>, seed: &str, config: &str, call: &str, service: &str) {
+    // Leaked, so the cases hold the service itself and look nothing up.
+    let registry: &'static Registry = Box::leak(Box::new(registry(config)));
+    let data = Call::from_json(call).expect("seed call").data;
+    let service = registry
+        .services()
+        .into_iter()
+        .find(|s| s.config().name == service)
+        .unwrap_or_else(|| panic!("{seed}: no service named {service:?}"));
+    let finished = service.request(&data).expect("renders");
+    let mut body = Vec::new();
+    service.render_body_into(&data, &mut body).expect("renders");
+    assert_eq!(&body, finished.body(), "{seed}: the body alone differs");
+
+    let data = std::rc::Rc::new(data);
+    {
+        let data = data.clone();
+        cases.push(case(format!("request/{seed}/callhook"), move || {
+            black_box(
+                black_box(service)
+                    .request(black_box(&data))
+                    .expect("renders"),
+            );
+        }));
+    }
+    let mut out = Vec::with_capacity(4096);
+    cases.push(case(format!("request/{seed}/body"), move || {
+        out.clear();
+        black_box(service)
+            .render_body_into(black_box(&data), &mut out)
+            .expect("renders");
+        black_box(&out);
+    }));
+    cases.push(case(format!("request/{seed}/floor"), move || {
+        let finished = black_box(&finished);
+        let mut copy = http::Request::new(finished.body().clone());
+        *copy.method_mut() = finished.method().clone();
+        *copy.uri_mut() = finished.uri().clone();
+        *copy.headers_mut() = finished.headers().clone();
+        black_box(copy);
+    }));
+}
+
+/// One placeholder in a JSON string, so the template writes the quotes and
+/// the escaped value, against serde_json writing the same string (quotes
+/// and all); the two are checked to decode to the same text.
+fn escape_cases(cases: &mut Vec<Case>) {
+    let template = std::rc::Rc::new(
+        Template::compile("\"#agent_username#\"", Context::Json, &Options::default())
+            .expect("compiles"),
+    );
+    for (mix, byte) in MIXES {
+        let text = mixed(byte);
+        let data = CallData::new().with("agent_username", text.as_str());
+        let mut out = Vec::new();
+        template.render_into(&data, &mut out).expect("renders");
+        assert_eq!(
+            parse(&out, "callhook's output"),
+            serde_json::Value::String(text.clone()),
+            "{mix}: callhook's escaping does not decode to the value"
+        );
+
+        let template = template.clone();
+        let mut out = Vec::with_capacity(8 * ESCAPE_LEN);
+        cases.push(case(format!("escape/{mix}/callhook"), move || {
+            out.clear();
+            template
+                .render_into(black_box(&data), &mut out)
+                .expect("renders");
+            black_box(&out);
+        }));
+        let mut out = Vec::with_capacity(8 * ESCAPE_LEN);
+        cases.push(case(format!("escape/{mix}/serde_json"), move || {
+            out.clear();
+            serde_json::to_writer(&mut out, black_box(text.as_str())).expect("serialises");
+            black_box(&out);
+        }));
+    }
+}
+
+/// The PBX seed's registry with 10 webhooks (its 6 and 4 on other
+/// environments), one of which matches, as `dispatch.rs` has it.
+fn dispatch_case(cases: &mut Vec<Case>) {
+    let mut config =
+        Config::from_json(include_str!("../../examples/configs/pbx.json")).expect("seed config");
+    let service = config.webhooks[2].service.clone();
+    let created_at = config.webhooks[2].created_at;
+    config.webhooks.extend((0..4).map(|i| WebhookConfig {
+        id: format!("00000000-0000-4000-8000-{i:012x}"),
+        enabled: true,
+        event: Event::CallHangup,
+        service: service.clone(),
+        created_at,
+        scopes: vec![format!("ENV{i}")],
+    }));
+    assert_eq!(config.webhooks.len(), 10);
+    let registry = Registry::from_config(&config, Catalog::standard().clone()).expect("loads");
+    let call =
+        Call::from_json(include_str!("../../examples/calls/pbx-call.json")).expect("seed call");
+    let at = "2024-12-02T21:11:37Z".parse().expect("time");
+    let matched = registry.dispatch(Event::CallHangup, &call, at);
+    assert_eq!(matched.requests.len(), 1, "exactly one webhook matches");
+    cases.push(case("dispatch/pbx-10/callhook", move || {
+        black_box(registry.dispatch(Event::CallHangup, black_box(&call), at));
+    }));
+}
+
+/// Every case, set up and checked, in the order the table prints them.
+fn cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    render_cases(
+        &mut cases,
+        "ringcx",
+        RINGCX_TEMPLATE,
+        &ringcx_call(),
+        ringcx_struct(),
+    );
+    render_cases(&mut cases, "pbx", PBX_TEMPLATE, &pbx_call(), pbx_struct());
+    request_cases(
+        &mut cases,
+        "ringcx",
+        include_str!("../../examples/configs/ringcx.json"),
+        include_str!("../../examples/calls/ringcx-call.json"),
+        "A test web service (JSON)",
+    );
+    request_cases(
+        &mut cases,
+        "pbx",
+        include_str!("../../examples/configs/pbx.json"),
+        include_str!("../../examples/calls/pbx-call.json"),
+        "Call fields to the CRM (POST)",
+    );
+    escape_cases(&mut cases);
+    dispatch_case(&mut cases);
+    cases
+}
+
+// ----------------------------------------------------------- the runners --
+
+/// The measured loop, a function of its own so that callgrind counts only
+/// inside it (`--toggle-collect=*instructions*measured*`): the harness's
+/// setup and the process around it are not counted at all.
+#[inline(never)]
+fn measured(op: &mut dyn FnMut(), n: u64) {
+    for _ in 0..n {
+        op();
+    }
+}
+
+/// Nanoseconds per operation: the fastest of 15 batches of about 20 ms,
+/// since other work on a shared machine only ever adds time (there the
+/// median of such batches moved fivefold between runs).
+fn time(op: &mut dyn FnMut()) -> f64 {
+    let mut per_batch = 1u64;
+    loop {
+        let start = Instant::now();
+        measured(op, per_batch);
+        if start.elapsed() >= Duration::from_millis(20) {
+            break;
+        }
+        per_batch *= 2;
+    }
+    (0..15)
+        .map(|_| {
+            let start = Instant::now();
+            measured(op, per_batch);
+            start.elapsed().as_nanos() as f64 / per_batch as f64
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+const USAGE: &str = "usage: instructions list | run CASE N | time [FILTER]";
+
+fn main() {
+    // `cargo bench` passes `--bench` (and a filter, if given) to a bench
+    // without criterion's harness: it times the cases.
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        ["list"] => {
+            for case in cases() {
+                println!("{}", case.name);
+            }
+        }
+        ["run", name, n] => {
+            let n: u64 = n.parse().unwrap_or_else(|_| {
+                eprintln!("N is not a count: `{n}`\n{USAGE}");
+                std::process::exit(2)
+            });
+            let Some(mut case) = cases().into_iter().find(|c| c.name == *name) else {
+                eprintln!("no case named `{name}` (see `instructions list`)");
+                std::process::exit(2)
+            };
+            measured(&mut case.op, n);
+        }
+        ["time"] | [] => timing(""),
+        ["time", filter] | [filter] => timing(filter),
+        _ => {
+            eprintln!("{USAGE}");
+            std::process::exit(2)
+        }
+    }
+}
+
+fn timing(filter: &str) {
+    println!("{:<32} {:>12}", "case", "ns per op");
+    for mut case in cases().into_iter().filter(|c| c.name.contains(filter)) {
+        println!("{:<32} {:>12.1}", case.name, time(&mut case.op));
+    }
+}
