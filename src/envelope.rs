@@ -175,10 +175,12 @@ impl Envelope {
     /// the part, with the `http` crate's error as its source. A URL that is
     /// not an absolute `http` or `https` URL, or carries a username or
     /// password, is an error of kind [`ErrorKind::InvalidUrl`], and one
-    /// with a `.` or `..` path segment of kind [`ErrorKind::UnsafeValue`].
-    /// A header that frames or routes the message (`Transfer-Encoding`,
-    /// `Host`, the hop-by-hop headers, a `Content-Length` other than the
-    /// body's length) is an error of kind [`ErrorKind::InvalidHeader`].
+    /// with a `.` or `..` path segment (between `/` or `\`, which WHATWG
+    /// parsers read as `/`) of kind [`ErrorKind::UnsafeValue`]. A header
+    /// that frames or routes the message
+    /// (`Transfer-Encoding`, `Host`, the hop-by-hop headers, a
+    /// `Content-Length` other than the body's length), or one that is not
+    /// a list given twice, is an error of kind [`ErrorKind::InvalidHeader`].
     /// A request of more than [`limits::STORED_HEADERS`] headers is an
     /// error of kind [`ErrorKind::Serde`] too.
     pub fn to_outgoing(&self) -> Result<Outgoing, Error> {

@@ -465,8 +465,10 @@ fn check_header_name(name: &HeaderName, route: Route) -> Result<(), Error> {
 
 /// Checks what every request callhook builds is, whatever its service: an
 /// absolute `http` or `https` URL with no user information and no `.` or
-/// `..` path segment, and no header that frames or routes the message but
-/// one `Content-Length` equal to the body's length. The part of
+/// `..` path segment (between `/` or `\`, which WHATWG parsers read as
+/// `/`), no header that frames or routes the message but one
+/// `Content-Length` equal to the body's length, and no header that is not
+/// a list given twice. The part of
 /// [`Service::check_request`] that needs no service, for a stored envelope
 /// read with no registry at hand.
 ///
@@ -489,9 +491,12 @@ pub(crate) fn check_request_form(request: &Request) -> Result<(), Error> {
     if uri.host().is_none_or(str::is_empty) {
         return Err(invalid_url("the request's URL has no host"));
     }
+    // WHATWG URL parsers (browsers, the `url` crate, so reqwest) read a
+    // `\` in an `http(s)` path as a `/`: `/calls\..\admin` is sent as
+    // `/admin`. callhook percent-encodes a `\` in a value.
     if uri
         .path()
-        .split('/')
+        .split(['/', '\\'])
         .any(|segment| is_dot_segment(segment.as_bytes()))
     {
         return Err(Error::new(
@@ -522,6 +527,18 @@ pub(crate) fn check_request_form(request: &Request) -> Result<(), Error> {
             continue;
         }
         check_header_name(name, Route::Request)?;
+    }
+    // As at load: a header that is not a list may be given once.
+    for name in request.headers().keys() {
+        if !is_list_valued(name) && request.headers().get_all(name).iter().nth(1).is_some() {
+            return Err(Error::new(
+                ErrorKind::InvalidHeader,
+                format!(
+                    "the request has header `{name}` more than once: callhook sends it once, \
+                     as receivers disagree on which of two copies counts"
+                ),
+            ));
+        }
     }
     Ok(())
 }
@@ -1507,8 +1524,10 @@ impl Service {
     /// service's own origin passed the address policy it was compiled with;
     /// any other is judged by the strict [`AddressPolicy::new`]). A URL of
     /// another form is an error of kind [`ErrorKind::InvalidUrl`] (a `.` or
-    /// `..` segment, of kind [`ErrorKind::UnsafeValue`]), and a header that
-    /// frames or routes the message one of kind [`ErrorKind::InvalidHeader`].
+    /// `..` segment, between `/` or `\`, of kind
+    /// [`ErrorKind::UnsafeValue`]), and a header
+    /// that frames or routes the message, or one that is not a list given
+    /// twice, one of kind [`ErrorKind::InvalidHeader`].
     /// A delivery id that cannot travel in a header (not printable ASCII)
     /// is an error of kind [`ErrorKind::Signature`].
     ///
@@ -1941,6 +1960,7 @@ mod tests {
     fn the_form_of_a_request_is_checked_without_a_service() {
         let request = |uri: &str, headers: &[(&str, &str)], body: &[u8]| {
             let mut request = http::Request::new(body.to_vec());
+            *request.method_mut() = http::Method::POST;
             *request.uri_mut() = uri.parse().unwrap();
             for (name, value) in headers {
                 request.headers_mut().append(
@@ -1960,6 +1980,8 @@ mod tests {
             ("https://@crm.example.com/", ErrorKind::InvalidUrl),
             ("https://crm.example.com/a/%2E%2e/b", ErrorKind::UnsafeValue),
             ("https://crm.example.com/a/.", ErrorKind::UnsafeValue),
+            ("https://crm.example.com/a\\..\\b", ErrorKind::UnsafeValue),
+            ("https://crm.example.com/a/%2e\\b", ErrorKind::UnsafeValue),
         ] {
             assert_eq!(request(uri, &[], b""), Err(kind), "{uri}");
         }
@@ -1985,6 +2007,18 @@ mod tests {
                 "{name}"
             );
         }
+        // A header that is not a list, given twice; a list may repeat.
+        for name in ["content-type", "authorization", "x-a"] {
+            assert_eq!(
+                request(url, &[(name, "a"), (name, "b")], b""),
+                Err(ErrorKind::InvalidHeader),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            request(url, &[("accept", "a"), ("accept", "b")], b""),
+            Ok(())
+        );
     }
 
     #[test]
