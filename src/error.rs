@@ -150,9 +150,9 @@ pub enum ErrorKind {
     /// Serialising or deserialising failed.
     Serde,
     /// A stored or host-given request no longer matches its service: the
-    /// service now sends to another origin (scheme, host or port) or with
-    /// another method. Dispatch again to build the request as the service
-    /// is now.
+    /// service now sends to another origin (scheme, host or port), to
+    /// another path or query, with no body, or with another method (or the
+    /// request was edited). Dispatch again to build the request as the service is now.
     ServiceChanged,
     /// The service of a stored or host-given request is disabled, so
     /// nothing of it is signed; the request may be sent once it is enabled
