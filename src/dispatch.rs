@@ -55,10 +55,13 @@ impl Outgoing {
     /// The request as a [`Preview`], with the webhook and delivery ids.
     ///
     /// Unless `show_secrets`, the body shows as its length and SHA-256
-    /// only, every query value and every secret header value as
-    /// `[redacted]`: an outgoing request keeps no call data to tell which
-    /// values are secrets. [`Registry::preview`] renders the bodies for a
-    /// person, secrets redacted.
+    /// only, and every query value and every header value as `[redacted]`
+    /// but those of the headers callhook sets and knows hold no secret
+    /// (`content-type`, `content-length`, `user-agent`, `soapaction`,
+    /// `webhook-id`, `webhook-timestamp`): an outgoing request keeps no
+    /// call data or service to tell which values are secrets (an `api_key`
+    /// header may have any name). [`Registry::preview`] renders the
+    /// requests for a person, only secrets redacted.
     #[must_use]
     pub fn preview(&self, show_secrets: bool) -> Preview {
         let mut preview = Preview::of(&self.service, &self.request, show_secrets);

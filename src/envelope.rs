@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::dispatch::Outgoing;
-use crate::error::{Error, ErrorKind};
+use crate::error::{json_position, Error, ErrorKind};
 use crate::event::Event;
 use crate::id::DeliveryId;
 use crate::limits::{self, STORED_HEADERS};
@@ -25,19 +25,19 @@ pub struct StoredHeader {
     pub name: String,
     /// The value.
     pub value: String,
-    /// Whether the value is a secret (redacted in `Debug`).
+    /// Whether the value is a secret. A stored `false` is not trusted:
+    /// [`Envelope::to_outgoing`] marks headers secret by their names, and
+    /// signing by the service.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sensitive: bool,
 }
 
+/// Shows the name and `[redacted]`, whatever the stored `sensitive` flag
+/// says: a stored header alone cannot tell which values are secrets, as
+/// `Debug` of [`StoredRequest`] shows header names only.
 impl fmt::Debug for StoredHeader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let value = if self.sensitive {
-            REDACTED
-        } else {
-            &self.value
-        };
-        write!(f, "{}: {value}", self.name)
+        write!(f, "{}: {REDACTED}", self.name)
     }
 }
 
@@ -175,10 +175,12 @@ impl Envelope {
     /// the part, with the `http` crate's error as its source. A URL that is
     /// not an absolute `http` or `https` URL, or carries a username or
     /// password, is an error of kind [`ErrorKind::InvalidUrl`], and one
-    /// with a `.` or `..` path segment of kind [`ErrorKind::UnsafeValue`].
-    /// A header that frames or routes the message (`Transfer-Encoding`,
-    /// `Host`, the hop-by-hop headers, a `Content-Length` other than the
-    /// body's length) is an error of kind [`ErrorKind::InvalidHeader`].
+    /// with a `.` or `..` path segment (between `/` or `\`, which WHATWG
+    /// parsers read as `/`) of kind [`ErrorKind::UnsafeValue`]. A header
+    /// that frames or routes the message
+    /// (`Transfer-Encoding`, `Host`, the hop-by-hop headers, a
+    /// `Content-Length` other than the body's length), or one that is not
+    /// a list given twice, is an error of kind [`ErrorKind::InvalidHeader`].
     /// A request of more than [`limits::STORED_HEADERS`] headers is an
     /// error of kind [`ErrorKind::Serde`] too.
     pub fn to_outgoing(&self) -> Result<Outgoing, Error> {
@@ -274,7 +276,11 @@ impl Envelope {
     /// # Errors
     ///
     /// Text that is not an envelope is an error of kind
-    /// [`ErrorKind::Serde`] with serde_json's error as the source.
+    /// [`ErrorKind::Serde`] saying what kind of problem it is (not JSON,
+    /// cut short, or not the shape of an envelope) and where
+    /// ([`Error::position`]). serde_json's message is not kept, nor given
+    /// as the source: it quotes the values it refuses, and a stored value
+    /// may be a secret.
     ///
     /// # Examples
     ///
@@ -286,7 +292,20 @@ impl Envelope {
     /// ```
     pub fn from_json(text: &str) -> Result<Envelope, Error> {
         serde_json::from_str(text).map_err(|e| {
-            Error::new(ErrorKind::Serde, "the text is not a stored envelope").with_source(e)
+            let what = match e.classify() {
+                serde_json::error::Category::Syntax | serde_json::error::Category::Io => {
+                    "it is not valid JSON"
+                }
+                serde_json::error::Category::Eof => "it ends before the envelope does",
+                serde_json::error::Category::Data => {
+                    "a field is missing, unknown, or of the wrong type or value"
+                }
+            };
+            Error::new(
+                ErrorKind::Serde,
+                format!("the text is not a stored envelope: {what}"),
+            )
+            .at(json_position(text, &e))
         })
     }
 

@@ -150,9 +150,9 @@ pub enum ErrorKind {
     /// Serialising or deserialising failed.
     Serde,
     /// A stored or host-given request no longer matches its service: the
-    /// service now sends to another origin (scheme, host or port) or with
-    /// another method. Dispatch again to build the request as the service
-    /// is now.
+    /// service now sends to another origin (scheme, host or port), to
+    /// another path or query, with no body, or with another method (or the
+    /// request was edited). Dispatch again to build the request as the service is now.
     ServiceChanged,
     /// The service of a stored or host-given request is disabled, so
     /// nothing of it is signed; the request may be sent once it is enabled
@@ -449,19 +449,25 @@ impl std::error::Error for Error {
 /// own " at line L column C", the position in `text`, and the error itself
 /// as the source.
 pub(crate) fn json_error(kind: ErrorKind, text: &str, e: serde_json::Error) -> Error {
-    let line_start: usize = text
-        .split_inclusive('\n')
-        .take(e.line().saturating_sub(1))
-        .map(str::len)
-        .sum();
     let message = e.to_string();
     let message = message
         .split(" at line ")
         .next()
         .unwrap_or(&message)
         .to_owned();
-    let position = Position::locate(text, line_start + e.column().saturating_sub(1));
-    Error::new(kind, message).at(position).with_source(e)
+    Error::new(kind, message)
+        .at(json_position(text, &e))
+        .with_source(e)
+}
+
+/// Where in `text` serde_json's error `e` stands.
+pub(crate) fn json_position(text: &str, e: &serde_json::Error) -> Position {
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(e.line().saturating_sub(1))
+        .map(str::len)
+        .sum();
+    Position::locate(text, line_start + e.column().saturating_sub(1))
 }
 
 /// Names longer than this get no "did you mean", and show cut short in

@@ -7,7 +7,9 @@
 //!
 //! Views of a request without its call data (an `Outgoing`, an
 //! `Envelope`) cannot tell which bytes of a body are secret, so they show
-//! none: [`Summary`] is what they show instead.
+//! none: [`Summary`] is what they show instead. Nor can they tell which
+//! headers are, so their previews show only the values of callhook's own
+//! headers.
 
 use std::fmt;
 
@@ -25,8 +27,9 @@ use crate::secret::{redact_query, REDACTED};
 /// [`Registry::preview`], debug records) are rendered again through a
 /// lookup that reads secret fields as `[redacted]`, with secret pairs'
 /// values `[redacted]`, and show the `content-length` that is sent. An
-/// [`Outgoing::preview`] has no call data, so shows the body as its length
-/// and SHA-256 only.
+/// [`Outgoing::preview`] has no call data and no service, so shows the body
+/// as its length and SHA-256 only, and the values of callhook's own
+/// headers only ([`Preview::of`]).
 ///
 /// [`Service::preview`]: crate::Service::preview
 /// [`Registry::preview`]: crate::Registry::preview
@@ -54,14 +57,29 @@ pub struct Preview {
     pub body: String,
 }
 
+/// The headers whose values views without the service show: those
+/// callhook sets itself, which hold no secret. Any other may (an `api_key`
+/// header's name is the service's choice), and only the service knows.
+const SHOWN_WITHOUT_SERVICE: [&str; 6] = [
+    "content-type",
+    "content-length",
+    "user-agent",
+    "soapaction",
+    "webhook-id",
+    "webhook-timestamp",
+];
+
 impl Preview {
     /// Describes a built request. A request alone does not say which of
-    /// its bytes are secrets (a secret field's value, a secret pair), so
-    /// unless `show_secrets` its body shows as its length and SHA-256
-    /// only, every URL query value and every sensitive header value (auth,
-    /// headers marked or named secret) as [`REDACTED`]. To see a body with
-    /// only its secrets redacted, render it again from the call:
-    /// [`Service::preview`], [`Registry::preview`].
+    /// its bytes are secrets (a secret field's value, a secret pair, a
+    /// custom-named `api_key` header), so unless `show_secrets` its body
+    /// shows as its length and SHA-256 only, and every URL query value and
+    /// every header value as [`REDACTED`] but those of the headers
+    /// callhook sets itself and knows hold no secret (`content-type`,
+    /// `content-length`, `user-agent`, `soapaction`, `webhook-id`,
+    /// `webhook-timestamp`), when not marked sensitive. To see a body and
+    /// headers with only their secrets redacted, render them again from
+    /// the call: [`Service::preview`], [`Registry::preview`].
     ///
     /// # Examples
     ///
@@ -73,9 +91,14 @@ impl Preview {
     /// let mut token = http::HeaderValue::from_static("Bearer t0k");
     /// token.set_sensitive(true);
     /// request.headers_mut().insert("authorization", token);
+    /// request.headers_mut().insert("content-type", "text/plain".parse().unwrap());
+    /// // An `api_key` header named like nothing secret.
+    /// request.headers_mut().insert("x-tenant", "k3y".parse().unwrap());
     /// let shown = Preview::of("svc", &request, false).to_http();
     /// assert!(shown.starts_with("GET /calls?src=[redacted] HTTP/1.1\r\n"));
     /// assert!(shown.contains("authorization: [redacted]\r\n"));
+    /// assert!(shown.contains("content-type: text/plain\r\n"));
+    /// assert!(shown.contains("x-tenant: [redacted]\r\n"));
     /// assert!(shown.ends_with("\r\n\r\n[redacted]: 7 bytes, sha256 0cdfba035904e589ef0114562821f024fdd6a9e4cd77d6b715eb938438ebb323"));
     /// assert_eq!(Preview::of("svc", &request, true).body, "ani=555");
     /// ```
@@ -87,6 +110,11 @@ impl Preview {
         let mut preview = Preview::redacted(service, request, show_secrets, &|_| true);
         if !show_secrets {
             preview.body = format!("{REDACTED}: {}", body_summary(request.body()));
+            for (name, value) in &mut preview.headers {
+                if !SHOWN_WITHOUT_SERVICE.contains(&name.as_str()) {
+                    REDACTED.clone_into(value);
+                }
+            }
         }
         preview
     }

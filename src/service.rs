@@ -467,8 +467,10 @@ fn check_header_name(name: &HeaderName, route: Route) -> Result<(), Error> {
 
 /// Checks what every request callhook builds is, whatever its service: an
 /// absolute `http` or `https` URL with no user information and no `.` or
-/// `..` path segment, and no header that frames or routes the message but
-/// one `Content-Length` equal to the body's length. The part of
+/// `..` path segment (between `/` or `\`, which WHATWG parsers read as
+/// `/`), no header that frames or routes the message but one
+/// `Content-Length` equal to the body's length, and no header that is not
+/// a list given twice. The part of
 /// [`Service::check_request`] that needs no service, for a stored envelope
 /// read with no registry at hand.
 ///
@@ -491,9 +493,12 @@ pub(crate) fn check_request_form(request: &Request) -> Result<(), Error> {
     if uri.host().is_none_or(str::is_empty) {
         return Err(invalid_url("the request's URL has no host"));
     }
+    // WHATWG URL parsers (browsers, the `url` crate, so reqwest) read a
+    // `\` in an `http(s)` path as a `/`: `/calls\..\admin` is sent as
+    // `/admin`. callhook percent-encodes a `\` in a value.
     if uri
         .path()
-        .split('/')
+        .split(['/', '\\'])
         .any(|segment| is_dot_segment(segment.as_bytes()))
     {
         return Err(Error::new(
@@ -524,6 +529,18 @@ pub(crate) fn check_request_form(request: &Request) -> Result<(), Error> {
             continue;
         }
         check_header_name(name, Route::Request)?;
+    }
+    // As at load: a header that is not a list may be given once.
+    for name in request.headers().keys() {
+        if !is_list_valued(name) && request.headers().get_all(name).iter().nth(1).is_some() {
+            return Err(Error::new(
+                ErrorKind::InvalidHeader,
+                format!(
+                    "the request has header `{name}` more than once: callhook sends it once, \
+                     as receivers disagree on which of two copies counts"
+                ),
+            ));
+        }
     }
     Ok(())
 }
@@ -1317,6 +1334,30 @@ impl Compiled {
         }
     }
 
+    /// Whether the service could have built a request to `uri`, as far as
+    /// its URL tells: the very URL, when it does not depend on the call
+    /// (its query and a `GET`'s pairs included); else one that begins with
+    /// the template's text before its first placeholder, or that text
+    /// but its final `?` when the query rendered empty (and was dropped).
+    /// Checked once the origin is known to be the service's.
+    fn builds_url(&self, uri: &http::Uri) -> bool {
+        match &self.url {
+            Url::Static(own) => own == uri,
+            Url::Templated(url) => {
+                let sent = uri.to_string();
+                let sent = sent.as_bytes();
+                let literal = url.leading_literal();
+                sent.starts_with(literal) || literal.strip_suffix(b"?") == Some(sent)
+            }
+        }
+    }
+
+    /// Whether every request of the service has an empty body: a `GET`
+    /// whose pairs go in its query, or a service with no body.
+    fn never_has_a_body(&self) -> bool {
+        self.body.is_static() && self.body.leading_literal().is_empty()
+    }
+
     /// Names the service and the field of a render error from `part`, and
     /// locates its placeholder in the configuration's text: the templates
     /// keep no source of their own.
@@ -1494,23 +1535,33 @@ impl Service {
     /// were building it now: nothing is signed that the service would not
     /// build. The service is enabled; the URL is an absolute `http(s)` URL
     /// with no user information or dot segment, to the service's origin
-    /// (scheme, host and port), and the method is the service's; no header
-    /// frames or routes the message (`Transfer-Encoding`, `Host`, the
-    /// hop-by-hop headers; `Content-Length` only as the body's length).
+    /// (scheme, host and port), and one the service builds (its very URL,
+    /// when it does not depend on the call; else beginning with its URL's
+    /// text before the first placeholder), and the method is the
+    /// service's; a service that builds no body (a `GET` whose pairs go
+    /// in its query, or no body at all) has none; no header frames or
+    /// routes the message (`Transfer-Encoding`, `Host`, the hop-by-hop headers;
+    /// `Content-Length` only as the body's length), and none that is not a
+    /// list is given twice.
     /// The service's secret headers (its `auth` header, and `headers` that
     /// are secrets) are marked sensitive, as when it builds a request.
     ///
     /// # Errors
     ///
     /// A disabled service is an error of kind [`ErrorKind::ServiceDisabled`].
-    /// A request to another origin, or with another method, is an error of
-    /// kind [`ErrorKind::ServiceChanged`], unless its host is an internal
+    /// A request to another origin, to a path or query the service does
+    /// not build, with a body where the service builds none, or with
+    /// another method, is an error of kind
+    /// [`ErrorKind::ServiceChanged`] (naming the origin only: a path or
+    /// query may hold a secret), unless its host is an internal
     /// IP address, which is one of kind [`ErrorKind::InvalidUrl`] (the
     /// service's own origin passed the address policy it was compiled with;
     /// any other is judged by the strict [`AddressPolicy::new`]). A URL of
     /// another form is an error of kind [`ErrorKind::InvalidUrl`] (a `.` or
-    /// `..` segment, of kind [`ErrorKind::UnsafeValue`]), and a header that
-    /// frames or routes the message one of kind [`ErrorKind::InvalidHeader`].
+    /// `..` segment, between `/` or `\`, of kind
+    /// [`ErrorKind::UnsafeValue`]), and a header
+    /// that frames or routes the message, or one that is not a list given
+    /// twice, one of kind [`ErrorKind::InvalidHeader`].
     /// A delivery id that cannot travel in a header (not printable ASCII)
     /// is an error of kind [`ErrorKind::Signature`].
     ///
@@ -1561,12 +1612,11 @@ impl Service {
     /// Checks `request` as if the service were building it now, before it
     /// is signed: the one check for every request that comes back from
     /// storage or from the host. The service is enabled; the request has
-    /// the form every request callhook builds has (an absolute `http(s)`
-    /// URL with no user information or dot segment, no header that frames
-    /// or routes the message but a `Content-Length` equal to the body's
-    /// length); and it goes to the service's origin (scheme, host and
-    /// port, which passed the address policy when the service compiled)
-    /// with the service's method. A request to another origin whose host is
+    /// the form every request callhook builds has ([`check_request_form`]);
+    /// and it goes to the service's origin (scheme, host and port, which
+    /// passed the address policy when the service compiled), to a URL the
+    /// service builds ([`Compiled::builds_url`]), with a body only if the
+    /// service builds one, with the service's method. A request to another origin whose host is
     /// an IP address is judged by `addresses` first, so an internal address
     /// is refused as one.
     fn check_request(&self, request: &Request, addresses: &AddressPolicy) -> Result<(), Error> {
@@ -1599,6 +1649,30 @@ impl Service {
                     "the request goes to `{}://{}`, but the service sends to \
                      `{scheme}://{authority}`; dispatch again",
                     to.0, to.1
+                ),
+            )));
+        }
+        if !self.compiled.builds_url(uri) {
+            // Neither the path nor the query is named: either may hold a
+            // secret.
+            return Err(in_service(Error::new(
+                ErrorKind::ServiceChanged,
+                format!(
+                    "the request goes to a path or query under `{scheme}://{authority}` \
+                     that the service does not build; dispatch again"
+                ),
+            )));
+        }
+        if !request.body().is_empty() && self.compiled.never_has_a_body() {
+            // A `GET` whose pairs go in its query, or a service with no
+            // body: receivers and proxies disagree on whether a `GET` has
+            // a body, so one sent with it frames another message for some.
+            return Err(in_service(Error::new(
+                ErrorKind::ServiceChanged,
+                format!(
+                    "the request has a body ({} bytes), but the service sends none; \
+                     dispatch again",
+                    request.body().len()
                 ),
             )));
         }
@@ -1943,6 +2017,7 @@ mod tests {
     fn the_form_of_a_request_is_checked_without_a_service() {
         let request = |uri: &str, headers: &[(&str, &str)], body: &[u8]| {
             let mut request = http::Request::new(body.to_vec());
+            *request.method_mut() = http::Method::POST;
             *request.uri_mut() = uri.parse().unwrap();
             for (name, value) in headers {
                 request.headers_mut().append(
@@ -1962,6 +2037,8 @@ mod tests {
             ("https://@crm.example.com/", ErrorKind::InvalidUrl),
             ("https://crm.example.com/a/%2E%2e/b", ErrorKind::UnsafeValue),
             ("https://crm.example.com/a/.", ErrorKind::UnsafeValue),
+            ("https://crm.example.com/a\\..\\b", ErrorKind::UnsafeValue),
+            ("https://crm.example.com/a/%2e\\b", ErrorKind::UnsafeValue),
         ] {
             assert_eq!(request(uri, &[], b""), Err(kind), "{uri}");
         }
@@ -1986,6 +2063,62 @@ mod tests {
                 Err(ErrorKind::InvalidHeader),
                 "{name}"
             );
+        }
+        // A header that is not a list, given twice; a list may repeat.
+        for name in ["content-type", "authorization", "x-a"] {
+            assert_eq!(
+                request(url, &[(name, "a"), (name, "b")], b""),
+                Err(ErrorKind::InvalidHeader),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            request(url, &[("accept", "a"), ("accept", "b")], b""),
+            Ok(())
+        );
+    }
+
+    /// A request to the service's origin is signed only at a URL the
+    /// service builds: its text before the first placeholder, or the whole
+    /// of a URL that does not depend on the call.
+    #[test]
+    fn only_urls_the_service_builds_are_signed() {
+        let at = "2024-12-02T21:00:00Z".parse().unwrap();
+        for (url, built, other) in [
+            (
+                "https://crm.example.com/calls/#ani#?x=1",
+                "https://crm.example.com/calls/5?x=1",
+                "https://crm.example.com/admin/5?x=1",
+            ),
+            (
+                "https://crm.example.com/calls?#dnis#",
+                "https://crm.example.com/calls",
+                "https://crm.example.com/calls-admin",
+            ),
+            (
+                "https://crm.example.com/calls?src=pbx",
+                "https://crm.example.com/calls?src=pbx",
+                "https://crm.example.com/calls?src=pbx&all=1",
+            ),
+        ] {
+            let service = config(serde_json::json!({"url": url}))
+                .compile(Catalog::standard())
+                .unwrap();
+            for (uri, ok) in [(built, true), (other, false)] {
+                let mut request = http::Request::new(Vec::new());
+                *request.method_mut() = http::Method::POST;
+                *request.uri_mut() = uri.parse().unwrap();
+                let signed = service.sign(&mut request, "d-1", at);
+                assert_eq!(
+                    signed.as_ref().map_err(Error::kind).err(),
+                    (!ok).then_some(ErrorKind::ServiceChanged),
+                    "{url}: {uri}"
+                );
+                if let Err(e) = signed {
+                    assert!(!e.to_string().contains("admin"), "{e}");
+                    assert!(!e.to_string().contains("all=1"), "{e}");
+                }
+            }
         }
     }
 

@@ -94,7 +94,8 @@ fn has_dot_segment(url: &[u8]) -> bool {
     let path_start = rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
     let path = &rest[path_start..];
     let path = &path[..path.iter().position(|&b| b == b'?').unwrap_or(path.len())];
-    path.split(|&b| b == b'/').any(is_dot_segment)
+    // WHATWG URL parsers read a `\` in an `http(s)` path as a `/`.
+    path.split(|&b| b == b'/' || b == b'\\').any(is_dot_segment)
 }
 
 /// Whether a path segment is `.` or `..`, with any dot written `%2e` or
