@@ -147,27 +147,27 @@ pub const RENDER_BYTES: usize = 4 << 20;
 pub const SHORTEST_SIGNING_KEY: usize = 24;
 
 /// The most signatures a `webhook-signature` header may hold for
-/// [`verify_standard`](crate::signing::verify_standard); a sender rotating keys sends two or three.
+/// `signing::verify_standard`; a sender rotating keys sends two or three.
 pub const SIGNATURES: usize = 16;
 
 /// The shortest Twilio auth token a service may sign with, or
-/// [`verify_twilio`](crate::signing::verify_twilio) take, in bytes. Twilio's are 32 hex characters; a
+/// `signing::verify_twilio` take, in bytes. Twilio's are 32 hex characters; a
 /// short token is one an attacker can guess.
 pub const SHORTEST_TWILIO_TOKEN: usize = 16;
 
 /// The most form parameters a Twilio-signed request may carry: what
-/// [`verify_twilio`](crate::signing::verify_twilio) takes and a service signs. Twilio's own requests carry
+/// `signing::verify_twilio` takes and a service signs. Twilio's own requests carry
 /// well under 100.
 pub const FORM_PARAMETERS: usize = 10_000;
 
 /// The longest URL of a Twilio-signed request, in bytes: what
-/// [`verify_twilio`](crate::signing::verify_twilio) takes and a service signs. Servers commonly refuse
+/// `signing::verify_twilio` takes and a service signs. Servers commonly refuse
 /// request lines over 8 KiB.
 pub const TWILIO_URL_BYTES: usize = 16_384;
 
 /// The largest body of a Twilio-signed request, in bytes (1 MiB), and the
 /// most bytes its form parameters may hold (they are the body, decoded):
-/// what [`verify_twilio`](crate::signing::verify_twilio) takes and a service signs. Twilio's requests are a
+/// what `signing::verify_twilio` takes and a service signs. Twilio's requests are a
 /// few kilobytes.
 pub const TWILIO_BODY_BYTES: usize = 1 << 20;
 
