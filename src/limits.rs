@@ -27,7 +27,8 @@ use std::time::Duration;
 pub const HEADERS: usize = 64;
 
 /// Bytes of one header's value template, with its value map's keys and
-/// values: 8,192.
+/// values, checked at load; and of the value it renders, checked as each
+/// request is built: 8,192.
 ///
 /// Apache refuses a header field over 8,190 bytes by default
 /// (`LimitRequestFieldSize`), and nginx a header line over its 8 KiB

@@ -1839,6 +1839,23 @@ impl Service {
                 .value
                 .render_with(data, &mut value)
                 .map_err(|e| self.compiled.locate(e, Part::Header(header.index)))?;
+            // What bounds the template bounds what it renders: receivers
+            // refuse header fields past about 8 KiB.
+            if value.len() > HEADER_BYTES {
+                return Err(in_service(
+                    Error::new(
+                        ErrorKind::UnsafeValue,
+                        format!(
+                            "header `{}` renders {} bytes; at most {} are sent \
+                             (`limits::HEADER_BYTES`)",
+                            header.name,
+                            limits::count(value.len()),
+                            limits::count(HEADER_BYTES)
+                        ),
+                    )
+                    .in_field(&path()),
+                ));
+            }
             let mut value = HeaderValue::try_from(value).map_err(|e| {
                 in_service(
                     Error::new(
