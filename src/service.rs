@@ -26,7 +26,7 @@ use crate::limits::{
 use crate::preview::Preview;
 use crate::request::Request;
 use crate::retry::RetryPolicy;
-use crate::secret::{redact_query, Secret, REDACTED};
+use crate::secret::{names_secret, redact_query, Secret, REDACTED};
 use crate::signing::{Signer, SigningConfig};
 use crate::template::{
     is_dot_segment, url_has_query, Builder, Context, Missing, Options, Syntax, Template,
@@ -875,6 +875,10 @@ impl ServiceConfig {
             true,
         ) = (url, body, errors.is_empty())
         else {
+            let errors = errors
+                .into_iter()
+                .map(|e| self.quoting_no_secret(e))
+                .collect();
             return Err(Error::many(ErrorKind::InvalidConfig, errors).in_service(&self.id));
         };
         let json = match stored_json(self) {
@@ -923,6 +927,75 @@ impl ServiceConfig {
             compiled: Arc::new(compiled),
             enabled: self.enabled,
         })
+    }
+
+    /// `e`, or, when it is about a secret value (a header or pair that is
+    /// secret, or a secret query parameter of the URL), an error at the
+    /// same place that quotes nothing of it: a password such as
+    /// `Summer#X#Fall` reads as a placeholder, and "unknown field `X`"
+    /// would print its middle.
+    fn quoting_no_secret(&self, e: Error) -> Error {
+        let Some(field) = e.field() else {
+            return e;
+        };
+        let indexed = |prefix: &str| {
+            field
+                .strip_prefix(prefix)
+                .and_then(|rest| rest.strip_suffix(".value"))
+                .and_then(|i| i.parse::<usize>().ok())
+        };
+        let secret = if let Some(i) = indexed("headers.") {
+            self.headers.get(i).is_some_and(Pair::is_secret)
+        } else if field == "url" {
+            e.position()
+                .is_some_and(|at| self.in_secret_query_value(at.offset))
+        } else {
+            self.body.pairs().is_some_and(|(path, pairs)| {
+                indexed(&format!("{path}."))
+                    .and_then(|i| pairs.get(i))
+                    .is_some_and(Pair::is_secret)
+            })
+        };
+        if !secret {
+            return e;
+        }
+        let hidden = Error::new(
+            e.kind(),
+            "this secret value does not compile as a template, and its text is not shown: \
+             a `#` or `[[` in it may start a placeholder (set the service's `syntax` or \
+             `lenient` if it holds one)",
+        )
+        .in_field(field);
+        match e.position() {
+            Some(at) => hidden.at(at),
+            None => hidden,
+        }
+    }
+
+    /// Whether byte `offset` of the URL's text lies in the value of a query
+    /// parameter that holds a secret (by the name rule or
+    /// `secret_parameters`).
+    fn in_secret_query_value(&self, offset: usize) -> bool {
+        let Some(query_start) = self.url.find('?').map(|q| q + 1) else {
+            return false;
+        };
+        let mut start = query_start;
+        for parameter in self.url[query_start..].split('&') {
+            let end = start + parameter.len();
+            if let Some((name, _)) = parameter.split_once('=') {
+                let value_start = start + name.len() + 1;
+                let named = names_secret(name)
+                    || self
+                        .secret_parameters
+                        .iter()
+                        .any(|p| p.eq_ignore_ascii_case(name));
+                if named && (value_start..=end).contains(&offset) {
+                    return true;
+                }
+            }
+            start = end + 1;
+        }
+        false
     }
 
     /// The retry policy's problems, if it has one.
