@@ -6,54 +6,14 @@
 //! `TOLERANCE` times what it is at a quarter of it. Run with
 //! `--nocapture` for the figures.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+#[path = "common/counting.rs"]
+mod counting;
+
+use counting::{get, ALLOCATIONS, BYTES};
 
 use callhook::template::{Context, Options, Template};
 use callhook::{limits, CallData, Catalog, ServiceConfig};
 use serde_json::json;
-
-struct Counting;
-
-thread_local! {
-    // Per thread, so tests running beside each other do not count each
-    // other's allocations.
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-    static BYTES: Cell<usize> = const { Cell::new(0) };
-}
-
-fn add(counter: &'static std::thread::LocalKey<Cell<usize>>, n: usize) {
-    // Unavailable while the thread is being torn down: not counted then.
-    let _ = counter.try_with(|c| c.set(c.get() + n));
-}
-
-fn get(counter: &'static std::thread::LocalKey<Cell<usize>>) -> usize {
-    counter.with(Cell::get)
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        add(&ALLOCATIONS, 1);
-        add(&BYTES, layout.size());
-        // SAFETY: the layout is the caller's, passed on unchanged.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `System` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        add(&ALLOCATIONS, 1);
-        add(&BYTES, new_size);
-        // SAFETY: as for `dealloc`, and `new_size` is the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
 
 /// How far the cost of one unit at the limit may be from its cost at a
 /// quarter of it. Growth by doubling keeps a linear cost within 2 of
