@@ -56,6 +56,28 @@ fn call() -> Call {
     }
 }
 
+/// The time the shared dispatches below are made at.
+fn at() -> DateTime<Utc> {
+    t("2024-12-02T21:00:00Z")
+}
+
+/// The one request `registry` dispatches for `call()` on `Call:Hangup`.
+fn dispatched(registry: &Registry) -> callhook::Outgoing {
+    let mut dispatch = registry.dispatch(Event::CallHangup, &call(), at());
+    assert!(dispatch.errors.is_empty(), "{:?}", dispatch.errors);
+    dispatch.requests.remove(0)
+}
+
+/// The envelope of that honest dispatch, as JSON to edit.
+fn stored(registry: &Registry) -> serde_json::Value {
+    serde_json::to_value(Envelope::new(&dispatched(registry), at())).unwrap()
+}
+
+/// An envelope read back from edited JSON.
+fn envelope(value: serde_json::Value) -> Envelope {
+    serde_json::from_value(value).unwrap()
+}
+
 // ---------------------------------------------------------------------------
 // Panics
 

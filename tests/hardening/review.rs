@@ -6,28 +6,8 @@
 #[allow(unused_imports)]
 use super::*;
 
-use callhook::Outgoing;
-
 const LEAK: &str = "Zq7LeakedSecret94xW";
 const SIGNING_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-fn at() -> DateTime<Utc> {
-    t("2024-12-02T21:00:00Z")
-}
-
-fn dispatched(registry: &Registry) -> Outgoing {
-    let mut dispatch = registry.dispatch(Event::CallHangup, &call(), at());
-    assert!(dispatch.errors.is_empty(), "{:?}", dispatch.errors);
-    dispatch.requests.remove(0)
-}
-
-fn stored(registry: &Registry) -> serde_json::Value {
-    serde_json::to_value(Envelope::new(&dispatched(registry), at())).unwrap()
-}
-
-fn envelope(value: serde_json::Value) -> Envelope {
-    serde_json::from_value(value).unwrap()
-}
 
 fn signing_registry() -> Registry {
     load(json!({

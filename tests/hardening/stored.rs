@@ -11,7 +11,7 @@
 //! header, another method, a disabled or unknown service.
 
 use super::*;
-use callhook::{Outgoing, Request};
+use callhook::Request;
 
 const SIGNING_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const TOKEN: &str = "t0k3n-crm-S3CRET";
@@ -23,25 +23,6 @@ fn signing_registry() -> Registry {
         "signing": {"kind": "standard_webhooks", "secrets": [SIGNING_SECRET]},
     }))
     .unwrap()
-}
-
-fn at() -> DateTime<Utc> {
-    t("2024-12-02T21:00:00Z")
-}
-
-fn dispatched(registry: &Registry) -> Outgoing {
-    let mut dispatch = registry.dispatch(Event::CallHangup, &call(), at());
-    assert!(dispatch.errors.is_empty(), "{:?}", dispatch.errors);
-    dispatch.requests.remove(0)
-}
-
-/// The envelope of the honest dispatch, as JSON to edit.
-fn stored(registry: &Registry) -> serde_json::Value {
-    serde_json::to_value(Envelope::new(&dispatched(registry), at())).unwrap()
-}
-
-fn envelope(value: serde_json::Value) -> Envelope {
-    serde_json::from_value(value).unwrap()
 }
 
 /// One way stored or host-given data can differ from what callhook builds,
