@@ -21,8 +21,8 @@ use serde_json::Value;
 
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 
-/// The built example `name`, checked to be newer than its source and the
-/// library's.
+/// The built example `name`, checked to be newer than every source cargo
+/// built it from.
 fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
     // target/<profile>/deps/examples_run-<hash> -> target/<profile>/examples/
@@ -41,14 +41,25 @@ fn example(name: &str) -> PathBuf {
                 path.display()
             )
         });
-    let root = Path::new(MANIFEST_DIR);
-    let mut sources = vec![root.join("examples").join(format!("{name}.rs"))];
-    // Only Rust sources: cargo rebuilds for those, and tests may write other
-    // files under `src/` (proptest's regressions) that rebuild nothing.
-    sources.extend(
-        files_under(&root.join("src"))
-            .into_iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "rs")),
+    // What the example was built from, as cargo's dep-info beside it lists
+    // it: the example, the library's modules and the files it includes,
+    // but not `#[cfg(test)]` modules, whose edits rebuild no example.
+    let dep_info = path.with_extension("d");
+    let listed = std::fs::read_to_string(&dep_info)
+        .unwrap_or_else(|e| panic!("{}: {e}", dep_info.display()));
+    let sources: Vec<PathBuf> = listed
+        .lines()
+        .next()
+        .and_then(|line| line.split_once(": "))
+        .map(|(_, deps)| deps.replace("\\ ", "\u{0}"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(|dep| PathBuf::from(dep.replace('\u{0}', " ")))
+        .collect();
+    assert!(
+        sources.iter().any(|s| s.ends_with(format!("{name}.rs"))),
+        "{} does not list the example's source",
+        dep_info.display()
     );
     for source in sources {
         let changed = modified(&source);
