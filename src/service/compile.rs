@@ -1,0 +1,660 @@
+//! Compiling a [`ServiceConfig`] into a [`Service`]: every check, and the
+//! JSON the service keeps.
+
+use std::sync::Arc;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+use super::config::{Method, ServiceConfig};
+use super::headers::{
+    check_header_name, is_list_valued, refuse_placeholder_in_name, DynamicHeader, Route,
+    StaticHeaders, USER_AGENT,
+};
+use super::{Compiled, Rare, Service};
+use crate::address::AddressPolicy;
+use crate::auth::Auth;
+use crate::body::{Body, Pair};
+use crate::call::CallData;
+use crate::catalog::Catalog;
+use crate::error::{Error, ErrorKind};
+use crate::id::is_uuid;
+use crate::limits::{
+    self, HEADERS, HEADER_BYTES, MAP_ENTRIES, PAIRS, SIGNING_SECRETS, TEMPLATE_BYTES, URL_BYTES,
+};
+use crate::retry::RetryPolicy;
+use crate::secret::{names_secret, Secret};
+use crate::signing::{Signer, SigningConfig};
+use crate::template::{Builder, Context, Options};
+
+impl ServiceConfig {
+    /// Compiles the service against `catalog`, checking everything at once.
+    ///
+    /// # Errors
+    ///
+    /// Every problem is reported, each naming this service's id and the
+    /// field path (`url`, `body.pairs.2.value`, `headers.0.key`) and, in
+    /// templates, the line and column: an id that is not a UUID, templates
+    /// that do not compile, a URL whose host is an internal address or
+    /// `localhost`, invalid, reserved or repeated header names (or names
+    /// holding a placeholder), credentials a header cannot carry, bad or
+    /// weak signing secrets and an unusable retry policy; and, checked
+    /// first (a service past one is compiled no further), any count or size
+    /// past its limit in the [`limits`](crate::limits) module, named in the
+    /// message. Several problems come as one error of kind
+    /// [`ErrorKind::InvalidConfig`] with [`Error::related`] listing them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Catalog, ServiceConfig};
+    ///
+    /// let config: ServiceConfig = serde_json::from_str(r##"{
+    ///     "id": "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b",
+    ///     "name": "t",
+    ///     "method": "POST",
+    ///     "url": "https://crm.example.com/calls",
+    ///     "body": {"kind": "form", "pairs": [{"key": "agent", "value": "#agnet_id#"}]}
+    /// }"##).unwrap();
+    /// let err = config.compile(Catalog::standard()).unwrap_err();
+    /// assert_eq!(err.field(), Some("body.pairs.0.value"));
+    /// assert_eq!(err.suggestion(), Some("agent_id"));
+    /// ```
+    pub fn compile(&self, catalog: &Catalog) -> Result<Service, Error> {
+        self.compile_with(catalog, &AddressPolicy::new())
+    }
+
+    /// [`ServiceConfig::compile`], with `addresses` saying which internal
+    /// addresses the URL may point to.
+    ///
+    /// # Errors
+    ///
+    /// As [`ServiceConfig::compile`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{AddressPolicy, Catalog, ServiceConfig};
+    ///
+    /// let config: ServiceConfig = serde_json::from_str(r#"{
+    ///     "id": "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b", "name": "local",
+    ///     "method": "POST", "url": "http://127.0.0.1:8080/hook"
+    /// }"#).unwrap();
+    /// assert!(config.compile(Catalog::standard()).is_err());
+    /// let local = AddressPolicy::new().allow("127.0.0.1")?;
+    /// assert!(config.compile_with(Catalog::standard(), &local).is_ok());
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    pub fn compile_with(
+        &self,
+        catalog: &Catalog,
+        addresses: &AddressPolicy,
+    ) -> Result<Service, Error> {
+        let over = self.over_limits();
+        if !over.is_empty() {
+            // Nothing past a limit is compiled: the limits bound that work,
+            // and `http::HeaderMap` panics past 24,576 headers. What else
+            // is cheap to check is reported with them.
+            let mut errors = over;
+            if !is_uuid(&self.id) {
+                errors.insert(0, not_a_uuid(&self.id));
+            }
+            errors.extend(self.retry_problems());
+            return Err(Error::many(ErrorKind::InvalidConfig, errors).in_service(&self.id));
+        }
+        let mut errors = Vec::new();
+        let secrets = self.secrets();
+        for (field, secret) in &secrets {
+            if !secret.is_resolved() {
+                errors.push(
+                    Error::new(
+                        ErrorKind::InvalidConfig,
+                        format!(
+                            "secret reference `{}` is not resolved; resolve it with \
+                             `Config::resolve_secrets` before loading",
+                            secret.reference().unwrap_or_default()
+                        ),
+                    )
+                    .in_field(field),
+                );
+            }
+        }
+        let mut options = Options::new(catalog)
+            .syntax(self.syntax)
+            .lenient(self.lenient)
+            .addresses(addresses);
+        if let Some(missing) = self.missing {
+            options = options.missing(missing);
+        }
+        if !is_uuid(&self.id) {
+            errors.push(not_a_uuid(&self.id));
+        }
+        let get = self.method == Method::Get;
+        let url = self
+            .compile_url(get, &options)
+            .map_err(|e| errors.extend(e))
+            .ok();
+        let body = Body::compile(&self.body, get, &options)
+            .map_err(|e| errors.extend(e))
+            .ok();
+
+        let mut static_headers = HeaderMap::new();
+        let mut dynamic_headers = Vec::new();
+        let mut set_by_user = Vec::new();
+        for (i, pair) in self.headers.iter().enumerate() {
+            let path = || format!("headers.{i}");
+            if let Err(e) = refuse_placeholder_in_name(&pair.key) {
+                errors.push(e.in_field(&format!("{}.key", path())));
+                continue;
+            }
+            let name = match HeaderName::try_from(pair.key.as_str()) {
+                Ok(name) => name,
+                Err(e) => {
+                    errors.push(
+                        Error::new(
+                            ErrorKind::InvalidHeader,
+                            format!("invalid header name `{}`", pair.key),
+                        )
+                        .in_field(&format!("{}.key", path()))
+                        .with_source(e),
+                    );
+                    continue;
+                }
+            };
+            if let Err(e) = check_header_name(&name, Route::Headers) {
+                errors.push(e.in_field(&format!("{}.key", path())));
+                continue;
+            }
+            if set_by_user.contains(&name) && !is_list_valued(&name) {
+                errors.push(
+                    Error::new(
+                        ErrorKind::InvalidHeader,
+                        format!(
+                            "header `{name}` may be given only once: receivers disagree on \
+                             which of two copies counts"
+                        ),
+                    )
+                    .in_field(&format!("{}.key", path())),
+                );
+                continue;
+            }
+            let mut builder = Builder::new(&options);
+            builder.fragment(
+                &pair.value,
+                Context::Header,
+                Some(&pair.map),
+                Some(&|| format!("headers.{i}.value")),
+            );
+            let value = match builder.finish(Context::Header) {
+                Ok(value) => value,
+                Err(e) => {
+                    errors.extend(e);
+                    continue;
+                }
+            };
+            set_by_user.push(name.clone());
+            if value.is_static() {
+                let rendered = value
+                    .render(&CallData::new())
+                    .map_err(|e| e.in_field(&format!("{}.value", path())))
+                    .and_then(|bytes| {
+                        HeaderValue::try_from(bytes).map_err(|e| {
+                            Error::new(ErrorKind::InvalidHeader, "invalid header value")
+                                .in_field(&format!("{}.value", path()))
+                                .with_source(e)
+                        })
+                    });
+                match rendered {
+                    Ok(mut rendered) => {
+                        rendered.set_sensitive(pair.is_secret());
+                        static_headers.append(name, rendered);
+                    }
+                    Err(e) => errors.push(e),
+                }
+            } else {
+                // A value made from a secret field is as secret as the
+                // field, whatever the header's name: views without the call
+                // data (an `Outgoing`'s preview) redact it by this flag.
+                let secret = pair.is_secret() || value.uses_secret();
+                dynamic_headers.push(DynamicHeader {
+                    name,
+                    value,
+                    index: i,
+                    secret,
+                });
+            }
+        }
+        let auth_header = match &self.auth {
+            Auth::ApiKey { header, .. } => {
+                refuse_placeholder_in_name(header).map_err(|e| e.in_field("auth.header"))
+            }
+            _ => Ok(()),
+        };
+        match auth_header.and_then(|()| self.auth.header()) {
+            Ok(Some((name, value))) => {
+                if let Err(e) = check_header_name(&name, Route::Auth) {
+                    errors.push(e.in_field("auth.header"));
+                } else if set_by_user.contains(&name) {
+                    errors.push(
+                        Error::new(
+                            ErrorKind::InvalidHeader,
+                            format!("header `{name}` is set both by `auth` and in `headers`"),
+                        )
+                        .in_field("auth"),
+                    );
+                }
+                static_headers.insert(name, value);
+            }
+            Ok(None) => {}
+            Err(e) => errors.push(e),
+        }
+        if !set_by_user.contains(&header::USER_AGENT) {
+            static_headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+        }
+        if let Some(body) = &body {
+            if let Some(content_type) = &body.content_type {
+                if !set_by_user.contains(&header::CONTENT_TYPE) {
+                    static_headers.insert(header::CONTENT_TYPE, content_type.clone());
+                }
+            }
+            if let Some(action) = &body.soap_action {
+                static_headers.insert(HeaderName::from_static("soapaction"), action.clone());
+                // A templated `SOAPAction` would be a second one, a static
+                // one silently replaced: the body's `action` says it.
+                if let Some(i) = self
+                    .headers
+                    .iter()
+                    .position(|pair| pair.key.eq_ignore_ascii_case("soapaction"))
+                {
+                    errors.push(
+                        Error::new(
+                            ErrorKind::InvalidHeader,
+                            "header `soapaction` is set by the SOAP body's `action`",
+                        )
+                        .in_field(&format!("headers.{i}.key")),
+                    );
+                }
+            }
+            // A stand-in, replaced in each request: a clone of the map has
+            // no room to spare, so inserting the header there would
+            // reallocate the map. Templated headers come first, as they
+            // would without it.
+            if body.content_type.is_some() && dynamic_headers.is_empty() {
+                static_headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+            }
+        }
+
+        let signer = match self.signing.as_ref().map(Signer::new).transpose() {
+            Ok(signer) => signer,
+            Err(e) => {
+                errors.push(e.in_field("signing"));
+                None
+            }
+        };
+        if let Some(signer) = &signer {
+            let auth_header = self.auth.header().ok().flatten().map(|(name, _)| name);
+            for (name, field) in set_by_user
+                .iter()
+                .map(|name| (name, "headers"))
+                .chain(auth_header.iter().map(|name| (name, "auth.header")))
+                .filter(|(n, _)| signer.headers().contains(&n.as_str()))
+            {
+                errors.push(
+                    Error::new(
+                        ErrorKind::InvalidHeader,
+                        format!("header `{name}` is set by the signature"),
+                    )
+                    .in_field(field),
+                );
+            }
+        }
+        errors.extend(self.retry_problems());
+
+        let (
+            Some(url),
+            Some(Body {
+                template: body,
+                content_type,
+                ..
+            }),
+            true,
+        ) = (url, body, errors.is_empty())
+        else {
+            let errors = errors
+                .into_iter()
+                .map(|e| self.quoting_no_secret(e))
+                .collect();
+            return Err(Error::many(ErrorKind::InvalidConfig, errors).in_service(&self.id));
+        };
+        let json = match stored_json(self) {
+            Ok(json) => json,
+            Err(e) => return Err(e.in_service(&self.id)),
+        };
+        // Compiled from text the checks above passed, with literals in place
+        // of secret values: it cannot fail where the body did not.
+        let shown_body = self
+            .body
+            .shown(self.method == Method::Get)
+            .and_then(|shown| Body::compile(&shown, self.method == Method::Get, &options).ok())
+            .map(|body| body.template);
+        let secret_pairs = self
+            .body
+            .query_pairs(self.method == Method::Get)
+            .unwrap_or_default()
+            .iter()
+            .filter(|p| p.is_secret())
+            .map(|p| p.key.as_str().into())
+            .collect();
+        let rare = Rare {
+            resolved: resolved_references(secrets),
+            retry: self.retry.clone(),
+            secret_parameters: self
+                .secret_parameters
+                .iter()
+                .map(|p| p.as_str().into())
+                .collect(),
+            secret_pairs,
+            shown_body,
+            signer,
+        };
+        let compiled = Compiled {
+            json,
+            method: self.method,
+            debug: self.debug,
+            sets_length: content_type.is_some(),
+            url,
+            body,
+            static_headers: StaticHeaders::of(&static_headers),
+            dynamic_headers: dynamic_headers.into_boxed_slice(),
+            rare: rare.is_some().then(|| Box::new(rare)),
+        };
+        Ok(Service {
+            compiled: Arc::new(compiled),
+            enabled: self.enabled,
+        })
+    }
+
+    /// `e`, or, when it is about a secret value (a header or pair that is
+    /// secret, or a secret query parameter of the URL), an error at the
+    /// same place that quotes nothing of it: a password such as
+    /// `Summer#X#Fall` reads as a placeholder, and "unknown field `X`"
+    /// would print its middle.
+    fn quoting_no_secret(&self, e: Error) -> Error {
+        let Some(field) = e.field() else {
+            return e;
+        };
+        let indexed = |prefix: &str| {
+            field
+                .strip_prefix(prefix)
+                .and_then(|rest| rest.strip_suffix(".value"))
+                .and_then(|i| i.parse::<usize>().ok())
+        };
+        let secret = if let Some(i) = indexed("headers.") {
+            self.headers.get(i).is_some_and(Pair::is_secret)
+        } else if field == "url" {
+            e.position()
+                .is_some_and(|at| self.in_secret_query_value(at.offset))
+        } else {
+            self.body.pairs().is_some_and(|(path, pairs)| {
+                indexed(&format!("{path}."))
+                    .and_then(|i| pairs.get(i))
+                    .is_some_and(Pair::is_secret)
+            })
+        };
+        if !secret {
+            return e;
+        }
+        let hidden = Error::new(
+            e.kind(),
+            "this secret value does not compile as a template, and its text is not shown: \
+             a `#` or `[[` in it may start a placeholder (set the service's `syntax` or \
+             `lenient` if it holds one)",
+        )
+        .in_field(field);
+        match e.position() {
+            Some(at) => hidden.at(at),
+            None => hidden,
+        }
+    }
+
+    /// Whether byte `offset` of the URL's text lies in the value of a query
+    /// parameter that holds a secret (by the name rule or
+    /// `secret_parameters`).
+    fn in_secret_query_value(&self, offset: usize) -> bool {
+        let Some(query_start) = self.url.find('?').map(|q| q + 1) else {
+            return false;
+        };
+        let mut start = query_start;
+        for parameter in self.url[query_start..].split('&') {
+            let end = start + parameter.len();
+            if let Some((name, _)) = parameter.split_once('=') {
+                let value_start = start + name.len() + 1;
+                let named = names_secret(name)
+                    || self
+                        .secret_parameters
+                        .iter()
+                        .any(|p| p.eq_ignore_ascii_case(name));
+                if named && (value_start..=end).contains(&offset) {
+                    return true;
+                }
+            }
+            start = end + 1;
+        }
+        false
+    }
+
+    /// The retry policy's problems, if it has one.
+    fn retry_problems(&self) -> Vec<Error> {
+        match self.retry.as_ref().map(RetryPolicy::check) {
+            Some(Err(e)) => e.in_field("retry").into_problems(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Every count and size of the service past its limit (the
+    /// [`limits`] module): headers, pairs, map entries and the bytes of
+    /// the URL, each header and the body. Checked before anything is
+    /// compiled, so the work of compiling is bounded by them.
+    fn over_limits(&self) -> Vec<Error> {
+        let mut errors = Vec::new();
+        let mut over = |field: &str, what: String, limit: usize, name: &str| {
+            errors.push(
+                Error::new(
+                    ErrorKind::InvalidConfig,
+                    format!(
+                        "{what}; at most {} are allowed (`limits::{name}`)",
+                        limits::count(limit)
+                    ),
+                )
+                .in_field(field),
+            );
+        };
+        let count = limits::count;
+        if self.headers.len() > HEADERS {
+            let n = count(self.headers.len());
+            over(
+                "headers",
+                format!("service has {n} headers"),
+                HEADERS,
+                "HEADERS",
+            );
+        }
+        let pairs = self.body.pairs();
+        if let Some((path, pairs)) = pairs.filter(|(_, p)| p.len() > PAIRS) {
+            let n = count(pairs.len());
+            over(path, format!("body has {n} pairs"), PAIRS, "PAIRS");
+        }
+        if self.secret_parameters.len() > PAIRS {
+            let n = count(self.secret_parameters.len());
+            let what = format!("`secret_parameters` has {n} names");
+            over("secret_parameters", what, PAIRS, "PAIRS");
+        }
+        // Each list's items only up to a little past its limit, so a huge
+        // list costs one error, not one per item.
+        let headers = self.headers.iter().take(HEADERS + 1).enumerate();
+        let body_pairs = pairs.into_iter().flat_map(|(path, pairs)| {
+            pairs
+                .iter()
+                .take(PAIRS + 1)
+                .enumerate()
+                .map(move |(i, p)| (path, i, p))
+        });
+        for (path, i, pair) in headers.map(|(i, p)| ("headers", i, p)).chain(body_pairs) {
+            if pair.map.len() > MAP_ENTRIES {
+                let n = count(pair.map.len());
+                let what = format!("map has {n} entries");
+                over(&format!("{path}.{i}.map"), what, MAP_ENTRIES, "MAP_ENTRIES");
+            }
+        }
+        for (i, pair) in self.headers.iter().take(HEADERS + 1).enumerate() {
+            // The name is a token `HeaderName` checks; the value and its
+            // map are what a template is compiled from.
+            let bytes = pair.text_bytes() - pair.key.len();
+            if bytes > HEADER_BYTES {
+                let what = format!("header value is {} bytes with its map", count(bytes));
+                over(
+                    &format!("headers.{i}.value"),
+                    what,
+                    HEADER_BYTES,
+                    "HEADER_BYTES",
+                );
+            }
+        }
+        let get = self.method == Method::Get;
+        let query = self.body.query_pairs(get).unwrap_or_default();
+        let url_bytes = self.url.len() + query.iter().map(Pair::text_bytes).sum::<usize>();
+        if url_bytes > URL_BYTES {
+            let with = if query.is_empty() {
+                ""
+            } else {
+                " with its query pairs"
+            };
+            let what = format!("URL is {} bytes{with}", count(url_bytes));
+            over("url", what, URL_BYTES, "URL_BYTES");
+        }
+        if let Some(SigningConfig::StandardWebhooks { secrets }) = &self.signing {
+            if secrets.len() > SIGNING_SECRETS {
+                let what = format!("signing has {} secrets", count(secrets.len()));
+                over("signing.secrets", what, SIGNING_SECRETS, "SIGNING_SECRETS");
+            }
+        }
+        let body_bytes = self.body.text_bytes(get);
+        if body_bytes > TEMPLATE_BYTES {
+            let what = format!("body's templates are {} bytes", count(body_bytes));
+            over("body", what, TEMPLATE_BYTES, "TEMPLATE_BYTES");
+        }
+        errors
+    }
+}
+
+// A service signs with no more secrets than a receiver takes signatures.
+const _: () = assert!(SIGNING_SECRETS == limits::SIGNATURES);
+
+pub(super) fn not_a_uuid(id: &str) -> Error {
+    Error::new(
+        ErrorKind::InvalidConfig,
+        format!("service id `{id}` is not a UUID"),
+    )
+    .in_field("id")
+}
+
+/// Every secret of a service's `auth` and `signing`, with its field path.
+pub(super) fn secrets_in<'a>(
+    auth: &'a mut Auth,
+    signing: &'a mut Option<SigningConfig>,
+) -> Vec<(String, &'a mut Secret)> {
+    let mut secrets: Vec<(String, &'a mut Secret)> = Vec::new();
+    match auth {
+        Auth::Basic { password, .. } => secrets.push(("auth.password".into(), password)),
+        Auth::Bearer { token } => secrets.push(("auth.token".into(), token)),
+        Auth::ApiKey { key, .. } => secrets.push(("auth.key".into(), key)),
+        _ => {}
+    }
+    match signing {
+        Some(SigningConfig::StandardWebhooks { secrets: keys }) => secrets.extend(
+            keys.iter_mut()
+                .enumerate()
+                .map(|(i, key)| (format!("signing.secrets.{i}"), key)),
+        ),
+        Some(SigningConfig::Twilio { token }) => {
+            secrets.push(("signing.token".into(), token));
+        }
+        _ => {}
+    }
+    secrets
+}
+
+/// The configuration's JSON as a service keeps it, with `enabled` set.
+///
+/// # Errors
+///
+/// A configuration serde cannot serialise, which a derived one always can.
+pub(super) fn stored_json(config: &ServiceConfig) -> Result<Box<[u8]>, Error> {
+    // Sized for most services' JSON, so the buffer rarely grows.
+    let mut json = Vec::with_capacity(1024);
+    let written = if config.enabled {
+        serde_json::to_writer(&mut json, config)
+    } else {
+        serde_json::to_writer(
+            &mut json,
+            &ServiceConfig {
+                enabled: true,
+                ..config.clone()
+            },
+        )
+    };
+    written.map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidConfig,
+            "the configuration cannot be serialised",
+        )
+        .with_source(e)
+    })?;
+    Ok(json.into_boxed_slice())
+}
+
+/// The secrets given by reference, resolved, in the order they are walked.
+pub(super) fn resolved_references(secrets: Vec<(String, Secret)>) -> Box<[Secret]> {
+    secrets
+        .into_iter()
+        .map(|(_, secret)| secret)
+        .filter(|secret| secret.reference().is_some())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::tests::config;
+
+    #[test]
+    fn every_problem_is_reported_with_service_and_path() {
+        let bad = config(serde_json::json!({
+            "id": "not-a-uuid",
+            "url": "https://#agent_id#.example.com/",
+            "body": {"kind": "form", "pairs": [{"key": "a", "value": "#agnet_id#"}]},
+            "headers": [{"key": "bad header", "value": "x"}, {"key": "Content-Length", "value": "1"}],
+        }));
+        let err = bad.compile(Catalog::standard()).unwrap_err();
+        let found: Vec<_> = err
+            .related()
+            .iter()
+            .map(|e| (e.service().unwrap(), e.field().unwrap()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("not-a-uuid", "id"),
+                ("not-a-uuid", "url"),
+                ("not-a-uuid", "body.pairs.0.value"),
+                ("not-a-uuid", "headers.0.key"),
+                ("not-a-uuid", "headers.1.key"),
+            ]
+        );
+        let typo = &err.related()[2];
+        assert_eq!(typo.suggestion(), Some("agent_id"));
+        assert_eq!(typo.position().unwrap().column, 1);
+        assert!(typo
+            .to_string()
+            .contains("(service `not-a-uuid`, field `body.pairs.0.value`, line 1, column 1)"));
+    }
+}

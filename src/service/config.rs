@@ -1,0 +1,315 @@
+//! A service's configuration: [`ServiceConfig`], its setters, and [`Method`].
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::compile::secrets_in;
+use crate::auth::Auth;
+use crate::body::{BodyConfig, Pair};
+use crate::retry::RetryPolicy;
+use crate::secret::{redact_query, Secret};
+use crate::signing::SigningConfig;
+use crate::template::{Missing, Syntax};
+
+/// The HTTP method of a service.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+#[non_exhaustive]
+pub enum Method {
+    /// `GET`: pairs go into the query string.
+    Get,
+    /// `POST`.
+    Post,
+    /// `PUT`.
+    Put,
+    /// `PATCH`.
+    Patch,
+    /// `DELETE`.
+    Delete,
+}
+
+/// The `http` crate's methods, for [`Service::method`] to lend.
+static HTTP_METHODS: [http::Method; 5] = [
+    http::Method::GET,
+    http::Method::POST,
+    http::Method::PUT,
+    http::Method::PATCH,
+    http::Method::DELETE,
+];
+
+impl Method {
+    /// The `http` crate's method, lent for as long as the program runs.
+    pub(super) fn as_http_static(self) -> &'static http::Method {
+        match self {
+            Method::Get => &HTTP_METHODS[0],
+            Method::Post => &HTTP_METHODS[1],
+            Method::Put => &HTTP_METHODS[2],
+            Method::Patch => &HTTP_METHODS[3],
+            Method::Delete => &HTTP_METHODS[4],
+        }
+    }
+
+    /// The `http` crate's method.
+    #[must_use]
+    pub fn as_http(self) -> http::Method {
+        match self {
+            Method::Get => http::Method::GET,
+            Method::Post => http::Method::POST,
+            Method::Put => http::Method::PUT,
+            Method::Patch => http::Method::PATCH,
+            Method::Delete => http::Method::DELETE,
+        }
+    }
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A web service as configured.
+///
+/// ```
+/// use callhook::ServiceConfig;
+///
+/// let config: ServiceConfig = serde_json::from_str(r##"{
+///     "id": "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b",
+///     "name": "A test web service",
+///     "method": "POST",
+///     "url": "https://crm.example.com/calls",
+///     "body": {"kind": "form", "pairs": [{"key": "agent_id", "value": "#agent_id#"}]}
+/// }"##)?;
+/// let service = config.compile(callhook::Catalog::standard())?;
+/// let call = callhook::CallData::new().with("agent_id", "1001");
+/// let request = service.request(&call)?;
+/// assert_eq!(request.body(), b"agent_id=1001");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// A UUID, for tracing.
+    pub id: String,
+    /// The name shown to administrators ("A test web service").
+    pub name: String,
+    /// A longer description.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Whether the service is active.
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+    /// A group to file the service under (RingCX's web service groups).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// The HTTP method.
+    pub method: Method,
+    /// An absolute http(s) URL template; placeholders only in path and query.
+    pub url: String,
+    /// The placeholder syntax of every template of the service.
+    #[serde(default)]
+    pub syntax: Syntax,
+    /// Leave placeholders naming unknown fields as literal text (RingCX
+    /// sends unknown tags as written) instead of refusing the service.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub lenient: bool,
+    /// One missing-value policy for every placeholder, instead of the
+    /// per-context defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<Missing>,
+    /// The body.
+    #[serde(default)]
+    pub body: BodyConfig,
+    /// Extra headers, static or templated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<Pair>,
+    /// Authentication.
+    #[serde(default)]
+    pub auth: Auth,
+    /// Keep a redacted record of each request for the host to store
+    /// (RingCX's Debug flag); see [`Service::debug_record`].
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub debug: bool,
+    /// How requests are signed, if they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing: Option<SigningConfig>,
+    /// How failed deliveries are retried; the defaults if not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryPolicy>,
+    /// Query parameters of the URL whose values are secrets, beyond those
+    /// whose names say so (`token`, `api_key`, `sig`...: see the README's
+    /// rule); redacted in `Debug`, previews and debug records.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_parameters: Vec<String>,
+}
+
+/// An enabled `POST` service with no id, URL, body or headers: the base of
+/// [`ServiceConfig::new`] and of struct update syntax.
+impl Default for ServiceConfig {
+    fn default() -> ServiceConfig {
+        ServiceConfig {
+            id: String::new(),
+            name: String::new(),
+            description: String::new(),
+            enabled: true,
+            group: None,
+            method: Method::Post,
+            url: String::new(),
+            syntax: Syntax::default(),
+            lenient: false,
+            missing: None,
+            body: BodyConfig::None,
+            headers: Vec::new(),
+            auth: Auth::None,
+            debug: false,
+            signing: None,
+            retry: None,
+            secret_parameters: Vec::new(),
+        }
+    }
+}
+
+impl ServiceConfig {
+    /// A service posting to `url`, enabled, with no body, headers or auth
+    /// yet; the builder methods below set the rest.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{BodyConfig, Catalog, Method, Pair, ServiceConfig};
+    ///
+    /// let service = ServiceConfig::new(callhook::id_from_bytes([1; 16]), "https://crm.example.com/calls")
+    ///     .name("CRM call log")
+    ///     .body(BodyConfig::Form { pairs: vec![Pair::new("ani", "#ani#")] })
+    ///     .header("X-Source", "pbx")
+    ///     .compile(Catalog::standard())?;
+    /// let request = service.request(&callhook::CallData::new().with("ani", "555"))?;
+    /// assert_eq!(request.body(), b"ani=555");
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    #[must_use]
+    pub fn new(id: impl Into<String>, url: impl Into<String>) -> ServiceConfig {
+        ServiceConfig {
+            id: id.into(),
+            url: url.into(),
+            ..ServiceConfig::default()
+        }
+    }
+
+    /// Sets the name shown to administrators.
+    #[must_use]
+    pub fn name(mut self, name: impl Into<String>) -> ServiceConfig {
+        self.name = name.into();
+        self
+    }
+
+    /// Sets the HTTP method.
+    #[must_use]
+    pub fn method(mut self, method: Method) -> ServiceConfig {
+        self.method = method;
+        self
+    }
+
+    /// Sets the body.
+    #[must_use]
+    pub fn body(mut self, body: BodyConfig) -> ServiceConfig {
+        self.body = body;
+        self
+    }
+
+    /// Adds a header, static or templated.
+    #[must_use]
+    pub fn header(mut self, key: impl Into<String>, value: impl Into<String>) -> ServiceConfig {
+        self.headers.push(Pair::new(key, value));
+        self
+    }
+
+    /// Sets the authentication.
+    #[must_use]
+    pub fn auth(mut self, auth: Auth) -> ServiceConfig {
+        self.auth = auth;
+        self
+    }
+
+    /// Sets how requests are signed.
+    #[must_use]
+    pub fn signing(mut self, signing: SigningConfig) -> ServiceConfig {
+        self.signing = Some(signing);
+        self
+    }
+
+    /// Sets the retry policy.
+    #[must_use]
+    pub fn retry(mut self, retry: RetryPolicy) -> ServiceConfig {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// Sets the placeholder syntax.
+    #[must_use]
+    pub fn syntax(mut self, syntax: Syntax) -> ServiceConfig {
+        self.syntax = syntax;
+        self
+    }
+
+    /// Sets whether the service is active.
+    #[must_use]
+    pub fn enabled(mut self, enabled: bool) -> ServiceConfig {
+        self.enabled = enabled;
+        self
+    }
+
+    /// Every secret of the service (auth and signing), with its field path.
+    pub(crate) fn secrets_mut(&mut self) -> Vec<(String, &mut Secret)> {
+        secrets_in(&mut self.auth, &mut self.signing)
+    }
+
+    /// Every secret of the service, with its field path, taken from a copy
+    /// of `auth` and `signing`.
+    pub(super) fn secrets(&self) -> Vec<(String, Secret)> {
+        let (mut auth, mut signing) = (self.auth.clone(), self.signing.clone());
+        secrets_in(&mut auth, &mut signing)
+            .into_iter()
+            .map(|(field, secret)| (field, std::mem::replace(secret, Secret::new(""))))
+            .collect()
+    }
+
+    /// Whether the URL query parameter `name` holds a secret for this
+    /// service, beyond the rule: listed in `secret_parameters`, or a `GET`
+    /// pair marked secret.
+    fn names_secret_parameter(&self, name: &str) -> bool {
+        self.secret_parameters
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(name))
+            || self
+                .body
+                .query_pairs(self.method == Method::Get)
+                .is_some_and(|pairs| pairs.iter().any(|p| p.key == name && p.is_secret()))
+    }
+}
+
+/// Secrets redacted: header and pair values that are secrets, query
+/// parameters that are, and credentials.
+impl fmt::Debug for ServiceConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceConfig")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("enabled", &self.enabled)
+            .field("method", &self.method)
+            .field(
+                "url",
+                &redact_query(&self.url, &|name| self.names_secret_parameter(name)),
+            )
+            .field("body", &self.body)
+            .field("headers", &self.headers)
+            .field("auth", &self.auth)
+            .field("signing", &self.signing)
+            .finish_non_exhaustive()
+    }
+}

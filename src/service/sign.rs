@@ -1,0 +1,254 @@
+//! Signing a request the service built: checked first, as if the service
+//! were building it now.
+
+use http::header::{self};
+
+use super::headers::check_request_form;
+use super::Service;
+use crate::address::AddressPolicy;
+use crate::error::{Error, ErrorKind};
+use crate::request::Request;
+
+impl Service {
+    /// Signs `request` as delivery `id` at time `at`, if the service signs
+    /// its requests; any earlier signature is replaced, so each attempt of
+    /// a delivery is signed with its own time by the same call.
+    ///
+    /// The request is checked first, signing or not, as if the service
+    /// were building it now: nothing is signed that the service would not
+    /// build. The service is enabled; the URL is an absolute `http(s)` URL
+    /// with no user information or dot segment, to the service's origin
+    /// (scheme, host and port), and one the service builds (its very URL,
+    /// when it does not depend on the call; else beginning with its URL's
+    /// text before the first placeholder), and the method is the
+    /// service's; a service that builds no body (a `GET` whose pairs go
+    /// in its query, or no body at all) has none; no header frames or
+    /// routes the message (`Transfer-Encoding`, `Host`, the hop-by-hop headers;
+    /// `Content-Length` only as the body's length), and none that is not a
+    /// list is given twice.
+    /// The service's secret headers (its `auth` header, and `headers` that
+    /// are secrets) are marked sensitive, as when it builds a request.
+    ///
+    /// # Errors
+    ///
+    /// A disabled service is an error of kind [`ErrorKind::ServiceDisabled`].
+    /// A request to another origin, to a path or query the service does
+    /// not build, with a body where the service builds none, or with
+    /// another method, is an error of kind
+    /// [`ErrorKind::ServiceChanged`] (naming the origin only: a path or
+    /// query may hold a secret), unless its host is an internal
+    /// IP address, which is one of kind [`ErrorKind::InvalidUrl`] (the
+    /// service's own origin passed the address policy it was compiled with;
+    /// any other is judged by the strict [`AddressPolicy::new`]). A URL of
+    /// another form is an error of kind [`ErrorKind::InvalidUrl`] (a `.` or
+    /// `..` segment, between `/` or `\`, of kind
+    /// [`ErrorKind::UnsafeValue`]), and a header
+    /// that frames or routes the message, or one that is not a list given
+    /// twice, one of kind [`ErrorKind::InvalidHeader`].
+    /// A delivery id that cannot travel in a header (not printable ASCII)
+    /// is an error of kind [`ErrorKind::Signature`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{CallData, Catalog, Config};
+    ///
+    /// let config = Config::from_json(include_str!("../../examples/configs/signed.json"))?;
+    /// let service = config.services[0].compile(Catalog::standard())?;
+    /// let mut request = service.request(&CallData::new())?;
+    /// service.sign(&mut request, "d-1", "2024-12-02T21:12:00Z".parse().unwrap())?;
+    /// assert_eq!(request.headers()["webhook-timestamp"], "1733173920");
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    pub fn sign(
+        &self,
+        request: &mut Request,
+        id: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), Error> {
+        // The service's own origin passed the policy it was compiled with;
+        // any other is judged by the strict one.
+        self.sign_with(request, id, at, &AddressPolicy::new())
+    }
+
+    /// [`Service::sign`], judging a request to another origin by
+    /// `addresses`: the registry's policy, for [`Registry::sign`].
+    ///
+    /// [`Registry::sign`]: crate::Registry::sign
+    pub(crate) fn sign_with(
+        &self,
+        request: &mut Request,
+        id: &str,
+        at: chrono::DateTime<chrono::Utc>,
+        addresses: &AddressPolicy,
+    ) -> Result<(), Error> {
+        self.check_request(request, addresses)?;
+        self.mark_secret_headers(request);
+        match self.compiled.signer() {
+            Some(signer) => signer
+                .sign(request, id, at)
+                .map_err(|e| e.in_field("signing").in_service(self.id())),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks `request` as if the service were building it now, before it
+    /// is signed: the one check for every request that comes back from
+    /// storage or from the host. The service is enabled; the request has
+    /// the form every request callhook builds has ([`check_request_form`]);
+    /// and it goes to the service's origin (scheme, host and port, which
+    /// passed the address policy when the service compiled), to a URL the
+    /// service builds ([`Compiled::builds_url`]), with a body only if the
+    /// service builds one, with the service's method. A request to another origin whose host is
+    /// an IP address is judged by `addresses` first, so an internal address
+    /// is refused as one.
+    fn check_request(&self, request: &Request, addresses: &AddressPolicy) -> Result<(), Error> {
+        let in_service = |e: Error| e.in_service(self.id());
+        if !self.enabled {
+            return Err(in_service(Error::new(
+                ErrorKind::ServiceDisabled,
+                "the service is disabled, so none of its requests is signed",
+            )));
+        }
+        check_request_form(request).map_err(in_service)?;
+        let uri = request.uri();
+        let (scheme, authority) = self.compiled.origin();
+        let to = (
+            uri.scheme_str().unwrap_or_default(),
+            uri.authority().map_or("", http::uri::Authority::as_str),
+        );
+        if to != (scheme, authority) {
+            let host = uri.host().unwrap_or_default();
+            let host = host
+                .strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .unwrap_or(host);
+            if let Ok(ip) = host.parse() {
+                addresses.check(ip).map_err(in_service)?;
+            }
+            return Err(in_service(Error::new(
+                ErrorKind::ServiceChanged,
+                format!(
+                    "the request goes to `{}://{}`, but the service sends to \
+                     `{scheme}://{authority}`; dispatch again",
+                    to.0, to.1
+                ),
+            )));
+        }
+        if !self.compiled.builds_url(uri) {
+            // Neither the path nor the query is named: either may hold a
+            // secret.
+            return Err(in_service(Error::new(
+                ErrorKind::ServiceChanged,
+                format!(
+                    "the request goes to a path or query under `{scheme}://{authority}` \
+                     that the service does not build; dispatch again"
+                ),
+            )));
+        }
+        if !request.body().is_empty() && self.compiled.never_has_a_body() {
+            // A `GET` whose pairs go in its query, or a service with no
+            // body: receivers and proxies disagree on whether a `GET` has
+            // a body, so one sent with it frames another message for some.
+            return Err(in_service(Error::new(
+                ErrorKind::ServiceChanged,
+                format!(
+                    "the request has a body ({} bytes), but the service sends none; \
+                     dispatch again",
+                    request.body().len()
+                ),
+            )));
+        }
+        if request.method() != self.method() {
+            return Err(in_service(Error::new(
+                ErrorKind::ServiceChanged,
+                format!(
+                    "the request's method is `{}`, but the service sends `{}`; dispatch again",
+                    request.method(),
+                    self.method()
+                ),
+            )));
+        }
+        Ok(())
+    }
+
+    /// Marks the service's secret headers in `request` as sensitive, as
+    /// building it does: its `auth` header and the `headers` that are
+    /// secrets by name or by choice. A stored request's own marks are not
+    /// trusted to say which these are.
+    fn mark_secret_headers(&self, request: &mut Request) {
+        let headers = request.headers_mut();
+        let secret_names = self
+            .compiled
+            .static_headers
+            .map()
+            .iter()
+            .filter(|(_, value)| value.is_sensitive())
+            .map(|(name, _)| name)
+            .chain(
+                self.compiled
+                    .dynamic_headers
+                    .iter()
+                    .filter(|header| header.secret)
+                    .map(|header| &header.name),
+            );
+        for name in secret_names {
+            if let header::Entry::Occupied(mut entry) = headers.entry(name) {
+                for value in entry.iter_mut() {
+                    value.set_sensitive(true);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::service::tests::config;
+
+    /// A request to the service's origin is signed only at a URL the
+    /// service builds: its text before the first placeholder, or the whole
+    /// of a URL that does not depend on the call.
+    #[test]
+    fn only_urls_the_service_builds_are_signed() {
+        let at = "2024-12-02T21:00:00Z".parse().unwrap();
+        for (url, built, other) in [
+            (
+                "https://crm.example.com/calls/#ani#?x=1",
+                "https://crm.example.com/calls/5?x=1",
+                "https://crm.example.com/admin/5?x=1",
+            ),
+            (
+                "https://crm.example.com/calls?#dnis#",
+                "https://crm.example.com/calls",
+                "https://crm.example.com/calls-admin",
+            ),
+            (
+                "https://crm.example.com/calls?src=pbx",
+                "https://crm.example.com/calls?src=pbx",
+                "https://crm.example.com/calls?src=pbx&all=1",
+            ),
+        ] {
+            let service = config(serde_json::json!({"url": url}))
+                .compile(Catalog::standard())
+                .unwrap();
+            for (uri, ok) in [(built, true), (other, false)] {
+                let mut request = http::Request::new(Vec::new());
+                *request.method_mut() = http::Method::POST;
+                *request.uri_mut() = uri.parse().unwrap();
+                let signed = service.sign(&mut request, "d-1", at);
+                assert_eq!(
+                    signed.as_ref().map_err(Error::kind).err(),
+                    (!ok).then_some(ErrorKind::ServiceChanged),
+                    "{url}: {uri}"
+                );
+                if let Err(e) = signed {
+                    assert!(!e.to_string().contains("admin"), "{e}");
+                    assert!(!e.to_string().contains("all=1"), "{e}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! URL rules: compiling a service's URL (with a `GET`'s query pairs),
+//! rendering it, its origin, and which URLs the service builds.
+
+use super::config::{Method, ServiceConfig};
+use super::Compiled;
+use crate::body::form_pairs;
+use crate::call::{CallData, Lookup};
+use crate::error::{Error, ErrorKind};
+use crate::template::{url_has_query, Builder, Context, Options, Template};
+
+impl ServiceConfig {
+    /// Fragment `n` of the URL's template, as [`ServiceConfig::compile_url`]
+    /// gave its fragments to the builder, with its field path.
+    pub(super) fn url_fragment(&self, n: u32) -> Option<(String, &str)> {
+        let Some(n) = (n as usize).checked_sub(1) else {
+            return Some(("url".into(), &self.url));
+        };
+        let pairs = self.body.query_pairs(self.method == Method::Get)?;
+        Some((format!("body.pairs.{n}.value"), &pairs.get(n)?.value))
+    }
+
+    /// The URL and, for `GET`, the body's pairs as its query string, as one
+    /// template; parsed once here if it does not depend on the call.
+    pub(super) fn compile_url(&self, get: bool, options: &Options<'_>) -> Result<Url, Vec<Error>> {
+        let mut builder = Builder::new(options);
+        builder.fragment(&self.url, Context::Url, None, Some(&|| "url".into()));
+        let mut checked = builder.take_uri();
+        if let Some(pairs) = self.body.query_pairs(get).filter(|p| !p.is_empty()) {
+            checked = None;
+            // Values are percent-encoded, so a `?` in the URL is the
+            // template's own; one that ends in a placeholder is given `&`
+            // whatever the value, which at worst leaves an empty parameter.
+            let separator: &[u8] = if !url_has_query(&self.url, self.syntax) {
+                b"?"
+            } else if self.url.ends_with(['?', '&']) {
+                b""
+            } else {
+                b"&"
+            };
+            builder.literal(separator);
+            form_pairs(&mut builder, pairs, "body.pairs");
+        }
+        let url = builder.finish(Context::Url)?;
+        if !url.is_static() {
+            return Ok(Url::Templated(url));
+        }
+        // A URL with an empty query is rendered, so the `?` is dropped.
+        match checked.filter(|uri| uri.query() != Some("")) {
+            Some(uri) => Ok(Url::Static(uri)),
+            None => render_uri(&url, &CallData::new())
+                .map(Url::Static)
+                .map_err(|e| vec![e]),
+        }
+    }
+}
+
+/// A service's URL: parsed once when it does not depend on the call.
+#[derive(Debug, Clone)]
+pub(super) enum Url {
+    Static(http::Uri),
+    Templated(Template),
+}
+
+impl Compiled {
+    /// The scheme and authority (host, and port if not the default) every
+    /// request of the service goes to: no placeholder may stand in them,
+    /// and compiling checked them against the address policy.
+    pub(super) fn origin(&self) -> (&str, &str) {
+        match &self.url {
+            Url::Static(uri) => (
+                uri.scheme_str().unwrap_or_default(),
+                uri.authority().map_or("", http::uri::Authority::as_str),
+            ),
+            Url::Templated(url) => {
+                let text = std::str::from_utf8(url.leading_literal()).unwrap_or_default();
+                let (scheme, rest) = text.split_once("://").unwrap_or_default();
+                (scheme, &rest[..rest.find(['/', '?']).unwrap_or(rest.len())])
+            }
+        }
+    }
+
+    /// Whether the service could have built a request to `uri`, as far as
+    /// its URL tells: the very URL, when it does not depend on the call
+    /// (its query and a `GET`'s pairs included); else one that begins with
+    /// the template's text before its first placeholder, or that text
+    /// but its final `?` when the query rendered empty (and was dropped).
+    /// Checked once the origin is known to be the service's.
+    pub(super) fn builds_url(&self, uri: &http::Uri) -> bool {
+        match &self.url {
+            Url::Static(own) => own == uri,
+            Url::Templated(url) => {
+                let sent = uri.to_string();
+                let sent = sent.as_bytes();
+                let literal = url.leading_literal();
+                sent.starts_with(literal) || literal.strip_suffix(b"?") == Some(sent)
+            }
+        }
+    }
+}
+
+/// Renders a URL template into a URI. A render error is returned as the
+/// template gave it, for [`Compiled::locate`].
+pub(super) fn render_uri<L: Lookup + ?Sized>(url: &Template, data: &L) -> Result<http::Uri, Error> {
+    let mut rendered = Vec::with_capacity(url.size_hint());
+    // The engine refuses a `.` or `..` path segment in every URL it renders.
+    url.render_with(data, &mut rendered)?;
+    drop_empty_query(&mut rendered);
+    http::Uri::try_from(rendered).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidUrl,
+            format!("rendered URL is invalid: {e}"),
+        )
+        .in_field("url")
+        .with_source(e)
+    })
+}
+
+/// Drops the `?` of an empty query, written in the template (`calls?`) or
+/// left by a value that rendered empty (`calls?#q#`). Twilio's Python
+/// validator drops it before checking a signature (as `urlparse` does) and
+/// Node's keeps it, so a request sent with it could verify in one and not
+/// the other; without it, both read the URL that was signed. A trailing `&`
+/// is kept: both keep it.
+pub(super) fn drop_empty_query(url: &mut Vec<u8>) {
+    if memchr::memchr(b'?', url) == Some(url.len().wrapping_sub(1)) {
+        url.pop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::service::tests::config;
+
+    /// The origin is the URL's scheme and authority however the URL is
+    /// written: parsed once, or the literal head of a template.
+    #[test]
+    fn the_origin_is_the_head_of_the_url() {
+        for (json, origin) in [
+            (serde_json::json!({}), ("https", "crm.example.com")),
+            (
+                serde_json::json!({"url": "https://crm.example.com:8443/a/#agent_id#"}),
+                ("https", "crm.example.com:8443"),
+            ),
+            (
+                serde_json::json!({"url": "http://93.184.215.14/?x=#agent_id#"}),
+                ("http", "93.184.215.14"),
+            ),
+            (
+                serde_json::json!({"url": "http://[2606:4700::1111]/?x=#agent_id#"}),
+                ("http", "[2606:4700::1111]"),
+            ),
+            (
+                serde_json::json!({
+                    "method": "GET",
+                    "body": {"kind": "form", "pairs": [{"key": "a", "value": "#ani#"}]},
+                }),
+                ("https", "crm.example.com"),
+            ),
+        ] {
+            let service = config(json.clone()).compile(Catalog::standard()).unwrap();
+            assert_eq!(service.compiled.origin(), origin, "{json}");
+        }
+    }
+
+    #[test]
+    fn only_an_empty_query_loses_its_question_mark() {
+        for (rendered, sent) in [
+            ("https://x.example.com/a?", "https://x.example.com/a"),
+            ("https://x.example.com/?", "https://x.example.com/"),
+            ("https://x.example.com/a?b=?", "https://x.example.com/a?b=?"),
+            (
+                "https://x.example.com/a?b=1&",
+                "https://x.example.com/a?b=1&",
+            ),
+            ("https://x.example.com/a", "https://x.example.com/a"),
+            ("", ""),
+        ] {
+            let mut url = rendered.as_bytes().to_vec();
+            drop_empty_query(&mut url);
+            assert_eq!(url, sent.as_bytes(), "{rendered}");
+        }
+    }
+}
