@@ -5,6 +5,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::compile::secrets_in;
+#[cfg(doc)]
+use super::Service;
 use crate::auth::Auth;
 use crate::body::{BodyConfig, Pair};
 use crate::retry::RetryPolicy;

@@ -32,7 +32,7 @@ impl Service {
     /// A value that cannot be placed safely (CR or LF in a header, `..` as a
     /// path segment), or a body, URL or header value that would be longer
     /// than 4 MiB, is an error of kind [`ErrorKind::UnsafeValue`], and a
-    /// missing value under [`Missing::Error`] one of kind
+    /// missing value under [`Missing::Error`](crate::template::Missing::Error) one of kind
     /// [`ErrorKind::MissingValue`], each naming the service and field; the
     /// request is never built with it.
     ///
