@@ -749,3 +749,150 @@ impl ser::Serializer for Number {
         Err(not_a_number())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::DateTime;
+    use serde::Serialize;
+    use serde_json::json;
+    use std::time::Duration;
+
+    use crate::value::FieldType;
+
+    #[test]
+    fn host_structs_serialise_into_call_data() {
+        #[derive(Serialize)]
+        struct Call<'a> {
+            agent_id: &'a str,
+            duration: u32,
+            ring_duration: Duration,
+            wrap_up: Duration,
+            created_at: std::time::SystemTime,
+            call_start: chrono::DateTime<chrono::Utc>,
+            billsec: u64,
+        }
+        let start = DateTime::from_timestamp(1_733_173_480, 0).unwrap();
+        let data = CallData::from_serialize(&Call {
+            agent_id: "7",
+            duration: 3,
+            ring_duration: Duration::from_millis(1_500),
+            wrap_up: Duration::from_secs(30),
+            created_at: std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_733_173_480),
+            call_start: start,
+            billsec: 4_000_000_000,
+        })
+        .unwrap();
+        assert_eq!(
+            data.get("duration"),
+            Some(&Value::Duration(Duration::from_secs(3)))
+        );
+        // Durations and times are one value, whatever the catalog knows.
+        assert_eq!(
+            data.get("ring_duration"),
+            Some(&Value::Duration(Duration::from_millis(1_500)))
+        );
+        assert_eq!(
+            data.get("wrap_up"),
+            Some(&Value::Duration(Duration::from_secs(30)))
+        );
+        assert_eq!(data.get("wrap_up.secs"), None);
+        assert_eq!(data.get("created_at"), Some(&Value::from(start)));
+        assert_eq!(data.get("call_start"), Some(&Value::from(start)));
+        assert_eq!(data.get("billsec"), Some(&Value::Integer(4_000_000_000)));
+    }
+
+    /// The serializer reads what serde_json's `Value` would have read, but
+    /// the time types, and refuses what is not a scalar.
+    #[test]
+    fn host_values_of_every_shape() {
+        #[derive(Serialize)]
+        enum Channel {
+            Voice,
+            Chat { _room: u8 },
+        }
+        #[derive(Serialize)]
+        struct Inner {
+            ticket: u16,
+            vip: Option<bool>,
+        }
+        #[derive(Serialize)]
+        struct Host {
+            channel: Channel,
+            crm: Inner,
+            tags: std::collections::BTreeMap<u32, &'static str>,
+            nothing: (),
+            grade: char,
+            big: u128,
+        }
+        let data = CallData::from_serialize(&Host {
+            channel: Channel::Voice,
+            crm: Inner {
+                ticket: 42,
+                vip: None,
+            },
+            tags: [(7, "gold")].into_iter().collect(),
+            nothing: (),
+            grade: 'A',
+            big: u128::from(u64::MAX) + 1,
+        })
+        .unwrap();
+        assert_eq!(data.get("channel"), Some(&Value::from("Voice")));
+        assert_eq!(data.get("crm.ticket"), Some(&Value::Integer(42)));
+        assert_eq!(data.get("crm.vip"), Some(&Value::Null));
+        assert_eq!(data.get("tags.7"), Some(&Value::from("gold")));
+        assert_eq!(data.get("nothing"), Some(&Value::Null));
+        assert_eq!(data.get("grade"), Some(&Value::from("A")));
+        // Past `u64`, a host's integer keeps its digits, never rounded.
+        assert_eq!(
+            data.get("big"),
+            Some(&Value::Number("18446744073709551616".into()))
+        );
+        let err = CallData::from_serialize(&json!({"tags": [1, 2]})).unwrap_err();
+        assert_eq!(err.field(), Some("tags"));
+        assert!(CallData::from_serialize(&Channel::Chat { _room: 1 }).is_err());
+        assert!(CallData::from_serialize(&[1, 2]).is_err());
+        // Typed by the catalog as JSON is.
+        let err = CallData::from_serialize(&json!({"call_start": "yesterday"})).unwrap_err();
+        assert_eq!(err.field(), Some("call_start"));
+    }
+
+    /// A struct's fields are found by remembered position: the same struct
+    /// converted against catalogs that number its fields differently, in
+    /// turn, lands every value on its own field.
+    #[test]
+    fn struct_fields_land_right_whatever_the_catalog() {
+        #[derive(serde::Serialize)]
+        struct Host {
+            agent_id: &'static str,
+            duration: u32,
+            not_in_any_catalog: &'static str,
+        }
+        let host = Host {
+            agent_id: "7",
+            duration: 3,
+            not_in_any_catalog: "x",
+        };
+        let shifted = Catalog::standard()
+            .clone()
+            .with(crate::catalog::FieldSpec::new("aaa", FieldType::Text))
+            .with(crate::catalog::FieldSpec::new(
+                "agent_a",
+                FieldType::Integer,
+            ));
+        for _ in 0..3 {
+            for catalog in [Catalog::standard(), &shifted] {
+                let data = CallData::from_serialize_in(&host, catalog).unwrap();
+                assert_eq!(data.get("agent_id"), Some(&Value::from("7")));
+                assert_eq!(
+                    data.get("duration"),
+                    Some(&Value::Duration(std::time::Duration::from_secs(3)))
+                );
+                assert_eq!(data.get("not_in_any_catalog"), Some(&Value::from("x")));
+                assert_eq!(data.get("aaa"), None);
+                let names: Vec<&str> = data.iter().map(|(name, _)| name).collect();
+                assert_eq!(names, ["agent_id", "duration", "not_in_any_catalog"]);
+            }
+        }
+    }
+}
