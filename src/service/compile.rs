@@ -557,32 +557,6 @@ pub(super) fn not_a_uuid(id: &str) -> Error {
     .in_field("id")
 }
 
-/// Every secret of a service's `auth` and `signing`, with its field path.
-pub(super) fn secrets_in<'a>(
-    auth: &'a mut Auth,
-    signing: &'a mut Option<SigningConfig>,
-) -> Vec<(String, &'a mut Secret)> {
-    let mut secrets: Vec<(String, &'a mut Secret)> = Vec::new();
-    match auth {
-        Auth::Basic { password, .. } => secrets.push(("auth.password".into(), password)),
-        Auth::Bearer { token } => secrets.push(("auth.token".into(), token)),
-        Auth::ApiKey { key, .. } => secrets.push(("auth.key".into(), key)),
-        _ => {}
-    }
-    match signing {
-        Some(SigningConfig::StandardWebhooks { secrets: keys }) => secrets.extend(
-            keys.iter_mut()
-                .enumerate()
-                .map(|(i, key)| (format!("signing.secrets.{i}"), key)),
-        ),
-        Some(SigningConfig::Twilio { token }) => {
-            secrets.push(("signing.token".into(), token));
-        }
-        _ => {}
-    }
-    secrets
-}
-
 /// The configuration's JSON as a service keeps it, with `enabled` set.
 ///
 /// # Errors

@@ -4,7 +4,6 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::compile::secrets_in;
 #[cfg(doc)]
 use super::Service;
 use crate::auth::Auth;
@@ -314,4 +313,30 @@ impl fmt::Debug for ServiceConfig {
             .field("signing", &self.signing)
             .finish_non_exhaustive()
     }
+}
+
+/// Every secret of a service's `auth` and `signing`, with its field path.
+fn secrets_in<'a>(
+    auth: &'a mut Auth,
+    signing: &'a mut Option<SigningConfig>,
+) -> Vec<(String, &'a mut Secret)> {
+    let mut secrets: Vec<(String, &'a mut Secret)> = Vec::new();
+    match auth {
+        Auth::Basic { password, .. } => secrets.push(("auth.password".into(), password)),
+        Auth::Bearer { token } => secrets.push(("auth.token".into(), token)),
+        Auth::ApiKey { key, .. } => secrets.push(("auth.key".into(), key)),
+        _ => {}
+    }
+    match signing {
+        Some(SigningConfig::StandardWebhooks { secrets: keys }) => secrets.extend(
+            keys.iter_mut()
+                .enumerate()
+                .map(|(i, key)| (format!("signing.secrets.{i}"), key)),
+        ),
+        Some(SigningConfig::Twilio { token }) => {
+            secrets.push(("signing.token".into(), token));
+        }
+        _ => {}
+    }
+    secrets
 }
