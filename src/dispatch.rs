@@ -9,14 +9,12 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::call::{Call, CallData, Lookup};
-use crate::catalog::{Builtin, FieldKey, Positions};
+use crate::catalog::{Builtin, Catalog, FieldKey, Positions};
 use crate::error::Error;
 use crate::event::Event;
 use crate::id::DeliveryId;
 use crate::preview::{Preview, Summary};
-use crate::registry::{registry_error, Entry, Registry};
 use crate::request::Request;
-use crate::retry::RetryPolicy;
 use crate::service::Service;
 use crate::value::Value;
 use crate::webhook::WebhookConfig;
@@ -25,7 +23,7 @@ use crate::webhook::WebhookConfig;
 /// [`Envelope`](crate::Envelope) for a later attempt.
 ///
 /// The request is unsigned: sign it for the attempt that sends it with
-/// [`Registry::sign`], the same call for the first attempt and every retry.
+/// [`Registry::sign`](crate::Registry::sign), the same call for the first attempt and every retry.
 /// Its `Debug` shows the request's method, its URL with every query value
 /// redacted, its header names and its body's length and SHA-256: never a
 /// header value or a body byte, which may hold secrets that an outgoing
@@ -60,7 +58,7 @@ impl Outgoing {
     /// (`content-type`, `content-length`, `user-agent`, `soapaction`,
     /// `webhook-id`, `webhook-timestamp`): an outgoing request keeps no
     /// call data or service to tell which values are secrets (an `api_key`
-    /// header may have any name). [`Registry::preview`] renders the
+    /// header may have any name). [`Registry::preview`](crate::Registry::preview) renders the
     /// requests for a person, only secrets redacted.
     #[must_use]
     pub fn preview(&self, show_secrets: bool) -> Preview {
@@ -108,7 +106,7 @@ pub struct Dispatch {
     pub errors: Vec<(String, Error)>,
 }
 
-/// Where [`Registry::fire`] puts what it renders: requests to send, or
+/// Where [`fire`] puts what it renders: requests to send, or
 /// requests shown to a person.
 enum Sink<'a> {
     Dispatch(&'a mut Dispatch),
@@ -119,7 +117,7 @@ enum Sink<'a> {
 pub(crate) const ALL_SCOPES: &str = "*";
 
 /// Why a webhook does or does not fire for an event on a call: what
-/// [`Registry::explain`] says of each webhook.
+/// [`Registry::explain`](crate::Registry::explain) says of each webhook.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Verdict {
@@ -192,430 +190,270 @@ impl Lookup for Layers<'_> {
     }
 }
 
-impl Registry {
+/// What dispatch reads of a registry, through accessors: the registry
+/// keeps its fields private, and its public dispatch methods hand
+/// themselves to the functions below, so imports run one way (registry
+/// uses dispatch, not the reverse).
+pub(crate) trait Subscriptions {
     /// Every enabled webhook bound to `event` and subscribed to a scope of
-    /// `call`, oldest first; the cost depends on the matches, not on how
-    /// many webhooks exist.
-    fn matching(&self, event: &Event, call: &Call) -> Vec<(&Arc<str>, &WebhookConfig)> {
-        let Some(by_scope) = self.index.get(event) else {
-            return Vec::new();
-        };
-        let mut found: Vec<(&Arc<str>, &WebhookConfig)> = call
-            .scopes
-            .iter()
-            .map(String::as_str)
-            .chain([ALL_SCOPES])
-            .filter_map(|scope| by_scope.get(scope))
-            .flat_map(|ids| ids.iter())
-            .filter_map(|id| self.webhooks.get_key_value(id))
-            .map(|(id, w)| (id, &**w))
-            .filter(|(_, w)| w.enabled)
-            .collect();
-        found.sort_by(|(_, a), (_, b)| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        found.dedup_by(|(a, _), (b, _)| a == b);
-        found
-    }
+    /// `call`, each once, oldest first, with the registry's shared id.
+    fn matching(&self, event: &Event, call: &Call) -> Vec<(&Arc<str>, &WebhookConfig)>;
 
-    /// The segments `event` fires for on `call`: each segment in turn for a
-    /// per-segment event on a call with segments, or the whole call once.
-    fn segments(&self, event: &Event, call: &Call) -> impl Iterator<Item = Option<usize>> + Clone {
-        let per_segment = self
-            .catalog
-            .event(event)
-            .is_some_and(|spec| spec.per_segment);
-        let segments = if per_segment { call.segments.len() } else { 0 };
-        (0..segments.max(1)).map(move |i| (segments > 0).then_some(i))
-    }
+    /// Every webhook, in no order.
+    fn all_webhooks(&self) -> Vec<&WebhookConfig>;
 
-    /// For every webhook, oldest first, whether it fires for `event` on
-    /// `call` and, if not, why not: what to look at when a dispatch sends
-    /// nothing. It looks at every webhook, so it is for people, not for the
-    /// dispatch path.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use callhook::{Call, Catalog, Config, Event, Registry, Verdict};
-    ///
-    /// let config = Config::from_json(include_str!("../examples/configs/pbx.json"))?;
-    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
-    /// let mut call = Call::from_json(include_str!("../examples/calls/pbx-call.json"))?;
-    /// call.scopes = vec!["nobody".into()];
-    /// let explained = registry.explain(Event::CallHangup, &call);
-    /// assert!(explained.iter().all(|e| e.verdict != Verdict::Fires));
-    /// assert!(explained
-    ///     .iter()
-    ///     .any(|e| matches!(e.verdict, Verdict::ScopeNotSubscribed(_))));
-    /// # Ok::<(), callhook::Error>(())
-    /// ```
-    #[must_use]
-    pub fn explain(&self, event: Event, call: &Call) -> Vec<Explanation> {
-        let mut webhooks: Vec<&WebhookConfig> = self.webhooks.values().map(|w| &**w).collect();
-        webhooks.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        webhooks
-            .into_iter()
-            .map(|webhook| {
-                let subscribed = webhook
-                    .scopes
-                    .iter()
-                    .any(|s| s == ALL_SCOPES || call.scopes.contains(s));
-                // A disabled webhook fires for no call, so that is what is
-                // said of it whatever its scopes; only a webhook bound to
-                // another event is explained by that first.
-                let verdict = if webhook.event != event {
-                    Verdict::OtherEvent(webhook.event.clone())
-                } else if !webhook.enabled {
-                    Verdict::WebhookDisabled
-                } else if !subscribed {
-                    Verdict::ScopeNotSubscribed(webhook.scopes.clone())
-                } else if !self
-                    .service(webhook.service.as_str())
-                    .is_some_and(Service::is_enabled)
-                {
-                    Verdict::ServiceDisabled
-                } else {
-                    Verdict::Fires
-                };
-                Explanation {
-                    webhook: webhook.id.clone(),
-                    service: webhook.service.clone(),
-                    verdict,
-                }
-            })
-            .collect()
-    }
+    /// The service with this id, with the registry's shared copy of the id.
+    fn service_entry(&self, id: &str) -> Option<(&Arc<str>, &Service)>;
 
-    /// Dispatches `event` for `call` at time `at`: every request to send,
-    /// unsigned.
-    ///
-    /// Agent Connect and Agent Termination fire once per agent segment when
-    /// the call has segments, each with that segment's data over the
-    /// call's. Every request's data also has `event` (the event's name),
-    /// `event_time` (`at`) and `delivery_id`. A webhook whose request
-    /// cannot be built for this call (an unsafe or missing value) is listed
-    /// in [`Dispatch::errors`], and the others still go out.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use callhook::{Call, Catalog, Config, Event, Registry};
-    ///
-    /// let config = Config::from_json(include_str!("../examples/configs/pbx.json"))?;
-    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
-    /// let call = Call::from_json(include_str!("../examples/calls/pbx-call.json"))?;
-    /// let hangup = registry.dispatch(Event::CallHangup, &call, "2024-12-02T21:11:37Z".parse().unwrap());
-    /// assert_eq!(hangup.requests.len(), 1);
-    /// assert!(hangup.errors.is_empty());
-    /// # Ok::<(), callhook::Error>(())
-    /// ```
-    #[must_use]
-    pub fn dispatch(&self, event: Event, call: &Call, at: DateTime<Utc>) -> Dispatch {
-        let each = self.segments(&event, call);
-        let mut dispatch = Dispatch::default();
-        for webhook in self.matching(&event, call) {
-            for segment in each.clone() {
-                self.fire(
-                    webhook,
-                    &event,
-                    call,
-                    segment,
-                    None,
-                    at,
-                    &mut Sink::Dispatch(&mut dispatch),
-                );
+    /// The catalog the registry's templates were checked against.
+    fn catalog(&self) -> &Catalog;
+}
+
+/// The segments `event` fires for on `call`: each segment in turn for a
+/// per-segment event on a call with segments, or the whole call once.
+fn segments(
+    registry: &impl Subscriptions,
+    event: &Event,
+    call: &Call,
+) -> impl Iterator<Item = Option<usize>> + Clone {
+    let per_segment = registry
+        .catalog()
+        .event(event)
+        .is_some_and(|spec| spec.per_segment);
+    let segments = if per_segment { call.segments.len() } else { 0 };
+    (0..segments.max(1)).map(move |i| (segments > 0).then_some(i))
+}
+
+/// The work of [`Registry::explain`](crate::Registry::explain).
+#[must_use]
+pub(crate) fn explain(
+    registry: &impl Subscriptions,
+    event: Event,
+    call: &Call,
+) -> Vec<Explanation> {
+    let mut webhooks: Vec<&WebhookConfig> = registry.all_webhooks();
+    webhooks.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    webhooks
+        .into_iter()
+        .map(|webhook| {
+            let subscribed = webhook
+                .scopes
+                .iter()
+                .any(|s| s == ALL_SCOPES || call.scopes.contains(s));
+            // A disabled webhook fires for no call, so that is what is
+            // said of it whatever its scopes; only a webhook bound to
+            // another event is explained by that first.
+            let verdict = if webhook.event != event {
+                Verdict::OtherEvent(webhook.event.clone())
+            } else if !webhook.enabled {
+                Verdict::WebhookDisabled
+            } else if !subscribed {
+                Verdict::ScopeNotSubscribed(webhook.scopes.clone())
+            } else if !registry
+                .service_entry(webhook.service.as_str())
+                .map(|(_, service)| service)
+                .is_some_and(Service::is_enabled)
+            {
+                Verdict::ServiceDisabled
+            } else {
+                Verdict::Fires
+            };
+            Explanation {
+                webhook: webhook.id.clone(),
+                service: webhook.service.clone(),
+                verdict,
             }
-        }
-        dispatch
-    }
+        })
+        .collect()
+}
 
-    /// Dispatches `event` for one agent segment of `call`, for hosts that
-    /// fire as each segment ends; see [`Registry::dispatch`].
-    #[must_use]
-    pub fn dispatch_segment(
-        &self,
-        event: Event,
-        call: &Call,
-        segment: usize,
-        at: DateTime<Utc>,
-    ) -> Dispatch {
-        let mut dispatch = Dispatch::default();
-        for webhook in self.matching(&event, call) {
-            self.fire(
+/// The work of [`Registry::dispatch`](crate::Registry::dispatch).
+#[must_use]
+pub(crate) fn dispatch(
+    registry: &impl Subscriptions,
+    event: Event,
+    call: &Call,
+    at: DateTime<Utc>,
+) -> Dispatch {
+    let each = segments(registry, &event, call);
+    let mut dispatch = Dispatch::default();
+    for webhook in registry.matching(&event, call) {
+        for segment in each.clone() {
+            fire(
+                registry,
                 webhook,
                 &event,
                 call,
-                Some(segment),
+                segment,
                 None,
                 at,
                 &mut Sink::Dispatch(&mut dispatch),
             );
         }
-        dispatch
     }
+    dispatch
+}
 
-    /// Dispatches a realtime update on [`Event::CallStatusChange`]: the
-    /// call's status changed to `status`, the `sequence`-th change of this
-    /// call (from 1), as AVANSER's realtime webhooks report; see
-    /// [`Registry::status_update`].
-    #[must_use]
-    pub fn status_change(
-        &self,
-        call: &Call,
-        status: &str,
-        sequence: u64,
-        at: DateTime<Utc>,
-    ) -> Dispatch {
-        self.status_update(Event::CallStatusChange, call, status, sequence, at)
+/// The work of [`Registry::dispatch_segment`](crate::Registry::dispatch_segment).
+#[must_use]
+pub(crate) fn dispatch_segment(
+    registry: &impl Subscriptions,
+    event: Event,
+    call: &Call,
+    segment: usize,
+    at: DateTime<Utc>,
+) -> Dispatch {
+    let mut dispatch = Dispatch::default();
+    for webhook in registry.matching(&event, call) {
+        fire(
+            registry,
+            webhook,
+            &event,
+            call,
+            Some(segment),
+            None,
+            at,
+            &mut Sink::Dispatch(&mut dispatch),
+        );
     }
+    dispatch
+}
 
-    /// Dispatches a realtime update on `event` (a seed's or one declared
-    /// `realtime`): the call's status changed to `status`, the
-    /// `sequence`-th change of this call (from 1). Webhooks receive `status`
-    /// and `sequence` as fields, and each update has its own delivery id.
-    #[must_use]
-    pub fn status_update(
-        &self,
-        event: Event,
-        call: &Call,
-        status: &str,
-        sequence: u64,
-        at: DateTime<Utc>,
-    ) -> Dispatch {
-        let mut dispatch = Dispatch::default();
-        for webhook in self.matching(&event, call) {
-            self.fire(
+/// The work of [`Registry::status_update`](crate::Registry::status_update).
+#[must_use]
+pub(crate) fn status_update(
+    registry: &impl Subscriptions,
+    event: Event,
+    call: &Call,
+    status: &str,
+    sequence: u64,
+    at: DateTime<Utc>,
+) -> Dispatch {
+    let mut dispatch = Dispatch::default();
+    for webhook in registry.matching(&event, call) {
+        fire(
+            registry,
+            webhook,
+            &event,
+            call,
+            None,
+            Some((status, sequence)),
+            at,
+            &mut Sink::Dispatch(&mut dispatch),
+        );
+    }
+    dispatch
+}
+
+/// The work of [`Registry::preview`](crate::Registry::preview)(crate::Registry::preview).
+#[must_use]
+pub(crate) fn preview(
+    registry: &impl Subscriptions,
+    event: Event,
+    call: &Call,
+    at: DateTime<Utc>,
+) -> Vec<(String, Result<Preview, Error>)> {
+    let each = segments(registry, &event, call);
+    let mut previews = Vec::new();
+    for webhook in registry.matching(&event, call) {
+        for segment in each.clone() {
+            fire(
+                registry,
                 webhook,
                 &event,
                 call,
+                segment,
                 None,
-                Some((status, sequence)),
-                at,
-                &mut Sink::Dispatch(&mut dispatch),
-            );
-        }
-        dispatch
-    }
-
-    /// The requests [`Registry::dispatch`] would make for `event` on
-    /// `call` at `at`, as a person may see them (an admin screen, the
-    /// `preview` example's `--event`): each webhook's id with its request
-    /// rendered again through the redacting lookup, so that secret fields,
-    /// the values mapped from them, secret pairs, secret headers and secret
-    /// query parameters read `[redacted]`, and with the `content-length`
-    /// that is sent; or the error that kept it from rendering, as dispatch
-    /// would list it. In dispatch's order; nothing is signed.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use callhook::{Call, Catalog, Config, Event, Registry};
-    ///
-    /// let config = Config::from_json(include_str!("../examples/configs/pbx.json"))?;
-    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
-    /// let call = Call::from_json(include_str!("../examples/calls/pbx-call.json"))?;
-    /// let at = "2024-12-02T21:11:37Z".parse().unwrap();
-    /// let shown = registry.preview(Event::CallHangup, &call, at);
-    /// assert_eq!(shown.len(), registry.dispatch(Event::CallHangup, &call, at).requests.len());
-    /// assert!(shown.iter().all(|(_, preview)| preview.is_ok()));
-    /// # Ok::<(), callhook::Error>(())
-    /// ```
-    #[must_use]
-    pub fn preview(
-        &self,
-        event: Event,
-        call: &Call,
-        at: DateTime<Utc>,
-    ) -> Vec<(String, Result<Preview, Error>)> {
-        let each = self.segments(&event, call);
-        let mut previews = Vec::new();
-        for webhook in self.matching(&event, call) {
-            for segment in each.clone() {
-                self.fire(
-                    webhook,
-                    &event,
-                    call,
-                    segment,
-                    None,
-                    at,
-                    &mut Sink::Preview(&mut previews),
-                );
-            }
-        }
-        previews
-    }
-
-    /// [`Registry::preview`] for a realtime update, as
-    /// [`Registry::status_update`] would make it.
-    #[must_use]
-    pub fn preview_status_update(
-        &self,
-        event: Event,
-        call: &Call,
-        status: &str,
-        sequence: u64,
-        at: DateTime<Utc>,
-    ) -> Vec<(String, Result<Preview, Error>)> {
-        let mut previews = Vec::new();
-        for webhook in self.matching(&event, call) {
-            self.fire(
-                webhook,
-                &event,
-                call,
-                None,
-                Some((status, sequence)),
                 at,
                 &mut Sink::Preview(&mut previews),
             );
         }
-        previews
     }
+    previews
+}
 
-    #[allow(clippy::too_many_arguments)]
-    fn fire(
-        &self,
-        (webhook_id, webhook): (&Arc<str>, &WebhookConfig),
-        event: &Event,
-        call: &Call,
-        segment: Option<usize>,
-        realtime: Option<(&str, u64)>,
-        at: DateTime<Utc>,
-        sink: &mut Sink<'_>,
-    ) {
-        let Some((service_id, Entry { service, .. })) =
-            self.services.get_key_value(webhook.service.as_str())
-        else {
-            return;
-        };
-        if !service.is_enabled() {
-            return;
-        }
-        let delivery = delivery_id(&webhook.id, &call.id, segment, event, realtime.map(|r| r.1));
-        let builtins = Builtins {
-            event: event.name(),
-            event_time: Value::from(at),
-            delivery_id: delivery.as_str(),
-            status: realtime.map(|(status, _)| status),
-            // Past `i64::MAX`, the sequence is kept as its digits: never
-            // clamped, or receivers would see two updates as one.
-            sequence: realtime.map(|(_, sequence)| Value::from(sequence)),
-        };
-        let layers = Layers {
-            builtins: &builtins,
-            segment: segment.and_then(|i| call.segments.get(i)),
-            call: &call.data,
-        };
-        let rendered = service.request_with(&layers);
-        match sink {
-            Sink::Dispatch(dispatch) => match rendered {
-                Ok(request) => dispatch.requests.push(Outgoing {
-                    webhook: Arc::clone(webhook_id),
-                    service: Arc::clone(service_id),
-                    debug: service.debug_record_with(&layers, &request),
-                    delivery,
-                    event: event.clone(),
-                    segment,
-                    request,
-                }),
-                Err(e) => dispatch.errors.push((webhook.id.clone(), e)),
-            },
-            Sink::Preview(previews) => {
-                let shown = rendered
-                    .and_then(|request| service.shown_with(&layers, &request))
-                    .map(|mut preview| {
-                        preview.webhook = Some(webhook.id.clone());
-                        preview.delivery = Some(delivery.to_string());
-                        preview
-                    });
-                previews.push((webhook.id.clone(), shown));
-            }
-        }
-    }
-
-    /// Signs an outgoing request for the attempt made at `at`, if its
-    /// service signs: the one way to sign, for the first attempt and for
-    /// every retry of a stored [`Envelope`](crate::Envelope) alike. Signing
-    /// again replaces the signature; nothing is ever added twice.
-    ///
-    /// The request is checked first as if it were being built now, whether
-    /// it signs or not, since it may come from storage or have been changed
-    /// by the host (see [`Service::sign`]): the service exists and is
-    /// enabled, the URL goes to the service's origin as it is now and
-    /// passes this registry's address policy, and no header frames or
-    /// routes the message. The service's secret headers are marked
-    /// sensitive, whatever the request's marks said.
-    ///
-    /// # Errors
-    ///
-    /// A service that no longer exists is an error of kind
-    /// [`ErrorKind::Registry`](crate::ErrorKind::Registry); one that is
-    /// disabled, of kind
-    /// [`ErrorKind::ServiceDisabled`](crate::ErrorKind::ServiceDisabled). A
-    /// request to another origin or with another method than the service's
-    /// now is an error of kind
-    /// [`ErrorKind::ServiceChanged`](crate::ErrorKind::ServiceChanged), for
-    /// the host to dispatch again, unless its host is an internal address
-    /// the registry does not allow, which is one of kind
-    /// [`ErrorKind::InvalidUrl`](crate::ErrorKind::InvalidUrl). A request
-    /// callhook would not build (see [`Envelope::to_outgoing`]) is refused
-    /// with the kinds given there. A delivery id that cannot travel in a
-    /// header is an error of kind
-    /// [`ErrorKind::Signature`](crate::ErrorKind::Signature).
-    ///
-    /// [`Envelope::to_outgoing`]: crate::Envelope::to_outgoing
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use callhook::{Call, Catalog, Config, Event, Registry};
-    ///
-    /// let config = Config::from_json(include_str!("../examples/configs/signed.json"))?;
-    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
-    /// let call = Call::from_json(include_str!("../examples/calls/pbx-call.json"))?;
-    /// let at = "2024-12-02T21:11:37Z".parse().unwrap();
-    /// let mut outgoing = registry.dispatch(Event::CallHangup, &call, at).requests.remove(0);
-    /// registry.sign(&mut outgoing, at)?;
-    /// assert_eq!(outgoing.request.headers()["webhook-id"], outgoing.delivery.as_str());
-    /// # Ok::<(), callhook::Error>(())
-    /// ```
-    pub fn sign(&self, outgoing: &mut Outgoing, at: DateTime<Utc>) -> Result<(), Error> {
-        let service = self
-            .service(&outgoing.service)
-            .ok_or_else(|| registry_error(format!("no service `{}`", outgoing.service)))?;
-        service.sign_with(
-            &mut outgoing.request,
-            &outgoing.delivery,
+/// The work of [`Registry::preview_status_update`](crate::Registry::preview_status_update).
+#[must_use]
+pub(crate) fn preview_status_update(
+    registry: &impl Subscriptions,
+    event: Event,
+    call: &Call,
+    status: &str,
+    sequence: u64,
+    at: DateTime<Utc>,
+) -> Vec<(String, Result<Preview, Error>)> {
+    let mut previews = Vec::new();
+    for webhook in registry.matching(&event, call) {
+        fire(
+            registry,
+            webhook,
+            &event,
+            call,
+            None,
+            Some((status, sequence)),
             at,
-            &self.addresses,
-        )
+            &mut Sink::Preview(&mut previews),
+        );
     }
+    previews
+}
 
-    /// The retry policy for a delivery through `service`: the service's
-    /// own, or the default if it configures none.
-    ///
-    /// # Errors
-    ///
-    /// A service that does not exist (deleted since the delivery was
-    /// stored, say) is an error of kind
-    /// [`ErrorKind::Registry`](crate::ErrorKind::Registry), as
-    /// [`Registry::sign`] refuses it: no policy is made up for it.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use callhook::{Catalog, Config, ErrorKind, Registry};
-    ///
-    /// let config = Config::from_json(include_str!("../examples/configs/pbx.json"))?;
-    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
-    /// let policy = registry.retry_policy(&config.services[0].id)?;
-    /// assert!(policy.max_attempts > 1);
-    /// let gone = registry.retry_policy("deleted").unwrap_err();
-    /// assert_eq!(gone.kind(), ErrorKind::Registry);
-    /// # Ok::<(), callhook::Error>(())
-    /// ```
-    pub fn retry_policy(&self, service: &str) -> Result<RetryPolicy, Error> {
-        self.service(service)
-            .map(Service::retry_policy)
-            .ok_or_else(|| registry_error(format!("no service `{service}`")))
+#[allow(clippy::too_many_arguments)]
+fn fire(
+    registry: &impl Subscriptions,
+    (webhook_id, webhook): (&Arc<str>, &WebhookConfig),
+    event: &Event,
+    call: &Call,
+    segment: Option<usize>,
+    realtime: Option<(&str, u64)>,
+    at: DateTime<Utc>,
+    sink: &mut Sink<'_>,
+) {
+    let Some((service_id, service)) = registry.service_entry(webhook.service.as_str()) else {
+        return;
+    };
+    if !service.is_enabled() {
+        return;
+    }
+    let delivery = delivery_id(&webhook.id, &call.id, segment, event, realtime.map(|r| r.1));
+    let builtins = Builtins {
+        event: event.name(),
+        event_time: Value::from(at),
+        delivery_id: delivery.as_str(),
+        status: realtime.map(|(status, _)| status),
+        // Past `i64::MAX`, the sequence is kept as its digits: never
+        // clamped, or receivers would see two updates as one.
+        sequence: realtime.map(|(_, sequence)| Value::from(sequence)),
+    };
+    let layers = Layers {
+        builtins: &builtins,
+        segment: segment.and_then(|i| call.segments.get(i)),
+        call: &call.data,
+    };
+    let rendered = service.request_with(&layers);
+    match sink {
+        Sink::Dispatch(dispatch) => match rendered {
+            Ok(request) => dispatch.requests.push(Outgoing {
+                webhook: Arc::clone(webhook_id),
+                service: Arc::clone(service_id),
+                debug: service.debug_record_with(&layers, &request),
+                delivery,
+                event: event.clone(),
+                segment,
+                request,
+            }),
+            Err(e) => dispatch.errors.push((webhook.id.clone(), e)),
+        },
+        Sink::Preview(previews) => {
+            let shown = rendered
+                .and_then(|request| service.shown_with(&layers, &request))
+                .map(|mut preview| {
+                    preview.webhook = Some(webhook.id.clone());
+                    preview.delivery = Some(delivery.to_string());
+                    preview
+                });
+            previews.push((webhook.id.clone(), shown));
+        }
     }
 }
 

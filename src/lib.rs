@@ -145,8 +145,8 @@ mod preview;
 mod service;
 mod webhook;
 mod config;
-mod registry;
 mod dispatch;
+mod registry;
 mod envelope;
 mod receiver;
 #[cfg(feature = "schema")]

@@ -4,15 +4,20 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::address::AddressPolicy;
+use crate::call::Call;
 use crate::catalog::{Catalog, FieldSpec};
 use crate::config::Config;
+use crate::dispatch::{self, Dispatch, Explanation, Outgoing, Subscriptions, ALL_SCOPES};
 use crate::error::{Error, ErrorKind};
 use crate::event::{unknown_event, Event, EventSpec};
 use crate::id::is_uuid;
 use crate::limits::SCOPES;
+use crate::preview::Preview;
+use crate::retry::RetryPolicy;
 use crate::service::{Service, ServiceConfig};
 use crate::webhook::{WebhookConfig, WebhookRow};
 
@@ -27,7 +32,7 @@ use crate::webhook::{WebhookConfig, WebhookRow};
 /// [`Registry::to_config`] and [`Registry::from_config`].
 #[derive(Debug, Clone)]
 pub struct Registry {
-    pub(crate) catalog: Catalog,
+    catalog: Catalog,
     /// Compiled services, shared: cloning the registry (a snapshot for
     /// dispatch while an edit is made) copies no compiled service.
     ///
@@ -36,14 +41,14 @@ pub struct Registry {
     /// tables but nothing in them. An edit after a clone copies only the
     /// entry it changes (a webhook, one service's list of users, one scope's
     /// bucket), never a table.
-    pub(crate) services: HashMap<Arc<str>, Entry>,
-    pub(crate) webhooks: HashMap<Arc<str>, Arc<WebhookConfig>>,
+    services: HashMap<Arc<str>, Entry>,
+    webhooks: HashMap<Arc<str>, Arc<WebhookConfig>>,
     /// event → scope → webhook ids.
-    pub(crate) index: HashMap<Event, HashMap<Arc<str>, Ids>>,
+    index: HashMap<Event, HashMap<Arc<str>, Ids>>,
     /// The internal addresses service URLs may point to, as configured, and
     /// the policy they make.
     allowed_addresses: Vec<String>,
-    pub(crate) addresses: AddressPolicy,
+    addresses: AddressPolicy,
     /// The presets, fields and events the configuration declared, written
     /// back by [`Registry::to_config`].
     declared: Declared,
@@ -53,8 +58,8 @@ pub struct Registry {
 /// only its own webhooks; one table rather than two saves an entry and a
 /// hash per service.
 #[derive(Debug, Clone)]
-pub(crate) struct Entry {
-    pub(crate) service: Service,
+struct Entry {
+    service: Service,
     users: Ids,
 }
 
@@ -71,7 +76,7 @@ impl PartialEq for Entry {
 /// one subscriber (a tenant's own), so one id is held inline; more are a
 /// set shared between clones until one side edits it.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) enum Ids {
+enum Ids {
     #[default]
     None,
     One(Arc<str>),
@@ -102,7 +107,7 @@ impl Ids {
         }
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
+    fn is_empty(&self) -> bool {
         match self {
             Ids::None => true,
             Ids::One(_) => false,
@@ -115,7 +120,7 @@ impl Ids {
         self.iter().count()
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &Arc<str>> {
+    fn iter(&self) -> impl Iterator<Item = &Arc<str>> {
         let (one, many) = match self {
             Ids::None => (None, None),
             Ids::One(one) => (Some(one), None),
@@ -142,7 +147,7 @@ impl PartialEq for Registry {
     }
 }
 
-pub(crate) fn registry_error(message: String) -> Error {
+fn registry_error(message: String) -> Error {
     Error::new(ErrorKind::Registry, message)
 }
 
@@ -723,6 +728,278 @@ impl Registry {
     pub fn webhook_body(&self, id: &str) -> Option<String> {
         let webhook = self.webhooks.get(id)?;
         Some(self.service(webhook.service.as_str())?.body_text())
+    }
+}
+
+impl Registry {
+    // Dispatch: the work is in `dispatch.rs`, through `Subscriptions`.
+
+    /// For every webhook, oldest first, whether it fires for `event` on
+    /// `call` and, if not, why not: what to look at when a dispatch sends
+    /// nothing. It looks at every webhook, so it is for people, not for the
+    /// dispatch path.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Call, Catalog, Config, Event, Registry, Verdict};
+    ///
+    /// let config = Config::from_json(include_str!("../examples/configs/pbx.json"))?;
+    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
+    /// let mut call = Call::from_json(include_str!("../examples/calls/pbx-call.json"))?;
+    /// call.scopes = vec!["nobody".into()];
+    /// let explained = registry.explain(Event::CallHangup, &call);
+    /// assert!(explained.iter().all(|e| e.verdict != Verdict::Fires));
+    /// assert!(explained
+    ///     .iter()
+    ///     .any(|e| matches!(e.verdict, Verdict::ScopeNotSubscribed(_))));
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    #[must_use]
+    pub fn explain(&self, event: Event, call: &Call) -> Vec<Explanation> {
+        dispatch::explain(self, event, call)
+    }
+
+    /// Dispatches `event` for `call` at time `at`: every request to send,
+    /// unsigned.
+    ///
+    /// Agent Connect and Agent Termination fire once per agent segment when
+    /// the call has segments, each with that segment's data over the
+    /// call's. Every request's data also has `event` (the event's name),
+    /// `event_time` (`at`) and `delivery_id`. A webhook whose request
+    /// cannot be built for this call (an unsafe or missing value) is listed
+    /// in [`Dispatch::errors`], and the others still go out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Call, Catalog, Config, Event, Registry};
+    ///
+    /// let config = Config::from_json(include_str!("../examples/configs/pbx.json"))?;
+    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
+    /// let call = Call::from_json(include_str!("../examples/calls/pbx-call.json"))?;
+    /// let hangup = registry.dispatch(Event::CallHangup, &call, "2024-12-02T21:11:37Z".parse().unwrap());
+    /// assert_eq!(hangup.requests.len(), 1);
+    /// assert!(hangup.errors.is_empty());
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    #[must_use]
+    pub fn dispatch(&self, event: Event, call: &Call, at: DateTime<Utc>) -> Dispatch {
+        dispatch::dispatch(self, event, call, at)
+    }
+
+    /// Dispatches `event` for one agent segment of `call`, for hosts that
+    /// fire as each segment ends; see [`Registry::dispatch`].
+    #[must_use]
+    pub fn dispatch_segment(
+        &self,
+        event: Event,
+        call: &Call,
+        segment: usize,
+        at: DateTime<Utc>,
+    ) -> Dispatch {
+        dispatch::dispatch_segment(self, event, call, segment, at)
+    }
+
+    /// Dispatches a realtime update on [`Event::CallStatusChange`]: the
+    /// call's status changed to `status`, the `sequence`-th change of this
+    /// call (from 1), as AVANSER's realtime webhooks report; see
+    /// [`Registry::status_update`].
+    #[must_use]
+    pub fn status_change(
+        &self,
+        call: &Call,
+        status: &str,
+        sequence: u64,
+        at: DateTime<Utc>,
+    ) -> Dispatch {
+        self.status_update(Event::CallStatusChange, call, status, sequence, at)
+    }
+
+    /// Dispatches a realtime update on `event` (a seed's or one declared
+    /// `realtime`): the call's status changed to `status`, the
+    /// `sequence`-th change of this call (from 1). Webhooks receive `status`
+    /// and `sequence` as fields, and each update has its own delivery id.
+    #[must_use]
+    pub fn status_update(
+        &self,
+        event: Event,
+        call: &Call,
+        status: &str,
+        sequence: u64,
+        at: DateTime<Utc>,
+    ) -> Dispatch {
+        dispatch::status_update(self, event, call, status, sequence, at)
+    }
+
+    /// The requests [`Registry::dispatch`] would make for `event` on
+    /// `call` at `at`, as a person may see them (an admin screen, the
+    /// `preview` example's `--event`): each webhook's id with its request
+    /// rendered again through the redacting lookup, so that secret fields,
+    /// the values mapped from them, secret pairs, secret headers and secret
+    /// query parameters read `[redacted]`, and with the `content-length`
+    /// that is sent; or the error that kept it from rendering, as dispatch
+    /// would list it. In dispatch's order; nothing is signed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Call, Catalog, Config, Event, Registry};
+    ///
+    /// let config = Config::from_json(include_str!("../examples/configs/pbx.json"))?;
+    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
+    /// let call = Call::from_json(include_str!("../examples/calls/pbx-call.json"))?;
+    /// let at = "2024-12-02T21:11:37Z".parse().unwrap();
+    /// let shown = registry.preview(Event::CallHangup, &call, at);
+    /// assert_eq!(shown.len(), registry.dispatch(Event::CallHangup, &call, at).requests.len());
+    /// assert!(shown.iter().all(|(_, preview)| preview.is_ok()));
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    #[must_use]
+    pub fn preview(
+        &self,
+        event: Event,
+        call: &Call,
+        at: DateTime<Utc>,
+    ) -> Vec<(String, Result<Preview, Error>)> {
+        dispatch::preview(self, event, call, at)
+    }
+
+    /// [`Registry::preview`] for a realtime update, as
+    /// [`Registry::status_update`] would make it.
+    #[must_use]
+    pub fn preview_status_update(
+        &self,
+        event: Event,
+        call: &Call,
+        status: &str,
+        sequence: u64,
+        at: DateTime<Utc>,
+    ) -> Vec<(String, Result<Preview, Error>)> {
+        dispatch::preview_status_update(self, event, call, status, sequence, at)
+    }
+
+    /// Signs an outgoing request for the attempt made at `at`, if its
+    /// service signs: the one way to sign, for the first attempt and for
+    /// every retry of a stored [`Envelope`](crate::Envelope) alike. Signing
+    /// again replaces the signature; nothing is ever added twice.
+    ///
+    /// The request is checked first as if it were being built now, whether
+    /// it signs or not, since it may come from storage or have been changed
+    /// by the host (see [`Service::sign`]): the service exists and is
+    /// enabled, the URL goes to the service's origin as it is now and
+    /// passes this registry's address policy, and no header frames or
+    /// routes the message. The service's secret headers are marked
+    /// sensitive, whatever the request's marks said.
+    ///
+    /// # Errors
+    ///
+    /// A service that no longer exists is an error of kind
+    /// [`ErrorKind::Registry`](crate::ErrorKind::Registry); one that is
+    /// disabled, of kind
+    /// [`ErrorKind::ServiceDisabled`](crate::ErrorKind::ServiceDisabled). A
+    /// request to another origin or with another method than the service's
+    /// now is an error of kind
+    /// [`ErrorKind::ServiceChanged`](crate::ErrorKind::ServiceChanged), for
+    /// the host to dispatch again, unless its host is an internal address
+    /// the registry does not allow, which is one of kind
+    /// [`ErrorKind::InvalidUrl`](crate::ErrorKind::InvalidUrl). A request
+    /// callhook would not build (see [`Envelope::to_outgoing`]) is refused
+    /// with the kinds given there. A delivery id that cannot travel in a
+    /// header is an error of kind
+    /// [`ErrorKind::Signature`](crate::ErrorKind::Signature).
+    ///
+    /// [`Envelope::to_outgoing`]: crate::Envelope::to_outgoing
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Call, Catalog, Config, Event, Registry};
+    ///
+    /// let config = Config::from_json(include_str!("../examples/configs/signed.json"))?;
+    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
+    /// let call = Call::from_json(include_str!("../examples/calls/pbx-call.json"))?;
+    /// let at = "2024-12-02T21:11:37Z".parse().unwrap();
+    /// let mut outgoing = registry.dispatch(Event::CallHangup, &call, at).requests.remove(0);
+    /// registry.sign(&mut outgoing, at)?;
+    /// assert_eq!(outgoing.request.headers()["webhook-id"], outgoing.delivery.as_str());
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    pub fn sign(&self, outgoing: &mut Outgoing, at: DateTime<Utc>) -> Result<(), Error> {
+        let service = self
+            .service(&outgoing.service)
+            .ok_or_else(|| registry_error(format!("no service `{}`", outgoing.service)))?;
+        service.sign_with(
+            &mut outgoing.request,
+            &outgoing.delivery,
+            at,
+            &self.addresses,
+        )
+    }
+
+    /// The retry policy for a delivery through `service`: the service's
+    /// own, or the default if it configures none.
+    ///
+    /// # Errors
+    ///
+    /// A service that does not exist (deleted since the delivery was
+    /// stored, say) is an error of kind
+    /// [`ErrorKind::Registry`](crate::ErrorKind::Registry), as
+    /// [`Registry::sign`] refuses it: no policy is made up for it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Catalog, Config, ErrorKind, Registry};
+    ///
+    /// let config = Config::from_json(include_str!("../examples/configs/pbx.json"))?;
+    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
+    /// let policy = registry.retry_policy(&config.services[0].id)?;
+    /// assert!(policy.max_attempts > 1);
+    /// let gone = registry.retry_policy("deleted").unwrap_err();
+    /// assert_eq!(gone.kind(), ErrorKind::Registry);
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    pub fn retry_policy(&self, service: &str) -> Result<RetryPolicy, Error> {
+        self.service(service)
+            .map(Service::retry_policy)
+            .ok_or_else(|| registry_error(format!("no service `{service}`")))
+    }
+}
+
+impl Subscriptions for Registry {
+    fn matching(&self, event: &Event, call: &Call) -> Vec<(&Arc<str>, &WebhookConfig)> {
+        let Some(by_scope) = self.index.get(event) else {
+            return Vec::new();
+        };
+        let mut found: Vec<(&Arc<str>, &WebhookConfig)> = call
+            .scopes
+            .iter()
+            .map(String::as_str)
+            .chain([ALL_SCOPES])
+            .filter_map(|scope| by_scope.get(scope))
+            .flat_map(|ids| ids.iter())
+            .filter_map(|id| self.webhooks.get_key_value(id))
+            .map(|(id, w)| (id, &**w))
+            .filter(|(_, w)| w.enabled)
+            .collect();
+        found.sort_by(|(_, a), (_, b)| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        found.dedup_by(|(a, _), (b, _)| a == b);
+        found
+    }
+
+    fn all_webhooks(&self) -> Vec<&WebhookConfig> {
+        self.webhooks.values().map(|w| &**w).collect()
+    }
+
+    fn service_entry(&self, id: &str) -> Option<(&Arc<str>, &Service)> {
+        self.services
+            .get_key_value(id)
+            .map(|(id, entry)| (id, &entry.service))
+    }
+
+    fn catalog(&self) -> &Catalog {
+        &self.catalog
     }
 }
 
