@@ -266,6 +266,22 @@ impl<'de> Deserialize<'de> for Event {
     }
 }
 
+/// The schema of an event: serde writes it as its name, and any name reads
+/// (a custom event is checked against the configuration's `events`).
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Event {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Event".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "a seed event (`Call:Hangup`, `Agent Termination`...) or one the configuration declares in `events`"
+        })
+    }
+}
+
 /// A set of events, as a bit set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct EventSet(u32);

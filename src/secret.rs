@@ -63,6 +63,28 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
+/// The schema of a secret: serde writes it as text or as a reference.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Secret {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Secret".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "anyOf": [
+                {"type": "string"},
+                {
+                    "type": "object",
+                    "properties": {"secret_ref": {"type": "string"}},
+                    "required": ["secret_ref"],
+                    "additionalProperties": false
+                }
+            ]
+        })
+    }
+}
+
 struct SecretVisitor;
 
 fn not_text<E: serde::de::Error>() -> E {
