@@ -307,7 +307,11 @@ impl ser::SerializeMap for FieldMap<'_> {
     }
 
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Failed> {
-        let key = self.key.take().unwrap_or_default();
+        // serde calls `serialize_key` first; a hand-written `Serialize`
+        // that does not would have its value filed under no name.
+        let Some(key) = self.key.take() else {
+            return Err(ser::Error::custom("a map gave a value before its key"));
+        };
         self.fields.field(&key, value)
     }
 
@@ -747,5 +751,30 @@ impl ser::Serializer for Number {
     }
     fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, Failed> {
         Err(not_a_number())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::ser::{Serialize, SerializeMap, Serializer};
+
+    use crate::call::CallData;
+
+    /// A map that gives a value with no key before it, as no derived
+    /// `Serialize` does but a hand-written one may.
+    struct ValueWithoutKey;
+
+    impl Serialize for ValueWithoutKey {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut map = serializer.serialize_map(None)?;
+            map.serialize_value("orphan")?;
+            map.end()
+        }
+    }
+
+    #[test]
+    fn a_map_value_without_its_key_is_refused_not_named_empty() {
+        let e = CallData::from_serialize(&ValueWithoutKey).unwrap_err();
+        assert!(e.message().contains("before its key"), "{e}");
     }
 }
