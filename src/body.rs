@@ -593,12 +593,10 @@ fn xml_elements(builder: &mut Builder<'_, '_>, pairs: &[Pair], path: &str) {
 fn check_uri(text: &str, absolute: bool) -> Result<(), String> {
     const OTHERS: &[u8] = b"-._~:/?#[]@!$&'()*+,;=";
     let bytes = text.as_bytes();
-    if let Some(at) = bytes
-        .iter()
-        .position(|&b| !b.is_ascii_alphanumeric() && b != b'%' && !OTHERS.contains(&b))
-    {
-        let c = text.get(at..).and_then(|rest| rest.chars().next());
-        let c = c.unwrap_or_default();
+    let allowed = |c: char| {
+        c.is_ascii_alphanumeric() || c == '%' || u8::try_from(c).is_ok_and(|b| OTHERS.contains(&b))
+    };
+    if let Some(c) = text.chars().find(|&c| !allowed(c)) {
         return Err(format!(
             "`{}` is not a URI character; percent-encode it",
             c.escape_debug()
