@@ -92,6 +92,7 @@ impl Pair {
     /// key's name says.
     #[must_use]
     pub fn is_secret(&self) -> bool {
+        // Not set: the key's name decides, as documented.
         self.secret.unwrap_or_else(|| names_secret(&self.key))
     }
 
@@ -390,6 +391,7 @@ impl Body {
                         );
                     }
                     (None, _) => {
+                        // Not set: `call`, as `BodyConfig::Xml` documents.
                         let root = root.as_deref().unwrap_or("call");
                         check_xml_name(&mut builder, root, &|| "body.root".into());
                         builder.literal(XML_DECLARATION);

@@ -156,6 +156,8 @@ fn static_position(positions: &Positions, key: &'static str) -> Option<u32> {
         seen[slot].set((address, key.len(), positions.id, position));
         position
     })
+    // While the thread is being torn down the cache is gone: the look-up
+    // is made uncached, with the same answer.
     .unwrap_or_else(|_| lookup())
 }
 
@@ -426,6 +428,7 @@ impl Field<'_, '_> {
         let positions = self.catalog.positions();
         let position = self
             .position
+            // Not looked up yet (`position` is a memo, not a default).
             .unwrap_or_else(|| positions.of.get(&*self.name).copied());
         let field_type = position.and_then(|p| positions.types.get(p as usize).copied());
         let secret = || positions.secret.contains(&*self.name);
@@ -638,6 +641,8 @@ impl ser::SerializeStruct for Nested<'_> {
             let number = value.serialize(Number)?;
             match key {
                 "secs" | "secs_since_epoch" => time.secs = Some(number),
+                // Nanoseconds past `u32` are no time: left unset, which
+                // `end` refuses as a time lacking its parts.
                 "nanos" | "nanos_since_epoch" => time.nanos = u32::try_from(number).ok(),
                 _ => return Err(ser::Error::custom(format!("unexpected time part `{key}`"))),
             }
@@ -655,6 +660,8 @@ impl ser::SerializeStruct for Nested<'_> {
             return Err(ser::Error::custom("a time value lacks its parts"));
         };
         let value = if time.since_epoch {
+            // Seconds past `i64` are out of range as much as a time
+            // chrono cannot hold: both are refused.
             let at = i64::try_from(secs)
                 .ok()
                 .and_then(|secs| chrono::DateTime::from_timestamp(secs, nanos))
