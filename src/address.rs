@@ -236,11 +236,14 @@ fn contains(network: IpAddr, prefix: u8, ip: IpAddr) -> bool {
 }
 
 fn in_v4(network: Ipv4Addr, prefix: u8, ip: Ipv4Addr) -> bool {
+    // A `/0` shifts by the whole width, which `checked_shl` refuses: it
+    // fixes no bit, so the mask is 0 and every address is in it.
     let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
     u32::from(network) & mask == u32::from(ip) & mask
 }
 
 fn in_v6(network: Ipv6Addr, prefix: u8, ip: Ipv6Addr) -> bool {
+    // As in `in_v4`: a `/0` fixes no bit.
     let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
     u128::from(network) & mask == u128::from(ip) & mask
 }

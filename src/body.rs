@@ -92,6 +92,7 @@ impl Pair {
     /// key's name says.
     #[must_use]
     pub fn is_secret(&self) -> bool {
+        // Not set: the key's name decides, as documented.
         self.secret.unwrap_or_else(|| names_secret(&self.key))
     }
 
@@ -390,6 +391,7 @@ impl Body {
                         );
                     }
                     (None, _) => {
+                        // Not set: `call`, as `BodyConfig::Xml` documents.
                         let root = root.as_deref().unwrap_or("call");
                         check_xml_name(&mut builder, root, &|| "body.root".into());
                         builder.literal(XML_DECLARATION);
@@ -593,12 +595,10 @@ fn xml_elements(builder: &mut Builder<'_, '_>, pairs: &[Pair], path: &str) {
 fn check_uri(text: &str, absolute: bool) -> Result<(), String> {
     const OTHERS: &[u8] = b"-._~:/?#[]@!$&'()*+,;=";
     let bytes = text.as_bytes();
-    if let Some(at) = bytes
-        .iter()
-        .position(|&b| !b.is_ascii_alphanumeric() && b != b'%' && !OTHERS.contains(&b))
-    {
-        let c = text.get(at..).and_then(|rest| rest.chars().next());
-        let c = c.unwrap_or_default();
+    let allowed = |c: char| {
+        c.is_ascii_alphanumeric() || c == '%' || u8::try_from(c).is_ok_and(|b| OTHERS.contains(&b))
+    };
+    if let Some(c) = text.chars().find(|&c| !allowed(c)) {
         return Err(format!(
             "`{}` is not a URI character; percent-encode it",
             c.escape_debug()

@@ -47,7 +47,7 @@ pub struct Config {
         skip_serializing_if = "Vec::is_empty",
         deserialize_with = "one_or_many"
     )]
-    #[cfg_attr(feature = "schema", schemars(with = "crate::schema::OneOrMany"))]
+    #[cfg_attr(feature = "schema", schemars(with = "OneOrManyText"))]
     pub preset: Vec<String>,
     /// The platform's own fields (or a seed field redeclared).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -69,6 +69,22 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
         OneOrMany::One(name) => vec![name],
         OneOrMany::Many(names) => names,
     })
+}
+
+/// One name, or a list of them, for the schema of `preset`, which serde
+/// reads through [`one_or_many`].
+#[cfg(feature = "schema")]
+struct OneOrManyText;
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for OneOrManyText {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "OneOrMany".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]})
+    }
 }
 
 impl Config {

@@ -449,12 +449,14 @@ impl std::error::Error for Error {
 /// own " at line L column C", the position in `text`, and the error itself
 /// as the source.
 pub(crate) fn json_error(kind: ErrorKind, text: &str, e: serde_json::Error) -> Error {
-    let message = e.to_string();
-    let message = message
-        .split(" at line ")
-        .next()
-        .unwrap_or(&message)
-        .to_owned();
+    let mut message = e.to_string();
+    // Only the suffix serde_json appends goes: a name the message quotes
+    // may hold " at line " itself. An error with no position (line 0) has
+    // no suffix.
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    if e.line() != 0 && message.ends_with(&suffix) {
+        message.truncate(message.len() - suffix.len());
+    }
     Error::new(kind, message)
         .at(json_position(text, &e))
         .with_source(e)
@@ -542,6 +544,27 @@ thread_local! {
 mod tests {
     use super::*;
     use std::error::Error as _;
+
+    #[test]
+    fn a_json_message_quoting_at_line_keeps_all_it_quotes() {
+        // serde_json appends " at line L column C"; only that suffix goes,
+        // not the text from a name that happens to hold the words.
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Known {
+            known: bool,
+        }
+        let text = r#"{"a at line 1": 1}"#;
+        let e = serde_json::from_str::<Known>(text).unwrap_err();
+        let error = json_error(ErrorKind::InvalidConfig, text, e);
+        assert_eq!(
+            error.message(),
+            "unknown field `a at line 1`, expected `known`"
+        );
+        let at = error.position().unwrap();
+        assert_eq!((at.line, at.column), (1, 14));
+    }
 
     #[test]
     fn locates_lines_and_columns_in_characters() {

@@ -107,6 +107,8 @@ impl Event {
             .iter()
             .find(|e| e.name() == name)
             .cloned()
+            // Not a seed's: a platform's own, which a registry checks
+            // against the events the configuration declares.
             .unwrap_or_else(|| Event::Custom(name.into()))
     }
 
@@ -141,7 +143,9 @@ impl Event {
     pub(crate) fn bit(&self) -> u32 {
         match self {
             Event::Custom(_) => 0,
-            // The seeds' events, in declaration order.
+            // The seeds' events, in declaration order. `ALL` lists every
+            // variant but `Custom`, so the position is always found; bit 31
+            // (past the 13 seeds) is never given.
             _ => 1 << Event::ALL.iter().position(|e| e == self).unwrap_or(31),
         }
     }
@@ -263,6 +267,22 @@ impl<'de> Deserialize<'de> for Event {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Event, D::Error> {
         let name = std::borrow::Cow::<str>::deserialize(deserializer)?;
         Ok(Event::named(&name))
+    }
+}
+
+/// The schema of an event: serde writes it as its name, and any name reads
+/// (a custom event is checked against the configuration's `events`).
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Event {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Event".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "a seed event (`Call:Hangup`, `Agent Termination`...) or one the configuration declares in `events`"
+        })
     }
 }
 

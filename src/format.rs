@@ -280,6 +280,8 @@ fn strftime(t: &DateTime<FixedOffset>, items: &[Item<'static>]) -> Option<String
         &mut printed,
         format_args!("{}", t.format_with_items(items.iter())),
     )
+    // chrono reports an item it cannot print only as `fmt::Error`: the
+    // `None` this function documents.
     .ok()?;
     Some(printed)
 }

@@ -64,7 +64,9 @@ impl DeliveryId {
     #[must_use]
     pub fn as_str(&self) -> &str {
         match &self.0 {
-            // Hex digits and dashes only, so always UTF-8.
+            // Hex digits and dashes only, so always UTF-8: the empty
+            // fallback is never taken (`from_utf8_unchecked` would need
+            // `unsafe`, which the crate forbids).
             Repr::Uuid(text) => std::str::from_utf8(text).unwrap_or_default(),
             Repr::Stored(text) => text,
         }

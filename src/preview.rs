@@ -195,7 +195,8 @@ impl Preview {
     /// with `webhook` and `delivery` after `service` when set.
     #[must_use]
     pub fn to_json_line(&self) -> String {
-        // A struct of strings always serialises.
+        // A struct of strings always serialises: the empty fallback is
+        // never taken.
         serde_json::to_string(self).unwrap_or_default()
     }
 }

@@ -259,10 +259,7 @@ pub struct RetryPolicy {
     /// The delay before each retry; the last repeats if there are more
     /// attempts than delays.
     #[serde(with = "durations")]
-    #[cfg_attr(
-        feature = "schema",
-        schemars(with = "Vec<crate::schema::DurationText>")
-    )]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<DurationText>"))]
     pub schedule: Vec<Duration>,
     /// Attempts in all, the first included.
     pub max_attempts: u32,
@@ -270,19 +267,16 @@ pub struct RetryPolicy {
     pub jitter: f64,
     /// The shortest `Retry-After` honoured.
     #[serde(with = "duration")]
-    #[cfg_attr(feature = "schema", schemars(with = "crate::schema::DurationText"))]
+    #[cfg_attr(feature = "schema", schemars(with = "DurationText"))]
     pub retry_after_min: Duration,
     /// The longest `Retry-After` honoured.
     #[serde(with = "duration")]
-    #[cfg_attr(feature = "schema", schemars(with = "crate::schema::DurationText"))]
+    #[cfg_attr(feature = "schema", schemars(with = "DurationText"))]
     pub retry_after_max: Duration,
     /// Per event: how long after the first attempt a delivery is still
     /// worth making.
     #[serde(with = "expiry")]
-    #[cfg_attr(
-        feature = "schema",
-        schemars(with = "std::collections::BTreeMap<String, crate::schema::DurationText>")
-    )]
+    #[cfg_attr(feature = "schema", schemars(with = "BTreeMap<String, DurationText>"))]
     pub expiry: BTreeMap<Event, Duration>,
 }
 
@@ -656,6 +650,23 @@ mod expiry {
             .into_iter()
             .map(|(e, t)| Ok((e, parse_duration(&t).ok_or_else(|| duration_error(&t))?)))
             .collect()
+    }
+}
+
+/// A duration as configurations write it (`90s`, `5m`, `2h`, `1d`), for
+/// the schema of the fields serde writes through [`duration`],
+/// [`durations`] and [`expiry`].
+#[cfg(feature = "schema")]
+struct DurationText;
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for DurationText {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "pattern": "^[0-9]+[smhd]?$"})
     }
 }
 

@@ -36,21 +36,26 @@ pub const REDACTED: &str = "[redacted]";
 ///
 /// [`Config::resolve_secrets`]: crate::Config::resolve_secrets
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret {
-    value: Option<String>,
-    reference: Option<String>,
+pub struct Secret(Held);
+
+/// What a secret holds: a value written inline, or a reference by name
+/// with the value the host resolved for it, if any yet.
+#[derive(Clone, PartialEq, Eq)]
+enum Held {
+    Inline(String),
+    Reference { name: String, value: Option<String> },
 }
 
 impl Serialize for Secret {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        match &self.reference {
-            Some(name) => {
+        match &self.0 {
+            Held::Reference { name, .. } => {
                 let mut map = serializer.serialize_map(Some(1))?;
                 map.serialize_entry("secret_ref", name)?;
                 map.end()
             }
-            None => serializer.serialize_str(self.value.as_deref().unwrap_or_default()),
+            Held::Inline(value) => serializer.serialize_str(value),
         }
     }
 }
@@ -60,6 +65,28 @@ impl Serialize for Secret {
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Secret, D::Error> {
         deserializer.deserialize_any(SecretVisitor)
+    }
+}
+
+/// The schema of a secret: serde writes it as text or as a reference.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Secret {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Secret".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "anyOf": [
+                {"type": "string"},
+                {
+                    "type": "object",
+                    "properties": {"secret_ref": {"type": "string"}},
+                    "required": ["secret_ref"],
+                    "additionalProperties": false
+                }
+            ]
+        })
     }
 }
 
@@ -131,43 +158,61 @@ impl Secret {
     /// Wraps a secret value.
     #[must_use]
     pub fn new(value: impl Into<String>) -> Secret {
-        Secret {
-            value: Some(value.into()),
-            reference: None,
-        }
+        Secret(Held::Inline(value.into()))
     }
 
     /// A reference to a secret the host resolves, by name.
     #[must_use]
     pub fn reference_to(name: impl Into<String>) -> Secret {
-        Secret {
+        Secret(Held::Reference {
+            name: name.into(),
             value: None,
-            reference: Some(name.into()),
-        }
+        })
     }
 
     /// The secret value itself, for the one place that must use it; empty
     /// for a reference not yet resolved.
     #[must_use]
     pub fn expose(&self) -> &str {
-        self.value.as_deref().unwrap_or_default()
+        match &self.0 {
+            Held::Inline(value) => value,
+            Held::Reference { value, .. } => {
+                // Documented: compiling a service refuses a reference not
+                // yet resolved, so no request is built with this empty
+                // value; a host that asks before resolving gets nothing
+                // to leak.
+                value.as_deref().unwrap_or_default()
+            }
+        }
     }
 
     /// The name it refers to, for a reference.
     #[must_use]
     pub fn reference(&self) -> Option<&str> {
-        self.reference.as_deref()
+        match &self.0 {
+            Held::Reference { name, .. } => Some(name),
+            Held::Inline(_) => None,
+        }
     }
 
     /// Whether it has a value: written inline, or a resolved reference.
     #[must_use]
     pub fn is_resolved(&self) -> bool {
-        self.value.is_some()
+        matches!(
+            &self.0,
+            Held::Inline(_) | Held::Reference { value: Some(_), .. }
+        )
     }
 
     /// Gives a reference its value.
     pub fn resolve(&mut self, value: impl Into<String>) {
-        self.value = Some(value.into());
+        match &mut self.0 {
+            Held::Inline(held)
+            | Held::Reference {
+                value: Some(held), ..
+            } => *held = value.into(),
+            Held::Reference { value: held, .. } => *held = Some(value.into()),
+        }
     }
 }
 

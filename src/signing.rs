@@ -87,6 +87,7 @@ impl SigningKey {
     /// # Ok::<(), callhook::Error>(())
     /// ```
     pub fn new(secret: &str) -> Result<SigningKey, Error> {
+        // The prefix is optional, as the Standard Webhooks libraries read it.
         let encoded = secret.strip_prefix("whsec_").unwrap_or(secret);
         let key = LENIENT_BASE64.decode(encoded).map_err(|e| {
             signature_error("a signing secret must be `whsec_` and base64").with_source(e)
@@ -157,6 +158,8 @@ pub fn verify_standard(
     body: &[u8],
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
+    // A value that is not visible ASCII is none a sender wrote: refused
+    // as missing, never read in part.
     let header = |name: &str| {
         headers
             .get(name)
@@ -419,6 +422,8 @@ pub fn verify_twilio(
 ) -> Result<(), Error> {
     check_token(token)?;
     check_twilio_limits(url, params, body.len())?;
+    // A URL that does not parse carries no `bodySHA256`: the signature
+    // over the URL and the parameters alone decides.
     let body_hash = url::Url::parse(url).ok().and_then(|u| {
         u.query_pairs()
             .find(|(k, _)| k == "bodySHA256")
@@ -561,6 +566,8 @@ impl Signer {
                 Ok(())
             }
             Signer::Twilio(token) => {
+                // A content type that is not text is no form: the URL
+                // alone is signed, with `bodySHA256` for the body.
                 let is_form = request
                     .headers()
                     .get(http::header::CONTENT_TYPE)

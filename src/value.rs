@@ -183,6 +183,7 @@ pub(crate) fn is_whole(number: &str) -> bool {
 /// Whether `text` is a JSON number: `-`, then `0` or digits not led by
 /// `0`, then an optional fraction and exponent.
 pub(crate) fn is_json_number(text: &str) -> bool {
+    // The sign is optional.
     let bytes = text.strip_prefix('-').unwrap_or(text).as_bytes();
     let digits = |from: usize| {
         bytes[from.min(bytes.len())..]

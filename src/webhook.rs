@@ -42,10 +42,7 @@ pub struct WebhookConfig {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "created_at::deserialize"
     )]
-    #[cfg_attr(
-        feature = "schema",
-        schemars(with = "Option<crate::schema::DateTimeText>")
-    )]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<DateTimeText>"))]
     pub created_at: Option<DateTime<Utc>>,
     /// The scopes it is subscribed to; `"*"` is every scope.
     #[serde(default)]
@@ -104,6 +101,22 @@ impl WebhookConfig {
     #[must_use]
     pub fn is_realtime(&self) -> bool {
         self.event == Event::CallStatusChange
+    }
+}
+
+/// A date and time with an offset (RFC 3339), for the schema of
+/// `created_at`, which serde reads through [`created_at`].
+#[cfg(feature = "schema")]
+struct DateTimeText;
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for DateTimeText {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "DateTime".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "format": "date-time"})
     }
 }
 

@@ -89,6 +89,8 @@ impl<'a> Numbers<'a> {
                         .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
                         .map_or(bytes.len(), |n| i + n);
                     self.at.set(end);
+                    // Both ends are at ASCII bytes (or the end): char
+                    // boundaries, so the empty fallback is never taken.
                     return self.text.get(i..end).unwrap_or("");
                 }
                 _ => i += 1,
@@ -241,9 +243,11 @@ impl Decimal {
             None => (false, text),
         };
         let (mantissa, exponent) = match text.find(['e', 'E']) {
+            // An exponent past `i64`: `None`, as documented.
             Some(at) => (&text[..at], text[at + 1..].parse::<i64>().ok()?),
             None => (text, 0),
         };
+        // No point: no fraction.
         let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
         if whole.is_empty() || !(whole.bytes().chain(fraction.bytes())).all(|b| b.is_ascii_digit())
         {
@@ -255,6 +259,7 @@ impl Decimal {
         while digits.last() == Some(&b'0') {
             digits.pop();
         }
+        // Lengths of a `str` fit an `i64` on every target Rust has.
         let point = i64::try_from(whole.len()).ok()? - i64::try_from(leading).ok()?;
         let exponent = if digits.is_empty() {
             0

@@ -156,6 +156,8 @@ fn static_position(positions: &Positions, key: &'static str) -> Option<u32> {
         seen[slot].set((address, key.len(), positions.id, position));
         position
     })
+    // While the thread is being torn down the cache is gone: the look-up
+    // is made uncached, with the same answer.
     .unwrap_or_else(|_| lookup())
 }
 
@@ -307,7 +309,11 @@ impl ser::SerializeMap for FieldMap<'_> {
     }
 
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Failed> {
-        let key = self.key.take().unwrap_or_default();
+        // serde calls `serialize_key` first; a hand-written `Serialize`
+        // that does not would have its value filed under no name.
+        let Some(key) = self.key.take() else {
+            return Err(ser::Error::custom("a map gave a value before its key"));
+        };
         self.fields.field(&key, value)
     }
 
@@ -422,6 +428,7 @@ impl Field<'_, '_> {
         let positions = self.catalog.positions();
         let position = self
             .position
+            // Not looked up yet (`position` is a memo, not a default).
             .unwrap_or_else(|| positions.of.get(&*self.name).copied());
         let field_type = position.and_then(|p| positions.types.get(p as usize).copied());
         let secret = || positions.secret.contains(&*self.name);
@@ -634,6 +641,8 @@ impl ser::SerializeStruct for Nested<'_> {
             let number = value.serialize(Number)?;
             match key {
                 "secs" | "secs_since_epoch" => time.secs = Some(number),
+                // Nanoseconds past `u32` are no time: left unset, which
+                // `end` refuses as a time lacking its parts.
                 "nanos" | "nanos_since_epoch" => time.nanos = u32::try_from(number).ok(),
                 _ => return Err(ser::Error::custom(format!("unexpected time part `{key}`"))),
             }
@@ -651,6 +660,8 @@ impl ser::SerializeStruct for Nested<'_> {
             return Err(ser::Error::custom("a time value lacks its parts"));
         };
         let value = if time.since_epoch {
+            // Seconds past `i64` are out of range as much as a time
+            // chrono cannot hold: both are refused.
             let at = i64::try_from(secs)
                 .ok()
                 .and_then(|secs| chrono::DateTime::from_timestamp(secs, nanos))
@@ -754,6 +765,7 @@ impl ser::Serializer for Number {
 mod tests {
     use super::*;
     use chrono::DateTime;
+    use serde::ser::{SerializeMap, Serializer};
     use serde::Serialize;
     use serde_json::json;
     use std::time::Duration;
@@ -894,5 +906,23 @@ mod tests {
                 assert_eq!(names, ["agent_id", "duration", "not_in_any_catalog"]);
             }
         }
+    }
+
+    /// A map that gives a value with no key before it, as no derived
+    /// `Serialize` does but a hand-written one may.
+    struct ValueWithoutKey;
+
+    impl Serialize for ValueWithoutKey {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut map = serializer.serialize_map(None)?;
+            map.serialize_value("orphan")?;
+            map.end()
+        }
+    }
+
+    #[test]
+    fn a_map_value_without_its_key_is_refused_not_named_empty() {
+        let e = CallData::from_serialize(&ValueWithoutKey).unwrap_err();
+        assert!(e.message().contains("before its key"), "{e}");
     }
 }

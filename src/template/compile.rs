@@ -412,6 +412,7 @@ impl<'o, 'c> Builder<'o, 'c> {
             source: None,
             extras: self.extras.into_boxed_slice(),
             names,
+            // A capacity hint: saturating only asks for less room.
             size_hint: u32::try_from(size_hint).unwrap_or(u32::MAX),
         })
     }
@@ -479,6 +480,7 @@ fn check(
         }
         None => spec.default_format(),
     };
+    // Not set: each context's default, as `Options::missing` documents.
     let missing = options.missing.unwrap_or(if context == Context::JsonValue {
         Missing::Null
     } else {
@@ -486,6 +488,7 @@ fn check(
     });
     let key = options.catalog.key_at(field, spec);
     let format_index = match FORMATS.iter().position(|known| *known == format) {
+        // `FORMATS` holds 8: every index fits a `u8` short of `STRFTIME`.
         Some(i) => u8::try_from(i).unwrap_or(STRFTIME),
         None => STRFTIME,
     };

@@ -91,6 +91,7 @@ fn has_dot_segment(url: &[u8]) -> bool {
         .filter(|&i| url[i..].starts_with(b"://"))
         .map_or(0, |i| i + 3);
     let rest = &url[after_scheme..];
+    // No `/`: no path; no `?`: the path runs to the end.
     let path_start = rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
     let path = &rest[path_start..];
     let path = &path[..path.iter().position(|&b| b == b'?').unwrap_or(path.len())];

@@ -411,6 +411,8 @@ impl Template {
             .steps
             .first()
             .map_or(self.literals.len(), |step| step.literal_len as usize);
+        // A step's literal lies within the buffer: the fallback is never
+        // taken.
         self.literals.get(..len).unwrap_or(&self.literals)
     }
 
@@ -520,6 +522,8 @@ impl Template {
     /// as it was.
     #[inline]
     fn check_rendered(&self, out: &mut Vec<u8>, before: usize) -> Result<(), Error> {
+        // `before` is where `out` ended before the render, which only
+        // appends: the fallback is never taken.
         let rendered = out.get(before..).unwrap_or_default();
         if let Err(refused) = self.context.check_rendered(rendered) {
             out.truncate(before);

@@ -235,6 +235,8 @@ impl Bound<'_> {
             None => self
                 .extra()
                 .and_then(|extra| extra.format.as_ref())
+                // Compiling gives every `STRFTIME` slot its format in an
+                // extra: the fallback is never taken.
                 .unwrap_or(&Format::Natural),
         }
     }

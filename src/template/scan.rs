@@ -406,6 +406,7 @@ pub(crate) fn url<'s>(
     syntax: Syntax,
     accept: Accept<'_>,
 ) -> Vec<(Found<'s>, Result<Context, &'static str>)> {
+    // No `://`: the authority, if any, starts the text.
     let authority_start = after_scheme(src).unwrap_or(0);
     let authority_end = src[authority_start..]
         .find(['/', '?'])
@@ -461,6 +462,7 @@ pub(crate) fn check_url(text: &str, addresses: &AddressPolicy) -> Result<http::U
     // Any `@` in the authority, even with nothing before it, is user
     // information some client would send as credentials.
     let authority = after_scheme(text).map_or(text, |start| &text[start..]);
+    // No path, query or fragment: the authority runs to the end.
     let authority = &authority[..authority.find(['/', '?', '#']).unwrap_or(authority.len())];
     if authority.contains('@') || !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(fail(
@@ -786,6 +788,8 @@ impl Namespaces {
 
     /// Closes the innermost open element, unbinding what it declared.
     fn close(&mut self) {
+        // quick-xml refuses an end tag with no start, so an element is
+        // open; were none, unbinding all is what closing the root does.
         let from = self.open.pop().unwrap_or(0);
         for (prefix, previous) in self.replaced.drain(from..).rev() {
             match previous {
@@ -855,6 +859,8 @@ pub(crate) fn check_xml(source: &str, text: &str) -> Result<(), Error> {
                 if let Err((message, at)) = namespaces.element(text, e) {
                     return Err(fail(
                         message,
+                        // No position of its own: where the reader stands,
+                        // just past the element.
                         at.unwrap_or(reader.buffer_position() as usize) as u64,
                     ));
                 }
