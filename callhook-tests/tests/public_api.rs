@@ -67,6 +67,34 @@ fn the_walk_finds_the_root_items() {
     }
 }
 
+/// ARCHITECTURE.md's rule: a public struct with public fields and every
+/// public enum is `#[non_exhaustive]`, so a field or variant added later
+/// breaks no one; hosts build such structs through constructors.
+#[test]
+fn public_fields_and_enums_are_non_exhaustive() {
+    let list = public_api(&common::path("../src/lib.rs"));
+    let mut missing = Vec::new();
+    for line in list.lines() {
+        let line = line.trim_start_matches(r#"#[cfg(feature = "schema")] "#);
+        if let Some(name) = line.strip_prefix("pub enum ") {
+            missing.push(format!("enum {name}"));
+        }
+        let Some(name) = line.strip_prefix("pub struct ") else {
+            continue;
+        };
+        let name = name.split(['<', '(']).next().expect("a name");
+        let field = format!("pub {name}::");
+        if list.lines().any(|l| l.starts_with(&field)) {
+            missing.push(format!("struct {name}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "public types that can grow but are not #[non_exhaustive] (ARCHITECTURE.md, Rules):\n{}",
+        missing.join("\n")
+    );
+}
+
 /// One module of the crate: its path from `crate` and its items.
 struct Module {
     items: Vec<Item>,
