@@ -29,6 +29,7 @@ use crate::template::{json_string, Builder, Context, Options, Template};
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Pair {
     /// The parameter name, sent as is (encoded for the body kind).
     pub key: String,

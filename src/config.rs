@@ -27,6 +27,7 @@ use crate::webhook::WebhookConfig;
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Config {
     /// The services.
     #[serde(default)]
@@ -88,6 +89,40 @@ impl schemars::JsonSchema for OneOrManyText {
 }
 
 impl Config {
+    /// A configuration of these services and webhooks, with nothing else
+    /// declared; set [`fields`](Config::fields), [`events`](Config::events),
+    /// [`preset`](Config::preset) or
+    /// [`allowed_addresses`](Config::allowed_addresses) on it as needed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Catalog, Config, Event, Registry, ServiceConfig, WebhookConfig};
+    ///
+    /// let service = ServiceConfig::new(
+    ///     "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b",
+    ///     "https://crm.example.com/calls",
+    /// );
+    /// let webhook = WebhookConfig::new(
+    ///     "7d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6",
+    ///     Event::CallHangup,
+    ///     &service.id,
+    /// )
+    /// .scope("*");
+    /// let config = Config::new(vec![service], vec![webhook]);
+    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
+    /// assert_eq!(registry.webhooks().len(), 1);
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    #[must_use]
+    pub fn new(services: Vec<ServiceConfig>, webhooks: Vec<WebhookConfig>) -> Config {
+        Config {
+            services,
+            webhooks,
+            ..Config::default()
+        }
+    }
+
     /// Resolves every secret reference (`{"secret_ref": "CRM_TOKEN"}`) of
     /// every service through `resolve`, which looks the name up wherever the
     /// host keeps secrets (environment, vault, database) and returns `None`

@@ -20,6 +20,7 @@ use crate::service::check_request_form;
 /// One header of a stored request.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct StoredHeader {
     /// The name, lowercase.
     pub name: String,
@@ -30,6 +31,27 @@ pub struct StoredHeader {
     /// signing by the service.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sensitive: bool,
+}
+
+impl StoredHeader {
+    /// A header to store: `name` lowercase, as `http` gives names.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::StoredHeader;
+    ///
+    /// let header = StoredHeader::new("prefer", "respond-async", false);
+    /// assert_eq!(header.value, "respond-async");
+    /// ```
+    #[must_use]
+    pub fn new(name: impl Into<String>, value: impl Into<String>, sensitive: bool) -> StoredHeader {
+        StoredHeader {
+            name: name.into(),
+            value: value.into(),
+            sensitive,
+        }
+    }
 }
 
 /// Shows the name and `[redacted]`, whatever the stored `sensitive` flag
@@ -49,6 +71,7 @@ impl fmt::Debug for StoredHeader {
 /// tell apart.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct StoredRequest {
     /// The method.
     pub method: String,
@@ -109,6 +132,7 @@ impl fmt::Debug for StoredRequest {
 /// [`Registry::sign`]: crate::Registry::sign
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Envelope {
     /// The delivery id (the same on every attempt).
     pub delivery: String,

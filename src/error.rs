@@ -15,6 +15,7 @@ use std::sync::Arc;
 /// `line` and `column` are 1-based and count characters, as editors do;
 /// `offset` is the 0-based byte offset into the text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Position {
     /// Byte offset from the start of the text.
     pub offset: usize,

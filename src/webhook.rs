@@ -24,6 +24,7 @@ fn enabled_by_default() -> bool {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct WebhookConfig {
     /// A UUID, for tracing.
     pub id: String,

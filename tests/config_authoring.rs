@@ -69,11 +69,7 @@ fn services_and_webhooks_built_in_code() {
         &service.id,
     )
     .scope("*");
-    let config = Config {
-        services: vec![service],
-        webhooks: vec![webhook],
-        ..Config::default()
-    };
+    let config = Config::new(vec![service], vec![webhook]);
     let registry = Registry::from_config(&config, Catalog::standard().clone()).unwrap();
     let call = Call::from_json(r#"{"data": {}}"#).unwrap();
     let at = "2025-01-10T10:00:00Z".parse().unwrap();

@@ -48,12 +48,9 @@ fn load(service_fields: serde_json::Value) -> Result<Registry, callhook::Error> 
 }
 
 fn call() -> Call {
-    Call {
-        id: "c1".into(),
-        scopes: vec!["S".into()],
-        data: CallData::new().with("ani", "555"),
-        segments: vec![],
-    }
+    let mut call = Call::new("c1", CallData::new().with("ani", "555"));
+    call.scopes.push("S".into());
+    call
 }
 
 /// The time the shared dispatches below are made at.
@@ -123,10 +120,8 @@ fn unchecked_policies_decide_without_panicking() {
         crossed.decide(Event::CallHangup, 1, answered, now, now, 1),
         Decision::Retry { .. }
     ));
-    let wild = RetryPolicy {
-        jitter: 1e15,
-        ..RetryPolicy::default()
-    };
+    let mut wild = RetryPolicy::default();
+    wild.jitter = 1e15;
     for seed in 0..64 {
         let _ = wild.decide(
             Event::CallHangup,
@@ -552,10 +547,8 @@ fn weak_signing_secrets_are_refused() {
 
 #[test]
 fn retry_after_in_obsolete_date_forms() {
-    let policy = RetryPolicy {
-        jitter: 0.0,
-        ..RetryPolicy::default()
-    };
+    let mut policy = RetryPolicy::default();
+    policy.jitter = 0.0;
     let now = t("1994-11-06T08:48:37Z");
     for value in [
         "Sun, 06 Nov 1994 08:49:37 GMT",

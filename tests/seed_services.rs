@@ -17,10 +17,7 @@ impl Services {
     /// Compiles every service at once through a registry, so every problem
     /// of every service is reported.
     fn load(configs: &[ServiceConfig]) -> Result<Services, callhook::Error> {
-        let config = Config {
-            services: configs.to_vec(),
-            ..Config::default()
-        };
+        let config = Config::new(configs.to_vec(), Vec::new());
         let registry = common::load(&config)?;
         Ok(Services(
             configs

@@ -15,12 +15,11 @@ const W1: &str = "f47ac10b-58cc-4372-a567-0e02b2c3d401";
 const W2: &str = "f47ac10b-58cc-4372-a567-0e02b2c3d402";
 
 fn service_with_delay(ms: u64) -> ServiceConfig {
+    let mut retry = RetryPolicy::default();
+    retry.schedule = vec![Duration::from_millis(ms)];
     ServiceConfig::new(S, "https://crm.example.com/calls")
         .name("crm")
-        .retry(RetryPolicy {
-            schedule: vec![Duration::from_millis(ms)],
-            ..RetryPolicy::default()
-        })
+        .retry(retry)
 }
 
 mod common;

@@ -16,13 +16,15 @@ fn registry(extra: usize) -> Registry {
         Config::from_json(include_str!("../../examples/configs/pbx.json")).expect("seed config");
     let service = config.webhooks[2].service.clone();
     let created_at = config.webhooks[2].created_at;
-    config.webhooks.extend((0..extra).map(|i| WebhookConfig {
-        id: format!("00000000-0000-4000-8000-{i:012x}"),
-        enabled: true,
-        event: Event::CallHangup,
-        service: service.clone(),
-        created_at,
-        scopes: vec![format!("ENV{i}")],
+    config.webhooks.extend((0..extra).map(|i| {
+        let mut webhook = WebhookConfig::new(
+            format!("00000000-0000-4000-8000-{i:012x}"),
+            Event::CallHangup,
+            service.clone(),
+        )
+        .scope(format!("ENV{i}"));
+        webhook.created_at = created_at;
+        webhook
     }));
     Registry::from_config(&config, Catalog::standard().clone()).expect("loads")
 }

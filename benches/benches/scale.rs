@@ -89,14 +89,10 @@ fn tenants(n: usize) -> Config {
     for i in 0..n {
         let mut service = seeds[i % seeds.len()].clone();
         service.id = id(1, i);
-        config.webhooks.push(WebhookConfig {
-            id: id(2, i),
-            enabled: true,
-            event: Event::CallHangup,
-            service: service.id.clone(),
-            created_at,
-            scopes: vec![format!("tenant-{i}")],
-        });
+        let mut webhook = WebhookConfig::new(id(2, i), Event::CallHangup, service.id.clone())
+            .scope(format!("tenant-{i}"));
+        webhook.created_at = created_at;
+        config.webhooks.push(webhook);
         config.services.push(service);
     }
     config

@@ -25,7 +25,7 @@ mod local;
 
 use callhook::signing::{verify_standard, SigningConfig, SigningKey};
 use callhook::GiveUp;
-use callhook::{Call, Catalog, Config, Decision, Envelope, Event, Outcome, Registry, RetryPolicy};
+use callhook::{Call, Catalog, Config, Decision, Envelope, Event, Outcome, Registry};
 use chrono::Utc;
 use local::{to_local, Result};
 
@@ -129,13 +129,11 @@ fn main() -> Result<()> {
     // Short retries, so the example ends in seconds: 1 s between attempts,
     // no jitter. (A real host keeps the configured policy.)
     for service in &mut config.services {
-        let configured = service.retry.clone().unwrap_or_default();
-        service.retry = Some(RetryPolicy {
-            schedule: vec![Duration::from_secs(1)],
-            jitter: 0.0,
-            max_attempts: configured.max_attempts.min(5),
-            ..configured
-        });
+        let mut policy = service.retry.clone().unwrap_or_default();
+        policy.schedule = vec![Duration::from_secs(1)];
+        policy.jitter = 0.0;
+        policy.max_attempts = policy.max_attempts.min(5);
+        service.retry = Some(policy);
     }
     let registry = Registry::from_config(&config, Catalog::standard().clone())?;
     println!("retry schedule shortened for this example: 1 s between attempts, no jitter");

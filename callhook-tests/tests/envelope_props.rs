@@ -141,16 +141,16 @@ fn any_call() -> impl Strategy<Value = Call> {
         header_text(),
         any_text(),
     )
-        .prop_map(|(id, uuid, fullname, cause, user_name, destination)| Call {
-            id,
-            scopes: vec!["S".into()],
-            data: CallData::new()
+        .prop_map(|(id, uuid, fullname, cause, user_name, destination)| {
+            let data = CallData::new()
                 .with("uuid", uuid)
                 .with("user_fullname", fullname)
                 .with("cause", cause)
                 .with("user_name", user_name)
-                .with("destination", destination),
-            segments: vec![],
+                .with("destination", destination);
+            let mut call = Call::new(id, data);
+            call.scopes.push("S".into());
+            call
         })
 }
 
@@ -301,7 +301,8 @@ proptest! {
         values in proptest::collection::vec((header_text(), any::<bool>()), 0..6),
     ) {
         let registry = registry();
-        let call = Call { scopes: vec!["S".into()], ..Call::default() };
+        let mut call = Call::default();
+        call.scopes.push("S".into());
         let outgoing = dispatch(&registry, &call, time(1_733_173_897, 0)).remove(0);
         let mut envelope = Envelope::new(&outgoing, time(1_733_173_897, 0));
         envelope.request.body = body.clone();
@@ -315,11 +316,11 @@ proptest! {
         // Two names, each possibly repeated: lists, the headers that may
         // be given more than once.
         for (i, (value, sensitive)) in values.iter().enumerate() {
-            envelope.request.headers.push(StoredHeader {
-                name: ["accept-language", "prefer"][i % 2].to_owned(),
-                value: value.replace(|c: char| c.is_ascii_control() && c != '\t', " "),
-                sensitive: *sensitive,
-            });
+            envelope.request.headers.push(StoredHeader::new(
+                ["accept-language", "prefer"][i % 2],
+                value.replace(|c: char| c.is_ascii_control() && c != '\t', " "),
+                *sensitive,
+            ));
         }
         let json = serde_json::to_string(&envelope).unwrap();
         let back: Envelope = serde_json::from_str(&json).unwrap();
@@ -349,11 +350,8 @@ proptest! {
 
 fn envelope(event: Event, at: DateTime<Utc>) -> Envelope {
     let registry = registry();
-    let call = Call {
-        id: "c-1".into(),
-        scopes: vec!["S".into()],
-        ..Call::default()
-    };
+    let mut call = Call::new("c-1", CallData::new());
+    call.scopes.push("S".into());
     let mut envelope = Envelope::new(&dispatch(&registry, &call, at).remove(0), at);
     envelope.event = event;
     envelope
@@ -364,10 +362,9 @@ fn status(code: u16, headers: &HeaderMap) -> Outcome<'_> {
 }
 
 fn no_jitter() -> RetryPolicy {
-    RetryPolicy {
-        jitter: 0.0,
-        ..RetryPolicy::default()
-    }
+    let mut policy = RetryPolicy::default();
+    policy.jitter = 0.0;
+    policy
 }
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -471,12 +468,9 @@ fn record_gives_up_on_rejections_and_disables_on_gone() {
 
 #[test]
 fn record_stops_after_the_last_attempt() {
-    let policy = RetryPolicy {
-        schedule: vec![std::time::Duration::from_secs(1)],
-        max_attempts: 3,
-        jitter: 0.0,
-        ..RetryPolicy::default()
-    };
+    let mut policy = no_jitter();
+    policy.schedule = vec![std::time::Duration::from_secs(1)];
+    policy.max_attempts = 3;
     let start = t("2024-12-02T21:11:37Z");
     let mut e = envelope(Event::CallHangup, start);
     let none = HeaderMap::new();
@@ -571,11 +565,8 @@ fn unsigned_services_keep_headers_named_like_signatures() {
     .unwrap();
     let registry = Registry::from_config(&config, Catalog::standard().clone()).unwrap();
     let at = t("2024-12-02T21:11:37Z");
-    let call = Call {
-        id: "c".into(),
-        scopes: vec!["S".into()],
-        ..Call::default()
-    };
+    let mut call = Call::new("c", CallData::new());
+    call.scopes.push("S".into());
     let outgoing = dispatch_one_unsigned(&registry, &call, at);
     let envelope = Envelope::new(&outgoing, at);
     let rebuilt = envelope.to_outgoing().unwrap().request;

@@ -373,14 +373,12 @@ fn registry(service: serde_json::Value) -> Registry {
 }
 
 fn call() -> Call {
-    Call {
-        id: "bfd7e62a-5a55-4286-9453-b4b4cfc5cca8".into(),
-        scopes: vec!["ITD2024".into()],
-        data: CallData::new()
-            .with("uuid", "bfd7e62a-5a55-4286-9453-b4b4cfc5cca8")
-            .with("destination", "+972 (72) 279-1142 & \"ü\""),
-        segments: vec![],
-    }
+    let data = CallData::new()
+        .with("uuid", "bfd7e62a-5a55-4286-9453-b4b4cfc5cca8")
+        .with("destination", "+972 (72) 279-1142 & \"ü\"");
+    let mut call = Call::new("bfd7e62a-5a55-4286-9453-b4b4cfc5cca8", data);
+    call.scopes.push("ITD2024".into());
+    call
 }
 
 /// The one request a `Call:Hangup` dispatch at `at` produces, signed for a

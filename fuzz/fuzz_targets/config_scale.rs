@@ -82,15 +82,15 @@ fuzz_target!(|data: &[u8]| {
     let map: BTreeMap<String, String> = (0..entries)
         .map(|i| (format!("{i}"), text(seed, i, 8)))
         .collect();
-    let pair = |i: usize, templated: bool| Pair {
-        key: format!("k{i}"),
-        value: if templated {
-            value(seed, i, placeholders, literal)
-        } else {
-            text(seed, i, literal)
-        },
-        map: BTreeMap::new(),
-        secret: None,
+    let pair = |i: usize, templated: bool| {
+        Pair::new(
+            format!("k{i}"),
+            if templated {
+                value(seed, i, placeholders, literal)
+            } else {
+                text(seed, i, literal)
+            },
+        )
     };
     let mut body_pairs: Vec<Pair> = (0..pairs).map(|i| pair(i, true)).collect();
     if let Some(first) = body_pairs.first_mut() {
@@ -133,34 +133,30 @@ fuzz_target!(|data: &[u8]| {
     let mut headers: Vec<Pair> = (0..headers)
         .map(|i| {
             let templated = seed.get(i % seed.len().max(1)).is_some_and(|b| b & 1 == 1);
-            Pair {
-                key: format!("X-H{i}"),
-                ..pair(i, templated)
-            }
+            let mut pair = pair(i, templated);
+            pair.key = format!("X-H{i}");
+            pair
         })
         .collect();
     if let Some(first) = headers.first_mut() {
         first.map = map;
     }
     let path = text(seed, 7, 64 * literal);
-    let config = ServiceConfig {
-        method: if flags & 0x04 != 0 && !soap {
-            Method::Get
-        } else {
-            Method::Post
-        },
-        body,
-        headers,
-        retry: Some(RetryPolicy {
-            schedule: vec![Duration::from_secs(delay)],
-            max_attempts,
-            ..RetryPolicy::default()
-        }),
-        ..ServiceConfig::new(
-            "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b",
-            format!("https://crm.example.com/{path}/#ani#"),
-        )
-    };
+    let mut retry = RetryPolicy::default();
+    retry.schedule = vec![Duration::from_secs(delay)];
+    retry.max_attempts = max_attempts;
+    let mut config = ServiceConfig::new(
+        "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b",
+        format!("https://crm.example.com/{path}/#ani#"),
+    )
+    .method(if flags & 0x04 != 0 && !soap {
+        Method::Get
+    } else {
+        Method::Post
+    })
+    .body(body)
+    .retry(retry);
+    config.headers = headers;
     let service = match config.compile(Catalog::standard()) {
         Ok(service) => service,
         Err(e) => {

@@ -305,6 +305,7 @@ impl<K: Into<String>, V: Into<Value>> FromIterator<(K, V)> for CallData {
 /// # Ok::<(), callhook::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct Call {
     /// The platform's id of the call.
     pub id: String,
@@ -317,6 +318,29 @@ pub struct Call {
 }
 
 impl Call {
+    /// A call with its id and fields, in no scope and with no agent
+    /// segments; set [`scopes`](Call::scopes) and
+    /// [`segments`](Call::segments) on it when the call has them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Call, CallData};
+    ///
+    /// let mut call = Call::new("c-1", CallData::new().with("ani", "15551234567"));
+    /// call.scopes.push("queue:Support".into());
+    /// assert_eq!(call.data.get("ani"), Some(&"15551234567".into()));
+    /// ```
+    #[must_use]
+    pub fn new(id: impl Into<String>, data: CallData) -> Call {
+        Call {
+            id: id.into(),
+            scopes: Vec::new(),
+            data,
+            segments: Vec::new(),
+        }
+    }
+
     /// The call's data overlaid with segment `index`'s, or the call's data
     /// alone if there is no such segment.
     #[must_use]

@@ -273,14 +273,13 @@ fn retry_schedules_wait_and_end() {
 /// shortest and stops at the most attempts.
 #[test]
 fn unchecked_retry_storms_are_held_by_decide() {
-    let storm = RetryPolicy {
-        schedule: vec![std::time::Duration::ZERO],
-        max_attempts: u32::MAX,
-        jitter: 1.0,
-        retry_after_min: std::time::Duration::ZERO,
-        retry_after_max: std::time::Duration::ZERO,
-        expiry: Default::default(),
-    };
+    let mut storm = RetryPolicy::default();
+    storm.schedule = vec![std::time::Duration::ZERO];
+    storm.max_attempts = u32::MAX;
+    storm.jitter = 1.0;
+    storm.retry_after_min = std::time::Duration::ZERO;
+    storm.retry_after_max = std::time::Duration::ZERO;
+    storm.expiry.clear();
     let now = t("2024-12-02T21:00:00Z");
     let shortest = chrono::TimeDelta::from_std(limits::SHORTEST_RETRY_DELAY).unwrap();
     let mut zero = HeaderMap::new();

@@ -206,10 +206,8 @@ fn status_update_sequences_are_never_clamped() {
 /// clamped to `retry_after_max`.
 #[test]
 fn retry_after_too_large_is_clamped_to_the_longest_wait() {
-    let policy = RetryPolicy {
-        jitter: 0.0,
-        ..RetryPolicy::default()
-    };
+    let mut policy = RetryPolicy::default();
+    policy.jitter = 0.0;
     let now = t("2024-12-02T21:00:00Z");
     let longest = now + chrono::TimeDelta::from_std(policy.retry_after_max).unwrap();
     for value in [
