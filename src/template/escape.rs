@@ -228,6 +228,10 @@ fn json_clean_prefix(bytes: &[u8]) -> usize {
 /// Appends `s` as the content of a JSON string literal: as it is when it
 /// needs no escaping, else its clean start as it is and the rest through
 /// [`json_string_escaped`].
+///
+/// Always inlined into the render loop: with only `#[inline]` it stayed a
+/// call, and the RingCX body cost 1,891 instructions a render against
+/// 1,848 (PBX 5,767 against 5,590).
 #[inline(always)]
 pub(crate) fn json_string(s: &str, out: &mut Vec<u8>) {
     let bytes = s.as_bytes();
@@ -299,6 +303,8 @@ fn json_string_escaped(clean: &[u8], bytes: &[u8], out: &mut Vec<u8>) {
             if specials == 0 {
                 at += 8;
             } else if specials & (specials - 1) == 0 {
+                // `& 7` (a no-op) and the lengths' `& 7` let the compiler see
+                // every store below fits the window.
                 let first = first_flagged(specials) & 7;
                 let escaped = &JSON_ESCAPED[usize::from(word[first])];
                 window[first..first + 8].copy_from_slice(escaped);
