@@ -4,10 +4,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::address::AddressPolicy;
 use crate::catalog::{Catalog, FieldSpec};
-use crate::error::{json_error, shown, Error, ErrorKind};
+use crate::error::{shown, Error, ErrorKind};
 use crate::event::EventSpec;
 use crate::limits;
 use crate::service::ServiceConfig;
+use crate::version::{self, Version};
 use crate::webhook::WebhookConfig;
 
 /// A configuration file: the services and webhooks of one platform, as JSON,
@@ -29,11 +30,26 @@ use crate::webhook::WebhookConfig;
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Config {
-    /// The services.
+    /// The format version the configuration is written in: 2 as callhook
+    /// writes today (`callhook::FORMAT_VERSION`), 1 if absent (written
+    /// before format versions). Written first, so that a reader meets it
+    /// before any field it may not know; a reader refuses a newer format
+    /// than its own.
+    /// Its services and webhooks follow it and write none of their own.
+    // Absent is format 1, though a value in memory is written as the
+    // current one.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(extend("default" = 1)))]
+    pub(crate) version: Version,
+    /// The services.
+    #[serde(default, serialize_with = "version::nested")]
     pub services: Vec<ServiceConfig>,
     /// The webhooks, binding events to services.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "version::nested"
+    )]
     pub webhooks: Vec<WebhookConfig>,
     /// Internal addresses (`127.0.0.1`) or ranges (`10.1.0.0/16`) that
     /// service URLs may point to; every other internal address is refused
@@ -273,10 +289,16 @@ impl Config {
     ///
     /// # Errors
     ///
-    /// Text that is not JSON, or not of the configuration's shape (an
-    /// unknown key, a missing `url`, an unknown event), is an error of kind
-    /// [`ErrorKind::Serde`] with serde's message, the line and column, and
-    /// serde_json's error as its source.
+    /// A configuration written in a format newer than this version of
+    /// callhook reads ([`FORMAT_VERSION`](crate::FORMAT_VERSION)), or with
+    /// a service or webhook in one, is an error of kind
+    /// [`ErrorKind::NewerFormat`] that says so and names the `version`
+    /// field, whatever else the text holds. Text that is not JSON, or not
+    /// of the configuration's shape (an unknown key, a missing `url`, an
+    /// unknown event), is an error of kind [`ErrorKind::Serde`] with
+    /// serde's message (for an unknown key, the nearest known one as
+    /// [`Error::suggestion`]), the line and column, and serde_json's error
+    /// as its source.
     ///
     /// # Examples
     ///
@@ -288,6 +310,6 @@ impl Config {
     /// assert_eq!(err.position().map(|p| p.line), Some(2));
     /// ```
     pub fn from_json(text: &str) -> Result<Config, Error> {
-        serde_json::from_str(text).map_err(|e| json_error(ErrorKind::Serde, text, e))
+        version::from_json(text)
     }
 }

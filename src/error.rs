@@ -159,6 +159,11 @@ pub enum ErrorKind {
     /// nothing of it is signed; the request may be sent once it is enabled
     /// again.
     ServiceDisabled,
+    /// A stored document (a configuration, a registry, a service's or a
+    /// webhook's row) is written in a format newer than this version of
+    /// callhook reads ([`FORMAT_VERSION`](crate::FORMAT_VERSION)): upgrade
+    /// callhook to read it.
+    NewerFormat,
 }
 
 impl fmt::Display for ErrorKind {
@@ -179,6 +184,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Serde => "serialisation error",
             ErrorKind::ServiceChanged => "service changed",
             ErrorKind::ServiceDisabled => "service disabled",
+            ErrorKind::NewerFormat => "newer format",
         })
     }
 }

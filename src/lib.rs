@@ -127,6 +127,7 @@
 // Imports run one way, down this list: each module uses only those above it.
 mod error;
 pub mod limits;
+mod version;
 mod secret;
 mod request;
 mod id;
@@ -173,6 +174,7 @@ pub use schema::config_schema;
 pub use secret::{Secret, REDACTED};
 pub use service::{Method, Service, ServiceConfig, USER_AGENT};
 pub use value::{FieldType, Value};
+pub use version::FORMAT_VERSION;
 pub use webhook::{WebhookConfig, WebhookRow};
 
 // Hosts share a registry between threads (a snapshot for dispatch while an

@@ -326,6 +326,7 @@ impl Registry {
             preset: self.declared.preset.clone(),
             fields: self.declared.fields.clone(),
             events: self.declared.events.clone(),
+            ..Config::default()
         }
     }
 
@@ -1045,6 +1046,7 @@ mod tests {
             service: S1.into(),
             created_at: Some("2024-12-01T00:00:00Z".parse().unwrap()),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            ..WebhookConfig::new(id, Event::CallHangup, S1)
         }
     }
 

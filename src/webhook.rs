@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::error::Error;
 use crate::event::Event;
+use crate::version::{self, Version};
 
 fn enabled_by_default() -> bool {
     true
@@ -26,6 +28,18 @@ fn enabled_by_default() -> bool {
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct WebhookConfig {
+    /// The format version the webhook's row is written in: 2 as callhook
+    /// writes today (`callhook::FORMAT_VERSION`), 1 if absent (written
+    /// before format versions). Written first, so that a reader meets it
+    /// before any field it may not know; a reader refuses a newer format
+    /// than its own.
+    /// A webhook inside a configuration writes none: it follows the
+    /// configuration's.
+    // Absent is format 1, though a value in memory is written as the
+    // current one.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(extend("default" = 1)))]
+    pub(crate) version: Version,
     /// A UUID, for tracing.
     pub id: String,
     /// Whether the webhook fires.
@@ -68,6 +82,7 @@ impl WebhookConfig {
     #[must_use]
     pub fn new(id: impl Into<String>, event: Event, service: impl Into<String>) -> WebhookConfig {
         WebhookConfig {
+            version: Version,
             id: id.into(),
             enabled: true,
             event,
@@ -102,6 +117,35 @@ impl WebhookConfig {
     #[must_use]
     pub fn is_realtime(&self) -> bool {
         self.event == Event::CallStatusChange
+    }
+
+    /// Reads a webhook's row, as serde writes it, from JSON text.
+    ///
+    /// # Errors
+    ///
+    /// A row written in a format newer than this version of callhook reads
+    /// is an error of kind [`ErrorKind::NewerFormat`] that says so, whatever
+    /// else it holds. Text that is not JSON, or not of a webhook's shape (an
+    /// unknown key, an unknown event), is an error of kind
+    /// [`ErrorKind::Serde`] with the line and column, and for an unknown
+    /// key the nearest known one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Event, WebhookConfig};
+    ///
+    /// let webhook = WebhookConfig::new("6c1d8d2f-9b54-4e6f-8b10-2d3e4f5a6b01", Event::CallHangup, "crm");
+    /// let row = serde_json::to_string(&webhook).unwrap();
+    /// assert!(row.starts_with(r#"{"version":2,"#));
+    /// assert_eq!(WebhookConfig::from_json(&row)?, webhook);
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    ///
+    /// [`ErrorKind::NewerFormat`]: crate::ErrorKind::NewerFormat
+    /// [`ErrorKind::Serde`]: crate::ErrorKind::Serde
+    pub fn from_json(text: &str) -> Result<WebhookConfig, Error> {
+        version::from_json(text)
     }
 }
 
@@ -202,7 +246,9 @@ mod tests {
         let json = r#"{"id":"1b4e28ba-2fa1-11d2-883f-0016d3cca427","enabled":true,"event":"Call:Hangup","service":"s","created_at":"2024-12-02T21:04:40Z","scopes":["ITD2024"]}"#;
         let w: WebhookConfig = serde_json::from_str(json).unwrap();
         assert_eq!(w.event, Event::CallHangup);
-        assert_eq!(serde_json::to_string(&w).unwrap(), json);
+        // Written again, in today's format: its version first.
+        let written = serde_json::to_string(&w).unwrap();
+        assert_eq!(written, format!(r#"{{"version":2,{}"#, &json[1..]));
         assert!(!w.is_realtime());
         let bare: WebhookConfig =
             serde_json::from_str(r#"{"id":"w","event":"Call:Hangup","service":"s"}"#).unwrap();

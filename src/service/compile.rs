@@ -25,6 +25,7 @@ use crate::retry::RetryPolicy;
 use crate::secret::{names_secret, Secret};
 use crate::signing::{Signer, SigningConfig};
 use crate::template::{Builder, Context, Options};
+use crate::version::Nested;
 
 impl ServiceConfig {
     /// Compiles the service against `catalog`, checking everything at once.
@@ -557,7 +558,9 @@ pub(super) fn not_a_uuid(id: &str) -> Error {
     .in_field("id")
 }
 
-/// The configuration's JSON as a service keeps it, with `enabled` set.
+/// The configuration's JSON as a service keeps it, with `enabled` set and
+/// no `version`, as a configuration's services are written (the rows a
+/// registry is serialised from); [`Service::to_json`] adds it.
 ///
 /// # Errors
 ///
@@ -566,14 +569,14 @@ pub(super) fn stored_json(config: &ServiceConfig) -> Result<Box<[u8]>, Error> {
     // Sized for most services' JSON, so the buffer rarely grows.
     let mut json = Vec::with_capacity(1024);
     let written = if config.enabled {
-        serde_json::to_writer(&mut json, config)
+        serde_json::to_writer(&mut json, &Nested(config))
     } else {
         serde_json::to_writer(
             &mut json,
-            &ServiceConfig {
+            &Nested(&ServiceConfig {
                 enabled: true,
                 ..config.clone()
-            },
+            }),
         )
     };
     written.map_err(|e| {

@@ -8,10 +8,12 @@ use serde::{Deserialize, Serialize};
 use super::Service;
 use crate::auth::Auth;
 use crate::body::{BodyConfig, Pair};
+use crate::error::Error;
 use crate::retry::RetryPolicy;
 use crate::secret::{redact_query, Secret};
 use crate::signing::SigningConfig;
 use crate::template::{Missing, Syntax};
+use crate::version::{self, Version};
 
 /// The HTTP method of a service.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -96,6 +98,18 @@ fn is_false(b: &bool) -> bool {
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ServiceConfig {
+    /// The format version the service's row is written in: 2 as callhook
+    /// writes today (`callhook::FORMAT_VERSION`), 1 if absent (written
+    /// before format versions). Written first, so that a reader meets it
+    /// before any field it may not know; a reader refuses a newer format
+    /// than its own.
+    /// A service inside a configuration writes none: it follows the
+    /// configuration's.
+    // Absent is format 1, though a value in memory is written as the
+    // current one.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(extend("default" = 1)))]
+    pub(crate) version: Version,
     /// A UUID, for tracing.
     pub id: String,
     /// The name shown to administrators ("A test web service").
@@ -155,6 +169,7 @@ pub struct ServiceConfig {
 impl Default for ServiceConfig {
     fn default() -> ServiceConfig {
         ServiceConfig {
+            version: Version,
             id: String::new(),
             name: String::new(),
             description: String::new(),
@@ -292,6 +307,42 @@ impl ServiceConfig {
                 .body
                 .query_pairs(self.method == Method::Get)
                 .is_some_and(|pairs| pairs.iter().any(|p| p.key == name && p.is_secret()))
+    }
+}
+
+impl ServiceConfig {
+    /// Reads a service's row, as [`Service::to_json`] or serde writes it,
+    /// from JSON text. Nothing is compiled yet; see
+    /// [`ServiceConfig::compile`].
+    ///
+    /// # Errors
+    ///
+    /// A row written in a format newer than this version of callhook reads
+    /// is an error of kind [`ErrorKind::NewerFormat`] that says so, whatever
+    /// else it holds. Text that is not JSON, or not of a service's shape (an
+    /// unknown key, a missing `url`), is an error of kind
+    /// [`ErrorKind::Serde`] with the line and column, and for an unknown
+    /// key the nearest known one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{ErrorKind, ServiceConfig};
+    ///
+    /// let row = r#"{"version": 2, "id": "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b",
+    ///     "name": "crm", "method": "POST", "url": "https://crm.example.com/calls"}"#;
+    /// assert_eq!(ServiceConfig::from_json(row)?.name, "crm");
+    /// let typo = ServiceConfig::from_json(&row.replace("\"name\"", "\"nmae\"")).unwrap_err();
+    /// assert_eq!(typo.suggestion(), Some("name"));
+    /// let newer = ServiceConfig::from_json(&row.replace("2,", "3,")).unwrap_err();
+    /// assert_eq!(newer.kind(), ErrorKind::NewerFormat);
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    ///
+    /// [`ErrorKind::NewerFormat`]: crate::ErrorKind::NewerFormat
+    /// [`ErrorKind::Serde`]: crate::ErrorKind::Serde
+    pub fn from_json(text: &str) -> Result<ServiceConfig, Error> {
+        version::from_json(text)
     }
 }
 

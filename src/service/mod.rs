@@ -18,6 +18,7 @@ use crate::retry::RetryPolicy;
 use crate::secret::{redact_query, Secret, REDACTED};
 use crate::signing::Signer;
 use crate::template::Template;
+use crate::version::with_version;
 use compile::{resolved_references, stored_json};
 use headers::{DynamicHeader, StaticHeaders};
 use url::Url;
@@ -274,7 +275,9 @@ impl Service {
     #[must_use]
     pub fn to_json(&self) -> String {
         if self.enabled {
-            return String::from_utf8_lossy(&self.compiled.json).into_owned();
+            // The row is kept without its version (a registry writes it so,
+            // inside a configuration); one stored on its own has it.
+            return with_version(&String::from_utf8_lossy(&self.compiled.json));
         }
         serde_json::to_string(&self.config()).unwrap_or_default()
     }
