@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::error::{json_error, Error, ErrorKind};
 use crate::event::Event;
 
 fn enabled_by_default() -> bool {
@@ -60,8 +61,8 @@ impl WebhookConfig {
     /// use callhook::{Event, WebhookConfig};
     ///
     /// let hangups = WebhookConfig::new("6c1d8d2f-9b54-4e6f-8b10-2d3e4f5a6b01", Event::CallHangup, "crm")
-    ///     .scope("queue:Support")
-    ///     .created_at("2025-01-10T09:00:00Z".parse().unwrap());
+    ///     .with_scope("queue:Support")
+    ///     .with_created_at("2025-01-10T09:00:00Z".parse().unwrap());
     /// assert_eq!(hangups.scopes, ["queue:Support"]);
     /// assert!(hangups.enabled);
     /// ```
@@ -79,23 +80,53 @@ impl WebhookConfig {
 
     /// Subscribes the webhook to one more scope (`"*"` for every scope).
     #[must_use]
-    pub fn scope(mut self, scope: impl Into<String>) -> WebhookConfig {
+    pub fn with_scope(mut self, scope: impl Into<String>) -> WebhookConfig {
         self.scopes.push(scope.into());
         self
     }
 
     /// Sets when the webhook was created.
     #[must_use]
-    pub fn created_at(mut self, at: DateTime<Utc>) -> WebhookConfig {
+    pub fn with_created_at(mut self, at: DateTime<Utc>) -> WebhookConfig {
         self.created_at = Some(at);
         self
     }
 
     /// Sets whether the webhook fires.
     #[must_use]
-    pub fn enabled(mut self, enabled: bool) -> WebhookConfig {
+    pub fn with_enabled(mut self, enabled: bool) -> WebhookConfig {
         self.enabled = enabled;
         self
+    }
+
+    /// Reads a webhook from JSON, as [`WebhookConfig::to_json`] writes it.
+    ///
+    /// # Errors
+    ///
+    /// Text that is not JSON, or not of a webhook's shape, is an error of
+    /// kind [`ErrorKind::Serde`], as [`Config::from_json`](crate::Config::from_json)
+    /// gives.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Event, Id, WebhookConfig};
+    ///
+    /// let webhook = WebhookConfig::new(Id::from_bytes([2; 16]), Event::CallHangup, Id::from_bytes([1; 16]))
+    ///     .with_scope("*");
+    /// assert_eq!(WebhookConfig::from_json(&webhook.to_json())?, webhook);
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    pub fn from_json(text: &str) -> Result<WebhookConfig, Error> {
+        serde_json::from_str(text).map_err(|e| json_error(ErrorKind::Serde, text, e))
+    }
+
+    /// The webhook as compact JSON, which [`WebhookConfig::from_json`]
+    /// reads back.
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        // Text, a boolean and a date: serde_json cannot fail on them.
+        serde_json::to_string(self).expect("a webhook is always JSON")
     }
 
     /// Whether this is a realtime webhook (bound to `Call Status Change`).
