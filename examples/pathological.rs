@@ -45,7 +45,8 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use callhook::signing::{verify_standard, SigningKey};
-use callhook::template::{Context, Options, Syntax, Template};
+use callhook::template::{Context, Options, Template};
+use callhook::Syntax;
 use callhook::{
     BodyConfig, CallData, Catalog, Config, Event, FieldSpec, FieldType, Pair, Registry,
     ServiceConfig,
@@ -129,7 +130,7 @@ fn placeholders(n: usize) -> (Duration, String) {
 /// `[[a|` `n` times: every placeholder opens, none closes.
 fn unclosed(n: usize) -> (Duration, String) {
     let source = "[[a|".repeat(n);
-    let options = Options::default().syntax(Syntax::Brackets);
+    let options = Options::default().with_syntax(Syntax::Brackets);
     timed(|| Template::compile(&source, Context::Plain, &options))
 }
 
@@ -200,7 +201,7 @@ const SERVICE: &str = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
 fn headers(n: usize) -> (Duration, String) {
     let mut service = ServiceConfig::new(SERVICE, "https://crm.example.com/calls");
     for i in 0..n {
-        service = service.header(format!("X-H{i}"), "1");
+        service = service.with_header(format!("X-H{i}"), "1");
     }
     timed(|| service.compile(Catalog::standard()))
 }
@@ -213,7 +214,7 @@ fn map(n: usize) -> (Duration, String) {
         .map(|i| (format!("CODE{i}"), format!("Code {i}")))
         .collect();
     let service = ServiceConfig::new(SERVICE, "https://crm.example.com/calls")
-        .body(BodyConfig::Form { pairs: vec![pair] });
+        .with_body(BodyConfig::Form { pairs: vec![pair] });
     timed(|| service.compile(Catalog::standard()))
 }
 
@@ -226,7 +227,7 @@ fn unknown(n: usize) -> (Duration, String) {
     }
     let value: String = (0..n).map(|i| format!("#fiald_{i:06}#")).collect();
     let service =
-        ServiceConfig::new(SERVICE, "https://crm.example.com/calls").body(BodyConfig::Form {
+        ServiceConfig::new(SERVICE, "https://crm.example.com/calls").with_body(BodyConfig::Form {
             pairs: vec![Pair::new("k", value)],
         });
     timed(|| service.compile(&catalog))

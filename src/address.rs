@@ -4,8 +4,9 @@
 //!
 //! Configured URLs whose host is an IP literal, or `localhost`, are checked
 //! when a service is compiled; any other host name can only be checked once
-//! it is resolved, so the host calls [`check_address`] (or
-//! [`AddressPolicy::check`]) on every address its resolver returns, before
+//! it is resolved, so the host calls [`AddressPolicy::check`] (the
+//! registry's own policy, or `AddressPolicy::default()`, which refuses every
+//! internal address) on every address its resolver returns, before
 //! connecting. Hosts must not follow redirects either: a 3xx is an answer
 //! (the Standard Webhooks spec treats it as a failure), never a new target.
 //!
@@ -71,7 +72,8 @@ const UNLESS: &str = "webhooks go to public addresses unless the configuration's
                       `allowed_addresses` names it";
 
 impl AddressPolicy {
-    /// The policy that refuses every internal address.
+    /// The policy that refuses every internal address, as
+    /// `AddressPolicy::default()` is.
     #[must_use]
     pub const fn new() -> AddressPolicy {
         AddressPolicy {
@@ -112,13 +114,26 @@ impl AddressPolicy {
         Ok(self)
     }
 
-    /// Checks one address, as the host's resolver returns it.
+    /// Checks one address, as the host's resolver returns it: what a host
+    /// calls on each address before it connects, so a host name cannot lead
+    /// a webhook inside.
     ///
     /// # Errors
     ///
     /// An internal address the policy does not allow is an error of kind
     /// [`ErrorKind::InvalidUrl`] naming the block it is in and its RFC (and,
     /// for an IPv6 address that carries an IPv4 one, how and which).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::AddressPolicy;
+    ///
+    /// let strict = AddressPolicy::default();
+    /// assert!(strict.check("169.254.169.254".parse().unwrap()).is_err());
+    /// assert!(strict.check("64:ff9b::a9fe:a9fe".parse().unwrap()).is_err());
+    /// assert!(strict.check("2606:4700::1111".parse().unwrap()).is_ok());
+    /// ```
     pub fn check(&self, ip: IpAddr) -> Result<(), Error> {
         if self.allows(ip) {
             return Ok(());
@@ -202,27 +217,6 @@ impl AddressPolicy {
             .iter()
             .any(|&(network, prefix)| contains(network, prefix, ip))
     }
-}
-
-/// Checks one address against the policy that refuses every internal
-/// address: what a host calls on each address its resolver returns before
-/// it connects, so a host name cannot lead a webhook inside.
-///
-/// # Errors
-///
-/// As [`AddressPolicy::check`].
-///
-/// # Examples
-///
-/// ```
-/// use callhook::check_address;
-///
-/// assert!(check_address("169.254.169.254".parse().unwrap()).is_err());
-/// assert!(check_address("64:ff9b::a9fe:a9fe".parse().unwrap()).is_err());
-/// assert!(check_address("2606:4700::1111".parse().unwrap()).is_ok());
-/// ```
-pub fn check_address(ip: IpAddr) -> Result<(), Error> {
-    AddressPolicy::new().check(ip)
 }
 
 /// Whether `ip` is in `network/prefix`; an address of the other family
@@ -494,8 +488,16 @@ fn block_v6(ip: Ipv6Addr) -> Option<&'static str> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_default_policy_is_the_strict_one() {
+        assert_eq!(AddressPolicy::default(), AddressPolicy::new());
+        assert!(refused("10.0.0.1"));
+    }
+
     fn refused(text: &str) -> bool {
-        check_address(text.parse().unwrap()).is_err()
+        AddressPolicy::default()
+            .check(text.parse().unwrap())
+            .is_err()
     }
 
     #[test]

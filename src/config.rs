@@ -124,7 +124,7 @@ impl Config {
     ///     Event::CallHangup,
     ///     &service.id,
     /// )
-    /// .scope("*");
+    /// .with_scope("*");
     /// let config = Config::new(vec![service], vec![webhook]);
     /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
     /// assert_eq!(registry.webhooks().len(), 1);
@@ -311,5 +311,28 @@ impl Config {
     /// ```
     pub fn from_json(text: &str) -> Result<Config, Error> {
         version::from_json(text)
+    }
+
+    /// The configuration as compact JSON, which [`Config::from_json`] reads
+    /// back: what a host stores for a whole registry
+    /// ([`Registry::to_config`](crate::Registry::to_config)). Secrets given
+    /// by reference stay references; inline ones are written as they are.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Catalog, Config, Registry};
+    ///
+    /// let config = Config::from_json(include_str!("../examples/configs/pbx.json"))?;
+    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
+    /// let stored = registry.to_config().to_json();
+    /// assert_eq!(Config::from_json(&stored)?, registry.to_config());
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        // Services and webhooks serialise as text, numbers, booleans and
+        // maps keyed by text, so serde_json cannot fail on a `Config`.
+        serde_json::to_string(self).expect("a configuration is always JSON")
     }
 }

@@ -124,10 +124,10 @@ impl Event {
             Event::CallReporting
             | Event::TransferTermination
             | Event::PostCall
-            | Event::PostDisposition => spec.final_report(),
-            Event::AgentTermination => spec.final_report().per_segment(),
-            Event::AgentConnect => spec.per_segment(),
-            Event::CallStatusChange => spec.realtime(),
+            | Event::PostDisposition => spec.with_final(),
+            Event::AgentTermination => spec.with_final().with_per_segment(),
+            Event::AgentConnect => spec.with_per_segment(),
+            Event::CallStatusChange => spec.with_realtime(),
             _ => spec,
         })
     }
@@ -190,21 +190,21 @@ impl EventSpec {
 
     /// Marks the event final: the call's data is complete when it fires.
     #[must_use]
-    pub fn final_report(mut self) -> EventSpec {
+    pub fn with_final(mut self) -> EventSpec {
         self.is_final = true;
         self
     }
 
     /// Marks the event as firing once per agent segment.
     #[must_use]
-    pub fn per_segment(mut self) -> EventSpec {
+    pub fn with_per_segment(mut self) -> EventSpec {
         self.per_segment = true;
         self
     }
 
     /// Marks the event as a realtime status update.
     #[must_use]
-    pub fn realtime(mut self) -> EventSpec {
+    pub fn with_realtime(mut self) -> EventSpec {
         self.realtime = true;
         self
     }

@@ -13,7 +13,7 @@
 //!
 //! 1. [The flow, end to end](#the-flow-end-to-end)
 //! 2. [Configuration](#configuration): [`Config`], [`ServiceConfig`],
-//!    [`WebhookConfig`], [`BodyConfig`], [`Auth`]
+//!    [`WebhookConfig`], [`BodyConfig`], [`Auth`], [`SigningConfig`], [`Id`]
 //! 3. [Calls and fields](#calls-and-fields): [`Call`], [`CallData`],
 //!    [`Value`], [`Catalog`], [`Event`]
 //! 4. [Templates](#templates): the [`template`] module
@@ -75,7 +75,9 @@
 //! service: method, URL template, [`BodyConfig`] (form, JSON, XML, SOAP,
 //! none), headers, [`Auth`] with [`Secret`]s that never print, signing and
 //! retry policy. A [`WebhookConfig`] binds one [`Event`] to one service for
-//! the scopes (environments, campaigns, queues) it subscribes to.
+//! the scopes (environments, campaigns, queues) it subscribes to. Services
+//! and webhooks are named by UUIDs ([`Id`]), and each type a host stores
+//! writes and reads its own JSON (`to_json`, `from_json`).
 //! [`Registry::from_config`] compiles it all; an invalid configuration never
 //! half-loads, and the registry then edits services and webhooks one at a
 //! time.
@@ -141,6 +143,7 @@ pub mod template;
 mod auth;
 mod body;
 pub mod signing;
+mod signer;
 mod retry;
 mod preview;
 mod service;
@@ -153,7 +156,7 @@ mod receiver;
 #[cfg(feature = "schema")]
 mod schema;
 
-pub use address::{check_address, AddressPolicy};
+pub use address::AddressPolicy;
 pub use auth::Auth;
 pub use body::{BodyConfig, Pair, SoapVersion};
 pub use call::{Call, CallData};
@@ -163,7 +166,7 @@ pub use dispatch::{Dispatch, Explanation, Outgoing, Verdict};
 pub use envelope::{Envelope, StoredHeader, StoredRequest};
 pub use error::{Error, ErrorKind, Position};
 pub use event::{Event, EventSet, EventSpec};
-pub use id::{id_from_bytes, DeliveryId};
+pub use id::{DeliveryId, Id};
 pub use preview::Preview;
 pub use receiver::{RealtimeReceiver, RealtimeUpdate};
 pub use registry::Registry;
@@ -173,6 +176,8 @@ pub use retry::{Decision, DisableTarget, GiveUp, Outcome, RetryPolicy};
 pub use schema::config_schema;
 pub use secret::{Secret, REDACTED};
 pub use service::{Method, Service, ServiceConfig, USER_AGENT};
+pub use signer::SigningConfig;
+pub use template::options::{Missing, Syntax};
 pub use value::{FieldType, Value};
 pub use version::FORMAT_VERSION;
 pub use webhook::{WebhookConfig, WebhookRow};

@@ -378,7 +378,7 @@ impl Registry {
                     .in_service(&config.id),
             );
         }
-        let service = config.compile_with(&self.catalog, &self.addresses)?;
+        let service = config.compile_under(&self.catalog, &self.addresses)?;
         self.insert_service(config.id.as_str().into(), service);
         Ok(())
     }
@@ -401,7 +401,7 @@ impl Registry {
         let Some(entry) = self.services.get(config.id.as_str()) else {
             return Err(registry_error(format!("no service `{}`", config.id)));
         };
-        let service = config.compile_with(&self.catalog, &self.addresses)?;
+        let service = config.compile_under(&self.catalog, &self.addresses)?;
         for webhook in entry.users.iter() {
             if let Some(webhook) = self.webhooks.get(webhook) {
                 self.check_realtime(webhook, &service)?;

@@ -74,8 +74,8 @@ impl WebhookConfig {
     /// use callhook::{Event, WebhookConfig};
     ///
     /// let hangups = WebhookConfig::new("6c1d8d2f-9b54-4e6f-8b10-2d3e4f5a6b01", Event::CallHangup, "crm")
-    ///     .scope("queue:Support")
-    ///     .created_at("2025-01-10T09:00:00Z".parse().unwrap());
+    ///     .with_scope("queue:Support")
+    ///     .with_created_at("2025-01-10T09:00:00Z".parse().unwrap());
     /// assert_eq!(hangups.scopes, ["queue:Support"]);
     /// assert!(hangups.enabled);
     /// ```
@@ -94,23 +94,31 @@ impl WebhookConfig {
 
     /// Subscribes the webhook to one more scope (`"*"` for every scope).
     #[must_use]
-    pub fn scope(mut self, scope: impl Into<String>) -> WebhookConfig {
+    pub fn with_scope(mut self, scope: impl Into<String>) -> WebhookConfig {
         self.scopes.push(scope.into());
         self
     }
 
     /// Sets when the webhook was created.
     #[must_use]
-    pub fn created_at(mut self, at: DateTime<Utc>) -> WebhookConfig {
+    pub fn with_created_at(mut self, at: DateTime<Utc>) -> WebhookConfig {
         self.created_at = Some(at);
         self
     }
 
     /// Sets whether the webhook fires.
     #[must_use]
-    pub fn enabled(mut self, enabled: bool) -> WebhookConfig {
+    pub fn with_enabled(mut self, enabled: bool) -> WebhookConfig {
         self.enabled = enabled;
         self
+    }
+
+    /// The webhook as compact JSON, which [`WebhookConfig::from_json`]
+    /// reads back.
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        // Text, a boolean and a date: serde_json cannot fail on them.
+        serde_json::to_string(self).expect("a webhook is always JSON")
     }
 
     /// Whether this is a realtime webhook (bound to `Call Status Change`).

@@ -4,7 +4,8 @@
 //! that could blow up is asserted by what can be counted, never by time.
 
 use callhook::signing::{verify_standard, SigningKey};
-use callhook::template::{Context, Options, Syntax, Template};
+use callhook::template::{Context, Options, Template};
+use callhook::Syntax;
 use callhook::{
     Call, CallData, Catalog, Config, Decision, Envelope, ErrorKind, Event, GiveUp, Outcome,
     Registry, RetryPolicy, ServiceConfig,
@@ -345,7 +346,7 @@ fn unclosed_placeholders_compile() {
     let template = Template::compile(
         &text,
         Context::Plain,
-        &Options::default().syntax(Syntax::Brackets),
+        &Options::default().with_syntax(Syntax::Brackets),
     )
     .unwrap();
     assert!(template.is_static());
@@ -460,7 +461,9 @@ fn internal_targets_are_refused_unless_allowed() {
     let fields: Vec<_> = err.related().iter().map(|e| e.field()).collect();
     assert!(fields.contains(&Some("allowed_addresses.0")), "{err}");
     assert_eq!(fields.len(), 2, "{err}");
-    assert!(callhook::check_address("169.254.169.254".parse().unwrap()).is_err());
+    assert!(callhook::AddressPolicy::default()
+        .check("169.254.169.254".parse().unwrap())
+        .is_err());
 }
 
 #[test]

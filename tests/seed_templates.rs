@@ -1,6 +1,7 @@
 //! The seeds' bodies, compiled and rendered to exact bytes.
 
-use callhook::template::{Context, Options, Syntax, Template};
+use callhook::template::{Context, Options, Template};
+use callhook::Syntax;
 use callhook::{CallData, ErrorKind};
 
 mod common;
@@ -71,7 +72,7 @@ fn avanser_placeholders_in_brackets() {
     let body = Template::compile(
         "<call><id>[[uniqueid]]</id><status>[[status]]</status><len>[[duration|hms]]</len></call>",
         Context::Xml,
-        &Options::default().syntax(Syntax::Brackets),
+        &Options::default().with_syntax(Syntax::Brackets),
     )
     .unwrap();
     let data = CallData::from_serialize(&serde_json::json!({

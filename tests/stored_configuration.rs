@@ -18,8 +18,8 @@ fn service_with_delay(ms: u64) -> ServiceConfig {
     let mut retry = RetryPolicy::default();
     retry.schedule = vec![Duration::from_millis(ms)];
     ServiceConfig::new(S, "https://crm.example.com/calls")
-        .name("crm")
-        .retry(retry)
+        .with_name("crm")
+        .with_retry(retry)
 }
 
 mod common;
@@ -66,8 +66,8 @@ fn a_reload_tells_a_custom_event_from_the_seed_event_of_its_name() {
         policy.expiry.clear();
         policy.expiry.insert(event, Duration::from_secs(300));
         ServiceConfig::new(S, "https://crm.example.com/calls")
-            .name("crm")
-            .retry(policy)
+            .with_name("crm")
+            .with_retry(policy)
     };
     let mut config = Config::default();
     config
@@ -86,13 +86,13 @@ fn a_reload_tells_a_custom_event_from_the_seed_event_of_its_name() {
 
 fn webhook(id: &str) -> WebhookConfig {
     WebhookConfig::new(id, Event::CallHangup, S)
-        .scope("tenant")
-        .created_at("2025-01-10T09:00:00Z".parse().unwrap())
+        .with_scope("tenant")
+        .with_created_at("2025-01-10T09:00:00Z".parse().unwrap())
 }
 
 #[test]
 fn registries_with_the_same_content_are_equal_whatever_made_them() {
-    let service = ServiceConfig::new(S, "https://crm.example.com/calls").name("crm");
+    let service = ServiceConfig::new(S, "https://crm.example.com/calls").with_name("crm");
     let mut edited = Registry::new(Catalog::standard().clone());
     edited.add_service(service.clone()).unwrap();
     edited.add_webhook(webhook(W1)).unwrap();

@@ -22,7 +22,7 @@ fn registry(extra: usize) -> Registry {
             Event::CallHangup,
             service.clone(),
         )
-        .scope(format!("ENV{i}"));
+        .with_scope(format!("ENV{i}"));
         webhook.created_at = created_at;
         webhook
     }));

@@ -419,7 +419,7 @@ fn dispatch_case(cases: &mut Vec<Case>) {
             Event::CallHangup,
             service.clone(),
         )
-        .scope(format!("ENV{i}"));
+        .with_scope(format!("ENV{i}"));
         webhook.created_at = created_at;
         webhook
     }));

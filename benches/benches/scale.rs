@@ -90,7 +90,7 @@ fn tenants(n: usize) -> Config {
         let mut service = seeds[i % seeds.len()].clone();
         service.id = id(1, i);
         let mut webhook = WebhookConfig::new(id(2, i), Event::CallHangup, service.id.clone())
-            .scope(format!("tenant-{i}"));
+            .with_scope(format!("tenant-{i}"));
         webhook.created_at = created_at;
         config.webhooks.push(webhook);
         config.services.push(service);
@@ -341,9 +341,8 @@ fn envelope(c: &mut Criterion) {
     let mut group = quick(c, "scale_envelope");
     group.bench_function("round_trip", |b| {
         b.iter(|| {
-            let stored = envelope.to_json().expect("json");
-            let back =
-                Envelope::from_json(std::str::from_utf8(&stored).expect("utf-8")).expect("reads");
+            let stored = envelope.to_json();
+            let back = Envelope::from_json(&stored).expect("reads");
             black_box(back.into_outgoing().expect("request"))
         })
     });

@@ -23,8 +23,9 @@ use std::time::{Duration, Instant};
 
 mod local;
 
-use callhook::signing::{verify_standard, SigningConfig, SigningKey};
+use callhook::signing::{verify_standard, SigningKey};
 use callhook::GiveUp;
+use callhook::SigningConfig;
 use callhook::{Call, Catalog, Config, Decision, Envelope, Event, Outcome, Registry};
 use chrono::Utc;
 use local::{to_local, Result};

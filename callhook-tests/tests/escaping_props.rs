@@ -5,8 +5,9 @@
 
 use std::borrow::Cow;
 
-use callhook::template::{Context, Missing, Options, Syntax, Template};
+use callhook::template::{Context, Options, Template};
 use callhook::{CallData, Catalog, ErrorKind, FieldSpec, FieldType};
+use callhook::{Missing, Syntax};
 use callhook_tests::common::percent_decode;
 use proptest::prelude::*;
 use quick_xml::events::{BytesStart, Event};
@@ -569,13 +570,13 @@ proptest! {
         for context in Context::ALL {
             for syntax in [Syntax::Hash, Syntax::Brackets] {
                 for lenient in [false, true] {
-                    let options = Options::default().syntax(syntax).lenient(lenient);
+                    let options = Options::default().with_syntax(syntax).with_lenient(lenient);
                     if let Ok(template) = Template::compile(&source, context, &options) {
                         let _ = template.render(&data);
                         let _ = template.render_string(&data);
                         let _ = template.render(&empty);
                     }
-                    let strict = options.missing(Missing::Error);
+                    let strict = options.with_missing(Missing::Error);
                     if let Ok(template) = Template::compile(&source, context, &strict) {
                         let _ = template.render(&empty);
                     }
@@ -671,7 +672,9 @@ fn json_placeholder_cannot_continue_a_number() {
 /// options is never seen, and later placeholders get the wrong escape.
 #[test]
 fn lenient_literals_do_not_change_later_escapes() {
-    let options = Options::default().syntax(Syntax::Brackets).lenient(true);
+    let options = Options::default()
+        .with_syntax(Syntax::Brackets)
+        .with_lenient(true);
     let source = r#"[[["[[nope|"]], "[[agent_id]]"]"#;
     if let Some(out) = render_or_refuse(source, Context::Json, &options, &call(",1,")) {
         // Renders `[[["[[nope|"]], "",1,""]`: four elements instead of two.
@@ -680,7 +683,7 @@ fn lenient_literals_do_not_change_later_escapes() {
         assert_eq!(parsed[1], ",1,", "{out}");
     }
 
-    let options = Options::default().lenient(true);
+    let options = Options::default().with_lenient(true);
     let source = "<r><![CDATA[#nope|]]>##agent_id#</r>";
     if let Some(out) = render_or_refuse(source, Context::Xml, &options, &call("<injected/>")) {
         // Renders `<r><![CDATA[#nope|]]>#<injected/></r>`.

@@ -159,7 +159,7 @@ impl Case {
         // the configuration allows it.
         let local = AddressPolicy::new().allow("127.0.0.1").unwrap();
         config
-            .compile_with(Catalog::standard(), &local)
+            .compile_under(Catalog::standard(), &local)
             .unwrap_or_else(|e| panic!("{}: config does not compile: {e}", self.name))
     }
 

@@ -95,6 +95,43 @@ fn public_fields_and_enums_are_non_exhaustive() {
     );
 }
 
+/// ARCHITECTURE.md's naming rule: a type with public fields has no method
+/// named like one of them (its builders are `with_<field>`), and no public
+/// function is named `..._with` (`with` names builders only). Before the
+/// rule, `ServiceConfig::name` was both a field and a setter, and
+/// `compile_with` meant "with an address policy".
+#[test]
+fn no_method_is_named_like_a_field_and_with_names_builders_only() {
+    let list = public_api(&common::path("../src/lib.rs"));
+    let mut wrong = Vec::new();
+    for line in list.lines() {
+        let Some(rest) = line
+            .strip_prefix("pub fn ")
+            .or_else(|| line.strip_prefix("pub const fn "))
+        else {
+            continue;
+        };
+        let path = rest.split('(').next().expect("a path");
+        let (owner, name) = path.rsplit_once("::").expect("a method's path");
+        let name = name.split('<').next().expect("a name");
+        if name.ends_with("_with") {
+            wrong.push(format!("{path}: `_with` names builders only"));
+        }
+        let owner = owner.split('<').next().expect("a type");
+        if list
+            .lines()
+            .any(|l| l.starts_with(&format!("pub {owner}::{name}: ")))
+        {
+            wrong.push(format!("{path}: named like the field `{name}`"));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "names against ARCHITECTURE.md's rule (Names):\n{}",
+        wrong.join("\n")
+    );
+}
+
 /// One module of the crate: its path from `crate` and its items.
 struct Module {
     items: Vec<Item>,

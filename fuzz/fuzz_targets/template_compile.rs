@@ -4,7 +4,8 @@
 //! expected; a panic, a hang or a huge allocation is a bug.
 #![no_main]
 
-use callhook::template::{Context, Missing, Options, Syntax, Template};
+use callhook::template::{Context, Options, Template};
+use callhook::{Missing, Syntax};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -19,12 +20,12 @@ fuzz_target!(|data: &[u8]| {
     };
     let source = String::from_utf8_lossy(source);
     let mut options = Options::default()
-        .syntax(syntax)
-        .lenient(selector & 0x20 != 0);
+        .with_syntax(syntax)
+        .with_lenient(selector & 0x20 != 0);
     options = match selector >> 6 {
-        1 => options.missing(Missing::Empty),
-        2 => options.missing(Missing::Null),
-        3 => options.missing(Missing::Error),
+        1 => options.with_missing(Missing::Empty),
+        2 => options.with_missing(Missing::Null),
+        3 => options.with_missing(Missing::Error),
         _ => options,
     };
     if let Ok(template) = Template::compile(&source, context, &options) {

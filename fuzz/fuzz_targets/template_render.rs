@@ -26,8 +26,8 @@
 //!   `Plain`'s render of the slot, between its literals.
 #![no_main]
 
-use callhook::template::{Context, Missing, Options, Syntax, Template};
-use callhook::{CallData, ErrorKind, Value};
+use callhook::template::{Context, Options, Template};
+use callhook::{CallData, ErrorKind, Missing, Syntax, Value};
 use chrono::{DateTime, FixedOffset, Utc};
 use libfuzzer_sys::fuzz_target;
 
@@ -847,9 +847,9 @@ fuzz_target!(|data: &[u8]| {
         3 => Some(Missing::Error),
         _ => None,
     };
-    let mut options = Options::default().syntax(syntax).lenient(input.lenient);
+    let mut options = Options::default().with_syntax(syntax).with_lenient(input.lenient);
     if let Some(m) = missing {
-        options = options.missing(m);
+        options = options.with_missing(m);
     }
     let mut data = CallData::new();
     for (field, v) in &input.values {

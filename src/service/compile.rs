@@ -23,7 +23,7 @@ use crate::limits::{
 };
 use crate::retry::RetryPolicy;
 use crate::secret::{names_secret, Secret};
-use crate::signing::{Signer, SigningConfig};
+use crate::signer::{Signer, SigningConfig};
 use crate::template::{Builder, Context, Options};
 use crate::version::Nested;
 
@@ -61,11 +61,11 @@ impl ServiceConfig {
     /// assert_eq!(err.suggestion(), Some("agent_id"));
     /// ```
     pub fn compile(&self, catalog: &Catalog) -> Result<Service, Error> {
-        self.compile_with(catalog, &AddressPolicy::new())
+        self.compile_under(catalog, &AddressPolicy::new())
     }
 
-    /// [`ServiceConfig::compile`], with `addresses` saying which internal
-    /// addresses the URL may point to.
+    /// [`ServiceConfig::compile`] under the address policy `addresses`,
+    /// which says which internal addresses the URL may point to.
     ///
     /// # Errors
     ///
@@ -82,10 +82,10 @@ impl ServiceConfig {
     /// }"#).unwrap();
     /// assert!(config.compile(Catalog::standard()).is_err());
     /// let local = AddressPolicy::new().allow("127.0.0.1")?;
-    /// assert!(config.compile_with(Catalog::standard(), &local).is_ok());
+    /// assert!(config.compile_under(Catalog::standard(), &local).is_ok());
     /// # Ok::<(), callhook::Error>(())
     /// ```
-    pub fn compile_with(
+    pub fn compile_under(
         &self,
         catalog: &Catalog,
         addresses: &AddressPolicy,
@@ -120,11 +120,11 @@ impl ServiceConfig {
             }
         }
         let mut options = Options::new(catalog)
-            .syntax(self.syntax)
-            .lenient(self.lenient)
-            .addresses(addresses);
+            .with_syntax(self.syntax)
+            .with_lenient(self.lenient)
+            .with_addresses(addresses);
         if let Some(missing) = self.missing {
-            options = options.missing(missing);
+            options = options.with_missing(missing);
         }
         if !is_uuid(&self.id) {
             errors.push(not_a_uuid(&self.id));

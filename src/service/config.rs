@@ -1,4 +1,5 @@
-//! A service's configuration: [`ServiceConfig`], its setters, and [`Method`].
+//! A service's configuration: [`ServiceConfig`], its builder methods, and
+//! [`Method`].
 
 use std::fmt;
 
@@ -11,7 +12,7 @@ use crate::body::{BodyConfig, Pair};
 use crate::error::Error;
 use crate::retry::RetryPolicy;
 use crate::secret::{redact_query, Secret};
-use crate::signing::SigningConfig;
+use crate::signer::SigningConfig;
 use crate::template::{Missing, Syntax};
 use crate::version::{self, Version};
 
@@ -193,17 +194,18 @@ impl Default for ServiceConfig {
 
 impl ServiceConfig {
     /// A service posting to `url`, enabled, with no body, headers or auth
-    /// yet; the builder methods below set the rest.
+    /// yet; the `with_` builder methods below, or the public fields, set the
+    /// rest.
     ///
     /// # Examples
     ///
     /// ```
-    /// use callhook::{BodyConfig, Catalog, Method, Pair, ServiceConfig};
+    /// use callhook::{BodyConfig, Catalog, Id, Pair, ServiceConfig};
     ///
-    /// let service = ServiceConfig::new(callhook::id_from_bytes([1; 16]), "https://crm.example.com/calls")
-    ///     .name("CRM call log")
-    ///     .body(BodyConfig::Form { pairs: vec![Pair::new("ani", "#ani#")] })
-    ///     .header("X-Source", "pbx")
+    /// let service = ServiceConfig::new(Id::from_bytes([1; 16]), "https://crm.example.com/calls")
+    ///     .with_name("CRM call log")
+    ///     .with_body(BodyConfig::Form { pairs: vec![Pair::new("ani", "#ani#")] })
+    ///     .with_header("X-Source", "pbx")
     ///     .compile(Catalog::standard())?;
     /// let request = service.request(&callhook::CallData::new().with("ani", "555"))?;
     /// assert_eq!(request.body(), b"ani=555");
@@ -220,65 +222,79 @@ impl ServiceConfig {
 
     /// Sets the name shown to administrators.
     #[must_use]
-    pub fn name(mut self, name: impl Into<String>) -> ServiceConfig {
+    pub fn with_name(mut self, name: impl Into<String>) -> ServiceConfig {
         self.name = name.into();
         self
     }
 
     /// Sets the HTTP method.
     #[must_use]
-    pub fn method(mut self, method: Method) -> ServiceConfig {
+    pub fn with_method(mut self, method: Method) -> ServiceConfig {
         self.method = method;
         self
     }
 
     /// Sets the body.
     #[must_use]
-    pub fn body(mut self, body: BodyConfig) -> ServiceConfig {
+    pub fn with_body(mut self, body: BodyConfig) -> ServiceConfig {
         self.body = body;
         self
     }
 
     /// Adds a header, static or templated.
     #[must_use]
-    pub fn header(mut self, key: impl Into<String>, value: impl Into<String>) -> ServiceConfig {
+    pub fn with_header(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<String>,
+    ) -> ServiceConfig {
         self.headers.push(Pair::new(key, value));
         self
     }
 
     /// Sets the authentication.
     #[must_use]
-    pub fn auth(mut self, auth: Auth) -> ServiceConfig {
+    pub fn with_auth(mut self, auth: Auth) -> ServiceConfig {
         self.auth = auth;
         self
     }
 
     /// Sets how requests are signed.
     #[must_use]
-    pub fn signing(mut self, signing: SigningConfig) -> ServiceConfig {
+    pub fn with_signing(mut self, signing: SigningConfig) -> ServiceConfig {
         self.signing = Some(signing);
         self
     }
 
     /// Sets the retry policy.
     #[must_use]
-    pub fn retry(mut self, retry: RetryPolicy) -> ServiceConfig {
+    pub fn with_retry(mut self, retry: RetryPolicy) -> ServiceConfig {
         self.retry = Some(retry);
         self
     }
 
     /// Sets the placeholder syntax.
     #[must_use]
-    pub fn syntax(mut self, syntax: Syntax) -> ServiceConfig {
+    pub fn with_syntax(mut self, syntax: Syntax) -> ServiceConfig {
         self.syntax = syntax;
         self
     }
 
     /// Sets whether the service is active.
     #[must_use]
-    pub fn enabled(mut self, enabled: bool) -> ServiceConfig {
+    pub fn with_enabled(mut self, enabled: bool) -> ServiceConfig {
         self.enabled = enabled;
         self
+    }
+
+    /// The configuration as compact JSON, which
+    /// [`ServiceConfig::from_json`] reads back. Secrets given by reference
+    /// stay references; inline ones are written as they are.
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        // Every field serialises as text, numbers, booleans or maps keyed
+        // by text, so serde_json cannot fail on a `ServiceConfig`.
+        serde_json::to_string(self).expect("a service's configuration is always JSON")
     }
 
     /// Every secret of the service (auth and signing), with its field path.

@@ -16,7 +16,7 @@ use crate::body::{BodyConfig, Pair};
 use crate::error::Error;
 use crate::retry::RetryPolicy;
 use crate::secret::{redact_query, Secret, REDACTED};
-use crate::signing::Signer;
+use crate::signer::Signer;
 use crate::template::Template;
 use crate::version::with_version;
 use compile::{resolved_references, stored_json};

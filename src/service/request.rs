@@ -19,7 +19,7 @@ impl Service {
     pub fn render_body_into(&self, data: &CallData, out: &mut Vec<u8>) -> Result<(), Error> {
         self.compiled
             .body
-            .render_with(data, out)
+            .render_lookup(data, out)
             .map_err(|e| self.compiled.locate(e, Part::Body))
     }
 
@@ -32,7 +32,7 @@ impl Service {
     /// A value that cannot be placed safely (CR or LF in a header, `..` as a
     /// path segment), or a body, URL or header value that would be longer
     /// than 4 MiB, is an error of kind [`ErrorKind::UnsafeValue`], and a
-    /// missing value under [`Missing::Error`](crate::template::Missing::Error) one of kind
+    /// missing value under [`Missing::Error`](crate::Missing::Error) one of kind
     /// [`ErrorKind::MissingValue`], each naming the service and field; the
     /// request is never built with it.
     ///
@@ -65,7 +65,7 @@ impl Service {
         let in_service = |e: Error| e.in_service(self.id());
         let mut body = Vec::with_capacity(template.size_hint());
         template
-            .render_with(data, &mut body)
+            .render_lookup(data, &mut body)
             .map_err(|e| self.compiled.locate(e, Part::Body))?;
         let uri = match &self.compiled.url {
             Url::Static(uri) => uri.clone(),
@@ -79,7 +79,7 @@ impl Service {
             let mut value = Vec::with_capacity(header.value.size_hint());
             header
                 .value
-                .render_with(data, &mut value)
+                .render_lookup(data, &mut value)
                 .map_err(|e| self.compiled.locate(e, Part::Header(header.index)))?;
             // What bounds the template bounds what it renders: receivers
             // refuse header fields past about 8 KiB.

@@ -103,7 +103,7 @@ impl Compiled {
 pub(super) fn render_uri<L: Lookup + ?Sized>(url: &Template, data: &L) -> Result<http::Uri, Error> {
     let mut rendered = Vec::with_capacity(url.size_hint());
     // The engine refuses a `.` or `..` path segment in every URL it renders.
-    url.render_with(data, &mut rendered)?;
+    url.render_lookup(data, &mut rendered)?;
     drop_empty_query(&mut rendered);
     http::Uri::try_from(rendered).map_err(|e| {
         Error::new(

@@ -4,7 +4,7 @@
 //! A [`Builder`] takes literal bytes and template fragments, each in its own
 //! context, and joins them into one [`Template`]: a whole JSON document, a
 //! URL and its query pairs, or a form body made of many pairs all compile
-//! here, and render through the one loop in [`Template::render_with`].
+//! here, and render through the one loop in [`Template::render_lookup`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

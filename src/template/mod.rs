@@ -54,49 +54,28 @@
 
 mod compile;
 mod escape;
+pub(crate) mod options;
 mod render;
 mod scan;
 
 use std::fmt;
 
 pub use crate::format::{Format, Strftime};
+pub use options::Options;
+// `Syntax` and `Missing` are public at the crate's root only (their one
+// path); the engine's files name them from here.
+pub(crate) use options::{Missing, Syntax};
 
 pub(crate) use compile::Builder;
 pub(crate) use escape::{is_dot_segment, json_string};
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crate::address::AddressPolicy;
 use crate::call::{CallData, Lookup};
-use crate::catalog::{Catalog, Positions};
+use crate::catalog::Positions;
 use crate::error::{Error, ErrorKind};
 use crate::limits::RENDER_BYTES;
 use render::{Extra, Shared, Spot, Step};
-
-/// The placeholder syntax of a template.
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum Syntax {
-    /// `#field#`, as RingCX writes its tags.
-    #[default]
-    Hash,
-    /// `[[field]]`, as AVANSER writes its placeholders.
-    Brackets,
-}
-
-impl Syntax {
-    pub(crate) fn delimiters(self) -> (&'static str, &'static str) {
-        match self {
-            Syntax::Hash => ("#", "#"),
-            Syntax::Brackets => ("[[", "]]"),
-        }
-    }
-}
 
 /// What a template is, and so how its values are escaped.
 ///
@@ -187,112 +166,6 @@ impl Context {
             self,
             Context::Json | Context::Xml | Context::Url | Context::Plain
         )
-    }
-}
-
-/// What to render for a field the call data does not have, when the
-/// placeholder has no `default:`.
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum Missing {
-    /// Nothing (an empty string; `""` as a whole JSON value). The default
-    /// everywhere but a whole JSON value.
-    Empty,
-    /// `null` as a whole JSON value (the default there); nothing elsewhere.
-    Null,
-    /// Fail the render with [`ErrorKind::MissingValue`].
-    Error,
-}
-
-/// How to compile a template.
-#[derive(Debug, Clone)]
-pub struct Options<'a> {
-    catalog: &'a Catalog,
-    syntax: Syntax,
-    missing: Option<Missing>,
-    lenient: bool,
-    addresses: &'a AddressPolicy,
-    /// "Did you mean" suggestions made so far, by these options and their
-    /// clones: each searches every field of the catalog, so at most
-    /// [`crate::limits::SUGGESTIONS`] are made.
-    suggestions: Arc<AtomicUsize>,
-}
-
-/// The policy every URL template is checked against unless told otherwise.
-static REFUSE_INTERNAL: AddressPolicy = AddressPolicy::new();
-
-impl Default for Options<'static> {
-    fn default() -> Self {
-        Options::new(Catalog::standard())
-    }
-}
-
-impl<'a> Options<'a> {
-    /// Options checking fields against `catalog`, with the `#field#` syntax,
-    /// per-context missing-value defaults, unknown fields as errors, and URL
-    /// hosts that are internal IP addresses refused.
-    #[must_use]
-    pub fn new(catalog: &'a Catalog) -> Options<'a> {
-        Options {
-            catalog,
-            syntax: Syntax::Hash,
-            missing: None,
-            lenient: false,
-            addresses: &REFUSE_INTERNAL,
-            suggestions: Arc::default(),
-        }
-    }
-
-    /// Sets the addresses a URL template's host may be, when it is an IP
-    /// address; by default every internal one is refused.
-    #[must_use]
-    pub fn addresses(mut self, addresses: &'a AddressPolicy) -> Self {
-        self.addresses = addresses;
-        self
-    }
-
-    /// Sets the placeholder syntax.
-    #[must_use]
-    pub fn syntax(mut self, syntax: Syntax) -> Self {
-        self.syntax = syntax;
-        self
-    }
-
-    /// Sets one missing-value policy for every placeholder.
-    #[must_use]
-    pub fn missing(mut self, missing: Missing) -> Self {
-        self.missing = Some(missing);
-        self
-    }
-
-    /// Leaves placeholders naming unknown fields as literal text (RingCX
-    /// sends unknown tags as written) instead of failing. A placeholder
-    /// standing as a whole JSON value must still name a known field, since
-    /// the literal would not be JSON.
-    #[must_use]
-    pub fn lenient(mut self, lenient: bool) -> Self {
-        self.lenient = lenient;
-        self
-    }
-
-    /// The catalog fields are checked against.
-    #[must_use]
-    pub fn catalog(&self) -> &'a Catalog {
-        self.catalog
-    }
-
-    /// The nearest known field to the unknown `name`, while these options
-    /// (and their clones) have made fewer than
-    /// [`crate::limits::SUGGESTIONS`] suggestions: a service's compile uses
-    /// one `Options`, so its "did you mean" work is bounded whatever its
-    /// templates and the catalog hold.
-    pub(crate) fn suggest(&self, name: &str) -> Option<String> {
-        let made = self.suggestions.fetch_add(1, Ordering::Relaxed);
-        (made < crate::limits::SUGGESTIONS)
-            .then(|| self.catalog.suggest(name))
-            .flatten()
     }
 }
 
@@ -453,16 +326,17 @@ impl Template {
     /// # Ok::<(), callhook::Error>(())
     /// ```
     pub fn render_into(&self, data: &CallData, out: &mut Vec<u8>) -> Result<(), Error> {
-        self.render_with(data, out).map_err(|e| match &self.source {
-            Some(source) => e.located(source),
-            None => e,
-        })
+        self.render_lookup(data, out)
+            .map_err(|e| match &self.source {
+                Some(source) => e.located(source),
+                None => e,
+            })
     }
 
     /// The one render loop: every literal, then its slot's value. An error
     /// carries its slot's spot ([`Error::spot`]), for the caller to locate
     /// in the fragment's source.
-    pub(crate) fn render_with<L: Lookup + ?Sized>(
+    pub(crate) fn render_lookup<L: Lookup + ?Sized>(
         &self,
         data: &L,
         out: &mut Vec<u8>,

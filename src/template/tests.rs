@@ -67,7 +67,7 @@ fn brackets_syntax() {
     let t = Template::compile(
         "id=[[uniqueid]]&d=[[duration|hms]]",
         Context::Plain,
-        &Options::default().syntax(Syntax::Brackets),
+        &Options::default().with_syntax(Syntax::Brackets),
     )
     .unwrap();
     let data = CallData::new()
@@ -127,7 +127,7 @@ fn every_problem_is_reported() {
 
 #[test]
 fn lenient_mode_keeps_unknown_placeholders() {
-    let options = Options::default().lenient(true);
+    let options = Options::default().with_lenient(true);
     let t = Template::compile(r##"{"x": "#nope# #agent_id#"}"##, Context::Json, &options).unwrap();
     assert_eq!(t.fields().collect::<Vec<_>>(), ["agent_id"]);
     assert_eq!(
@@ -192,14 +192,14 @@ fn missing_policies() {
     let t = Template::compile(
         r##"{"a": #ani#}"##,
         Context::Json,
-        &Options::default().missing(Missing::Empty),
+        &Options::default().with_missing(Missing::Empty),
     )
     .unwrap();
     assert_eq!(t.render_string(&empty).unwrap(), r#"{"a": ""}"#);
     let t = Template::compile(
         "x\né #ani#",
         Context::Plain,
-        &Options::default().missing(Missing::Error),
+        &Options::default().with_missing(Missing::Error),
     )
     .unwrap();
     let mut out = b"keep".to_vec();
@@ -348,7 +348,9 @@ fn whole_json_values_cannot_continue_a_number_or_be_a_key() {
 
 #[test]
 fn lenient_unknown_placeholders_are_scanned_as_text() {
-    let options = Options::default().syntax(Syntax::Brackets).lenient(true);
+    let options = Options::default()
+        .with_syntax(Syntax::Brackets)
+        .with_lenient(true);
     let t = Template::compile(
         r#"[[["[[nope|"]], "[[agent_id]]"]"#,
         Context::Json,
@@ -360,7 +362,7 @@ fn lenient_unknown_placeholders_are_scanned_as_text() {
         .unwrap();
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v, serde_json::json!([[["[[nope|"]], ",1,"]), "{out}");
-    let options = Options::default().lenient(true);
+    let options = Options::default().with_lenient(true);
     let t = Template::compile(
         "<r><![CDATA[#nope|]]>##agent_id#</r>",
         Context::Xml,
@@ -472,7 +474,7 @@ fn positions_are_computed_in_one_pass() {
 /// is an error, with the placeholder it should be; other text stays literal.
 #[test]
 fn the_other_syntax_is_caught() {
-    let brackets = Options::default().syntax(Syntax::Brackets);
+    let brackets = Options::default().with_syntax(Syntax::Brackets);
     let err = Template::compile("id=#agent_id#", Context::Form, &brackets).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TemplateSyntax);
     assert_eq!(err.suggestion(), Some("[[agent_id]]"));
