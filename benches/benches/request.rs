@@ -85,7 +85,7 @@ fn requests(c: &mut Criterion) {
             let request = http::Request::builder()
                 .method(http::Method::POST)
                 .uri("https://hooks.example.com/ringcx/call-ended.json")
-                .header(http::header::USER_AGENT, "callhook/0.1.0")
+                .header(http::header::USER_AGENT, "callhook/0.2.0")
                 .header(
                     http::header::CONTENT_TYPE,
                     "application/json; charset=utf-8",
