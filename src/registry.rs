@@ -1,7 +1,7 @@
 //! The registry of services and webhooks: what a host configures, checked
 //! and compiled, and indexed for dispatch by event and scope.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -234,7 +234,7 @@ impl Registry {
         for service in &config.services {
             let added = match reuse(service) {
                 Some(compiled) if !registry.services.contains_key(service.id.as_str()) => {
-                    registry.insert_service(service.id.as_str().into(), compiled);
+                    registry.insert_service(compiled);
                     Ok(())
                 }
                 _ => registry.add_service_from(service),
@@ -317,11 +317,15 @@ impl Registry {
     /// The configuration: every service and webhook, sorted by id.
     #[must_use]
     pub fn to_config(&self) -> Config {
-        let services: BTreeMap<_, _> = self.services.iter().collect();
-        let webhooks: BTreeMap<_, _> = self.webhooks.iter().collect();
+        // Sorted in place (ids are unique), not through a tree of 100,000
+        // nodes.
+        let mut services: Vec<_> = self.services.iter().collect();
+        services.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut webhooks: Vec<_> = self.webhooks.iter().collect();
+        webhooks.sort_unstable_by(|a, b| a.0.cmp(b.0));
         Config {
-            services: services.values().map(|e| e.service.config()).collect(),
-            webhooks: webhooks.values().map(|&w| (**w).clone()).collect(),
+            services: services.iter().map(|(_, e)| e.service.config()).collect(),
+            webhooks: webhooks.iter().map(|(_, w)| (***w).clone()).collect(),
             allowed_addresses: self.allowed_addresses.clone(),
             preset: self.declared.preset.clone(),
             fields: self.declared.fields.clone(),
@@ -378,13 +382,14 @@ impl Registry {
             );
         }
         let service = config.compile_with(&self.catalog, &self.addresses)?;
-        self.insert_service(config.id.as_str().into(), service);
+        self.insert_service(service);
         Ok(())
     }
 
-    /// Adds a service no webhook uses yet.
-    fn insert_service(&mut self, id: Arc<str>, service: Service) {
+    /// Adds a service no webhook uses yet, keyed by the id it holds.
+    fn insert_service(&mut self, service: Service) {
         let users = Ids::None;
+        let id = Arc::clone(service.shared_id());
         self.services.insert(id, Entry { service, users });
     }
 
@@ -429,13 +434,15 @@ impl Registry {
         Ok(())
     }
 
-    /// Deletes a service, returning its configuration.
+    /// Deletes a service, returning it: [`Service::config`] or
+    /// [`Service::to_json`] give its configuration, and nothing is parsed
+    /// unless asked for.
     ///
     /// # Errors
     ///
     /// An unknown id, or a service a webhook still uses (the error names
     /// them), is an error of kind [`ErrorKind::Registry`].
-    pub fn remove_service(&mut self, id: &str) -> Result<ServiceConfig, Error> {
+    pub fn remove_service(&mut self, id: &str) -> Result<Service, Error> {
         let mut users: Vec<&str> = self
             .services
             .get(id)
@@ -454,7 +461,7 @@ impl Registry {
         }
         self.services
             .remove(id)
-            .map(|entry| entry.service.config())
+            .map(|entry| entry.service)
             .ok_or_else(|| registry_error(format!("no service `{id}`")))
     }
 
@@ -467,9 +474,15 @@ impl Registry {
     /// Every service, sorted by id.
     #[must_use]
     pub fn services(&self) -> Vec<&Service> {
-        let mut services: Vec<&Service> = self.services.values().map(|e| &e.service).collect();
-        services.sort_by(|a, b| a.id().cmp(b.id()));
-        services
+        // Sorted by the table's keys, beside the entries, rather than by
+        // ids reached through each service.
+        let mut services: Vec<(&Arc<str>, &Service)> = self
+            .services
+            .iter()
+            .map(|(id, e)| (id, &e.service))
+            .collect();
+        services.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        services.into_iter().map(|(_, service)| service).collect()
     }
 
     // Webhooks.
@@ -1217,7 +1230,46 @@ mod tests {
         assert!(next.service(S1).unwrap().is_enabled());
         assert_eq!(next, before);
 
-        assert!(!r.remove_service(S1).unwrap().enabled);
+        assert!(!r.remove_service(S1).unwrap().is_enabled());
+    }
+
+    /// Listings, edits, a disabled service's row and a reload of unchanged
+    /// services parse no kept JSON; only what must build configurations
+    /// (`to_config`, `Service::config`) does, once a service.
+    #[test]
+    fn listings_and_edits_parse_no_json() {
+        use crate::service::parses;
+
+        let config = Config::from_json(include_str!("../examples/configs/pbx.json")).unwrap();
+        let mut r = Registry::from_config(&config, Catalog::standard().clone()).unwrap();
+        let first = config.services[0].id.clone();
+        let start = parses::so_far();
+        assert_eq!(r.services().len(), config.services.len());
+        assert_eq!(r.webhooks().len(), config.webhooks.len());
+        assert!(r
+            .webhooks()
+            .iter()
+            .all(|row| row.url.starts_with("https://")));
+        r.set_service_enabled(&first, false).unwrap();
+        let row = r.service(&first).unwrap().to_json();
+        assert!(row.contains(r#""enabled":false"#), "{row}");
+        let reloaded = r
+            .reload(&r.to_config(), Catalog::standard().clone())
+            .unwrap();
+        let after_to_config = parses::so_far();
+        assert_eq!(
+            after_to_config - start,
+            config.services.len(),
+            "to_config only"
+        );
+        assert_eq!(reloaded, r);
+        let mut spare = service(S1, "{}");
+        spare.name = "spare".into();
+        r.add_service(spare.clone()).unwrap();
+        r.update_service(spare).unwrap();
+        let removed = r.remove_service(S1).unwrap();
+        assert_eq!(parses::so_far(), after_to_config);
+        assert_eq!(removed.config().name, "spare");
     }
 
     /// A reload compiles only the services whose configuration changed.

@@ -10,10 +10,11 @@ use super::headers::{
     check_header_name, is_list_valued, refuse_placeholder_in_name, DynamicHeader, Route,
     StaticHeaders, USER_AGENT,
 };
+use super::stored::Stored;
 use super::{Compiled, Rare, Service};
 use crate::address::AddressPolicy;
 use crate::auth::Auth;
-use crate::body::{Body, Pair};
+use crate::body::{fragment, Body, Origin, Pair};
 use crate::call::CallData;
 use crate::catalog::Catalog;
 use crate::error::{Error, ErrorKind};
@@ -178,11 +179,12 @@ impl ServiceConfig {
                 continue;
             }
             let mut builder = Builder::new(&options);
-            builder.fragment(
+            fragment(
+                &mut builder,
+                Origin::Header(i),
                 &pair.value,
                 Context::Header,
                 Some(&pair.map),
-                Some(&|| format!("headers.{i}.value")),
             );
             let value = match builder.finish(Context::Header) {
                 Ok(value) => value,
@@ -325,7 +327,7 @@ impl ServiceConfig {
                 .collect();
             return Err(Error::many(ErrorKind::InvalidConfig, errors).in_service(&self.id));
         };
-        let json = match stored_json(self) {
+        let json = match Stored::of(self) {
             Ok(json) => json,
             Err(e) => return Err(e.in_service(&self.id)),
         };
@@ -357,6 +359,7 @@ impl ServiceConfig {
             signer,
         };
         let compiled = Compiled {
+            id: self.id.as_str().into(),
             json,
             method: self.method,
             debug: self.debug,
@@ -555,35 +558,6 @@ pub(super) fn not_a_uuid(id: &str) -> Error {
         format!("service id `{id}` is not a UUID"),
     )
     .in_field("id")
-}
-
-/// The configuration's JSON as a service keeps it, with `enabled` set.
-///
-/// # Errors
-///
-/// A configuration serde cannot serialise, which a derived one always can.
-pub(super) fn stored_json(config: &ServiceConfig) -> Result<Box<[u8]>, Error> {
-    // Sized for most services' JSON, so the buffer rarely grows.
-    let mut json = Vec::with_capacity(1024);
-    let written = if config.enabled {
-        serde_json::to_writer(&mut json, config)
-    } else {
-        serde_json::to_writer(
-            &mut json,
-            &ServiceConfig {
-                enabled: true,
-                ..config.clone()
-            },
-        )
-    };
-    written.map_err(|e| {
-        Error::new(
-            ErrorKind::InvalidConfig,
-            "the configuration cannot be serialised",
-        )
-        .with_source(e)
-    })?;
-    Ok(json.into_boxed_slice())
 }
 
 /// The secrets given by reference, resolved, in the order they are walked.
