@@ -698,6 +698,7 @@ impl Registry {
             .remove(id)
             .ok_or_else(|| registry_error(format!("no webhook `{id}`")))?;
         self.unindex_webhook(&webhook);
+        // A copy only when a snapshot still shares the webhook.
         Ok(Arc::unwrap_or_clone(webhook))
     }
 

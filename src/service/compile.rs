@@ -105,14 +105,14 @@ impl ServiceConfig {
         let mut errors = Vec::new();
         let secrets = self.secrets();
         for (field, secret) in &secrets {
-            if !secret.is_resolved() {
+            // Only a reference can be unresolved: an inline value is its own.
+            if let Some(name) = secret.reference().filter(|_| !secret.is_resolved()) {
                 errors.push(
                     Error::new(
                         ErrorKind::InvalidConfig,
                         format!(
-                            "secret reference `{}` is not resolved; resolve it with \
-                             `Config::resolve_secrets` before loading",
-                            secret.reference().unwrap_or_default()
+                            "secret reference `{name}` is not resolved; resolve it with \
+                             `Config::resolve_secrets` before loading"
                         ),
                     )
                     .in_field(field),
@@ -130,6 +130,8 @@ impl ServiceConfig {
             errors.push(not_a_uuid(&self.id));
         }
         let get = self.method == Method::Get;
+        // Each part's problems go to `errors`; `None` only marks the part
+        // as failed, and the service is refused below.
         let url = self
             .compile_url(get, &options)
             .map_err(|e| errors.extend(e))
@@ -293,6 +295,8 @@ impl ServiceConfig {
             }
         };
         if let Some(signer) = &signer {
+            // An auth header that cannot be made was reported above; it
+            // sets no header the signature could clash with.
             let auth_header = self.auth.header().ok().flatten().map(|(name, _)| name);
             for (name, field) in set_by_user
                 .iter()
@@ -338,6 +342,7 @@ impl ServiceConfig {
             .shown(self.method == Method::Get)
             .and_then(|shown| Body::compile(&shown, self.method == Method::Get, &options).ok())
             .map(|body| body.template);
+        // No query pairs (not a `GET`, or no pairs): none is a secret.
         let secret_pairs = self
             .body
             .query_pairs(self.method == Method::Get)
@@ -385,6 +390,8 @@ impl ServiceConfig {
         let Some(field) = e.field() else {
             return e;
         };
+        // A path that is not `prefix.N.value` names no pair or header,
+        // so nothing secret.
         let indexed = |prefix: &str| {
             field
                 .strip_prefix(prefix)
@@ -523,6 +530,7 @@ impl ServiceConfig {
             }
         }
         let get = self.method == Method::Get;
+        // No query pairs: the URL's bytes are its own.
         let query = self.body.query_pairs(get).unwrap_or_default();
         let url_bytes = self.url.len() + query.iter().map(Pair::text_bytes).sum::<usize>();
         if url_bytes > URL_BYTES {

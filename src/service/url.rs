@@ -56,6 +56,9 @@ impl Compiled {
     /// request of the service goes to: no placeholder may stand in them,
     /// and compiling checked them against the address policy.
     pub(super) fn origin(&self) -> (&str, &str) {
+        // Compiling refused a URL without an http(s) scheme and a host
+        // before any placeholder, so the empty texts are never taken; an
+        // authority runs to the path, the query or the end.
         match &self.url {
             Url::Static(uri) => (
                 uri.scheme_str().unwrap_or_default(),
