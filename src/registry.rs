@@ -1017,9 +1017,61 @@ impl Subscriptions for Registry {
     }
 }
 
+/// Writes what [`Registry::to_config`] gives, as it is made: each service's
+/// configuration is parsed, written and dropped in turn, and webhooks are
+/// written from the registry's own, so no copy of the whole is built.
+///
+/// Each service is parsed rather than its kept row written as it is: a
+/// serialiser other than compact JSON (pretty JSON, TOML, a binary format)
+/// needs the values, not JSON text.
 impl Serialize for Registry {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.to_config().serialize(serializer)
+        let mut services: Vec<_> = self.services.iter().collect();
+        services.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut webhooks: Vec<_> = self.webhooks.iter().collect();
+        webhooks.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        ConfigView {
+            services: Rows(&services, |(_, e)| e.service.config()),
+            webhooks: Rows(&webhooks, |(_, w)| w),
+            allowed_addresses: &self.allowed_addresses,
+            preset: &self.declared.preset,
+            fields: &self.declared.fields,
+            events: &self.declared.events,
+        }
+        .serialize(serializer)
+    }
+}
+
+/// [`Config`]'s shape, borrowed: its fields in its order with its
+/// attributes. `registry_serialises_as_its_configuration` checks the two
+/// write the same.
+#[derive(Serialize)]
+struct ConfigView<'a> {
+    services: Rows<'a, (&'a Arc<str>, &'a Entry), ServiceConfig>,
+    #[serde(skip_serializing_if = "Rows::is_empty")]
+    webhooks: Rows<'a, (&'a Arc<str>, &'a Arc<WebhookConfig>), &'a WebhookConfig>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    allowed_addresses: &'a [String],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    preset: &'a [String],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    fields: &'a [FieldSpec],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    events: &'a [EventSpec],
+}
+
+/// A list written as each item turns into what is written.
+struct Rows<'a, T, U>(&'a [T], fn(&'a T) -> U);
+
+impl<T, U> Rows<'_, T, U> {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<T, U: Serialize> Serialize for Rows<'_, T, U> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(self.1))
     }
 }
 
@@ -1271,6 +1323,35 @@ mod tests {
         let removed = r.remove_service(S1).unwrap();
         assert_eq!(parses::so_far(), after_to_config);
         assert_eq!(removed.config().name, "spare");
+    }
+
+    /// The registry writes what its configuration writes, byte for byte,
+    /// whatever it declares.
+    #[test]
+    fn registry_serialises_as_its_configuration() {
+        let full = Config::from_json(
+            &serde_json::json!({
+                "preset": ["pbx", "ringcx"],
+                "allowed_addresses": ["10.0.0.0/8"],
+                "fields": [{"name": "crm_ticket", "type": "text"}],
+                "events": [{"name": "Ticket:Opened"}],
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let mut seeds = Config::from_json(include_str!("../examples/configs/pbx.json")).unwrap();
+        seeds.services[0].enabled = false;
+        for config in [Config::default(), full, seeds] {
+            let r = Registry::from_config(&config, Catalog::standard().clone()).unwrap();
+            assert_eq!(
+                serde_json::to_string(&r).unwrap(),
+                serde_json::to_string(&r.to_config()).unwrap()
+            );
+            assert_eq!(
+                serde_json::to_string_pretty(&r).unwrap(),
+                serde_json::to_string_pretty(&r.to_config()).unwrap()
+            );
+        }
     }
 
     /// A reload compiles only the services whose configuration changed.
