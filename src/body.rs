@@ -231,6 +231,16 @@ impl BodyConfig {
         }
     }
 
+    /// The `template` of a JSON or XML body, if it has one.
+    pub(crate) fn template(&self) -> Option<&str> {
+        match self {
+            BodyConfig::Json { template, .. } | BodyConfig::Xml { template, .. } => {
+                template.as_deref()
+            }
+            _ => None,
+        }
+    }
+
     /// Bytes of the text the body's template is compiled from: its
     /// `template`, or its pairs with their maps, and the names a SOAP
     /// envelope is built of; none for pairs that go into a `GET`'s query.
@@ -306,32 +316,6 @@ impl BodyConfig {
         }
         any.then_some(shown)
     }
-
-    /// Fragment `n` of the body's template, as [`Body::compile`] gave its
-    /// fragments to the builder, with its field path: the text a render
-    /// error's offset is in.
-    pub(crate) fn fragment(&self, get: bool, n: u32) -> Option<(String, &str)> {
-        let n = n as usize;
-        fn pair<'a>(pairs: &'a [Pair], path: &str, n: usize) -> Option<(String, &'a str)> {
-            Some((format!("{path}.{n}.value"), pairs.get(n)?.value.as_str()))
-        }
-        match self {
-            _ if self.query_pairs(get).is_some() => None,
-            BodyConfig::None => None,
-            BodyConfig::Json {
-                template: Some(template),
-                ..
-            }
-            | BodyConfig::Xml {
-                template: Some(template),
-                ..
-            } => (n == 0).then(|| ("body.template".into(), template.as_str())),
-            BodyConfig::Form { pairs }
-            | BodyConfig::Json { pairs, .. }
-            | BodyConfig::Xml { pairs, .. } => pair(pairs, "body.pairs", n),
-            BodyConfig::Soap { parameters, .. } => pair(parameters, "body.parameters", n),
-        }
-    }
 }
 
 impl Body {
@@ -350,18 +334,21 @@ impl Body {
             _ if config.query_pairs(get).is_some() => Context::Plain,
             BodyConfig::None => Context::Plain,
             BodyConfig::Form { pairs } => {
-                form_pairs(&mut builder, pairs, "body.pairs");
+                form_pairs(&mut builder, pairs, Origin::Pair);
                 content_type = Some(HeaderValue::from_static(FORM));
                 Context::Form
             }
             BodyConfig::Json { template, pairs } => {
                 match (template, pairs.is_empty()) {
-                    (Some(template), true) => builder.fragment(
-                        template,
-                        Context::Json,
-                        None,
-                        Some(&|| "body.template".into()),
-                    ),
+                    (Some(template), true) => {
+                        fragment(
+                            &mut builder,
+                            Origin::BodyTemplate,
+                            template,
+                            Context::Json,
+                            None,
+                        );
+                    }
                     (None, _) => json_pairs(&mut builder, pairs),
                     (Some(_), false) => builder.error(one_of("body")),
                 }
@@ -384,11 +371,12 @@ impl Body {
                                 .in_field("body.root"),
                             );
                         }
-                        builder.fragment(
+                        fragment(
+                            &mut builder,
+                            Origin::BodyTemplate,
                             template,
                             Context::Xml,
                             None,
-                            Some(&|| "body.template".into()),
                         );
                     }
                     (None, _) => {
@@ -397,7 +385,7 @@ impl Body {
                         check_xml_name(&mut builder, root, &|| "body.root".into());
                         builder.literal(XML_DECLARATION);
                         builder.literal(format!("<{root}>").as_bytes());
-                        xml_elements(&mut builder, pairs, "body.pairs");
+                        xml_elements(&mut builder, pairs, Origin::Pair);
                         builder.literal(format!("</{root}>").as_bytes());
                     }
                     (Some(_), false) => builder.error(one_of("body")),
@@ -448,7 +436,7 @@ impl Body {
                 );
                 builder.literal(&namespace_attr);
                 builder.literal(b"\">");
-                xml_elements(&mut builder, parameters, "body.parameters");
+                xml_elements(&mut builder, parameters, Origin::Parameter);
                 builder.literal(format!("</{operation}></soap:Body></soap:Envelope>").as_bytes());
                 let header = |value: String| {
                     HeaderValue::try_from(value).map_err(|e| {
@@ -502,6 +490,92 @@ impl Body {
     }
 }
 
+/// Where a template fragment of a service came from. The compiler records
+/// it as the fragment's code in each placeholder's spot, once, where it
+/// compiles the fragment; a render error is located by it, with no second
+/// numbering to keep in step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// `url`.
+    Url,
+    /// `body.template`.
+    BodyTemplate,
+    /// `body.pairs.N.value`, in the body or a `GET`'s query.
+    Pair(usize),
+    /// `body.parameters.N.value`, of a SOAP body.
+    Parameter(usize),
+    /// `headers.N.value`.
+    Header(usize),
+}
+
+/// The bits of a code below the kind.
+const INDEX_BITS: u32 = 29;
+const INDEX: u32 = (1 << INDEX_BITS) - 1;
+
+impl Origin {
+    /// The origin as a fragment's code: its kind and index.
+    pub(crate) fn code(self) -> u32 {
+        let (kind, i) = match self {
+            Origin::Url => (0, 0),
+            Origin::BodyTemplate => (1, 0),
+            Origin::Pair(i) => (2, i),
+            Origin::Parameter(i) => (3, i),
+            Origin::Header(i) => (4, i),
+        };
+        // Indices are bounded by `limits::PAIRS` and `limits::HEADERS`,
+        // checked before anything is compiled, far below 2^29; a larger
+        // one would name no fragment rather than another's.
+        (kind << INDEX_BITS) | u32::try_from(i).map_or(INDEX, |i| i.min(INDEX))
+    }
+
+    /// The origin a code was made from.
+    pub(crate) fn from_code(code: u32) -> Option<Origin> {
+        let i = (code & INDEX) as usize;
+        match code >> INDEX_BITS {
+            0 => Some(Origin::Url),
+            1 => Some(Origin::BodyTemplate),
+            2 => Some(Origin::Pair(i)),
+            3 => Some(Origin::Parameter(i)),
+            4 => Some(Origin::Header(i)),
+            _ => None,
+        }
+    }
+
+    /// The list a pair or header belongs to (`body.pairs`), or the field.
+    pub(crate) fn list(self) -> &'static str {
+        match self {
+            Origin::Url => "url",
+            Origin::BodyTemplate => "body.template",
+            Origin::Pair(_) => "body.pairs",
+            Origin::Parameter(_) => "body.parameters",
+            Origin::Header(_) => "headers",
+        }
+    }
+
+    /// The configuration path of the fragment's text.
+    pub(crate) fn path(self) -> String {
+        match self {
+            Origin::Url | Origin::BodyTemplate => self.list().into(),
+            Origin::Pair(i) | Origin::Parameter(i) | Origin::Header(i) => {
+                format!("{}.{i}.value", self.list())
+            }
+        }
+    }
+}
+
+/// Compiles the fragment `source` into `builder`, recording `origin` as
+/// where its placeholders came from.
+pub(crate) fn fragment(
+    builder: &mut Builder<'_, '_>,
+    origin: Origin,
+    source: &str,
+    context: Context,
+    map: Option<&BTreeMap<String, String>>,
+) {
+    builder.next_fragment(origin.code());
+    builder.fragment(source, context, map, Some(&|| origin.path()));
+}
+
 fn one_of(path: &str) -> Error {
     Error::new(
         ErrorKind::InvalidConfig,
@@ -512,7 +586,7 @@ fn one_of(path: &str) -> Error {
 
 /// Appends `key=value&...`, each key and value form-encoded, for a form
 /// body or a query string.
-pub(crate) fn form_pairs(builder: &mut Builder<'_, '_>, pairs: &[Pair], path: &str) {
+pub(crate) fn form_pairs(builder: &mut Builder<'_, '_>, pairs: &[Pair], at: fn(usize) -> Origin) {
     for (i, pair) in pairs.iter().enumerate() {
         if i > 0 {
             builder.literal(b"&");
@@ -521,13 +595,7 @@ pub(crate) fn form_pairs(builder: &mut Builder<'_, '_>, pairs: &[Pair], path: &s
             builder.literal(piece.as_bytes());
         }
         builder.literal(b"=");
-        let value_path = || format!("{path}.{i}.value");
-        builder.fragment(
-            &pair.value,
-            Context::Form,
-            Some(&pair.map),
-            Some(&value_path),
-        );
+        fragment(builder, at(i), &pair.value, Context::Form, Some(&pair.map));
     }
 }
 
@@ -559,30 +627,31 @@ fn json_pairs(builder: &mut Builder<'_, '_>, pairs: &[Pair]) {
         json_string(&pair.key, &mut key);
         key.extend_from_slice(b"\":");
         builder.literal(&key);
-        let path = || format!("body.pairs.{i}.value");
-        builder.fragment(
+        fragment(
+            builder,
+            Origin::Pair(i),
             &pair.value,
             Context::JsonValue,
             Some(&pair.map),
-            Some(&path),
         );
     }
     builder.literal(b"}");
 }
 
 /// Appends `<key>value</key>` per pair.
-fn xml_elements(builder: &mut Builder<'_, '_>, pairs: &[Pair], path: &str) {
+fn xml_elements(builder: &mut Builder<'_, '_>, pairs: &[Pair], at: fn(usize) -> Origin) {
     for (i, pair) in pairs.iter().enumerate() {
+        let path = at(i).list();
         check_xml_name(builder, &pair.key, &|| format!("{path}.{i}.key"));
         builder.literal(b"<");
         builder.literal(pair.key.as_bytes());
         builder.literal(b">");
-        let value_path = || format!("{path}.{i}.value");
-        builder.fragment(
+        fragment(
+            builder,
+            at(i),
             &pair.value,
             Context::XmlText,
             Some(&pair.map),
-            Some(&value_path),
         );
         builder.literal(b"</");
         builder.literal(pair.key.as_bytes());

@@ -1,7 +1,7 @@
 //! The registry of services and webhooks: what a host configures, checked
 //! and compiled, and indexed for dispatch by event and scope.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -19,6 +19,7 @@ use crate::limits::SCOPES;
 use crate::preview::Preview;
 use crate::retry::RetryPolicy;
 use crate::service::{Service, ServiceConfig};
+use crate::version::{Nested, Version};
 use crate::webhook::{WebhookConfig, WebhookRow};
 
 /// Services and webhooks, indexed for dispatch by event and scope.
@@ -234,7 +235,7 @@ impl Registry {
         for service in &config.services {
             let added = match reuse(service) {
                 Some(compiled) if !registry.services.contains_key(service.id.as_str()) => {
-                    registry.insert_service(service.id.as_str().into(), compiled);
+                    registry.insert_service(compiled);
                     Ok(())
                 }
                 _ => registry.add_service_from(service),
@@ -317,11 +318,15 @@ impl Registry {
     /// The configuration: every service and webhook, sorted by id.
     #[must_use]
     pub fn to_config(&self) -> Config {
-        let services: BTreeMap<_, _> = self.services.iter().collect();
-        let webhooks: BTreeMap<_, _> = self.webhooks.iter().collect();
+        // Sorted in place (ids are unique), not through a tree of 100,000
+        // nodes.
+        let mut services: Vec<_> = self.services.iter().collect();
+        services.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut webhooks: Vec<_> = self.webhooks.iter().collect();
+        webhooks.sort_unstable_by(|a, b| a.0.cmp(b.0));
         Config {
-            services: services.values().map(|e| e.service.config()).collect(),
-            webhooks: webhooks.values().map(|&w| (**w).clone()).collect(),
+            services: services.iter().map(|(_, e)| e.service.config()).collect(),
+            webhooks: webhooks.iter().map(|(_, w)| (***w).clone()).collect(),
             allowed_addresses: self.allowed_addresses.clone(),
             preset: self.declared.preset.clone(),
             fields: self.declared.fields.clone(),
@@ -379,13 +384,14 @@ impl Registry {
             );
         }
         let service = config.compile_under(&self.catalog, &self.addresses)?;
-        self.insert_service(config.id.as_str().into(), service);
+        self.insert_service(service);
         Ok(())
     }
 
-    /// Adds a service no webhook uses yet.
-    fn insert_service(&mut self, id: Arc<str>, service: Service) {
+    /// Adds a service no webhook uses yet, keyed by the id it holds.
+    fn insert_service(&mut self, service: Service) {
         let users = Ids::None;
+        let id = Arc::clone(service.shared_id());
         self.services.insert(id, Entry { service, users });
     }
 
@@ -430,13 +436,15 @@ impl Registry {
         Ok(())
     }
 
-    /// Deletes a service, returning its configuration.
+    /// Deletes a service, returning it: [`Service::config`] or
+    /// [`Service::to_json`] give its configuration, and nothing is parsed
+    /// unless asked for.
     ///
     /// # Errors
     ///
     /// An unknown id, or a service a webhook still uses (the error names
     /// them), is an error of kind [`ErrorKind::Registry`].
-    pub fn remove_service(&mut self, id: &str) -> Result<ServiceConfig, Error> {
+    pub fn remove_service(&mut self, id: &str) -> Result<Service, Error> {
         let mut users: Vec<&str> = self
             .services
             .get(id)
@@ -455,7 +463,7 @@ impl Registry {
         }
         self.services
             .remove(id)
-            .map(|entry| entry.service.config())
+            .map(|entry| entry.service)
             .ok_or_else(|| registry_error(format!("no service `{id}`")))
     }
 
@@ -468,9 +476,15 @@ impl Registry {
     /// Every service, sorted by id.
     #[must_use]
     pub fn services(&self) -> Vec<&Service> {
-        let mut services: Vec<&Service> = self.services.values().map(|e| &e.service).collect();
-        services.sort_by(|a, b| a.id().cmp(b.id()));
-        services
+        // Sorted by the table's keys, beside the entries, rather than by
+        // ids reached through each service.
+        let mut services: Vec<(&Arc<str>, &Service)> = self
+            .services
+            .iter()
+            .map(|(id, e)| (id, &e.service))
+            .collect();
+        services.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        services.into_iter().map(|(_, service)| service).collect()
     }
 
     // Webhooks.
@@ -686,6 +700,7 @@ impl Registry {
             .remove(id)
             .ok_or_else(|| registry_error(format!("no webhook `{id}`")))?;
         self.unindex_webhook(&webhook);
+        // A copy only when a snapshot still shares the webhook.
         Ok(Arc::unwrap_or_clone(webhook))
     }
 
@@ -1004,9 +1019,74 @@ impl Subscriptions for Registry {
     }
 }
 
+/// Writes what [`Registry::to_config`] gives, as it is made: each service's
+/// configuration is parsed, written and dropped in turn, and webhooks are
+/// written from the registry's own, so no copy of the whole is built.
+///
+/// Each service is parsed rather than its kept row written as it is: a
+/// serialiser other than compact JSON (pretty JSON, TOML, a binary format)
+/// needs the values, not JSON text.
 impl Serialize for Registry {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.to_config().serialize(serializer)
+        let mut services: Vec<_> = self.services.iter().collect();
+        services.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut webhooks: Vec<_> = self.webhooks.iter().collect();
+        webhooks.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        ConfigView {
+            version: Version,
+            services: Rows(&services, |(_, e)| e.service.config()),
+            webhooks: Rows(&webhooks, |(_, w)| w),
+            allowed_addresses: &self.allowed_addresses,
+            preset: &self.declared.preset,
+            fields: &self.declared.fields,
+            events: &self.declared.events,
+        }
+        .serialize(serializer)
+    }
+}
+
+/// [`Config`]'s shape, borrowed: its fields in its order with its
+/// attributes. `registry_serialises_as_its_configuration` checks the two
+/// write the same.
+#[derive(Serialize)]
+struct ConfigView<'a> {
+    version: Version,
+    services: Rows<'a, (&'a Arc<str>, &'a Entry), ServiceConfig>,
+    #[serde(skip_serializing_if = "Rows::is_empty")]
+    webhooks: Rows<'a, (&'a Arc<str>, &'a Arc<WebhookConfig>), &'a WebhookConfig>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    allowed_addresses: &'a [String],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    preset: &'a [String],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    fields: &'a [FieldSpec],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    events: &'a [EventSpec],
+}
+
+/// An item of a configuration's list, written without its `version`.
+struct WithoutVersion<U>(U);
+
+impl<U: Serialize> Serialize for WithoutVersion<U> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Nested(&self.0).serialize(serializer)
+    }
+}
+
+/// A list written as each item turns into what is written.
+struct Rows<'a, T, U>(&'a [T], fn(&'a T) -> U);
+
+impl<T, U> Rows<'_, T, U> {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<T, U: Serialize> Serialize for Rows<'_, T, U> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // A configuration's services and webhooks follow its version and
+        // write none of their own.
+        serializer.collect_seq(self.0.iter().map(|item| WithoutVersion((self.1)(item))))
     }
 }
 
@@ -1219,7 +1299,75 @@ mod tests {
         assert!(next.service(S1).unwrap().is_enabled());
         assert_eq!(next, before);
 
-        assert!(!r.remove_service(S1).unwrap().enabled);
+        assert!(!r.remove_service(S1).unwrap().is_enabled());
+    }
+
+    /// Listings, edits, a disabled service's row and a reload of unchanged
+    /// services parse no kept JSON; only what must build configurations
+    /// (`to_config`, `Service::config`) does, once a service.
+    #[test]
+    fn listings_and_edits_parse_no_json() {
+        use crate::service::parses;
+
+        let config = Config::from_json(include_str!("../examples/configs/pbx.json")).unwrap();
+        let mut r = Registry::from_config(&config, Catalog::standard().clone()).unwrap();
+        let first = config.services[0].id.clone();
+        let start = parses::so_far();
+        assert_eq!(r.services().len(), config.services.len());
+        assert_eq!(r.webhooks().len(), config.webhooks.len());
+        assert!(r
+            .webhooks()
+            .iter()
+            .all(|row| row.url.starts_with("https://")));
+        r.set_service_enabled(&first, false).unwrap();
+        let row = r.service(&first).unwrap().to_json();
+        assert!(row.contains(r#""enabled":false"#), "{row}");
+        let reloaded = r
+            .reload(&r.to_config(), Catalog::standard().clone())
+            .unwrap();
+        let after_to_config = parses::so_far();
+        assert_eq!(
+            after_to_config - start,
+            config.services.len(),
+            "to_config only"
+        );
+        assert_eq!(reloaded, r);
+        let mut spare = service(S1, "{}");
+        spare.name = "spare".into();
+        r.add_service(spare.clone()).unwrap();
+        r.update_service(spare).unwrap();
+        let removed = r.remove_service(S1).unwrap();
+        assert_eq!(parses::so_far(), after_to_config);
+        assert_eq!(removed.config().name, "spare");
+    }
+
+    /// The registry writes what its configuration writes, byte for byte,
+    /// whatever it declares.
+    #[test]
+    fn registry_serialises_as_its_configuration() {
+        let full = Config::from_json(
+            &serde_json::json!({
+                "preset": ["pbx", "ringcx"],
+                "allowed_addresses": ["10.0.0.0/8"],
+                "fields": [{"name": "crm_ticket", "type": "text"}],
+                "events": [{"name": "Ticket:Opened"}],
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let mut seeds = Config::from_json(include_str!("../examples/configs/pbx.json")).unwrap();
+        seeds.services[0].enabled = false;
+        for config in [Config::default(), full, seeds] {
+            let r = Registry::from_config(&config, Catalog::standard().clone()).unwrap();
+            assert_eq!(
+                serde_json::to_string(&r).unwrap(),
+                serde_json::to_string(&r.to_config()).unwrap()
+            );
+            assert_eq!(
+                serde_json::to_string_pretty(&r).unwrap(),
+                serde_json::to_string_pretty(&r.to_config()).unwrap()
+            );
+        }
     }
 
     /// A reload compiles only the services whose configuration changed.

@@ -190,6 +190,8 @@ pub(super) fn parse_timestamp(raw: Raw<'_>) -> Option<Value> {
         Raw::I64(n) => Some(Value::Timestamp(
             DateTime::from_timestamp(n, 0)?.fixed_offset(),
         )),
+        // Seconds past `i64`, like those past chrono's range, are no time:
+        // `None`, which the caller refuses.
         Raw::U64(n) => Some(Value::Timestamp(
             DateTime::from_timestamp(i64::try_from(n).ok()?, 0)?.fixed_offset(),
         )),
@@ -197,6 +199,8 @@ pub(super) fn parse_timestamp(raw: Raw<'_>) -> Option<Value> {
     }
 }
 
+/// `None` (refused by the caller) for what is no duration: a negative or
+/// out-of-range number, or text that is not `H:MM:SS`.
 pub(super) fn parse_duration(raw: Raw<'_>) -> Option<Value> {
     match raw {
         Raw::U64(secs) => Some(Value::Duration(Duration::from_secs(secs))),

@@ -237,7 +237,9 @@ pub(super) fn flatten_into(
 }
 
 /// A `Duration` (`{"secs", "nanos"}`) or `SystemTime`
-/// (`{"secs_since_epoch", "nanos_since_epoch"}`) as serde writes them.
+/// (`{"secs_since_epoch", "nanos_since_epoch"}`) as serde writes them;
+/// `None` for any other map, or numbers out of range (negative, past what
+/// a time holds), which the caller reads as a map.
 pub(super) fn std_time(map: &[(Cow<'_, str>, Json<'_>)]) -> Option<Value> {
     let field = |name: &str| match Json::get(map, name)? {
         Json::Number(Raw::I64(n), _) => u64::try_from(*n).ok(),

@@ -298,6 +298,7 @@ impl FieldSpec {
     /// How the field prints when a placeholder names no format.
     #[must_use]
     pub fn default_format(&self) -> Format {
+        // No format of its own: its type's, as documented.
         self.format.clone().unwrap_or(match self.field_type {
             FieldType::Timestamp => Format::Rfc3339,
             FieldType::Duration => Format::Seconds,

@@ -10,10 +10,11 @@ use super::headers::{
     check_header_name, is_list_valued, refuse_placeholder_in_name, DynamicHeader, Route,
     StaticHeaders, USER_AGENT,
 };
+use super::stored::Stored;
 use super::{Compiled, Rare, Service};
 use crate::address::AddressPolicy;
 use crate::auth::Auth;
-use crate::body::{Body, Pair};
+use crate::body::{fragment, Body, Origin, Pair};
 use crate::call::CallData;
 use crate::catalog::Catalog;
 use crate::error::{Error, ErrorKind};
@@ -25,7 +26,6 @@ use crate::retry::RetryPolicy;
 use crate::secret::{names_secret, Secret};
 use crate::signer::{Signer, SigningConfig};
 use crate::template::{Builder, Context, Options};
-use crate::version::Nested;
 
 impl ServiceConfig {
     /// Compiles the service against `catalog`, checking everything at once.
@@ -105,14 +105,14 @@ impl ServiceConfig {
         let mut errors = Vec::new();
         let secrets = self.secrets();
         for (field, secret) in &secrets {
-            if !secret.is_resolved() {
+            // Only a reference can be unresolved: an inline value is its own.
+            if let Some(name) = secret.reference().filter(|_| !secret.is_resolved()) {
                 errors.push(
                     Error::new(
                         ErrorKind::InvalidConfig,
                         format!(
-                            "secret reference `{}` is not resolved; resolve it with \
-                             `Config::resolve_secrets` before loading",
-                            secret.reference().unwrap_or_default()
+                            "secret reference `{name}` is not resolved; resolve it with \
+                             `Config::resolve_secrets` before loading"
                         ),
                     )
                     .in_field(field),
@@ -130,6 +130,8 @@ impl ServiceConfig {
             errors.push(not_a_uuid(&self.id));
         }
         let get = self.method == Method::Get;
+        // Each part's problems go to `errors`; `None` only marks the part
+        // as failed, and the service is refused below.
         let url = self
             .compile_url(get, &options)
             .map_err(|e| errors.extend(e))
@@ -179,11 +181,12 @@ impl ServiceConfig {
                 continue;
             }
             let mut builder = Builder::new(&options);
-            builder.fragment(
+            fragment(
+                &mut builder,
+                Origin::Header(i),
                 &pair.value,
                 Context::Header,
                 Some(&pair.map),
-                Some(&|| format!("headers.{i}.value")),
             );
             let value = match builder.finish(Context::Header) {
                 Ok(value) => value,
@@ -292,6 +295,8 @@ impl ServiceConfig {
             }
         };
         if let Some(signer) = &signer {
+            // An auth header that cannot be made was reported above; it
+            // sets no header the signature could clash with.
             let auth_header = self.auth.header().ok().flatten().map(|(name, _)| name);
             for (name, field) in set_by_user
                 .iter()
@@ -326,7 +331,7 @@ impl ServiceConfig {
                 .collect();
             return Err(Error::many(ErrorKind::InvalidConfig, errors).in_service(&self.id));
         };
-        let json = match stored_json(self) {
+        let json = match Stored::of(self) {
             Ok(json) => json,
             Err(e) => return Err(e.in_service(&self.id)),
         };
@@ -337,6 +342,7 @@ impl ServiceConfig {
             .shown(self.method == Method::Get)
             .and_then(|shown| Body::compile(&shown, self.method == Method::Get, &options).ok())
             .map(|body| body.template);
+        // No query pairs (not a `GET`, or no pairs): none is a secret.
         let secret_pairs = self
             .body
             .query_pairs(self.method == Method::Get)
@@ -358,6 +364,7 @@ impl ServiceConfig {
             signer,
         };
         let compiled = Compiled {
+            id: self.id.as_str().into(),
             json,
             method: self.method,
             debug: self.debug,
@@ -383,6 +390,8 @@ impl ServiceConfig {
         let Some(field) = e.field() else {
             return e;
         };
+        // A path that is not `prefix.N.value` names no pair or header,
+        // so nothing secret.
         let indexed = |prefix: &str| {
             field
                 .strip_prefix(prefix)
@@ -521,6 +530,7 @@ impl ServiceConfig {
             }
         }
         let get = self.method == Method::Get;
+        // No query pairs: the URL's bytes are its own.
         let query = self.body.query_pairs(get).unwrap_or_default();
         let url_bytes = self.url.len() + query.iter().map(Pair::text_bytes).sum::<usize>();
         if url_bytes > URL_BYTES {
@@ -556,37 +566,6 @@ pub(super) fn not_a_uuid(id: &str) -> Error {
         format!("service id `{id}` is not a UUID"),
     )
     .in_field("id")
-}
-
-/// The configuration's JSON as a service keeps it, with `enabled` set and
-/// no `version`, as a configuration's services are written (the rows a
-/// registry is serialised from); [`Service::to_json`] adds it.
-///
-/// # Errors
-///
-/// A configuration serde cannot serialise, which a derived one always can.
-pub(super) fn stored_json(config: &ServiceConfig) -> Result<Box<[u8]>, Error> {
-    // Sized for most services' JSON, so the buffer rarely grows.
-    let mut json = Vec::with_capacity(1024);
-    let written = if config.enabled {
-        serde_json::to_writer(&mut json, &Nested(config))
-    } else {
-        serde_json::to_writer(
-            &mut json,
-            &Nested(&ServiceConfig {
-                enabled: true,
-                ..config.clone()
-            }),
-        )
-    };
-    written.map_err(|e| {
-        Error::new(
-            ErrorKind::InvalidConfig,
-            "the configuration cannot be serialised",
-        )
-        .with_source(e)
-    })?;
-    Ok(json.into_boxed_slice())
 }
 
 /// The secrets given by reference, resolved, in the order they are walked.

@@ -188,6 +188,8 @@ pub(crate) fn check_request_form(request: &Request) -> Result<(), Error> {
             // What a client would send for the body, and nothing else: a
             // length that is not the body's frames another message.
             lengths += 1;
+            // A value that is not ASCII digits is no length: `None`,
+            // refused below like a wrong one.
             let length = value
                 .to_str()
                 .ok()

@@ -10,17 +10,16 @@
 use std::fmt;
 use std::sync::Arc;
 
-use serde::Deserialize;
-
-use crate::body::{BodyConfig, Pair};
+use crate::body::{BodyConfig, Origin, Pair};
 use crate::error::Error;
 use crate::retry::RetryPolicy;
 use crate::secret::{redact_query, Secret, REDACTED};
 use crate::signer::Signer;
 use crate::template::Template;
 use crate::version::with_version;
-use compile::{resolved_references, stored_json};
+use compile::resolved_references;
 use headers::{DynamicHeader, StaticHeaders};
+use stored::Stored;
 use url::Url;
 
 mod compile;
@@ -29,6 +28,7 @@ mod headers;
 mod request;
 mod show;
 mod sign;
+mod stored;
 mod url;
 
 pub use config::{Method, ServiceConfig};
@@ -49,13 +49,15 @@ pub struct Service {
 
 /// What compiling a service makes, shared by every copy of the service.
 struct Compiled {
+    /// The id, held rather than read from the JSON; the registry keys the
+    /// service by this very `Arc`, and dispatch lends it to requests.
+    id: Arc<str>,
     /// The configuration as the service keeps it: the compact JSON a host
     /// stores for it, under half the bytes of the parsed struct, parsed
-    /// again only when it is asked for; nothing on the render path reads
-    /// it. As serde_json wrote it (UTF-8, read back with `from_slice`, which
-    /// checks as it parses), with `enabled` set: whether the service is
+    /// again only when a struct is asked for; nothing on the render path
+    /// reads it. `enabled` is written `true`: whether the service is
     /// enabled is kept beside the compiled part.
-    json: Box<[u8]>,
+    json: Stored,
     method: Method,
     /// Whether to keep debug records (the configuration's `debug`).
     debug: bool,
@@ -115,15 +117,6 @@ impl PartialEq for Service {
 }
 
 impl Compiled {
-    /// The id. Compiling checked it is a UUID, which JSON holds unescaped
-    /// right after `{"id":"`, the first field.
-    fn id(&self) -> &str {
-        self.json
-            .get(7..43)
-            .and_then(|id| std::str::from_utf8(id).ok())
-            .unwrap_or_default()
-    }
-
     fn resolved(&self) -> &[Secret] {
         self.rare.as_ref().map_or(&[], |rare| &rare.resolved)
     }
@@ -138,22 +131,48 @@ impl Compiled {
 
     /// The configuration, parsed, its references resolved and its retry
     /// policy as exact as it was.
+    ///
+    /// # Panics
+    ///
+    /// If serde_json cannot read back the text it wrote for a
+    /// configuration: a bug in a `Serialize` or `Deserialize` of the
+    /// configuration's types, which `tests/stored_data.rs` and every
+    /// round-trip test would show. No configuration stands in for it.
     fn parse(&self, enabled: bool) -> ServiceConfig {
-        let mut config: ServiceConfig = serde_json::from_slice(&self.json).unwrap_or_else(|_| {
-            // Unreachable: the text is serde's own of a configuration.
-            ServiceConfig::new(self.id(), "")
-        });
+        #[cfg(test)]
+        parses::count();
+        let mut config: ServiceConfig = match serde_json::from_str(self.json.json()) {
+            Ok(config) => config,
+            Err(e) => panic!("a service's kept JSON does not read back: {e}"),
+        };
         config.enabled = enabled;
-        let references = config
-            .secrets_mut()
-            .into_iter()
-            .map(|(_, secret)| secret)
-            .filter(|secret| secret.reference().is_some());
-        for (secret, resolved) in references.zip(self.resolved()) {
-            *secret = resolved.clone();
+        let resolved = self.resolved();
+        if !resolved.is_empty() {
+            let references = config
+                .secrets_mut()
+                .into_iter()
+                .map(|(_, secret)| secret)
+                .filter(|secret| secret.reference().is_some());
+            for (secret, resolved) in references.zip(resolved) {
+                *secret = resolved.clone();
+            }
         }
         config.retry = self.retry().cloned();
         config
+    }
+}
+
+/// The text of the fragment `origin` names in `config`.
+fn fragment_text(config: &ServiceConfig, origin: Origin) -> Option<&str> {
+    let pair = |list: &str, i: usize| {
+        let (path, pairs) = config.body.pairs()?;
+        Some(pairs.get(i).filter(|_| path == list)?.value.as_str())
+    };
+    match origin {
+        Origin::Url => Some(&config.url),
+        Origin::BodyTemplate => config.body.template(),
+        Origin::Pair(i) | Origin::Parameter(i) => pair(origin.list(), i),
+        Origin::Header(i) => Some(config.headers.get(i)?.value.as_str()),
     }
 }
 
@@ -162,7 +181,7 @@ impl Service {
     /// `enabled`: a reload reuses it then.
     pub(crate) fn compiled_from(&self, config: &ServiceConfig) -> bool {
         config.retry.as_ref() == self.compiled.retry()
-            && stored_json(config).is_ok_and(|json| json == self.compiled.json)
+            && self.compiled.json.written_by(config)
             && *resolved_references(config.secrets()) == *self.compiled.resolved()
     }
 }
@@ -176,7 +195,8 @@ impl fmt::Debug for Service {
     }
 }
 
-/// Which of a service's templates a render error comes from.
+/// Which of a service's templates a render error comes from, for an error
+/// of the rendered whole, which has no placeholder to locate.
 #[derive(Clone, Copy)]
 enum Part {
     Url,
@@ -192,30 +212,31 @@ impl Compiled {
         self.body.is_static() && self.body.leading_literal().is_empty()
     }
 
-    /// Names the service and the field of a render error from `part`, and
-    /// locates its placeholder in the configuration's text: the templates
-    /// keep no source of their own.
+    /// Names the service and the field of a render error, and locates its
+    /// placeholder in the configuration's text: the templates keep no
+    /// source of their own. The placeholder's spot says where its fragment
+    /// came from ([`Origin`], recorded when it was compiled).
+    ///
+    /// The text is read from the kept configuration, parsed here: a render
+    /// error is rare (a missing value with no default, CR or LF in a
+    /// header), and the error holds the line and column only this finds.
     #[cold]
     fn locate(&self, e: Error, part: Part) -> Error {
-        let config = &self.parse(true);
-        let get = config.method == Method::Get;
-        let source = e.spot().and_then(|(fragment, _)| match part {
-            Part::Url => config.url_fragment(fragment),
-            Part::Body => config.body.fragment(get, fragment),
-            Part::Header(i) => {
-                let value = &config.headers.get(i).filter(|_| fragment == 0)?.value;
-                Some((format!("headers.{i}.value"), value.as_str()))
-            }
+        let origin = e.spot().and_then(|(code, _)| Origin::from_code(code));
+        let located = origin.and_then(|origin| {
+            let config = self.parse(true);
+            let text = fragment_text(&config, origin)?.to_owned();
+            Some(e.clone().located(&text).in_field(&origin.path()))
         });
-        let e = match (source, part) {
-            (Some((path, text)), _) => e.located(text).in_field(&path),
+        let e = match (located, part) {
+            (Some(e), _) => e,
             // A problem of the rendered whole (a `..` segment) has no spot.
             (None, _) if e.field().is_some() => e,
             (None, Part::Url) => e.in_field("url"),
             (None, Part::Body) => e.in_field("body"),
             (None, Part::Header(i)) => e.in_field(&format!("headers.{i}.value")),
         };
-        e.in_service(self.id())
+        e.in_service(&self.id)
     }
 
     /// Whether the URL query parameter `name` holds a secret for this
@@ -274,35 +295,30 @@ impl Service {
     /// ```
     #[must_use]
     pub fn to_json(&self) -> String {
-        if self.enabled {
-            // The row is kept without its version (a registry writes it so,
-            // inside a configuration); one stored on its own has it.
-            return with_version(&String::from_utf8_lossy(&self.compiled.json));
-        }
-        serde_json::to_string(&self.config()).unwrap_or_default()
+        // The row is kept without its version (a registry writes it so,
+        // inside a configuration); one stored on its own has it.
+        with_version(&self.compiled.json.to_json(self.enabled))
     }
 
     /// The URL as configured, for an admin screen: read from the stored
     /// JSON without parsing the rest, the values of secret query parameters
     /// redacted.
     pub(crate) fn url_text(&self) -> String {
-        #[derive(Deserialize)]
-        struct UrlOnly {
-            url: String,
-        }
-        serde_json::from_slice::<UrlOnly>(&self.compiled.json)
-            .map(|only| {
-                redact_query(&only.url, &|name| {
-                    self.compiled.names_secret_parameter(name)
-                })
-            })
-            .unwrap_or_default()
+        redact_query(&self.compiled.json.url(), &|name| {
+            self.compiled.names_secret_parameter(name)
+        })
     }
 
     /// The service id.
     #[must_use]
     pub fn id(&self) -> &str {
-        self.compiled.id()
+        &self.compiled.id
+    }
+
+    /// The id as the service holds it, for the registry to key the service
+    /// by and lend to requests without a copy.
+    pub(crate) fn shared_id(&self) -> &Arc<str> {
+        &self.compiled.id
     }
 
     /// Whether the service is enabled.
@@ -331,6 +347,8 @@ impl Service {
     /// The retry policy: the service's, or the default.
     #[must_use]
     pub fn retry_policy(&self) -> RetryPolicy {
+        // A service that sets no policy of its own retries as the defaults
+        // say: what `ServiceConfig::retry` documents, not a fallback.
         self.compiled.retry().cloned().unwrap_or_default()
     }
 
@@ -387,6 +405,26 @@ impl Service {
             BodyConfig::Json { pairs: p, .. } | BodyConfig::Xml { pairs: p, .. } => pairs(p),
             BodyConfig::Soap { parameters, .. } => pairs(parameters),
         }
+    }
+}
+
+/// How many times kept JSON was parsed into a configuration, on this
+/// thread: tests count it to show which paths parse none.
+#[cfg(test)]
+pub(crate) mod parses {
+    use std::cell::Cell;
+
+    thread_local! {
+        static PARSES: Cell<usize> = const { Cell::new(0) };
+    }
+
+    pub(super) fn count() {
+        PARSES.with(|n| n.set(n.get() + 1));
+    }
+
+    /// The parses so far on this thread.
+    pub(crate) fn so_far() -> usize {
+        PARSES.with(Cell::get)
     }
 }
 

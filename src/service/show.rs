@@ -63,6 +63,9 @@ impl Service {
         if !self.compiled.debug {
             return None;
         }
+        // `sent` was built from `data`, so it renders again through the
+        // redacting lookup; were it not to, there is no record, as the
+        // documentation of `debug_record` says of a request not built.
         self.shown_with(data, sent).ok()
     }
 
@@ -86,6 +89,7 @@ impl Service {
             .rare
             .as_ref()
             .and_then(|rare| rare.shown_body.as_ref())
+            // No pair is a secret: the body is shown as it is rendered.
             .unwrap_or(&self.compiled.body);
         let mut preview = self.show(&self.build(&Redacted(data), body)?, false);
         if let Some(length) = sent.headers().get(header::CONTENT_LENGTH) {

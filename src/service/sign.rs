@@ -113,11 +113,16 @@ impl Service {
         check_request_form(request).map_err(in_service)?;
         let uri = request.uri();
         let (scheme, authority) = self.compiled.origin();
+        // A request with no scheme or authority goes nowhere the service
+        // sends: the empty text differs from its origin and is refused.
         let to = (
             uri.scheme_str().unwrap_or_default(),
             uri.authority().map_or("", http::uri::Authority::as_str),
         );
         if to != (scheme, authority) {
+            // No host: nothing to check against the address policy (the
+            // request is refused below all the same). An IPv6 literal loses
+            // its brackets; any other host is as written.
             let host = uri.host().unwrap_or_default();
             let host = host
                 .strip_prefix('[')

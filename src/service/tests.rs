@@ -133,3 +133,17 @@ fn render_errors_are_located_in_the_configuration() {
     assert_eq!(err.field(), Some("body.pairs.1.value"));
     assert_eq!(err.position().map(|p| p.offset), Some(3));
 }
+
+/// The id is held, not read from the kept JSON: a service whose JSON is
+/// another's still names itself.
+#[test]
+fn the_id_does_not_depend_on_the_json_layout() {
+    let mut service = config(serde_json::json!({}))
+        .compile(Catalog::standard())
+        .unwrap();
+    let mut other = config(serde_json::json!({"name": "other"}));
+    other.id = "00000000-0000-4000-8000-000000000009".into();
+    Arc::get_mut(&mut service.compiled).unwrap().json = Stored::of(&other).unwrap();
+    assert_eq!(service.id(), ID);
+    assert!(service.to_json().contains("000000000009"));
+}

@@ -1,29 +1,19 @@
 //! URL rules: compiling a service's URL (with a `GET`'s query pairs),
 //! rendering it, its origin, and which URLs the service builds.
 
-use super::config::{Method, ServiceConfig};
+use super::config::ServiceConfig;
 use super::Compiled;
-use crate::body::form_pairs;
+use crate::body::{form_pairs, fragment, Origin};
 use crate::call::{CallData, Lookup};
 use crate::error::{Error, ErrorKind};
 use crate::template::{url_has_query, Builder, Context, Options, Template};
 
 impl ServiceConfig {
-    /// Fragment `n` of the URL's template, as [`ServiceConfig::compile_url`]
-    /// gave its fragments to the builder, with its field path.
-    pub(super) fn url_fragment(&self, n: u32) -> Option<(String, &str)> {
-        let Some(n) = (n as usize).checked_sub(1) else {
-            return Some(("url".into(), &self.url));
-        };
-        let pairs = self.body.query_pairs(self.method == Method::Get)?;
-        Some((format!("body.pairs.{n}.value"), &pairs.get(n)?.value))
-    }
-
     /// The URL and, for `GET`, the body's pairs as its query string, as one
     /// template; parsed once here if it does not depend on the call.
     pub(super) fn compile_url(&self, get: bool, options: &Options<'_>) -> Result<Url, Vec<Error>> {
         let mut builder = Builder::new(options);
-        builder.fragment(&self.url, Context::Url, None, Some(&|| "url".into()));
+        fragment(&mut builder, Origin::Url, &self.url, Context::Url, None);
         let mut checked = builder.take_uri();
         if let Some(pairs) = self.body.query_pairs(get).filter(|p| !p.is_empty()) {
             checked = None;
@@ -38,7 +28,7 @@ impl ServiceConfig {
                 b"&"
             };
             builder.literal(separator);
-            form_pairs(&mut builder, pairs, "body.pairs");
+            form_pairs(&mut builder, pairs, Origin::Pair);
         }
         let url = builder.finish(Context::Url)?;
         if !url.is_static() {
@@ -66,6 +56,9 @@ impl Compiled {
     /// request of the service goes to: no placeholder may stand in them,
     /// and compiling checked them against the address policy.
     pub(super) fn origin(&self) -> (&str, &str) {
+        // Compiling refused a URL without an http(s) scheme and a host
+        // before any placeholder, so the empty texts are never taken; an
+        // authority runs to the path, the query or the end.
         match &self.url {
             Url::Static(uri) => (
                 uri.scheme_str().unwrap_or_default(),

@@ -68,6 +68,15 @@ impl<'o, 'c> Builder<'o, 'c> {
         self.literals.extend_from_slice(bytes);
     }
 
+    /// Sets what the next fragment's placeholders record as their
+    /// fragment: by default how many fragments came before, but a caller
+    /// that knows where each fragment came from (a service's compiler,
+    /// `body::Origin`) records that instead, so a render error names its
+    /// source without a second numbering.
+    pub(crate) fn next_fragment(&mut self, code: u32) {
+        self.fragment = code;
+    }
+
     /// The URI of the last URL fragment, if it had no placeholder.
     pub(crate) fn take_uri(&mut self) -> Option<http::Uri> {
         self.uri.take()
