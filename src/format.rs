@@ -281,7 +281,9 @@ fn after_year(local: NaiveDateTime, separator: u8) -> (u64, u64) {
 /// and 272 through `Vec` writes of each part.
 #[inline]
 fn date_time(local: NaiveDateTime, separator: u8) -> Option<[u8; 19]> {
-    let year = u32::try_from(local.year()).ok().filter(|year| *year <= 9999)?;
+    let year = u32::try_from(local.year())
+        .ok()
+        .filter(|year| *year <= 9999)?;
     let (date, time) = after_year(local, separator);
     let mut printed = [0; 19];
     printed[..4].copy_from_slice(&(pair(year / 100) | pair(year % 100) << 16).to_le_bytes()[..4]);
@@ -397,11 +399,11 @@ fn fraction(nanos: u32) -> ([u8; 10], usize) {
     let digit = |n: u32| b'0' + (n % 10) as u8;
     if nanos == 0 {
         ([0; 10], 0)
-    } else if nanos % 1_000_000 == 0 {
+    } else if nanos.is_multiple_of(1_000_000) {
         let millis = nanos / 1_000_000;
         let [a, b] = two(millis % 100);
         ([b'.', digit(millis / 100), a, b, 0, 0, 0, 0, 0, 0], 4)
-    } else if nanos % 1_000 == 0 {
+    } else if nanos.is_multiple_of(1_000) {
         let micros = nanos / 1_000;
         let ([a, b], [c, d], [e, f]) = (
             two(micros / 10_000),
@@ -416,7 +418,10 @@ fn fraction(nanos: u32) -> ([u8; 10], usize) {
             two(nanos / 100 % 100),
             two(nanos % 100),
         );
-        ([b'.', digit(nanos / 100_000_000), a, b, c, d, e, f, g, h], 10)
+        (
+            [b'.', digit(nanos / 100_000_000), a, b, c, d, e, f, g, h],
+            10,
+        )
     }
 }
 
