@@ -228,48 +228,84 @@ pub(crate) fn push_integer(out: &mut Vec<u8>, n: impl itoa::Integer) {
     out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
-/// Appends `n` in decimal, zero-padded to at least `width` digits.
-fn push_padded(out: &mut Vec<u8>, n: u64, width: usize) {
-    let mut buffer = itoa::Buffer::new();
-    let digits = buffer.format(n);
-    out.resize(out.len() + width.saturating_sub(digits.len()), b'0');
-    out.extend_from_slice(digits.as_bytes());
-}
+/// The two ASCII digits of every number below 100, by the number, as a
+/// little-endian `u16`: a timestamp prints up to nine pairs, each one load,
+/// put together in words. The table has 128 rows so that an index masked
+/// to 7 bits needs no bounds check; the rows past 99 are never read.
+static PAIRS: [u16; 128] = {
+    let mut pairs = [0; 128];
+    let mut n = 0;
+    while n < 128 {
+        pairs[n] = (b'0' + (n / 10 % 10) as u8) as u16 | ((b'0' + (n % 10) as u8) as u16) << 8;
+        n += 1;
+    }
+    pairs
+};
 
-/// Appends `n` (below 100) as two digits.
-fn push_two(out: &mut Vec<u8>, n: u32) {
-    out.extend_from_slice(&two(n));
+/// The two ASCII digits of `n` (below 100), little-endian.
+#[inline]
+fn pair(n: u32) -> u64 {
+    u64::from(PAIRS[n as usize & 127])
 }
 
 /// Two ASCII digits of `n` (below 100).
+#[inline]
 fn two(n: u32) -> [u8; 2] {
-    [b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8]
+    PAIRS[n as usize & 127].to_le_bytes()
+}
+
+/// What follows the year in `local`'s date and time, `-MM-DD?hh:mm:ss`,
+/// as two little-endian words (`-MM-DD?h`, `h:mm:ss` and a zero).
+#[inline]
+fn after_year(local: NaiveDateTime, separator: u8) -> (u64, u64) {
+    // A leap second is :59 with more than a second of nanoseconds.
+    let seconds = local.num_seconds_from_midnight();
+    let (hours, minutes) = (seconds / 3600, seconds / 60 % 60);
+    let date = u64::from(b'-')
+        | pair(local.month()) << 8
+        | u64::from(b'-') << 24
+        | pair(local.day()) << 32
+        | u64::from(separator) << 48
+        | (pair(hours) & 0xff) << 56;
+    let time = pair(hours) >> 8
+        | u64::from(b':') << 8
+        | pair(minutes) << 16
+        | u64::from(b':') << 32
+        | pair(seconds % 60) << 40;
+    (date, time)
+}
+
+/// The local date and time `local` as `YYYY-MM-DD?hh:mm:ss`, for years 0
+/// to 9999 (`None` outside them), built in words and written with one copy:
+/// with a byte at a time the RingCX body's timestamp took 179 instructions,
+/// and 272 through `Vec` writes of each part.
+#[inline]
+fn date_time(local: NaiveDateTime, separator: u8) -> Option<[u8; 19]> {
+    let year = u32::try_from(local.year())
+        .ok()
+        .filter(|year| *year <= 9999)?;
+    let (date, time) = after_year(local, separator);
+    let mut printed = [0; 19];
+    printed[..4].copy_from_slice(&(pair(year / 100) | pair(year % 100) << 16).to_le_bytes()[..4]);
+    printed[4..12].copy_from_slice(&date.to_le_bytes());
+    printed[12..].copy_from_slice(&time.to_le_bytes()[..7]);
+    Some(printed)
 }
 
 /// Appends the local date and time `local` as `YYYY-MM-DD?hh:mm:ss`, the
 /// year with a sign and at least four digits outside 0 to 9999, as
-/// RFC 3339 and chrono print it. The common case is one write of a
-/// fixed-size buffer.
+/// RFC 3339 and chrono print it.
 fn push_date_time(out: &mut Vec<u8>, local: NaiveDateTime, separator: u8) {
-    let year = local.year();
-    // A leap second is :59 with more than a second of nanoseconds.
-    let [h0, h1] = two(local.hour());
-    let [i0, i1] = two(local.minute());
-    let [s0, s1] = two(local.second());
-    let [mo0, mo1] = two(local.month());
-    let [d0, d1] = two(local.day());
-    let rest = [
-        b'-', mo0, mo1, b'-', d0, d1, separator, h0, h1, b':', i0, i1, b':', s0, s1,
-    ];
-    if let Ok(year @ 0..=9999) = u32::try_from(year) {
-        let [y0, y1] = two(year / 100);
-        let [y2, y3] = two(year % 100);
-        out.extend_from_slice(&[y0, y1, y2, y3]);
-    } else {
-        // Writing to a Vec cannot fail.
-        let _ = write!(out, "{year:+05}");
+    match date_time(local, separator) {
+        Some(printed) => out.extend_from_slice(&printed),
+        None => {
+            // Writing to a Vec cannot fail.
+            let _ = write!(out, "{:+05}", local.year());
+            let (date, time) = after_year(local, separator);
+            out.extend_from_slice(&date.to_le_bytes());
+            out.extend_from_slice(&time.to_le_bytes()[..7]);
+        }
     }
-    out.extend_from_slice(&rest);
 }
 
 /// `t` printed with strftime `items`, or `None` where chrono cannot print
@@ -298,12 +334,22 @@ pub(crate) fn timestamp(t: &DateTime<FixedOffset>, format: &Format, out: &mut Ve
     let nanos = u64::from(t.timestamp_subsec_nanos() % 1_000_000_000);
     match format {
         Format::Ansi => {
-            push_date_time(out, local, b' ');
             // Four digits of fraction: ten-thousandths of a second.
             let fraction = (nanos / 100_000) as u32;
-            out.push(b'.');
-            push_two(out, fraction / 100);
-            push_two(out, fraction % 100);
+            let ([f0, f1], [f2, f3]) = (two(fraction / 100), two(fraction % 100));
+            match date_time(local, b' ') {
+                // One copy of the whole, RingCX's form.
+                Some(printed) => {
+                    let mut ansi = [0; 24];
+                    ansi[..19].copy_from_slice(&printed);
+                    ansi[19..].copy_from_slice(&[b'.', f0, f1, f2, f3]);
+                    out.extend_from_slice(&ansi);
+                }
+                None => {
+                    push_date_time(out, local, b' ');
+                    out.extend_from_slice(&[b'.', f0, f1, f2, f3]);
+                }
+            }
         }
         Format::Rfc2822 => {
             let _ = write!(out, "{}", t.format("%a, %d %b %Y %H:%M:%S %z"));
@@ -320,23 +366,62 @@ pub(crate) fn timestamp(t: &DateTime<FixedOffset>, format: &Format, out: &mut Ve
         // RFC 3339 is a timestamp's natural form; formats of other types fall
         // back to it.
         _ => {
-            push_date_time(out, local, b'T');
-            if nanos != 0 {
-                out.push(b'.');
-                if nanos % 1_000_000 == 0 {
-                    push_padded(out, nanos / 1_000_000, 3);
-                } else if nanos % 1_000 == 0 {
-                    push_padded(out, nanos / 1_000, 6);
-                } else {
-                    push_padded(out, nanos, 9);
-                }
-            }
             let offset = t.offset().local_minus_utc();
             let minutes = offset.unsigned_abs() / 60;
             let sign = if offset < 0 { b'-' } else { b'+' };
             let ([h0, h1], [m0, m1]) = (two(minutes / 60), two(minutes % 60));
-            out.extend_from_slice(&[sign, h0, h1, b':', m0, m1]);
+            let zone = [sign, h0, h1, b':', m0, m1];
+            let (fraction, len) = fraction(nanos as u32);
+            match date_time(local, b'T') {
+                // One copy of the whole.
+                Some(printed) => {
+                    let mut rfc3339 = [0; 35];
+                    rfc3339[..19].copy_from_slice(&printed);
+                    rfc3339[19..29].copy_from_slice(&fraction);
+                    rfc3339[19 + len..25 + len].copy_from_slice(&zone);
+                    out.extend_from_slice(&rfc3339[..25 + len]);
+                }
+                None => {
+                    push_date_time(out, local, b'T');
+                    out.extend_from_slice(&fraction[..len]);
+                    out.extend_from_slice(&zone);
+                }
+            }
         }
+    }
+}
+
+/// The fraction of a second `nanos` (below 10⁹) as RFC 3339 and chrono
+/// print it, and how many of the bytes it is: nothing for none, else `.`
+/// and 3, 6 or 9 digits, as few as hold it exactly.
+#[inline]
+fn fraction(nanos: u32) -> ([u8; 10], usize) {
+    let digit = |n: u32| b'0' + (n % 10) as u8;
+    if nanos == 0 {
+        ([0; 10], 0)
+    } else if nanos.is_multiple_of(1_000_000) {
+        let millis = nanos / 1_000_000;
+        let [a, b] = two(millis % 100);
+        ([b'.', digit(millis / 100), a, b, 0, 0, 0, 0, 0, 0], 4)
+    } else if nanos.is_multiple_of(1_000) {
+        let micros = nanos / 1_000;
+        let ([a, b], [c, d], [e, f]) = (
+            two(micros / 10_000),
+            two(micros / 100 % 100),
+            two(micros % 100),
+        );
+        ([b'.', a, b, c, d, e, f, 0, 0, 0], 7)
+    } else {
+        let ([a, b], [c, d], [e, f], [g, h]) = (
+            two(nanos / 1_000_000 % 100),
+            two(nanos / 10_000 % 100),
+            two(nanos / 100 % 100),
+            two(nanos % 100),
+        );
+        (
+            [b'.', digit(nanos / 100_000_000), a, b, c, d, e, f, g, h],
+            10,
+        )
     }
 }
 
@@ -345,11 +430,18 @@ pub(crate) fn timestamp(t: &DateTime<FixedOffset>, format: &Format, out: &mut Ve
 pub(crate) fn duration(d: &std::time::Duration, format: &Format, out: &mut Vec<u8>) {
     if let Format::Hms = format {
         let secs = d.as_secs();
-        push_padded(out, secs / 3600, 2);
-        out.push(b':');
-        push_two(out, (secs / 60 % 60) as u32);
-        out.push(b':');
-        push_two(out, (secs % 60) as u32);
+        let ([i0, i1], [s0, s1]) = (two((secs / 60 % 60) as u32), two((secs % 60) as u32));
+        match u32::try_from(secs / 3600) {
+            // Under 100 hours: one copy of the whole.
+            Ok(hours @ 0..=99) => {
+                let [h0, h1] = two(hours);
+                out.extend_from_slice(&[h0, h1, b':', i0, i1, b':', s0, s1]);
+            }
+            _ => {
+                push_integer(out, secs / 3600);
+                out.extend_from_slice(&[b':', i0, i1, b':', s0, s1]);
+            }
+        }
     } else if d.subsec_nanos() == 0 {
         push_integer(out, d.as_secs());
     } else {

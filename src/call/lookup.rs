@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use super::CallData;
+use super::{CallData, Name};
 use crate::catalog::{FieldKey, Positions};
 use crate::secret::REDACTED;
 use crate::value::Value;
@@ -20,6 +20,49 @@ pub(crate) trait Lookup {
     /// built-in fields only: dispatch sets them without making a `Value`.
     fn builtin_text(&self, _key: &FieldKey) -> Option<&str> {
         None
+    }
+
+    /// This lookup read by position alone, where it can be for templates
+    /// checked against `positions`: asked once per render, so that the
+    /// render's lookups check the catalog once rather than once a field.
+    fn indexed(&self, _positions: &Positions) -> Option<Indexed<'_>> {
+        None
+    }
+}
+
+/// Call data whose catalog is the template's: each field is found by its
+/// position, with no check of the catalog (made once, by
+/// [`Lookup::indexed`]).
+pub(crate) struct Indexed<'a> {
+    /// Entry index + 1 (0: not set) by catalog position.
+    by_position: &'a [u32],
+    entries: &'a [(Name, Value)],
+}
+
+impl<'a> Indexed<'a> {
+    /// The value of the field at `position`, if the call has it.
+    #[inline]
+    fn get(&self, position: u32) -> Option<&'a Value> {
+        let entry = *self.by_position.get(position as usize)?;
+        // A field not set (0) wraps to `usize::MAX`, past every entry, so
+        // one bounds check tells both.
+        self.entries
+            .get((entry as usize).wrapping_sub(1))
+            .map(|(_, value)| value)
+    }
+}
+
+impl Lookup for Indexed<'_> {
+    #[inline]
+    fn lookup(&self, _positions: &Positions, key: &FieldKey) -> Option<&Value> {
+        self.get(key.position)
+    }
+
+    fn indexed(&self, _positions: &Positions) -> Option<Indexed<'_>> {
+        Some(Indexed {
+            by_position: self.by_position,
+            entries: self.entries,
+        })
     }
 }
 
@@ -46,13 +89,52 @@ impl<L: Lookup + ?Sized> Lookup for Redacted<'_, L> {
 impl Lookup for CallData {
     #[inline]
     fn lookup(&self, positions: &Positions, key: &FieldKey) -> Option<&Value> {
-        if self.catalog.id == positions.id {
-            match self.by_position.get(key.position as usize) {
-                Some(&entry) if entry != 0 => self.entries.get(entry as usize - 1).map(|e| &e.1),
-                _ => None,
-            }
-        } else {
-            self.get(key.name(positions))
+        match self.indexed(positions) {
+            Some(indexed) => indexed.get(key.position),
+            None => self.get(key.name(positions)),
         }
+    }
+
+    #[inline]
+    fn indexed(&self, positions: &Positions) -> Option<Indexed<'_>> {
+        (self.catalog.id == positions.id).then_some(Indexed {
+            by_position: &self.by_position,
+            entries: &self.entries,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Catalog, FieldSpec};
+    use crate::value::FieldType;
+
+    /// Call data is read by position only under its own catalog; a
+    /// template's other catalog finds fields by name, set or not.
+    #[test]
+    fn indexed_only_under_the_data_catalog() {
+        let standard = Catalog::standard();
+        let data = CallData::new().with("agent_id", "7");
+        let key = standard.key("agent_id").unwrap();
+        let unset = standard.key("ani").unwrap();
+        let indexed = data.indexed(standard.positions()).unwrap();
+        assert_eq!(
+            indexed.lookup(standard.positions(), &key),
+            Some(&Value::from("7"))
+        );
+        assert_eq!(indexed.lookup(standard.positions(), &unset), None);
+
+        let other = standard
+            .clone()
+            .with(FieldSpec::new("ticket", FieldType::Text));
+        assert!(data.indexed(other.positions()).is_none());
+        let key = other.key("agent_id").unwrap();
+        assert_eq!(
+            data.lookup(other.positions(), &key),
+            Some(&Value::from("7"))
+        );
+        let unset = other.key("ticket").unwrap();
+        assert_eq!(data.lookup(other.positions(), &unset), None);
     }
 }

@@ -333,9 +333,9 @@ impl Template {
             })
     }
 
-    /// The one render loop: every literal, then its slot's value. An error
-    /// carries its slot's spot ([`Error::spot`]), for the caller to locate
-    /// in the fragment's source.
+    /// Renders every literal and slot, then checks the whole
+    /// ([`Template::check_rendered`]). An error carries its slot's spot
+    /// ([`Error::spot`]), for the caller to locate in the fragment's source.
     pub(crate) fn render_lookup<L: Lookup + ?Sized>(
         &self,
         data: &L,
@@ -346,48 +346,87 @@ impl Template {
         if self.literals.len() > RENDER_BYTES {
             return Err(render::too_long(None));
         }
-        let Some(positions) = self.names.as_deref() else {
+        let rendered = match self.names.as_deref() {
             // No slots: the literals are the whole render.
-            out.extend_from_slice(&self.literals);
-            return self.check_rendered(out, before);
+            None => {
+                out.extend_from_slice(&self.literals);
+                Ok(())
+            }
+            // The catalog is checked here, once: call data under the
+            // template's own catalog is read by position with no check a
+            // slot (the common case, one loop), any other lookup as it
+            // asks.
+            Some(positions) => match data.indexed(positions) {
+                Some(indexed) => self.render_steps(&indexed, positions, out, before),
+                None => self.render_steps(data, positions, out, before),
+            },
         };
+        rendered.and_then(|()| self.check_rendered(out, before))
+    }
+
+    /// The one render loop: every literal, then its slot's value, and the
+    /// literal after the last slot.
+    ///
+    /// The limit is kept with one comparison a slot: `out` may grow to
+    /// `quick` with every literal still to come and fit, since what it
+    /// holds beyond `before` is values and literals already written. Only
+    /// past it (near the limit) is the exact length counted.
+    #[inline]
+    fn render_steps<L: Lookup + ?Sized>(
+        &self,
+        data: &L,
+        positions: &Positions,
+        out: &mut Vec<u8>,
+        before: usize,
+    ) -> Result<(), Error> {
         let shared = Shared {
             positions,
             extras: &self.extras,
         };
+        // `render_lookup` checked that the literals fit.
+        let quick = before + (RENDER_BYTES - self.literals.len());
         let mut literals: &[u8] = &self.literals;
-        for (i, step) in self.steps.iter().enumerate() {
-            // The lengths add up to at most the buffer's: the split always
-            // succeeds.
-            let (literal, rest) = literals
-                .split_at_checked(step.literal_len as usize)
-                .unwrap_or((literals, &[]));
+        let mut steps = self.steps.iter();
+        while let Some(step) = steps.next() {
+            // The lengths add up to the buffer's: the split always
+            // succeeds, and the rest is written after the loop if not.
+            let Some((literal, rest)) = literals.split_at_checked(step.literal_len as usize) else {
+                break;
+            };
             out.extend_from_slice(literal);
             literals = rest;
             let slot = step.slot.bind(&shared);
-            // Checked after each slot, with the literals still to come,
-            // so a template repeating a field stops at the limit rather
-            // than multiplying a value, and the slot that crosses it is
-            // named.
-            let rendered = slot.render(data, out).and_then(|()| {
-                if out.len() - before + literals.len() > RENDER_BYTES {
-                    Err(slot.too_long())
-                } else {
-                    Ok(())
-                }
-            });
-            if let Err(e) = rendered {
-                out.truncate(before);
-                return Err(match self.spots.get(i) {
-                    Some(spot) => e.at_spot(spot.fragment, spot.offset),
-                    None => e,
-                });
+            let rendered = slot.render(data, out);
+            if rendered.is_err() || out.len() > quick {
+                // Checked after each slot, with the literals still to
+                // come, so a template repeating a field stops at the limit
+                // rather than multiplying a value, and the slot that
+                // crosses it is named.
+                let error = match rendered {
+                    Err(e) => e,
+                    Ok(()) if out.len() - before + literals.len() > RENDER_BYTES => slot.too_long(),
+                    Ok(()) => continue,
+                };
+                let index = self.steps.len() - steps.len() - 1;
+                return Err(self.failed(error, index, out, before));
             }
         }
         // The literal after the last placeholder, which the last check
         // counted.
         out.extend_from_slice(literals);
-        self.check_rendered(out, before)
+        Ok(())
+    }
+
+    /// The render failed at slot `index`: `out` goes back to `before`, and
+    /// the error carries the slot's spot.
+    #[cold]
+    fn failed(&self, error: Error, index: usize, out: &mut Vec<u8>, before: usize) -> Error {
+        out.truncate(before);
+        match self.spots.get(index) {
+            Some(spot) => error.at_spot(spot.fragment, spot.offset),
+            // Every slot has its spot: the error is returned as it is.
+            None => error,
+        }
     }
 
     /// Checks what a render wrote from `before` on as a whole (a URL's

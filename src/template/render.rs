@@ -175,7 +175,9 @@ impl Bound<'_> {
         self.shared.extras.get(index)
     }
 
-    #[inline]
+    /// Renders the slot: the common case (text inside a JSON string) in
+    /// the render loop itself, anything else in [`Bound::found`].
+    #[inline(always)]
     pub(crate) fn render<L: Lookup + ?Sized>(
         &self,
         data: &L,
@@ -188,6 +190,18 @@ impl Bound<'_> {
             }
         }
         match data.lookup(self.shared.positions, key) {
+            Some(Value::Text(s)) if self.text_in_json_string => {
+                json_string(s, out);
+                Ok(())
+            }
+            found => self.found(found, out),
+        }
+    }
+
+    /// Renders what the lookup found for the slot, or its absence.
+    #[inline(never)]
+    fn found(&self, found: Option<&Value>, out: &mut Vec<u8>) -> Result<(), Error> {
+        match found {
             Some(Value::Text(s)) => self.text_value(s, out),
             Some(value) => match self.map() {
                 None => self.value(value, out),
@@ -207,9 +221,7 @@ impl Bound<'_> {
     }
 
     /// A text value: string-escaped straight into a JSON string where that
-    /// is all there is to do (the common case, one test), else mapped and
-    /// escaped.
-    #[inline]
+    /// is all there is to do, else mapped and escaped.
     fn text_value(&self, text: &str, out: &mut Vec<u8>) -> Result<(), Error> {
         if self.text_in_json_string {
             json_string(text, out);
@@ -334,8 +346,10 @@ impl Bound<'_> {
 
     /// Writes a timestamp or duration straight into `out` where it needs no
     /// escaping there, and through a scratch buffer and [`Slot::text`] where
-    /// it does.
-    #[inline]
+    /// it does. Always inlined into [`Bound::value`], as is
+    /// [`Bound::print`]: a timestamp or duration would otherwise pay three
+    /// calls.
+    #[inline(always)]
     fn formatted(&self, output: Output, value: &Value, out: &mut Vec<u8>) -> Result<(), Error> {
         match output {
             Output::Bare => {
@@ -358,7 +372,7 @@ impl Bound<'_> {
     }
 
     /// Appends the value as it prints in the slot's format, unescaped.
-    #[inline]
+    #[inline(always)]
     fn print(&self, value: &Value, out: &mut Vec<u8>) {
         match value {
             Value::Null => {}
