@@ -520,7 +520,7 @@ impl Signer {
                     .iter()
                     .map(|k| k.sign(id, timestamp, request.body()))
                     .collect();
-                standard_headers(request, id, timestamp, &signatures.join(" "))
+                standard_headers(request, id, timestamp, signatures.join(" "))
             }
             #[cfg(feature = "ed25519")]
             Signer::StandardV1a(keys) => {
@@ -528,7 +528,7 @@ impl Signer {
                     .iter()
                     .map(|k| k.sign(id, timestamp, request.body()))
                     .collect();
-                standard_headers(request, id, timestamp, &signatures.join(" "))
+                standard_headers(request, id, timestamp, signatures.join(" "))
             }
             Signer::Hmac(scheme) => {
                 for (name, value) in scheme.sign(id, timestamp, request.body()) {
@@ -599,7 +599,7 @@ fn standard_headers(
     request: &mut Request,
     id: &str,
     timestamp: i64,
-    signatures: &str,
+    signatures: String,
 ) -> Result<(), Error> {
     let headers = request.headers_mut();
     headers.insert(
