@@ -935,6 +935,14 @@ impl HmacScheme {
                         signature_error(format!("`{}`'s `t=` is not a timestamp", self.header))
                     })?);
                 } else if let Some(signature) = item.strip_prefix(self.prefix.as_str()) {
+                    // Stopped at the limit, not after reading a hostile
+                    // header whole.
+                    if candidates.len() == SIGNATURES {
+                        return Err(signature_error(format!(
+                            "`{}` holds more than {SIGNATURES} signatures (`limits::SIGNATURES`)",
+                            self.header
+                        )));
+                    }
                     candidates.push(signature);
                 }
             }
@@ -1444,6 +1452,34 @@ mod tests {
         assert!(SigningKey::new("whsec_").is_err());
         assert!(SigningKey::new("not base64 !").is_err());
         assert_eq!(format!("{:?}", key()), "SigningKey([redacted])");
+    }
+
+    #[test]
+    fn pairs_past_the_signature_limit_are_refused_unread() {
+        let layout = HmacLayout {
+            header: "x-sig",
+            message: "{timestamp},{body}",
+            pairs: true,
+            prefix: "v1=",
+            timestamp_header: None,
+            id_header: None,
+            sha512: false,
+            base64: false,
+        };
+        let scheme = HmacScheme::new(&layout, ["0123456789abcdef"]).unwrap();
+        let now = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let signed = scheme.sign("d", 1_700_000_000, b"{}");
+        let mut headers = HeaderMap::new();
+        let value = format!("{}{}", ",v1=00".repeat(SIGNATURES), &signed[0].1);
+        headers.insert("x-sig", value.parse().unwrap());
+        let e = scheme
+            .verify_at(&headers, b"{}", now, TimeDelta::seconds(300))
+            .unwrap_err();
+        assert!(e.to_string().contains("limits::SIGNATURES"), "{e}");
+        headers.insert("x-sig", signed[0].1.parse().unwrap());
+        scheme
+            .verify_at(&headers, b"{}", now, TimeDelta::seconds(300))
+            .unwrap();
     }
 
     #[test]
