@@ -1,6 +1,6 @@
 //! Request signatures: what a receiver uses to verify, and the primitives
 //! the sender shares with it. Standard Webhooks v1 ([`verify_standard`])
-//! and `v1a` (Ed25519, feature `ed25519`: [`verify_standard_v1a`]),
+//! and `v1a` (Ed25519, feature `ed25519`: `verify_standard_v1a`),
 //! configurable HMAC schemes such as Convoy's, Zoom's and GitHub's
 //! ([`HmacScheme`]), Vonage-style JWTs carrying the body's hash
 //! ([`verify_vonage`]), and Twilio-style ([`verify_twilio`]). Every
