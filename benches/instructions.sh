@@ -68,7 +68,8 @@ done
 
 # The table: renders and escapes against serde_json on the same input; a
 # whole request against its floor (a copy of the finished request) plus its
-# body rendered alone, with what is beyond both as a share of the floor.
+# body rendered alone, with what is beyond both as a share of the floor; a
+# signature against a pre-keyed HMAC-SHA256 of the same body.
 awk '
 { ir[$1] = $2; al[$1] = $3; order[n++] = $1 }
 END {
@@ -87,6 +88,16 @@ END {
                 against = "floor + body"
                 ratio = sprintf("%.2fx; beyond both %d, %.0f%% of the floor", \
                     ir[c] / (ir[f] + ir[r]), ir[c] - ir[f] - ir[r], 100 * (ir[c] - ir[f] - ir[r]) / ir[f])
+            }
+        }
+        if (p[1] == "sign" && p[3] == "callhook") {
+            # SHA-512 schemes against HMAC-SHA512; `NAME-K` signs K times.
+            f = (p[2] ~ /sha512/) ? "sign/hmac-sha512/floor" : "sign/hmac-sha256/floor"
+            times = (p[2] ~ /-[0-9]+$/) ? substr(p[2], match(p[2], /-[0-9]+$/) + 1) : 1
+            if (f in ir) {
+                floor = times * ir[f]; against = "pre-keyed HMAC" (times > 1 ? " x" times : "")
+                ratio = sprintf("%.2fx; overhead %d, %.0f%% of the HMAC", \
+                    ir[c] / floor, ir[c] - floor, 100 * (ir[c] - floor) / floor)
             }
         }
         printf "| %s | %d | %d | %s | %s |\n", c, ir[c], al[c], against, ratio

@@ -176,7 +176,7 @@ pub use retry::{Decision, DisableTarget, GiveUp, Outcome, RetryPolicy};
 pub use schema::config_schema;
 pub use secret::{Secret, REDACTED};
 pub use service::{Method, Service, ServiceConfig, USER_AGENT};
-pub use signer::SigningConfig;
+pub use signer::{HmacEncoding, HmacHash, HmacPreset, HmacSigning, SignatureLayout, SigningConfig};
 pub use template::options::{Missing, Syntax};
 pub use value::{FieldType, Value};
 pub use version::FORMAT_VERSION;

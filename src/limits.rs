@@ -147,6 +147,11 @@ pub const RENDER_BYTES: usize = 4 << 20;
 /// the specification asks (24 to 64).
 pub const SHORTEST_SIGNING_KEY: usize = 24;
 
+/// The shortest secret a service may sign with in an HMAC scheme
+/// (`"kind": "hmac"`) or a Vonage-style JWT, in bytes: a short secret is
+/// one an attacker can guess. Receivers' verifiers take any.
+pub const SHORTEST_HMAC_SECRET: usize = 16;
+
 /// The most signatures a `webhook-signature` header may hold for
 /// `signing::verify_standard`; a sender rotating keys sends two or three.
 pub const SIGNATURES: usize = 16;
@@ -171,6 +176,10 @@ pub const TWILIO_URL_BYTES: usize = 16_384;
 /// what `signing::verify_twilio` takes and a service signs. Twilio's requests are a
 /// few kilobytes.
 pub const TWILIO_BODY_BYTES: usize = 1 << 20;
+
+/// The longest JWT `signing::verify_vonage` reads, in bytes, before any
+/// decoding: Vonage's signed-webhook tokens are under 1 KiB.
+pub const JWT_BYTES: usize = 8192;
 
 /// `n` with its thousands separated by commas, as messages print counts.
 pub(crate) fn count(n: usize) -> String {

@@ -145,6 +145,10 @@ fn secrets() -> Vec<String> {
                 {
                     secrets.push(format!("{user}:{password}"));
                 }
+                // A signing secret (Vonage's); `"secret": true` marks others.
+                if let Some(Value::String(secret)) = map.get("secret") {
+                    secrets.push(secret.clone());
+                }
                 if let Some(Value::Array(list)) = map.get("secrets") {
                     secrets.extend(list.iter().filter_map(|s| s.as_str().map(str::to_owned)));
                 }

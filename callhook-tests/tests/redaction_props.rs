@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use proptest::prelude::*;
 use serde_json::{json, Value as Json};
 
-const CONFIGS: [(&str, &str, &str); 5] = [
+const CONFIGS: [(&str, &str, &str); 6] = [
     (
         "avanser",
         include_str!("../../examples/configs/avanser.json"),
@@ -35,6 +35,11 @@ const CONFIGS: [(&str, &str, &str); 5] = [
         "ringcx",
         include_str!("../../examples/configs/ringcx.json"),
         include_str!("../../examples/calls/ringcx-call.json"),
+    ),
+    (
+        "schemes",
+        include_str!("../../examples/configs/schemes.json"),
+        include_str!("../../examples/calls/pbx-call.json"),
     ),
     (
         "signed",
@@ -151,6 +156,11 @@ fn with_secrets(text: &str, secret: &str) -> (Config, Vec<String>) {
             Some("bearer") => auth["token"] = json!(secret),
             Some("api_key") => auth["key"] = json!(secret),
             Some("basic") => auth["password"] = json!(secret),
+            // A Vonage-style signature is the `Authorization` header, so
+            // the credentials go in another.
+            _ if service_copy["signing"]["kind"] == "vonage" => {
+                *auth = json!({"kind": "api_key", "header": "X-Api-Key", "key": secret});
+            }
             _ => *auth = json!({"kind": "basic", "username": "u", "password": secret}),
         }
         // Signing secrets.
@@ -159,8 +169,18 @@ fn with_secrets(text: &str, secret: &str) -> (Config, Vec<String>) {
                 let key = base64::engine::general_purpose::STANDARD.encode(secret);
                 service["signing"]["secrets"] = json!([format!("whsec_{key}")]);
             }
+            Some("standard_webhooks_v1a") => {
+                // The secret as written is the key's base64 text (letters
+                // and digits are base64), filled to the 43 characters of
+                // 32 bytes: a leaked key shows the secret itself.
+                let fill = "A".repeat(43 - secret.len());
+                service["signing"]["secrets"] = json!([format!("whsk_{secret}{fill}=")]);
+            }
+            Some("hmac") => service["signing"]["secrets"] = json!([secret]),
+            Some("vonage") => service["signing"]["secret"] = json!(secret),
             Some("twilio") => service["signing"]["token"] = json!(secret),
-            _ => {}
+            Some(other) => panic!("no secret place for signing kind `{other}`"),
+            None => {}
         }
         // Headers the rule names, marked secret, and made from a secret
         // field.

@@ -395,16 +395,8 @@ fn secrets_in<'a>(
         Auth::ApiKey { key, .. } => secrets.push(("auth.key".into(), key)),
         _ => {}
     }
-    match signing {
-        Some(SigningConfig::StandardWebhooks { secrets: keys }) => secrets.extend(
-            keys.iter_mut()
-                .enumerate()
-                .map(|(i, key)| (format!("signing.secrets.{i}"), key)),
-        ),
-        Some(SigningConfig::Twilio { token }) => {
-            secrets.push(("signing.token".into(), token));
-        }
-        _ => {}
+    if let Some(signing) = signing {
+        secrets.extend(signing.secrets_mut());
     }
     secrets
 }
