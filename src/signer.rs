@@ -621,7 +621,11 @@ fn standard_headers(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signing::verify_standard;
+    use crate::signing::{verify_standard, TOLERANCE_SECONDS};
+    use chrono::TimeDelta;
+
+    /// Standard Webhooks' recommended tolerance, the one receivers use.
+    const TOLERANCE: TimeDelta = TimeDelta::seconds(TOLERANCE_SECONDS);
 
     fn key() -> SigningKey {
         SigningKey::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap()
@@ -637,11 +641,11 @@ mod tests {
         let header = request.headers()["webhook-signature"].to_str().unwrap();
         assert_eq!(header.split(' ').count(), 2);
         for keys in [vec![key()], vec![old]] {
-            verify_standard(&keys, request.headers(), b"{}", at).unwrap();
+            verify_standard(&keys, request.headers(), b"{}", at, TOLERANCE).unwrap();
         }
         let later = at + chrono::Duration::seconds(301);
-        assert!(verify_standard(&[key()], request.headers(), b"{}", later).is_err());
-        assert!(verify_standard(&[key()], request.headers(), b"{ }", at).is_err());
+        assert!(verify_standard(&[key()], request.headers(), b"{}", later, TOLERANCE).is_err());
+        assert!(verify_standard(&[key()], request.headers(), b"{ }", at, TOLERANCE).is_err());
     }
 
     /// Without the feature, the kind is known and refused for what it is.

@@ -23,11 +23,11 @@ use std::time::{Duration, Instant};
 
 mod local;
 
-use callhook::signing::{verify_standard, SigningKey};
+use callhook::signing::{verify_standard, SigningKey, TOLERANCE_SECONDS};
 use callhook::GiveUp;
 use callhook::SigningConfig;
 use callhook::{Call, Catalog, Config, Decision, Envelope, Event, Outcome, Registry};
-use chrono::Utc;
+use chrono::{TimeDelta, Utc};
 use local::{to_local, Result};
 
 const CONFIG: &str = include_str!("../../examples/configs/signed.json");
@@ -92,7 +92,13 @@ fn start_receiver(
                 .to_owned();
             // Verified against the receiver's own clock, as a real receiver
             // does.
-            let verified = match verify_standard(&keys, &headers, &body, Utc::now()) {
+            let verified = match verify_standard(
+                &keys,
+                &headers,
+                &body,
+                Utc::now(),
+                TimeDelta::seconds(TOLERANCE_SECONDS),
+            ) {
                 Ok(()) => {
                     println!("  receiver: signature ok ({} bytes)", body.len());
                     true

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 use callhook::limits::SHORTEST_TWILIO_TOKEN;
 use callhook::signing::{
-    body_sha256, twilio_signature, verify_standard, verify_twilio, SigningKey,
+    body_sha256, twilio_signature, verify_standard, verify_twilio, SigningKey, TOLERANCE_SECONDS,
 };
 use callhook::{Call, CallData, Config, Event, Outgoing, Registry};
 use callhook_tests::common;
@@ -26,6 +26,9 @@ use chrono::{DateTime, Duration, Utc};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
 use serde_json::json;
+
+/// Standard Webhooks' recommended tolerance, the one receivers use.
+const TOLERANCE: Duration = Duration::seconds(TOLERANCE_SECONDS);
 
 // ---------------------------------------------------------------------------
 // The conformance files.
@@ -126,8 +129,14 @@ fn standard_webhooks_sign_vectors() {
             ("webhook-timestamp", timestamp.as_str()),
             ("webhook-signature", case.signature.as_str()),
         ]);
-        verify_standard(&[key], &headers, case.body.as_bytes(), time(case.timestamp))
-            .unwrap_or_else(|e| panic!("{case:?} does not verify: {e}"));
+        verify_standard(
+            &[key],
+            &headers,
+            case.body.as_bytes(),
+            time(case.timestamp),
+            TOLERANCE,
+        )
+        .unwrap_or_else(|e| panic!("{case:?} does not verify: {e}"));
     }
 }
 
@@ -140,7 +149,13 @@ fn standard_webhooks_verify_vectors() {
         let key = SigningKey::new(&case.secret)
             .unwrap_or_else(|e| panic!("`{}`: secret refused: {e}", case.name));
         let headers = header_map(case.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
-        let result = verify_standard(&[key], &headers, case.body.as_bytes(), time(case.now));
+        let result = verify_standard(
+            &[key],
+            &headers,
+            case.body.as_bytes(),
+            time(case.now),
+            TOLERANCE,
+        );
         assert_eq!(
             result.is_ok(),
             case.valid,
@@ -431,25 +446,27 @@ fn standard_webhooks_service_signs_with_every_secret() {
 
     // Receivers holding either secret alone verify; others do not.
     for secret in [SECRET_NEW, SECRET_OLD] {
-        verify_standard(&[key(secret)], headers, request.body(), at)
+        verify_standard(&[key(secret)], headers, request.body(), at, TOLERANCE)
             .unwrap_or_else(|e| panic!("{e}"));
         verify_standard(
             &[key(secret)],
             headers,
             request.body(),
             at + Duration::seconds(300),
+            TOLERANCE,
         )
         .unwrap();
     }
     let stranger = key("whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
-    assert!(verify_standard(&[stranger], headers, request.body(), at).is_err());
+    assert!(verify_standard(&[stranger], headers, request.body(), at, TOLERANCE).is_err());
     // Outside the tolerance, or with a changed body, nothing verifies.
     let both = [key(SECRET_NEW), key(SECRET_OLD)];
-    assert!(verify_standard(&both, headers, request.body(), at + Duration::seconds(301)).is_err());
-    assert!(verify_standard(&both, headers, request.body(), at - Duration::seconds(301)).is_err());
+    for outside in [at + Duration::seconds(301), at - Duration::seconds(301)] {
+        assert!(verify_standard(&both, headers, request.body(), outside, TOLERANCE).is_err());
+    }
     let mut changed = request.body().clone();
     changed.push(b'\n');
-    assert!(verify_standard(&both, headers, &changed, at).is_err());
+    assert!(verify_standard(&both, headers, &changed, at, TOLERANCE).is_err());
 }
 
 #[test]
@@ -603,15 +620,22 @@ fn callhook_verifies_what_the_reference_library_signs() {
                 ("webhook-timestamp", ts.as_str()),
                 ("webhook-signature", signature.as_str()),
             ]);
-            verify_standard(&[key(secret)], &headers, body.as_bytes(), time(timestamp))
-                .unwrap_or_else(|e| panic!("callhook refuses the reference signature: {e}"));
+            verify_standard(
+                &[key(secret)],
+                &headers,
+                body.as_bytes(),
+                time(timestamp),
+                TOLERANCE,
+            )
+            .unwrap_or_else(|e| panic!("callhook refuses the reference signature: {e}"));
             let other = if secret == SECRET_NEW {
                 SECRET_OLD
             } else {
                 SECRET_NEW
             };
+            let now = time(timestamp);
             assert!(
-                verify_standard(&[key(other)], &headers, body.as_bytes(), time(timestamp)).is_err()
+                verify_standard(&[key(other)], &headers, body.as_bytes(), now, TOLERANCE).is_err()
             );
         }
     }

@@ -41,7 +41,9 @@ pub use vonage::verify_vonage;
 pub(crate) use vonage::JwtKey;
 
 /// How far a Standard Webhooks timestamp may be from the receiver's clock,
-/// either way.
+/// either way, in seconds: the recommended tolerance, the Standard Webhooks
+/// libraries' own. Verifiers take the tolerance as a parameter; pass
+/// `TimeDelta::seconds(TOLERANCE_SECONDS)` for this one.
 pub const TOLERANCE_SECONDS: i64 = 300;
 
 /// Secrets are accepted padded or not, as the reference libraries do.

@@ -4,12 +4,16 @@ use std::fmt;
 
 use base64::engine::general_purpose;
 use base64::Engine as _;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use hmac::{Hmac, Mac};
 use http::header::HeaderMap;
 use sha2::Sha256;
 
-use super::{constant_time_eq, hmac_sha256, signature_error, LENIENT_BASE64, TOLERANCE_SECONDS};
+#[cfg(doc)]
+use super::TOLERANCE_SECONDS;
+use super::{
+    check_fresh, constant_time_eq, header_text, hmac_sha256, signature_error, LENIENT_BASE64,
+};
 use crate::error::Error;
 #[cfg(doc)]
 use crate::error::ErrorKind;
@@ -95,8 +99,11 @@ impl fmt::Debug for SigningKey {
 
 /// Verifies a Standard Webhooks request: the `webhook-id`,
 /// `webhook-timestamp` and `webhook-signature` headers against the exact
-/// body bytes, with [`TOLERANCE_SECONDS`] either way of `now`. Any one `v1`
-/// signature matching any one key passes (keys rotate; several are sent).
+/// body bytes, the timestamp within `tolerance` of `now` either way
+/// (`TimeDelta::seconds(TOLERANCE_SECONDS)`, five minutes, is the
+/// recommended value, the Standard Webhooks libraries' own; see
+/// [`TOLERANCE_SECONDS`]). Any one `v1` signature matching any one key
+/// passes (keys rotate; several are sent).
 ///
 /// # Errors
 ///
@@ -107,7 +114,8 @@ impl fmt::Debug for SigningKey {
 /// # Examples
 ///
 /// ```
-/// use callhook::signing::{verify_standard, SigningKey};
+/// use callhook::signing::{verify_standard, SigningKey, TOLERANCE_SECONDS};
+/// use chrono::{DateTime, TimeDelta};
 /// use http::HeaderMap;
 ///
 /// let key = SigningKey::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?;
@@ -116,8 +124,8 @@ impl fmt::Debug for SigningKey {
 /// headers.insert("webhook-id", "msg_1".parse().unwrap());
 /// headers.insert("webhook-timestamp", "1733173900".parse().unwrap());
 /// headers.insert("webhook-signature", key.sign("msg_1", 1733173900, body).parse().unwrap());
-/// let now = chrono::DateTime::from_timestamp(1733173960, 0).unwrap();
-/// verify_standard(&[key], &headers, body, now)?;
+/// let now = DateTime::from_timestamp(1733173960, 0).unwrap();
+/// verify_standard(&[key], &headers, body, now, TimeDelta::seconds(TOLERANCE_SECONDS))?;
 /// # Ok::<(), callhook::Error>(())
 /// ```
 pub fn verify_standard(
@@ -125,28 +133,18 @@ pub fn verify_standard(
     headers: &HeaderMap,
     body: &[u8],
     now: DateTime<Utc>,
+    tolerance: TimeDelta,
 ) -> Result<(), Error> {
-    // A value that is not visible ASCII is none a sender wrote: refused
-    // as missing, never read in part.
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| signature_error(format!("missing `{name}` header")))
-    };
-    let id = header("webhook-id")?;
-    let timestamp: i64 = header("webhook-timestamp")?
+    let id = header_text(headers, "webhook-id")?;
+    // Read as `i64` parses it, a sign allowed, as v1 always has: a
+    // stricter reading (`v1a`'s digits only) would refuse requests that
+    // passed before.
+    let timestamp: i64 = header_text(headers, "webhook-timestamp")?
         .trim()
         .parse()
         .map_err(|_| signature_error("`webhook-timestamp` is not a number"))?;
-    let signatures = header("webhook-signature")?;
-    let skew = now.timestamp().saturating_sub(timestamp);
-    if skew > TOLERANCE_SECONDS {
-        return Err(signature_error("`webhook-timestamp` is too old"));
-    }
-    if skew < -TOLERANCE_SECONDS {
-        return Err(signature_error("`webhook-timestamp` is in the future"));
-    }
+    let signatures = header_text(headers, "webhook-signature")?;
+    check_fresh(timestamp, now, tolerance, "`webhook-timestamp`")?;
     let candidates: Vec<&str> = signatures.split(' ').collect();
     if candidates.len() > SIGNATURES {
         return Err(signature_error(format!(
@@ -178,6 +176,7 @@ pub fn verify_standard(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signing::TOLERANCE_SECONDS;
 
     fn key() -> SigningKey {
         SigningKey::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap()
@@ -196,5 +195,30 @@ mod tests {
         assert!(SigningKey::new("whsec_").is_err());
         assert!(SigningKey::new("not base64 !").is_err());
         assert_eq!(format!("{:?}", key()), "SigningKey([redacted])");
+    }
+
+    /// The tolerance is the caller's: the edge passes, a second past it
+    /// is refused either way, and a negative one counts as its size.
+    #[test]
+    fn the_tolerance_is_the_callers() {
+        let body = b"{}";
+        let mut headers = HeaderMap::new();
+        headers.insert("webhook-id", "msg_1".parse().unwrap());
+        headers.insert("webhook-timestamp", "1733173900".parse().unwrap());
+        let signature = key().sign("msg_1", 1_733_173_900, body);
+        headers.insert("webhook-signature", signature.parse().unwrap());
+        let at = |seconds| DateTime::from_timestamp(seconds, 0).unwrap();
+        let verify = |now, tolerance| verify_standard(&[key()], &headers, body, now, tolerance);
+        let minute = TimeDelta::seconds(60);
+        verify(at(1_733_173_960), minute).unwrap();
+        verify(at(1_733_173_840), minute).unwrap();
+        verify(at(1_733_173_960), -minute).unwrap();
+        let old = verify(at(1_733_173_961), minute).unwrap_err();
+        assert_eq!(old.to_string(), "`webhook-timestamp` is too old");
+        let early = verify(at(1_733_173_839), minute).unwrap_err();
+        assert_eq!(early.to_string(), "`webhook-timestamp` is in the future");
+        verify(at(1_733_173_961), TimeDelta::seconds(TOLERANCE_SECONDS)).unwrap();
+        verify(at(1_733_173_900), TimeDelta::zero()).unwrap();
+        assert!(verify(at(1_733_173_901), TimeDelta::zero()).is_err());
     }
 }

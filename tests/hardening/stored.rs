@@ -231,13 +231,14 @@ fn honest_stored_requests_still_sign() {
             request.headers(),
             request.body(),
             now,
+            TOLERANCE,
         )
         .unwrap();
     }
     let service = registry.service(SERVICE).unwrap();
     let mut request = dispatched(&registry).request;
     service.sign(&mut request, "d-1", now).unwrap();
-    verify_standard(&[key], request.headers(), request.body(), now).unwrap();
+    verify_standard(&[key], request.headers(), request.body(), now, TOLERANCE).unwrap();
 }
 
 /// A service the configuration allows on an internal address signs its
