@@ -13,6 +13,7 @@
 //! [`Service::sign`](crate::Service::sign)). Time is always passed in: the
 //! library never reads a clock.
 
+// `::hmac` is the crate: `hmac` here is the module of HMAC schemes.
 use ::hmac::{Hmac, Mac};
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -21,6 +22,8 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, ErrorKind};
 
+// The modules are private: every public item is re-exported below, so
+// its path stays `callhook::signing::X`.
 #[cfg(feature = "ed25519")]
 mod ed25519;
 mod hmac;
