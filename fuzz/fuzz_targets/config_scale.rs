@@ -149,13 +149,13 @@ fuzz_target!(|data: &[u8]| {
         "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b",
         format!("https://crm.example.com/{path}/#ani#"),
     )
-    .method(if flags & 0x04 != 0 && !soap {
+    .with_method(if flags & 0x04 != 0 && !soap {
         Method::Get
     } else {
         Method::Post
     })
-    .body(body)
-    .retry(retry);
+    .with_body(body)
+    .with_retry(retry);
     config.headers = headers;
     let service = match config.compile(Catalog::standard()) {
         Ok(service) => service,
