@@ -14,7 +14,7 @@
 //!   for Rust) verifies what callhook signs, and callhook verifies what it
 //!   signs.
 
-use std::path::PathBuf;
+use callhook_tests::conformance;
 
 use callhook::limits::SHORTEST_TWILIO_TOKEN;
 use callhook::signing::{
@@ -32,17 +32,6 @@ const TOLERANCE: Duration = Duration::seconds(TOLERANCE_SECONDS);
 
 // ---------------------------------------------------------------------------
 // The conformance files.
-
-/// Reads and parses a file of `tests/fixtures/conformance/`.
-fn conformance<T: serde::de::DeserializeOwned>(name: &str) -> T {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/conformance")
-        .join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{} is not the expected JSON: {e}", path.display()))
-}
 
 #[derive(Debug, Deserialize)]
 struct StandardFile {

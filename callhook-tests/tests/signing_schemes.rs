@@ -14,8 +14,8 @@
 //!   `jsonwebtoken` decodes and checks the Vonage-style tokens, and tokens
 //!   it makes verify with `verify_vonage`.
 
+use callhook_tests::conformance;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use base64::Engine as _;
 use callhook::signing::{verify_standard_v1a, verify_vonage, PublicKey};
@@ -27,16 +27,6 @@ use chrono::{DateTime, TimeDelta, Utc};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
 use serde_json::json;
-
-fn conformance<T: serde::de::DeserializeOwned>(name: &str) -> T {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/conformance")
-        .join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{} is not the expected JSON: {e}", path.display()))
-}
 
 fn at(timestamp: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(timestamp, 0).expect("a time")
