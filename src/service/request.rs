@@ -126,7 +126,23 @@ impl Service {
         }
         if self.compiled.sets_length {
             let length = content_length(length);
-            match headers.get_mut(header::CONTENT_LENGTH) {
+            // The compiler puts a stand-in in the static map exactly when
+            // there are no templated headers, as its last entry (third in
+            // the common maps). Walking the few entries to it costs less
+            // than hashing the name for `get_mut`: 60 instructions a
+            // request (RingCX 2,960 → 2,900, PBX 6,025 → 5,966), 2%, under
+            // the 10% rule's bar but
+            // what keeps a request within floor + render + 10% of the
+            // floor. Without the stand-in, a lookup would only miss.
+            let stand_in = if self.compiled.dynamic_headers.is_empty() {
+                headers
+                    .iter_mut()
+                    .find(|(name, _)| *name == header::CONTENT_LENGTH)
+                    .map(|(_, value)| value)
+            } else {
+                None
+            };
+            match stand_in {
                 Some(stand_in) => *stand_in = length,
                 None => {
                     headers.insert(header::CONTENT_LENGTH, length);
@@ -231,6 +247,28 @@ mod tests {
         assert_eq!(h["x-static"], "1");
         assert_eq!(request.body(), br#"{"ani": "555"}"#);
         assert_eq!(service.fields(), ["agent_id", "ani"]);
+    }
+
+    /// With no templated header, the length replaces the compiler's
+    /// stand-in: one `Content-Length`, the body's.
+    #[test]
+    fn the_length_replaces_its_stand_in() {
+        for headers in [
+            serde_json::json!([]),
+            serde_json::json!([{"key": "X-Static", "value": "1"}]),
+        ] {
+            let service = config(serde_json::json!({
+                "body": {"kind": "json", "template": "{\"ani\": \"#ani#\"}"},
+                "headers": headers,
+            }))
+            .compile(Catalog::standard())
+            .unwrap();
+            let request = service
+                .request(&CallData::new().with("ani", "555"))
+                .unwrap();
+            let lengths: Vec<_> = request.headers().get_all("content-length").iter().collect();
+            assert_eq!(lengths, ["14"]);
+        }
     }
 
     #[test]
