@@ -593,3 +593,18 @@ fn all_contexts_lists_every_context_once() {
     }
     assert!(seen.iter().all(|&s| s), "{seen:?}");
 }
+
+/// An estimate just past glibc's per-thread cache asks for the cached
+/// block, as PBX's 844-byte body, estimated at 1,206 bytes, does; one far
+/// past it, or under it, stands.
+#[test]
+fn an_estimate_near_the_cached_block_asks_for_the_block() {
+    let hint = |slots: usize| {
+        compile(&"#agent_id#".repeat(slots), Context::Header)
+            .unwrap()
+            .size_hint()
+    };
+    assert_eq!(hint(10), 240);
+    assert_eq!(hint(50), 1024);
+    assert_eq!(hint(60), 1440);
+}
