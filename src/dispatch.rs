@@ -345,7 +345,7 @@ pub(crate) fn status_update(
     dispatch
 }
 
-/// The work of [`Registry::preview`](crate::Registry::preview)(crate::Registry::preview).
+/// The work of [`Registry::preview`](crate::Registry::preview).
 #[must_use]
 pub(crate) fn preview(
     registry: &impl Subscriptions,

@@ -6,28 +6,9 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use callhook::{Call, Catalog, Config, Event, Registry, WebhookConfig};
+use callhook::{Call, Event};
+use callhook_benches::pbx_registry_with as registry;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-
-/// The PBX seed's registry, plus `extra` Call:Hangup webhooks on the same
-/// service subscribed to other environments.
-fn registry(extra: usize) -> Registry {
-    let mut config =
-        Config::from_json(include_str!("../../examples/configs/pbx.json")).expect("seed config");
-    let service = config.webhooks[2].service.clone();
-    let created_at = config.webhooks[2].created_at;
-    config.webhooks.extend((0..extra).map(|i| {
-        let mut webhook = WebhookConfig::new(
-            format!("00000000-0000-4000-8000-{i:012x}"),
-            Event::CallHangup,
-            service.clone(),
-        )
-        .with_scope(format!("ENV{i}"));
-        webhook.created_at = created_at;
-        webhook
-    }));
-    Registry::from_config(&config, Catalog::standard().clone()).expect("loads")
-}
 
 fn dispatch(c: &mut Criterion) {
     let call =

@@ -25,7 +25,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use callhook::template::{Context, Options, Template};
-use callhook::{Call, CallData, Catalog, Config, Event, Registry, WebhookConfig};
+use callhook::{Call, CallData, Catalog, Config, Event, Registry};
 use serde::Serialize;
 
 // ------------------------------------------------------------ the inputs --
@@ -409,22 +409,8 @@ fn escape_cases(cases: &mut Vec<Case>) {
 /// The PBX seed's registry with 10 webhooks (its 6 and 4 on other
 /// environments), one of which matches, as `dispatch.rs` has it.
 fn dispatch_case(cases: &mut Vec<Case>) {
-    let mut config =
-        Config::from_json(include_str!("../../examples/configs/pbx.json")).expect("seed config");
-    let service = config.webhooks[2].service.clone();
-    let created_at = config.webhooks[2].created_at;
-    config.webhooks.extend((0..4).map(|i| {
-        let mut webhook = WebhookConfig::new(
-            format!("00000000-0000-4000-8000-{i:012x}"),
-            Event::CallHangup,
-            service.clone(),
-        )
-        .with_scope(format!("ENV{i}"));
-        webhook.created_at = created_at;
-        webhook
-    }));
-    assert_eq!(config.webhooks.len(), 10);
-    let registry = Registry::from_config(&config, Catalog::standard().clone()).expect("loads");
+    let registry = callhook_benches::pbx_registry_with(4);
+    assert_eq!(registry.webhooks().len(), 10);
     let call =
         Call::from_json(include_str!("../../examples/calls/pbx-call.json")).expect("seed call");
     let at = "2024-12-02T21:11:37Z".parse().expect("time");
