@@ -105,7 +105,7 @@ impl Stored {
         let quoted = &self.json[start..end];
         match quoted.strip_prefix('"').and_then(|q| q.strip_suffix('"')) {
             // Most URLs: no `"`, `\` or control character to escape.
-            Some(bare) if !bare.contains('\\') => bare.into(),
+            Some(bare) if memchr::memchr(b'\\', bare.as_bytes()).is_none() => bare.into(),
             // Escapes are read by serde_json, one string, not the
             // configuration. Its own text always reads back; were it not
             // to, an empty URL would be shown rather than none.
