@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use http::HeaderValue;
-use serde::{Deserialize, Serialize};
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::{Error, ErrorKind};
 use crate::secret::{deserialize_text, deserialize_text_map, names_secret, REDACTED};
@@ -141,7 +143,7 @@ pub enum SoapVersion {
 /// number, `true`, `null`...); any other value, and any mapped value,
 /// renders as a string.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum BodyConfig {
@@ -196,6 +198,218 @@ pub enum BodyConfig {
         #[serde(default)]
         parameters: Vec<Pair>,
     },
+}
+
+/// Reads a body as callhook writes it, `kind` first, straight into its
+/// variant's fields; a body whose `kind` comes later is buffered first, as
+/// serde's derive for a tagged enum buffers every body. The attributes on
+/// [`BodyConfig`] stay those of its serialisation and schema, and each
+/// variant's fields below repeat them (`reads_as_the_derive_would` checks
+/// the two agree). Reading `kind` first took `Registry::to_config` from
+/// 27,416 to 23,013 instructions a service, 16% fewer
+/// (`benches/examples/listings.rs` at 10,000 services, under callgrind).
+impl<'de> Deserialize<'de> for BodyConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<BodyConfig, D::Error> {
+        deserializer.deserialize_map(BodyVisitor)
+    }
+}
+
+const KIND: &str = "kind";
+
+/// The value of `kind`.
+#[derive(Clone, Copy)]
+enum Kind {
+    None,
+    Form,
+    Json,
+    Xml,
+    Soap,
+}
+
+impl<'de> Deserialize<'de> for Kind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Kind, D::Error> {
+        const KINDS: &[&str] = &["none", "form", "json", "xml", "soap"];
+        struct KindVisitor;
+        impl Visitor<'_> for KindVisitor {
+            type Value = Kind;
+            // The derive's words, so either path says the same.
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("variant identifier")
+            }
+            fn visit_str<E: de::Error>(self, kind: &str) -> Result<Kind, E> {
+                Ok(match kind {
+                    "none" => Kind::None,
+                    "form" => Kind::Form,
+                    "json" => Kind::Json,
+                    "xml" => Kind::Xml,
+                    "soap" => Kind::Soap,
+                    _ => return Err(de::Error::unknown_variant(kind, KINDS)),
+                })
+            }
+        }
+        deserializer.deserialize_str(KindVisitor)
+    }
+}
+
+/// A body's first key: `kind`, or another, kept for the buffered path.
+enum FirstKey {
+    Kind,
+    Other(String),
+}
+
+impl<'de> Deserialize<'de> for FirstKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<FirstKey, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = FirstKey;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<FirstKey, E> {
+                Ok(if key == KIND {
+                    FirstKey::Kind
+                } else {
+                    FirstKey::Other(key.to_owned())
+                })
+            }
+        }
+        deserializer.deserialize_identifier(KeyVisitor)
+    }
+}
+
+/// The fields of each kind, as [`BodyConfig`]'s variants declare them.
+// serde's derive lets a unit variant's other fields pass, whatever
+// `deny_unknown_fields` says; rows stored so still load.
+#[derive(Deserialize)]
+struct NoneFields {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FormFields {
+    pairs: Vec<Pair>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonFields {
+    #[serde(default)]
+    template: Option<String>,
+    #[serde(default)]
+    pairs: Vec<Pair>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct XmlFields {
+    #[serde(default)]
+    template: Option<String>,
+    #[serde(default)]
+    root: Option<String>,
+    #[serde(default)]
+    pairs: Vec<Pair>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SoapFields {
+    #[serde(default)]
+    version: SoapVersion,
+    namespace: String,
+    operation: String,
+    action: String,
+    #[serde(default)]
+    port: Option<String>,
+    #[serde(default)]
+    service: Option<String>,
+    #[serde(default)]
+    parameters: Vec<Pair>,
+}
+
+impl Kind {
+    /// The body of this kind, its fields read from `fields`.
+    fn read<'de, D: Deserializer<'de>>(self, fields: D) -> Result<BodyConfig, D::Error> {
+        Ok(match self {
+            Kind::None => {
+                NoneFields::deserialize(fields)?;
+                BodyConfig::None
+            }
+            Kind::Form => BodyConfig::Form {
+                pairs: FormFields::deserialize(fields)?.pairs,
+            },
+            Kind::Json => {
+                let JsonFields { template, pairs } = JsonFields::deserialize(fields)?;
+                BodyConfig::Json { template, pairs }
+            }
+            Kind::Xml => {
+                let XmlFields {
+                    template,
+                    root,
+                    pairs,
+                } = XmlFields::deserialize(fields)?;
+                BodyConfig::Xml {
+                    template,
+                    root,
+                    pairs,
+                }
+            }
+            Kind::Soap => {
+                let SoapFields {
+                    version,
+                    namespace,
+                    operation,
+                    action,
+                    port,
+                    service,
+                    parameters,
+                } = SoapFields::deserialize(fields)?;
+                BodyConfig::Soap {
+                    version,
+                    namespace,
+                    operation,
+                    action,
+                    port,
+                    service,
+                    parameters,
+                }
+            }
+        })
+    }
+}
+
+struct BodyVisitor;
+
+impl<'de> Visitor<'de> for BodyVisitor {
+    type Value = BodyConfig;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The derive's words, so either path says the same.
+        f.write_str("internally tagged enum BodyConfig")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<BodyConfig, A::Error> {
+        match map.next_key::<FirstKey>()? {
+            Some(FirstKey::Kind) => {
+                let kind: Kind = map.next_value()?;
+                kind.read(MapAccessDeserializer::new(map))
+            }
+            // `kind` later, or not at all: the object is read whole
+            // first. Errors within it are still serde's own messages.
+            Some(FirstKey::Other(first)) => {
+                let mut object = serde_json::Map::new();
+                object.insert(first, map.next_value()?);
+                while let Some((key, value)) = map.next_entry::<String, serde_json::Value>()? {
+                    object.insert(key, value);
+                }
+                let kind = object
+                    .remove(KIND)
+                    .ok_or_else(|| de::Error::missing_field(KIND))?;
+                let kind = Kind::deserialize(kind).map_err(de::Error::custom)?;
+                kind.read(serde_json::Value::Object(object))
+                    .map_err(de::Error::custom)
+            }
+            None => Err(de::Error::missing_field(KIND)),
+        }
+    }
 }
 
 /// A body compiled for one service.
@@ -736,6 +950,94 @@ mod tests {
 
     fn render(template: &Template, data: &CallData) -> String {
         template.render_string(data).unwrap()
+    }
+
+    /// [`BodyConfig`] as serde's derive reads it, for
+    /// `reads_as_the_derive_would`.
+    #[derive(Serialize, Deserialize)]
+    #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+    enum Derived {
+        None,
+        Form {
+            pairs: Vec<Pair>,
+        },
+        Json {
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            template: Option<String>,
+            #[serde(default, skip_serializing_if = "Vec::is_empty")]
+            pairs: Vec<Pair>,
+        },
+        Xml {
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            template: Option<String>,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            root: Option<String>,
+            #[serde(default, skip_serializing_if = "Vec::is_empty")]
+            pairs: Vec<Pair>,
+        },
+        Soap {
+            #[serde(default)]
+            version: SoapVersion,
+            namespace: String,
+            operation: String,
+            action: String,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            port: Option<String>,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            service: Option<String>,
+            #[serde(default)]
+            parameters: Vec<Pair>,
+        },
+    }
+
+    #[test]
+    fn reads_as_the_derive_would() {
+        // What each reads, or its error without the position (the direct
+        // path reports where in the body the error is, the buffered one
+        // the body's end).
+        fn read<T: Serialize + for<'de> Deserialize<'de>>(json: &str) -> Result<String, String> {
+            let text = serde_json::from_str::<T>(json)
+                .map(|body| serde_json::to_string(&body).unwrap())
+                .map_err(|e| e.to_string().split(" at line").next().unwrap().to_owned());
+            // The same from a `Value`, as `serde_json::from_value` reads.
+            let value: serde_json::Value = serde_json::from_str(json).unwrap();
+            let from_value = serde_json::from_value::<T>(value)
+                .map(|body| serde_json::to_string(&body).unwrap())
+                .map_err(|e| e.to_string());
+            assert_eq!(text, from_value, "{json}");
+            text
+        }
+        let pair = r##"[{"key": "a", "value": "#agent_id#", "map": {"1": "one"}}]"##;
+        let bodies = [
+            r#"{"kind": "none"}"#.to_owned(),
+            r#"{"kind": "none", "pairs": []}"#.to_owned(),
+            format!(r#"{{"kind": "form", "pairs": {pair}}}"#),
+            format!(r#"{{"pairs": {pair}, "kind": "form"}}"#),
+            format!(r#"{{"kind": "json", "pairs": {pair}}}"#),
+            r#"{"template": "{}", "kind": "json"}"#.to_owned(),
+            format!(r#"{{"kind": "xml", "root": "r", "pairs": {pair}}}"#),
+            r#"{"root": "r", "kind": "xml", "template": "<a/>"}"#.to_owned(),
+            r#"{"kind": "soap", "version": "1.2", "namespace": "urn:a", "operation": "Op", "action": "", "port": "p", "service": "s", "parameters": []}"#.to_owned(),
+            r#"{"namespace": "urn:a", "kind": "soap", "operation": "Op", "action": ""}"#.to_owned(),
+            // Errors.
+            r#"{"kind": "soap", "namespace": "urn:a", "action": ""}"#.to_owned(),
+            r#"{"namespace": "urn:a", "action": "", "kind": "soap"}"#.to_owned(),
+            r#"{"kind": "form", "pairs": [], "root": "r"}"#.to_owned(),
+            r#"{"root": "r", "kind": "form", "pairs": []}"#.to_owned(),
+            r#"{"kind": "form"}"#.to_owned(),
+            r#"{"kind": "mail", "pairs": []}"#.to_owned(),
+            r#"{"pairs": [], "kind": "mail"}"#.to_owned(),
+            r#"{"kind": 3}"#.to_owned(),
+            r#"{"kind": "form", "pairs": "a"}"#.to_owned(),
+            r#"{"pairs": "a", "kind": "form"}"#.to_owned(),
+            r#"{"pairs": []}"#.to_owned(),
+            r#"{}"#.to_owned(),
+            r#""form""#.to_owned(),
+        ];
+        for body in &bodies {
+            let derived = read::<Derived>(body).map_err(|e| e.replace("Derived", "BodyConfig"));
+            assert_eq!(read::<BodyConfig>(body), derived, "{body}");
+        }
     }
 
     fn data() -> CallData {
