@@ -19,7 +19,7 @@ use crate::limits::SCOPES;
 use crate::preview::Preview;
 use crate::retry::RetryPolicy;
 use crate::service::{Service, ServiceConfig};
-use crate::version::{Nested, Version};
+use crate::version::{Nested, Version, FORMAT_VERSION};
 use crate::webhook::{WebhookConfig, WebhookRow};
 
 /// Services and webhooks, indexed for dispatch by event and scope.
@@ -318,12 +318,7 @@ impl Registry {
     /// The configuration: every service and webhook, sorted by id.
     #[must_use]
     pub fn to_config(&self) -> Config {
-        // Sorted in place (ids are unique), not through a tree of 100,000
-        // nodes.
-        let mut services: Vec<_> = self.services.iter().collect();
-        services.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        let mut webhooks: Vec<_> = self.webhooks.iter().collect();
-        webhooks.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let (services, webhooks) = self.sorted();
         Config {
             services: services.iter().map(|(_, e)| e.service.config()).collect(),
             webhooks: webhooks.iter().map(|(_, w)| (***w).clone()).collect(),
@@ -1023,31 +1018,103 @@ impl Subscriptions for Registry {
     }
 }
 
+impl Registry {
+    /// The configuration as compact JSON, what `serde_json::to_string`
+    /// writes for the registry or for [`Registry::to_config`], byte for
+    /// byte: each service's kept row is copied as it is, with no parse, so
+    /// this is the way to store a registry. It loads back through
+    /// [`Config::from_json`] and [`Registry::from_config`] (a registry
+    /// needs its catalog).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Catalog, Config, Registry};
+    ///
+    /// let config = Config::from_json(include_str!("../examples/configs/pbx.json"))?;
+    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
+    /// let json = registry.to_json();
+    /// assert_eq!(json, serde_json::to_string(&registry).unwrap());
+    /// let again = Registry::from_config(&Config::from_json(&json)?, Catalog::standard().clone())?;
+    /// assert_eq!(again.to_config(), registry.to_config());
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        let (services, webhooks) = self.sorted();
+        // Everything but the services, through the same view as
+        // `Serialize`, so the two cannot drift apart; the rows go in
+        // between `"services":[` and `]`. Writing text and maps keyed by
+        // text cannot fail.
+        let rest = serde_json::to_string(&self.view(&[], &webhooks)).unwrap_or_default();
+        let head = format!("{{\"version\":{FORMAT_VERSION},\"services\":[");
+        let Some(tail) = rest.strip_prefix(head.as_str()) else {
+            // The view writes its version and then its services, which
+            // `registry_serialises_as_its_configuration` checks; were it
+            // not to, its rows parsed write the same bytes.
+            debug_assert!(false, "the view begins `{rest:.40}`");
+            return serde_json::to_string(self).unwrap_or_default();
+        };
+        let rows: usize = services.iter().map(|(_, e)| e.service.row_len()).sum();
+        let mut out = String::with_capacity(rest.len() + rows + services.len());
+        out.push_str(head.as_str());
+        for (i, (_, entry)) in services.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            entry.service.write_row(&mut out);
+        }
+        out.push_str(tail);
+        out
+    }
+
+    /// Services and webhooks sorted by id, as a configuration lists them;
+    /// sorted in place (ids are unique), not through a tree of 100,000
+    /// nodes.
+    fn sorted(&self) -> (Vec<ServiceItem<'_>>, Vec<WebhookItem<'_>>) {
+        let mut services: Vec<_> = self.services.iter().collect();
+        services.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut webhooks: Vec<_> = self.webhooks.iter().collect();
+        webhooks.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        (services, webhooks)
+    }
+
+    fn view<'a>(
+        &'a self,
+        services: &'a [ServiceItem<'a>],
+        webhooks: &'a [WebhookItem<'a>],
+    ) -> ConfigView<'a> {
+        ConfigView {
+            version: Version,
+            services: Rows(services, |(_, e)| e.service.config()),
+            webhooks: Rows(webhooks, |(_, w)| w),
+            allowed_addresses: &self.allowed_addresses,
+            preset: &self.declared.preset,
+            fields: &self.declared.fields,
+            events: &self.declared.events,
+        }
+    }
+}
+
 /// Writes what [`Registry::to_config`] gives, as it is made: each service's
 /// configuration is parsed, written and dropped in turn, and webhooks are
 /// written from the registry's own, so no copy of the whole is built.
 ///
 /// Each service is parsed rather than its kept row written as it is: a
 /// serialiser other than compact JSON (pretty JSON, TOML, a binary format)
-/// needs the values, not JSON text.
+/// needs the values, not JSON text, and a serialiser does not say what it
+/// writes. [`Registry::to_json`] writes compact JSON from the kept rows.
 impl Serialize for Registry {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut services: Vec<_> = self.services.iter().collect();
-        services.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        let mut webhooks: Vec<_> = self.webhooks.iter().collect();
-        webhooks.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        ConfigView {
-            version: Version,
-            services: Rows(&services, |(_, e)| e.service.config()),
-            webhooks: Rows(&webhooks, |(_, w)| w),
-            allowed_addresses: &self.allowed_addresses,
-            preset: &self.declared.preset,
-            fields: &self.declared.fields,
-            events: &self.declared.events,
-        }
-        .serialize(serializer)
+        let (services, webhooks) = self.sorted();
+        self.view(&services, &webhooks).serialize(serializer)
     }
 }
+
+/// A service of the registry's table, for listing in order.
+type ServiceItem<'a> = (&'a Arc<str>, &'a Entry);
+/// A webhook of the registry's table, for listing in order.
+type WebhookItem<'a> = (&'a Arc<str>, &'a Arc<WebhookConfig>);
 
 /// [`Config`]'s shape, borrowed: its fields in its order with its
 /// attributes. `registry_serialises_as_its_configuration` checks the two
@@ -1055,9 +1122,9 @@ impl Serialize for Registry {
 #[derive(Serialize)]
 struct ConfigView<'a> {
     version: Version,
-    services: Rows<'a, (&'a Arc<str>, &'a Entry), ServiceConfig>,
+    services: Rows<'a, ServiceItem<'a>, ServiceConfig>,
     #[serde(skip_serializing_if = "Rows::is_empty")]
-    webhooks: Rows<'a, (&'a Arc<str>, &'a Arc<WebhookConfig>), &'a WebhookConfig>,
+    webhooks: Rows<'a, WebhookItem<'a>, &'a WebhookConfig>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     allowed_addresses: &'a [String],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
@@ -1367,6 +1434,8 @@ mod tests {
                 serde_json::to_string(&r).unwrap(),
                 serde_json::to_string(&r.to_config()).unwrap()
             );
+            // The kept rows, copied, write the same bytes.
+            assert_eq!(r.to_json(), serde_json::to_string(&r).unwrap());
             assert_eq!(
                 serde_json::to_string_pretty(&r).unwrap(),
                 serde_json::to_string_pretty(&r.to_config()).unwrap()

@@ -226,6 +226,7 @@ fn registry_listing_body_and_round_trip() {
     ] {
         let r = registry(config);
         let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(r.to_json(), json);
         let back: Registry = serde_json::from_str(&json).unwrap();
         assert_eq!(back, r);
         assert_eq!(serde_json::to_string(&back).unwrap(), json);

@@ -367,6 +367,7 @@ fn writers_write_the_version_once_at_the_top() {
     let mut registry = common::load(&config).unwrap();
     let stored = serde_json::to_string(&registry).unwrap();
     assert_eq!(stored, written);
+    assert_eq!(registry.to_json(), written);
     // Rows stored one by one: a service's, enabled or not, and a webhook's.
     let service = registry.services()[0].to_json();
     assert!(service.starts_with(&top), "{service}");
@@ -376,6 +377,12 @@ fn writers_write_the_version_once_at_the_top() {
         .unwrap();
     let disabled = registry.services()[0].to_json();
     assert!(disabled.starts_with(&top), "{disabled}");
+    // A disabled service's kept row is copied with `enabled` as it is.
+    assert_eq!(
+        registry.to_json(),
+        serde_json::to_string(&registry).unwrap()
+    );
+    assert!(registry.to_json().contains("\"enabled\":false"));
     let webhook = serde_json::to_string(&config.webhooks[0]).unwrap();
     assert!(webhook.starts_with(&top), "{webhook}");
     // Each reads back as written.

@@ -300,6 +300,18 @@ impl Service {
         with_version(&self.compiled.json.to_json(self.enabled))
     }
 
+    /// Appends the row [`Service::to_json`] gives, without its version, as
+    /// a configuration holds it: the kept text, not parsed.
+    pub(crate) fn write_row(&self, out: &mut String) {
+        self.compiled.json.write_json(self.enabled, out);
+    }
+
+    /// The length of what [`Service::write_row`] appends.
+    pub(crate) fn row_len(&self) -> usize {
+        // `false` is a byte longer than the `true` kept.
+        self.compiled.json.json().len() + usize::from(!self.enabled)
+    }
+
     /// The URL as configured, for an admin screen: read from the stored
     /// JSON without parsing the rest, the values of secret query parameters
     /// redacted.

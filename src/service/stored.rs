@@ -99,6 +99,18 @@ impl Stored {
         json
     }
 
+    /// Appends [`Stored::to_json`]'s text to `out`, with no copy between.
+    pub(super) fn write_json(&self, enabled: bool, out: &mut String) {
+        if enabled {
+            out.push_str(&self.json);
+            return;
+        }
+        let at = self.enabled_at as usize;
+        out.push_str(&self.json[..at]);
+        out.push_str(FALSE);
+        out.push_str(&self.json[at + TRUE.len()..]);
+    }
+
     /// The URL as configured, unescaped from its JSON string.
     pub(super) fn url(&self) -> std::borrow::Cow<'_, str> {
         let (start, end) = (self.url.0 as usize, self.url.1 as usize);
