@@ -192,8 +192,11 @@ fn first_flagged(flags: u64) -> usize {
 /// render, callgrind) and 21% of the PBX body's (6,097 to 4,820). Stopping
 /// at the first block of four words that needs escaping, so a dirty value
 /// is not scanned twice, costs a clean 1 KB value 7% (1,442 to 1,544
-/// instructions, the same 97 ns).
-#[inline]
+/// instructions, the same 97 ns). Always inlined into [`json_string`]: as
+/// a call of its own it cost the RingCX body 1,546 instructions a render
+/// against 1,528, and the PBX body 4,574 against 4,525
+/// (`benches/instructions.sh render`).
+#[inline(always)]
 fn json_clean_prefix(bytes: &[u8]) -> usize {
     let len = bytes.len();
     let word = |w: &[u8; 8]| json_word_flags(u64::from_le_bytes(*w));
