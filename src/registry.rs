@@ -1068,15 +1068,9 @@ impl Registry {
         out
     }
 
-    /// Services and webhooks sorted by id, as a configuration lists them;
-    /// sorted in place (ids are unique), not through a tree of 100,000
-    /// nodes.
+    /// Services and webhooks sorted by id, as a configuration lists them.
     fn sorted(&self) -> (Vec<ServiceItem<'_>>, Vec<WebhookItem<'_>>) {
-        let mut services: Vec<_> = self.services.iter().collect();
-        services.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        let mut webhooks: Vec<_> = self.webhooks.iter().collect();
-        webhooks.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        (services, webhooks)
+        (by_id(&self.services), by_id(&self.webhooks))
     }
 
     fn view<'a>(
@@ -1109,6 +1103,14 @@ impl Serialize for Registry {
         let (services, webhooks) = self.sorted();
         self.view(&services, &webhooks).serialize(serializer)
     }
+}
+
+/// The table's entries sorted by id, in place (ids are unique), not
+/// through a tree of 100,000 nodes.
+fn by_id<V>(table: &HashMap<Arc<str>, V>) -> Vec<(&Arc<str>, &V)> {
+    let mut items: Vec<_> = table.iter().collect();
+    items.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    items
 }
 
 /// A service of the registry's table, for listing in order.
