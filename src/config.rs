@@ -44,6 +44,10 @@ pub struct Config {
     /// The services.
     #[serde(default, serialize_with = "version::nested")]
     pub services: Vec<ServiceConfig>,
+    /// Named auth entries services refer to with `{"kind": "named",
+    /// "name": …}` (RingCX's auth configurations), resolved at send time.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub auth_configs: std::collections::BTreeMap<String, crate::auth::Auth>,
     /// The webhooks, binding events to services.
     #[serde(
         default,

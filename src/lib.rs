@@ -157,7 +157,11 @@ mod receiver;
 mod schema;
 
 pub use address::AddressPolicy;
-pub use auth::Auth;
+pub use auth::jwt::{JwtAlgorithm, JwtAuth};
+pub use auth::oauth2::{
+    Assertion, ClientAuth, Grant, OAuth2Auth, TokenCache, TokenFields, TokenParameter,
+};
+pub use auth::{Auth, TokenPlacement};
 pub use body::{BodyConfig, Pair, SoapVersion};
 pub use call::{Call, CallData};
 pub use catalog::{Catalog, FieldSpec};

@@ -1,4 +1,11 @@
 //! Authentication of outgoing requests.
+//!
+//! SKELETON (design of issue 21): credentials are applied at send time
+//! (`Registry::sign` / `Registry::prepare`), never frozen into what
+//! dispatch produces.
+
+pub(crate) mod jwt;
+pub(crate) mod oauth2;
 
 use base64::Engine as _;
 use http::{HeaderName, HeaderValue};
@@ -40,6 +47,57 @@ pub enum Auth {
         /// The key.
         key: Secret,
     },
+    /// A key in a query parameter of its own, secret whatever its name.
+    QueryKey {
+        /// The parameter name, such as `api_key`.
+        param: String,
+        /// The key.
+        key: Secret,
+    },
+    /// A JWT minted by callhook.
+    Jwt(jwt::JwtAuth),
+    /// An OAuth2 access token the host fetches with the token request
+    /// callhook builds.
+    #[serde(rename = "oauth2")]
+    OAuth2(oauth2::OAuth2Auth),
+    /// A named entry of the configuration's `auth_configs` (RingCX's
+    /// `authConfigId`), resolved at send time.
+    Named {
+        /// The entry's name.
+        name: String,
+    },
+}
+
+/// Where a token goes in a request (RingCX's `addTokenTo`).
+///
+/// In configuration: `{"to": "header", "name": "authorization", "prefix":
+/// "Bearer "}` (the default) or `{"to": "query", "param": "access_token"}`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "to", rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum TokenPlacement {
+    /// In a header, after a prefix (RingCX's `REQUEST_HEADER`, `headerPrefix`).
+    Header {
+        /// The header name.
+        name: String,
+        /// The text before the token, such as `Bearer `.
+        prefix: String,
+    },
+    /// In a query parameter (RingCX's `QUERY_PARAM`, `queryParamName`).
+    Query {
+        /// The parameter name.
+        param: String,
+    },
+}
+
+impl Default for TokenPlacement {
+    fn default() -> TokenPlacement {
+        TokenPlacement::Header {
+            name: "authorization".into(),
+            prefix: "Bearer ".into(),
+        }
+    }
 }
 
 impl Auth {
@@ -92,6 +150,10 @@ impl Auth {
                     .with_source(e)
                 })?;
                 (name, key.expose().to_owned())
+            }
+            // SKELETON: applied at send time by the spine of issue 21.
+            Auth::QueryKey { .. } | Auth::Jwt(_) | Auth::OAuth2(_) | Auth::Named { .. } => {
+                return Ok(None)
             }
         };
         let mut value = HeaderValue::try_from(value).map_err(|e| {
