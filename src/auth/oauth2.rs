@@ -177,3 +177,74 @@ struct CachedToken {
     refresh_token: Option<String>,
     fingerprint: String,
 }
+
+// ---- interface used by the spine; built by the jwt/oauth2 parts ----
+
+/// A token request for the host to send before the delivery it is for:
+/// what [`Registry::prepare`](crate::Registry::prepare) returns when the
+/// [`TokenCache`] holds no usable token.
+#[derive(Debug)]
+pub struct TokenRequest {
+    pub(crate) key: String,
+    pub(crate) request: http::Request<Vec<u8>>,
+}
+
+impl TokenRequest {
+    /// The cache key of the auth entry the token is for: `named:<name>`
+    /// for a named entry, `service:<id>` for a service's own auth.
+    #[must_use]
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The request to send to the token endpoint.
+    #[must_use]
+    pub fn request(&self) -> &http::Request<Vec<u8>> {
+        &self.request
+    }
+}
+
+impl OAuth2Auth {
+    /// The token request to send for the entry `key`.
+    ///
+    /// Placeholder: the oauth2 part builds it.
+    pub(crate) fn token_request(
+        &self,
+        key: &str,
+        cache: &TokenCache,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<TokenRequest, crate::Error> {
+        let _ = (cache, at);
+        let mut request = http::Request::new(Vec::new());
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = self.token_url.parse().map_err(|e| {
+            crate::Error::new(crate::ErrorKind::InvalidUrl, "invalid `token_url`").with_source(e)
+        })?;
+        Ok(TokenRequest {
+            key: key.to_owned(),
+            request,
+        })
+    }
+}
+
+impl TokenCache {
+    /// The access token of `key`, if the cache holds one for `auth` that
+    /// is not about to expire at `at`.
+    ///
+    /// Placeholder: the oauth2 part reads the cache.
+    pub(crate) fn usable(
+        &self,
+        key: &str,
+        auth: &OAuth2Auth,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Option<&str> {
+        let _ = (key, auth, at);
+        None
+    }
+
+    /// Forgets the token of `key`, so the next preparing asks for a new
+    /// one: after a receiver refused it (`401`).
+    pub fn invalidate(&mut self, key: &str) {
+        self.tokens.remove(key);
+    }
+}
