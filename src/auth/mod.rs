@@ -633,6 +633,71 @@ mod tests {
         .is_err());
     }
 
+    /// A credential's parameter goes last, form-encoded, replacing every
+    /// one of its name; the others are kept byte for byte, so a signature
+    /// over the URL covers what is sent.
+    #[test]
+    fn query_parameters_are_replaced_and_the_rest_kept() {
+        let mut request = http::Request::new(Vec::new());
+        *request.uri_mut() = "https://x.example.com/p?a=%7e&api%5Fkey=old&b&api_key=old2"
+            .parse()
+            .unwrap();
+        set_query_param(&mut request, "api_key", Some("n w&=")).unwrap();
+        assert_eq!(
+            request.uri(),
+            "https://x.example.com/p?a=%7e&b&api_key=n+w%26%3D"
+        );
+        set_query_param(&mut request, "api_key", None).unwrap();
+        assert_eq!(request.uri(), "https://x.example.com/p?a=%7e&b");
+        *request.uri_mut() = "https://x.example.com/p".parse().unwrap();
+        set_query_param(&mut request, "api_key", None).unwrap();
+        assert_eq!(request.uri(), "https://x.example.com/p");
+        let mut applied = Applied::default();
+        applied
+            .place(&mut request, Credential::Query("k".into(), "v".into()))
+            .unwrap();
+        assert_eq!(request.uri(), "https://x.example.com/p?k=v");
+        applied.remove_from(&mut request).unwrap();
+        assert_eq!(request.uri(), "https://x.example.com/p");
+        assert!(applied.is_empty());
+    }
+
+    /// Every kind's secrets are walked, for resolving references and for
+    /// refusing unresolved ones; a named entry has none of its own.
+    #[test]
+    fn every_secret_is_walked() {
+        let oauth: Auth = serde_json::from_value(serde_json::json!({
+            "kind": "oauth2", "token_url": "https://a.example.com/t", "client_id": "c",
+            "client_secret": "s", "grant": {"type": "refresh_token", "refresh_token": "r"},
+            "parameters": [{"name": "audience", "value": "v"}]
+        }))
+        .unwrap();
+        let fields: Vec<String> = oauth
+            .clone()
+            .secrets_mut()
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        assert_eq!(
+            fields,
+            ["client_secret", "grant.refresh_token", "parameters.0.value"]
+        );
+        let named = Auth::Named { name: "crm".into() };
+        assert!(named.clone().secrets_mut().is_empty());
+        let key = Auth::QueryKey {
+            param: "k".into(),
+            key: Secret::new("v"),
+        };
+        assert_eq!(key.clone().secrets_mut()[0].0, "key");
+        assert!(Auth::QueryKey {
+            param: String::new(),
+            key: Secret::new("v")
+        }
+        .problems()
+        .iter()
+        .any(|e| e.field() == Some("param")));
+    }
+
     #[test]
     fn secrets_never_show_in_debug() {
         let basic = Auth::Basic {
