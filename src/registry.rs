@@ -1,7 +1,6 @@
 //! The registry of services and webhooks: what a host configures, checked
 //! and compiled, and indexed for dispatch by event and scope.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -157,6 +156,32 @@ impl PartialEq for Registry {
 
 fn registry_error(message: String) -> Error {
     Error::new(ErrorKind::Registry, message)
+}
+
+/// The problems of the named entry `name` (`entry`) used by `service`,
+/// compiled from `config`: a clash with the service's headers, signature
+/// or URL, each naming the entry, in the entry's field or in `auth`.
+fn named_problems(
+    service: &Service,
+    config: &ServiceConfig,
+    name: &str,
+    entry: &Auth,
+) -> Vec<Error> {
+    service
+        .named_auth_problems(config, entry)
+        .into_iter()
+        .map(|e| {
+            let message = format!("auth entry `{}`: {}", shown(name), e.message());
+            let field = e
+                .field()
+                .map(|f| format!("auth_configs.{}.{f}", shown(name)));
+            let e = Error::new(e.kind(), message);
+            match field {
+                Some(field) => e.in_field(&field),
+                None => e.in_field("auth"),
+            }
+        })
+        .collect()
 }
 
 /// A named auth entry that is not defined, with the nearest name that is.
@@ -439,21 +464,7 @@ impl Registry {
         let Some(entry) = self.auth_configs.get(name) else {
             return Err(unknown_entry(name, &self.auth_configs).in_service(service.id()));
         };
-        let errors: Vec<Error> = service
-            .named_auth_problems(config, entry)
-            .into_iter()
-            .map(|e| {
-                let message = format!("auth entry `{}`: {}", shown(name), e.message());
-                let field = e
-                    .field()
-                    .map(|f| format!("auth_configs.{}.{f}", shown(name)));
-                let e = Error::new(e.kind(), message);
-                match field {
-                    Some(field) => e.in_field(&field),
-                    None => e.in_field("auth"),
-                }
-            })
-            .collect();
+        let errors = named_problems(service, config, name, entry);
         match errors.len() {
             0 => Ok(()),
             _ => Err(Error::many(ErrorKind::InvalidConfig, errors).in_service(service.id())),
@@ -1081,21 +1092,16 @@ impl Registry {
             .service(&outgoing.service)
             .ok_or_else(|| registry_error(format!("no service `{}`", outgoing.service)))?;
         let (auth, name) = self.auth_of(service)?;
-        // The key and field are made only where they are read: a token's
-        // key for OAuth2, the entry's field for a named one.
+        // The key is made only where it is read: for OAuth2.
         let key = match (auth, name) {
             (Auth::OAuth2(_), Some(name)) => format!("named:{name}"),
             (Auth::OAuth2(_), None) => format!("service:{}", service.id()),
             _ => String::new(),
         };
-        let field: Cow<'_, str> = match name {
-            Some(name) => format!("auth_configs.{}", shown(name)).into(),
-            None => "auth".into(),
-        };
         let send = SendAuth {
             auth,
             key: &key,
-            field: &field,
+            entry: name,
             tokens,
         };
         let needed = service.sign_with(
@@ -1195,15 +1201,15 @@ impl Registry {
         }
         let mut errors = auth_entry_problems(name, &auth);
         if errors.is_empty() {
-            let mut next = self.clone();
-            Arc::make_mut(&mut next.auth_configs).insert(name.to_owned(), auth.clone());
             for entry in self.services.values() {
                 if matches!(entry.service.auth(), Auth::Named { name: n } if n == name) {
                     // Only the services using the entry are parsed.
                     let config = entry.service.config();
-                    if let Err(e) = next.check_named(&entry.service, &config) {
-                        errors.extend(e.into_problems());
-                    }
+                    errors.extend(
+                        named_problems(&entry.service, &config, name, &auth)
+                            .into_iter()
+                            .map(|e| e.in_service(entry.service.id())),
+                    );
                 }
             }
         }

@@ -406,3 +406,34 @@ fn a_401_without_oauth2_gives_up() {
     // earlier versions read as before.
     assert!(!envelope.to_json().contains("token_refreshed"));
 }
+
+#[test]
+fn an_edit_of_an_entry_is_checked_against_the_services_using_it() {
+    let mut registry = common::load(&config(query_key(KEY))).unwrap();
+    let before = registry.clone();
+    // The CRM service's URL has its own `src`: a key there would drop it.
+    let clash = json!({"kind": "query_key", "param": "src", "key": KEY});
+    let err = registry
+        .set_auth_config("crm", serde_json::from_value(clash).unwrap())
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidConfig, "{err}");
+    assert!(problems(&err).any(|e| e.service() == Some(CRM)), "{err}");
+    assert!(!err.to_string().contains(KEY), "{err}");
+    assert_eq!(registry, before, "nothing changed");
+    // An entry no service uses can be removed; one named like nothing
+    // but an entry is refused.
+    registry
+        .set_auth_config(
+            "spare",
+            serde_json::from_value(json!({"kind": "none"})).unwrap(),
+        )
+        .unwrap();
+    assert_eq!(registry.changed_auth_configs(&before), ["spare"]);
+    registry.remove_auth_config("spare").unwrap();
+    assert!(registry
+        .set_auth_config(
+            "loop",
+            serde_json::from_value(json!({"kind": "named", "name": "crm"})).unwrap()
+        )
+        .is_err());
+}

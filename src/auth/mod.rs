@@ -17,11 +17,18 @@ use crate::request::Request;
 use crate::secret::Secret;
 pub(crate) use oauth2::{TokenCache, TokenRequest};
 
-/// How a service authenticates to its endpoint.
+/// How a service authenticates to its endpoint: the credential is added
+/// when a delivery is signed for sending
+/// ([`Registry::prepare`](crate::Registry::prepare)), never by dispatch.
 ///
 /// In configuration: `{"kind": "basic", "username": "...", "password": "..."}`,
 /// `{"kind": "bearer", "token": "..."}`,
-/// `{"kind": "api_key", "header": "X-Api-Key", "key": "..."}` or
+/// `{"kind": "api_key", "header": "X-Api-Key", "key": "..."}`,
+/// `{"kind": "query_key", "param": "api_key", "key": "..."}`,
+/// `{"kind": "jwt", ...}` ([`JwtAuth`](crate::JwtAuth), feature `jwt`),
+/// `{"kind": "oauth2", ...}` ([`OAuth2Auth`](crate::OAuth2Auth), feature
+/// `oauth2`), `{"kind": "named", "name": "crm"}` (an entry of
+/// [`Config::auth_configs`](crate::Config::auth_configs)) or
 /// `{"kind": "none"}` (the default).
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -50,7 +57,9 @@ pub enum Auth {
         /// The key.
         key: Secret,
     },
-    /// A key in a query parameter of its own, secret whatever its name.
+    /// A key in a query parameter of its own, secret whatever its name,
+    /// appended last to the URL; the parameter may not be one the
+    /// service's URL has.
     QueryKey {
         /// The parameter name, such as `api_key`.
         param: String,
@@ -343,6 +352,27 @@ impl Auth {
     }
 }
 
+impl Auth {
+    /// The credential of a kind that needs no time, token or registry
+    /// (Basic, Bearer, API key, query key), made once when a service
+    /// compiles; `None` for the other kinds, or one that cannot be made
+    /// (refused by [`Auth::problems`]).
+    pub(crate) fn static_credential(&self) -> Option<Credential> {
+        match self {
+            Auth::Basic { .. }
+            | Auth::Bearer { .. }
+            | Auth::ApiKey { .. }
+            | Auth::QueryKey { .. } => {
+                match self.credential("", chrono::DateTime::UNIX_EPOCH, &TokenCache::default()) {
+                    Ok(Step::Apply(credential)) => credential,
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
 impl TokenPlacement {
     fn header_name(&self) -> Option<HeaderName> {
         match self {
@@ -408,6 +438,7 @@ pub(crate) enum Step {
 }
 
 /// A credential to place in a request.
+#[derive(Clone)]
 pub(crate) enum Credential {
     /// A header, its value marked sensitive.
     Header(HeaderName, HeaderValue),

@@ -423,6 +423,7 @@ impl ServiceConfig {
             shown_body,
             signer,
             auth: self.auth.clone(),
+            credential: self.auth.static_credential(),
         };
         let compiled = Compiled {
             id: self.id.as_str().into(),

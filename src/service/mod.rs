@@ -10,7 +10,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::auth::Auth;
+use crate::auth::{Auth, Credential};
 use crate::body::{BodyConfig, Origin, Pair};
 use crate::error::Error;
 use crate::retry::RetryPolicy;
@@ -96,6 +96,9 @@ struct Rare {
     /// The authentication, its secret references resolved: applied when a
     /// request is signed for sending, never compiled into one.
     auth: Auth,
+    /// Its credential, made once, for the kinds that need no time, token
+    /// or registry (Basic, Bearer, API key, query key).
+    credential: Option<Credential>,
 }
 
 impl Rare {

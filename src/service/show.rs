@@ -4,7 +4,7 @@
 use http::header::{self};
 
 use super::Service;
-use crate::auth::{Applied, Auth, Step, TokenCache};
+use crate::auth::Applied;
 use crate::call::{CallData, Lookup, Redacted};
 use crate::error::Error;
 use crate::preview::Preview;
@@ -124,18 +124,13 @@ impl Service {
     /// JWT (minted per time) and an OAuth2 token (the host's cache) are
     /// not shown.
     fn add_shown_credential(&self, request: &mut Request) {
-        let auth = self.auth();
-        if !matches!(
-            auth,
-            Auth::Basic { .. } | Auth::Bearer { .. } | Auth::ApiKey { .. } | Auth::QueryKey { .. }
-        ) {
-            return;
-        }
-        // These kinds need neither a key nor a token, and compiled: making
-        // the credential cannot fail.
-        if let Ok(Step::Apply(Some(credential))) =
-            auth.credential("", chrono::DateTime::UNIX_EPOCH, &TokenCache::default())
-        {
+        let credential = self
+            .compiled
+            .rare
+            .as_ref()
+            .and_then(|rare| rare.credential.clone());
+        if let Some(credential) = credential {
+            // The URL was built by the service, so it takes a parameter.
             let _ = Applied::default().place(request, credential);
         }
     }

@@ -7,7 +7,7 @@ use super::headers::check_request_form;
 use super::Service;
 use crate::address::AddressPolicy;
 use crate::auth::{set_query_param, Applied, Auth, Step, TokenCache, TokenRequest};
-use crate::error::{Error, ErrorKind};
+use crate::error::{shown, Error, ErrorKind};
 use crate::request::Request;
 
 /// The authentication a request is signed with: the service's own, or the
@@ -18,8 +18,9 @@ pub(crate) struct SendAuth<'a> {
     /// Its token's key in `tokens`: `service:<id>` or `named:<name>` (only
     /// read for OAuth2).
     pub(crate) key: &'a str,
-    /// The field its errors are in: `auth`, or `auth_configs.<name>`.
-    pub(crate) field: &'a str,
+    /// The named entry's name, for one: its errors are in
+    /// `auth_configs.<name>`, the service's own auth's in `auth`.
+    pub(crate) entry: Option<&'a str>,
     /// The host's tokens.
     pub(crate) tokens: &'a TokenCache,
 }
@@ -109,7 +110,7 @@ impl Service {
         let auth = SendAuth {
             auth: self.auth(),
             key: &key,
-            field: "auth",
+            entry: None,
             tokens: &tokens,
         };
         // The service's own origin passed the policy it was compiled with;
@@ -157,12 +158,27 @@ impl Service {
         }
         self.check_request(request, addresses)?;
         self.mark_secret_headers(request);
-        let in_auth = |e: Error| e.in_field(auth.field).in_service(self.id());
-        match auth
-            .auth
-            .credential(auth.key, at, auth.tokens)
-            .map_err(in_auth)?
-        {
+        // The field is made only for an error: a named entry's would be
+        // one allocation per request.
+        let in_auth = |e: Error| {
+            let e = match auth.entry {
+                Some(name) => e.in_field(&format!("auth_configs.{}", shown(name))),
+                None => e.in_field("auth"),
+            };
+            e.in_service(self.id())
+        };
+        let credential = match self.compiled.rare.as_ref() {
+            // The service's own credential of a kind that needs no time
+            // or token, made when it compiled: a copy of shared bytes.
+            Some(rare) if std::ptr::eq(auth.auth, &rare.auth) && rare.credential.is_some() => {
+                Step::Apply(rare.credential.clone())
+            }
+            _ => auth
+                .auth
+                .credential(auth.key, at, auth.tokens)
+                .map_err(in_auth)?,
+        };
+        match credential {
             Step::TokenNeeded(token_request) => return Ok(Some(token_request)),
             Step::Apply(Some(credential)) => applied.place(request, credential).map_err(in_auth)?,
             Step::Apply(None) => {}
