@@ -1,8 +1,11 @@
 //! A configuration file: the services and webhooks of one platform.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::address::AddressPolicy;
+use crate::auth::Auth;
 use crate::catalog::{Catalog, FieldSpec};
 use crate::error::{shown, Error, ErrorKind};
 use crate::event::EventSpec;
@@ -44,6 +47,14 @@ pub struct Config {
     /// The services.
     #[serde(default, serialize_with = "version::nested")]
     pub services: Vec<ServiceConfig>,
+    /// Named auth entries, defined once, that services refer to with
+    /// `{"kind": "named", "name": "crm"}` (RingCX's auth configurations,
+    /// `authConfigId`): each an [`Auth`](crate::Auth) of any kind but
+    /// `named`. They are resolved when a delivery is signed for sending,
+    /// so rotating one is one edit that reaches every service using it and
+    /// every queued delivery.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub auth_configs: BTreeMap<String, Auth>,
     /// The webhooks, binding events to services.
     #[serde(
         default,
@@ -72,6 +83,55 @@ pub struct Config {
     /// The platform's own events.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<EventSpec>,
+}
+
+/// Every problem of the named auth entry `name`, each in its field
+/// (`auth_configs.crm.key`).
+pub(crate) fn auth_entry_problems(name: &str, auth: &Auth) -> Vec<Error> {
+    let field = format!("auth_configs.{}", shown(name));
+    let mut errors = Vec::new();
+    if name.is_empty() {
+        errors.push(Error::new(
+            ErrorKind::InvalidConfig,
+            "an auth entry's name is empty",
+        ));
+    } else if name.len() > limits::AUTH_NAME_BYTES {
+        errors.push(Error::new(
+            ErrorKind::InvalidConfig,
+            format!(
+                "the auth entry's name has {} bytes; at most {} are allowed \
+                 (`limits::AUTH_NAME_BYTES`)",
+                limits::count(name.len()),
+                limits::count(limits::AUTH_NAME_BYTES)
+            ),
+        ));
+    }
+    if let Auth::Named { .. } = auth {
+        errors.push(
+            Error::new(
+                ErrorKind::InvalidConfig,
+                "an auth entry cannot be `named`: entries name no other entry",
+            )
+            .in_field("kind"),
+        );
+    }
+    for (secret_field, secret) in auth.clone().secrets_mut() {
+        if let Some(reference) = secret.reference().filter(|_| !secret.is_resolved()) {
+            errors.push(
+                Error::new(
+                    ErrorKind::InvalidConfig,
+                    format!(
+                        "secret reference `{}` is not resolved; resolve it with \
+                         `Config::resolve_secrets` before loading",
+                        shown(reference)
+                    ),
+                )
+                .in_field(&secret_field),
+            );
+        }
+    }
+    errors.extend(auth.problems());
+    errors.into_iter().map(|e| e.in_field(&field)).collect()
 }
 
 /// One name, or a list of them.
@@ -140,15 +200,15 @@ impl Config {
     }
 
     /// Resolves every secret reference (`{"secret_ref": "CRM_TOKEN"}`) of
-    /// every service through `resolve`, which looks the name up wherever the
+    /// every named auth entry and every service through `resolve`, which looks the name up wherever the
     /// host keeps secrets (environment, vault, database) and returns `None`
     /// when it has none by that name. Secrets written inline are left alone.
     ///
     /// # Errors
     ///
     /// Every reference `resolve` does not know is reported, as one error of
-    /// kind [`ErrorKind::InvalidConfig`], each naming the service, the
-    /// field and the reference.
+    /// kind [`ErrorKind::InvalidConfig`], each naming the service (or the
+    /// entry: `auth_configs.crm.key`), the field and the reference.
     ///
     /// # Examples
     ///
@@ -173,6 +233,23 @@ impl Config {
         mut resolve: impl FnMut(&str) -> Option<String>,
     ) -> Result<(), Error> {
         let mut errors = Vec::new();
+        for (name, auth) in &mut self.auth_configs {
+            for (field, secret) in auth.secrets_mut() {
+                let Some(reference) = secret.reference().map(str::to_owned) else {
+                    continue;
+                };
+                match resolve(&reference) {
+                    Some(value) => secret.resolve(value),
+                    None => errors.push(
+                        Error::new(
+                            ErrorKind::InvalidConfig,
+                            format!("secret reference `{}` did not resolve", shown(&reference)),
+                        )
+                        .in_field(&format!("auth_configs.{}.{field}", shown(name))),
+                    ),
+                }
+            }
+        }
         for (i, service) in self.services.iter_mut().enumerate() {
             let id = service.id.clone();
             for (field, secret) in service.secrets_mut() {
@@ -264,6 +341,31 @@ impl Config {
             catalog.insert_event(event.clone());
         }
         Ok(catalog)
+    }
+
+    /// Every problem of the named auth entries, each in its field
+    /// (`auth_configs.crm.key`): more than [`limits::AUTH_CONFIGS`] of
+    /// them (reported alone), a name empty or longer than
+    /// [`limits::AUTH_NAME_BYTES`], an entry naming another, a secret
+    /// reference not resolved, and what the auth alone is refused for.
+    pub(crate) fn auth_config_problems(&self) -> Vec<Error> {
+        if self.auth_configs.len() > limits::AUTH_CONFIGS {
+            return vec![Error::new(
+                ErrorKind::InvalidConfig,
+                format!(
+                    "the configuration defines {} auth entries; at most {} are allowed \
+                     (`limits::AUTH_CONFIGS`)",
+                    limits::count(self.auth_configs.len()),
+                    limits::count(limits::AUTH_CONFIGS)
+                ),
+            )
+            .in_field("auth_configs")];
+        }
+        let mut errors = Vec::new();
+        for (name, auth) in &self.auth_configs {
+            errors.extend(auth_entry_problems(name, auth));
+        }
+        errors
     }
 
     /// The address policy `allowed_addresses` makes.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
+use crate::auth::Applied;
 use crate::call::{Call, CallData, Lookup};
 use crate::catalog::{Builtin, Catalog, FieldKey, Positions};
 use crate::error::Error;
@@ -22,8 +23,11 @@ use crate::webhook::WebhookConfig;
 /// One request to send, from a dispatch, or from a stored
 /// [`Envelope`](crate::Envelope) for a later attempt.
 ///
-/// The request is unsigned: sign it for the attempt that sends it with
-/// [`Registry::sign`](crate::Registry::sign), the same call for the first attempt and every retry.
+/// The request is unsigned and carries no credential: prepare it for the
+/// attempt that sends it with [`Registry::prepare`](crate::Registry::prepare)
+/// (or [`Registry::sign`](crate::Registry::sign) with no OAuth2), the same
+/// call for the first attempt and every retry, which adds the credential
+/// of the service's auth as the registry holds it then and signs.
 /// Its `Debug` shows the request's method, its URL with every query value
 /// redacted, its header names and its body's length and SHA-256: never a
 /// header value or a body byte, which may hold secrets that an outgoing
@@ -47,9 +51,33 @@ pub struct Outgoing {
     pub request: Request,
     /// The redacted record to store, for services with the `debug` flag.
     pub debug: Option<Preview>,
+    /// The credential signing placed in the request, replaced when it is
+    /// signed again and dropped when it is stored.
+    pub(crate) credentials: Applied,
 }
 
 impl Outgoing {
+    /// The request without the credential signing placed in it: what an
+    /// [`Envelope`](crate::Envelope) stores. `None` when it carries none
+    /// (not signed yet), so the request itself is stored.
+    pub(crate) fn without_credentials(&self) -> Option<Request> {
+        if self.credentials.is_empty() {
+            return None;
+        }
+        let mut request = self.request.clone();
+        if self.credentials.clone().remove_from(&mut request).is_err() {
+            // The URL was built with the parameter added, so taking it out
+            // cannot fail; were it to, the query goes with it rather than
+            // the credential being stored.
+            let mut parts = request.uri().clone().into_parts();
+            parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+            if let Ok(uri) = http::Uri::from_parts(parts) {
+                *request.uri_mut() = uri;
+            }
+        }
+        Some(request)
+    }
+
     /// The request as a [`Preview`], with the webhook and delivery ids.
     ///
     /// Unless `show_secrets`, the body shows as its length and SHA-256
@@ -441,6 +469,7 @@ fn fire(
                 event: event.clone(),
                 segment,
                 request,
+                credentials: Applied::default(),
             }),
             Err(e) => dispatch.errors.push((webhook.id.clone(), e)),
         },

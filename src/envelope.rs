@@ -7,12 +7,14 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::auth::TokenCache;
 use crate::dispatch::Outgoing;
 use crate::error::{json_position, Error, ErrorKind};
 use crate::event::Event;
 use crate::id::DeliveryId;
 use crate::limits::{self, STORED_HEADERS};
 use crate::preview::Summary;
+use crate::registry::Registry;
 use crate::retry::{Decision, Outcome, RetryPolicy};
 use crate::secret::{names_secret, REDACTED};
 use crate::service::check_request_form;
@@ -100,11 +102,15 @@ impl fmt::Debug for StoredRequest {
 /// a queue (Kafka, SQS, a database): a host stores it, and any worker sends
 /// it.
 ///
-/// The request is stored unsigned, as dispatch made it: each attempt turns
-/// the envelope back into an [`Outgoing`] ([`Envelope::to_outgoing`]) and
-/// signs it with the time of that attempt ([`Registry::sign`]), the same
-/// call as for the first. It holds the request's credentials (an
-/// `Authorization` header), as the request does; keep the store private.
+/// The request is stored unsigned and without credential, as dispatch made
+/// it: each attempt turns the envelope back into an [`Outgoing`]
+/// ([`Envelope::to_outgoing`]) and prepares it with the time of that
+/// attempt ([`Registry::prepare`], or [`Registry::sign`]), the same call as
+/// for the first, which adds the credential current then. An envelope made
+/// from a request already signed drops the credential signing added
+/// (header or query parameter). It still holds what the request does
+/// (secret fields of the call, a service's secret `headers`); keep the
+/// store private.
 /// `Debug` shows the request's method, URL with every query value
 /// redacted, header names and body length and hash only.
 ///
@@ -130,6 +136,7 @@ impl fmt::Debug for StoredRequest {
 /// ```
 ///
 /// [`Registry::sign`]: crate::Registry::sign
+/// [`Registry::prepare`]: crate::Registry::prepare
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -150,6 +157,12 @@ pub struct Envelope {
     pub next_attempt_at: DateTime<Utc>,
     /// The unsigned request.
     pub request: StoredRequest,
+    /// Whether a `401` already had the delivery's OAuth2 token refreshed
+    /// and the delivery sent again ([`Envelope::record_in`]): a second
+    /// `401` gives up. Written only when set, so envelopes stored before
+    /// it read as they were.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub token_refreshed: bool,
 }
 
 impl Envelope {
@@ -157,7 +170,10 @@ impl Envelope {
     /// made yet.
     #[must_use]
     pub fn new(outgoing: &Outgoing, at: DateTime<Utc>) -> Envelope {
-        let request = &outgoing.request;
+        // A request signed already is stored without the credential it
+        // was given: the next attempt gets the one current then.
+        let stripped = outgoing.without_credentials();
+        let request = stripped.as_ref().unwrap_or(&outgoing.request);
         Envelope {
             delivery: outgoing.delivery.to_string(),
             webhook: outgoing.webhook.to_string(),
@@ -166,6 +182,7 @@ impl Envelope {
             attempt: 0,
             first_attempt_at: at,
             next_attempt_at: at,
+            token_refreshed: false,
             request: StoredRequest {
                 method: request.method().to_string(),
                 url: request.uri().to_string(),
@@ -378,6 +395,7 @@ impl Envelope {
             segment: None,
             request,
             debug: None,
+            credentials: Default::default(),
         })
     }
 
@@ -407,6 +425,76 @@ impl Envelope {
             self.next_attempt_at = at;
         }
         decision
+    }
+}
+
+impl Envelope {
+    /// Records an attempt that ended with `outcome` at `now`, as
+    /// [`Envelope::record`] does with the policy of the delivery's service
+    /// in `registry`, and applies the rule of a refused token: a `401` from
+    /// a service that authenticates by OAuth2 drops its token from
+    /// `tokens` ([`TokenCache::invalidate`]) and retries at once, for the
+    /// next [`Registry::prepare`] to ask for a new token, once per
+    /// delivery ([`Envelope::token_refreshed`]). Any other `401`, and a
+    /// second one, gives up as [`GiveUp::Unauthorized`]. The retry counts
+    /// as an attempt, but is made even past the policy's last.
+    ///
+    /// The contract, for a host that shares `tokens` between workers: the
+    /// cache is the host's, changed only here and by the token responses
+    /// it gives it; call this with the cache the delivery was prepared
+    /// from, and store it back as it stores the envelope.
+    ///
+    /// # Errors
+    ///
+    /// A service that no longer exists is an error of kind
+    /// [`ErrorKind::Registry`], as [`Registry::retry_policy`] says; the
+    /// envelope is left as it was.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Call, Catalog, Config, Decision, Envelope, Event, GiveUp, Outcome};
+    /// use callhook::{Registry, TokenCache};
+    ///
+    /// let registry = Registry::from_config(
+    ///     &Config::from_json(include_str!("../examples/configs/pbx.json"))?,
+    ///     Catalog::standard().clone(),
+    /// )?;
+    /// let call = Call::from_json(include_str!("../examples/calls/pbx-call.json"))?;
+    /// let at = "2024-12-02T21:11:37Z".parse().unwrap();
+    /// let outgoing = &registry.dispatch(Event::CallHangup, &call, at).requests[0];
+    /// let mut envelope = Envelope::new(outgoing, at);
+    /// let mut tokens = TokenCache::default();
+    /// let refused = http::HeaderMap::new();
+    /// let outcome = Outcome::response(http::StatusCode::UNAUTHORIZED, &refused);
+    /// // No OAuth2: a 401 gives up.
+    /// let decision = envelope.record_in(&registry, outcome, at, &mut tokens)?;
+    /// assert_eq!(decision, Decision::GiveUp(GiveUp::Unauthorized));
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    ///
+    /// [`TokenCache::invalidate`]: crate::TokenCache::invalidate
+    /// [`Registry::prepare`]: crate::Registry::prepare
+    /// [`Registry::retry_policy`]: crate::Registry::retry_policy
+    /// [`GiveUp::Unauthorized`]: crate::GiveUp::Unauthorized
+    pub fn record_in(
+        &mut self,
+        registry: &Registry,
+        outcome: Outcome<'_>,
+        now: DateTime<Utc>,
+        tokens: &mut TokenCache,
+    ) -> Result<Decision, Error> {
+        let policy = registry.retry_policy(&self.service)?;
+        if outcome.status() == Some(http::StatusCode::UNAUTHORIZED) && !self.token_refreshed {
+            if let Some(key) = registry.token_key(&self.service) {
+                tokens.invalidate(&key);
+                self.token_refreshed = true;
+                self.attempt = self.attempt.saturating_add(1);
+                self.next_attempt_at = now;
+                return Ok(Decision::Retry { at: now });
+            }
+        }
+        Ok(self.record(&policy, outcome, now))
     }
 }
 

@@ -164,6 +164,13 @@ pub enum ErrorKind {
     /// callhook reads ([`FORMAT_VERSION`](crate::FORMAT_VERSION)): upgrade
     /// callhook to read it.
     NewerFormat,
+    /// A request cannot be signed yet: its service authenticates by
+    /// OAuth2 and no usable token is at hand.
+    /// [`Registry::prepare`](crate::Registry::prepare) returns the token
+    /// request to send first, where [`Registry::sign`](crate::Registry::sign)
+    /// and [`Service::sign`](crate::Service::sign), which take no token
+    /// cache, refuse with this kind.
+    TokenNeeded,
 }
 
 impl fmt::Display for ErrorKind {
@@ -185,6 +192,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::ServiceChanged => "service changed",
             ErrorKind::ServiceDisabled => "service disabled",
             ErrorKind::NewerFormat => "newer format",
+            ErrorKind::TokenNeeded => "token needed",
         })
     }
 }

@@ -157,7 +157,11 @@ mod receiver;
 mod schema;
 
 pub use address::AddressPolicy;
-pub use auth::Auth;
+pub use auth::jwt::{JwtAlgorithm, JwtAuth};
+pub use auth::oauth2::{
+    Assertion, ClientAuth, Grant, OAuth2Auth, TokenCache, TokenFields, TokenParameter, TokenRequest,
+};
+pub use auth::{Auth, TokenPlacement};
 pub use body::{BodyConfig, Pair, SoapVersion};
 pub use call::{Call, CallData};
 pub use catalog::{Catalog, FieldSpec};
@@ -169,7 +173,7 @@ pub use event::{Event, EventSet, EventSpec};
 pub use id::{DeliveryId, Id};
 pub use preview::Preview;
 pub use receiver::{RealtimeReceiver, RealtimeUpdate};
-pub use registry::Registry;
+pub use registry::{Prepared, Registry};
 pub use request::Request;
 pub use retry::{Decision, DisableTarget, GiveUp, Outcome, RetryPolicy};
 #[cfg(feature = "schema")]

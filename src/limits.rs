@@ -98,6 +98,17 @@ pub const FIELDS: usize = 10_000;
 /// about thirty; a platform adds its own few.
 pub const EVENTS: usize = 256;
 
+/// Named auth entries a configuration may define (`auth_configs`): 10,000.
+/// RingCX's auth configurations are one per receiving system, a few per
+/// tenant; each is checked at load and cloned into a snapshot with the
+/// registry's table of them.
+pub const AUTH_CONFIGS: usize = 10_000;
+
+/// The longest name of a named auth entry, and of a query parameter that
+/// auth adds: 256 bytes. Names are chosen by a person, and the parameter
+/// goes into every URL.
+pub const AUTH_NAME_BYTES: usize = 256;
+
 /// Headers a stored request (an envelope's) may hold: 128, room for
 /// [`HEADERS`] and every header callhook and signing add. More could not
 /// have been built by callhook, and `http::HeaderMap` panics past 24,576.

@@ -1,24 +1,25 @@
 //! The registry of services and webhooks: what a host configures, checked
 //! and compiled, and indexed for dispatch by event and scope.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::address::AddressPolicy;
+use crate::auth::{Auth, TokenCache, TokenRequest};
 use crate::call::Call;
 use crate::catalog::{Catalog, FieldSpec};
-use crate::config::Config;
+use crate::config::{auth_entry_problems, Config};
 use crate::dispatch::{self, Dispatch, Explanation, Outgoing, Subscriptions, ALL_SCOPES};
-use crate::error::{Error, ErrorKind};
+use crate::error::{nearest, shown, Error, ErrorKind};
 use crate::event::{unknown_event, Event, EventSpec};
 use crate::id::is_uuid;
-use crate::limits::SCOPES;
+use crate::limits::{AUTH_CONFIGS, SCOPES};
 use crate::preview::Preview;
 use crate::retry::RetryPolicy;
-use crate::service::{Service, ServiceConfig};
+use crate::service::{SendAuth, Service, ServiceConfig};
 use crate::version::{Nested, Version, FORMAT_VERSION};
 use crate::webhook::{WebhookConfig, WebhookRow};
 
@@ -53,6 +54,10 @@ pub struct Registry {
     /// The presets, fields and events the configuration declared, written
     /// back by [`Registry::to_config`].
     declared: Declared,
+    /// The named auth entries, their secrets resolved, shared between
+    /// snapshots: read when a request is signed for sending, so an edit of
+    /// one reaches every queued delivery.
+    auth_configs: Arc<BTreeMap<String, Auth>>,
 }
 
 /// A service and the webhooks that use it, so edits to a service touch
@@ -145,11 +150,66 @@ impl PartialEq for Registry {
             && self.webhooks == other.webhooks
             && self.allowed_addresses == other.allowed_addresses
             && self.declared == other.declared
+            && self.auth_configs == other.auth_configs
     }
 }
 
 fn registry_error(message: String) -> Error {
     Error::new(ErrorKind::Registry, message)
+}
+
+/// The problems of the named entry `name` (`entry`) used by `service`,
+/// compiled from `config`: a clash with the service's headers, signature
+/// or URL, each naming the entry, in the entry's field or in `auth`.
+fn named_problems(
+    service: &Service,
+    config: &ServiceConfig,
+    name: &str,
+    entry: &Auth,
+) -> Vec<Error> {
+    service
+        .named_auth_problems(config, entry)
+        .into_iter()
+        .map(|e| {
+            let message = format!("auth entry `{}`: {}", shown(name), e.message());
+            let field = e
+                .field()
+                .map(|f| format!("auth_configs.{}.{f}", shown(name)));
+            let e = Error::new(e.kind(), message);
+            match field {
+                Some(field) => e.in_field(&field),
+                None => e.in_field("auth"),
+            }
+        })
+        .collect()
+}
+
+/// A named auth entry that is not defined, with the nearest name that is.
+fn unknown_entry(name: &str, known: &BTreeMap<String, Auth>) -> Error {
+    Error::new(
+        ErrorKind::InvalidConfig,
+        format!(
+            "auth entry `{}` is not defined in `auth_configs`",
+            shown(name)
+        ),
+    )
+    .with_suggestion(nearest(name, known.keys().map(String::as_str)))
+    .in_field("auth.name")
+}
+
+/// What [`Registry::prepare`] made of a delivery.
+#[derive(Debug)]
+#[non_exhaustive]
+#[must_use]
+pub enum Prepared {
+    /// The request carries its credential and is signed: send it.
+    Ready,
+    /// The service authenticates by OAuth2 and the [`TokenCache`] holds no
+    /// usable token: send this token request first, give the response to
+    /// the cache, and prepare the delivery again. The delivery's request
+    /// is left unsigned, without credential. Boxed: it is rare, and the
+    /// common [`Prepared::Ready`] stays one word.
+    TokenNeeded(Box<TokenRequest>),
 }
 
 /// A webhook id already in use.
@@ -169,6 +229,7 @@ impl Registry {
             allowed_addresses: Vec::new(),
             addresses: AddressPolicy::new(),
             declared: Declared::default(),
+            auth_configs: Arc::default(),
         }
     }
 
@@ -216,7 +277,8 @@ impl Registry {
             events: config.events.clone(),
         };
         registry.allowed_addresses = config.allowed_addresses.clone();
-        let mut errors = Vec::new();
+        let mut errors = config.auth_config_problems();
+        registry.auth_configs = Arc::new(config.auth_configs.clone());
         let mut collect = |result: Result<(), Error>| {
             if let Err(e) = result {
                 errors.extend(e.into_problems());
@@ -235,8 +297,10 @@ impl Registry {
         for service in &config.services {
             let added = match reuse(service) {
                 Some(compiled) if !registry.services.contains_key(service.id.as_str()) => {
-                    registry.insert_service(compiled);
-                    Ok(())
+                    // Its named entry may have changed, or gone.
+                    registry
+                        .check_named(&compiled, service)
+                        .map(|()| registry.insert_service(compiled))
                 }
                 _ => registry.add_service_from(service),
             };
@@ -326,6 +390,7 @@ impl Registry {
             preset: self.declared.preset.clone(),
             fields: self.declared.fields.clone(),
             events: self.declared.events.clone(),
+            auth_configs: (*self.auth_configs).clone(),
             ..Config::default()
         }
     }
@@ -379,8 +444,26 @@ impl Registry {
             );
         }
         let service = config.compile_under(&self.catalog, &self.addresses)?;
+        self.check_named(&service, config)?;
         self.insert_service(service);
         Ok(())
+    }
+
+    /// Checks the named auth entry `service` uses, if it uses one: it is
+    /// defined, and it suits the service (see [`ServiceConfig::compile`]
+    /// for what an inline auth must suit). `config` is the service's.
+    fn check_named(&self, service: &Service, config: &ServiceConfig) -> Result<(), Error> {
+        let Auth::Named { name } = service.auth() else {
+            return Ok(());
+        };
+        let Some(entry) = self.auth_configs.get(name) else {
+            return Err(unknown_entry(name, &self.auth_configs).in_service(service.id()));
+        };
+        let errors = named_problems(service, config, name, entry);
+        match errors.len() {
+            0 => Ok(()),
+            _ => Err(Error::many(ErrorKind::InvalidConfig, errors).in_service(service.id())),
+        }
     }
 
     /// Adds a service no webhook uses yet, keyed by the id it holds.
@@ -403,6 +486,7 @@ impl Registry {
             return Err(registry_error(format!("no service `{}`", config.id)));
         };
         let service = config.compile_under(&self.catalog, &self.addresses)?;
+        self.check_named(&service, &config)?;
         for webhook in entry.users.iter() {
             if let Some(webhook) = self.webhooks.get(webhook) {
                 self.check_realtime(webhook, &service)?;
@@ -941,15 +1025,269 @@ impl Registry {
     /// # Ok::<(), callhook::Error>(())
     /// ```
     pub fn sign(&self, outgoing: &mut Outgoing, at: DateTime<Utc>) -> Result<(), Error> {
+        match self.prepare(outgoing, at, &TokenCache::default())? {
+            Prepared::Ready => Ok(()),
+            Prepared::TokenNeeded(_) => Err(crate::service::token_needed(&outgoing.service)),
+        }
+    }
+
+    /// Prepares `outgoing` for the attempt sending it at `at`: checks it as
+    /// [`Registry::sign`] does, adds the credential of its service's auth
+    /// as this registry holds it now (the service's own, or the named entry
+    /// it refers to, read now: a rotated secret reaches every queued
+    /// delivery), then signs it. A credential from an earlier attempt is
+    /// replaced, never added twice. This is the one path credentials take:
+    /// dispatch and [`Service::request`] add none.
+    ///
+    /// For a service that authenticates by OAuth2, the token comes from
+    /// `tokens`, the host's [`TokenCache`]. When it holds no token for the
+    /// entry, or one about to expire, nothing is added or signed and
+    /// [`Prepared::TokenNeeded`] gives the token request to send first:
+    /// the host sends it, gives the response to the cache, and prepares
+    /// the delivery again. The token's key is `named:<name>` for a named
+    /// entry, `service:<id>` for a service's own auth
+    /// ([`TokenRequest::key`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Registry::sign`], and, for a credential that cannot be made
+    /// (a JWT that cannot be minted, a token a header cannot carry), an
+    /// error naming the auth's field (`auth`, `auth_configs.crm`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Call, Catalog, Config, Event, Prepared, Registry, TokenCache};
+    ///
+    /// let config = Config::from_json(r#"{
+    ///     "auth_configs": {"crm": {"kind": "query_key", "param": "api_key", "key": "k3y"}},
+    ///     "services": [{"id": "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b", "name": "crm",
+    ///         "method": "POST", "url": "https://crm.example.com/calls?src=pbx",
+    ///         "auth": {"kind": "named", "name": "crm"}}],
+    ///     "webhooks": [{"id": "7d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6", "event": "Call:Hangup",
+    ///         "service": "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b", "scopes": ["*"]}]
+    /// }"#)?;
+    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
+    /// let call = Call::from_json(include_str!("../examples/calls/pbx-call.json"))?;
+    /// let at = "2024-12-02T21:11:37Z".parse().unwrap();
+    /// let mut outgoing = registry.dispatch(Event::CallHangup, &call, at).requests.remove(0);
+    /// // Dispatch adds no credential...
+    /// assert_eq!(outgoing.request.uri(), "https://crm.example.com/calls?src=pbx");
+    /// // ...preparing for the attempt does.
+    /// let tokens = TokenCache::default();
+    /// assert!(matches!(registry.prepare(&mut outgoing, at, &tokens)?, Prepared::Ready));
+    /// assert_eq!(outgoing.request.uri(), "https://crm.example.com/calls?src=pbx&api_key=k3y");
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    ///
+    /// [`Service::request`]: crate::Service::request
+    pub fn prepare(
+        &self,
+        outgoing: &mut Outgoing,
+        at: DateTime<Utc>,
+        tokens: &TokenCache,
+    ) -> Result<Prepared, Error> {
         let service = self
             .service(&outgoing.service)
             .ok_or_else(|| registry_error(format!("no service `{}`", outgoing.service)))?;
-        service.sign_with(
+        let (auth, name) = self.auth_of(service)?;
+        // The key is made only where it is read: for OAuth2.
+        let key = match (auth, name) {
+            (Auth::OAuth2(_), Some(name)) => format!("named:{name}"),
+            (Auth::OAuth2(_), None) => format!("service:{}", service.id()),
+            _ => String::new(),
+        };
+        let send = SendAuth {
+            auth,
+            key: &key,
+            entry: name,
+            tokens,
+        };
+        let needed = service.sign_with(
             &mut outgoing.request,
             &outgoing.delivery,
             at,
             &self.addresses,
-        )
+            &send,
+            &mut outgoing.credentials,
+        )?;
+        Ok(match needed {
+            None => Prepared::Ready,
+            Some(request) => Prepared::TokenNeeded(Box::new(request)),
+        })
+    }
+
+    /// The auth `service` sends with: its own, or the named entry it
+    /// refers to, with the entry's name.
+    fn auth_of<'a>(&'a self, service: &'a Service) -> Result<(&'a Auth, Option<&'a str>), Error> {
+        match service.auth() {
+            Auth::Named { name } => match self.auth_configs.get_key_value(name) {
+                Some((name, entry)) => Ok((entry, Some(name))),
+                None => Err(unknown_entry(name, &self.auth_configs).in_service(service.id())),
+            },
+            auth => Ok((auth, None)),
+        }
+    }
+
+    /// The key of the OAuth2 token the service's requests carry, in a
+    /// [`TokenCache`]: `named:<name>` for a named entry, `service:<id>`
+    /// for the service's own auth. `None` for a service that does not
+    /// authenticate by OAuth2, or does not exist.
+    ///
+    /// A host that keeps no [`Envelope`](crate::Envelope) applies the rule
+    /// of a refused token with it: on a `401` from such a service,
+    /// [`TokenCache::invalidate`] the key and send the delivery once more
+    /// (preparing it fetches a new token); a second `401` gives up.
+    /// [`Envelope::record_in`](crate::Envelope::record_in) does this.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Catalog, Config, Registry};
+    ///
+    /// let config = Config::from_json(include_str!("../examples/configs/pbx.json"))?;
+    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
+    /// assert_eq!(registry.token_key(&config.services[0].id), None);
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    #[must_use]
+    pub fn token_key(&self, service: &str) -> Option<String> {
+        let service = self.service(service)?;
+        match self.auth_of(service).ok()? {
+            (Auth::OAuth2(_), Some(name)) => Some(format!("named:{name}")),
+            (Auth::OAuth2(_), None) => Some(format!("service:{}", service.id())),
+            _ => None,
+        }
+    }
+
+    // Named auth entries.
+
+    /// The named auth entry `name`, its secrets resolved.
+    #[must_use]
+    pub fn auth_config(&self, name: &str) -> Option<&Auth> {
+        self.auth_configs.get(name)
+    }
+
+    /// Adds or replaces the named auth entry `name` (rotating a key is
+    /// one such edit): it takes effect for every service using it, and
+    /// every delivery prepared from now on, queued ones included.
+    ///
+    /// # Errors
+    ///
+    /// An entry refused at load (see [`Registry::from_config`]: an empty
+    /// name, a `named` entry, an unresolved secret reference, an invalid
+    /// auth), or one a service using it cannot carry (its header set by
+    /// the service's `headers` or signature, its query parameter in the
+    /// service's URL), is an error of kind [`ErrorKind::InvalidConfig`];
+    /// nothing changes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Auth, Catalog, Registry, Secret};
+    ///
+    /// let mut registry = Registry::new(Catalog::standard().clone());
+    /// registry.set_auth_config("crm", Auth::Bearer { token: Secret::new("new") })?;
+    /// assert!(registry.auth_config("crm").is_some());
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    pub fn set_auth_config(&mut self, name: &str, auth: Auth) -> Result<(), Error> {
+        if !self.auth_configs.contains_key(name) && self.auth_configs.len() >= AUTH_CONFIGS {
+            return Err(registry_error(format!(
+                "the registry holds {} auth entries, the most allowed (`limits::AUTH_CONFIGS`)",
+                crate::limits::count(AUTH_CONFIGS)
+            )));
+        }
+        let mut errors = auth_entry_problems(name, &auth);
+        if errors.is_empty() {
+            for entry in self.services.values() {
+                if matches!(entry.service.auth(), Auth::Named { name: n } if n == name) {
+                    // Only the services using the entry are parsed.
+                    let config = entry.service.config();
+                    errors.extend(
+                        named_problems(&entry.service, &config, name, &auth)
+                            .into_iter()
+                            .map(|e| e.in_service(entry.service.id())),
+                    );
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(Error::many(ErrorKind::InvalidConfig, errors));
+        }
+        Arc::make_mut(&mut self.auth_configs).insert(name.to_owned(), auth);
+        Ok(())
+    }
+
+    /// Deletes the named auth entry `name`, returning it.
+    ///
+    /// # Errors
+    ///
+    /// An unknown name (with the nearest one), or an entry a service still
+    /// uses (the error names them), is an error of kind
+    /// [`ErrorKind::Registry`].
+    pub fn remove_auth_config(&mut self, name: &str) -> Result<Auth, Error> {
+        if !self.auth_configs.contains_key(name) {
+            return Err(unknown_entry(name, &self.auth_configs));
+        }
+        let mut users: Vec<&str> = self
+            .services
+            .iter()
+            .filter(|(_, e)| matches!(e.service.auth(), Auth::Named { name: n } if n == name))
+            .map(|(id, _)| &**id)
+            .collect();
+        if !users.is_empty() {
+            users.sort_unstable();
+            let users: Vec<String> = users.iter().map(|u| format!("`{u}`")).collect();
+            return Err(registry_error(format!(
+                "auth entry `{}` is used by service {}; change their auth first",
+                shown(name),
+                users.join(", ")
+            )));
+        }
+        Arc::make_mut(&mut self.auth_configs)
+            .remove(name)
+            .ok_or_else(|| unknown_entry(name, &BTreeMap::new()))
+    }
+
+    /// The names of the named auth entries that differ between `since`
+    /// (the registry before a [`Registry::reload`] or an edit) and this
+    /// one: added, removed or changed (a rotated secret included), sorted.
+    /// A host logs them, or drops the tokens it cached for them (their
+    /// key is `named:<name>`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Catalog, Config, Registry};
+    ///
+    /// let old = Config::from_json(r#"{"auth_configs": {"crm": {"kind": "bearer", "token": "a"}}}"#)?;
+    /// let new = Config::from_json(r#"{"auth_configs": {"crm": {"kind": "bearer", "token": "b"}}}"#)?;
+    /// let before = Registry::from_config(&old, Catalog::standard().clone())?;
+    /// let after = before.reload(&new, Catalog::standard().clone())?;
+    /// assert_eq!(after.changed_auth_configs(&before), ["crm"]);
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    #[must_use]
+    pub fn changed_auth_configs<'a>(&'a self, since: &'a Registry) -> Vec<&'a str> {
+        if Arc::ptr_eq(&self.auth_configs, &since.auth_configs) {
+            return Vec::new();
+        }
+        let mut changed: Vec<&str> = self
+            .auth_configs
+            .iter()
+            .filter(|(name, auth)| since.auth_configs.get(*name) != Some(*auth))
+            .map(|(name, _)| name.as_str())
+            .chain(
+                since
+                    .auth_configs
+                    .keys()
+                    .filter(|name| !self.auth_configs.contains_key(*name))
+                    .map(String::as_str),
+            )
+            .collect();
+        changed.sort_unstable();
+        changed
     }
 
     /// The retry policy for a delivery through `service`: the service's
@@ -1086,6 +1424,7 @@ impl Registry {
             preset: &self.declared.preset,
             fields: &self.declared.fields,
             events: &self.declared.events,
+            auth_configs: &self.auth_configs,
         }
     }
 }
@@ -1125,6 +1464,8 @@ type WebhookItem<'a> = (&'a Arc<str>, &'a Arc<WebhookConfig>);
 struct ConfigView<'a> {
     version: Version,
     services: Rows<'a, ServiceItem<'a>, ServiceConfig>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    auth_configs: &'a BTreeMap<String, Auth>,
     #[serde(skip_serializing_if = "Rows::is_empty")]
     webhooks: Rows<'a, WebhookItem<'a>, &'a WebhookConfig>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]

@@ -160,7 +160,10 @@ fn bytes_per_compiled_service() {
             // the heap), and its configuration kept as JSON. Up to 8.8 times
             // the JSON before the compact templates, 5.98 before the compact
             // slots, shared header maps and the configuration kept as JSON;
-            // now at most 3.67 times, for RingCX's SOAP service.
+            // 3.67 times for RingCX's SOAP service, and now at most 3.99 for
+            // AVANSER's JSON webhook, whose Basic auth is kept apart to be
+            // applied at send time (with its header made once) rather than
+            // compiled into its headers.
             let ratio = bytes as f64 / json as f64;
             highest = highest.max(ratio);
             assert!(ratio <= 4.25, "{}: {bytes} bytes for {json}", service.name);

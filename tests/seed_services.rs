@@ -113,8 +113,13 @@ fn check(services: &Services, call: &Call, id: &str, url: &str) -> http::Request
     let service = services
         .get(id)
         .unwrap_or_else(|| panic!("no service {id}"));
-    let request = service
+    let mut request = service
         .request(&call.data)
+        .unwrap_or_else(|e| panic!("{id}: {e}"));
+    // The fixture is the request sent, with the credential signing adds
+    // at send time (these services sign nothing else).
+    service
+        .sign(&mut request, "d-1", "2024-12-02T21:00:00Z".parse().unwrap())
         .unwrap_or_else(|e| panic!("{id}: {e}"));
     let text = Preview::of(id, &request, true).to_http();
     common::bless(&format!("tests/fixtures/services/{id}.http"), &text);

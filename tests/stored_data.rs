@@ -196,7 +196,9 @@ fn stored_envelopes_give_the_stored_requests() {
 }
 
 /// Dispatching the same calls today makes the same envelopes, to the byte:
-/// delivery ids, unsigned requests and all.
+/// delivery ids, unsigned requests and all, but for the credential, which
+/// earlier versions stored and today's add at send time
+/// ([`without_credentials`]).
 #[test]
 fn todays_dispatch_makes_the_stored_envelopes() {
     for (set, registry_name, calls, scopes, realtime) in SETS {
@@ -229,7 +231,9 @@ fn todays_dispatch_makes_the_stored_envelopes() {
         for (i, (made, stored)) in made.iter().zip(&stored).enumerate() {
             assert_eq!(
                 serde_json::to_value(made).unwrap(),
-                with_todays_user_agent(serde_json::to_value(stored).unwrap()),
+                without_credentials(with_todays_user_agent(
+                    serde_json::to_value(stored).unwrap()
+                )),
                 "{set} #{i}"
             );
         }
@@ -247,6 +251,17 @@ fn with_todays_user_agent(mut envelope: serde_json::Value) -> serde_json::Value 
             header["value"] = callhook::USER_AGENT.into();
         }
     }
+    envelope
+}
+
+/// A stored envelope's JSON without its `authorization` header: versions
+/// before credentials moved to send time stored it (AVANSER's services'
+/// Basic and Bearer auth; the stored sets have no other credential), and
+/// today's dispatch leaves it to `Registry::prepare`. Such envelopes still
+/// send as they did (`stored_envelopes_give_the_stored_requests`).
+fn without_credentials(mut envelope: serde_json::Value) -> serde_json::Value {
+    let headers = envelope["request"]["headers"].as_array_mut().unwrap();
+    headers.retain(|header| header["name"] != "authorization");
     envelope
 }
 

@@ -251,10 +251,14 @@ fn run(cases: &[Case]) {
     let data = hostile_call();
     let mut sent = Vec::new();
     for (i, case) in cases.iter().enumerate() {
-        let request = case
-            .service(addr, i)
+        let service = case.service(addr, i);
+        let mut request = service
             .request(&data)
             .unwrap_or_else(|e| panic!("{}: request does not build: {e}", case.name));
+        // The credential is added at send time, as a host's worker does.
+        service
+            .sign(&mut request, "d-1", "2024-12-02T21:00:00Z".parse().unwrap())
+            .unwrap_or_else(|e| panic!("{}: request does not sign: {e}", case.name));
         let mut response = agent
             .run(request.clone())
             .unwrap_or_else(|e| panic!("{}: request was not sent: {e}", case.name));

@@ -1,7 +1,8 @@
 //! One redaction rule behind every view (issue 19), as a property: for
 //! every example configuration (`examples/configs/*.json`), a random secret
 //! of 24 to 40 letters and digits is put in every secret place (auth
-//! credentials, signing secrets, headers and pairs the rule names, pairs
+//! credentials, a service's own or a named entry's, header or query key,
+//! signing secrets, headers and pairs the rule names, pairs
 //! marked `"secret": true` and their maps, secret query parameters, the
 //! call's values of fields declared secret and headers and pairs made from
 //! them), every request is rendered, dispatched, signed and stored, and
@@ -148,7 +149,15 @@ fn with_secrets(text: &str, secret: &str) -> (Config, Vec<String>) {
         .collect();
     let field = Some(LINK.to_owned());
 
-    for service in config["services"].as_array_mut().unwrap() {
+    // A named entry holding the secret, for some services to use.
+    config["auth_configs"] =
+        json!({"shared": {"kind": "query_key", "param": "cred_q", "key": secret}});
+    for (i, service) in config["services"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .enumerate()
+    {
         let service_copy = service.clone();
         // Credentials: the service's own kind of auth, or Basic.
         let auth = &mut service["auth"];
@@ -161,6 +170,12 @@ fn with_secrets(text: &str, secret: &str) -> (Config, Vec<String>) {
             _ if service_copy["signing"]["kind"] == "vonage" => {
                 *auth = json!({"kind": "api_key", "header": "X-Api-Key", "key": secret});
             }
+            // Else, in turn: Basic, a query key of the service's own, and
+            // the named entry's query key.
+            _ if i % 3 == 1 => {
+                *auth = json!({"kind": "query_key", "param": "cred_p", "key": secret});
+            }
+            _ if i % 3 == 2 => *auth = json!({"kind": "named", "name": "shared"}),
             _ => *auth = json!({"kind": "basic", "username": "u", "password": secret}),
         }
         // Signing secrets.

@@ -27,6 +27,85 @@ use crate::secret::{names_secret, Secret};
 use crate::signer::{Signer, SigningConfig};
 use crate::template::{Builder, Context, Options};
 
+/// The problems of `auth` in the service `config` (its own, or a named
+/// entry it refers to), beyond those of `auth` alone: the header it sets
+/// is one no `auth` may set, or is set by the service's `headers` or its
+/// signature (`signer`); the query parameter it adds is one of the
+/// service's URL (its text's or a `GET`'s pairs'), which replacing the
+/// credential on each attempt would drop. Each error's field is relative
+/// to the auth.
+pub(crate) fn auth_problems(
+    config: &ServiceConfig,
+    auth: &Auth,
+    signer: Option<&Signer>,
+) -> Vec<Error> {
+    let mut errors = Vec::new();
+    let header_field = match auth {
+        Auth::ApiKey { .. } => "header",
+        _ => "add_to.name",
+    };
+    if let Some(name) = auth.header_name() {
+        if let Err(e) = check_header_name(&name, Route::Auth) {
+            errors.push(e.in_field(header_field));
+        } else if config
+            .headers
+            .iter()
+            .any(|pair| HeaderName::try_from(pair.key.as_str()).is_ok_and(|n| n == name))
+        {
+            errors.push(Error::new(
+                ErrorKind::InvalidHeader,
+                format!("header `{name}` is set both by `auth` and in `headers`"),
+            ));
+        } else if signer.is_some_and(|signer| signer.headers().contains(&name.as_str())) {
+            errors.push(
+                Error::new(
+                    ErrorKind::InvalidHeader,
+                    format!("header `{name}` is set by the signature"),
+                )
+                .in_field(header_field),
+            );
+        }
+    }
+    if let Some(param) = auth.query_param() {
+        let in_url = config
+            .url
+            .split_once('?')
+            .map(|(_, query)| query.split('#').next().unwrap_or_default())
+            .into_iter()
+            .flat_map(|query| query.split('&'))
+            .map(|pair| pair.split_once('=').map_or(pair, |(name, _)| name))
+            .any(|name| {
+                form_urlencoded::parse(name.as_bytes())
+                    .map(|(k, _)| k)
+                    .collect::<String>()
+                    == param
+            });
+        let in_pairs = config
+            .body
+            .query_pairs(config.method == Method::Get)
+            .is_some_and(|pairs| pairs.iter().any(|p| p.key == param));
+        if in_url || in_pairs {
+            errors.push(Error::new(
+                ErrorKind::InvalidConfig,
+                format!(
+                    "query parameter `{}` is set both by `auth` and in the service's URL",
+                    crate::error::shown(param)
+                ),
+            ));
+        }
+    }
+    errors
+}
+
+impl Service {
+    /// The problems of the named entry `entry` used by this service,
+    /// compiled from `config`, beyond the entry's own ([`auth_problems`]):
+    /// a registry checks them when either changes.
+    pub(crate) fn named_auth_problems(&self, config: &ServiceConfig, entry: &Auth) -> Vec<Error> {
+        auth_problems(config, entry, self.compiled.signer())
+    }
+}
+
 impl ServiceConfig {
     /// Compiles the service against `catalog`, checking everything at once.
     ///
@@ -227,30 +306,11 @@ impl ServiceConfig {
                 });
             }
         }
-        let auth_header = match &self.auth {
-            Auth::ApiKey { header, .. } => {
-                refuse_placeholder_in_name(header).map_err(|e| e.in_field("auth.header"))
-            }
-            _ => Ok(()),
-        };
-        match auth_header.and_then(|()| self.auth.header()) {
-            Ok(Some((name, value))) => {
-                if let Err(e) = check_header_name(&name, Route::Auth) {
-                    errors.push(e.in_field("auth.header"));
-                } else if set_by_user.contains(&name) {
-                    errors.push(
-                        Error::new(
-                            ErrorKind::InvalidHeader,
-                            format!("header `{name}` is set both by `auth` and in `headers`"),
-                        )
-                        .in_field("auth"),
-                    );
-                }
-                static_headers.insert(name, value);
-            }
-            Ok(None) => {}
-            Err(e) => errors.push(e),
-        }
+        // The credential is added when a request is signed for sending
+        // (`Service::sign_with`), never compiled into the request: only
+        // checked here. A named entry is checked by the registry, which
+        // holds it.
+        errors.extend(self.auth.problems().into_iter().map(|e| e.in_field("auth")));
         if !set_by_user.contains(&header::USER_AGENT) {
             static_headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
         }
@@ -295,24 +355,24 @@ impl ServiceConfig {
             }
         };
         if let Some(signer) = &signer {
-            // An auth header that cannot be made was reported above; it
-            // sets no header the signature could clash with.
-            let auth_header = self.auth.header().ok().flatten().map(|(name, _)| name);
-            for (name, field) in set_by_user
+            for name in set_by_user
                 .iter()
-                .map(|name| (name, "headers"))
-                .chain(auth_header.iter().map(|name| (name, "auth.header")))
-                .filter(|(n, _)| signer.headers().contains(&n.as_str()))
+                .filter(|n| signer.headers().contains(&n.as_str()))
             {
                 errors.push(
                     Error::new(
                         ErrorKind::InvalidHeader,
                         format!("header `{name}` is set by the signature"),
                     )
-                    .in_field(field),
+                    .in_field("headers"),
                 );
             }
         }
+        errors.extend(
+            auth_problems(self, &self.auth, signer.as_ref())
+                .into_iter()
+                .map(|e| e.in_field("auth")),
+        );
         errors.extend(self.retry_problems());
 
         let (
@@ -362,6 +422,8 @@ impl ServiceConfig {
             secret_pairs,
             shown_body,
             signer,
+            auth: self.auth.clone(),
+            credential: self.auth.static_credential(),
         };
         let compiled = Compiled {
             id: self.id.as_str().into(),

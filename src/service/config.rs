@@ -389,11 +389,8 @@ fn secrets_in<'a>(
     signing: &'a mut Option<SigningConfig>,
 ) -> Vec<(String, &'a mut Secret)> {
     let mut secrets: Vec<(String, &'a mut Secret)> = Vec::new();
-    match auth {
-        Auth::Basic { password, .. } => secrets.push(("auth.password".into(), password)),
-        Auth::Bearer { token } => secrets.push(("auth.token".into(), token)),
-        Auth::ApiKey { key, .. } => secrets.push(("auth.key".into(), key)),
-        _ => {}
+    for (field, secret) in auth.secrets_mut() {
+        secrets.push((format!("auth.{field}"), secret));
     }
     if let Some(signing) = signing {
         secrets.extend(signing.secrets_mut());

@@ -10,6 +10,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::auth::{Auth, Credential};
 use crate::body::{BodyConfig, Origin, Pair};
 use crate::error::Error;
 use crate::retry::RetryPolicy;
@@ -34,6 +35,7 @@ mod url;
 pub use config::{Method, ServiceConfig};
 pub(crate) use headers::check_request_form;
 pub use headers::USER_AGENT;
+pub(crate) use sign::{token_needed, SendAuth};
 
 /// A compiled web service, ready to build requests. Its `Debug` shows its
 /// configuration, secrets redacted.
@@ -73,8 +75,8 @@ struct Compiled {
 }
 
 /// What few services have, kept out of line: most are unsigned, retry as
-/// the defaults say, send no query pair that is a secret and resolve no
-/// secret reference. 8 bytes for those, where the fields took 104.
+/// the defaults say, send no query pair that is a secret, resolve no
+/// secret reference and authenticate by none. 8 bytes for those.
 struct Rare {
     /// The values of the secrets given by reference (`secret_ref`), which
     /// the JSON keeps as references, in the order they are walked.
@@ -91,6 +93,12 @@ struct Rare {
     /// lookup cannot do for text written in the configuration.
     shown_body: Option<Template>,
     signer: Option<Signer>,
+    /// The authentication, its secret references resolved: applied when a
+    /// request is signed for sending, never compiled into one.
+    auth: Auth,
+    /// Its credential, made once, for the kinds that need no time, token
+    /// or registry (Basic, Bearer, API key, query key).
+    credential: Option<Credential>,
 }
 
 impl Rare {
@@ -101,6 +109,7 @@ impl Rare {
             || !self.secret_pairs.is_empty()
             || self.shown_body.is_some()
             || self.signer.is_some()
+            || self.auth != Auth::None
     }
 }
 
@@ -123,6 +132,10 @@ impl Compiled {
 
     fn signer(&self) -> Option<&Signer> {
         self.rare.as_ref()?.signer.as_ref()
+    }
+
+    fn auth(&self) -> &Auth {
+        self.rare.as_ref().map_or(&Auth::None, |rare| &rare.auth)
     }
 
     fn retry(&self) -> Option<&RetryPolicy> {
@@ -319,6 +332,12 @@ impl Service {
         redact_query(&self.compiled.json.url(), &|name| {
             self.compiled.names_secret_parameter(name)
         })
+    }
+
+    /// The authentication, as configured (a named entry stays its name),
+    /// its secret references resolved.
+    pub(crate) fn auth(&self) -> &Auth {
+        self.compiled.auth()
     }
 
     /// The service id.

@@ -24,8 +24,10 @@ impl Service {
     }
 
     /// Builds the request for a call: method, URI, headers (content type,
-    /// content length, user agent, auth) and body. Nothing is sent, and
-    /// nothing is signed ([`Service::sign`] does that, for each attempt).
+    /// content length, user agent) and body. Nothing is sent, and nothing
+    /// is signed, nor does it carry a credential: [`Service::sign`] (or
+    /// [`Registry::prepare`](crate::Registry::prepare), for a service in a
+    /// registry) adds the auth's and signs, for each attempt.
     ///
     /// # Errors
     ///
@@ -242,8 +244,8 @@ mod tests {
         let h = request.headers();
         assert_eq!(h["content-type"], "application/json; charset=utf-8");
         assert_eq!(h["content-length"], "14");
-        assert_eq!(h["authorization"], "Bearer tok");
-        assert!(h["authorization"].is_sensitive());
+        // The credential is added when the request is signed for sending.
+        assert!(!h.contains_key("authorization"));
         assert_eq!(h["user-agent"], USER_AGENT);
         assert_eq!(h["x-agent"], "7 7");
         assert_eq!(h["x-static"], "1");

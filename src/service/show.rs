@@ -4,6 +4,7 @@
 use http::header::{self};
 
 use super::Service;
+use crate::auth::Applied;
 use crate::call::{CallData, Lookup, Redacted};
 use crate::error::Error;
 use crate::preview::Preview;
@@ -11,7 +12,10 @@ use crate::request::Request;
 
 impl Service {
     /// Renders the service for `data` and describes the request, as an
-    /// admin screen shows it before saving (AVANSER's preview). Secrets,
+    /// admin screen shows it before saving (AVANSER's preview), with the
+    /// credential signing adds at send time where the service alone makes
+    /// it (its own Basic, Bearer, API-key or query-key auth; not a named
+    /// entry, a JWT or an OAuth2 token). Secrets,
     /// and the values of secret fields (such as recording URLs) and those
     /// mapped from them, are redacted unless `show_secrets`: credentials,
     /// pairs and headers marked secret or named by the rule, and secret
@@ -33,8 +37,9 @@ impl Service {
     /// # Ok::<(), callhook::Error>(())
     /// ```
     pub fn preview(&self, data: &CallData, show_secrets: bool) -> Result<Preview, Error> {
-        let sent = self.request(data)?;
+        let mut sent = self.request(data)?;
         if show_secrets {
+            self.add_shown_credential(&mut sent);
             Ok(self.show(&sent, true))
         } else {
             self.shown_with(data, &sent)
@@ -91,7 +96,9 @@ impl Service {
             .and_then(|rare| rare.shown_body.as_ref())
             // No pair is a secret: the body is shown as it is rendered.
             .unwrap_or(&self.compiled.body);
-        let mut preview = self.show(&self.build(&Redacted(data), body)?, false);
+        let mut shown = self.build(&Redacted(data), body)?;
+        self.add_shown_credential(&mut shown);
+        let mut preview = self.show(&shown, false);
         if let Some(length) = sent.headers().get(header::CONTENT_LENGTH) {
             for (name, value) in &mut preview.headers {
                 if name == header::CONTENT_LENGTH.as_str() {
@@ -103,11 +110,29 @@ impl Service {
     }
 
     /// The request as a preview, with this service's secret query
-    /// parameters redacted too.
+    /// parameters redacted too, its auth's parameter among them.
     pub(crate) fn show(&self, request: &Request, show_secrets: bool) -> Preview {
+        let auth_param = self.auth().query_param();
         Preview::redacted(self.id(), request, show_secrets, &|name| {
-            self.compiled.names_secret_parameter(name)
+            self.compiled.names_secret_parameter(name) || auth_param == Some(name)
         })
+    }
+
+    /// Adds to a request shown to a person the credential that signing
+    /// adds at send time, where the service alone makes it: its own Basic,
+    /// Bearer, API-key or query-key auth. A named entry (the registry's), a
+    /// JWT (minted per time) and an OAuth2 token (the host's cache) are
+    /// not shown.
+    fn add_shown_credential(&self, request: &mut Request) {
+        let credential = self
+            .compiled
+            .rare
+            .as_ref()
+            .and_then(|rare| rare.credential.clone());
+        if let Some(credential) = credential {
+            // The URL was built by the service, so it takes a parameter.
+            let _ = Applied::default().place(request, credential);
+        }
     }
 }
 

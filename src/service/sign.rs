@@ -6,13 +6,45 @@ use http::header::{self};
 use super::headers::check_request_form;
 use super::Service;
 use crate::address::AddressPolicy;
-use crate::error::{Error, ErrorKind};
+use crate::auth::{set_query_param, Applied, Auth, Step, TokenCache, TokenRequest};
+use crate::error::{shown, Error, ErrorKind};
 use crate::request::Request;
 
+/// The authentication a request is signed with: the service's own, or the
+/// named entry it refers to, resolved by the registry.
+pub(crate) struct SendAuth<'a> {
+    /// The authentication, its secrets resolved.
+    pub(crate) auth: &'a Auth,
+    /// Its token's key in `tokens`: `service:<id>` or `named:<name>` (only
+    /// read for OAuth2).
+    pub(crate) key: &'a str,
+    /// The named entry's name, for one: its errors are in
+    /// `auth_configs.<name>`, the service's own auth's in `auth`.
+    pub(crate) entry: Option<&'a str>,
+    /// The host's tokens.
+    pub(crate) tokens: &'a TokenCache,
+}
+
+/// The error for a request whose OAuth2 token the host must fetch first.
+pub(crate) fn token_needed(service: &str) -> Error {
+    Error::new(
+        ErrorKind::TokenNeeded,
+        "the service authenticates by OAuth2 and no token is at hand; prepare the \
+         request with `Registry::prepare` and a `TokenCache`, and send the token \
+         request it returns first",
+    )
+    .in_service(service)
+}
+
 impl Service {
-    /// Signs `request` as delivery `id` at time `at`, if the service signs
-    /// its requests; any earlier signature is replaced, so each attempt of
-    /// a delivery is signed with its own time by the same call.
+    /// Adds the credential of the service's own auth to `request` and signs
+    /// it as delivery `id` at time `at`, if the service signs its requests;
+    /// any earlier credential and signature are replaced, so each attempt
+    /// of a delivery is signed with its own time by the same call. The
+    /// credential goes in first, so a signature over the URL covers a
+    /// query key. A service in a registry is signed through
+    /// [`Registry::prepare`](crate::Registry::prepare), which also resolves
+    /// a named auth entry and takes OAuth2 tokens from the host's cache.
     ///
     /// The request is checked first, signing or not, as if the service
     /// were building it now: nothing is signed that the service would not
@@ -46,7 +78,11 @@ impl Service {
     /// that frames or routes the message, or one that is not a list given
     /// twice, one of kind [`ErrorKind::InvalidHeader`].
     /// A delivery id that cannot travel in a header (not printable ASCII)
-    /// is an error of kind [`ErrorKind::Signature`].
+    /// is an error of kind [`ErrorKind::Signature`]. A service using a
+    /// named auth entry, which only a registry resolves, is an error of
+    /// kind [`ErrorKind::Registry`], and one using OAuth2, whose token only
+    /// the host's cache holds, of kind [`ErrorKind::TokenNeeded`]. A JWT
+    /// that cannot be minted is an error naming `auth`.
     ///
     /// # Examples
     ///
@@ -66,30 +102,95 @@ impl Service {
         id: &str,
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), Error> {
+        let key = match self.auth() {
+            Auth::OAuth2(_) => format!("service:{}", self.id()),
+            _ => String::new(),
+        };
+        let tokens = TokenCache::default();
+        let auth = SendAuth {
+            auth: self.auth(),
+            key: &key,
+            entry: None,
+            tokens: &tokens,
+        };
         // The service's own origin passed the policy it was compiled with;
         // any other is judged by the strict one.
-        self.sign_with(request, id, at, &AddressPolicy::new())
+        let needed = self.sign_with(
+            request,
+            id,
+            at,
+            &AddressPolicy::new(),
+            &auth,
+            &mut Applied::default(),
+        )?;
+        match needed {
+            None => Ok(()),
+            Some(_) => Err(token_needed(self.id())),
+        }
     }
 
     /// [`Service::sign`], judging a request to another origin by
-    /// `addresses`: the registry's policy, for [`Registry::sign`].
+    /// `addresses` (the registry's policy, for [`Registry::prepare`]), with
+    /// the credential of `auth` (the service's own, or the named entry it
+    /// refers to) in place of the one `applied` records (from an earlier
+    /// attempt): the one path every request is signed through. The token
+    /// request to send first, for an OAuth2 token the cache does not hold,
+    /// leaves the request unsigned and without credential.
     ///
-    /// [`Registry::sign`]: crate::Registry::sign
+    /// [`Registry::prepare`]: crate::Registry::prepare
     pub(crate) fn sign_with(
         &self,
         request: &mut Request,
         id: &str,
         at: chrono::DateTime<chrono::Utc>,
         addresses: &AddressPolicy,
-    ) -> Result<(), Error> {
+        auth: &SendAuth<'_>,
+        applied: &mut Applied,
+    ) -> Result<Option<TokenRequest>, Error> {
+        let in_service = |e: Error| e.in_service(self.id());
+        // An earlier attempt's credential goes first: the request is
+        // checked as the service builds it, and the credential placed anew.
+        // A request given with no record (`Service::sign`) may still carry
+        // the parameter of the service's auth.
+        applied.remove_from(request).map_err(in_service)?;
+        if let Some(param) = auth.auth.query_param() {
+            set_query_param(request, param, None).map_err(in_service)?;
+        }
         self.check_request(request, addresses)?;
         self.mark_secret_headers(request);
-        match self.compiled.signer() {
-            Some(signer) => signer
-                .sign(request, id, at)
-                .map_err(|e| e.in_field("signing").in_service(self.id())),
-            None => Ok(()),
+        // The field is made only for an error: a named entry's would be
+        // one allocation per request.
+        let in_auth = |e: Error| {
+            let e = match auth.entry {
+                Some(name) => e.in_field(&format!("auth_configs.{}", shown(name))),
+                None => e.in_field("auth"),
+            };
+            e.in_service(self.id())
+        };
+        let credential = match self.compiled.rare.as_ref() {
+            // The service's own credential of a kind that needs no time
+            // or token, made when it compiled: a copy of shared bytes.
+            Some(rare) if std::ptr::eq(auth.auth, &rare.auth) && rare.credential.is_some() => {
+                Step::Apply(rare.credential.clone())
+            }
+            _ => auth
+                .auth
+                .credential(auth.key, at, auth.tokens)
+                .map_err(in_auth)?,
+        };
+        match credential {
+            Step::TokenNeeded(token_request) => return Ok(Some(token_request)),
+            Step::Apply(Some(credential)) => applied.place(request, credential).map_err(in_auth)?,
+            Step::Apply(None) => {}
         }
+        // Credentials go in before the signature, which covers a URL
+        // (Twilio's) with its credential parameter.
+        if let Some(signer) = self.compiled.signer() {
+            signer
+                .sign(request, id, at)
+                .map_err(|e| e.in_field("signing").in_service(self.id()))?;
+        }
+        Ok(None)
     }
 
     /// Checks `request` as if the service were building it now, before it

@@ -205,18 +205,35 @@ fn stored_requests_with_a_second_content_type_are_not_signed() {
     assert!(result.is_err(), "signed");
 }
 
+/// Credentials are added at send time, so a stored request carries none;
+/// one written into the store (or stored before credentials moved to send
+/// time) is replaced by the service's own, never sent beside it.
 #[test]
-fn stored_requests_with_a_second_authorization_are_not_signed() {
+fn a_stored_authorization_is_replaced_by_the_services_own() {
     let registry = load(json!({
         "auth": {"kind": "bearer", "token": "t0k3n-crm-S3CRET"},
         "signing": {"kind": "standard_webhooks", "secrets": [SIGNING_SECRET]},
     }))
     .unwrap();
+    let mut value = stored(&registry);
+    value["request"]["headers"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "authorization", "value": "Bearer other"}));
+    let mut out = envelope(value).to_outgoing().unwrap();
+    registry.sign(&mut out, at()).unwrap();
+    let sent: Vec<_> = out
+        .request
+        .headers()
+        .get_all("authorization")
+        .iter()
+        .collect();
+    assert_eq!(sent, ["Bearer t0k3n-crm-S3CRET"]);
+    // Two stored copies are refused, as any header given twice.
     let result = signs(&registry, |r| {
-        r["headers"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"name": "authorization", "value": "Bearer other"}));
+        let headers = r["headers"].as_array_mut().unwrap();
+        headers.push(json!({"name": "authorization", "value": "Bearer other"}));
+        headers.push(json!({"name": "authorization", "value": "Bearer another"}));
     });
     assert!(result.is_err(), "signed");
 }
