@@ -164,6 +164,16 @@ pub enum ErrorKind {
     /// callhook reads ([`FORMAT_VERSION`](crate::FORMAT_VERSION)): upgrade
     /// callhook to read it.
     NewerFormat,
+    /// An OAuth2 token endpoint refused a token request: an OAuth2 error
+    /// response (its `error` code is in the message, such as
+    /// `invalid_grant`), or a status other than 2xx. The host retries the
+    /// delivery later, or reports the entry's credentials as wrong.
+    TokenRefused,
+    /// An OAuth2 token response, or a stored token cache, cannot be read:
+    /// not a JSON object, no access token, or a value past its limit
+    /// ([`limits::TOKEN_BYTES`](crate::limits::TOKEN_BYTES) and those
+    /// beside it).
+    InvalidTokenResponse,
 }
 
 impl fmt::Display for ErrorKind {
@@ -185,6 +195,8 @@ impl fmt::Display for ErrorKind {
             ErrorKind::ServiceChanged => "service changed",
             ErrorKind::ServiceDisabled => "service disabled",
             ErrorKind::NewerFormat => "newer format",
+            ErrorKind::TokenRefused => "token refused",
+            ErrorKind::InvalidTokenResponse => "invalid token response",
         })
     }
 }

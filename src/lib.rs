@@ -159,7 +159,7 @@ mod schema;
 pub use address::AddressPolicy;
 pub use auth::jwt::{JwtAlgorithm, JwtAuth};
 pub use auth::oauth2::{
-    Assertion, ClientAuth, Grant, OAuth2Auth, TokenCache, TokenFields, TokenParameter,
+    Assertion, ClientAuth, Grant, OAuth2Auth, TokenCache, TokenFields, TokenParameter, TokenRequest,
 };
 pub use auth::{Auth, TokenPlacement};
 pub use body::{BodyConfig, Pair, SoapVersion};
