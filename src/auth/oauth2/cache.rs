@@ -42,8 +42,7 @@ use crate::secret::REDACTED;
 /// assert!(!format!("{cache:?}").contains("2YotnFZFEjr1zCsicMWpAA"));
 /// # Ok::<(), callhook::Error>(())
 /// ```
-#[derive(Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(try_from = "Stored")]
+#[derive(Clone, PartialEq, Default, Serialize)]
 pub struct TokenCache {
     tokens: BTreeMap<String, CachedToken>,
 }
@@ -61,10 +60,9 @@ struct Stored {
 /// What [`TokenCache::from_json`] says of a stored token it refuses.
 const BAD_TOKEN: &str = "a token is empty, too long, or not printable ASCII";
 
-impl TryFrom<Stored> for TokenCache {
-    type Error = &'static str;
-
-    fn try_from(stored: Stored) -> Result<TokenCache, &'static str> {
+impl<'de> Deserialize<'de> for TokenCache {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<TokenCache, D::Error> {
+        let stored = Stored::deserialize(deserializer)?;
         for token in stored.tokens.values() {
             let access = token.access_token.as_deref();
             if access.is_some_and(|t| super::text_problem(t, true).is_some())
@@ -73,7 +71,7 @@ impl TryFrom<Stored> for TokenCache {
                     .as_deref()
                     .is_some_and(|t| super::text_problem(t, false).is_some())
             {
-                return Err(BAD_TOKEN);
+                return Err(serde::de::Error::custom(BAD_TOKEN));
             }
         }
         Ok(TokenCache {
@@ -279,6 +277,15 @@ impl TokenCache {
             )
         };
         if body.len() > limits::TOKEN_RESPONSE_BYTES {
+            if !status.is_success() {
+                return Err(Error::new(
+                    ErrorKind::TokenRefused,
+                    format!(
+                        "the token endpoint refused the token request for `{key}` with status {}",
+                        status.as_u16()
+                    ),
+                ));
+            }
             return Err(invalid(&format!(
                 "is larger than {} bytes (`limits::TOKEN_RESPONSE_BYTES`)",
                 limits::count(limits::TOKEN_RESPONSE_BYTES)
