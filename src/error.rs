@@ -171,6 +171,16 @@ pub enum ErrorKind {
     /// and [`Service::sign`](crate::Service::sign), which take no token
     /// cache, refuse with this kind.
     TokenNeeded,
+    /// An OAuth2 token endpoint refused a token request: an OAuth2 error
+    /// response (its `error` code is in the message, such as
+    /// `invalid_grant`), or a status other than 2xx. The host retries the
+    /// delivery later, or reports the entry's credentials as wrong.
+    TokenRefused,
+    /// An OAuth2 token response, or a stored token cache, cannot be read:
+    /// not a JSON object, no access token, or a value past its limit
+    /// ([`limits::TOKEN_BYTES`](crate::limits::TOKEN_BYTES) and those
+    /// beside it).
+    InvalidTokenResponse,
 }
 
 impl fmt::Display for ErrorKind {
@@ -193,6 +203,8 @@ impl fmt::Display for ErrorKind {
             ErrorKind::ServiceDisabled => "service disabled",
             ErrorKind::NewerFormat => "newer format",
             ErrorKind::TokenNeeded => "token needed",
+            ErrorKind::TokenRefused => "token refused",
+            ErrorKind::InvalidTokenResponse => "invalid token response",
         })
     }
 }

@@ -192,6 +192,33 @@ pub const TWILIO_BODY_BYTES: usize = 1 << 20;
 /// decoding: Vonage's signed-webhook tokens are under 1 KiB.
 pub const JWT_BYTES: usize = 8192;
 
+// OAuth2 to the receiver: checked when an `oauth2` auth entry is loaded,
+// when a token response is read (`TokenCache::accept`) and when a stored
+// `TokenCache` is read.
+
+/// The largest token response `TokenCache::accept` reads, in bytes: 64 KiB.
+/// A response holds a few tokens (Azure AD's run to a few KiB, an OpenID
+/// `id_token` beside them); anything larger is refused before it is
+/// parsed, which also bounds the work of a deeply nested one.
+pub const TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
+
+/// The longest access or refresh token callhook keeps, and the longest
+/// client id, user name, scope or token-request parameter it sends, in
+/// bytes: 8,000. An access token goes in a header, and with a prefix such
+/// as `Bearer ` stays within [`HEADER_BYTES`].
+pub const TOKEN_BYTES: usize = 8_000;
+
+/// The longest lifetime (`expires_in`) a token response may give, in
+/// seconds: 366 days. Receivers' tokens last about an hour; a larger
+/// value is a broken or hostile server, and would overflow a date.
+pub const TOKEN_LIFETIME_SECONDS: u64 = 366 * 24 * 60 * 60;
+
+/// The most seconds before its expiry an access token may be refreshed
+/// (an `oauth2` entry's `refresh_before`): one hour, a whole lifetime of
+/// the usual token. A token is refreshed at the latest halfway through
+/// its lifetime, so a short-lived one is still used.
+pub const REFRESH_BEFORE_SECONDS: u32 = 3_600;
+
 /// `n` with its thousands separated by commas, as messages print counts.
 pub(crate) fn count(n: usize) -> String {
     let digits = n.to_string();
