@@ -1338,6 +1338,56 @@ mod tests {
             assert_eq!(err.kind(), ErrorKind::UnsafeValue);
         }
 
+        /// The tokens `callhook-tests` verifies with an independent JWT
+        /// library (`tests/fixtures/jwt/tokens.json`) are what callhook
+        /// mints: every algorithm signs deterministically (RSA PKCS#1 v1.5,
+        /// ECDSA with RFC 6979 nonces). `BLESS=1` writes them.
+        #[test]
+        fn the_tokens_verified_independently_are_those_minted() {
+            let path = format!("{KEYS}tokens.json");
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut cases: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+            let bless = std::env::var_os("BLESS").is_some_and(|v| v == "1");
+            for case in &mut cases {
+                let mut config = case["config"].clone();
+                if let Some(file) = case["key_file"].as_str() {
+                    config["key"] = key(file).into();
+                }
+                let jwt: JwtAuth = serde_json::from_value(config).unwrap();
+                let text = |name: &str| case["values"][name].as_str();
+                let values = ClaimValues {
+                    delivery_id: text("delivery_id"),
+                    event: text("event"),
+                    service: text("service"),
+                    webhook: text("webhook"),
+                };
+                let minted = jwt
+                    .compile()
+                    .unwrap()
+                    .token(at(case["at"].as_i64().unwrap()), &values)
+                    .unwrap();
+                // Twice, so a randomised signature would show.
+                let again = jwt
+                    .compile()
+                    .unwrap()
+                    .token(at(case["at"].as_i64().unwrap()), &values);
+                assert_eq!(again.unwrap(), minted, "{}", case["case"]);
+                if bless {
+                    case["token"] = minted.into();
+                } else {
+                    assert_eq!(case["token"], minted, "{} (BLESS=1 to write)", case["case"]);
+                }
+            }
+            if bless {
+                let out = serde_json::to_string_pretty(&cases).unwrap() + "\n";
+                std::fs::write(&path, out).unwrap();
+            }
+            assert_eq!(
+                cases[0]["token"], HS256_VECTOR,
+                "the first case is the vector computed apart"
+            );
+        }
+
         #[test]
         fn rs256_and_es256_sign_verifiably() {
             for (algorithm, private, public) in [
