@@ -261,17 +261,40 @@ impl JwtAuth {
         at: chrono::DateTime<chrono::Utc>,
         values: &ClaimValues<'_>,
     ) -> Result<String, Error> {
-        let compiled = self
-            .compiled
+        self.compiled()?.token(at, values)
+    }
+}
+
+impl JwtAuth {
+    /// The token for a request signed at `at`, after `add_to`'s prefix, as
+    /// the value of its header, marked sensitive: as
+    /// [`JwtAuth::token_for`], but a cached token is served without an
+    /// allocation (the header value's bytes are shared).
+    ///
+    /// # Errors
+    ///
+    /// As [`JwtAuth::token_for`].
+    // The spine of issue 21 calls this at send time.
+    #[allow(dead_code)]
+    pub(crate) fn header_value_for(
+        &self,
+        at: chrono::DateTime<chrono::Utc>,
+        values: &ClaimValues<'_>,
+    ) -> Result<http::HeaderValue, Error> {
+        self.compiled()?.header_value(at, values)
+    }
+
+    /// The compiled form, made on first use.
+    fn compiled(&self) -> Result<&CompiledJwt, Error> {
+        self.compiled
             .0
             .get_or_init(|| {
                 self.compile()
                     .map(Arc::new)
                     .map_err(|errors| Error::many(ErrorKind::InvalidConfig, errors))
             })
-            .as_ref()
-            .map_err(Clone::clone)?;
-        compiled.token(at, values)
+            .as_deref()
+            .map_err(Clone::clone)
     }
 }
 
@@ -583,6 +606,15 @@ impl CompiledJwt {
     ) -> Result<String, Error> {
         match self.never {}
     }
+
+    /// See the `jwt` feature's.
+    pub(crate) fn header_value(
+        &self,
+        _: chrono::DateTime<chrono::Utc>,
+        _: &ClaimValues<'_>,
+    ) -> Result<http::HeaderValue, Error> {
+        match self.never {}
+    }
 }
 
 #[cfg(feature = "jwt")]
@@ -591,9 +623,12 @@ mod compiled {
     use std::sync::{Mutex, PoisonError};
 
     use base64::Engine as _;
+    use http::HeaderValue;
     use jsonwebtoken::{Algorithm, EncodingKey};
 
-    use super::{config_error, Builtin, ClaimValues, JwtAlgorithm, JwtAuth, Layout, Part};
+    use super::{
+        config_error, Builtin, ClaimValues, JwtAlgorithm, JwtAuth, Layout, Part, TokenPlacement,
+    };
     use crate::error::{Error, ErrorKind};
     use crate::limits::{
         count, JWT_CLAIMS_BYTES, JWT_KEY_BYTES, SHORTEST_HMAC_SECRET, SHORTEST_RSA_KEY_BITS,
@@ -613,12 +648,17 @@ mod compiled {
         fixed: bool,
         expires_in: i64,
         issued_at: bool,
+        /// The text before the token in its header (`add_to`'s `prefix`).
+        prefix: Box<str>,
         cache: Mutex<Option<Cached>>,
     }
 
     /// A token of static claims and the seconds it is served in.
     struct Cached {
         token: String,
+        /// The prefix and the token as a header value, sensitive: a clone
+        /// shares its bytes, so serving it allocates nothing.
+        value: HeaderValue,
         /// The Unix second it was minted at: an earlier `at` mints anew.
         minted: i64,
         /// The first Unix second it is no longer served at.
@@ -652,6 +692,16 @@ mod compiled {
                 ));
                 None
             };
+            let prefix = match &jwt.add_to {
+                TokenPlacement::Header { prefix, .. } => prefix.as_str(),
+                TokenPlacement::Query { .. } => "",
+            };
+            if HeaderValue::from_str(prefix).is_err() {
+                problems.push(
+                    config_error("the prefix holds characters a header cannot carry")
+                        .in_field("add_to.prefix"),
+                );
+            }
             let (Some((algorithm, key)), true) = (key, problems.is_empty()) else {
                 return Err(problems);
             };
@@ -668,6 +718,7 @@ mod compiled {
                 fixed,
                 expires_in: i64::from(jwt.expires_in),
                 issued_at: jwt.issued_at,
+                prefix: prefix.into(),
                 cache: Mutex::new(None),
             })
         }
@@ -685,22 +736,64 @@ mod compiled {
             if !self.fixed {
                 return self.mint(now, values);
             }
+            self.cached(now, values, |cached| cached.token.clone())
+        }
+
+        /// The token as [`JwtAuth::token_for`] gives it, after `add_to`'s
+        /// prefix, as the value of its header, marked sensitive. A cached
+        /// token's value is shared, not copied: the cheap way to carry one
+        /// in a header.
+        pub(crate) fn header_value(
+            &self,
+            at: chrono::DateTime<chrono::Utc>,
+            values: &ClaimValues<'_>,
+        ) -> Result<HeaderValue, Error> {
+            let now = at.timestamp();
+            if !self.fixed {
+                return self.value_of(&self.mint(now, values)?);
+            }
+            self.cached(now, values, |cached| cached.value.clone())
+        }
+
+        /// What `pick` takes of the cached token of static claims, minted
+        /// first where there is none to serve at `now`.
+        fn cached<T>(
+            &self,
+            now: i64,
+            values: &ClaimValues<'_>,
+            pick: impl FnOnce(&Cached) -> T,
+        ) -> Result<T, Error> {
             // Minting under the lock: workers signing at once wait for one
             // token rather than each minting its own.
             let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(cached) = cache.as_ref() {
                 if (cached.minted..cached.until).contains(&now) {
-                    return Ok(cached.token.clone());
+                    return Ok(pick(cached));
                 }
             }
             let token = self.mint(now, values)?;
             let margin = (self.expires_in / 10).min(60);
-            *cache = Some(Cached {
-                token: token.clone(),
+            let cached = cache.insert(Cached {
+                value: self.value_of(&token)?,
+                token,
                 minted: now,
                 until: now.saturating_add(self.expires_in - margin),
             });
-            Ok(token)
+            Ok(pick(cached))
+        }
+
+        /// `token` after the prefix, as a sensitive header value.
+        fn value_of(&self, token: &str) -> Result<HeaderValue, Error> {
+            let mut text = String::with_capacity(self.prefix.len() + token.len());
+            text.push_str(&self.prefix);
+            text.push_str(token);
+            // The prefix was checked at load, and a token is base64url and dots.
+            let mut value = HeaderValue::try_from(text).map_err(|e| {
+                Error::new(ErrorKind::InvalidHeader, "the JWT cannot stand in a header")
+                    .with_source(e)
+            })?;
+            value.set_sensitive(true);
+            Ok(value)
         }
 
         /// A new token minted at Unix second `now`.
@@ -1270,6 +1363,39 @@ mod tests {
             assert_eq!(claims_of(&first), serde_json::json!({"iss": "c", "exp": 6}));
             assert_eq!(compiled.token(at(5), &none).unwrap(), first);
             assert_ne!(compiled.token(at(6), &none).unwrap(), first);
+        }
+
+        #[test]
+        fn a_header_value_carries_the_prefix_and_is_shared_while_cached() {
+            let mut jwt = jwt(JwtAlgorithm::HS256, SECRET, serde_json::json!({"iss": "c"}));
+            let value = jwt
+                .header_value_for(at(10), &ClaimValues::default())
+                .unwrap();
+            assert!(value.is_sensitive());
+            let token = jwt.token(at(10)).unwrap();
+            assert_eq!(value, format!("Bearer {token}").as_str());
+            let again = jwt
+                .header_value_for(at(11), &ClaimValues::default())
+                .unwrap();
+            // The same bytes, not a copy.
+            assert_eq!(again.as_bytes().as_ptr(), value.as_bytes().as_ptr());
+            jwt.add_to = TokenPlacement::Header {
+                name: "x-token".into(),
+                prefix: "JWT\n".into(),
+            };
+            let problems = jwt.check();
+            assert_eq!(problems.len(), 1);
+            assert_eq!(problems[0].field(), Some("add_to.prefix"));
+            // A clone compiles afresh (the value in place keeps what it
+            // compiled: the registry never edits one).
+            let mut query = jwt.clone();
+            query.add_to = TokenPlacement::Query {
+                param: "token".into(),
+            };
+            let value = query
+                .header_value_for(at(10), &ClaimValues::default())
+                .unwrap();
+            assert_eq!(value, query.token(at(10)).unwrap().as_str());
         }
 
         #[test]
