@@ -87,7 +87,11 @@ pub struct Config {
 
 /// Every problem of the named auth entry `name`, each in its field
 /// (`auth_configs.crm.key`).
-pub(crate) fn auth_entry_problems(name: &str, auth: &Auth) -> Vec<Error> {
+pub(crate) fn auth_entry_problems(
+    name: &str,
+    auth: &Auth,
+    addresses: &AddressPolicy,
+) -> Vec<Error> {
     let field = format!("auth_configs.{}", shown(name));
     let mut errors = Vec::new();
     if name.is_empty() {
@@ -130,7 +134,7 @@ pub(crate) fn auth_entry_problems(name: &str, auth: &Auth) -> Vec<Error> {
             );
         }
     }
-    errors.extend(auth.problems());
+    errors.extend(auth.problems(addresses));
     errors.into_iter().map(|e| e.in_field(&field)).collect()
 }
 
@@ -348,7 +352,7 @@ impl Config {
     /// them (reported alone), a name empty or longer than
     /// [`limits::AUTH_NAME_BYTES`], an entry naming another, a secret
     /// reference not resolved, and what the auth alone is refused for.
-    pub(crate) fn auth_config_problems(&self) -> Vec<Error> {
+    pub(crate) fn auth_config_problems(&self, addresses: &AddressPolicy) -> Vec<Error> {
         if self.auth_configs.len() > limits::AUTH_CONFIGS {
             return vec![Error::new(
                 ErrorKind::InvalidConfig,
@@ -363,7 +367,7 @@ impl Config {
         }
         let mut errors = Vec::new();
         for (name, auth) in &self.auth_configs {
-            errors.extend(auth_entry_problems(name, auth));
+            errors.extend(auth_entry_problems(name, auth, addresses));
         }
         errors
     }

@@ -159,7 +159,8 @@ pub const RENDER_BYTES: usize = 4 << 20;
 pub const SHORTEST_SIGNING_KEY: usize = 24;
 
 /// The shortest secret a service may sign with in an HMAC scheme
-/// (`"kind": "hmac"`) or a Vonage-style JWT, in bytes: a short secret is
+/// (`"kind": "hmac"`), a Vonage-style JWT or an `HS256` JWT to the
+/// receiver, in bytes: a short secret is
 /// one an attacker can guess. Receivers' verifiers take any.
 pub const SHORTEST_HMAC_SECRET: usize = 16;
 
@@ -218,6 +219,34 @@ pub const TOKEN_LIFETIME_SECONDS: u64 = 366 * 24 * 60 * 60;
 /// the usual token. A token is refreshed at the latest halfway through
 /// its lifetime, so a short-lived one is still used.
 pub const REFRESH_BEFORE_SECONDS: u32 = 3_600;
+
+// JWT to the receiver (`{"kind": "jwt"}`): checked when a configuration
+// holding one loads, and the claims again as each token is minted.
+
+/// Claims a JWT to the receiver may configure (`claims`, top level): 100.
+/// Receivers read a handful (`iss`, `sub`, `aud`, `jti`); RingCX's
+/// payloads carry a few more.
+pub const JWT_CLAIMS: usize = 100;
+
+/// Bytes of a JWT's claims as JSON, `iat` and `exp` included: 4,096,
+/// checked at load with placeholders as written and as each token is
+/// minted with their values. With the header ([`JWT_HEADER_BYTES`]) and an
+/// RSA-8192 signature, the token in base64url stays under
+/// [`HEADER_BYTES`], so it fits in the header it is carried in.
+pub const JWT_CLAIMS_BYTES: usize = 4_096;
+
+/// Bytes of a JWT's header as JSON, `alg` and `typ` included: 1,024. A
+/// header carries `alg`, `typ` and a `kid`.
+pub const JWT_HEADER_BYTES: usize = 1_024;
+
+/// Bytes of a JWT's key as written (an `HS256` secret, or a PEM private
+/// key): 8,192, room for an RSA key of 8,192 bits in PKCS#8 PEM (about
+/// 6,400 bytes); a larger one would make every token slow to sign.
+pub const JWT_KEY_BYTES: usize = 8_192;
+
+/// The fewest bits of an RSA key a service signs an `RS256` JWT with:
+/// 2,048, as RFC 7518 (section 3.3) requires.
+pub const SHORTEST_RSA_KEY_BITS: usize = 2_048;
 
 /// `n` with its thousands separated by commas, as messages print counts.
 pub(crate) fn count(n: usize) -> String {

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::address::AddressPolicy;
+use crate::auth::jwt::ClaimValues;
 use crate::auth::{Auth, TokenCache, TokenRequest};
 use crate::call::Call;
 use crate::catalog::{Catalog, FieldSpec};
@@ -277,8 +278,7 @@ impl Registry {
             events: config.events.clone(),
         };
         registry.allowed_addresses = config.allowed_addresses.clone();
-        let mut errors = config.auth_config_problems();
-        registry.auth_configs = Arc::new(config.auth_configs.clone());
+        let mut errors = Vec::new();
         let mut collect = |result: Result<(), Error>| {
             if let Err(e) = result {
                 errors.extend(e.into_problems());
@@ -293,6 +293,11 @@ impl Registry {
                 Err(e) => collect(Err(e.in_field(&format!("allowed_addresses.{i}")))),
             }
         }
+        // Token endpoints are judged by the same policy as service URLs.
+        for problem in config.auth_config_problems(&registry.addresses) {
+            collect(Err(problem));
+        }
+        registry.auth_configs = Arc::new(config.auth_configs.clone());
         let mut broken = HashSet::new();
         for service in &config.services {
             let added = match reuse(service) {
@@ -1102,6 +1107,12 @@ impl Registry {
             key: &key,
             entry: name,
             tokens,
+            claims: ClaimValues {
+                delivery_id: Some(outgoing.delivery.as_str()),
+                event: Some(outgoing.event.name()),
+                service: Some(&outgoing.service),
+                webhook: Some(&outgoing.webhook),
+            },
         };
         let needed = service.sign_with(
             &mut outgoing.request,
@@ -1113,7 +1124,7 @@ impl Registry {
         )?;
         Ok(match needed {
             None => Prepared::Ready,
-            Some(request) => Prepared::TokenNeeded(Box::new(request)),
+            Some(request) => Prepared::TokenNeeded(request),
         })
     }
 
@@ -1198,7 +1209,7 @@ impl Registry {
                 crate::limits::count(AUTH_CONFIGS)
             )));
         }
-        let mut errors = auth_entry_problems(name, &auth);
+        let mut errors = auth_entry_problems(name, &auth, &self.addresses);
         if errors.is_empty() {
             for entry in self.services.values() {
                 if matches!(entry.service.auth(), Auth::Named { name: n } if n == name) {

@@ -333,17 +333,6 @@ fn every_problem_of_the_entries_is_reported_in_its_field() {
     );
 }
 
-#[cfg(not(feature = "oauth2"))]
-#[test]
-fn oauth2_without_its_feature_is_refused_naming_it() {
-    let err = common::load(&config_with_entries(json!({"crm": oauth2()}))).unwrap_err();
-    assert!(err.to_string().contains("`oauth2` feature"), "{err}");
-    assert!(
-        problems(&err).any(|e| e.field() == Some("auth_configs.crm.kind")),
-        "{err}"
-    );
-}
-
 fn oauth2() -> Value {
     json!({
         "kind": "oauth2", "token_url": "https://auth.example.com/token",
@@ -351,7 +340,6 @@ fn oauth2() -> Value {
     })
 }
 
-#[cfg(feature = "oauth2")]
 #[test]
 fn a_401_refreshes_an_oauth2_token_once() {
     let mut config = config_with_entries(json!({"crm": oauth2()}));

@@ -14,7 +14,7 @@ fn now() -> DateTime<Utc> {
 /// An entry as a configuration writes it.
 fn entry(json: &str) -> OAuth2Auth {
     match serde_json::from_str::<Auth>(json).unwrap() {
-        Auth::OAuth2(auth) => auth,
+        Auth::OAuth2(auth) => *auth,
         other => panic!("not an oauth2 entry: {other:?}"),
     }
 }

@@ -86,7 +86,7 @@ proptest! {
                 auth.client_auth = client_auth;
                 auth.parameters = vec![TokenParameter::new("resource", Secret::new(parameter.as_str()))];
                 assert_hidden(&format!("{auth:?}"), &secrets);
-                assert_hidden(&format!("{:?}", Auth::OAuth2(auth.clone())), &secrets);
+                assert_hidden(&format!("{:?}", Auth::OAuth2(Box::new(auth.clone()))), &secrets);
 
                 let mut cache = TokenCache::new();
                 let request = auth.token_request("crm", &cache, at()).unwrap();

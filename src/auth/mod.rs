@@ -11,6 +11,7 @@ use base64::Engine as _;
 use http::{HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
+use crate::address::AddressPolicy;
 use crate::error::{shown, Error, ErrorKind};
 use crate::limits;
 use crate::request::Request;
@@ -26,8 +27,8 @@ pub(crate) use oauth2::{TokenCache, TokenRequest};
 /// `{"kind": "api_key", "header": "X-Api-Key", "key": "..."}`,
 /// `{"kind": "query_key", "param": "api_key", "key": "..."}`,
 /// `{"kind": "jwt", ...}` ([`JwtAuth`](crate::JwtAuth), feature `jwt`),
-/// `{"kind": "oauth2", ...}` ([`OAuth2Auth`](crate::OAuth2Auth), feature
-/// `oauth2`), `{"kind": "named", "name": "crm"}` (an entry of
+/// `{"kind": "oauth2", ...}` ([`OAuth2Auth`](crate::OAuth2Auth); a JWT
+/// assertion needs feature `jwt`), `{"kind": "named", "name": "crm"}` (an entry of
 /// [`Config::auth_configs`](crate::Config::auth_configs)) or
 /// `{"kind": "none"}` (the default).
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -204,7 +205,7 @@ impl Auth {
     /// and a named entry alike are refused for. The checks that need the
     /// service (a clash with its headers, signature or URL) are the
     /// service's.
-    pub(crate) fn problems(&self) -> Vec<Error> {
+    pub(crate) fn problems(&self, addresses: &AddressPolicy) -> Vec<Error> {
         let mut errors = Vec::new();
         match self {
             Auth::None | Auth::Named { .. } => {}
@@ -224,9 +225,7 @@ impl Auth {
                 }
             }
             Auth::Jwt(jwt) => {
-                if !cfg!(feature = "jwt") {
-                    errors.push(needs_feature("jwt", "jwt"));
-                }
+                // Without the `jwt` feature, `check` says so.
                 errors.extend(jwt.check());
                 errors.extend(
                     jwt.add_to
@@ -236,9 +235,7 @@ impl Auth {
                 );
             }
             Auth::OAuth2(oauth) => {
-                if !cfg!(feature = "oauth2") {
-                    errors.push(needs_feature("oauth2", "oauth2"));
-                }
+                errors.extend(oauth.check(addresses));
                 errors.extend(
                     oauth
                         .add_to
@@ -263,39 +260,7 @@ impl Auth {
                 secrets.push(("key".into(), key));
             }
             Auth::Jwt(jwt) => secrets.push(("key".into(), &mut jwt.key)),
-            Auth::OAuth2(oauth) => {
-                if let Some(secret) = &mut oauth.client_secret {
-                    secrets.push(("client_secret".into(), secret));
-                }
-                match &mut oauth.client_auth {
-                    oauth2::ClientAuth::JwtAssertion(jwt) => {
-                        secrets.push(("client_auth.key".into(), &mut jwt.key));
-                    }
-                    oauth2::ClientAuth::Basic
-                    | oauth2::ClientAuth::Body
-                    | oauth2::ClientAuth::Query => {}
-                }
-                match &mut oauth.grant {
-                    oauth2::Grant::RefreshToken { refresh_token } => {
-                        secrets.push(("grant.refresh_token".into(), refresh_token));
-                    }
-                    oauth2::Grant::Password { password, .. } => {
-                        secrets.push(("grant.password".into(), password));
-                    }
-                    oauth2::Grant::JwtBearer { assertion } => match assertion {
-                        oauth2::Assertion::Given(given) => {
-                            secrets.push(("grant.assertion".into(), given));
-                        }
-                        oauth2::Assertion::Minted(jwt) => {
-                            secrets.push(("grant.assertion.key".into(), &mut jwt.key));
-                        }
-                    },
-                    oauth2::Grant::ClientCredentials => {}
-                }
-                for (i, parameter) in oauth.parameters.iter_mut().enumerate() {
-                    secrets.push((format!("parameters.{i}.value"), &mut parameter.value));
-                }
-            }
+            Auth::OAuth2(oauth) => secrets.extend(oauth.secrets_mut()),
             Auth::None | Auth::Named { .. } => {}
         }
         secrets
@@ -310,6 +275,7 @@ impl Auth {
         key: &str,
         at: chrono::DateTime<chrono::Utc>,
         tokens: &TokenCache,
+        claims: &jwt::ClaimValues<'_>,
     ) -> Result<Step, Error> {
         let credential = match self {
             Auth::None => return Ok(Step::Apply(None)),
@@ -319,14 +285,17 @@ impl Auth {
             Auth::QueryKey { param, key } => {
                 Some(Credential::Query(param.clone(), key.expose().to_owned()))
             }
-            Auth::Jwt(jwt) => {
-                let token = jwt.token(at)?;
-                Some(
-                    jwt.add_to
-                        .credential(&token)
-                        .map_err(|e| e.in_field("add_to"))?,
-                )
-            }
+            Auth::Jwt(jwt) => Some(match &jwt.add_to {
+                // A cached token's header value is shared, not formatted
+                // again: about 100 instructions.
+                TokenPlacement::Header { name, .. } => Credential::Header(
+                    header_name(name).map_err(|e| e.in_field("add_to.name"))?,
+                    jwt.header_value_for(at, claims)?,
+                ),
+                TokenPlacement::Query { param } => {
+                    Credential::Query(param.clone(), jwt.token_for(at, claims)?)
+                }
+            }),
             Auth::OAuth2(oauth) => match tokens.usable(key, oauth, at) {
                 Some(token) => Some(
                     oauth
@@ -334,7 +303,11 @@ impl Auth {
                         .credential(token)
                         .map_err(|e| e.in_field("add_to"))?,
                 ),
-                None => return Ok(Step::TokenNeeded(oauth.token_request(key, tokens, at)?)),
+                None => {
+                    return Ok(Step::TokenNeeded(Box::new(
+                        oauth.token_request(key, tokens, at)?,
+                    )))
+                }
             },
             Auth::Named { name } => {
                 return Err(Error::new(
@@ -363,7 +336,12 @@ impl Auth {
             | Auth::Bearer { .. }
             | Auth::ApiKey { .. }
             | Auth::QueryKey { .. } => {
-                match self.credential("", chrono::DateTime::UNIX_EPOCH, &TokenCache::default()) {
+                match self.credential(
+                    "",
+                    chrono::DateTime::UNIX_EPOCH,
+                    &TokenCache::default(),
+                    &jwt::ClaimValues::default(),
+                ) {
                     Ok(Step::Apply(credential)) => credential,
                     _ => None,
                 }
@@ -434,7 +412,7 @@ pub(crate) enum Step {
     /// Place this credential (none for [`Auth::None`]), then sign.
     Apply(Option<Credential>),
     /// Send this token request first, then prepare again.
-    TokenNeeded(TokenRequest),
+    TokenNeeded(Box<TokenRequest>),
 }
 
 /// A credential to place in a request.
@@ -617,19 +595,6 @@ fn check_param(param: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// The error for a kind whose feature this build leaves out: never
-/// ignored, as a receiver would then get requests without credentials.
-fn needs_feature(kind: &str, feature: &str) -> Error {
-    Error::new(
-        ErrorKind::InvalidConfig,
-        format!(
-            "auth kind `{kind}` needs callhook's `{feature}` feature, which this build \
-             leaves out"
-        ),
-    )
-    .in_field("kind")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -724,7 +689,7 @@ mod tests {
             param: String::new(),
             key: Secret::new("v")
         }
-        .problems()
+        .problems(&AddressPolicy::new())
         .iter()
         .any(|e| e.field() == Some("param")));
     }

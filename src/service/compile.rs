@@ -310,7 +310,12 @@ impl ServiceConfig {
         // (`Service::sign_with`), never compiled into the request: only
         // checked here. A named entry is checked by the registry, which
         // holds it.
-        errors.extend(self.auth.problems().into_iter().map(|e| e.in_field("auth")));
+        errors.extend(
+            self.auth
+                .problems(addresses)
+                .into_iter()
+                .map(|e| e.in_field("auth")),
+        );
         if !set_by_user.contains(&header::USER_AGENT) {
             static_headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
         }

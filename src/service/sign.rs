@@ -1,6 +1,7 @@
 //! Signing a request the service built: checked first, as if the service
 //! were building it now.
 
+use crate::auth::jwt::ClaimValues;
 use http::header::{self};
 
 use super::headers::check_request_form;
@@ -23,6 +24,9 @@ pub(crate) struct SendAuth<'a> {
     pub(crate) entry: Option<&'a str>,
     /// The host's tokens.
     pub(crate) tokens: &'a TokenCache,
+    /// What a JWT's claims may name (`#delivery_id#`, `#event#`...): the
+    /// delivery being sent.
+    pub(crate) claims: ClaimValues<'a>,
 }
 
 /// The error for a request whose OAuth2 token the host must fetch first.
@@ -112,6 +116,13 @@ impl Service {
             key: &key,
             entry: None,
             tokens: &tokens,
+            // A request signed by the service alone names no event or
+            // webhook: a claim using them is refused as missing.
+            claims: ClaimValues {
+                delivery_id: Some(id),
+                service: Some(self.id()),
+                ..ClaimValues::default()
+            },
         };
         // The service's own origin passed the policy it was compiled with;
         // any other is judged by the strict one.
@@ -146,7 +157,7 @@ impl Service {
         addresses: &AddressPolicy,
         auth: &SendAuth<'_>,
         applied: &mut Applied,
-    ) -> Result<Option<TokenRequest>, Error> {
+    ) -> Result<Option<Box<TokenRequest>>, Error> {
         let in_service = |e: Error| e.in_service(self.id());
         // An earlier attempt's credential goes first: the request is
         // checked as the service builds it, and the credential placed anew.
@@ -175,7 +186,7 @@ impl Service {
             }
             _ => auth
                 .auth
-                .credential(auth.key, at, auth.tokens)
+                .credential(auth.key, at, auth.tokens, &auth.claims)
                 .map_err(in_auth)?,
         };
         match credential {

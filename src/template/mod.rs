@@ -482,5 +482,21 @@ pub(crate) fn url_has_query(source: &str, syntax: Syntax) -> bool {
     source[start..].contains('?')
 }
 
+/// Every placeholder in plain text, as its byte range, name and options
+/// (the text after `|`): for text the engine does not render itself (JWT
+/// claims), so that a placeholder there is what it is everywhere else.
+pub(crate) fn placeholders(
+    source: &str,
+    syntax: Syntax,
+) -> impl Iterator<Item = (std::ops::Range<usize>, &str, Option<&str>)> {
+    scan::plain(source, syntax, &scan::any).map(|found| {
+        (
+            found.start..found.end,
+            found.name,
+            found.options.map(|(o, _)| o),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests;

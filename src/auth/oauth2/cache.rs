@@ -185,21 +185,15 @@ impl TokenCache {
         }
     }
 
-    // STAND-IN (issue 21): the loader and `Registry::prepare` call this
-    // once the spine's branch is merged; the `allow` goes then.
-    #[allow(dead_code)]
     /// The access token kept under `key`, if it was made for `auth` as it
     /// is now and is not within its refresh margin at `at`: `auth`'s
     /// `refresh_before` seconds before expiry, or half the token's
     /// lifetime if that is shorter, so a short-lived token is still used
     /// rather than asked for again at every request.
     pub(crate) fn usable(&self, key: &str, auth: &OAuth2Auth, at: DateTime<Utc>) -> Option<&str> {
-        self.usable_for(key, &auth.fingerprint(), auth.refresh_before, at)
+        self.usable_for(key, auth.cached_fingerprint(), auth.refresh_before, at)
     }
 
-    // STAND-IN (issue 21): the loader and `Registry::prepare` call this
-    // once the spine's branch is merged; the `allow` goes then.
-    #[allow(dead_code)]
     /// [`TokenCache::usable`] for a caller that holds the entry's
     /// fingerprint already (a digest is a few hundred instructions).
     pub(crate) fn usable_for(

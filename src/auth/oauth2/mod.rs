@@ -64,6 +64,37 @@ pub struct OAuth2Auth {
     /// A token this many seconds from its expiry is refreshed first.
     #[serde(default = "default_refresh_before")]
     pub refresh_before: u32,
+    /// The fingerprint, computed on first use: a digest is about 7,800
+    /// instructions, and preparing a request with a cached token must
+    /// stay within 5% of a request's (issue 21). Not part of the value:
+    /// equal whatever it holds, empty in a clone, never written.
+    #[serde(skip)]
+    #[cfg_attr(feature = "schema", schemars(skip))]
+    fingerprint_cell: FingerprintCell,
+}
+
+/// A lazily computed [`OAuth2Auth::fingerprint`]. An entry is not edited
+/// in place once in a registry (edits replace it), so the first value
+/// stays true; a clone starts empty, so an edited clone computes its own.
+#[derive(Default)]
+struct FingerprintCell(std::sync::OnceLock<String>);
+
+impl Clone for FingerprintCell {
+    fn clone(&self) -> FingerprintCell {
+        FingerprintCell::default()
+    }
+}
+
+impl PartialEq for FingerprintCell {
+    fn eq(&self, _: &FingerprintCell) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for FingerprintCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("..")
+    }
 }
 
 fn default_refresh_before() -> u32 {
@@ -218,12 +249,10 @@ impl OAuth2Auth {
             response_fields: TokenFields::default(),
             add_to: TokenPlacement::default(),
             refresh_before: default_refresh_before(),
+            fingerprint_cell: FingerprintCell::default(),
         }
     }
 
-    // STAND-IN (issue 21): the loader and `Registry::prepare` call this
-    // once the spine's branch is merged; the `allow` goes then.
-    #[allow(dead_code)]
     /// Every problem of the entry, each with its field path (`token_url`,
     /// `parameters.2.name`...), for the loader to place under the entry.
     ///
@@ -401,67 +430,34 @@ impl OAuth2Auth {
         errors
     }
 
-    // STAND-IN (issue 21): the loader and `Registry::prepare` call this
-    // once the spine's branch is merged; the `allow` goes then.
-    #[allow(dead_code)]
-    /// The entry's secrets with their field paths, for the loader to check
-    /// that each is resolved.
-    pub(crate) fn secrets(&self) -> Vec<(&'static str, &Secret)> {
-        let mut secrets = Vec::new();
-        if let Some(secret) = &self.client_secret {
-            secrets.push(("client_secret", secret));
-        }
-        match &self.grant {
-            Grant::ClientCredentials => {}
-            Grant::RefreshToken { refresh_token } => {
-                secrets.push(("grant.refresh_token", refresh_token))
-            }
-            Grant::Password { password, .. } => secrets.push(("grant.password", password)),
-            Grant::JwtBearer {
-                assertion: Assertion::Given(assertion),
-            } => {
-                secrets.push(("grant.assertion", assertion));
-            }
-            Grant::JwtBearer {
-                assertion: Assertion::Minted(jwt),
-            } => {
-                secrets.push(("grant.assertion.key", &jwt.key));
-            }
-        }
-        if let ClientAuth::JwtAssertion(jwt) = &self.client_auth {
-            secrets.push(("client_auth.jwt_assertion.key", &jwt.key));
-        }
-        for parameter in &self.parameters {
-            secrets.push(("parameters", &parameter.value));
-        }
-        secrets
-    }
-
-    // STAND-IN (issue 21): the loader and `Registry::prepare` call this
-    // once the spine's branch is merged; the `allow` goes then.
-    #[allow(dead_code)]
-    /// The entry's secrets, for the host's resolver to fill
-    /// (`Config::resolve_secrets`).
-    pub(crate) fn secrets_mut(&mut self) -> Vec<&mut Secret> {
-        let mut secrets = Vec::new();
+    /// The entry's secrets with their field paths relative to it
+    /// (`grant.refresh_token`, `parameters.0.value`), in one fixed order:
+    /// for the loader, which checks each is resolved, and the host's
+    /// resolver (`Config::resolve_secrets`).
+    pub(crate) fn secrets_mut(&mut self) -> Vec<(String, &mut Secret)> {
+        let mut secrets: Vec<(String, &mut Secret)> = Vec::new();
         if let Some(secret) = &mut self.client_secret {
-            secrets.push(secret);
+            secrets.push(("client_secret".into(), secret));
+        }
+        if let ClientAuth::JwtAssertion(jwt) = &mut self.client_auth {
+            secrets.push(("client_auth.jwt_assertion.key".into(), &mut jwt.key));
         }
         match &mut self.grant {
             Grant::ClientCredentials => {}
-            Grant::RefreshToken { refresh_token } => secrets.push(refresh_token),
-            Grant::Password { password, .. } => secrets.push(password),
+            Grant::RefreshToken { refresh_token } => {
+                secrets.push(("grant.refresh_token".into(), refresh_token));
+            }
+            Grant::Password { password, .. } => secrets.push(("grant.password".into(), password)),
             Grant::JwtBearer {
-                assertion: Assertion::Given(assertion),
-            } => secrets.push(assertion),
+                assertion: Assertion::Given(given),
+            } => secrets.push(("grant.assertion".into(), given)),
             Grant::JwtBearer {
                 assertion: Assertion::Minted(jwt),
-            } => secrets.push(&mut jwt.key),
+            } => secrets.push(("grant.assertion.key".into(), &mut jwt.key)),
         }
-        if let ClientAuth::JwtAssertion(jwt) = &mut self.client_auth {
-            secrets.push(&mut jwt.key);
+        for (i, parameter) in self.parameters.iter_mut().enumerate() {
+            secrets.push((format!("parameters.{i}.value"), &mut parameter.value));
         }
-        secrets.extend(self.parameters.iter_mut().map(|p| &mut p.value));
         secrets
     }
 
@@ -476,7 +472,20 @@ impl OAuth2Auth {
     /// 32 hex characters (128 bits of SHA-256): the same in every process
     /// and version that writes this layout, so workers sharing a cache
     /// agree, and it shows none of the secrets it covers.
+    #[cfg(test)]
     pub(crate) fn fingerprint(&self) -> String {
+        self.compute_fingerprint()
+    }
+
+    /// [`OAuth2Auth::fingerprint`], computed once per value (see
+    /// `FingerprintCell`).
+    pub(crate) fn cached_fingerprint(&self) -> &str {
+        self.fingerprint_cell
+            .0
+            .get_or_init(|| self.compute_fingerprint())
+    }
+
+    fn compute_fingerprint(&self) -> String {
         let mut digest = Sha256::new();
         // Each part is prefixed by its length, so no two entries' parts
         // run together into the same bytes.
@@ -649,16 +658,20 @@ fn needs_jwt(what: &str) -> String {
     format!("{what} is minted with JWT: build callhook with the `jwt` feature")
 }
 
-// STAND-IN (issue 21, to be wired at the merge): JWT minting is built in
-// `auth/jwt.rs` by another branch, behind the `jwt` feature. Once merged,
-// `JWT_AVAILABLE` becomes `cfg!(feature = "jwt")` and `mint` calls
-// `JwtAuth::token(jwt, at)` under `#[cfg(feature = "jwt")]`, keeping the
-// error below otherwise. Unit tests stand in a fake signer, so the request
-// shapes of RFC 7523 §2.1 and §2.2 are tested here already.
-const JWT_AVAILABLE: bool = cfg!(test);
+// Unit tests stand in a fake signer (`request::tests::fake_mint`), so the
+// request shapes of RFC 7523 §2.1 and §2.2 are tested without the `jwt`
+// feature; `callhook-tests` checks real assertions with it.
+const JWT_AVAILABLE: bool = cfg!(any(test, feature = "jwt"));
 
 /// A JWT minted from `jwt` at `at`.
-#[cfg(not(test))]
+#[cfg(all(not(test), feature = "jwt"))]
+fn mint(jwt: &JwtAuth, at: chrono::DateTime<chrono::Utc>) -> Result<String, Error> {
+    jwt.token(at)
+}
+
+/// Without the `jwt` feature nothing is minted; loading refuses such an
+/// entry first (`check`), so this is the error of an entry built in code.
+#[cfg(all(not(test), not(feature = "jwt")))]
 fn mint(jwt: &JwtAuth, at: chrono::DateTime<chrono::Utc>) -> Result<String, Error> {
     let _ = (jwt, at);
     Err(Error::new(
@@ -667,8 +680,7 @@ fn mint(jwt: &JwtAuth, at: chrono::DateTime<chrono::Utc>) -> Result<String, Erro
     ))
 }
 
-/// The stand-in's stand-in for unit tests: an unsigned token of the
-/// claims.
+/// The fake signer for unit tests: an unsigned token of the claims.
 #[cfg(test)]
 fn mint(jwt: &JwtAuth, at: chrono::DateTime<chrono::Utc>) -> Result<String, Error> {
     Ok(request::tests::fake_mint(jwt, at))
@@ -709,7 +721,7 @@ mod tests {
         )
         .unwrap();
         assert!(auth.check(&AddressPolicy::default()).is_empty());
-        assert_eq!(auth.secrets().len(), 1);
+        assert_eq!(auth.clone().secrets_mut().len(), 1);
         assert!(valid().check(&AddressPolicy::default()).is_empty());
     }
 
@@ -866,12 +878,15 @@ mod tests {
             password: Secret::reference_to("PW"),
         };
         auth.parameters = vec![TokenParameter::new("resource", Secret::reference_to("RES"))];
-        let fields: Vec<&str> = auth.secrets().into_iter().map(|(f, _)| f).collect();
-        assert_eq!(fields, ["client_secret", "grant.password", "parameters"]);
-        for secret in auth.secrets_mut() {
+        let fields: Vec<String> = auth.secrets_mut().into_iter().map(|(f, _)| f).collect();
+        assert_eq!(
+            fields,
+            ["client_secret", "grant.password", "parameters.0.value"]
+        );
+        for (_, secret) in auth.secrets_mut() {
             secret.resolve("value");
         }
-        assert!(auth.secrets().iter().all(|(_, s)| s.is_resolved()));
+        assert!(auth.secrets_mut().iter().all(|(_, s)| s.is_resolved()));
     }
 
     #[test]

@@ -169,7 +169,7 @@ impl OAuth2Auth {
         cache: &TokenCache,
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<TokenRequest, Error> {
-        let fingerprint = self.fingerprint();
+        let fingerprint = self.cached_fingerprint().to_owned();
         let mut form = form_urlencoded::Serializer::new(String::new());
         let mut refresh = false;
         match &self.grant {
