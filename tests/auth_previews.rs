@@ -22,7 +22,7 @@ fn call() -> Call {
 /// The secrets of `oauth2.json`, as written in it: none may print.
 const OAUTH2_SECRETS: [&str; 5] = [
     "crm-cl13nt-s3cr3t-5f8a2c",
-    "https://crm.example.com/api",
+    "urn:crm:api:calls",
     "m3dia-0auth-s3cr3t-91d4",
     "l3gacy-crm-pa55w0rd",
     "qk-st4ts-0123456789abcdef",

@@ -246,6 +246,64 @@ mod tests {
             .contains("authorization: Basic dTpodW50ZXIy"));
     }
 
+    /// A JWT or OAuth2 token exists only when a delivery is signed: a
+    /// preview shows its place, `[redacted]`, even with `show_secrets`.
+    #[test]
+    fn tokens_show_their_place_redacted() {
+        let service = config(serde_json::json!({
+            "url": "https://crm.example.com/calls?x=1",
+            "auth": {"kind": "oauth2", "token_url": "https://auth.example.com/t",
+                     "grant": {"type": "client_credentials"}, "client_id": "c",
+                     "client_secret": "s3cr3t-cl1ent", "add_to": {"to": "query", "param": "tok"}},
+        }))
+        .compile(Catalog::standard())
+        .unwrap();
+        let data = CallData::new();
+        let shown = service.preview(&data, false).unwrap();
+        assert_eq!(shown.url, "https://crm.example.com/calls?x=1&tok=[redacted]");
+        assert!(shown.token_request.is_none(), "the registry's to show");
+        let secret = service.preview(&data, true).unwrap();
+        assert_eq!(secret.url, "https://crm.example.com/calls?x=1&tok=%5Bredacted%5D");
+        let header = config(serde_json::json!({
+            "url": "https://crm.example.com/calls",
+            "auth": {"kind": "oauth2", "token_url": "https://auth.example.com/t",
+                     "grant": {"type": "password", "username": "u1", "password": "pw-0f-u1"},
+                     "client_id": "c", "client_secret": "s3cr3t-cl1ent", "scope": "a b",
+                     "parameters": [{"name": "audience", "value": "aud-1"}]},
+        }))
+        .compile(Catalog::standard())
+        .unwrap();
+        let shown = header.preview(&data, false).unwrap();
+        assert!(shown
+            .headers
+            .contains(&("authorization".to_owned(), REDACTED.to_owned())));
+        // The token request: secrets and the entry's parameters redacted,
+        // the client's Basic credentials too.
+        let Auth::OAuth2(oauth) = header.auth() else {
+            unreachable!("oauth2")
+        };
+        let token = oauth
+            .token_request(
+                "k",
+                &crate::auth::TokenCache::default(),
+                chrono::DateTime::UNIX_EPOCH,
+            )
+            .unwrap();
+        let shown = header.shown_token_request(&token);
+        assert_eq!(
+            shown.body,
+            "grant_type=password&username=u1&password=[redacted]&scope=a+b&audience=[redacted]"
+        );
+        assert_eq!(shown.url, "https://auth.example.com/t");
+        assert!(shown
+            .headers
+            .contains(&("authorization".to_owned(), REDACTED.to_owned())));
+        let text = shown.to_http();
+        for secret in ["s3cr3t-cl1ent", "pw-0f-u1", "aud-1"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+    }
+
     #[test]
     fn debug_records_only_with_the_flag_and_always_redacted() {
         let data = CallData::new().with("ani", "555");
