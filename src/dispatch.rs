@@ -242,8 +242,7 @@ pub(crate) trait Subscriptions {
     /// # Errors
     ///
     /// A named entry the registry does not hold.
-    fn send_auth<'a>(&'a self, service: &'a Service)
-        -> Result<(&'a Auth, Option<String>), Error>;
+    fn send_auth<'a>(&'a self, service: &'a Service) -> Result<(&'a Auth, Option<String>), Error>;
 }
 
 /// The segments `event` fires for on `call`: each segment in turn for a

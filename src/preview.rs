@@ -64,6 +64,7 @@ pub struct Preview {
     /// `scope` and `username`.
     ///
     /// [`Registry::prepare`]: crate::Registry::prepare
+    /// [`Registry::preview`]: crate::Registry::preview
     /// [`TokenCache`]: crate::TokenCache
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_request: Option<Box<Preview>>,

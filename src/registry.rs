@@ -1370,10 +1370,7 @@ impl Subscriptions for Registry {
             .map(|(id, entry)| (id, &entry.service))
     }
 
-    fn send_auth<'a>(
-        &'a self,
-        service: &'a Service,
-    ) -> Result<(&'a Auth, Option<String>), Error> {
+    fn send_auth<'a>(&'a self, service: &'a Service) -> Result<(&'a Auth, Option<String>), Error> {
         let (auth, _) = self.auth_of(service)?;
         Ok((auth, self.token_key(service.id())))
     }

@@ -54,7 +54,10 @@ fn oauth2_example_previews_show_the_token_request_first_and_no_secret() {
     assert_eq!(shown.len(), 5);
     for (service, text) in &shown {
         for secret in OAUTH2_SECRETS {
-            assert!(!text.contains(secret), "{service} prints `{secret}`:\n{text}");
+            assert!(
+                !text.contains(secret),
+                "{service} prints `{secret}`:\n{text}"
+            );
         }
         // Basic credentials of the token endpoint or the named entry, in
         // any form, are redacted whole.
@@ -108,7 +111,8 @@ fn the_token_request_shown_is_the_one_prepare_returns() {
                 let shown = preview.token_request.expect("a token request shown");
                 assert_eq!(shown.method, sent.method().as_str());
                 let names: Vec<&str> = sent.headers().keys().map(|n| n.as_str()).collect();
-                let shown_names: Vec<&str> = shown.headers.iter().map(|(n, _)| n.as_str()).collect();
+                let shown_names: Vec<&str> =
+                    shown.headers.iter().map(|(n, _)| n.as_str()).collect();
                 assert_eq!(shown_names, names);
                 // Pair by pair: the same names in order, each value the
                 // one sent or `[redacted]`.
@@ -121,11 +125,13 @@ fn the_token_request_shown_is_the_one_prepare_returns() {
                     .map(|pair| pair.split_once('=').unwrap())
                     .collect();
                 assert_eq!(sent_pairs.len(), shown_pairs.len());
-                for ((name, value), (shown_name, shown_value)) in sent_pairs.iter().zip(shown_pairs) {
+                for ((name, value), (shown_name, shown_value)) in sent_pairs.iter().zip(shown_pairs)
+                {
                     assert_eq!(name, shown_name);
-                    let decoded: String = form_urlencoded::parse(format!("v={shown_value}").as_bytes())
-                        .map(|(_, v)| v.into_owned())
-                        .collect();
+                    let decoded: String =
+                        form_urlencoded::parse(format!("v={shown_value}").as_bytes())
+                            .map(|(_, v)| v.into_owned())
+                            .collect();
                     assert!(
                         shown_value == "[redacted]" || decoded == *value,
                         "{name}: {shown_value}"

@@ -260,10 +260,16 @@ mod tests {
         .unwrap();
         let data = CallData::new();
         let shown = service.preview(&data, false).unwrap();
-        assert_eq!(shown.url, "https://crm.example.com/calls?x=1&tok=[redacted]");
+        assert_eq!(
+            shown.url,
+            "https://crm.example.com/calls?x=1&tok=[redacted]"
+        );
         assert!(shown.token_request.is_none(), "the registry's to show");
         let secret = service.preview(&data, true).unwrap();
-        assert_eq!(secret.url, "https://crm.example.com/calls?x=1&tok=%5Bredacted%5D");
+        assert_eq!(
+            secret.url,
+            "https://crm.example.com/calls?x=1&tok=%5Bredacted%5D"
+        );
         let header = config(serde_json::json!({
             "url": "https://crm.example.com/calls",
             "auth": {"kind": "oauth2", "token_url": "https://auth.example.com/t",
