@@ -152,7 +152,7 @@ fn the_token_request_shown_is_the_one_prepare_returns() {
 #[cfg(feature = "jwt")]
 #[test]
 fn jwt_example_previews_show_where_each_token_goes() {
-    let pem = common::read_text("callhook-tests/tests/fixtures/jwt/ec-p256.pem");
+    let pem = common::read_text("tests/fixtures/keys/example-p256.pem");
     let mut config = Config::from_json(&common::read_text("examples/configs/jwt.json")).unwrap();
     config
         .resolve_secrets(|name| match name {
@@ -184,4 +184,31 @@ fn jwt_example_needs_the_jwt_feature() {
         .unwrap();
     let error = Registry::from_config(&config, Catalog::standard().clone()).unwrap_err();
     assert!(error.to_string().contains("`jwt` feature"), "{error}");
+}
+
+/// Every golden preview is of a service of `oauth2.json` or `jwt.json`,
+/// and every such service has one: none is left stale or missing.
+#[test]
+fn golden_previews_cover_every_service_of_the_auth_examples() {
+    let mut ids: Vec<String> = ["oauth2", "jwt"]
+        .iter()
+        .flat_map(|name| {
+            let text = common::read_text(&format!("examples/configs/{name}.json"));
+            Config::from_json(&text)
+                .unwrap()
+                .services
+                .into_iter()
+                .map(|s| s.id)
+        })
+        .collect();
+    ids.sort();
+    let mut files: Vec<String> = std::fs::read_dir(common::path("tests/fixtures/previews"))
+        .unwrap()
+        .filter_map(|entry| {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            name.strip_suffix(".http").map(str::to_owned)
+        })
+        .collect();
+    files.sort();
+    assert_eq!(files, ids);
 }
