@@ -31,6 +31,14 @@
 //! Secret references in the configuration (`{"secret_ref": "NAME"}`) are
 //! read from the environment variable `NAME`.
 //!
+//! With `--event`, a service authenticating by OAuth2 (its own entry or a
+//! named one) prints first the token request a host sends before it, with
+//! no token cached (`Registry::prepare` with an empty `TokenCache`), its
+//! secrets redacted; with `--sign-at` such a request stays unsigned, as
+//! it would until the token is at hand. Credentials that exist only when a
+//! delivery is signed (a JWT, an OAuth2 token) show as `[redacted]` where
+//! they go, as does a named entry's.
+//!
 //! `--sign-at` signs each request, for services that sign, as if sent at
 //! that time (and dispatches at that time); without it the current time is
 //! used for dispatch and nothing is signed. Outside a dispatch
@@ -40,7 +48,7 @@ use std::process::ExitCode;
 
 use callhook::Config;
 use callhook::Preview;
-use callhook::{Call, Catalog, Error, Event, Registry, Value, Verdict};
+use callhook::{Call, Catalog, Error, Event, Registry, TokenCache, Value, Verdict};
 
 struct Args {
     config: String,
@@ -362,19 +370,28 @@ fn dispatch(
             continue;
         }
         // Dispatch leaves requests unsigned; signing is the first attempt's.
+        // A host starts with no OAuth2 token: `prepare` then gives the
+        // token request to send first (shown in the registry's preview),
+        // and the request stays unsigned until a token is at hand.
         if let Some(at) = args.sign_at {
-            if let Err(e) = registry.sign(&mut outgoing, at) {
+            if let Err(e) = registry.prepare(&mut outgoing, at, &TokenCache::new()) {
                 errors.extend(lines(&args.call, &e));
                 continue;
             }
         }
-        let full = outgoing.preview(args.show_secrets);
+        let mut full = outgoing.preview(args.show_secrets);
         previews.push(match redacted {
             Some(mut redacted) if !args.show_secrets => {
                 with_headers_of(&mut redacted, full);
                 redacted
             }
-            _ => full,
+            Some(redacted) => {
+                // The token request as the registry shows it: redacted,
+                // as the cache to fill is the host's, not this example's.
+                full.token_request = redacted.token_request;
+                full
+            }
+            None => full,
         });
     }
     if errors.is_empty() {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::auth::Applied;
+use crate::auth::{Applied, Auth, TokenCache};
 use crate::call::{Call, CallData, Lookup};
 use crate::catalog::{Builtin, Catalog, FieldKey, Positions};
 use crate::error::Error;
@@ -235,6 +235,14 @@ pub(crate) trait Subscriptions {
 
     /// The catalog the registry's templates were checked against.
     fn catalog(&self) -> &Catalog;
+
+    /// The auth `service` sends with (its own, or the named entry it
+    /// refers to), and, for OAuth2, the key of its token.
+    ///
+    /// # Errors
+    ///
+    /// A named entry the registry does not hold.
+    fn send_auth<'a>(&'a self, service: &'a Service) -> Result<(&'a Auth, Option<String>), Error>;
 }
 
 /// The segments `event` fires for on `call`: each segment in turn for a
@@ -475,7 +483,21 @@ fn fire(
         },
         Sink::Preview(previews) => {
             let shown = rendered
-                .and_then(|request| service.shown_with(&layers, &request))
+                .and_then(|request| {
+                    // The credential of the auth the request is signed
+                    // with, and for OAuth2 the token request a host with
+                    // no token sends first: what `Registry::prepare` gives
+                    // with an empty cache.
+                    let (auth, key) = registry.send_auth(service)?;
+                    let mut preview = service.shown_under(&layers, &request, auth)?;
+                    if let (Auth::OAuth2(oauth), Some(key)) = (auth, key) {
+                        let token = oauth
+                            .token_request(&key, &TokenCache::default(), at)
+                            .map_err(|e| e.in_service(service.id()))?;
+                        preview.token_request = Some(Box::new(service.shown_token_request(&token)));
+                    }
+                    Ok(preview)
+                })
                 .map(|mut preview| {
                     preview.webhook = Some(webhook.id.clone());
                     preview.delivery = Some(delivery.to_string());

@@ -55,6 +55,19 @@ pub struct Preview {
     /// The body as text (invalid UTF-8 replaced); for an outgoing request
     /// shown without secrets, `[redacted]: N bytes, sha256 HEX`.
     pub body: String,
+    /// The OAuth2 token request the host sends first, for a service
+    /// authenticating by OAuth2 (its own entry or a named one) with no
+    /// token at hand: what [`Registry::prepare`] returns with an empty
+    /// [`TokenCache`]. Shown by [`Registry::preview`] only, secrets
+    /// redacted (the client secret, assertions, the entry's `parameters`):
+    /// its form shows `grant_type`, `client_id`, `client_assertion_type`,
+    /// `scope` and `username`.
+    ///
+    /// [`Registry::prepare`]: crate::Registry::prepare
+    /// [`Registry::preview`]: crate::Registry::preview
+    /// [`TokenCache`]: crate::TokenCache
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_request: Option<Box<Preview>>,
 }
 
 /// The headers whose values views without the service show: those
@@ -155,12 +168,15 @@ impl Preview {
                 })
                 .collect(),
             body: String::from_utf8_lossy(request.body()).into_owned(),
+            token_request: None,
         }
     }
 
     /// The request as HTTP/1.1 text: request line, `host`, headers, a blank
     /// line and the body. Lines end in CRLF, as on the wire; ids, when set,
-    /// precede it as `# webhook: ...` comment lines.
+    /// precede it as `# webhook: ...` comment lines. A token request to
+    /// send first comes before the request, after a `# token request, sent
+    /// first` line, and the request after a `# then the request` line.
     #[must_use]
     pub fn to_http(&self) -> String {
         let mut out = String::new();
@@ -169,6 +185,11 @@ impl Preview {
         }
         if let Some(delivery) = &self.delivery {
             out.push_str(&format!("# delivery: {delivery}\r\n"));
+        }
+        if let Some(token) = &self.token_request {
+            out.push_str("# token request, sent first\r\n");
+            out.push_str(&token.to_http());
+            out.push_str("\r\n# then the request\r\n");
         }
         let (target, host) = match self.url.parse::<http::Uri>() {
             Ok(uri) => (
@@ -192,7 +213,8 @@ impl Preview {
 
     /// The request as one line of JSON:
     /// `{"service": ID, "method": M, "url": U, "headers": [[NAME, VALUE], ...], "body": TEXT}`,
-    /// with `webhook` and `delivery` after `service` when set.
+    /// with `webhook` and `delivery` after `service` when set, and
+    /// `token_request` (an object of the same shape) last when set.
     #[must_use]
     pub fn to_json_line(&self) -> String {
         // A struct of strings always serialises: the empty fallback is

@@ -945,6 +945,14 @@ impl Registry {
     /// that is sent; or the error that kept it from rendering, as dispatch
     /// would list it. In dispatch's order; nothing is signed.
     ///
+    /// The credential of the auth each request is signed with (the
+    /// service's own, or the named entry it refers to) shows where
+    /// [`Registry::prepare`] puts it, its value `[redacted]`: a JWT or an
+    /// OAuth2 token too, which exist only when a delivery is signed. For a
+    /// service authenticating by OAuth2, [`Preview::token_request`] is the
+    /// token request a host with no token sends first (what `prepare`
+    /// returns with an empty [`TokenCache`]), its secrets redacted.
+    ///
     /// # Examples
     ///
     /// ```
@@ -1360,6 +1368,11 @@ impl Subscriptions for Registry {
         self.services
             .get_key_value(id)
             .map(|(id, entry)| (id, &entry.service))
+    }
+
+    fn send_auth<'a>(&'a self, service: &'a Service) -> Result<(&'a Auth, Option<String>), Error> {
+        let (auth, _) = self.auth_of(service)?;
+        Ok((auth, self.token_key(service.id())))
     }
 
     fn catalog(&self) -> &Catalog {

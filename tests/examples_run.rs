@@ -133,9 +133,11 @@ fn secrets() -> Vec<String> {
     fn walk(json: &Value, secrets: &mut Vec<String>, secret_fields: &mut Vec<String>) {
         match json {
             Value::Object(map) => {
-                for key in ["password", "token", "key"] {
-                    // `key` is a pair's name too: only an API key's is secret.
-                    let is_credential = key != "key" || map.get("kind") == Some(&"api_key".into());
+                let kind = map.get("kind").and_then(Value::as_str);
+                for key in ["password", "token", "key", "client_secret"] {
+                    // `key` is a pair's name too: only a credential's is secret.
+                    let is_credential =
+                        key != "key" || matches!(kind, Some("api_key" | "query_key" | "jwt"));
                     if let (true, Some(Value::String(s))) = (is_credential, map.get(key)) {
                         secrets.push(s.clone());
                     }
@@ -148,6 +150,14 @@ fn secrets() -> Vec<String> {
                 // A signing secret (Vonage's); `"secret": true` marks others.
                 if let Some(Value::String(secret)) = map.get("secret") {
                     secrets.push(secret.clone());
+                }
+                // An OAuth2 entry's extra token parameters are secrets
+                // whatever their names.
+                if let (Some("oauth2"), Some(Value::Array(list))) = (kind, map.get("parameters")) {
+                    secrets.extend(
+                        list.iter()
+                            .filter_map(|p| p["value"].as_str().map(str::to_owned)),
+                    );
                 }
                 if let Some(Value::Array(list)) = map.get("secrets") {
                     secrets.extend(list.iter().filter_map(|s| s.as_str().map(str::to_owned)));
@@ -274,6 +284,12 @@ fn the_secrets_checked_are_the_seeds() {
         "tok_live_avanser_0123456789",
         "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
         "f3a9c1e07b5d48a2c6e19b0d7f4a8e25",
+        // Issue 21's: an OAuth2 client secret and extra parameter, a named
+        // Basic entry's credentials and a query key.
+        "crm-cl13nt-s3cr3t-5f8a2c",
+        "urn:crm:api:calls",
+        "pbx-sync:l3gacy-crm-pa55w0rd",
+        "qk-st4ts-0123456789abcdef",
         // The recording URL of the quickstart's call.
         "https://recordings.example.com/r/20200422-0001-1001.wav",
     ] {
@@ -390,4 +406,25 @@ fn preview_runs_the_readme_commands_with_no_secret() {
         assert_no_secret(&format!("preview {command}"), &stdout);
         assert_no_secret(&format!("preview {command} (stderr)"), &text(&out.stderr));
     }
+}
+
+/// The README's excerpt of `preview` on `oauth2.json` (the token request
+/// first) is what the last of its `preview` commands prints.
+#[test]
+fn preview_prints_the_readme_token_request_excerpt() {
+    let readme = std::fs::read_to_string(Path::new(MANIFEST_DIR).join("README.md")).unwrap();
+    let command = readme
+        .lines()
+        .filter_map(|l| l.strip_prefix("cargo run --example preview -- "))
+        .find(|l| l.contains("oauth2.json"))
+        .expect("the README previews oauth2.json");
+    let (_, after) = readme
+        .split_once("The last command prints:\n\n```text\n")
+        .expect("the README shows its output");
+    let (excerpt, _) = after.split_once("```").unwrap();
+    let out = run("preview", &command.split_whitespace().collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = text(&out.stdout).replace("\r\n", "\n");
+    assert_eq!(stdout, excerpt);
+    assert!(excerpt.contains("# token request, sent first\nPOST /oauth/token HTTP/1.1\n"));
 }

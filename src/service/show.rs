@@ -3,19 +3,26 @@
 
 use http::header::{self};
 
+use http::HeaderValue;
+
 use super::Service;
-use crate::auth::Applied;
+use crate::auth::{Applied, Auth, Credential, TokenRequest};
 use crate::call::{CallData, Lookup, Redacted};
 use crate::error::Error;
 use crate::preview::Preview;
 use crate::request::Request;
+use crate::secret::{redact_query, REDACTED};
 
 impl Service {
     /// Renders the service for `data` and describes the request, as an
     /// admin screen shows it before saving (AVANSER's preview), with the
     /// credential signing adds at send time where the service alone makes
-    /// it (its own Basic, Bearer, API-key or query-key auth; not a named
-    /// entry, a JWT or an OAuth2 token). Secrets,
+    /// it (its own Basic, Bearer, API-key or query-key auth). A JWT or an
+    /// OAuth2 token of its own, which exist only when a delivery is signed,
+    /// shows as `[redacted]` where it goes (header or query parameter),
+    /// even with `show_secrets`; a named entry is the registry's, and shows
+    /// through [`Registry::preview`](crate::Registry::preview), as does
+    /// the OAuth2 token request to send first. Secrets,
     /// and the values of secret fields (such as recording URLs) and those
     /// mapped from them, are redacted unless `show_secrets`: credentials,
     /// pairs and headers marked secret or named by the rule, and secret
@@ -39,8 +46,8 @@ impl Service {
     pub fn preview(&self, data: &CallData, show_secrets: bool) -> Result<Preview, Error> {
         let mut sent = self.request(data)?;
         if show_secrets {
-            self.add_shown_credential(&mut sent);
-            Ok(self.show(&sent, true))
+            self.add_shown_credential(&mut sent, self.auth());
+            Ok(self.show_under(&sent, true, self.auth()))
         } else {
             self.shown_with(data, &sent)
         }
@@ -89,6 +96,18 @@ impl Service {
         data: &L,
         sent: &Request,
     ) -> Result<Preview, Error> {
+        self.shown_under(data, sent, self.auth())
+    }
+
+    /// [`Service::shown_with`], with the credential of `auth` (the
+    /// service's own, or the named entry it refers to, resolved by the
+    /// registry) shown where signing puts it, its value `[redacted]`.
+    pub(crate) fn shown_under<L: Lookup + ?Sized>(
+        &self,
+        data: &L,
+        sent: &Request,
+        auth: &Auth,
+    ) -> Result<Preview, Error> {
         let body = self
             .compiled
             .rare
@@ -97,8 +116,8 @@ impl Service {
             // No pair is a secret: the body is shown as it is rendered.
             .unwrap_or(&self.compiled.body);
         let mut shown = self.build(&Redacted(data), body)?;
-        self.add_shown_credential(&mut shown);
-        let mut preview = self.show(&shown, false);
+        self.add_shown_credential(&mut shown, auth);
+        let mut preview = self.show_under(&shown, false, auth);
         if let Some(length) = sent.headers().get(header::CONTENT_LENGTH) {
             for (name, value) in &mut preview.headers {
                 if name == header::CONTENT_LENGTH.as_str() {
@@ -110,29 +129,81 @@ impl Service {
     }
 
     /// The request as a preview, with this service's secret query
-    /// parameters redacted too, its auth's parameter among them.
-    pub(crate) fn show(&self, request: &Request, show_secrets: bool) -> Preview {
-        let auth_param = self.auth().query_param();
+    /// parameters redacted too, and the parameter of `auth` (the one the
+    /// request is signed with) among them.
+    fn show_under(&self, request: &Request, show_secrets: bool, auth: &Auth) -> Preview {
+        let auth_param = auth.query_param();
         Preview::redacted(self.id(), request, show_secrets, &|name| {
             self.compiled.names_secret_parameter(name) || auth_param == Some(name)
         })
     }
 
     /// Adds to a request shown to a person the credential that signing
-    /// adds at send time, where the service alone makes it: its own Basic,
-    /// Bearer, API-key or query-key auth. A named entry (the registry's), a
-    /// JWT (minted per time) and an OAuth2 token (the host's cache) are
-    /// not shown.
-    fn add_shown_credential(&self, request: &mut Request) {
-        let credential = self
-            .compiled
-            .rare
-            .as_ref()
-            .and_then(|rare| rare.credential.clone());
+    /// adds at send time with `auth`: a Basic, Bearer, API-key or
+    /// query-key credential as it is (redacted when shown), and a JWT's or
+    /// an OAuth2 token's place with `[redacted]` for its value, as neither
+    /// exists before a delivery is signed.
+    fn add_shown_credential(&self, request: &mut Request, auth: &Auth) {
+        let credential = match self.compiled.rare.as_ref() {
+            // The service's own, made when it compiled.
+            Some(rare) if std::ptr::eq(auth, &rare.auth) && rare.credential.is_some() => {
+                rare.credential.clone()
+            }
+            _ => shown_credential(auth),
+        };
         if let Some(credential) = credential {
             // The URL was built by the service, so it takes a parameter.
             let _ = Applied::default().place(request, credential);
         }
+    }
+
+    /// The token request to send before this service's request, as a
+    /// person may see it: method, URL, headers and form body, with every
+    /// value redacted but those [`TokenRequest`]'s `Debug` shows too (the
+    /// grant type, client id, client assertion type, scope and user name).
+    pub(crate) fn shown_token_request(&self, token: &TokenRequest) -> Preview {
+        let request = token.request();
+        let hidden = |name: &str| !TokenRequest::shows_parameter(name);
+        let body: Vec<String> = form_urlencoded::parse(request.body())
+            .map(|(name, value)| {
+                let name: String = form_urlencoded::byte_serialize(name.as_bytes()).collect();
+                if hidden(&name) {
+                    format!("{name}={REDACTED}")
+                } else {
+                    let value: String = form_urlencoded::byte_serialize(value.as_bytes()).collect();
+                    format!("{name}={value}")
+                }
+            })
+            .collect();
+        let mut shown = Preview::redacted(self.id(), request, false, &hidden);
+        // Its `Authorization` is the client's Basic credentials, marked
+        // sensitive when built; redacted by name as well, as `Debug` does.
+        for (name, value) in &mut shown.headers {
+            if name == header::AUTHORIZATION.as_str() {
+                REDACTED.clone_into(value);
+            }
+        }
+        shown.url = redact_query(&request.uri().to_string(), &hidden);
+        shown.body = body.join("&");
+        shown
+    }
+}
+
+/// The credential `auth` places, as a preview shows it: a static one as
+/// it is (the preview redacts it), a JWT's or OAuth2 token's place holding
+/// `[redacted]`; none for no auth or an unresolved named entry.
+fn shown_credential(auth: &Auth) -> Option<Credential> {
+    if let Some(credential) = auth.static_credential() {
+        return Some(credential);
+    }
+    match (auth.header_name(), auth.query_param()) {
+        (Some(name), _) => {
+            let mut value = HeaderValue::from_static(REDACTED);
+            value.set_sensitive(true);
+            Some(Credential::Header(name, value))
+        }
+        (None, Some(param)) => Some(Credential::Query(param.to_owned(), REDACTED.to_owned())),
+        (None, None) => None,
     }
 }
 
@@ -173,6 +244,70 @@ mod tests {
         assert!(secret
             .to_http()
             .contains("authorization: Basic dTpodW50ZXIy"));
+    }
+
+    /// A JWT or OAuth2 token exists only when a delivery is signed: a
+    /// preview shows its place, `[redacted]`, even with `show_secrets`.
+    #[test]
+    fn tokens_show_their_place_redacted() {
+        let service = config(serde_json::json!({
+            "url": "https://crm.example.com/calls?x=1",
+            "auth": {"kind": "oauth2", "token_url": "https://auth.example.com/t",
+                     "grant": {"type": "client_credentials"}, "client_id": "c",
+                     "client_secret": "s3cr3t-cl1ent", "add_to": {"to": "query", "param": "tok"}},
+        }))
+        .compile(Catalog::standard())
+        .unwrap();
+        let data = CallData::new();
+        let shown = service.preview(&data, false).unwrap();
+        assert_eq!(
+            shown.url,
+            "https://crm.example.com/calls?x=1&tok=[redacted]"
+        );
+        assert!(shown.token_request.is_none(), "the registry's to show");
+        let secret = service.preview(&data, true).unwrap();
+        assert_eq!(
+            secret.url,
+            "https://crm.example.com/calls?x=1&tok=%5Bredacted%5D"
+        );
+        let header = config(serde_json::json!({
+            "url": "https://crm.example.com/calls",
+            "auth": {"kind": "oauth2", "token_url": "https://auth.example.com/t",
+                     "grant": {"type": "password", "username": "u1", "password": "pw-0f-u1"},
+                     "client_id": "c", "client_secret": "s3cr3t-cl1ent", "scope": "a b",
+                     "parameters": [{"name": "audience", "value": "aud-1"}]},
+        }))
+        .compile(Catalog::standard())
+        .unwrap();
+        let shown = header.preview(&data, false).unwrap();
+        assert!(shown
+            .headers
+            .contains(&("authorization".to_owned(), REDACTED.to_owned())));
+        // The token request: secrets and the entry's parameters redacted,
+        // the client's Basic credentials too.
+        let Auth::OAuth2(oauth) = header.auth() else {
+            unreachable!("oauth2")
+        };
+        let token = oauth
+            .token_request(
+                "k",
+                &crate::auth::TokenCache::default(),
+                chrono::DateTime::UNIX_EPOCH,
+            )
+            .unwrap();
+        let shown = header.shown_token_request(&token);
+        assert_eq!(
+            shown.body,
+            "grant_type=password&username=u1&password=[redacted]&scope=a+b&audience=[redacted]"
+        );
+        assert_eq!(shown.url, "https://auth.example.com/t");
+        assert!(shown
+            .headers
+            .contains(&("authorization".to_owned(), REDACTED.to_owned())));
+        let text = shown.to_http();
+        for secret in ["s3cr3t-cl1ent", "pw-0f-u1", "aud-1"] {
+            assert!(!text.contains(secret), "{text}");
+        }
     }
 
     #[test]

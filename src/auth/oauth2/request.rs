@@ -67,6 +67,13 @@ impl TokenRequest {
         &self.request
     }
 
+    /// Whether the value of the form or query parameter `name` may be
+    /// shown to a person (the grant type, client id, user name, scope):
+    /// every other one is a secret or may be.
+    pub(crate) fn shows_parameter(name: &str) -> bool {
+        SHOWN.contains(&name)
+    }
+
     /// The request to send, by value. Keep a clone of the `TokenRequest`
     /// (or build it again) for [`TokenCache::accept`].
     #[must_use]
@@ -94,7 +101,7 @@ impl Clone for TokenRequest {
 
 impl fmt::Debug for TokenRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let hidden = |name: &str| !SHOWN.contains(&name);
+        let hidden = |name: &str| !TokenRequest::shows_parameter(name);
         let headers: Vec<(&str, &str)> = self
             .request
             .headers()
