@@ -1,14 +1,16 @@
-//! OAuth2 against a real authorization server: `oidc-provider` (Node.js,
-//! pinned by `callhook-tests/oauth2-server/package-lock.json`) runs on
-//! 127.0.0.1 beside a receiver that accepts a webhook only with a bearer
-//! token the server's introspection endpoint calls active. Requests travel
-//! over real HTTP (ureq, blocking).
+//! OAuth2 against a real authorization server, through callhook's own API:
+//! `oidc-provider` (Node.js, pinned by
+//! `callhook-tests/oauth2-server/package-lock.json`) runs on 127.0.0.1
+//! beside a receiver that accepts a webhook only with a bearer token the
+//! server's introspection endpoint calls active. Requests travel over real
+//! HTTP (ureq, blocking).
 //!
-//! Every step is a function from an `http::Request<Vec<u8>>` to what came
-//! back, so the requests built by hand here (marked "by hand") can become
-//! callhook's: a `TokenRequest`'s request for the token endpoint, its
-//! response given to `TokenCache::accept`, and the webhook an `Outgoing`
-//! that `Registry::prepare` made ready.
+//! The test is the host: a `Config` with a named OAuth2 entry,
+//! `Registry::dispatch`, `Registry::prepare` giving `TokenNeeded`, the
+//! `TokenRequest`'s request sent, its answer given to `TokenCache::accept`,
+//! `prepare` again giving `Ready`, the webhook sent, and `Envelope::record_in`
+//! deciding after a 401. Nothing of the token exchange is built here, except
+//! revoking a token (a receiver's or an operator's act, not a client's).
 //!
 //! Node.js and npm must be installed: `oauth2-server/install.sh` runs
 //! `npm ci` when `node_modules/` is missing or stale. Without them the tests
@@ -20,13 +22,17 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
-use callhook::{AddressPolicy, CallData, Catalog, ServiceConfig};
-use http::{header, HeaderMap, HeaderValue, StatusCode};
+use callhook::{
+    Call, CallData, Catalog, Config, Decision, Envelope, ErrorKind, Event, GiveUp, Outcome,
+    Outgoing, Prepared, Registry, TokenCache, TokenRequest,
+};
+use chrono::{DateTime, TimeDelta, Utc};
+use http::{header, HeaderMap, StatusCode};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// How long the server may take to start (a first `npm ci` is separate).
 const STARTUP: Duration = Duration::from_secs(30);
@@ -88,6 +94,8 @@ fn installed() -> bool {
 #[derive(Debug, Deserialize)]
 struct Ready {
     token_endpoint: String,
+    /// RFC 7009 token revocation, for making a receiver refuse a token.
+    revocation_endpoint: String,
     /// The resource indicator the receiver's tokens are issued for.
     resource: String,
     /// The scope the receiver asks for.
@@ -306,191 +314,309 @@ fn deliver(request: &http::Request<Vec<u8>>) -> (StatusCode, Vec<u8>) {
     (status, body)
 }
 
-/// How the client proves itself to the token endpoint.
-#[derive(Clone, Copy, Debug)]
-enum ClientAuth {
-    /// `client_secret_basic`: HTTP Basic over the form-encoded id and secret
-    /// (RFC 6749 §2.3.1).
-    Basic,
-    /// `client_secret_post`: `client_id` and `client_secret` in the body.
-    Post,
+/// The time now, by which the server's clock checks tokens against (chrono's
+/// `Utc::now` needs its `clock` feature, which this crate does not build).
+fn clock() -> DateTime<Utc> {
+    std::time::SystemTime::now().into()
 }
 
-/// `application/x-www-form-urlencoded` of one value.
-fn form_encode(value: &str) -> String {
-    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+/// The named auth entry the service refers to, and its token's cache key.
+const ENTRY: &str = "receiver";
+const KEY: &str = "named:receiver";
+const SERVICE: &str = "00000000-0000-4000-8000-000000000021";
+const WEBHOOK: &str = "00000000-0000-4000-8000-000000000022";
+
+/// An OAuth2 entry for the server's token endpoint: `client` with its
+/// secret, authenticated by `client_auth` (`basic` or `body`), for the
+/// receiver's scope.
+fn entry(ready: &Ready, client: &Client, client_auth: &str, grant: Value) -> Value {
+    json!({
+        "kind": "oauth2",
+        "token_url": ready.token_endpoint,
+        "grant": grant,
+        "client_id": client.client_id,
+        "client_secret": client.client_secret,
+        "client_auth": client_auth,
+        "scope": ready.scope,
+    })
 }
 
-/// A token request, by hand: `grant` parameters, the client authenticated
-/// by `auth`. (To become callhook's `TokenRequest`.)
-fn token_request(
-    ready: &Ready,
-    client: &Client,
-    auth: ClientAuth,
-    grant: &[(&str, &str)],
-) -> http::Request<Vec<u8>> {
-    let mut form = form_urlencoded::Serializer::new(String::new());
-    form.extend_pairs(grant);
-    let mut request = http::Request::post(&ready.token_endpoint)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::ACCEPT, "application/json");
-    match auth {
-        ClientAuth::Basic => {
-            let pair = format!(
-                "{}:{}",
-                form_encode(&client.client_id),
-                form_encode(&client.client_secret)
+fn client_credentials() -> Value {
+    json!({"type": "client_credentials"})
+}
+
+/// A registry of one service, `POST` to the receiver with a JSON body and
+/// the named entry `entry` as its auth, and one webhook for every call's
+/// hangup.
+fn registry(ready: &Ready, entry: Value) -> Registry {
+    let text = json!({
+        // The token endpoint and the receiver listen on 127.0.0.1: the
+        // policy must allow it, and then plain `http` to a loopback token
+        // endpoint is allowed too (`OAuth2Auth::check`).
+        "allowed_addresses": ["127.0.0.1"],
+        "auth_configs": {ENTRY: entry},
+        "services": [{
+            "id": SERVICE,
+            "name": "OAuth2 receiver",
+            "method": "POST",
+            "url": ready.receiver,
+            "body": {"kind": "json", "template": r##"{"agentId": "#agent_id#"}"##},
+            "auth": {"kind": "named", "name": ENTRY},
+        }],
+        "webhooks": [{"id": WEBHOOK, "event": "Call:Hangup", "service": SERVICE, "scopes": ["*"]}],
+    })
+    .to_string();
+    let config = Config::from_json(&text).unwrap_or_else(|e| panic!("the configuration: {e}"));
+    let registry = Registry::from_config(&config, Catalog::standard().clone())
+        .unwrap_or_else(|e| panic!("the configuration does not load: {e}"));
+    assert_eq!(registry.token_key(SERVICE).as_deref(), Some(KEY));
+    registry
+}
+
+/// The one delivery of a hangup of agent `agent`'s call, as dispatched:
+/// unsigned and without credential.
+fn dispatch(registry: &Registry, agent: &str, at: DateTime<Utc>) -> Outgoing {
+    let call = Call::new(
+        "bfd7e62a-5a55-4286-9453-b4b4cfc5cca8",
+        CallData::new().with("agent_id", agent),
+    );
+    let mut dispatch = registry.dispatch(Event::CallHangup, &call, at);
+    assert!(dispatch.errors.is_empty(), "{:?}", dispatch.errors);
+    assert_eq!(dispatch.requests.len(), 1);
+    let outgoing = dispatch.requests.remove(0);
+    assert!(
+        !outgoing
+            .request
+            .headers()
+            .contains_key(header::AUTHORIZATION),
+        "dispatch adds no credential"
+    );
+    outgoing
+}
+
+/// Step: `Registry::prepare` at `at`; `None` when the delivery is ready to
+/// send, or the token request to send first.
+fn prepare(
+    registry: &Registry,
+    outgoing: &mut Outgoing,
+    at: DateTime<Utc>,
+    tokens: &TokenCache,
+) -> Option<TokenRequest> {
+    match registry.prepare(outgoing, at, tokens) {
+        Ok(Prepared::Ready) => None,
+        Ok(Prepared::TokenNeeded(request)) => {
+            assert_eq!(request.key(), KEY);
+            assert!(
+                !outgoing
+                    .request
+                    .headers()
+                    .contains_key(header::AUTHORIZATION),
+                "a delivery waiting for its token carries none"
             );
-            let basic = base64::engine::general_purpose::STANDARD.encode(pair);
-            request = request.header(header::AUTHORIZATION, format!("Basic {basic}"));
+            Some(*request)
         }
-        ClientAuth::Post => {
-            form.append_pair("client_id", &client.client_id);
-            form.append_pair("client_secret", &client.client_secret);
-        }
+        Ok(other) => panic!("prepared as {other:?}"),
+        Err(e) => panic!("prepare: {e}"),
     }
-    request.body(form.finish().into_bytes()).unwrap()
 }
 
-/// A client-credentials token request for the receiver's scope, by hand.
-fn client_credentials(ready: &Ready, client: &Client, auth: ClientAuth) -> http::Request<Vec<u8>> {
-    token_request(
-        ready,
-        client,
-        auth,
-        &[
-            ("grant_type", "client_credentials"),
-            ("scope", &ready.scope),
-        ],
-    )
+/// Step: sends `request` to the token endpoint and gives the answer to
+/// `tokens`, received at the time returned.
+fn fetch(
+    tokens: &mut TokenCache,
+    request: &TokenRequest,
+) -> (DateTime<Utc>, Result<(), callhook::Error>) {
+    let (status, body) = token(request.request());
+    let at = clock();
+    (at, tokens.accept(request, status, &body, at))
 }
 
-/// A refresh-token request, by hand.
-fn refresh(ready: &Ready, client: &Client, refresh_token: &str) -> http::Request<Vec<u8>> {
-    token_request(
-        ready,
-        client,
-        ClientAuth::Basic,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-        ],
-    )
-}
-
-/// A successful token response (RFC 6749 §5.1), read by hand. (To become
-/// `TokenCache::accept`.)
-#[derive(Debug, Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    token_type: String,
-    expires_in: u64,
-    refresh_token: Option<String>,
-    scope: Option<String>,
-}
-
-/// Reads a 200 token response, checking what every client relies on.
-fn accept(status: StatusCode, body: &[u8]) -> TokenResponse {
-    let text = String::from_utf8_lossy(body);
-    assert_eq!(status, StatusCode::OK, "token response: {text}");
-    let response: TokenResponse =
-        serde_json::from_slice(body).unwrap_or_else(|e| panic!("token response {text}: {e}"));
+/// The host's loop for one attempt: prepare now, and if a token is
+/// needed, fetch it and prepare again, which must then be ready. Whether a
+/// token request was sent.
+fn prepare_fetching(registry: &Registry, outgoing: &mut Outgoing, tokens: &mut TokenCache) -> bool {
+    let Some(request) = prepare(registry, outgoing, clock(), tokens) else {
+        return false;
+    };
+    let (at, accepted) = fetch(tokens, &request);
+    accepted.unwrap_or_else(|e| panic!("the token response: {e}"));
     assert!(
-        response.token_type.eq_ignore_ascii_case("bearer"),
-        "token type {:?}",
-        response.token_type
+        prepare(registry, outgoing, at, tokens).is_none(),
+        "ready once the token is in the cache"
     );
-    assert!(!response.access_token.is_empty(), "an access token");
-    response
+    true
 }
 
-/// The OAuth2 error code of a refused token request (RFC 6749 §5.2).
-fn error_code(status: StatusCode, body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    assert!(
-        status.is_client_error(),
-        "a refused token request is 4xx, not {status}: {text}"
+/// The bearer token `outgoing` was prepared with.
+fn bearer(outgoing: &Outgoing) -> &str {
+    let value = &outgoing.request.headers()[header::AUTHORIZATION];
+    assert!(value.is_sensitive(), "the credential is marked sensitive");
+    value
+        .to_str()
+        .unwrap()
+        .strip_prefix("Bearer ")
+        .expect("a bearer token")
+}
+
+/// A token request's form, as pairs.
+fn form(request: &TokenRequest) -> Vec<(String, String)> {
+    form_urlencoded::parse(request.request().body())
+        .into_owned()
+        .collect()
+}
+
+/// The value of `name` in a token request's form.
+fn form_value(request: &TokenRequest, name: &str) -> Option<String> {
+    form(request)
+        .into_iter()
+        .find_map(|(k, v)| (k == name).then_some(v))
+}
+
+/// Revokes `token` at the server (RFC 7009), as `client`: the receiver
+/// refuses it from then on. Built here: revoking is not a client's part in
+/// sending webhooks, and callhook has no call for it.
+fn revoke(ready: &Ready, client: &Client, token: &str) {
+    let encode =
+        |value: &str| form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
+    let pair = format!(
+        "{}:{}",
+        encode(&client.client_id),
+        encode(&client.client_secret)
     );
-    let value: serde_json::Value =
-        serde_json::from_slice(body).unwrap_or_else(|e| panic!("error response {text}: {e}"));
-    value["error"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no `error` in {text}"))
-        .to_owned()
+    let basic = base64::engine::general_purpose::STANDARD.encode(pair);
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("token", token)
+        .append_pair("token_type_hint", "access_token")
+        .finish();
+    let request = http::Request::post(&ready.revocation_endpoint)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::AUTHORIZATION, format!("Basic {basic}"))
+        .body(body.into_bytes())
+        .unwrap();
+    let (status, _, body) = send(&request);
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "revocation: {}",
+        String::from_utf8_lossy(&body)
+    );
 }
 
-/// The webhook callhook builds for a call, sent to the receiver without
-/// credentials: a service without auth, its request rendered.
-fn webhook(ready: &Ready, agent_id: &str) -> http::Request<Vec<u8>> {
-    let config: ServiceConfig = serde_json::from_value(json!({
-        "id": "00000000-0000-4000-8000-000000000021",
-        "name": "OAuth2 receiver",
-        "method": "POST",
-        "url": ready.receiver,
-        "body": {"kind": "json", "template": r##"{"agentId": "#agent_id#"}"##},
-    }))
-    .expect("the service's configuration");
-    let local = AddressPolicy::new().allow("127.0.0.1").unwrap();
-    let service = config
-        .compile_under(Catalog::standard(), &local)
-        .expect("the service compiles");
-    let call = CallData::from_serialize(&json!({"agent_id": agent_id})).expect("call data");
-    service.request(&call).expect("the webhook builds")
+/// The decision `Envelope::record_in` makes of the receiver's answer
+/// `status` at `now`.
+fn record(
+    envelope: &mut Envelope,
+    registry: &Registry,
+    status: StatusCode,
+    now: DateTime<Utc>,
+    tokens: &mut TokenCache,
+) -> Decision {
+    let headers = HeaderMap::new();
+    envelope
+        .record_in(registry, Outcome::response(status, &headers), now, tokens)
+        .unwrap_or_else(|e| panic!("record_in: {e}"))
 }
 
-/// `request` with a bearer token, by hand. (To become `Registry::prepare`.)
-fn with_bearer(mut request: http::Request<Vec<u8>>, token: &str) -> http::Request<Vec<u8>> {
-    let value =
-        HeaderValue::try_from(format!("Bearer {token}")).expect("a token is a header value");
-    request.headers_mut().insert(header::AUTHORIZATION, value);
-    request
+/// Asserts `refused` is a refusal of kind `TokenRefused` naming `code`,
+/// and shows none of `secrets`.
+fn assert_refused(refused: Result<(), callhook::Error>, code: &str, secrets: &[&str]) {
+    let err = refused.expect_err("the server refuses");
+    assert_eq!(err.kind(), ErrorKind::TokenRefused, "{err}");
+    let message = err.to_string();
+    assert!(message.contains(code), "{code} in {message:?}");
+    for secret in secrets {
+        assert!(!message.contains(secret), "{message:?} shows a secret");
+    }
 }
 
 #[test]
-fn client_credentials_by_basic_and_post_reach_the_receiver() {
+fn client_credentials_by_basic_and_body_reach_the_receiver() {
     let Some(server) = Server::start() else {
         return;
     };
     let ready = &server.ready;
     let client = &ready.clients.callhook;
+    // The secret's random part: the whole one holds characters a form or
+    // a Basic header encodes.
+    let secret_part = client.client_secret.split(' ').next().unwrap();
 
     let mut sent = Vec::new();
-    for (i, auth) in [ClientAuth::Basic, ClientAuth::Post]
-        .into_iter()
-        .enumerate()
-    {
-        let (status, body) = token(&client_credentials(ready, client, auth));
-        let issued = accept(status, &body);
-        assert_eq!(issued.expires_in, client.access_ttl, "{auth:?}: expires_in");
+    for client_auth in ["basic", "body"] {
+        let registry = registry(
+            ready,
+            entry(ready, client, client_auth, client_credentials()),
+        );
+        let mut tokens = TokenCache::new();
+        let now = clock();
+        let mut outgoing = dispatch(&registry, &format!("{client_auth} 1"), now);
+
+        // No token yet: the token request comes first.
+        let request = prepare(&registry, &mut outgoing, now, &tokens).expect("a token request");
+        let token_request = request.request();
+        assert_eq!(token_request.uri(), ready.token_endpoint.as_str());
         assert_eq!(
-            issued.scope.as_deref(),
-            Some(ready.scope.as_str()),
-            "{auth:?}: scope"
+            form_value(&request, "grant_type").as_deref(),
+            Some("client_credentials")
         );
         assert_eq!(
-            issued.refresh_token, None,
-            "{auth:?}: no refresh token for client credentials"
+            form_value(&request, "scope").as_deref(),
+            Some(ready.scope.as_str())
+        );
+        let basic = token_request.headers().get(header::AUTHORIZATION);
+        match client_auth {
+            "basic" => {
+                assert!(basic.is_some_and(|v| v.as_bytes().starts_with(b"Basic ")));
+                assert_eq!(form_value(&request, "client_secret"), None);
+            }
+            _ => {
+                assert!(basic.is_none(), "{client_auth}: no Basic header");
+                assert_eq!(
+                    form_value(&request, "client_secret").as_deref(),
+                    Some(client.client_secret.as_str())
+                );
+            }
+        }
+        assert!(
+            !format!("{request:?}").contains(secret_part),
+            "a token request's Debug shows no secret"
         );
 
-        let hook = with_bearer(webhook(ready, &format!("agent {i}")), &issued.access_token);
-        let (status, body) = deliver(&hook);
+        let (at, accepted) = fetch(&mut tokens, &request);
+        accepted.unwrap_or_else(|e| panic!("{client_auth}: the token response: {e}"));
+        let lifetime = TimeDelta::seconds(i64::try_from(client.access_ttl).unwrap());
+        assert_eq!(tokens.expires_at(KEY), Some(at + lifetime), "{client_auth}");
+        assert!(!tokens.to_json().contains(secret_part));
+
+        // Ready: the token rides in the request.
+        assert!(prepare(&registry, &mut outgoing, at, &tokens).is_none());
+        assert!(!bearer(&outgoing).is_empty());
+        let (status, body) = deliver(&outgoing.request);
         assert_eq!(
             status,
             StatusCode::OK,
-            "{auth:?}: the receiver takes the token: {}",
+            "{client_auth}: the receiver takes the token: {}",
             String::from_utf8_lossy(&body)
         );
-        sent.push(hook);
+        sent.push(outgoing.request.clone());
+
+        // The next delivery reuses the cached token: no token request.
+        let mut next = dispatch(&registry, &format!("{client_auth} 2"), now);
+        assert!(!prepare_fetching(&registry, &mut next, &mut tokens));
+        assert_eq!(bearer(&next), bearer(&outgoing));
+        let (status, _) = deliver(&next.request);
+        assert_eq!(status, StatusCode::OK, "{client_auth}: the cached token");
+        sent.push(next.request);
     }
 
     let received = server.received();
-    assert_eq!(received.len(), 2, "{received:#?}");
-    for (i, (got, hook)) in received.iter().zip(&sent).enumerate() {
+    assert_eq!(received.len(), 4, "{received:#?}");
+    let bodies = ["basic 1", "basic 2", "body 1", "body 2"];
+    for ((got, hook), agent) in received.iter().zip(&sent).zip(bodies) {
         assert!(got.accepted, "{got:#?}");
         assert_eq!(got.method, "POST");
         assert_eq!(got.url, "/hook");
         assert_eq!(got.client_id.as_deref(), Some(client.client_id.as_str()));
-        assert_eq!(got.body, format!(r#"{{"agentId": "agent {i}"}}"#));
+        assert_eq!(got.body, format!(r#"{{"agentId": "{agent}"}}"#));
         assert_eq!(got.body.as_bytes(), hook.body().as_slice());
         assert_eq!(
             got.headers["content-type"],
@@ -499,78 +625,160 @@ fn client_credentials_by_basic_and_post_reach_the_receiver() {
     }
 
     // An extra parameter: RFC 8707's resource indicator, named outright.
-    let scope = ready.scope.as_str();
-    let grant = |resource| {
-        let params = [
-            ("grant_type", "client_credentials"),
-            ("scope", scope),
-            ("resource", resource),
-        ];
-        token(&token_request(ready, client, ClientAuth::Basic, &params))
+    let with_resource = |resource: &str| {
+        let mut entry = entry(ready, client, "basic", client_credentials());
+        entry["parameters"] = json!([{"name": "resource", "value": resource}]);
+        registry(ready, entry)
     };
-    let (status, body) = grant(&ready.resource);
-    let named = accept(status, &body);
-    let (status, _) = deliver(&with_bearer(webhook(ready, "named"), &named.access_token));
+    let named = with_resource(&ready.resource);
+    let mut tokens = TokenCache::new();
+    let mut outgoing = dispatch(&named, "named", clock());
+    assert!(prepare_fetching(&named, &mut outgoing, &mut tokens));
+    let (status, _) = deliver(&outgoing.request);
     assert_eq!(status, StatusCode::OK, "a token for the named resource");
-    let (status, body) = grant("urn:callhook:elsewhere");
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(error_code(status, &body), "invalid_target");
 
-    // A wrong secret is the client's fault: `invalid_client`, 401 for Basic
-    // (RFC 6749 §5.2).
+    // A resource the server does not serve: `invalid_target`, and nothing
+    // is kept.
+    let elsewhere = with_resource("urn:callhook:elsewhere");
+    let mut tokens = TokenCache::new();
+    let mut outgoing = dispatch(&elsewhere, "elsewhere", clock());
+    let request = prepare(&elsewhere, &mut outgoing, clock(), &tokens).unwrap();
+    assert_eq!(
+        form_value(&request, "resource").as_deref(),
+        Some("urn:callhook:elsewhere")
+    );
+    assert_refused(fetch(&mut tokens, &request).1, "invalid_target", &[]);
+    assert!(tokens.is_empty());
+
+    // A wrong secret is the client's fault: `invalid_client` (RFC 6749
+    // §5.2), and the message does not show the secret sent.
     let wrong = Client {
         client_secret: format!("{}x", client.client_secret),
         ..client.clone()
     };
-    let (status, body) = token(&client_credentials(ready, &wrong, ClientAuth::Basic));
-    assert_eq!(
-        status,
-        StatusCode::UNAUTHORIZED,
-        "{}",
-        String::from_utf8_lossy(&body)
+    let registry = registry(ready, entry(ready, &wrong, "basic", client_credentials()));
+    let mut tokens = TokenCache::new();
+    let mut outgoing = dispatch(&registry, "wrong", clock());
+    let request = prepare(&registry, &mut outgoing, clock(), &tokens).unwrap();
+    assert_refused(
+        fetch(&mut tokens, &request).1,
+        "invalid_client",
+        &[secret_part],
     );
-    assert_eq!(error_code(status, &body), "invalid_client");
+    assert!(tokens.is_empty());
 }
 
 #[test]
-fn missing_wrong_and_expired_tokens_get_401_and_one_refresh_recovers() {
+fn an_expiring_token_is_refreshed_and_a_401_is_retried_once() {
     let Some(server) = Server::start() else {
         return;
     };
     let ready = &server.ready;
     let client = &ready.clients.brief;
+    let registry = registry(ready, entry(ready, client, "basic", client_credentials()));
+    let mut tokens = TokenCache::new();
 
-    let (status, _) = deliver(&webhook(ready, "none"));
+    // Sent as dispatched, without its credential: the receiver refuses.
+    let (status, _) = deliver(&dispatch(&registry, "none", clock()).request);
     assert_eq!(status, StatusCode::UNAUTHORIZED, "no token");
-    let (status, _) = deliver(&with_bearer(webhook(ready, "wrong"), "not-a-token"));
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "an unknown token");
 
-    let (status, body) = token(&client_credentials(ready, client, ClientAuth::Basic));
-    let issued_at = Instant::now();
-    let issued = accept(status, &body);
-    assert_eq!(issued.expires_in, client.access_ttl);
-    let (status, _) = deliver(&with_bearer(webhook(ready, "fresh"), &issued.access_token));
+    let mut outgoing = dispatch(&registry, "fresh", clock());
+    let request = prepare(&registry, &mut outgoing, clock(), &tokens).unwrap();
+    let (issued, accepted) = fetch(&mut tokens, &request);
+    accepted.unwrap();
+    let lifetime = TimeDelta::seconds(i64::try_from(client.access_ttl).unwrap());
+    assert_eq!(tokens.expires_at(KEY), Some(issued + lifetime));
+    assert!(prepare(&registry, &mut outgoing, issued, &tokens).is_none());
+    let (status, _) = deliver(&outgoing.request);
     assert_eq!(status, StatusCode::OK, "a fresh token");
 
-    // The server counts whole seconds: one more and the token is past.
-    std::thread::sleep(
-        Duration::from_secs(issued.expires_in + 1).saturating_sub(issued_at.elapsed()),
+    // Expiry: a 3 s token's refresh margin is half its life (shorter than
+    // `refresh_before`'s 60 s), so 1.5 s after it was received callhook
+    // asks for a new one, before the server would refuse it. Times here
+    // are callhook's only, so they are given.
+    let margin = lifetime / 2;
+    let mut probe = dispatch(&registry, "probe", issued);
+    let just_before = issued + margin - TimeDelta::milliseconds(1);
+    assert!(prepare(&registry, &mut probe, just_before, &tokens).is_none());
+    assert!(
+        prepare(&registry, &mut probe, issued + margin, &tokens).is_some(),
+        "a token within its refresh margin is fetched again"
     );
-    let (status, _) = deliver(&with_bearer(
-        webhook(ready, "expired"),
-        &issued.access_token,
-    ));
+
+    // The server's clock runs on past the token's expiry (it counts whole
+    // seconds: one more), while callhook is told it is still `issued`, so
+    // it sends the token it holds and the receiver refuses it.
+    std::thread::sleep(
+        (lifetime + TimeDelta::seconds(1) - (clock() - issued))
+            .to_std()
+            .unwrap_or_default(),
+    );
+    let mut stale = dispatch(&registry, "stale", issued);
+    assert!(prepare(&registry, &mut stale, issued, &tokens).is_none());
+    let (status, _) = deliver(&stale.request);
     assert_eq!(status, StatusCode::UNAUTHORIZED, "an expired token");
 
-    // The 401 is answered by one refresh, and the delivery then goes
+    // The 401 of a service using OAuth2: retry at once, the token dropped.
+    let mut envelope = Envelope::new(&stale, issued);
+    let now = clock();
+    let decision = record(
+        &mut envelope,
+        &registry,
+        StatusCode::UNAUTHORIZED,
+        now,
+        &mut tokens,
+    );
+    assert_eq!(decision, Decision::Retry { at: now });
+    assert_eq!(tokens.expires_at(KEY), None, "the refused token is dropped");
+    // The retry is prepared from the stored delivery, which kept no
+    // credential: a new token is fetched first, and the delivery goes
     // through.
-    let (status, body) = token(&refresh(ready, client, &client.refresh_token));
-    let refreshed = accept(status, &body);
-    let (status, _) = deliver(&with_bearer(
-        webhook(ready, "retried"),
-        &refreshed.access_token,
-    ));
+    let mut retry = envelope.to_outgoing().unwrap();
+    assert!(!retry.request.headers().contains_key(header::AUTHORIZATION));
+    assert!(prepare_fetching(&registry, &mut retry, &mut tokens));
+    assert_ne!(bearer(&retry), bearer(&stale), "a new token");
+    let (status, _) = deliver(&retry.request);
     assert_eq!(status, StatusCode::OK, "the retry after a refresh");
+    let decision = record(&mut envelope, &registry, status, clock(), &mut tokens);
+    assert_eq!(decision, Decision::Delivered);
+
+    // A second 401 for one delivery gives up. Each token is revoked at the
+    // server once callhook holds it, so the receiver refuses both.
+    let mut doomed = dispatch(&registry, "revoked", clock());
+    prepare_fetching(&registry, &mut doomed, &mut tokens);
+    revoke(ready, client, bearer(&doomed));
+    let (status, _) = deliver(&doomed.request);
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a revoked token");
+    let mut envelope = Envelope::new(&doomed, clock());
+    let now = clock();
+    let decision = record(
+        &mut envelope,
+        &registry,
+        StatusCode::UNAUTHORIZED,
+        now,
+        &mut tokens,
+    );
+    assert_eq!(decision, Decision::Retry { at: now });
+    // Stored and read back between attempts, as a host does.
+    let mut envelope = Envelope::from_json(&envelope.to_json()).unwrap();
+    let mut tokens = TokenCache::from_json(&tokens.to_json()).unwrap();
+    let mut again = envelope.to_outgoing().unwrap();
+    assert!(prepare_fetching(&registry, &mut again, &mut tokens));
+    revoke(ready, client, bearer(&again));
+    let (status, _) = deliver(&again.request);
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the refreshed token, revoked"
+    );
+    let decision = record(
+        &mut envelope,
+        &registry,
+        StatusCode::UNAUTHORIZED,
+        clock(),
+        &mut tokens,
+    );
+    assert_eq!(decision, Decision::GiveUp(GiveUp::Unauthorized));
 
     let received = server.received();
     let verdicts: Vec<(&str, bool)> = received
@@ -581,54 +789,103 @@ fn missing_wrong_and_expired_tokens_get_401_and_one_refresh_recovers() {
         verdicts,
         [
             (r#"{"agentId": "none"}"#, false),
-            (r#"{"agentId": "wrong"}"#, false),
             (r#"{"agentId": "fresh"}"#, true),
-            (r#"{"agentId": "expired"}"#, false),
-            (r#"{"agentId": "retried"}"#, true),
+            (r#"{"agentId": "stale"}"#, false),
+            (r#"{"agentId": "stale"}"#, true),
+            (r#"{"agentId": "revoked"}"#, false),
+            (r#"{"agentId": "revoked"}"#, false),
         ]
     );
-    assert!(received[3].headers.contains_key("authorization"));
+    assert!(!received[0].headers.contains_key("authorization"));
+    assert!(received[2].headers.contains_key("authorization"));
 }
 
 #[test]
-fn refresh_rotates_and_a_reused_refresh_token_revokes_the_grant() {
+fn refresh_rotates_and_a_reused_refresh_token_is_refused() {
     let Some(server) = Server::start() else {
         return;
     };
     let ready = &server.ready;
     let client = &ready.clients.callhook;
-    let first = &client.refresh_token;
+    let first = client.refresh_token.clone();
+    let grant = json!({"type": "refresh_token", "refresh_token": first});
+    let registry = registry(ready, entry(ready, client, "basic", grant));
+    let mut tokens = TokenCache::new();
 
-    let (status, body) = token(&refresh(ready, client, first));
-    let refreshed = accept(status, &body);
-    assert_eq!(refreshed.expires_in, client.access_ttl);
-    assert_eq!(refreshed.scope.as_deref(), Some(ready.scope.as_str()));
-    let second = refreshed
-        .refresh_token
-        .clone()
-        .expect("a rotated refresh token");
-    assert_ne!(&second, first, "the refresh token rotates");
-    let (status, _) = deliver(&with_bearer(
-        webhook(ready, "refreshed"),
-        &refreshed.access_token,
-    ));
+    // The first refresh sends the configured refresh token; the server
+    // rotates it, and the cache keeps the new one.
+    let mut outgoing = dispatch(&registry, "refreshed", clock());
+    let request = prepare(&registry, &mut outgoing, clock(), &tokens).unwrap();
+    assert_eq!(
+        form_value(&request, "grant_type").as_deref(),
+        Some("refresh_token")
+    );
+    assert_eq!(form_value(&request, "refresh_token"), Some(first.clone()));
+    let rotated = |status: StatusCode, body: &[u8]| -> String {
+        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(body));
+        let value: Value = serde_json::from_slice(body).unwrap();
+        value["refresh_token"]
+            .as_str()
+            .expect("a rotated refresh token")
+            .to_owned()
+    };
+    let (status, body) = token(request.request());
+    let second = rotated(status, &body);
+    assert_ne!(second, first, "the refresh token rotates");
+    let now = clock();
+    tokens.accept(&request, status, &body, now).unwrap();
+    assert!(prepare(&registry, &mut outgoing, now, &tokens).is_none());
+    let (status, _) = deliver(&outgoing.request);
     assert_eq!(status, StatusCode::OK, "the refreshed access token");
 
-    // The first refresh token was used: presenting it again is
-    // `invalid_grant` (RFC 6749 §5.2)...
-    let (status, body) = token(&refresh(ready, client, first));
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(error_code(status, &body), "invalid_grant");
-    // ...and, as RFC 9700 §4.14.2 recommends, the server takes reuse for
-    // theft and revokes the whole grant: the rotated refresh token and the
-    // access token issued with it stop working too. Two workers refreshing
-    // with one refresh token lose it, so a host lets one refresh at a time.
-    let (status, body) = token(&refresh(ready, client, &second));
-    assert_eq!(error_code(status, &body), "invalid_grant");
-    let (status, _) = deliver(&with_bearer(
-        webhook(ready, "revoked"),
-        &refreshed.access_token,
-    ));
+    // Through the host's store, as another worker would read it; the next
+    // refresh (the access token dropped, as a 401 does) sends the rotated
+    // token, and the server takes it.
+    let mut tokens = TokenCache::from_json(&tokens.to_json()).unwrap();
+    tokens.invalidate(KEY);
+    let mut outgoing = dispatch(&registry, "rotated", clock());
+    let request = prepare(&registry, &mut outgoing, clock(), &tokens).unwrap();
+    assert_eq!(form_value(&request, "refresh_token"), Some(second.clone()));
+    let (status, body) = token(request.request());
+    let third = rotated(status, &body);
+    assert_ne!(third, second);
+    let now = clock();
+    tokens.accept(&request, status, &body, now).unwrap();
+    assert!(prepare(&registry, &mut outgoing, now, &tokens).is_none());
+    let access = bearer(&outgoing).to_owned();
+    let (status, _) = deliver(&outgoing.request);
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the access token of the rotated one"
+    );
+
+    // A worker whose cache was lost refreshes with the configured token,
+    // used already: `invalid_grant` (RFC 6749 §5.2), a `TokenRefused`
+    // that shows no token.
+    let mut lost = TokenCache::new();
+    let mut outgoing = dispatch(&registry, "lost", clock());
+    let request = prepare(&registry, &mut outgoing, clock(), &lost).unwrap();
+    assert_eq!(form_value(&request, "refresh_token"), Some(first.clone()));
+    assert_refused(fetch(&mut lost, &request).1, "invalid_grant", &[&first]);
+    // As RFC 9700 §4.14.2 recommends, the server takes the reuse for theft
+    // and revokes the whole grant: the latest refresh token is refused too,
+    // and the cache forgets it, going back to the configured one. (So
+    // workers sharing a cache let one refresh at a time: README, "Workers
+    // sharing one cache".)
+    let holding = TokenCache::from_json(&tokens.to_json()).unwrap();
+    tokens.invalidate(KEY);
+    let request = prepare(&registry, &mut outgoing, clock(), &tokens).unwrap();
+    assert_eq!(form_value(&request, "refresh_token"), Some(third.clone()));
+    assert_refused(fetch(&mut tokens, &request).1, "invalid_grant", &[&third]);
+    let request = prepare(&registry, &mut outgoing, clock(), &tokens).unwrap();
+    assert_eq!(form_value(&request, "refresh_token"), Some(first));
+    // And the access token issued with the grant no longer works: a
+    // worker that still holds it sends it and is refused.
+    let mut revoked = dispatch(&registry, "revoked", clock());
+    assert!(prepare(&registry, &mut revoked, clock(), &holding).is_none());
+    assert_eq!(bearer(&revoked), access);
+    let (status, _) = deliver(&revoked.request);
     assert_eq!(
         status,
         StatusCode::UNAUTHORIZED,
