@@ -213,9 +213,13 @@ impl TokenCache {
             // receiver refuses it, which invalidates it.
             return Some(access);
         };
-        let margin =
-            TimeDelta::seconds(i64::from(refresh_before)).min((expires_at - token.received_at) / 2);
-        (at < expires_at - margin).then_some(access)
+        // In nanoseconds as integers: chrono's `TimeDelta` arithmetic was
+        // 250 of the 1,570 instructions a cached token added to the RingCX
+        // JSON request (dispatched and prepared). The same comparison.
+        let expires_at = nanos(expires_at);
+        let margin = (i128::from(refresh_before) * 1_000_000_000)
+            .min((expires_at - nanos(token.received_at)) / 2);
+        (nanos(at) < expires_at - margin).then_some(access)
     }
 
     /// The rotated refresh token kept under `key` for the entry of
@@ -528,6 +532,11 @@ fn read_fields(
     })?;
     de.end().map_err(|_| "is not a JSON object")?;
     Ok(found)
+}
+
+/// `at` in nanoseconds since the Unix epoch, for any time chrono holds.
+fn nanos(at: DateTime<Utc>) -> i128 {
+    i128::from(at.timestamp()) * 1_000_000_000 + i128::from(at.timestamp_subsec_nanos())
 }
 
 #[cfg(test)]
