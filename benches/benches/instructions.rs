@@ -453,8 +453,8 @@ fn prepare_cases(cases: &mut Vec<Case>) {
             }),
         ),
     ];
-    let call = Call::from_json(include_str!("../../examples/calls/ringcx-call.json"))
-        .expect("seed call");
+    let call =
+        Call::from_json(include_str!("../../examples/calls/ringcx-call.json")).expect("seed call");
     let at: chrono::DateTime<chrono::Utc> = "2020-04-22T00:01:40Z".parse().expect("time");
     for (kind, entry) in entries {
         // The seed's JSON service, its webhook subscribed to every scope so
@@ -485,8 +485,9 @@ fn prepare_cases(cases: &mut Vec<Case>) {
             .requests
             .pop()
             .expect("the JSON service's request");
-        if let callhook::Prepared::TokenNeeded(request) =
-            registry.prepare(&mut outgoing, at, &tokens).expect("prepares")
+        if let callhook::Prepared::TokenNeeded(request) = registry
+            .prepare(&mut outgoing, at, &tokens)
+            .expect("prepares")
         {
             let response = br#"{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer","expires_in":3600}"#;
             tokens
@@ -496,7 +497,9 @@ fn prepare_cases(cases: &mut Vec<Case>) {
         // Ready now, and the JWT minted: what is measured is a warm cache.
         assert!(
             matches!(
-                registry.prepare(&mut outgoing, at, &tokens).expect("prepares"),
+                registry
+                    .prepare(&mut outgoing, at, &tokens)
+                    .expect("prepares"),
                 callhook::Prepared::Ready
             ),
             "{kind}: not ready"

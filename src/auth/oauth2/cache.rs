@@ -213,9 +213,8 @@ impl TokenCache {
             // receiver refuses it, which invalidates it.
             return Some(access);
         };
-        // In nanoseconds as integers: chrono's `TimeDelta` arithmetic was
-        // 250 of the 1,570 instructions a cached token added to the RingCX
-        // JSON request (dispatched and prepared). The same comparison.
+        // The same comparison in integer nanoseconds, which saves 180
+        // instructions a request over chrono's `TimeDelta` arithmetic.
         let expires_at = nanos(expires_at);
         let margin = (i128::from(refresh_before) * 1_000_000_000)
             .min((expires_at - nanos(token.received_at)) / 2);
@@ -594,6 +593,10 @@ mod tests {
         // Refreshed `refresh_before` (60) seconds before expiry.
         assert!(cache.usable("crm", &auth, after(3539)).is_some());
         assert!(cache.usable("crm", &auth, after(3540)).is_none());
+        // To the nanosecond: the last instant before the margin serves.
+        let nano = TimeDelta::nanoseconds(1);
+        assert!(cache.usable("crm", &auth, after(3540) - nano).is_some());
+        assert!(cache.usable("crm", &auth, after(3540) + nano).is_none());
         assert_eq!(cache.len(), 1);
 
         let (cache, result) = accept(&refresh_client(), StatusCode::OK, RFC_5_1);

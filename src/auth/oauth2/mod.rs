@@ -72,10 +72,10 @@ pub struct OAuth2Auth {
     #[cfg_attr(feature = "schema", schemars(skip))]
     fingerprint_cell: FingerprintCell,
     /// The token's key and its last header, kept per value like the
-    /// fingerprint: preparing a request with a cached token formatted
-    /// both anew, 1,900 of the 3,400 instructions it added to the RingCX
-    /// JSON request (dispatched and prepared, 18,400) against the 5 % of
-    /// issue 21.
+    /// fingerprint: making both anew for each request was 1,850 of the
+    /// 3,400 instructions a cached token added to the RingCX JSON request
+    /// dispatched and prepared (18,300 with no auth; issue 21 allows 5 %;
+    /// `benches/instructions.sh prepare`).
     #[serde(skip)]
     #[cfg_attr(feature = "schema", schemars(skip))]
     send_cell: SendCell,
@@ -537,10 +537,7 @@ impl OAuth2Auth {
     /// `service:<id>`): kept from the first call, and made anew for a
     /// value used under another name.
     pub(crate) fn cached_key(&self, kind: &str, name: &str) -> std::borrow::Cow<'_, str> {
-        let kept = self
-            .send_cell
-            .key
-            .get_or_init(|| format!("{kind}:{name}"));
+        let kept = self.send_cell.key.get_or_init(|| format!("{kind}:{name}"));
         let same = kept
             .strip_prefix(kind)
             .and_then(|rest| rest.strip_prefix(':'))
@@ -787,6 +784,60 @@ fn mint(jwt: &JwtAuth, at: chrono::DateTime<chrono::Utc>) -> Result<String, Erro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kept_key_is_served_only_for_its_own_name() {
+        let auth = valid();
+        assert_eq!(auth.cached_key("named", "crm"), "named:crm");
+        assert!(matches!(
+            auth.cached_key("named", "crm"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        // The same value under another name, or kind, gets its own key.
+        assert_eq!(auth.cached_key("named", "billing"), "named:billing");
+        assert_eq!(auth.cached_key("named", "crmx"), "named:crmx");
+        assert_eq!(auth.cached_key("service", "crm"), "service:crm");
+        assert_eq!(auth.cached_key("named", "crm"), "named:crm");
+        // A clone keeps nothing.
+        assert_eq!(auth.clone().cached_key("service", "s-1"), "service:s-1");
+    }
+
+    #[test]
+    fn the_kept_header_follows_the_token_name_and_prefix() {
+        let auth = valid();
+        let made = std::cell::Cell::new(0);
+        let header = |name: &str, prefix: &str, token: &str| {
+            auth.cached_header(name, prefix, token, || {
+                made.set(made.get() + 1);
+                Ok((
+                    http::HeaderName::try_from(name).unwrap(),
+                    http::HeaderValue::try_from(format!("{prefix}{token}")).unwrap(),
+                ))
+            })
+            .unwrap()
+        };
+        assert_eq!(header("authorization", "Bearer ", "a1").1, "Bearer a1");
+        assert_eq!(header("authorization", "Bearer ", "a1").1, "Bearer a1");
+        assert_eq!(made.get(), 1, "kept");
+        // A new token, another prefix or another name: made anew.
+        assert_eq!(header("authorization", "Bearer ", "a2").1, "Bearer a2");
+        assert_eq!(header("authorization", "Token ", "a2").1, "Token a2");
+        let (name, value) = header("x-token", "Token ", "a2");
+        assert_eq!(
+            (name.as_str(), value.to_str().unwrap()),
+            ("x-token", "Token a2")
+        );
+        assert_eq!(made.get(), 4);
+        // An error is not kept.
+        let err = auth
+            .cached_header("authorization", "", "a3", || {
+                Err(Error::new(ErrorKind::InvalidHeader, "no"))
+            })
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidHeader);
+        assert_eq!(header("x-token", "Token ", "a2").1, "Token a2");
+        assert_eq!(made.get(), 4);
+    }
 
     fn valid() -> OAuth2Auth {
         let mut auth = OAuth2Auth::new(
