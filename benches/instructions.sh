@@ -69,7 +69,8 @@ done
 # The table: renders and escapes against serde_json on the same input; a
 # whole request against its floor (a copy of the finished request) plus its
 # body rendered alone, with what is beyond both as a share of the floor; a
-# signature against a pre-keyed HMAC-SHA256 of the same body.
+# signature against a pre-keyed HMAC-SHA256 of the same body; a request
+# dispatched and prepared with a credential against the same with none.
 awk '
 { ir[$1] = $2; al[$1] = $3; order[n++] = $1 }
 END {
@@ -98,6 +99,15 @@ END {
                 floor = times * ir[f]; against = "pre-keyed HMAC" (times > 1 ? " x" times : "")
                 ratio = sprintf("%.2fx; overhead %d, %.0f%% of the HMAC", \
                     ir[c] / floor, ir[c] - floor, 100 * (ir[c] - floor) / floor)
+            }
+        }
+        if (p[1] == "prepare" && p[2] != "ringcx-none") {
+            # A request dispatched and prepared with a credential, against
+            # the same request with none (issue 21: at most 5 % more).
+            b = "prepare/ringcx-none/callhook"
+            if (b in ir) {
+                against = "no auth"
+                ratio = sprintf("%.3fx; %+d, %+.1f%%", ir[c] / ir[b], ir[c] - ir[b], 100 * (ir[c] - ir[b]) / ir[b])
             }
         }
         printf "| %s | %d | %d | %s | %s |\n", c, ir[c], al[c], against, ratio

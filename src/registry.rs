@@ -1104,11 +1104,11 @@ impl Registry {
             .service(&outgoing.service)
             .ok_or_else(|| registry_error(format!("no service `{}`", outgoing.service)))?;
         let (auth, name) = self.auth_of(service)?;
-        // The key is made only where it is read: for OAuth2.
+        // The key is only read for OAuth2, whose entry keeps it made.
         let key = match (auth, name) {
-            (Auth::OAuth2(_), Some(name)) => format!("named:{name}"),
-            (Auth::OAuth2(_), None) => format!("service:{}", service.id()),
-            _ => String::new(),
+            (Auth::OAuth2(oauth), Some(name)) => oauth.cached_key("named", name),
+            (Auth::OAuth2(oauth), None) => oauth.cached_key("service", service.id()),
+            _ => std::borrow::Cow::Borrowed(""),
         };
         let send = SendAuth {
             auth,

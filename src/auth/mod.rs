@@ -297,12 +297,20 @@ impl Auth {
                 }
             }),
             Auth::OAuth2(oauth) => match tokens.usable(key, oauth, at) {
-                Some(token) => Some(
-                    oauth
+                Some(token) => Some(match &oauth.add_to {
+                    TokenPlacement::Header { name, prefix } => {
+                        let (name, value) = oauth
+                            .cached_header(name, prefix, token, || {
+                                token_header(name, prefix, token)
+                            })
+                            .map_err(|e| e.in_field("add_to"))?;
+                        Credential::Header(name, value)
+                    }
+                    TokenPlacement::Query { .. } => oauth
                         .add_to
                         .credential(token)
                         .map_err(|e| e.in_field("add_to"))?,
-                ),
+                }),
                 None => {
                     return Ok(Step::TokenNeeded(Box::new(
                         oauth.token_request(key, tokens, at)?,
@@ -398,13 +406,21 @@ impl TokenPlacement {
     /// `token` placed as this placement says.
     fn credential(&self, token: &str) -> Result<Credential, Error> {
         Ok(match self {
-            TokenPlacement::Header { name, prefix } => Credential::Header(
-                header_name(name).map_err(|e| e.in_field("name"))?,
-                sensitive_value(format!("{prefix}{token}"))?,
-            ),
+            TokenPlacement::Header { name, prefix } => {
+                let (name, value) = token_header(name, prefix, token)?;
+                Credential::Header(name, value)
+            }
             TokenPlacement::Query { param } => Credential::Query(param.clone(), token.to_owned()),
         })
     }
+}
+
+/// `token` after `prefix` in header `name`, its value marked sensitive.
+fn token_header(name: &str, prefix: &str, token: &str) -> Result<(HeaderName, HeaderValue), Error> {
+    Ok((
+        header_name(name).map_err(|e| e.in_field("name"))?,
+        sensitive_value(format!("{prefix}{token}"))?,
+    ))
 }
 
 /// What an authentication gives for a request about to be sent.
@@ -522,6 +538,11 @@ pub(crate) fn set_query_param(
 /// The field is the caller's to name: `header` for an API key, `name` for
 /// a token's placement.
 fn header_name(name: &str) -> Result<HeaderName, Error> {
+    // The default placement's, named per request by a minted JWT: a
+    // comparison where parsing is 170 instructions.
+    if name == "authorization" {
+        return Ok(http::header::AUTHORIZATION);
+    }
     HeaderName::try_from(name).map_err(|e| {
         Error::new(
             ErrorKind::InvalidHeader,

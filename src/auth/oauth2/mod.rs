@@ -71,6 +71,53 @@ pub struct OAuth2Auth {
     #[serde(skip)]
     #[cfg_attr(feature = "schema", schemars(skip))]
     fingerprint_cell: FingerprintCell,
+    /// The token's key and its last header, kept per value like the
+    /// fingerprint: making both anew for each request was 1,850 of the
+    /// 3,400 instructions a cached token added to the RingCX JSON request
+    /// dispatched and prepared (18,300 with no auth; issue 21 allows 5 %;
+    /// `benches/instructions.sh prepare`).
+    #[serde(skip)]
+    #[cfg_attr(feature = "schema", schemars(skip))]
+    send_cell: SendCell,
+}
+
+/// What [`OAuth2Auth`] keeps for sending: the key its token is cached
+/// under (an entry is used under one name, or one service's id, in a
+/// registry; a key for another is checked against it and made anew), and
+/// the header made from the last token, with the name and prefix it was
+/// made for. Equal whatever it holds, empty in a clone, like
+/// [`FingerprintCell`].
+#[derive(Default)]
+struct SendCell {
+    key: std::sync::OnceLock<String>,
+    header: std::sync::Mutex<Option<PlacedToken>>,
+}
+
+/// A token placed in a header: its value shares the bytes it was made
+/// with, so a copy is a reference count.
+struct PlacedToken {
+    token: String,
+    name: String,
+    prefix: String,
+    header: (http::HeaderName, http::HeaderValue),
+}
+
+impl Clone for SendCell {
+    fn clone(&self) -> SendCell {
+        SendCell::default()
+    }
+}
+
+impl PartialEq for SendCell {
+    fn eq(&self, _: &SendCell) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for SendCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("..")
+    }
 }
 
 /// A lazily computed [`OAuth2Auth::fingerprint`]. An entry is not edited
@@ -250,6 +297,7 @@ impl OAuth2Auth {
             add_to: TokenPlacement::default(),
             refresh_before: default_refresh_before(),
             fingerprint_cell: FingerprintCell::default(),
+            send_cell: SendCell::default(),
         }
     }
 
@@ -485,6 +533,53 @@ impl OAuth2Auth {
             .get_or_init(|| self.compute_fingerprint())
     }
 
+    /// The key of this entry's token, `{kind}:{name}` (`named:crm`,
+    /// `service:<id>`): kept from the first call, and made anew for a
+    /// value used under another name.
+    pub(crate) fn cached_key(&self, kind: &str, name: &str) -> std::borrow::Cow<'_, str> {
+        let kept = self.send_cell.key.get_or_init(|| format!("{kind}:{name}"));
+        let same = kept
+            .strip_prefix(kind)
+            .and_then(|rest| rest.strip_prefix(':'))
+            == Some(name);
+        if same {
+            std::borrow::Cow::Borrowed(kept)
+        } else {
+            std::borrow::Cow::Owned(format!("{kind}:{name}"))
+        }
+    }
+
+    /// The header carrying `token` in header `name` after `prefix`: the
+    /// one made last when the token, name and prefix are the same
+    /// (a lock, three comparisons and two reference counts), else made by
+    /// `make` and kept.
+    pub(crate) fn cached_header(
+        &self,
+        name: &str,
+        prefix: &str,
+        token: &str,
+        make: impl FnOnce() -> Result<(http::HeaderName, http::HeaderValue), Error>,
+    ) -> Result<(http::HeaderName, http::HeaderValue), Error> {
+        // A poisoned lock only means a panic elsewhere mid-copy: the
+        // header is then made as if nothing were kept.
+        let Ok(mut kept) = self.send_cell.header.lock() else {
+            return make();
+        };
+        if let Some(placed) = kept.as_ref() {
+            if placed.token == token && placed.name == name && placed.prefix == prefix {
+                return Ok(placed.header.clone());
+            }
+        }
+        let header = make()?;
+        *kept = Some(PlacedToken {
+            token: token.to_owned(),
+            name: name.to_owned(),
+            prefix: prefix.to_owned(),
+            header: header.clone(),
+        });
+        Ok(header)
+    }
+
     fn compute_fingerprint(&self) -> String {
         let mut digest = Sha256::new();
         // Each part is prefixed by its length, so no two entries' parts
@@ -689,6 +784,60 @@ fn mint(jwt: &JwtAuth, at: chrono::DateTime<chrono::Utc>) -> Result<String, Erro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kept_key_is_served_only_for_its_own_name() {
+        let auth = valid();
+        assert_eq!(auth.cached_key("named", "crm"), "named:crm");
+        assert!(matches!(
+            auth.cached_key("named", "crm"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        // The same value under another name, or kind, gets its own key.
+        assert_eq!(auth.cached_key("named", "billing"), "named:billing");
+        assert_eq!(auth.cached_key("named", "crmx"), "named:crmx");
+        assert_eq!(auth.cached_key("service", "crm"), "service:crm");
+        assert_eq!(auth.cached_key("named", "crm"), "named:crm");
+        // A clone keeps nothing.
+        assert_eq!(auth.clone().cached_key("service", "s-1"), "service:s-1");
+    }
+
+    #[test]
+    fn the_kept_header_follows_the_token_name_and_prefix() {
+        let auth = valid();
+        let made = std::cell::Cell::new(0);
+        let header = |name: &str, prefix: &str, token: &str| {
+            auth.cached_header(name, prefix, token, || {
+                made.set(made.get() + 1);
+                Ok((
+                    http::HeaderName::try_from(name).unwrap(),
+                    http::HeaderValue::try_from(format!("{prefix}{token}")).unwrap(),
+                ))
+            })
+            .unwrap()
+        };
+        assert_eq!(header("authorization", "Bearer ", "a1").1, "Bearer a1");
+        assert_eq!(header("authorization", "Bearer ", "a1").1, "Bearer a1");
+        assert_eq!(made.get(), 1, "kept");
+        // A new token, another prefix or another name: made anew.
+        assert_eq!(header("authorization", "Bearer ", "a2").1, "Bearer a2");
+        assert_eq!(header("authorization", "Token ", "a2").1, "Token a2");
+        let (name, value) = header("x-token", "Token ", "a2");
+        assert_eq!(
+            (name.as_str(), value.to_str().unwrap()),
+            ("x-token", "Token a2")
+        );
+        assert_eq!(made.get(), 4);
+        // An error is not kept.
+        let err = auth
+            .cached_header("authorization", "", "a3", || {
+                Err(Error::new(ErrorKind::InvalidHeader, "no"))
+            })
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidHeader);
+        assert_eq!(header("x-token", "Token ", "a2").1, "Token a2");
+        assert_eq!(made.get(), 4);
+    }
 
     fn valid() -> OAuth2Auth {
         let mut auth = OAuth2Auth::new(
