@@ -1,8 +1,9 @@
 //! Authentication of outgoing requests.
 //!
-//! SKELETON (design of issue 21): credentials are applied at send time
-//! (`Registry::sign` / `Registry::prepare`), never frozen into what
-//! dispatch produces.
+//! Credentials are applied when a delivery is signed for sending
+//! (`Registry::prepare`, `Registry::sign`, `Service::sign`, one path:
+//! `Service::sign_with`), never frozen into what dispatch produces, so a
+//! rotated secret or entry reaches every queued delivery.
 
 pub(crate) mod jwt;
 pub(crate) mod oauth2;

@@ -350,7 +350,7 @@ pub(in crate::auth::oauth2) mod tests {
     use crate::secret::Secret;
     use crate::{TokenParameter, TokenPlacement};
 
-    /// STAND-IN for `JwtAuth::token` (see `mint`): an unsigned token whose
+    /// The unit tests' signer in place of `JwtAuth::token` (see `mint`): an unsigned token whose
     /// payload is the claims, so tests read what would be signed.
     pub(in crate::auth::oauth2) fn fake_mint(
         jwt: &JwtAuth,
