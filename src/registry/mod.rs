@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::address::AddressPolicy;
 use crate::auth::jwt::ClaimValues;
@@ -21,8 +20,9 @@ use crate::limits::{AUTH_CONFIGS, SCOPES};
 use crate::preview::Preview;
 use crate::retry::RetryPolicy;
 use crate::service::{SendAuth, Service, ServiceConfig};
-use crate::version::{Nested, Version, FORMAT_VERSION};
 use crate::webhook::{WebhookConfig, WebhookRow};
+
+mod serialize;
 
 /// Services and webhooks, indexed for dispatch by event and scope.
 ///
@@ -255,7 +255,7 @@ impl Registry {
     /// ```
     /// use callhook::{Catalog, Config, Registry};
     ///
-    /// let config = Config::from_json(include_str!("../examples/configs/pbx.json"))?;
+    /// let config = Config::from_json(include_str!("../../examples/configs/pbx.json"))?;
     /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
     /// assert_eq!(registry.webhooks().len(), config.webhooks.len());
     /// # Ok::<(), callhook::Error>(())
@@ -360,7 +360,7 @@ impl Registry {
     /// ```
     /// use callhook::{Catalog, Config, Registry};
     ///
-    /// let mut config = Config::from_json(include_str!("../examples/configs/ringcx.json"))?;
+    /// let mut config = Config::from_json(include_str!("../../examples/configs/ringcx.json"))?;
     /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
     /// config.services[0].name = "Renamed".into();
     /// let reloaded = registry.reload(&config, Catalog::standard().clone())?;
@@ -848,9 +848,9 @@ impl Registry {
     /// ```
     /// use callhook::{Call, Catalog, Config, Event, Registry, Verdict};
     ///
-    /// let config = Config::from_json(include_str!("../examples/configs/pbx.json"))?;
+    /// let config = Config::from_json(include_str!("../../examples/configs/pbx.json"))?;
     /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
-    /// let mut call = Call::from_json(include_str!("../examples/calls/pbx-call.json"))?;
+    /// let mut call = Call::from_json(include_str!("../../examples/calls/pbx-call.json"))?;
     /// call.scopes = vec!["nobody".into()];
     /// let explained = registry.explain(Event::CallHangup, &call);
     /// assert!(explained.iter().all(|e| e.verdict != Verdict::Fires));
@@ -879,9 +879,9 @@ impl Registry {
     /// ```
     /// use callhook::{Call, Catalog, Config, Event, Registry};
     ///
-    /// let config = Config::from_json(include_str!("../examples/configs/pbx.json"))?;
+    /// let config = Config::from_json(include_str!("../../examples/configs/pbx.json"))?;
     /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
-    /// let call = Call::from_json(include_str!("../examples/calls/pbx-call.json"))?;
+    /// let call = Call::from_json(include_str!("../../examples/calls/pbx-call.json"))?;
     /// let hangup = registry.dispatch(Event::CallHangup, &call, "2024-12-02T21:11:37Z".parse().unwrap());
     /// assert_eq!(hangup.requests.len(), 1);
     /// assert!(hangup.errors.is_empty());
@@ -958,9 +958,9 @@ impl Registry {
     /// ```
     /// use callhook::{Call, Catalog, Config, Event, Registry};
     ///
-    /// let config = Config::from_json(include_str!("../examples/configs/pbx.json"))?;
+    /// let config = Config::from_json(include_str!("../../examples/configs/pbx.json"))?;
     /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
-    /// let call = Call::from_json(include_str!("../examples/calls/pbx-call.json"))?;
+    /// let call = Call::from_json(include_str!("../../examples/calls/pbx-call.json"))?;
     /// let at = "2024-12-02T21:11:37Z".parse().unwrap();
     /// let shown = registry.preview(Event::CallHangup, &call, at);
     /// assert_eq!(shown.len(), registry.dispatch(Event::CallHangup, &call, at).requests.len());
@@ -1028,9 +1028,9 @@ impl Registry {
     /// ```
     /// use callhook::{Call, Catalog, Config, Event, Registry};
     ///
-    /// let config = Config::from_json(include_str!("../examples/configs/signed.json"))?;
+    /// let config = Config::from_json(include_str!("../../examples/configs/signed.json"))?;
     /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
-    /// let call = Call::from_json(include_str!("../examples/calls/pbx-call.json"))?;
+    /// let call = Call::from_json(include_str!("../../examples/calls/pbx-call.json"))?;
     /// let at = "2024-12-02T21:11:37Z".parse().unwrap();
     /// let mut outgoing = registry.dispatch(Event::CallHangup, &call, at).requests.remove(0);
     /// registry.sign(&mut outgoing, at)?;
@@ -1081,7 +1081,7 @@ impl Registry {
     ///         "service": "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b", "scopes": ["*"]}]
     /// }"#)?;
     /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
-    /// let call = Call::from_json(include_str!("../examples/calls/pbx-call.json"))?;
+    /// let call = Call::from_json(include_str!("../../examples/calls/pbx-call.json"))?;
     /// let at = "2024-12-02T21:11:37Z".parse().unwrap();
     /// let mut outgoing = registry.dispatch(Event::CallHangup, &call, at).requests.remove(0);
     /// // Dispatch adds no credential...
@@ -1164,7 +1164,7 @@ impl Registry {
     /// ```
     /// use callhook::{Catalog, Config, Registry};
     ///
-    /// let config = Config::from_json(include_str!("../examples/configs/pbx.json"))?;
+    /// let config = Config::from_json(include_str!("../../examples/configs/pbx.json"))?;
     /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
     /// assert_eq!(registry.token_key(&config.services[0].id), None);
     /// # Ok::<(), callhook::Error>(())
@@ -1324,7 +1324,7 @@ impl Registry {
     /// ```
     /// use callhook::{Catalog, Config, ErrorKind, Registry};
     ///
-    /// let config = Config::from_json(include_str!("../examples/configs/pbx.json"))?;
+    /// let config = Config::from_json(include_str!("../../examples/configs/pbx.json"))?;
     /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
     /// let policy = registry.retry_policy(&config.services[0].id)?;
     /// assert!(policy.max_attempts > 1);
@@ -1377,162 +1377,6 @@ impl Subscriptions for Registry {
 
     fn catalog(&self) -> &Catalog {
         &self.catalog
-    }
-}
-
-impl Registry {
-    /// The configuration as compact JSON, what `serde_json::to_string`
-    /// writes for the registry or for [`Registry::to_config`], byte for
-    /// byte: each service's kept row is copied as it is, with no parse, so
-    /// this is the way to store a registry. It loads back through
-    /// [`Config::from_json`] and [`Registry::from_config`] (a registry
-    /// needs its catalog).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use callhook::{Catalog, Config, Registry};
-    ///
-    /// let config = Config::from_json(include_str!("../examples/configs/pbx.json"))?;
-    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
-    /// let json = registry.to_json();
-    /// assert_eq!(json, serde_json::to_string(&registry).unwrap());
-    /// let again = Registry::from_config(&Config::from_json(&json)?, Catalog::standard().clone())?;
-    /// assert_eq!(again.to_config(), registry.to_config());
-    /// # Ok::<(), callhook::Error>(())
-    /// ```
-    #[must_use]
-    pub fn to_json(&self) -> String {
-        let (services, webhooks) = self.sorted();
-        // Everything but the services, through the same view as
-        // `Serialize`, so the two cannot drift apart; the rows go in
-        // between `"services":[` and `]`. Writing text and maps keyed by
-        // text cannot fail.
-        let rest = serde_json::to_string(&self.view(&[], &webhooks)).unwrap_or_default();
-        let head = format!("{{\"version\":{FORMAT_VERSION},\"services\":[");
-        let Some(tail) = rest.strip_prefix(head.as_str()) else {
-            // The view writes its version and then its services, which
-            // `registry_serialises_as_its_configuration` checks; were it
-            // not to, its rows parsed write the same bytes.
-            debug_assert!(false, "the view begins `{rest:.40}`");
-            return serde_json::to_string(self).unwrap_or_default();
-        };
-        let rows: usize = services.iter().map(|(_, e)| e.service.row_len()).sum();
-        let mut out = String::with_capacity(rest.len() + rows + services.len());
-        out.push_str(head.as_str());
-        for (i, (_, entry)) in services.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            entry.service.write_row(&mut out);
-        }
-        out.push_str(tail);
-        out
-    }
-
-    /// Services and webhooks sorted by id, as a configuration lists them.
-    fn sorted(&self) -> (Vec<ServiceItem<'_>>, Vec<WebhookItem<'_>>) {
-        (by_id(&self.services), by_id(&self.webhooks))
-    }
-
-    fn view<'a>(
-        &'a self,
-        services: &'a [ServiceItem<'a>],
-        webhooks: &'a [WebhookItem<'a>],
-    ) -> ConfigView<'a> {
-        ConfigView {
-            version: Version,
-            services: Rows(services, |(_, e)| e.service.config()),
-            webhooks: Rows(webhooks, |(_, w)| w),
-            allowed_addresses: &self.allowed_addresses,
-            preset: &self.declared.preset,
-            fields: &self.declared.fields,
-            events: &self.declared.events,
-            auth_configs: &self.auth_configs,
-        }
-    }
-}
-
-/// Writes what [`Registry::to_config`] gives, as it is made: each service's
-/// configuration is parsed, written and dropped in turn, and webhooks are
-/// written from the registry's own, so no copy of the whole is built.
-///
-/// Each service is parsed rather than its kept row written as it is: a
-/// serialiser other than compact JSON (pretty JSON, TOML, a binary format)
-/// needs the values, not JSON text, and a serialiser does not say what it
-/// writes. [`Registry::to_json`] writes compact JSON from the kept rows.
-impl Serialize for Registry {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let (services, webhooks) = self.sorted();
-        self.view(&services, &webhooks).serialize(serializer)
-    }
-}
-
-/// The table's entries sorted by id, in place (ids are unique), not
-/// through a tree of 100,000 nodes.
-fn by_id<V>(table: &HashMap<Arc<str>, V>) -> Vec<(&Arc<str>, &V)> {
-    let mut items: Vec<_> = table.iter().collect();
-    items.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    items
-}
-
-/// A service of the registry's table, for listing in order.
-type ServiceItem<'a> = (&'a Arc<str>, &'a Entry);
-/// A webhook of the registry's table, for listing in order.
-type WebhookItem<'a> = (&'a Arc<str>, &'a Arc<WebhookConfig>);
-
-/// [`Config`]'s shape, borrowed: its fields in its order with its
-/// attributes. `registry_serialises_as_its_configuration` checks the two
-/// write the same.
-#[derive(Serialize)]
-struct ConfigView<'a> {
-    version: Version,
-    services: Rows<'a, ServiceItem<'a>, ServiceConfig>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    auth_configs: &'a BTreeMap<String, Auth>,
-    #[serde(skip_serializing_if = "Rows::is_empty")]
-    webhooks: Rows<'a, WebhookItem<'a>, &'a WebhookConfig>,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    allowed_addresses: &'a [String],
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    preset: &'a [String],
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    fields: &'a [FieldSpec],
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    events: &'a [EventSpec],
-}
-
-/// An item of a configuration's list, written without its `version`.
-struct WithoutVersion<U>(U);
-
-impl<U: Serialize> Serialize for WithoutVersion<U> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        Nested(&self.0).serialize(serializer)
-    }
-}
-
-/// A list written as each item turns into what is written.
-struct Rows<'a, T, U>(&'a [T], fn(&'a T) -> U);
-
-impl<T, U> Rows<'_, T, U> {
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl<T, U: Serialize> Serialize for Rows<'_, T, U> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // A configuration's services and webhooks follow its version and
-        // write none of their own.
-        serializer.collect_seq(self.0.iter().map(|item| WithoutVersion((self.1)(item))))
-    }
-}
-
-impl<'de> Deserialize<'de> for Registry {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Registry, D::Error> {
-        let config = Config::deserialize(deserializer)?;
-        Registry::from_config(&config, Catalog::standard().clone())
-            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -1747,7 +1591,7 @@ mod tests {
     fn listings_and_edits_parse_no_json() {
         use crate::service::parses;
 
-        let config = Config::from_json(include_str!("../examples/configs/pbx.json")).unwrap();
+        let config = Config::from_json(include_str!("../../examples/configs/pbx.json")).unwrap();
         let mut r = Registry::from_config(&config, Catalog::standard().clone()).unwrap();
         let first = config.services[0].id.clone();
         let start = parses::so_far();
@@ -1793,7 +1637,7 @@ mod tests {
             .to_string(),
         )
         .unwrap();
-        let mut seeds = Config::from_json(include_str!("../examples/configs/pbx.json")).unwrap();
+        let mut seeds = Config::from_json(include_str!("../../examples/configs/pbx.json")).unwrap();
         seeds.services[0].enabled = false;
         for config in [Config::default(), full, seeds] {
             let r = Registry::from_config(&config, Catalog::standard().clone()).unwrap();
