@@ -47,6 +47,17 @@ pub struct Outgoing {
     pub event: Event,
     /// The agent segment, for per-segment events of calls with segments.
     pub segment: Option<usize>,
+    /// The call's id, shared by every request one dispatch made. `None`
+    /// only for a delivery read from an envelope stored before envelopes
+    /// held it.
+    pub call_id: Option<Arc<str>>,
+    /// The status sequence number of a realtime update
+    /// ([`Registry::status_update`](crate::Registry::status_update)):
+    /// what tells an update older than one already delivered.
+    pub sequence: Option<u64>,
+    /// The service's fallback URLs, rendered for this delivery under the
+    /// same rules as its URL, in the order they are tried.
+    pub fallbacks: Vec<http::Uri>,
     /// The request, unsigned.
     pub request: Request,
     /// The redacted record to store, for services with the `debug` flag.
@@ -105,6 +116,8 @@ impl fmt::Debug for Outgoing {
             .field("delivery", &self.delivery)
             .field("event", &self.event)
             .field("segment", &self.segment)
+            .field("call_id", &self.call_id)
+            .field("sequence", &self.sequence)
             .field(
                 "request",
                 &Summary {
@@ -452,6 +465,7 @@ fn fire(
         return;
     }
     let delivery = delivery_id(&webhook.id, &call.id, segment, event, realtime.map(|r| r.1));
+    let sequence = realtime.map(|(_, sequence)| sequence);
     let builtins = Builtins {
         event: event.name(),
         event_time: Value::from(at),
@@ -476,6 +490,9 @@ fn fire(
                 delivery,
                 event: event.clone(),
                 segment,
+                call_id: Some(Arc::from(call.id.as_str())),
+                sequence,
+                fallbacks: Vec::new(),
                 request,
                 credentials: Applied::default(),
             }),
