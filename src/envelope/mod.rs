@@ -117,10 +117,10 @@ impl fmt::Debug for StoredRequest {
 /// use callhook::{Call, Catalog, Config, Envelope, Event, Registry};
 ///
 /// let registry = Registry::from_config(
-///     &Config::from_json(include_str!("../examples/configs/signed.json"))?,
+///     &Config::from_json(include_str!("../../examples/configs/signed.json"))?,
 ///     Catalog::standard().clone(),
 /// )?;
-/// let call = Call::from_json(include_str!("../examples/calls/pbx-call.json"))?;
+/// let call = Call::from_json(include_str!("../../examples/calls/pbx-call.json"))?;
 /// let at = "2024-12-02T21:11:37Z".parse().unwrap();
 /// let outgoing = &registry.dispatch(Event::CallHangup, &call, at).requests[0];
 ///
@@ -241,10 +241,10 @@ impl Envelope {
     /// use callhook::{Call, Catalog, Config, Envelope, Event, Registry};
     ///
     /// let registry = Registry::from_config(
-    ///     &Config::from_json(include_str!("../examples/configs/pbx.json"))?,
+    ///     &Config::from_json(include_str!("../../examples/configs/pbx.json"))?,
     ///     Catalog::standard().clone(),
     /// )?;
-    /// let call = Call::from_json(include_str!("../examples/calls/pbx-call.json"))?;
+    /// let call = Call::from_json(include_str!("../../examples/calls/pbx-call.json"))?;
     /// let at = "2024-12-02T21:11:37Z".parse().unwrap();
     /// let outgoing = &registry.dispatch(Event::CallHangup, &call, at).requests[0];
     /// let stored = Envelope::new(outgoing, at).to_json();
@@ -268,10 +268,10 @@ impl Envelope {
     /// use callhook::{Call, Catalog, Config, Envelope, Event, Registry};
     ///
     /// let registry = Registry::from_config(
-    ///     &Config::from_json(include_str!("../examples/configs/pbx.json"))?,
+    ///     &Config::from_json(include_str!("../../examples/configs/pbx.json"))?,
     ///     Catalog::standard().clone(),
     /// )?;
-    /// let call = Call::from_json(include_str!("../examples/calls/pbx-call.json"))?;
+    /// let call = Call::from_json(include_str!("../../examples/calls/pbx-call.json"))?;
     /// let at = "2024-12-02T21:11:37Z".parse().unwrap();
     /// let outgoing = &registry.dispatch(Event::CallHangup, &call, at).requests[0];
     /// let stored = Envelope::new(outgoing, at).to_json();

@@ -68,10 +68,10 @@ impl Envelope {
     /// use callhook::{Registry, TokenCache};
     ///
     /// let registry = Registry::from_config(
-    ///     &Config::from_json(include_str!("../examples/configs/pbx.json"))?,
+    ///     &Config::from_json(include_str!("../../examples/configs/pbx.json"))?,
     ///     Catalog::standard().clone(),
     /// )?;
-    /// let call = Call::from_json(include_str!("../examples/calls/pbx-call.json"))?;
+    /// let call = Call::from_json(include_str!("../../examples/calls/pbx-call.json"))?;
     /// let at = "2024-12-02T21:11:37Z".parse().unwrap();
     /// let outgoing = &registry.dispatch(Event::CallHangup, &call, at).requests[0];
     /// let mut envelope = Envelope::new(outgoing, at);
