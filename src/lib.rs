@@ -167,7 +167,7 @@ pub use call::{Call, CallData};
 pub use catalog::{Catalog, FieldSpec};
 pub use config::Config;
 pub use dispatch::{Dispatch, Explanation, Outgoing, Verdict};
-pub use envelope::{Envelope, StoredHeader, StoredRequest};
+pub use envelope::{Attempt, Envelope, StoredHeader, StoredRequest};
 pub use error::{Error, ErrorKind, Position};
 pub use event::{Event, EventSet, EventSpec};
 pub use id::{DeliveryId, Id};

@@ -248,6 +248,28 @@ pub const JWT_KEY_BYTES: usize = 8_192;
 /// 2,048, as RFC 7518 (section 3.3) requires.
 pub const SHORTEST_RSA_KEY_BITS: usize = 2_048;
 
+// ENVELOPE (issue 22): what a stored envelope may hold.
+
+/// Fallback URLs a stored envelope may hold: 16. A service lists a few
+/// (Twilio, Vonage and Telnyx take one or two); a stored envelope with
+/// more was not written by callhook.
+pub const ENVELOPE_FALLBACK_URLS: usize = 16;
+
+/// Attempts an envelope's log keeps: 20, the latest (older ones are
+/// dropped as new ones are recorded). The default retry policy makes at
+/// most 8, so a delivery's whole life fits; a stored log of more is
+/// refused.
+pub const ENVELOPE_ATTEMPTS: usize = 20;
+
+/// Bytes of a response an attempt log keeps: the first 256, as text
+/// (bytes that are not UTF-8 shown as U+FFFD), enough for an error
+/// message or a JSON error object's start.
+pub const ATTEMPT_RESPONSE_BYTES: usize = 256;
+
+/// Bytes of a transport error's description an attempt log keeps: 64.
+/// Senders give a few fixed words (`timed out`, `connection refused`).
+pub const ATTEMPT_ERROR_BYTES: usize = 64;
+
 /// `n` with its thousands separated by commas, as messages print counts.
 pub(crate) fn count(n: usize) -> String {
     let digits = n.to_string();

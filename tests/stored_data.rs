@@ -186,6 +186,7 @@ fn stored_envelopes_give_the_stored_requests() {
             } else {
                 assert_eq!(conversion, "to_request");
             }
+            let expected = as_sent_today(&expected, &conversion);
             assert_eq!(
                 String::from_utf8_lossy(&http_text(&outgoing.request)),
                 String::from_utf8_lossy(&expected),
@@ -195,10 +196,44 @@ fn stored_envelopes_give_the_stored_requests() {
     }
 }
 
+/// A stored request record as today's version sends it: format 1 stored
+/// the credential (AVANSER's Basic and Bearer auth; the stored sets have
+/// no other), which envelopes drop on load since issue 22. Unsigned, the
+/// request has none; signed, the service's own is added after the stored
+/// headers, where signing puts it: the same header, moved.
+fn as_sent_today(record: &[u8], conversion: &str) -> Vec<u8> {
+    let end = record.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let (head, body) = record.split_at(end);
+    let mut lines: Vec<&[u8]> = head.split(|&b| b == b'\n').collect();
+    let credential = lines
+        .iter()
+        .position(|line| line.starts_with(b"authorization: "));
+    let Some(credential) = credential else {
+        return record.to_vec();
+    };
+    // Each line but the last ends in `\r` (the split was at `\n`).
+    let line = lines.remove(credential);
+    if conversion == "request_for" {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let last = lines.len() - 1;
+        let mut out = lines[..last].join(&b'\n');
+        out.extend_from_slice(b"\n");
+        out.extend_from_slice(lines[last]);
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(line);
+        out.extend_from_slice(body);
+        return out;
+    }
+    let mut out = lines.join(&b'\n');
+    out.extend_from_slice(body);
+    out
+}
+
 /// Dispatching the same calls today makes the same envelopes, to the byte:
 /// delivery ids, unsigned requests and all, but for the credential, which
-/// earlier versions stored and today's add at send time
-/// ([`without_credentials`]).
+/// earlier versions stored and today's add at send time (dropped when a
+/// stored envelope loads), and what format 1 did not hold: the call id,
+/// the segment and the status sequence.
 #[test]
 fn todays_dispatch_makes_the_stored_envelopes() {
     for (set, registry_name, calls, scopes, realtime) in SETS {
@@ -229,11 +264,15 @@ fn todays_dispatch_makes_the_stored_envelopes() {
         let stored = envelopes(set);
         assert_eq!(made.len(), stored.len(), "{set}");
         for (i, (made, stored)) in made.iter().zip(&stored).enumerate() {
+            assert!(made.call_id.is_some(), "{set} #{i}");
+            assert_eq!(stored.call_id, None, "{set} #{i}");
+            let mut made = made.clone();
+            made.call_id = None;
+            made.segment = None;
+            made.sequence = None;
             assert_eq!(
-                serde_json::to_value(made).unwrap(),
-                without_credentials(with_todays_user_agent(
-                    serde_json::to_value(stored).unwrap()
-                )),
+                serde_json::to_value(&made).unwrap(),
+                with_todays_user_agent(serde_json::to_value(stored).unwrap()),
                 "{set} #{i}"
             );
         }
@@ -251,17 +290,6 @@ fn with_todays_user_agent(mut envelope: serde_json::Value) -> serde_json::Value 
             header["value"] = callhook::USER_AGENT.into();
         }
     }
-    envelope
-}
-
-/// A stored envelope's JSON without its `authorization` header: versions
-/// before credentials moved to send time stored it (AVANSER's services'
-/// Basic and Bearer auth; the stored sets have no other credential), and
-/// today's dispatch leaves it to `Registry::prepare`. Such envelopes still
-/// send as they did (`stored_envelopes_give_the_stored_requests`).
-fn without_credentials(mut envelope: serde_json::Value) -> serde_json::Value {
-    let headers = envelope["request"]["headers"].as_array_mut().unwrap();
-    headers.retain(|header| header["name"] != "authorization");
     envelope
 }
 

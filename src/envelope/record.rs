@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::log::{self, Attempt};
 use super::Envelope;
 use crate::auth::TokenCache;
 use crate::error::Error;
@@ -15,14 +16,37 @@ impl Envelope {
     /// `next_attempt_at` is set to it. The jitter seed is derived from the
     /// delivery id. An attempt the address policy refused
     /// ([`Outcome::address_refused`]) counts as an attempt and is given up.
-    /// The outcome's latency and response bytes are not stored: the
-    /// envelope keeps what the next attempt needs.
+    /// The attempt is added to the envelope's log ([`Envelope::attempts`]:
+    /// its time, URL index, status or error, latency and the first bytes
+    /// of the response), which keeps the latest
+    /// [`limits::ENVELOPE_ATTEMPTS`](crate::limits::ENVELOPE_ATTEMPTS).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Call, Catalog, Config, Decision, Envelope, Event, Outcome, Registry};
+    ///
+    /// let registry = Registry::from_config(
+    ///     &Config::from_json(include_str!("../../examples/configs/pbx.json"))?,
+    ///     Catalog::standard().clone(),
+    /// )?;
+    /// let call = Call::from_json(include_str!("../../examples/calls/pbx-call.json"))?;
+    /// let at = "2024-12-02T21:11:37Z".parse().unwrap();
+    /// let outgoing = &registry.dispatch(Event::CallHangup, &call, at).requests[0];
+    /// let mut envelope = Envelope::new(outgoing, at);
+    /// let policy = registry.retry_policy(&envelope.service)?;
+    /// let decision = envelope.record(&policy, Outcome::transport_error(), at);
+    /// assert!(matches!(decision, Decision::Retry { .. }));
+    /// assert_eq!(envelope.attempts.len(), 1);
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
     pub fn record(
         &mut self,
         policy: &RetryPolicy,
         outcome: Outcome<'_>,
         now: DateTime<Utc>,
     ) -> Decision {
+        self.log(&outcome, now);
         self.attempt = self.attempt.saturating_add(1);
         let decision = policy.decide(
             self.event.clone(),
@@ -99,6 +123,7 @@ impl Envelope {
         if outcome.status() == Some(http::StatusCode::UNAUTHORIZED) && !self.token_refreshed {
             if let Some(key) = registry.token_key(&self.service) {
                 tokens.invalidate(&key);
+                self.log(&outcome, now);
                 self.token_refreshed = true;
                 self.attempt = self.attempt.saturating_add(1);
                 self.next_attempt_at = now;
@@ -106,6 +131,16 @@ impl Envelope {
             }
         }
         Ok(self.record(&policy, outcome, now))
+    }
+}
+
+impl Envelope {
+    /// Adds the attempt that ended with `outcome` at `now` to the log.
+    fn log(&mut self, outcome: &Outcome<'_>, now: DateTime<Utc>) {
+        log::push(
+            &mut self.attempts,
+            Attempt::of(outcome, self.current_url, now),
+        );
     }
 }
 
