@@ -544,3 +544,66 @@ impl Envelope {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signer::{Signer, SigningConfig};
+
+    /// Every header a signing scheme writes but its id and timestamp is
+    /// one envelopes drop: a scheme added to `src/signer.rs` fails here
+    /// until its signature header is listed.
+    #[test]
+    fn every_signature_header_is_dropped() {
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let mut configs = vec![
+            serde_json::json!({"kind": "standard_webhooks", "secrets": [secret]}),
+            serde_json::json!({"kind": "twilio", "token": "f3a9c1e07b5d48a2c6e19b0d7f4a8e25"}),
+            serde_json::json!({"kind": "vonage", "secret": "s3cr3t-vonage-signature-0123456789"}),
+        ];
+        for preset in ["convoy", "convoy_advanced", "zoom", "github"] {
+            configs.push(serde_json::json!({
+                "kind": "hmac", "preset": preset, "secrets": ["s3cr3t-hmac-0123456789abcdef"],
+            }));
+        }
+        for config in configs {
+            let config: SigningConfig =
+                serde_json::from_value(config.clone()).unwrap_or_else(|e| panic!("{config}: {e}"));
+            let signer = Signer::new(&config).unwrap_or_else(|e| panic!("{config:?}: {e}"));
+            let signatures: Vec<String> = signer
+                .headers()
+                .iter()
+                .map(|name| name.to_ascii_lowercase())
+                .filter(|name| !name.ends_with("-id") && !name.ends_with("timestamp"))
+                .collect();
+            assert!(!signatures.is_empty(), "{config:?}");
+            for name in signatures {
+                assert!(is_dropped(&name), "{name}");
+            }
+        }
+        for name in ["authorization", "Proxy-Authorization", "x-twilio-signature"] {
+            assert!(is_dropped(name), "{name}");
+        }
+        // Ids and timestamps are kept: a service that does not sign may
+        // send its own.
+        for name in ["webhook-id", "webhook-timestamp", "x-api-key"] {
+            assert!(!is_dropped(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn debug_redacts_fallback_query_values() {
+        let mut envelope = Envelope::from_json(
+            r#"{"delivery": "d", "webhook": "w", "service": "s", "event": "Call:Hangup",
+                "attempt": 0, "first_attempt_at": "2024-12-02T21:11:37Z",
+                "next_attempt_at": "2024-12-02T21:11:37Z",
+                "request": {"method": "POST", "url": "https://a.example.com/?k=s3cr3t",
+                            "headers": [], "body": ""}}"#,
+        )
+        .unwrap();
+        envelope.fallbacks = vec!["https://b.example.com/?token=s3cr3t&n=1".into()];
+        let shown = format!("{envelope:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains("b.example.com"), "{shown}");
+    }
+}

@@ -442,3 +442,184 @@ pub(super) fn size(envelope: &Envelope) -> usize {
         + escaped(envelope.event.name())
         + envelope.call_id.as_deref().map_or(0, escaped)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::log;
+    use crate::retry::Outcome;
+
+    fn at(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(s, 0).unwrap()
+    }
+
+    /// An envelope of every part, its body `body`.
+    fn envelope(body: &[u8]) -> Envelope {
+        let mut attempts = Vec::new();
+        let headers = http::HeaderMap::new();
+        let answered = Outcome::response(http::StatusCode::BAD_GATEWAY, &headers)
+            .with_response_start(b"{\"error\": \"upstream \\\"down\\\"\"}\n\x01");
+        log::push(&mut attempts, Attempt::of(&answered, 0, at(10)));
+        log::push(
+            &mut attempts,
+            Attempt::of(&Outcome::transport_error(), 1, at(20)),
+        );
+        Envelope {
+            delivery: "d-\"1\"".into(),
+            webhook: "w\u{1}".into(),
+            service: "s\\".into(),
+            event: Event::named("Call:Hangup"),
+            call_id: Some("c\t1".into()),
+            segment: Some(usize::MAX),
+            sequence: Some(u64::MAX),
+            attempt: u32::MAX,
+            first_attempt_at: at(0),
+            next_attempt_at: DateTime::<Utc>::MAX_UTC,
+            request: StoredRequest {
+                method: "POST".into(),
+                url: "https://crm.example.com/a?x=\"1\"".into(),
+                headers: vec![StoredHeader::new("x-a", "\"v\"\t\\", true)],
+                body: body.to_vec(),
+            },
+            fallbacks: vec![
+                "https://b.example.com/a".into(),
+                "https://c.example.com/a".into(),
+            ],
+            current_url: 2,
+            url_failures: u32::MAX,
+            token_refreshed: true,
+            attempts,
+        }
+    }
+
+    /// The size estimate is never short (the buffer is never grown) and
+    /// not far over, for text bodies with many escapes, binary bodies and
+    /// none.
+    #[test]
+    fn the_size_estimate_is_honest() {
+        let text = "\u{e9}t\u{e9} \\ \n".repeat(500);
+        let bodies: [&[u8]; 6] = [
+            b"",
+            br#"{"a": "b", "c": "\"quoted\""}"#,
+            &[b'"'; 4096],
+            &[0x01; 4096],
+            &[0xff; 4096],
+            text.as_bytes(),
+        ];
+        for body in bodies {
+            let envelope = envelope(body);
+            let json = serde_json::to_string(&envelope).unwrap();
+            let estimate = size(&envelope);
+            assert!(estimate >= json.len(), "{estimate} < {}", json.len());
+            assert!(
+                estimate <= json.len() + 700,
+                "{estimate} is far over {}",
+                json.len()
+            );
+            assert_eq!(envelope.to_json(), json);
+        }
+    }
+
+    #[test]
+    fn every_part_round_trips_and_text_bodies_stay_text() {
+        for body in [&b"{\"a\": 1}"[..], &[0xff, 0x00, 0x80][..], &b""[..]] {
+            let envelope = envelope(body);
+            let json = envelope.to_json();
+            assert!(json.starts_with("{\"version\":2,"), "{json}");
+            let back = Envelope::from_json(&json).unwrap();
+            assert_eq!(back, envelope);
+            let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+            let text = std::str::from_utf8(body).is_ok();
+            assert_eq!(value["request"].get("body").is_some(), text, "{json}");
+            assert_eq!(
+                value["request"].get("body_base64").is_some(),
+                !text,
+                "{json}"
+            );
+        }
+        let json = envelope(b"{\"a\": 1}").to_json();
+        assert!(json.contains(r#""body":"{\"a\": 1}""#), "{json}");
+    }
+
+    #[test]
+    fn versions_are_read_and_newer_majors_refused() {
+        let json = envelope(b"x").to_json();
+        let newer = json.replacen("\"version\":2", "\"version\":3", 1);
+        let err = Envelope::from_json(&newer).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NewerFormat);
+        assert_eq!(err.field(), Some("version"));
+        assert!(err.to_string().contains("format 3"), "{err}");
+        assert!(err.to_string().contains("upgrade callhook"), "{err}");
+        // Whatever else it holds: a field of another type, unknown fields.
+        let changed = newer.replacen("\"attempt\":4294967295", "\"attempt\":\"many\"", 1);
+        assert_ne!(changed, newer);
+        assert_eq!(
+            Envelope::from_json(&changed).unwrap_err().kind(),
+            ErrorKind::NewerFormat
+        );
+        // Serde's own error says so too.
+        let err = serde_json::from_str::<Envelope>(&newer).unwrap_err();
+        assert!(err.to_string().contains("format 3"), "{err}");
+        let zero = json.replacen("\"version\":2", "\"version\":0", 1);
+        let err = Envelope::from_json(&zero).unwrap_err();
+        assert!(err.to_string().contains("formats start at 1"), "{err}");
+        // An unknown field of the same major is ignored, wherever it is.
+        let unknown = json
+            .replacen(
+                "{\"version\":2,",
+                "{\"version\":2,\"priority\":{\"x\":[1]},",
+                1,
+            )
+            .replacen("\"method\":", "\"http2\":true,\"method\":", 1);
+        assert_eq!(Envelope::from_json(&unknown).unwrap(), envelope(b"x"));
+    }
+
+    #[test]
+    fn stored_bodies_are_one_or_the_other() {
+        let json = envelope(b"x").to_json();
+        let both = json.replacen(
+            "\"body\":\"x\"",
+            "\"body\":\"x\",\"body_base64\":\"eA==\"",
+            1,
+        );
+        let err = Envelope::from_json(&both).unwrap_err();
+        assert!(err.to_string().contains("both"), "{err}");
+        let base64 = json.replacen("\"body\":\"x\"", "\"body_base64\":\"eA==\"", 1);
+        assert_eq!(Envelope::from_json(&base64).unwrap(), envelope(b"x"));
+        let bad = json.replacen("\"body\":\"x\"", "\"body_base64\":\"e*A=\"", 1);
+        let err = Envelope::from_json(&bad).unwrap_err();
+        assert!(err.to_string().contains("base64"), "{err}");
+        let none = json.replacen(",\"body\":\"x\"", "", 1);
+        assert_eq!(Envelope::from_json(&none).unwrap().request.body, b"");
+        // Format 1: base64 in `body`, which it must have.
+        let format_1 = json.replacen("\"version\":2,", "", 1).replacen(
+            "\"body\":\"x\"",
+            "\"body\":\"eA==\"",
+            1,
+        );
+        assert_eq!(Envelope::from_json(&format_1).unwrap(), envelope(b"x"));
+        let err = Envelope::from_json(&none.replacen("\"version\":2,", "", 1)).unwrap_err();
+        assert!(err.to_string().contains("format 1"), "{err}");
+    }
+
+    #[test]
+    fn stored_envelopes_over_a_limit_are_refused_with_the_limit() {
+        let mut over = envelope(b"x");
+        over.fallbacks = vec!["https://b.example.com/".into(); ENVELOPE_FALLBACK_URLS + 1];
+        let err = Envelope::from_json(&over.to_json()).unwrap_err();
+        assert!(err.to_string().contains("ENVELOPE_FALLBACK_URLS"), "{err}");
+        let mut over = envelope(b"x");
+        over.current_url = 3;
+        let err = Envelope::from_json(&over.to_json()).unwrap_err();
+        assert_eq!(err.field(), Some("current_url"));
+        let mut over = envelope(b"x");
+        let entry = over.attempts[0].clone();
+        over.attempts = vec![entry; ENVELOPE_ATTEMPTS + 1];
+        let err = Envelope::from_json(&over.to_json()).unwrap_err();
+        assert!(err.to_string().contains("ENVELOPE_ATTEMPTS"), "{err}");
+        let mut over = envelope(b"x");
+        over.attempts[1].response = "r".repeat(limits::ATTEMPT_RESPONSE_BYTES + 1);
+        let err = Envelope::from_json(&over.to_json()).unwrap_err();
+        assert_eq!(err.field(), Some("attempts.1"));
+    }
+}
