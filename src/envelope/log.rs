@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind};
-use crate::limits::{self, ATTEMPT_ERROR_BYTES, ATTEMPT_RESPONSE_BYTES, ENVELOPE_ATTEMPTS};
+use crate::limits::{self, ATTEMPT_RESPONSE_BYTES, ENVELOPE_ATTEMPTS, TRANSPORT_ERROR_BYTES};
 use crate::retry::Outcome;
 
 /// One attempt of a delivery, as an [`Envelope`](crate::Envelope)'s log
@@ -19,7 +19,7 @@ use crate::retry::Outcome;
 /// receiver wrote.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct Attempt {
+pub struct LoggedAttempt {
     /// When the attempt ended.
     pub at: DateTime<Utc>,
     /// Which URL it went to: 0 for the request's own, `n` for the
@@ -43,20 +43,25 @@ pub struct Attempt {
     pub response: String,
 }
 
-impl Attempt {
+impl LoggedAttempt {
     /// The log entry of an attempt to URL `url_index` that ended with
     /// `outcome` at `at`.
-    pub(crate) fn of(outcome: &Outcome<'_>, url_index: usize, at: DateTime<Utc>) -> Attempt {
+    pub(crate) fn of(outcome: &Outcome<'_>, url_index: usize, at: DateTime<Utc>) -> LoggedAttempt {
         let error = if outcome.is_address_refused() {
             Some("address refused".to_owned())
         } else if outcome.is_transport_error() {
-            Some(truncated(transport_error(outcome), ATTEMPT_ERROR_BYTES))
+            // The sender's fixed words (`timed out`), bounded by the
+            // outcome already, cut again in case that bound grows.
+            Some(truncated(
+                outcome.error().unwrap_or("transport error"),
+                TRANSPORT_ERROR_BYTES,
+            ))
         } else {
             None
         };
         let start = outcome.response_start();
         let start = &start[..start.len().min(ATTEMPT_RESPONSE_BYTES)];
-        Attempt {
+        LoggedAttempt {
             at,
             url_index,
             status: outcome.status().map(|s| s.as_u16()),
@@ -94,12 +99,12 @@ impl Attempt {
             );
         }
         if let Some(error) = &self.error {
-            if error.len() > ATTEMPT_ERROR_BYTES {
+            if error.len() > TRANSPORT_ERROR_BYTES {
                 return over(
                     "an error",
                     error.len(),
-                    ATTEMPT_ERROR_BYTES,
-                    "ATTEMPT_ERROR_BYTES",
+                    TRANSPORT_ERROR_BYTES,
+                    "TRANSPORT_ERROR_BYTES",
                 );
             }
         }
@@ -108,9 +113,9 @@ impl Attempt {
 }
 
 /// Shows everything but the response, which shows as its length.
-impl fmt::Debug for Attempt {
+impl fmt::Debug for LoggedAttempt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Attempt")
+        f.debug_struct("LoggedAttempt")
             .field("at", &self.at)
             .field("url_index", &self.url_index)
             .field("status", &self.status)
@@ -123,17 +128,12 @@ impl fmt::Debug for Attempt {
 
 /// Adds `attempt` to `log`, dropping the oldest entries past
 /// [`limits::ENVELOPE_ATTEMPTS`].
-pub(crate) fn push(log: &mut Vec<Attempt>, attempt: Attempt) {
+pub(crate) fn push(log: &mut Vec<LoggedAttempt>, attempt: LoggedAttempt) {
     if log.len() >= ENVELOPE_ATTEMPTS {
         let excess = log.len() + 1 - ENVELOPE_ATTEMPTS;
         log.drain(..excess);
     }
     log.push(attempt);
-}
-
-/// The sender's words for a transport error. MERGE: `Outcome::error()`.
-fn transport_error<'a>(_: &Outcome<'a>) -> &'a str {
-    "transport error"
 }
 
 /// `text` cut to at most `limit` bytes, at a character boundary.
@@ -163,7 +163,7 @@ mod tests {
         let outcome = Outcome::response(http::StatusCode::BAD_GATEWAY, &headers)
             .with_response_start(&body)
             .with_latency(std::time::Duration::from_millis(1_250));
-        let attempt = Attempt::of(&outcome, 1, at(0));
+        let attempt = LoggedAttempt::of(&outcome, 1, at(0));
         assert!(attempt.response.len() <= ATTEMPT_RESPONSE_BYTES);
         assert!(attempt.response.starts_with("aaa"));
         assert_eq!(attempt.status, Some(502));
@@ -174,16 +174,22 @@ mod tests {
         // Bytes that are not UTF-8 are replaced.
         let outcome = Outcome::response(http::StatusCode::BAD_REQUEST, &headers)
             .with_response_start(b"no \xff way");
-        assert_eq!(Attempt::of(&outcome, 0, at(0)).response, "no \u{fffd} way");
+        assert_eq!(
+            LoggedAttempt::of(&outcome, 0, at(0)).response,
+            "no \u{fffd} way"
+        );
     }
 
     #[test]
     fn refusals_and_transport_errors_are_named() {
-        let refused = Attempt::of(&Outcome::address_refused(), 0, at(0));
+        let refused = LoggedAttempt::of(&Outcome::address_refused(), 0, at(0));
         assert_eq!(refused.error.as_deref(), Some("address refused"));
         assert_eq!(refused.status, None);
-        let failed = Attempt::of(&Outcome::transport_error(), 0, at(0));
-        assert!(failed.error.is_some());
+        let failed = LoggedAttempt::of(&Outcome::transport_error(), 0, at(0));
+        assert_eq!(failed.error.as_deref(), Some("transport error"));
+        let timed_out = Outcome::transport_error().with_error("timed out");
+        let failed = LoggedAttempt::of(&timed_out, 0, at(0));
+        assert_eq!(failed.error.as_deref(), Some("timed out"));
     }
 
     #[test]
@@ -191,7 +197,7 @@ mod tests {
         let headers = http::HeaderMap::new();
         let outcome = Outcome::response(http::StatusCode::BAD_REQUEST, &headers)
             .with_response_start(b"{\"error\": \"card 4111 declined\"}");
-        let shown = format!("{:?}", Attempt::of(&outcome, 0, at(0)));
+        let shown = format!("{:?}", LoggedAttempt::of(&outcome, 0, at(0)));
         assert!(!shown.contains("4111"), "{shown}");
         assert!(shown.contains("31 bytes"), "{shown}");
     }
@@ -200,7 +206,10 @@ mod tests {
     fn the_log_keeps_the_latest_attempts() {
         let mut log = Vec::new();
         for s in 0..50 {
-            push(&mut log, Attempt::of(&Outcome::transport_error(), 0, at(s)));
+            push(
+                &mut log,
+                LoggedAttempt::of(&Outcome::transport_error(), 0, at(s)),
+            );
         }
         assert_eq!(log.len(), ENVELOPE_ATTEMPTS);
         assert_eq!(log[0].at, at(50 - ENVELOPE_ATTEMPTS as i64));
@@ -209,14 +218,14 @@ mod tests {
 
     #[test]
     fn stored_entries_over_the_limits_are_refused() {
-        let mut attempt = Attempt::of(&Outcome::transport_error(), 0, at(0));
+        let mut attempt = LoggedAttempt::of(&Outcome::transport_error(), 0, at(0));
         attempt.response = "x".repeat(ATTEMPT_RESPONSE_BYTES + 1);
         let err = attempt.check(3).unwrap_err();
         assert!(err.to_string().contains("ATTEMPT_RESPONSE_BYTES"), "{err}");
         assert_eq!(err.field(), Some("attempts.3"));
         attempt.response.clear();
-        attempt.error = Some("e".repeat(ATTEMPT_ERROR_BYTES + 1));
+        attempt.error = Some("e".repeat(TRANSPORT_ERROR_BYTES + 1));
         let err = attempt.check(0).unwrap_err();
-        assert!(err.to_string().contains("ATTEMPT_ERROR_BYTES"), "{err}");
+        assert!(err.to_string().contains("TRANSPORT_ERROR_BYTES"), "{err}");
     }
 }

@@ -24,7 +24,7 @@ mod log;
 mod record;
 mod wire;
 
-pub use log::Attempt;
+pub use log::LoggedAttempt;
 
 /// Headers an envelope never holds, whatever wrote it: the credentials
 /// (`Authorization`, and `Proxy-Authorization`, which no request callhook
@@ -213,11 +213,11 @@ pub struct Envelope {
     pub token_refreshed: bool,
     /// The last attempts, oldest first (at most
     /// [`limits::ENVELOPE_ATTEMPTS`]; older ones are dropped).
-    pub attempts: Vec<Attempt>,
+    pub attempts: Vec<LoggedAttempt>,
 }
 
 /// Shows the request as [`StoredRequest`] does, the fallback URLs with
-/// every query value redacted, and the attempt log as [`Attempt`] does.
+/// every query value redacted, and the attempt log as [`LoggedAttempt`] does.
 impl fmt::Debug for Envelope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let fallbacks: Vec<String> = self

@@ -3,12 +3,12 @@
 
 use chrono::{DateTime, Utc};
 
-use super::log::{self, Attempt};
+use super::log::{self, LoggedAttempt};
 use super::Envelope;
 use crate::auth::TokenCache;
 use crate::error::Error;
 use crate::registry::Registry;
-use crate::retry::{Decision, Outcome, RetryPolicy};
+use crate::retry::{Attempt, Decision, Outcome, RetryPolicy};
 
 impl Envelope {
     /// Records an attempt that ended with `outcome` at `now`, and returns
@@ -48,14 +48,15 @@ impl Envelope {
     ) -> Decision {
         self.log(&outcome, now);
         self.attempt = self.attempt.saturating_add(1);
-        let decision = policy.decide(
-            self.event.clone(),
+        let attempt = Attempt::new(
+            &self.event,
             self.attempt,
-            outcome,
             self.first_attempt_at,
-            now,
-            jitter_seed(&self.delivery),
-        );
+            &self.service,
+            &self.request.url,
+        )
+        .with_seed(jitter_seed(&self.delivery));
+        let decision = policy.decide(&attempt, outcome, now);
         if let Decision::Retry { at } = decision {
             self.next_attempt_at = at;
         }
@@ -139,7 +140,7 @@ impl Envelope {
     fn log(&mut self, outcome: &Outcome<'_>, now: DateTime<Utc>) {
         log::push(
             &mut self.attempts,
-            Attempt::of(outcome, self.current_url, now),
+            LoggedAttempt::of(outcome, self.current_url, now),
         );
     }
 }

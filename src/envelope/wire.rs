@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::log::Attempt;
+use super::log::LoggedAttempt;
 use super::{is_dropped, Envelope, StoredHeader, StoredRequest};
 use crate::error::{json_position, Error, ErrorKind};
 use crate::event::Event;
@@ -89,7 +89,7 @@ struct Stored<'a> {
     #[serde(default)]
     token_refreshed: bool,
     #[serde(default)]
-    attempts: Vec<Attempt>,
+    attempts: Vec<LoggedAttempt>,
 }
 
 /// A stored request, its body not yet read: how depends on the format.
@@ -329,8 +329,8 @@ struct Written<'a> {
     url_failures: u32,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     token_refreshed: bool,
-    #[serde(skip_serializing_if = "<[Attempt]>::is_empty")]
-    attempts: &'a [Attempt],
+    #[serde(skip_serializing_if = "<[LoggedAttempt]>::is_empty")]
+    attempts: &'a [LoggedAttempt],
 }
 
 fn is_zero<T: Default + PartialEq>(n: &T) -> bool {
@@ -459,10 +459,10 @@ mod tests {
         let headers = http::HeaderMap::new();
         let answered = Outcome::response(http::StatusCode::BAD_GATEWAY, &headers)
             .with_response_start(b"{\"error\": \"upstream \\\"down\\\"\"}\n\x01");
-        log::push(&mut attempts, Attempt::of(&answered, 0, at(10)));
+        log::push(&mut attempts, LoggedAttempt::of(&answered, 0, at(10)));
         log::push(
             &mut attempts,
-            Attempt::of(&Outcome::transport_error(), 1, at(20)),
+            LoggedAttempt::of(&Outcome::transport_error(), 1, at(20)),
         );
         Envelope {
             delivery: "d-\"1\"".into(),
