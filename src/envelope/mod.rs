@@ -3,7 +3,8 @@
 //!
 //! `mod.rs` holds the types, making an envelope and turning it back into
 //! a request; `wire` its stored format (versions, and reading every
-//! earlier one); `log` the attempt log; `record` recording an attempt.
+//! earlier one); `log` the attempt log; `state` the host's delivery state;
+//! `record` the calls before and after an attempt.
 
 use std::fmt;
 use std::sync::Arc;
@@ -22,9 +23,11 @@ use crate::service::check_request_form;
 
 mod log;
 mod record;
+mod state;
 mod wire;
 
 pub use log::LoggedAttempt;
+pub use state::DeliveryState;
 
 /// Headers an envelope never holds, whatever wrote it: the credentials
 /// (`Authorization`, and `Proxy-Authorization`, which no request callhook
