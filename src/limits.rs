@@ -264,6 +264,14 @@ pub const SHORTEST_TIMEOUT: Duration = Duration::from_secs(1);
 /// receiver slower than this is better told by a retry.
 pub const LONGEST_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// Fallback URLs a service may list: 4.
+///
+/// Twilio, Vonage and Telnyx each take one fallback or failover URL
+/// beside the primary; every one is rendered for every delivery, and a
+/// delivery reaches the last only after failing on all before it
+/// (`fallback_after` times each), so more would only delay giving up.
+pub const FALLBACK_URLS: usize = 4;
+
 /// `n` with its thousands separated by commas, as messages print counts.
 pub(crate) fn count(n: usize) -> String {
     let digits = n.to_string();

@@ -1158,6 +1158,35 @@ impl Registry {
             .map(Service::timeout)
             .ok_or_else(|| registry_error(format!("no service `{service}`")))
     }
+
+    /// How many times a delivery through `service` fails on one URL
+    /// before it moves to the next of the service's fallback URLs
+    /// ([`Outgoing::fallbacks`]): the service's `fallback_after`, or
+    /// [`ServiceConfig::DEFAULT_FALLBACK_AFTER`] (2).
+    ///
+    /// # Errors
+    ///
+    /// A service that does not exist is an error of kind
+    /// [`ErrorKind::Registry`](crate::ErrorKind::Registry), as for
+    /// [`Registry::retry_policy`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Catalog, Config, Registry};
+    ///
+    /// let config = Config::from_json(include_str!("../../examples/configs/fallbacks.json"))?;
+    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
+    /// assert_eq!(registry.fallback_after(&config.services[0].id)?, 3);
+    /// assert_eq!(registry.fallback_after(&config.services[1].id)?, 2);
+    /// assert!(registry.fallback_after("deleted").is_err());
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    pub fn fallback_after(&self, service: &str) -> Result<u32, Error> {
+        self.service(service)
+            .map(Service::fallback_after)
+            .ok_or_else(|| registry_error(format!("no service `{service}`")))
+    }
 }
 
 impl Subscriptions for Registry {
