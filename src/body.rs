@@ -720,6 +720,8 @@ pub(crate) enum Origin {
     Parameter(usize),
     /// `headers.N.value`.
     Header(usize),
+    /// `fallback_urls.N`.
+    FallbackUrl(usize),
 }
 
 /// The bits of a code below the kind.
@@ -735,8 +737,10 @@ impl Origin {
             Origin::Pair(i) => (2, i),
             Origin::Parameter(i) => (3, i),
             Origin::Header(i) => (4, i),
+            Origin::FallbackUrl(i) => (5, i),
         };
-        // Indices are bounded by `limits::PAIRS` and `limits::HEADERS`,
+        // Indices are bounded by `limits::PAIRS`, `limits::HEADERS` and
+        // `limits::FALLBACK_URLS`,
         // checked before anything is compiled, far below 2^29; a larger
         // one would name no fragment rather than another's.
         (kind << INDEX_BITS) | u32::try_from(i).map_or(INDEX, |i| i.min(INDEX))
@@ -751,6 +755,7 @@ impl Origin {
             2 => Some(Origin::Pair(i)),
             3 => Some(Origin::Parameter(i)),
             4 => Some(Origin::Header(i)),
+            5 => Some(Origin::FallbackUrl(i)),
             _ => None,
         }
     }
@@ -763,6 +768,7 @@ impl Origin {
             Origin::Pair(_) => "body.pairs",
             Origin::Parameter(_) => "body.parameters",
             Origin::Header(_) => "headers",
+            Origin::FallbackUrl(_) => "fallback_urls",
         }
     }
 
@@ -773,6 +779,7 @@ impl Origin {
             Origin::Pair(i) | Origin::Parameter(i) | Origin::Header(i) => {
                 format!("{}.{i}.value", self.list())
             }
+            Origin::FallbackUrl(i) => format!("{}.{i}", self.list()),
         }
     }
 }

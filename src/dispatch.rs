@@ -14,9 +14,9 @@ use crate::catalog::{Builtin, Catalog, FieldKey, Positions};
 use crate::error::Error;
 use crate::event::Event;
 use crate::id::DeliveryId;
-use crate::preview::{Preview, Summary};
+use crate::preview::{shown_urls, Preview, Summary};
 use crate::request::Request;
-use crate::service::Service;
+use crate::service::{Service, Shown};
 use crate::value::Value;
 use crate::webhook::WebhookConfig;
 
@@ -95,13 +95,17 @@ impl Outgoing {
     /// only, and every query value and every header value as `[redacted]`
     /// but those of the headers callhook sets and knows hold no secret
     /// (`content-type`, `content-length`, `user-agent`, `soapaction`,
-    /// `webhook-id`, `webhook-timestamp`): an outgoing request keeps no
+    /// `webhook-id`, `webhook-timestamp`), and the fallback URLs with every
+    /// query value redacted too: an outgoing request keeps no
     /// call data or service to tell which values are secrets (an `api_key`
     /// header may have any name). [`Registry::preview`](crate::Registry::preview) renders the
     /// requests for a person, only secrets redacted.
     #[must_use]
     pub fn preview(&self, show_secrets: bool) -> Preview {
         let mut preview = Preview::of(&self.service, &self.request, show_secrets);
+        // Every query value, as for the URL: without the service, no
+        // parameter is known to hold no secret.
+        preview.fallbacks = shown_urls(&self.fallbacks, show_secrets, &|_| true);
         preview.webhook = Some(self.webhook.to_string());
         preview.delivery = Some(self.delivery.to_string());
         preview
@@ -118,6 +122,7 @@ impl fmt::Debug for Outgoing {
             .field("segment", &self.segment)
             .field("call_id", &self.call_id)
             .field("sequence", &self.sequence)
+            .field("fallbacks", &shown_urls(&self.fallbacks, false, &|_| true))
             .field(
                 "request",
                 &Summary {
@@ -482,22 +487,27 @@ fn fire(
     };
     let rendered = service.request_with(&layers);
     match sink {
-        Sink::Dispatch(dispatch) => match rendered {
-            Ok(request) => dispatch.requests.push(Outgoing {
-                webhook: Arc::clone(webhook_id),
-                service: Arc::clone(service_id),
-                debug: service.debug_record_with(&layers, &request),
-                delivery,
-                event: event.clone(),
-                segment,
-                call_id: Some(Arc::from(call.id.as_str())),
-                sequence,
-                fallbacks: Vec::new(),
-                request,
-                credentials: Applied::default(),
-            }),
-            Err(e) => dispatch.errors.push((webhook.id.clone(), e)),
-        },
+        // A fallback URL that cannot be rendered keeps the delivery from
+        // being made, as the URL would: a delivery that could not move
+        // on would fail where its configuration says it need not.
+        Sink::Dispatch(dispatch) => {
+            match rendered.and_then(|request| Ok((request, service.fallbacks_with(&layers)?))) {
+                Ok((request, fallbacks)) => dispatch.requests.push(Outgoing {
+                    webhook: Arc::clone(webhook_id),
+                    service: Arc::clone(service_id),
+                    debug: service.debug_record_with(&layers, &request),
+                    delivery,
+                    event: event.clone(),
+                    segment,
+                    call_id: Some(Arc::from(call.id.as_str())),
+                    sequence,
+                    fallbacks,
+                    request,
+                    credentials: Applied::default(),
+                }),
+                Err(e) => dispatch.errors.push((webhook.id.clone(), e)),
+            }
+        }
         Sink::Preview(previews) => {
             let shown = rendered
                 .and_then(|request| {
@@ -506,7 +516,8 @@ fn fire(
                     // no token sends first: what `Registry::prepare` gives
                     // with an empty cache.
                     let (auth, key) = registry.send_auth(service)?;
-                    let mut preview = service.shown_under(&layers, &request, auth)?;
+                    let mut preview =
+                        service.shown_under(&layers, &request, auth, Shown::Previewed)?;
                     if let (Auth::OAuth2(oauth), Some(key)) = (auth, key) {
                         let token = oauth
                             .token_request(&key, &TokenCache::default(), at)

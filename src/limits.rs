@@ -283,12 +283,31 @@ pub const SEQUENCES: usize = 100_000;
 /// stored one holding one is refused.
 pub const SEQUENCE_ID_BYTES: usize = 1_024;
 
-// ENVELOPE (issue 22): what a stored envelope may hold.
+// SERVICE (issue 22): a service's request timeout and fallback URLs.
 
-/// Fallback URLs a stored envelope may hold: 16. A service lists a few
-/// (Twilio, Vonage and Telnyx take one or two); a stored envelope with
-/// more was not written by callhook.
-pub const ENVELOPE_FALLBACK_URLS: usize = 16;
+/// The shortest request timeout a service may set: 1 second.
+///
+/// A receiver on another continent takes a good part of a second to
+/// connect to over TLS; less would time out deliveries that would have
+/// arrived.
+pub const SHORTEST_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The longest request timeout a service may set: 5 minutes.
+///
+/// The Standard Webhooks specification recommends 15 to 30 seconds; a
+/// sender holds a connection and a worker for as long as it waits, and a
+/// receiver slower than this is better told by a retry.
+pub const LONGEST_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Fallback URLs a service may list: 4.
+///
+/// Twilio, Vonage and Telnyx each take one fallback or failover URL
+/// beside the primary; every one is rendered for every delivery, and a
+/// delivery reaches the last only after failing on all before it
+/// (`fallback_after` times each), so more would only delay giving up.
+pub const FALLBACK_URLS: usize = 4;
+
+// ENVELOPE (issue 22): what a stored envelope may hold.
 
 /// Attempts an envelope's log keeps: 20, the latest (older ones are
 /// dropped as new ones are recorded). The default retry policy makes at

@@ -50,6 +50,10 @@ pub struct Preview {
     pub method: String,
     /// The full URL.
     pub url: String,
+    /// The fallback URLs the delivery moves to after failures, in order,
+    /// redacted as the URL is; none for a service with none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fallbacks: Vec<String>,
     /// Header names and values, in order; secrets redacted unless asked.
     pub headers: Vec<(String, String)>,
     /// The body as text (invalid UTF-8 replaced); for an outgoing request
@@ -168,13 +172,15 @@ impl Preview {
                 })
                 .collect(),
             body: String::from_utf8_lossy(request.body()).into_owned(),
+            fallbacks: Vec::new(),
             token_request: None,
         }
     }
 
     /// The request as HTTP/1.1 text: request line, `host`, headers, a blank
     /// line and the body. Lines end in CRLF, as on the wire; ids, when set,
-    /// precede it as `# webhook: ...` comment lines. A token request to
+    /// precede it as `# webhook: ...` comment lines, and fallback URLs as
+    /// `# fallback: URL` lines after them. A token request to
     /// send first comes before the request, after a `# token request, sent
     /// first` line, and the request after a `# then the request` line.
     #[must_use]
@@ -185,6 +191,9 @@ impl Preview {
         }
         if let Some(delivery) = &self.delivery {
             out.push_str(&format!("# delivery: {delivery}\r\n"));
+        }
+        for url in &self.fallbacks {
+            out.push_str(&format!("# fallback: {url}\r\n"));
         }
         if let Some(token) = &self.token_request {
             out.push_str("# token request, sent first\r\n");
@@ -213,7 +222,8 @@ impl Preview {
 
     /// The request as one line of JSON:
     /// `{"service": ID, "method": M, "url": U, "headers": [[NAME, VALUE], ...], "body": TEXT}`,
-    /// with `webhook` and `delivery` after `service` when set, and
+    /// with `webhook` and `delivery` after `service` when set, `fallbacks`
+    /// (a list of URLs) after `url` when there are any, and
     /// `token_request` (an object of the same shape) last when set.
     #[must_use]
     pub fn to_json_line(&self) -> String {
@@ -221,6 +231,26 @@ impl Preview {
         // never taken.
         serde_json::to_string(self).unwrap_or_default()
     }
+}
+
+/// URLs as a preview shows them: as they are with `show_secrets`, else
+/// with the values of the query parameters the rule or `also` names
+/// redacted.
+pub(crate) fn shown_urls(
+    urls: &[http::Uri],
+    show_secrets: bool,
+    also: &dyn Fn(&str) -> bool,
+) -> Vec<String> {
+    urls.iter()
+        .map(|url| {
+            let url = url.to_string();
+            if show_secrets {
+                url
+            } else {
+                redact_query(&url, also)
+            }
+        })
+        .collect()
 }
 
 /// A body as views without its call data show it: `N bytes, sha256 HEX`,

@@ -186,11 +186,12 @@ fn jwt_example_needs_the_jwt_feature() {
     assert!(error.to_string().contains("`jwt` feature"), "{error}");
 }
 
-/// Every golden preview is of a service of `oauth2.json` or `jwt.json`,
-/// and every such service has one: none is left stale or missing.
+/// Every golden preview is of a service of `oauth2.json`, `jwt.json` or
+/// `fallbacks.json` (`tests/fallback_urls.rs`), and every such service has
+/// one: none is left stale or missing.
 #[test]
 fn golden_previews_cover_every_service_of_the_auth_examples() {
-    let mut ids: Vec<String> = ["oauth2", "jwt"]
+    let mut ids: Vec<String> = ["oauth2", "jwt", "fallbacks"]
         .iter()
         .flat_map(|name| {
             let text = common::read_text(&format!("examples/configs/{name}.json"));

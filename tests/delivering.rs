@@ -339,3 +339,46 @@ fn the_attempt_log_is_bounded() {
     assert_eq!(Envelope::from_json(&envelope.to_json()).unwrap(), envelope);
     assert!(!format!("{envelope:?}").contains("xxxx"));
 }
+
+/// A service's own fallback URLs, rendered at dispatch, are carried in the
+/// envelope; once the delivery moves, the request to the fallback URL is
+/// signed as the service's, and carries the same body.
+#[test]
+fn dispatched_fallback_urls_are_carried_and_signed() {
+    let config: Config = serde_json::from_value(json!({
+        "services": [{
+            "id": SERVICE, "name": "crm", "method": "POST",
+            "url": "https://crm.example.com/calls/#uuid#",
+            "fallback_urls": ["https://backup.example.com/calls/#uuid#"],
+            "fallback_after": 1,
+            "body": {"kind": "json", "template": r##"{"uuid": "#uuid#"}"##},
+            "signing": {"kind": "standard_webhooks",
+                        "secrets": ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]},
+        }],
+        "webhooks": [{"id": HANGUP, "event": "Call:Hangup", "service": SERVICE,
+                      "scopes": ["S"], "created_at": "2024-12-02T21:00:00Z"}],
+    }))
+    .unwrap();
+    let registry = common::load(&config).unwrap();
+    let mut call = Call::new("call-1", CallData::new().with("uuid", "u-7"));
+    call.scopes.push("S".into());
+    let dispatch = registry.dispatch(Event::CallHangup, &call, at(0));
+    assert!(dispatch.errors.is_empty(), "{:?}", dispatch.errors);
+    let mut envelope = Envelope::new(&dispatch.requests[0], at(0));
+    assert_eq!(envelope.fallbacks, ["https://backup.example.com/calls/u-7"]);
+    let mut state = DeliveryState::default();
+    let decision = envelope
+        .record_in(&registry, Outcome::transport_error(), at(0), &mut state)
+        .unwrap();
+    assert!(matches!(decision, Decision::Retry { .. }), "{decision:?}");
+    assert_eq!(envelope.current_url, 1);
+    let stored = Envelope::from_json(&envelope.to_json()).unwrap();
+    let mut outgoing = stored.to_outgoing().unwrap();
+    assert_eq!(
+        outgoing.request.uri(),
+        "https://backup.example.com/calls/u-7"
+    );
+    assert_eq!(outgoing.request.body(), br#"{"uuid": "u-7"}"#);
+    registry.sign(&mut outgoing, at(10)).unwrap();
+    assert!(outgoing.request.headers().contains_key("webhook-signature"));
+}

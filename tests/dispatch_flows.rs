@@ -137,11 +137,17 @@ fn ringcx_debug_flag_yields_a_redacted_record() {
         .debug
         .as_ref()
         .expect("the JSON service has Debug set");
-    // The request as sent, but for the recording URL, a secret field.
+    // The request as sent, but for the recording URL, a secret field, and
+    // the agent's username and the numbers, personal fields.
     let sent = std::str::from_utf8(d.requests[0].request.body()).unwrap();
     let url = "https://recordings.example.com/r/20200422-0001-1001.wav";
     assert!(sent.contains(url));
-    assert_eq!(record.body, sent.replace(url, "[redacted]"));
+    let mut expected = sent.to_owned();
+    for value in [url, "jane.doe@example.com", "15551234567", "18005550100"] {
+        assert!(sent.contains(value), "{sent}");
+        expected = expected.replace(value, "[redacted]");
+    }
+    assert_eq!(record.body, expected);
     assert!(!format!("{:?}", call.data).contains(url));
 }
 

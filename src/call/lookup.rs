@@ -72,17 +72,43 @@ pub(crate) struct Redacted<'a, L: ?Sized>(pub(crate) &'a L);
 
 impl<L: Lookup + ?Sized> Lookup for Redacted<'_, L> {
     fn lookup(&self, positions: &Positions, key: &FieldKey) -> Option<&Value> {
-        static SHOWN: OnceLock<Value> = OnceLock::new();
-        match self.0.lookup(positions, key)? {
-            Value::Null => Some(&Value::Null),
-            _ if key.secret => Some(SHOWN.get_or_init(|| Value::Text(REDACTED.to_owned()))),
-            value => Some(value),
-        }
+        hidden_if(self.0.lookup(positions, key)?, key.secret)
     }
 
     fn builtin_text(&self, key: &FieldKey) -> Option<&str> {
         let text = self.0.builtin_text(key)?;
         Some(if key.secret { REDACTED } else { text })
+    }
+}
+
+/// Call data as a stored record shows it (a debug record): the values of
+/// secret fields and of personal ones read as [`REDACTED`].
+pub(crate) struct Recorded<'a, L: ?Sized>(pub(crate) &'a L);
+
+impl<L: Lookup + ?Sized> Lookup for Recorded<'_, L> {
+    fn lookup(&self, positions: &Positions, key: &FieldKey) -> Option<&Value> {
+        hidden_if(self.0.lookup(positions, key)?, key.secret || key.personal)
+    }
+
+    fn builtin_text(&self, key: &FieldKey) -> Option<&str> {
+        let text = self.0.builtin_text(key)?;
+        Some(if key.secret || key.personal {
+            REDACTED
+        } else {
+            text
+        })
+    }
+}
+
+/// `value`, or [`REDACTED`] in its place when `hide` and it is set (a
+/// null stays null, as the redacted views render a missing value as the
+/// real one would).
+fn hidden_if(value: &Value, hide: bool) -> Option<&Value> {
+    static SHOWN: OnceLock<Value> = OnceLock::new();
+    match value {
+        Value::Null => Some(&Value::Null),
+        _ if hide => Some(SHOWN.get_or_init(|| Value::Text(REDACTED.to_owned()))),
+        value => Some(value),
     }
 }
 

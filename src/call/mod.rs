@@ -20,7 +20,7 @@ use crate::secret::REDACTED;
 use crate::value::Value;
 
 pub(crate) use convert::{convert_raw, not_scalar, Raw};
-pub(crate) use lookup::{Lookup, Redacted};
+pub(crate) use lookup::{Lookup, Recorded, Redacted};
 
 /// A field's name as call data keeps it: a catalog position, read from the
 /// catalog's names, so setting a known field copies no name.

@@ -30,6 +30,9 @@ pub(crate) struct FieldKey {
     pub(crate) builtin: Option<Builtin>,
     /// The field's value is a secret: redacted where requests are shown.
     pub(crate) secret: bool,
+    /// The field is personal data: redacted in the records a host stores
+    /// (debug records), shown in previews for a person.
+    pub(crate) personal: bool,
 }
 
 impl FieldKey {
@@ -240,7 +243,9 @@ impl FieldSpec {
         self
     }
 
-    /// Marks the field as personal data.
+    /// Marks the field as personal data (a caller's number or name):
+    /// redacted, like secrets, in the records a host stores (debug
+    /// records), and shown in previews made for a person.
     #[must_use]
     pub fn personal(mut self) -> FieldSpec {
         self.personal = true;
@@ -472,6 +477,7 @@ impl Catalog {
             position,
             builtin: Builtin::of(&spec.name),
             secret: spec.secret,
+            personal: spec.personal,
         }
     }
 

@@ -202,7 +202,7 @@ pub struct Envelope {
     /// The unsigned request, to the service's own URL.
     pub request: StoredRequest,
     /// The service's fallback URLs, rendered at dispatch, in the order
-    /// they are tried (at most [`limits::ENVELOPE_FALLBACK_URLS`]).
+    /// they are tried (at most [`limits::FALLBACK_URLS`]).
     pub fallbacks: Vec<String>,
     /// Which URL the next attempt goes to: 0 for the request's own URL,
     /// `n` for `fallbacks[n - 1]`.

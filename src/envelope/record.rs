@@ -222,7 +222,7 @@ impl Envelope {
     ) -> Result<Decision, Error> {
         let policy = registry.retry_policy(&self.service)?;
         let health = registry.health_policy(&self.service)?;
-        let fallback_after = fallback_after(registry, &self.service)?;
+        let fallback_after = registry.fallback_after(&self.service)?;
         if outcome.status() == Some(http::StatusCode::UNAUTHORIZED) && !self.token_refreshed {
             if let Some(key) = registry.token_key(&self.service) {
                 // The endpoint answered: its token was stale, which says
@@ -276,12 +276,6 @@ impl Envelope {
         }
         Ok(decision)
     }
-}
-
-/// The failures on one URL before a delivery moves to the next.
-/// MERGE(i22-service): `Registry::fallback_after`.
-fn fallback_after(_registry: &Registry, _service: &str) -> Result<u32, Error> {
-    Ok(2)
 }
 
 impl Envelope {

@@ -25,7 +25,7 @@ use super::log::LoggedAttempt;
 use super::{is_dropped, Envelope, StoredHeader, StoredRequest};
 use crate::error::{json_position, Error, ErrorKind};
 use crate::event::Event;
-use crate::limits::{self, ENVELOPE_ATTEMPTS, ENVELOPE_FALLBACK_URLS};
+use crate::limits::{self, ENVELOPE_ATTEMPTS, FALLBACK_URLS};
 
 /// The name of the field that holds the format.
 const VERSION: &str = "version";
@@ -178,14 +178,14 @@ impl Stored<'_> {
     /// The envelope, within the limits, or the error saying which is
     /// passed.
     fn read(self) -> Result<Envelope, Error> {
-        if self.fallbacks.len() > ENVELOPE_FALLBACK_URLS {
+        if self.fallbacks.len() > FALLBACK_URLS {
             return Err(Error::new(
                 ErrorKind::Serde,
                 format!(
                     "the envelope has {} fallback URLs; at most {} are allowed \
-                     (`limits::ENVELOPE_FALLBACK_URLS`)",
+                     (`limits::FALLBACK_URLS`)",
                     limits::count(self.fallbacks.len()),
-                    limits::count(ENVELOPE_FALLBACK_URLS)
+                    limits::count(FALLBACK_URLS)
                 ),
             )
             .in_field("fallbacks"));
@@ -605,9 +605,9 @@ mod tests {
     #[test]
     fn stored_envelopes_over_a_limit_are_refused_with_the_limit() {
         let mut over = envelope(b"x");
-        over.fallbacks = vec!["https://b.example.com/".into(); ENVELOPE_FALLBACK_URLS + 1];
+        over.fallbacks = vec!["https://b.example.com/".into(); FALLBACK_URLS + 1];
         let err = Envelope::from_json(&over.to_json()).unwrap_err();
-        assert!(err.to_string().contains("ENVELOPE_FALLBACK_URLS"), "{err}");
+        assert!(err.to_string().contains("FALLBACK_URLS"), "{err}");
         let mut over = envelope(b"x");
         over.current_url = 3;
         let err = Envelope::from_json(&over.to_json()).unwrap_err();

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -1153,6 +1154,65 @@ impl Registry {
     pub fn health_policy(&self, service: &str) -> Result<HealthPolicy, Error> {
         self.service(service)
             .map(Service::health_policy)
+            .ok_or_else(|| registry_error(format!("no service `{service}`")))
+    }
+
+    /// How long a sender waits for the response to a request of
+    /// `service`, connecting included: the service's `timeout`, or
+    /// [`ServiceConfig::DEFAULT_TIMEOUT`] (30 s). A request that takes
+    /// longer is reported as a transport error and retried.
+    ///
+    /// # Errors
+    ///
+    /// A service that does not exist is an error of kind
+    /// [`ErrorKind::Registry`](crate::ErrorKind::Registry), as for
+    /// [`Registry::retry_policy`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use callhook::{Catalog, Config, Registry};
+    ///
+    /// let mut config = Config::from_json(include_str!("../../examples/configs/pbx.json"))?;
+    /// config.services[0].timeout = Some(Duration::from_secs(20));
+    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
+    /// assert_eq!(registry.request_timeout(&config.services[0].id)?, Duration::from_secs(20));
+    /// assert!(registry.request_timeout("deleted").is_err());
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    pub fn request_timeout(&self, service: &str) -> Result<Duration, Error> {
+        self.service(service)
+            .map(Service::timeout)
+            .ok_or_else(|| registry_error(format!("no service `{service}`")))
+    }
+
+    /// How many times a delivery through `service` fails on one URL
+    /// before it moves to the next of the service's fallback URLs
+    /// ([`Outgoing::fallbacks`]): the service's `fallback_after`, or
+    /// [`ServiceConfig::DEFAULT_FALLBACK_AFTER`] (2).
+    ///
+    /// # Errors
+    ///
+    /// A service that does not exist is an error of kind
+    /// [`ErrorKind::Registry`](crate::ErrorKind::Registry), as for
+    /// [`Registry::retry_policy`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Catalog, Config, Registry};
+    ///
+    /// let config = Config::from_json(include_str!("../../examples/configs/fallbacks.json"))?;
+    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
+    /// assert_eq!(registry.fallback_after(&config.services[0].id)?, 3);
+    /// assert_eq!(registry.fallback_after(&config.services[1].id)?, 2);
+    /// assert!(registry.fallback_after("deleted").is_err());
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    pub fn fallback_after(&self, service: &str) -> Result<u32, Error> {
+        self.service(service)
+            .map(Service::fallback_after)
             .ok_or_else(|| registry_error(format!("no service `{service}`")))
     }
 }

@@ -21,7 +21,8 @@ use crate::error::{Error, ErrorKind};
 use crate::health::HealthPolicy;
 use crate::id::is_uuid;
 use crate::limits::{
-    self, HEADERS, HEADER_BYTES, MAP_ENTRIES, PAIRS, SIGNING_SECRETS, TEMPLATE_BYTES, URL_BYTES,
+    self, FALLBACK_URLS, HEADERS, HEADER_BYTES, MAP_ENTRIES, PAIRS, SIGNING_SECRETS,
+    TEMPLATE_BYTES, URL_BYTES,
 };
 use crate::retry::RetryPolicy;
 use crate::secret::{names_secret, Secret};
@@ -68,11 +69,12 @@ pub(crate) fn auth_problems(
         }
     }
     if let Some(param) = auth.query_param() {
-        let in_url = config
-            .url
-            .split_once('?')
+        // The URL's and every fallback URL's: the credential goes to
+        // whichever the delivery is sent to.
+        let in_url = std::iter::once(&config.url)
+            .chain(&config.fallback_urls)
+            .filter_map(|url| url.split_once('?'))
             .map(|(_, query)| query.split('#').next().unwrap_or_default())
-            .into_iter()
             .flat_map(|query| query.split('&'))
             .map(|pair| pair.split_once('=').map_or(pair, |(name, _)| name))
             .any(|name| {
@@ -180,6 +182,8 @@ impl ServiceConfig {
                 errors.insert(0, not_a_uuid(&self.id));
             }
             errors.extend(self.retry_problems());
+            errors.extend(self.timeout_problem());
+            errors.extend(self.fallback_after_problem());
             return Err(Error::many(ErrorKind::InvalidConfig, errors).in_service(&self.id));
         }
         let mut errors = Vec::new();
@@ -214,6 +218,10 @@ impl ServiceConfig {
         // as failed, and the service is refused below.
         let url = self
             .compile_url(get, &options)
+            .map_err(|e| errors.extend(e))
+            .ok();
+        let fallbacks = self
+            .compile_fallbacks(get, &options)
             .map_err(|e| errors.extend(e))
             .ok();
         let body = Body::compile(&self.body, get, &options)
@@ -380,16 +388,19 @@ impl ServiceConfig {
                 .map(|e| e.in_field("auth")),
         );
         errors.extend(self.retry_problems());
+        errors.extend(self.timeout_problem());
+        errors.extend(self.fallback_after_problem());
 
         let (
             Some(url),
+            Some(fallbacks),
             Some(Body {
                 template: body,
                 content_type,
                 ..
             }),
             true,
-        ) = (url, body, errors.is_empty())
+        ) = (url, fallbacks, body, errors.is_empty())
         else {
             let errors = errors
                 .into_iter()
@@ -431,6 +442,9 @@ impl ServiceConfig {
             signer,
             auth: self.auth.clone(),
             credential: self.auth.static_credential(),
+            timeout: self.timeout,
+            fallbacks,
+            fallback_after: self.fallback_after,
         };
         let compiled = Compiled {
             id: self.id.as_str().into(),
@@ -467,11 +481,19 @@ impl ServiceConfig {
                 .and_then(|rest| rest.strip_suffix(".value"))
                 .and_then(|i| i.parse::<usize>().ok())
         };
+        let url = if field == "url" {
+            Some(&self.url)
+        } else {
+            field
+                .strip_prefix("fallback_urls.")
+                .and_then(|i| i.parse::<usize>().ok())
+                .and_then(|i| self.fallback_urls.get(i))
+        };
         let secret = if let Some(i) = indexed("headers.") {
             self.headers.get(i).is_some_and(Pair::is_secret)
-        } else if field == "url" {
+        } else if let Some(url) = url {
             e.position()
-                .is_some_and(|at| self.in_secret_query_value(at.offset))
+                .is_some_and(|at| self.in_secret_query_value(url, at.offset))
         } else {
             self.body.pairs().is_some_and(|(path, pairs)| {
                 indexed(&format!("{path}."))
@@ -495,15 +517,15 @@ impl ServiceConfig {
         }
     }
 
-    /// Whether byte `offset` of the URL's text lies in the value of a query
-    /// parameter that holds a secret (by the name rule or
-    /// `secret_parameters`).
-    fn in_secret_query_value(&self, offset: usize) -> bool {
-        let Some(query_start) = self.url.find('?').map(|q| q + 1) else {
+    /// Whether byte `offset` of the URL `url` (the service's or a fallback
+    /// URL) lies in the value of a query parameter that holds a secret (by
+    /// the name rule or `secret_parameters`).
+    fn in_secret_query_value(&self, url: &str, offset: usize) -> bool {
+        let Some(query_start) = url.find('?').map(|q| q + 1) else {
             return false;
         };
         let mut start = query_start;
-        for parameter in self.url[query_start..].split('&') {
+        for parameter in url[query_start..].split('&') {
             let end = start + parameter.len();
             if let Some((name, _)) = parameter.split_once('=') {
                 let value_start = start + name.len() + 1;
@@ -521,6 +543,26 @@ impl ServiceConfig {
         false
     }
 
+    /// What is wrong with `fallback_after`: none below 1 (a URL would be
+    /// left before it was tried) or above
+    /// [`limits::RETRY_ATTEMPTS`] (a delivery gives up before it moves).
+    fn fallback_after_problem(&self) -> Option<Error> {
+        let n = self.fallback_after;
+        let problem = if n == 0 {
+            "`fallback_after` is 0; a URL is tried at least once before the next".to_owned()
+        } else if n > limits::RETRY_ATTEMPTS {
+            format!(
+                "`fallback_after` is {}; at most {} are allowed (`limits::RETRY_ATTEMPTS`): \
+                 no delivery makes more attempts",
+                limits::count(n as usize),
+                limits::count(limits::RETRY_ATTEMPTS as usize)
+            )
+        } else {
+            return None;
+        };
+        Some(Error::new(ErrorKind::InvalidConfig, problem).in_field("fallback_after"))
+    }
+
     /// The retry and health policies' problems, if it has them.
     fn retry_problems(&self) -> Vec<Error> {
         let mut problems = match self.retry.as_ref().map(RetryPolicy::check) {
@@ -531,6 +573,32 @@ impl ServiceConfig {
             problems.extend(e.in_field("health").into_problems());
         }
         problems
+    }
+
+    /// What is wrong with the timeout, if the service sets one: a fraction
+    /// of a second (its JSON keeps whole seconds, so the service would not
+    /// read back as it was written), or a duration outside
+    /// [`limits::SHORTEST_TIMEOUT`] and [`limits::LONGEST_TIMEOUT`].
+    fn timeout_problem(&self) -> Option<Error> {
+        let timeout = self.timeout?;
+        let problem = if timeout.subsec_nanos() != 0 {
+            format!("timeout of {timeout:?} is not a whole number of seconds; write it as `20s`")
+        } else if timeout < limits::SHORTEST_TIMEOUT {
+            format!(
+                "timeout of {}s is shorter than {}s (`limits::SHORTEST_TIMEOUT`)",
+                timeout.as_secs(),
+                limits::SHORTEST_TIMEOUT.as_secs()
+            )
+        } else if timeout > limits::LONGEST_TIMEOUT {
+            format!(
+                "timeout of {}s is longer than {}s (`limits::LONGEST_TIMEOUT`)",
+                timeout.as_secs(),
+                limits::LONGEST_TIMEOUT.as_secs()
+            )
+        } else {
+            return None;
+        };
+        Some(Error::new(ErrorKind::InvalidConfig, problem).in_field("timeout"))
     }
 
     /// Every count and size of the service past its limit (the
@@ -614,6 +682,31 @@ impl ServiceConfig {
             };
             let what = format!("URL is {} bytes{with}", count(url_bytes));
             over("url", what, URL_BYTES, "URL_BYTES");
+        }
+        if self.fallback_urls.len() > FALLBACK_URLS {
+            let what = format!(
+                "service has {} fallback URLs",
+                count(self.fallback_urls.len())
+            );
+            over("fallback_urls", what, FALLBACK_URLS, "FALLBACK_URLS");
+        }
+        let query_bytes = url_bytes - self.url.len();
+        for (i, url) in self
+            .fallback_urls
+            .iter()
+            .take(FALLBACK_URLS + 1)
+            .enumerate()
+        {
+            let bytes = url.len() + query_bytes;
+            if bytes > URL_BYTES {
+                let with = if query.is_empty() {
+                    ""
+                } else {
+                    " with its query pairs"
+                };
+                let what = format!("fallback URL is {} bytes{with}", count(bytes));
+                over(&format!("fallback_urls.{i}"), what, URL_BYTES, "URL_BYTES");
+            }
         }
         if let Some(SigningConfig::StandardWebhooks { secrets }) = &self.signing {
             if secrets.len() > SIGNING_SECRETS {

@@ -2,6 +2,7 @@
 //! [`Method`].
 
 use std::fmt;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -170,6 +171,51 @@ pub struct ServiceConfig {
     /// rule); redacted in `Debug`, previews and debug records.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secret_parameters: Vec<String>,
+    /// How long the host waits for the receiver's response to one
+    /// request, connecting included, written like the retry policy's
+    /// durations (`"20s"`); [`ServiceConfig::DEFAULT_TIMEOUT`] (30 s) if
+    /// not set. Whole seconds, from
+    /// [`limits::SHORTEST_TIMEOUT`](crate::limits::SHORTEST_TIMEOUT) (1 s)
+    /// to [`limits::LONGEST_TIMEOUT`](crate::limits::LONGEST_TIMEOUT)
+    /// (5 minutes). Callhook sends nothing itself: a sender reads it from
+    /// [`Registry::request_timeout`](crate::Registry::request_timeout).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "optional_duration"
+    )]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<crate::retry::DurationText>")
+    )]
+    pub timeout: Option<Duration>,
+    /// URLs to send to when `url` keeps failing, tried in order (Twilio's
+    /// fallback URL, Telnyx's failover URL): each compiled and rendered
+    /// under exactly the rules of `url` (placeholders in path and query
+    /// only, the address policy, a `GET`'s pairs as its query,
+    /// `secret_parameters`), at most
+    /// [`limits::FALLBACK_URLS`](crate::limits::FALLBACK_URLS). Dispatch
+    /// renders them into [`Outgoing::fallbacks`](crate::Outgoing::fallbacks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallback_urls: Vec<String>,
+    /// How many times a delivery fails on one URL before it moves to the
+    /// next of `fallback_urls`:
+    /// [`ServiceConfig::DEFAULT_FALLBACK_AFTER`] (2) if not set; from 1 to
+    /// [`limits::RETRY_ATTEMPTS`](crate::limits::RETRY_ATTEMPTS).
+    #[serde(
+        default = "default_fallback_after",
+        skip_serializing_if = "is_default_fallback_after"
+    )]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
+    pub fallback_after: u32,
+}
+
+fn default_fallback_after() -> u32 {
+    ServiceConfig::DEFAULT_FALLBACK_AFTER
+}
+
+fn is_default_fallback_after(n: &u32) -> bool {
+    *n == ServiceConfig::DEFAULT_FALLBACK_AFTER
 }
 
 /// An enabled `POST` service with no id, URL, body or headers: the base of
@@ -196,11 +242,26 @@ impl Default for ServiceConfig {
             retry: None,
             health: None,
             secret_parameters: Vec::new(),
+            timeout: None,
+            fallback_urls: Vec::new(),
+            fallback_after: ServiceConfig::DEFAULT_FALLBACK_AFTER,
         }
     }
 }
 
 impl ServiceConfig {
+    /// How long a request waits for its response when the service sets no
+    /// `timeout`: 30 seconds, the top of the 15–30 s the Standard Webhooks
+    /// specification recommends, so that a slow receiver that answers
+    /// within what it was promised is not retried.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+    /// How many times a delivery fails on one URL before it moves to the
+    /// next when the service sets no `fallback_after`: 2, so that one
+    /// lost connection does not move it, and a receiver that is down
+    /// loses a delivery's second attempt, not its last.
+    pub const DEFAULT_FALLBACK_AFTER: u32 = 2;
+
     /// A service posting to `url`, enabled, with no body, headers or auth
     /// yet; the `with_` builder methods below, or the public fields, set the
     /// rest.
@@ -285,6 +346,20 @@ impl ServiceConfig {
     #[must_use]
     pub fn with_syntax(mut self, syntax: Syntax) -> ServiceConfig {
         self.syntax = syntax;
+        self
+    }
+
+    /// Sets how long a request waits for its response.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> ServiceConfig {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Adds a fallback URL, tried after the URL and those added before.
+    #[must_use]
+    pub fn with_fallback_url(mut self, url: impl Into<String>) -> ServiceConfig {
+        self.fallback_urls.push(url.into());
         self
     }
 
@@ -383,11 +458,41 @@ impl fmt::Debug for ServiceConfig {
                 "url",
                 &redact_query(&self.url, &|name| self.names_secret_parameter(name)),
             )
+            .field(
+                "fallback_urls",
+                &self
+                    .fallback_urls
+                    .iter()
+                    .map(|url| redact_query(url, &|name| self.names_secret_parameter(name)))
+                    .collect::<Vec<_>>(),
+            )
             .field("body", &self.body)
             .field("headers", &self.headers)
             .field("auth", &self.auth)
             .field("signing", &self.signing)
             .finish_non_exhaustive()
+    }
+}
+
+/// An optional duration written as the retry policy writes durations.
+mod optional_duration {
+    use std::time::Duration;
+
+    use serde::{Deserializer, Serializer};
+
+    use crate::retry::duration;
+
+    pub(super) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => duration::serialize(d, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        duration::deserialize(d).map(Some)
     }
 }
 

@@ -9,6 +9,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::auth::{Auth, Credential};
 use crate::body::{BodyConfig, Origin, Pair};
@@ -36,6 +37,7 @@ mod url;
 pub use config::{Method, ServiceConfig};
 pub(crate) use headers::check_request_form;
 pub use headers::USER_AGENT;
+pub(crate) use show::Shown;
 pub(crate) use sign::{token_needed, SendAuth};
 
 /// A compiled web service, ready to build requests. Its `Debug` shows its
@@ -102,6 +104,12 @@ struct Rare {
     /// Its credential, made once, for the kinds that need no time, token
     /// or registry (Basic, Bearer, API key, query key).
     credential: Option<Credential>,
+    /// The request timeout, when the service sets one.
+    timeout: Option<Duration>,
+    /// The fallback URLs, compiled as the URL is.
+    fallbacks: Box<[Url]>,
+    /// Failures on one URL before the next (`fallback_after`).
+    fallback_after: u32,
 }
 
 impl Rare {
@@ -114,6 +122,9 @@ impl Rare {
             || self.shown_body.is_some()
             || self.signer.is_some()
             || self.auth != Auth::None
+            || self.timeout.is_some()
+            || !self.fallbacks.is_empty()
+            || self.fallback_after != ServiceConfig::DEFAULT_FALLBACK_AFTER
     }
 }
 
@@ -196,6 +207,7 @@ fn fragment_text(config: &ServiceConfig, origin: Origin) -> Option<&str> {
         Origin::BodyTemplate => config.body.template(),
         Origin::Pair(i) | Origin::Parameter(i) => pair(origin.list(), i),
         Origin::Header(i) => Some(config.headers.get(i)?.value.as_str()),
+        Origin::FallbackUrl(i) => Some(config.fallback_urls.get(i)?.as_str()),
     }
 }
 
@@ -227,6 +239,8 @@ enum Part {
     Body,
     /// The templated header at this index of `headers`.
     Header(usize),
+    /// The fallback URL at this index of `fallback_urls`.
+    FallbackUrl(usize),
 }
 
 impl Compiled {
@@ -259,6 +273,7 @@ impl Compiled {
             (None, Part::Url) => e.in_field("url"),
             (None, Part::Body) => e.in_field("body"),
             (None, Part::Header(i)) => e.in_field(&format!("headers.{i}.value")),
+            (None, Part::FallbackUrl(i)) => e.in_field(&Origin::FallbackUrl(i).path()),
         };
         e.in_service(&self.id)
     }
@@ -400,25 +415,45 @@ impl Service {
         self.compiled.health().cloned().unwrap_or_default()
     }
 
-    /// Every field the service's templates use (URL, body, headers), each
-    /// once.
+    /// How long a request waits for its response: the service's
+    /// `timeout`, or [`ServiceConfig::DEFAULT_TIMEOUT`] (30 s).
+    #[must_use]
+    pub fn timeout(&self) -> Duration {
+        self.compiled
+            .rare
+            .as_ref()
+            .and_then(|rare| rare.timeout)
+            .unwrap_or(ServiceConfig::DEFAULT_TIMEOUT)
+    }
+
+    /// How many times a delivery fails on one URL before it moves to the
+    /// next fallback URL: the service's `fallback_after`, or
+    /// [`ServiceConfig::DEFAULT_FALLBACK_AFTER`] (2).
+    #[must_use]
+    pub fn fallback_after(&self) -> u32 {
+        self.compiled
+            .rare
+            .as_ref()
+            .map_or(ServiceConfig::DEFAULT_FALLBACK_AFTER, |rare| {
+                rare.fallback_after
+            })
+    }
+
+    /// Every field the service's templates use (URL, fallback URLs, body,
+    /// headers), each once.
     #[must_use]
     pub fn fields(&self) -> Vec<&str> {
         let mut fields: Vec<&str> = Vec::new();
-        let url = match &self.compiled.url {
-            Url::Static(_) => None,
-            Url::Templated(url) => Some(url.fields()),
-        };
-        let all = url
-            .into_iter()
-            .flatten()
-            .chain(self.compiled.body.fields())
-            .chain(
-                self.compiled
-                    .dynamic_headers
-                    .iter()
-                    .flat_map(|h| h.value.fields()),
-            );
+        let urls = std::iter::once(&self.compiled.url)
+            .chain(self.compiled.fallbacks())
+            .filter_map(Url::fields)
+            .flatten();
+        let all = urls.chain(self.compiled.body.fields()).chain(
+            self.compiled
+                .dynamic_headers
+                .iter()
+                .flat_map(|h| h.value.fields()),
+        );
         for field in all {
             if !fields.contains(&field) {
                 fields.push(field);

@@ -2,7 +2,6 @@
 
 use http::header::{self, HeaderValue};
 
-use super::url::{render_uri, Url};
 use super::{Part, Service};
 use crate::call::{CallData, Lookup};
 use crate::error::{Error, ErrorKind};
@@ -57,6 +56,30 @@ impl Service {
         self.build(data, &self.compiled.body)
     }
 
+    /// The fallback URLs for `data`, rendered as the URL is, in the order
+    /// they are tried; empty, with nothing allocated, for a service with
+    /// none.
+    ///
+    /// # Errors
+    ///
+    /// As [`Service::request`], for the fallback URL that cannot be
+    /// rendered (at `fallback_urls.N`, or at the pair of a `GET` whose
+    /// value cannot be placed).
+    pub(crate) fn fallbacks_with<L: Lookup + ?Sized>(
+        &self,
+        data: &L,
+    ) -> Result<Vec<http::Uri>, Error> {
+        self.compiled
+            .fallbacks()
+            .iter()
+            .enumerate()
+            .map(|(i, url)| {
+                url.render(data)
+                    .map_err(|e| self.compiled.locate(e, Part::FallbackUrl(i)))
+            })
+            .collect()
+    }
+
     /// The request for `data`, its body rendered from `template`: the
     /// service's own, or the one shown to people.
     pub(super) fn build<L: Lookup + ?Sized>(
@@ -69,12 +92,11 @@ impl Service {
         template
             .render_lookup(data, &mut body)
             .map_err(|e| self.compiled.locate(e, Part::Body))?;
-        let uri = match &self.compiled.url {
-            Url::Static(uri) => uri.clone(),
-            Url::Templated(url) => {
-                render_uri(url, data).map_err(|e| self.compiled.locate(e, Part::Url))?
-            }
-        };
+        let uri = self
+            .compiled
+            .url
+            .render(data)
+            .map_err(|e| self.compiled.locate(e, Part::Url))?;
         let length = body.len();
         let mut request = http::Request::new(body);
         *request.method_mut() = self.compiled.method.as_http();

@@ -7,11 +7,21 @@ use http::HeaderValue;
 
 use super::Service;
 use crate::auth::{Applied, Auth, Credential, TokenRequest};
-use crate::call::{CallData, Lookup, Redacted};
+use crate::call::{CallData, Lookup, Recorded, Redacted};
 use crate::error::Error;
-use crate::preview::Preview;
+use crate::preview::{shown_urls, Preview};
 use crate::request::Request;
 use crate::secret::{redact_query, REDACTED};
+
+/// Who a request is shown to, which says what is redacted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shown {
+    /// A person at an admin screen: secrets redacted.
+    Previewed,
+    /// A record the host stores (a debug record): secrets and personal
+    /// fields redacted.
+    Recorded,
+}
 
 impl Service {
     /// Renders the service for `data` and describes the request, as an
@@ -47,7 +57,9 @@ impl Service {
         let mut sent = self.request(data)?;
         if show_secrets {
             self.add_shown_credential(&mut sent, self.auth());
-            Ok(self.show_under(&sent, true, self.auth()))
+            let mut preview = self.show_under(&sent, true, self.auth());
+            preview.fallbacks = shown_urls(&self.fallbacks_with(data)?, true, &|_| true);
+            Ok(preview)
         } else {
             self.shown_with(data, &sent)
         }
@@ -55,8 +67,15 @@ impl Service {
 
     /// The debug record of the request this service builds for `data`,
     /// when the service has its `debug` flag set (RingCX's Debug flag): the
-    /// request with secrets and secret fields redacted, for the host to
-    /// store. `None` otherwise, or where the request cannot be built.
+    /// request with secrets, secret fields and personal fields
+    /// ([`FieldSpec::is_personal`](crate::FieldSpec::is_personal): a
+    /// caller's number or name) redacted, for the host to store, with its
+    /// fallback URLs redacted alike. `None` otherwise, or where the request
+    /// cannot be built.
+    ///
+    /// A [`Service::preview`] is for a person at an admin screen, who
+    /// tests with the call at hand, and keeps showing personal fields; a
+    /// debug record is stored, so it shows none.
     #[must_use]
     pub fn debug_record(&self, data: &CallData) -> Option<Preview> {
         if !self.compiled.debug {
@@ -78,7 +97,8 @@ impl Service {
         // `sent` was built from `data`, so it renders again through the
         // redacting lookup; were it not to, there is no record, as the
         // documentation of `debug_record` says of a request not built.
-        self.shown_with(data, sent).ok()
+        self.shown_under(data, sent, self.auth(), Shown::Recorded)
+            .ok()
     }
 
     /// `sent`, built for `data`, as a person may see it: rendered again
@@ -96,17 +116,21 @@ impl Service {
         data: &L,
         sent: &Request,
     ) -> Result<Preview, Error> {
-        self.shown_under(data, sent, self.auth())
+        self.shown_under(data, sent, self.auth(), Shown::Previewed)
     }
 
     /// [`Service::shown_with`], with the credential of `auth` (the
     /// service's own, or the named entry it refers to, resolved by the
-    /// registry) shown where signing puts it, its value `[redacted]`.
+    /// registry) shown where signing puts it, its value `[redacted]`, and
+    /// the fallback URLs rendered through the same lookup, redacted as the
+    /// URL is. `to` says who it is for: a person (secrets redacted), or a
+    /// stored record (personal fields too).
     pub(crate) fn shown_under<L: Lookup + ?Sized>(
         &self,
         data: &L,
         sent: &Request,
         auth: &Auth,
+        to: Shown,
     ) -> Result<Preview, Error> {
         let body = self
             .compiled
@@ -115,9 +139,21 @@ impl Service {
             .and_then(|rare| rare.shown_body.as_ref())
             // No pair is a secret: the body is shown as it is rendered.
             .unwrap_or(&self.compiled.body);
-        let mut shown = self.build(&Redacted(data), body)?;
+        let (mut shown, fallbacks) = match to {
+            Shown::Previewed => (
+                self.build(&Redacted(data), body)?,
+                self.fallbacks_with(&Redacted(data))?,
+            ),
+            Shown::Recorded => (
+                self.build(&Recorded(data), body)?,
+                self.fallbacks_with(&Recorded(data))?,
+            ),
+        };
         self.add_shown_credential(&mut shown, auth);
         let mut preview = self.show_under(&shown, false, auth);
+        preview.fallbacks = shown_urls(&fallbacks, false, &|name| {
+            self.compiled.names_secret_parameter(name) || auth.query_param() == Some(name)
+        });
         if let Some(length) = sent.headers().get(header::CONTENT_LENGTH) {
             for (name, value) in &mut preview.headers {
                 if name == header::CONTENT_LENGTH.as_str() {
@@ -318,6 +354,55 @@ mod tests {
         let debug = secret_service(true);
         let record = debug.debug_record(&data).unwrap();
         assert!(!format!("{record:?}").contains("hunter2"));
-        assert_eq!(record.body, "ani=555");
+        // `ani` is personal: a stored record shows it redacted, and a
+        // preview for a person shows it.
+        assert_eq!(record.body, "ani=%5Bredacted%5D");
+        assert_eq!(debug.preview(&data, false).unwrap().body, "ani=555");
+    }
+
+    /// Personal fields are redacted in debug records wherever they land
+    /// (URL, fallback URLs, headers, body); other fields are kept.
+    #[test]
+    fn debug_records_redact_personal_fields_everywhere() {
+        let service = config(serde_json::json!({
+            "url": "https://crm.example.com/calls/#dnis#?from=#ani#&agent=#agent_id#",
+            "fallback_urls": ["https://standby.example.com/calls?from=#ani#&agent=#agent_id#"],
+            "headers": [{"key": "X-Caller", "value": "#agent_username#"}],
+            "body": {"kind": "json", "pairs": [
+                {"key": "ani", "value": "#ani#"},
+                {"key": "agent", "value": "#agent_id#"},
+            ]},
+            "debug": true,
+        }))
+        .compile(Catalog::standard())
+        .unwrap();
+        let personal = Catalog::standard()
+            .iter()
+            .filter(|f| f.is_personal())
+            .map(|f| f.name().to_owned())
+            .collect::<Vec<_>>();
+        for field in ["ani", "dnis", "agent_username"] {
+            assert!(personal.iter().any(|f| f == field), "{personal:?}");
+        }
+        let data = CallData::new()
+            .with("ani", "+15550001111")
+            .with("dnis", "+15550002222")
+            .with("agent_username", "ada@example.com")
+            .with("agent_id", "1001");
+        let record = service.debug_record(&data).unwrap();
+        let text = format!("{}\n{}", record.to_http(), record.to_json_line());
+        for value in ["5550001111", "5550002222"] {
+            assert!(!text.contains(value), "{text}");
+        }
+        assert!(!text.contains("ada@example"), "{text}");
+        assert!(text.contains("agent=1001"), "{text}");
+        assert_eq!(record.fallbacks.len(), 1);
+        assert!(record.fallbacks[0].contains("agent=1001"), "{record:?}");
+        let shown = service.preview(&data, false).unwrap();
+        assert!(shown.to_http().contains("5550001111"));
+        assert!(
+            shown.fallbacks[0].contains("from=%2B15550001111"),
+            "{shown:?}"
+        );
     }
 }

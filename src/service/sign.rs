@@ -208,9 +208,10 @@ impl Service {
     /// is signed: the one check for every request that comes back from
     /// storage or from the host. The service is enabled; the request has
     /// the form every request callhook builds has ([`check_request_form`]);
-    /// and it goes to the service's origin (scheme, host and port, which
-    /// passed the address policy when the service compiled), to a URL the
-    /// service builds ([`Compiled::builds_url`]), with a body only if the
+    /// and it goes to the origin (scheme, host and port, which passed the
+    /// address policy when the service compiled) of the service's URL or
+    /// one of its fallback URLs, to a URL that one builds
+    /// ([`Compiled::builds_url`]), with a body only if the
     /// service builds one, with the service's method. A request to another origin whose host is
     /// an IP address is judged by `addresses` first, so an internal address
     /// is refused as one.
@@ -224,44 +225,54 @@ impl Service {
         }
         check_request_form(request).map_err(in_service)?;
         let uri = request.uri();
-        let (scheme, authority) = self.compiled.origin();
         // A request with no scheme or authority goes nowhere the service
-        // sends: the empty text differs from its origin and is refused.
+        // sends: the empty text differs from every origin.
         let to = (
             uri.scheme_str().unwrap_or_default(),
             uri.authority().map_or("", http::uri::Authority::as_str),
         );
-        if to != (scheme, authority) {
-            // No host: nothing to check against the address policy (the
-            // request is refused below all the same). An IPv6 literal loses
-            // its brackets; any other host is as written.
-            let host = uri.host().unwrap_or_default();
-            let host = host
-                .strip_prefix('[')
-                .and_then(|h| h.strip_suffix(']'))
-                .unwrap_or(host);
-            if let Ok(ip) = host.parse() {
-                addresses.check(ip).map_err(in_service)?;
+        // The URL or a fallback URL: a delivery moves to those after
+        // failures, and each passed the same checks when it compiled.
+        match self.compiled.builds_url(uri) {
+            Ok(true) => {}
+            Ok(false) => {
+                // Neither the path nor the query is named: either may hold
+                // a secret.
+                return Err(in_service(Error::new(
+                    ErrorKind::ServiceChanged,
+                    format!(
+                        "the request goes to a path or query under `{}://{}` \
+                         that the service does not build; dispatch again",
+                        to.0, to.1
+                    ),
+                )));
             }
-            return Err(in_service(Error::new(
-                ErrorKind::ServiceChanged,
-                format!(
-                    "the request goes to `{}://{}`, but the service sends to \
-                     `{scheme}://{authority}`; dispatch again",
-                    to.0, to.1
-                ),
-            )));
-        }
-        if !self.compiled.builds_url(uri) {
-            // Neither the path nor the query is named: either may hold a
-            // secret.
-            return Err(in_service(Error::new(
-                ErrorKind::ServiceChanged,
-                format!(
-                    "the request goes to a path or query under `{scheme}://{authority}` \
-                     that the service does not build; dispatch again"
-                ),
-            )));
+            Err((scheme, authority)) => {
+                // No host: nothing to check against the address policy (the
+                // request is refused below all the same). An IPv6 literal
+                // loses its brackets; any other host is as written.
+                let host = uri.host().unwrap_or_default();
+                let host = host
+                    .strip_prefix('[')
+                    .and_then(|h| h.strip_suffix(']'))
+                    .unwrap_or(host);
+                if let Ok(ip) = host.parse() {
+                    addresses.check(ip).map_err(in_service)?;
+                }
+                let also = if self.compiled.fallbacks().is_empty() {
+                    ""
+                } else {
+                    " (or its fallback URLs' origins)"
+                };
+                return Err(in_service(Error::new(
+                    ErrorKind::ServiceChanged,
+                    format!(
+                        "the request goes to `{}://{}`, but the service sends to \
+                         `{scheme}://{authority}`{also}; dispatch again",
+                        to.0, to.1
+                    ),
+                )));
+            }
         }
         if !request.body().is_empty() && self.compiled.never_has_a_body() {
             // A `GET` whose pairs go in its query, or a service with no

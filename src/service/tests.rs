@@ -147,3 +147,232 @@ fn the_id_does_not_depend_on_the_json_layout() {
     assert_eq!(service.id(), ID);
     assert!(service.to_json().contains("000000000009"));
 }
+
+/// A service's timeout: 30 s unless set, written as durations are, and
+/// refused outside 1 s to 5 min or with a fraction of a second.
+#[test]
+fn the_timeout_is_the_services_or_thirty_seconds() {
+    let plain = config(serde_json::json!({}))
+        .compile(Catalog::standard())
+        .unwrap();
+    assert_eq!(plain.timeout(), std::time::Duration::from_secs(30));
+    assert!(!plain.to_json().contains("timeout"));
+    let set = config(serde_json::json!({"timeout": "20s"}));
+    assert_eq!(set.timeout, Some(std::time::Duration::from_secs(20)));
+    let service = set.compile(Catalog::standard()).unwrap();
+    assert_eq!(service.timeout(), std::time::Duration::from_secs(20));
+    assert!(service.to_json().contains(r#""timeout":"20s""#));
+    assert_eq!(service.config(), set);
+    for (timeout, message) in [
+        (
+            "0s",
+            "timeout of 0s is shorter than 1s (`limits::SHORTEST_TIMEOUT`)",
+        ),
+        (
+            "6m",
+            "timeout of 360s is longer than 300s (`limits::LONGEST_TIMEOUT`)",
+        ),
+    ] {
+        let err = config(serde_json::json!({"timeout": timeout}))
+            .compile(Catalog::standard())
+            .unwrap_err();
+        // One problem is the error itself.
+        assert!(err.related().is_empty(), "{err}");
+        assert_eq!(err.field(), Some("timeout"));
+        assert_eq!(err.service(), Some(ID));
+        assert!(err.to_string().contains(message), "{err}");
+    }
+    let fraction = ServiceConfig {
+        timeout: Some(std::time::Duration::from_millis(1500)),
+        ..config(serde_json::json!({}))
+    };
+    let err = fraction.compile(Catalog::standard()).unwrap_err();
+    assert!(
+        err.to_string().contains("not a whole number of seconds"),
+        "{err}"
+    );
+    // Written so, it is no duration at all.
+    assert!(serde_json::from_value::<ServiceConfig>(serde_json::json!({
+        "id": ID, "name": "t", "method": "POST", "url": "https://crm.example.com/calls",
+        "timeout": "20 seconds",
+    }))
+    .is_err());
+}
+
+/// Fallback URLs compile under the URL's rules, each problem located at
+/// `fallback_urls.N` with its line and column, all reported at once.
+#[test]
+fn fallback_url_problems_are_located_and_reported_together() {
+    let bad = config(serde_json::json!({
+        "fallback_urls": [
+            "https://#agent_id#.example.com/calls",
+            "ftp://files.example.com/calls",
+            "http://127.0.0.1/calls",
+            "https://ok.example.com/calls?a=#agnet_id#",
+        ],
+    }));
+    let err = bad.compile(Catalog::standard()).unwrap_err();
+    let fields: Vec<_> = err.related().iter().map(|e| e.field().unwrap()).collect();
+    assert_eq!(
+        fields,
+        [
+            "fallback_urls.0",
+            "fallback_urls.1",
+            "fallback_urls.2",
+            "fallback_urls.3"
+        ],
+        "{err}"
+    );
+    assert!(err.related().iter().all(|e| e.service() == Some(ID)));
+    let placeholder = &err.related()[0];
+    assert_eq!(placeholder.kind(), ErrorKind::InvalidUrl);
+    assert_eq!(placeholder.position().unwrap().column, 9, "{placeholder}");
+    let typo = &err.related()[3];
+    assert_eq!(typo.suggestion(), Some("agent_id"));
+    assert_eq!(typo.position().unwrap().column, 32, "{typo}");
+    // The URL's own address rules: a policy that allows the address
+    // allows it in a fallback URL too.
+    let local = crate::AddressPolicy::new().allow("127.0.0.1").unwrap();
+    let ok = config(serde_json::json!({"fallback_urls": ["http://127.0.0.1/calls"]}));
+    assert!(ok.compile(Catalog::standard()).is_err());
+    assert!(ok.compile_under(Catalog::standard(), &local).is_ok());
+}
+
+/// A `GET`'s pairs go in every fallback URL's query as in the URL's, and
+/// a problem of a pair is reported once, at the pair.
+#[test]
+fn a_gets_pairs_go_to_every_fallback_url() {
+    let service = config(serde_json::json!({
+        "method": "GET",
+        "url": "https://crm.example.com/hook?src=pbx",
+        "fallback_urls": [
+            "https://standby.example.com/hook",
+            "https://dr.example.com/hook/#agent_id#?",
+        ],
+        "body": {"kind": "form", "pairs": [{"key": "ani", "value": "#ani#"}]},
+    }))
+    .compile(Catalog::standard())
+    .unwrap();
+    let data = CallData::new().with("ani", "+1 5").with("agent_id", "a/b");
+    let fallbacks = service.fallbacks_with(&data).unwrap();
+    let shown: Vec<String> = fallbacks.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        [
+            "https://standby.example.com/hook?ani=%2B1+5",
+            "https://dr.example.com/hook/a%2Fb?ani=%2B1+5",
+        ]
+    );
+    assert_eq!(service.fields(), ["ani", "agent_id"]);
+    let bad = config(serde_json::json!({
+        "method": "GET",
+        "fallback_urls": ["https://standby.example.com/hook"],
+        "body": {"kind": "form", "pairs": [{"key": "ani", "value": "#anni#"}]},
+    }));
+    let err = bad.compile(Catalog::standard()).unwrap_err();
+    assert!(err.related().is_empty(), "reported once: {err}");
+    assert_eq!(err.field(), Some("body.pairs.0.value"));
+}
+
+/// A render error in a fallback URL is located there; a service with
+/// none renders none and allocates nothing for them.
+#[test]
+fn fallback_render_errors_are_located() {
+    let service = config(serde_json::json!({
+        "missing": "error",
+        "fallback_urls": ["https://standby.example.com/calls/#agent_id#"],
+    }))
+    .compile(Catalog::standard())
+    .unwrap();
+    let err = service.fallbacks_with(&CallData::new()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::MissingValue);
+    assert_eq!(err.field(), Some("fallback_urls.0"));
+    assert_eq!(err.position().unwrap().column, 35, "{err}");
+    let plain = config(serde_json::json!({}))
+        .compile(Catalog::standard())
+        .unwrap();
+    assert_eq!(
+        plain.fallbacks_with(&CallData::new()).unwrap().capacity(),
+        0
+    );
+}
+
+/// `fallback_after`: 2 unless set, at least 1 and at most the attempts of
+/// a delivery; and the count of fallback URLs and each one's bytes have
+/// their limits.
+#[test]
+fn fallback_after_and_the_limits_of_fallback_urls() {
+    let service = config(serde_json::json!({"fallback_after": 5}))
+        .compile(Catalog::standard())
+        .unwrap();
+    assert_eq!(service.fallback_after(), 5);
+    assert!(service.to_json().contains(r#""fallback_after":5"#));
+    let plain = config(serde_json::json!({}))
+        .compile(Catalog::standard())
+        .unwrap();
+    assert_eq!(plain.fallback_after(), 2);
+    assert!(!plain.to_json().contains("fallback"));
+    for (n, message) in [
+        (0, "`fallback_after` is 0"),
+        (101, "at most 100 are allowed (`limits::RETRY_ATTEMPTS`)"),
+    ] {
+        let err = config(serde_json::json!({"fallback_after": n}))
+            .compile(Catalog::standard())
+            .unwrap_err();
+        assert_eq!(err.field(), Some("fallback_after"));
+        assert!(err.to_string().contains(message), "{err}");
+    }
+    let many: Vec<String> = (0..=crate::limits::FALLBACK_URLS)
+        .map(|i| format!("https://s{i}.example.com/"))
+        .collect();
+    let err = config(serde_json::json!({"fallback_urls": many}))
+        .compile(Catalog::standard())
+        .unwrap_err();
+    assert_eq!(err.field(), Some("fallback_urls"));
+    assert!(
+        err.to_string().contains(
+            "service has 5 fallback URLs; at most 4 are allowed (`limits::FALLBACK_URLS`)"
+        ),
+        "{err}"
+    );
+    let long = format!(
+        "https://s.example.com/{}",
+        "a".repeat(crate::limits::URL_BYTES)
+    );
+    let err = config(serde_json::json!({"fallback_urls": [long]}))
+        .compile(Catalog::standard())
+        .unwrap_err();
+    assert_eq!(err.field(), Some("fallback_urls.0"));
+    assert!(err.to_string().contains("`limits::URL_BYTES`"), "{err}");
+}
+
+/// A secret query value of a fallback URL that does not compile is not
+/// quoted, as for the URL.
+#[test]
+fn a_fallback_urls_secret_is_never_quoted() {
+    let err = config(serde_json::json!({
+        "fallback_urls": ["https://s.example.com/?token=Summer#agnet_id#Fall"],
+    }))
+    .compile(Catalog::standard())
+    .unwrap_err();
+    assert_eq!(err.field(), Some("fallback_urls.0"));
+    assert!(!err.to_string().contains("agnet"), "{err}");
+    assert!(!format!("{err:?}").contains("Summer"), "{err:?}");
+}
+
+/// An auth that adds a query parameter may not find it in a fallback URL
+/// either: the credential goes to whichever URL is sent to.
+#[test]
+fn an_auth_parameter_may_not_be_in_a_fallback_url() {
+    let err = config(serde_json::json!({
+        "fallback_urls": ["https://s.example.com/?key=1"],
+        "auth": {"kind": "query_key", "param": "key", "key": "k3y-v4lue"},
+    }))
+    .compile(Catalog::standard())
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("query parameter `key` is set both by `auth`"),
+        "{err}"
+    );
+}

@@ -12,17 +12,66 @@ impl ServiceConfig {
     /// The URL and, for `GET`, the body's pairs as its query string, as one
     /// template; parsed once here if it does not depend on the call.
     pub(super) fn compile_url(&self, get: bool, options: &Options<'_>) -> Result<Url, Vec<Error>> {
+        self.compile_url_text(&self.url, Origin::Url, get, options)
+    }
+
+    /// Every fallback URL, each compiled as [`ServiceConfig::compile_url`]
+    /// compiles the URL: the same code, so the same placeholder, scheme,
+    /// host, port and address rules. A problem of a fallback URL's own text
+    /// is located at `fallback_urls.N`; those of a `GET`'s pairs, compiled
+    /// into each URL, are the URL's to report (once, at `body.pairs.N`).
+    pub(super) fn compile_fallbacks(
+        &self,
+        get: bool,
+        options: &Options<'_>,
+    ) -> Result<Box<[Url]>, Vec<Error>> {
+        let mut urls = Vec::with_capacity(self.fallback_urls.len());
+        let mut errors = Vec::new();
+        let mut failed = false;
+        for (i, text) in self.fallback_urls.iter().enumerate() {
+            match self.compile_url_text(text, Origin::FallbackUrl(i), get, options) {
+                Ok(url) => urls.push(url),
+                Err(e) => {
+                    failed = true;
+                    let own = Origin::FallbackUrl(i).path();
+                    errors.extend(e.into_iter().filter_map(|e| match e.field() {
+                        // The pairs' problems, reported with the URL's.
+                        Some(field) if field.starts_with("body.") => None,
+                        Some(_) => Some(e),
+                        None => Some(e.in_field(&own)),
+                    }));
+                }
+            }
+        }
+        if failed {
+            // Empty only when every problem was a pair's: the service is
+            // refused for those all the same.
+            Err(errors)
+        } else {
+            Ok(urls.into_boxed_slice())
+        }
+    }
+
+    /// The URL template `text`, from the fragment `origin`, with a `GET`'s
+    /// pairs as its query.
+    fn compile_url_text(
+        &self,
+        text: &str,
+        origin: Origin,
+        get: bool,
+        options: &Options<'_>,
+    ) -> Result<Url, Vec<Error>> {
         let mut builder = Builder::new(options);
-        fragment(&mut builder, Origin::Url, &self.url, Context::Url, None);
+        fragment(&mut builder, origin, text, Context::Url, None);
         let mut checked = builder.take_uri();
         if let Some(pairs) = self.body.query_pairs(get).filter(|p| !p.is_empty()) {
             checked = None;
             // Values are percent-encoded, so a `?` in the URL is the
             // template's own; one that ends in a placeholder is given `&`
             // whatever the value, which at worst leaves an empty parameter.
-            let separator: &[u8] = if !url_has_query(&self.url, self.syntax) {
+            let separator: &[u8] = if !url_has_query(text, self.syntax) {
                 b"?"
-            } else if self.url.ends_with(['?', '&']) {
+            } else if text.ends_with(['?', '&']) {
                 b""
             } else {
                 b"&"
@@ -39,7 +88,7 @@ impl ServiceConfig {
             Some(uri) => Ok(Url::Static(uri)),
             None => render_uri(&url, &CallData::new())
                 .map(Url::Static)
-                .map_err(|e| vec![e]),
+                .map_err(|e| vec![e.in_field(&origin.path())]),
         }
     }
 }
@@ -51,15 +100,15 @@ pub(super) enum Url {
     Templated(Template),
 }
 
-impl Compiled {
+impl Url {
     /// The scheme and authority (host, and port if not the default) every
-    /// request of the service goes to: no placeholder may stand in them,
-    /// and compiling checked them against the address policy.
-    pub(super) fn origin(&self) -> (&str, &str) {
+    /// request to this URL goes to: no placeholder may stand in them, and
+    /// compiling checked them against the address policy.
+    fn origin(&self) -> (&str, &str) {
         // Compiling refused a URL without an http(s) scheme and a host
         // before any placeholder, so the empty texts are never taken; an
         // authority runs to the path, the query or the end.
-        match &self.url {
+        match self {
             Url::Static(uri) => (
                 uri.scheme_str().unwrap_or_default(),
                 uri.authority().map_or("", http::uri::Authority::as_str),
@@ -72,14 +121,14 @@ impl Compiled {
         }
     }
 
-    /// Whether the service could have built a request to `uri`, as far as
-    /// its URL tells: the very URL, when it does not depend on the call
-    /// (its query and a `GET`'s pairs included); else one that begins with
-    /// the template's text before its first placeholder, or that text
-    /// but its final `?` when the query rendered empty (and was dropped).
-    /// Checked once the origin is known to be the service's.
-    pub(super) fn builds_url(&self, uri: &http::Uri) -> bool {
-        match &self.url {
+    /// Whether this URL could have rendered `uri`, as far as it tells: the
+    /// very URL, when it does not depend on the call (its query and a
+    /// `GET`'s pairs included); else one that begins with the template's
+    /// text before its first placeholder, or that text but its final `?`
+    /// when the query rendered empty (and was dropped). Checked once the
+    /// origin is known to be this URL's.
+    fn builds(&self, uri: &http::Uri) -> bool {
+        match self {
             Url::Static(own) => own == uri,
             Url::Templated(url) => {
                 let sent = uri.to_string();
@@ -88,6 +137,55 @@ impl Compiled {
                 sent.starts_with(literal) || literal.strip_suffix(b"?") == Some(sent)
             }
         }
+    }
+
+    /// The URL for `data`. A render error is returned as the template gave
+    /// it, for [`Compiled::locate`].
+    pub(super) fn render<L: Lookup + ?Sized>(&self, data: &L) -> Result<http::Uri, Error> {
+        match self {
+            Url::Static(uri) => Ok(uri.clone()),
+            Url::Templated(url) => render_uri(url, data),
+        }
+    }
+
+    /// The fields the URL's placeholders name.
+    pub(super) fn fields(&self) -> Option<impl Iterator<Item = &str>> {
+        match self {
+            Url::Static(_) => None,
+            Url::Templated(url) => Some(url.fields()),
+        }
+    }
+}
+
+impl Compiled {
+    /// The origin of the service's URL ([`Url::origin`]).
+    pub(super) fn origin(&self) -> (&str, &str) {
+        self.url.origin()
+    }
+
+    /// The fallback URLs, in the order they are tried.
+    pub(super) fn fallbacks(&self) -> &[Url] {
+        self.rare.as_ref().map_or(&[], |rare| &rare.fallbacks)
+    }
+
+    /// Whether the service could have built a request to `uri`: to its URL
+    /// or one of its fallback URLs, by origin first ([`Url::origin`]), then
+    /// by the rest ([`Url::builds`]). `Err` with the primary origin when
+    /// none of them goes to `uri`'s origin, `Ok(false)` when one does but
+    /// builds no such path or query.
+    pub(super) fn builds_url(&self, uri: &http::Uri) -> Result<bool, (&str, &str)> {
+        let to = (
+            uri.scheme_str().unwrap_or_default(),
+            uri.authority().map_or("", http::uri::Authority::as_str),
+        );
+        let mut same_origin = std::iter::once(&self.url)
+            .chain(self.fallbacks())
+            .filter(|url| url.origin() == to)
+            .peekable();
+        if same_origin.peek().is_none() {
+            return Err(self.origin());
+        }
+        Ok(same_origin.any(|url| url.builds(uri)))
     }
 }
 
@@ -98,12 +196,12 @@ pub(super) fn render_uri<L: Lookup + ?Sized>(url: &Template, data: &L) -> Result
     // The engine refuses a `.` or `..` path segment in every URL it renders.
     url.render_lookup(data, &mut rendered)?;
     drop_empty_query(&mut rendered);
+    // The caller names the field: `url`, or `fallback_urls.N`.
     http::Uri::try_from(rendered).map_err(|e| {
         Error::new(
             ErrorKind::InvalidUrl,
             format!("rendered URL is invalid: {e}"),
         )
-        .in_field("url")
         .with_source(e)
     })
 }
