@@ -24,6 +24,8 @@ impl Envelope {
     /// its time, URL index, status or error, latency and the first bytes
     /// of the response), which keeps the latest
     /// [`limits::ENVELOPE_ATTEMPTS`](crate::limits::ENVELOPE_ATTEMPTS).
+    /// Endpoint health, the fallback move and ordering need the registry
+    /// and the host's state: [`Envelope::record_in`] applies them.
     ///
     /// # Examples
     ///
