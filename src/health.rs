@@ -1179,6 +1179,15 @@ mod tests {
             let err = Endpoints::from_json(hostile).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Serde, "{hostile}");
         }
+        // One endpoint past the limit.
+        let entries: Vec<String> = (0..=ENDPOINTS)
+            .map(|i| format!(r#""https://h{i}.example:443":{{}}"#))
+            .collect();
+        let crowded = format!(r#"{{"endpoints": {{{}}}}}"#, entries.join(","));
+        let err = Endpoints::from_json(&crowded).unwrap_err();
+        assert!(err.to_string().contains("limits::ENDPOINTS"), "{err}");
+        let full = format!(r#"{{"endpoints": {{{}}}}}"#, entries[1..].join(","));
+        assert_eq!(Endpoints::from_json(&full).unwrap().len(), ENDPOINTS);
         // Out of order, as a hand edit may leave it: put in order.
         let unordered = r#"{"endpoints": {"https://a.example:443": {"recent_failures": ["2024-12-02T21:00:09Z", "2024-12-02T21:00:01Z"]}}}"#;
         let read = Endpoints::from_json(unordered).unwrap();

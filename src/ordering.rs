@@ -299,6 +299,19 @@ mod tests {
             let err = Sequences::from_json(hostile).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Serde, "{hostile}");
         }
+        // One pair past the limit.
+        let rows: Vec<String> = (0..=SEQUENCES)
+            .map(|i| {
+                format!(
+                    r#"{{"call_id":"c{i}","webhook":"w","sequence":1,"at":"2024-12-02T21:00:00Z"}}"#
+                )
+            })
+            .collect();
+        let crowded = format!(r#"{{"delivered": [{}]}}"#, rows.join(","));
+        let err = Sequences::from_json(&crowded).unwrap_err();
+        assert!(err.to_string().contains("limits::SEQUENCES"), "{err}");
+        let full = format!(r#"{{"delivered": [{}]}}"#, rows[1..].join(","));
+        assert_eq!(Sequences::from_json(&full).unwrap().len(), SEQUENCES);
         // The same pair twice keeps the higher sequence.
         let twice = r#"{"delivered": [
             {"call_id": "c", "webhook": "w", "sequence": 9, "at": "2024-12-02T21:00:00Z"},
