@@ -706,6 +706,9 @@ impl Endpoints {
     /// address policy refused says nothing of the endpoint; every other
     /// answer and every transport error is a failure, counted by the
     /// breaker and the rules that disable ([`HealthVerdict::Disable`]).
+    /// A rule that disables says so again at each failure while it holds
+    /// (the endpoint is shared: each webhook whose delivery to it fails is
+    /// disabled in turn), until a success resets the failures.
     ///
     /// Past [`limits::ENDPOINTS`], a new endpoint takes the place of the
     /// one least recently heard of, a healthy one if any is.
@@ -722,9 +725,11 @@ impl Endpoints {
         }
         let mut health = EndpointHealth::default();
         let verdict = health.record(policy, outcome, throttle_until, now);
-        // A healthy endpoint never heard of failing needs no entry until
-        // it fails, except to say when it last answered.
-        self.insert(endpoint.clone(), health, now);
+        // Nothing sent and nothing asked: nothing to keep of an endpoint
+        // not known yet.
+        if health != EndpointHealth::default() {
+            self.insert(endpoint.clone(), health, now);
+        }
         verdict
     }
 
@@ -793,4 +798,474 @@ fn add(at: DateTime<Utc>, d: Duration) -> Option<DateTime<Utc>> {
 /// `at` minus `d`, or `None` before the calendar's start.
 fn sub(at: DateTime<Utc>, d: Duration) -> Option<DateTime<Utc>> {
     at.checked_sub_signed(TimeDelta::from_std(d).ok()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::{HeaderMap, StatusCode};
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    /// `seconds` after 21:00.
+    fn at(seconds: i64) -> DateTime<Utc> {
+        t("2024-12-02T21:00:00Z") + TimeDelta::seconds(seconds)
+    }
+
+    fn endpoint() -> Endpoint {
+        Endpoint::of(&"https://crm.example/hook".parse().unwrap()).unwrap()
+    }
+
+    fn answer(code: u16, headers: &HeaderMap) -> Outcome<'_> {
+        Outcome::response(StatusCode::from_u16(code).unwrap(), headers)
+    }
+
+    /// Only the breaker: the rules that disable are off.
+    fn breaker_only(failures: u32, cool_down: u64) -> HealthPolicy {
+        HealthPolicy {
+            disable_after: None,
+            disable_after_failing_for: None,
+            breaker: Some(Breaker::new(failures, Duration::from_secs(cool_down))),
+        }
+    }
+
+    #[test]
+    fn the_breaker_opens_probes_and_closes() {
+        let policy = breaker_only(3, 30);
+        let mut endpoints = Endpoints::new();
+        let e = endpoint();
+        let h = HeaderMap::new();
+        // Closed: sent, and failures below the count keep it closed.
+        for i in 0..2 {
+            assert_eq!(endpoints.admit(&e, &policy, at(i)), Admission::Send);
+            let verdict = endpoints.record(&e, &policy, answer(503, &h), None, at(i));
+            assert_eq!(verdict, HealthVerdict::Failing);
+        }
+        assert_eq!(endpoints.admit(&e, &policy, at(2)), Admission::Send);
+        endpoints.record(&e, &policy, Outcome::transport_error(), None, at(2));
+        // Open: everyone waits for the cool-down.
+        assert_eq!(
+            endpoints.get(&e).unwrap().breaker(),
+            BreakerState::Open { until: at(32) }
+        );
+        for now in [2, 10, 31] {
+            assert_eq!(
+                endpoints.admit(&e, &policy, at(now)),
+                Admission::Wait { until: at(32) }
+            );
+        }
+        // Cooled down: one probe, and the others wait for it.
+        assert_eq!(endpoints.admit(&e, &policy, at(32)), Admission::Probe);
+        assert_eq!(
+            endpoints.get(&e).unwrap().breaker(),
+            BreakerState::HalfOpen {
+                probe_since: at(32)
+            }
+        );
+        assert_eq!(
+            endpoints.admit(&e, &policy, at(33)),
+            Admission::Wait { until: at(62) }
+        );
+        // The probe succeeds: closed, failures forgotten.
+        let verdict = endpoints.record(&e, &policy, answer(200, &h), None, at(34));
+        assert_eq!(verdict, HealthVerdict::Healthy);
+        let health = endpoints.get(&e).unwrap();
+        assert_eq!(health.breaker(), BreakerState::Closed);
+        assert_eq!(health.consecutive_failures(), 0);
+        assert_eq!(health.failing_since(), None);
+        assert_eq!(health.last_success(), Some(at(34)));
+        assert_eq!(endpoints.admit(&e, &policy, at(35)), Admission::Send);
+    }
+
+    #[test]
+    fn a_failed_probe_opens_the_breaker_again() {
+        let policy = breaker_only(1, 30);
+        let mut endpoints = Endpoints::new();
+        let e = endpoint();
+        endpoints.record(&e, &policy, Outcome::transport_error(), None, at(0));
+        assert_eq!(endpoints.admit(&e, &policy, at(30)), Admission::Probe);
+        endpoints.record(&e, &policy, Outcome::transport_error(), None, at(31));
+        assert_eq!(
+            endpoints.get(&e).unwrap().breaker(),
+            BreakerState::Open { until: at(61) }
+        );
+        assert_eq!(
+            endpoints.admit(&e, &policy, at(40)),
+            Admission::Wait { until: at(61) }
+        );
+        // A probe never heard of is replaced after a cool-down.
+        assert_eq!(endpoints.admit(&e, &policy, at(61)), Admission::Probe);
+        assert!(matches!(
+            endpoints.admit(&e, &policy, at(70)),
+            Admission::Wait { .. }
+        ));
+        assert_eq!(endpoints.admit(&e, &policy, at(91)), Admission::Probe);
+    }
+
+    #[test]
+    fn failures_in_flight_keep_an_open_breaker_as_it_is() {
+        let policy = breaker_only(2, 30);
+        let mut endpoints = Endpoints::new();
+        let e = endpoint();
+        endpoints.record(&e, &policy, Outcome::transport_error(), None, at(0));
+        endpoints.record(&e, &policy, Outcome::transport_error(), None, at(1));
+        endpoints.record(&e, &policy, Outcome::transport_error(), None, at(5));
+        assert_eq!(
+            endpoints.get(&e).unwrap().breaker(),
+            BreakerState::Open { until: at(31) }
+        );
+        assert_eq!(endpoints.get(&e).unwrap().consecutive_failures(), 3);
+    }
+
+    #[test]
+    fn n_failures_within_the_window_disable() {
+        let policy = HealthPolicy {
+            breaker: None,
+            ..HealthPolicy::default()
+        };
+        let mut endpoints = Endpoints::new();
+        let e = endpoint();
+        let h = HeaderMap::new();
+        // Six failures, but spread over more than 60 s: failing only.
+        for i in 0..6 {
+            let verdict = endpoints.record(&e, &policy, answer(500, &h), None, at(i * 15));
+            assert_eq!(verdict, HealthVerdict::Failing, "{i}");
+        }
+        // The window holds the latest failures only, as many as counted.
+        assert!(endpoints.get(&e).unwrap().recent_failures().len() <= 6);
+        // Six within 60 s, long after: the sixth disables.
+        let mut verdicts = Vec::new();
+        for i in 0..6 {
+            verdicts.push(endpoints.record(&e, &policy, answer(404, &h), None, at(300 + i)));
+        }
+        assert_eq!(
+            verdicts.last(),
+            Some(&HealthVerdict::Disable(DisableReason::FailuresWithin {
+                failures: 6,
+                within: Duration::from_secs(60)
+            }))
+        );
+        assert!(verdicts[..5].iter().all(|v| *v == HealthVerdict::Failing));
+        assert_eq!(endpoints.get(&e).unwrap().recent_failures().len(), 6);
+    }
+
+    #[test]
+    fn failing_longer_than_the_duration_disables() {
+        let policy = HealthPolicy {
+            breaker: None,
+            disable_after: None,
+            ..HealthPolicy::default()
+        };
+        let mut endpoints = Endpoints::new();
+        let e = endpoint();
+        let day = 86_400;
+        endpoints.record(&e, &policy, Outcome::transport_error(), None, at(0));
+        let verdict = endpoints.record(
+            &e,
+            &policy,
+            Outcome::transport_error(),
+            None,
+            at(5 * day - 1),
+        );
+        assert_eq!(verdict, HealthVerdict::Failing);
+        let verdict = endpoints.record(&e, &policy, Outcome::transport_error(), None, at(5 * day));
+        assert_eq!(
+            verdict,
+            HealthVerdict::Disable(DisableReason::FailingFor { since: at(0) })
+        );
+    }
+
+    #[test]
+    fn a_success_resets_the_failures() {
+        let policy = HealthPolicy::default();
+        let mut endpoints = Endpoints::new();
+        let e = endpoint();
+        let h = HeaderMap::new();
+        for i in 0..4 {
+            endpoints.record(&e, &policy, Outcome::transport_error(), None, at(i));
+        }
+        endpoints.record(&e, &policy, answer(204, &h), None, at(4));
+        let health = endpoints.get(&e).unwrap();
+        assert!(!health.is_failing());
+        assert!(health.recent_failures().is_empty());
+        assert_eq!(health.last_failure(), Some(at(3)));
+        // Counting starts again: five more are not six in the window, and
+        // the long failure starts at the first of them.
+        for i in 5..10 {
+            let verdict = endpoints.record(&e, &policy, Outcome::transport_error(), None, at(i));
+            assert_eq!(verdict, HealthVerdict::Failing);
+        }
+        assert_eq!(endpoints.get(&e).unwrap().failing_since(), Some(at(5)));
+    }
+
+    /// With the defaults, an outage the breaker pauses is not disabled by
+    /// its probes: the cool-down is as long as the window.
+    #[test]
+    fn default_probes_do_not_make_the_sixth_failure() {
+        let policy = HealthPolicy::default();
+        let mut endpoints = Endpoints::new();
+        let e = endpoint();
+        let mut now = 0;
+        for _ in 0..5 {
+            assert_eq!(endpoints.admit(&e, &policy, at(now)), Admission::Send);
+            endpoints.record(&e, &policy, Outcome::transport_error(), None, at(now));
+        }
+        // An hour of probes, each failing.
+        for _ in 0..60 {
+            let until = match endpoints.admit(&e, &policy, at(now)) {
+                Admission::Wait { until } => until,
+                other => panic!("{other:?}"),
+            };
+            now = (until - at(0)).num_seconds();
+            assert_eq!(endpoints.admit(&e, &policy, at(now)), Admission::Probe);
+            let verdict = endpoints.record(&e, &policy, Outcome::transport_error(), None, at(now));
+            assert_eq!(verdict, HealthVerdict::Failing, "at {now}");
+        }
+    }
+
+    #[test]
+    fn throttling_waits_and_is_no_failure() {
+        let policy = HealthPolicy::default();
+        let mut endpoints = Endpoints::new();
+        let e = endpoint();
+        let h = HeaderMap::new();
+        for i in 0..10 {
+            let verdict = endpoints.record(&e, &policy, answer(429, &h), Some(at(120)), at(i));
+            assert_eq!(verdict, HealthVerdict::Healthy);
+        }
+        assert_eq!(
+            endpoints.admit(&e, &policy, at(60)),
+            Admission::Wait { until: at(120) }
+        );
+        assert_eq!(endpoints.admit(&e, &policy, at(120)), Admission::Send);
+        // A 503 with `Retry-After` throttles and is a failure.
+        let verdict = endpoints.record(&e, &policy, answer(503, &h), Some(at(200)), at(130));
+        assert_eq!(verdict, HealthVerdict::Failing);
+        assert_eq!(endpoints.get(&e).unwrap().throttled_until(), Some(at(200)));
+        // An earlier throttle never shortens a later one.
+        endpoints.record(&e, &policy, answer(503, &h), Some(at(150)), at(131));
+        assert_eq!(endpoints.get(&e).unwrap().throttled_until(), Some(at(200)));
+        // The longer of an open breaker and a throttle is waited for: two
+        // failures above and three more open it until 202.
+        for i in 0..3 {
+            endpoints.record(&e, &policy, Outcome::transport_error(), None, at(140 + i));
+        }
+        assert_eq!(
+            endpoints.admit(&e, &policy, at(150)),
+            Admission::Wait { until: at(202) }
+        );
+        // Throttled past the cool-down: the probe waits for the throttle.
+        endpoints.record(&e, &policy, answer(503, &h), Some(at(400)), at(145));
+        assert_eq!(
+            endpoints.admit(&e, &policy, at(300)),
+            Admission::Wait { until: at(400) }
+        );
+        assert_eq!(endpoints.admit(&e, &policy, at(400)), Admission::Probe);
+    }
+
+    #[test]
+    fn a_refused_address_says_nothing_of_the_endpoint() {
+        let policy = HealthPolicy::default();
+        let mut endpoints = Endpoints::new();
+        let e = endpoint();
+        for i in 0..10 {
+            let verdict = endpoints.record(&e, &policy, Outcome::address_refused(), None, at(i));
+            assert_eq!(verdict, HealthVerdict::Healthy);
+        }
+        assert!(endpoints.is_empty());
+    }
+
+    #[test]
+    fn policies_are_checked_with_fields_named() {
+        assert!(HealthPolicy::default().check().is_ok());
+        let off = HealthPolicy {
+            disable_after: None,
+            disable_after_failing_for: None,
+            breaker: None,
+        };
+        assert!(off.check().is_ok());
+        let bad = HealthPolicy {
+            disable_after: Some(FailureWindow::new(HEALTH_FAILURES + 1, Duration::ZERO)),
+            disable_after_failing_for: Some(Duration::from_secs(400 * 86_400)),
+            breaker: Some(Breaker::new(0, Duration::from_secs(30))),
+        };
+        let err = bad.check().unwrap_err();
+        let fields: Vec<_> = err.related().iter().filter_map(|e| e.field()).collect();
+        assert_eq!(
+            fields,
+            [
+                "disable_after.failures",
+                "breaker.failures",
+                "disable_after.within",
+                "disable_after_failing_for"
+            ]
+        );
+        assert!(err.to_string().contains("limits::HEALTH_FAILURES"), "{err}");
+    }
+
+    #[test]
+    fn policy_json_round_trips_and_null_turns_a_rule_off() {
+        let policy = HealthPolicy::default();
+        let json = serde_json::to_string(&policy).unwrap();
+        assert_eq!(
+            json,
+            r#"{"disable_after":{"failures":6,"within":"1m"},"disable_after_failing_for":"5d","breaker":{"failures":5,"cool_down":"1m"}}"#
+        );
+        assert_eq!(serde_json::from_str::<HealthPolicy>(&json).unwrap(), policy);
+        let off: HealthPolicy =
+            serde_json::from_str(r#"{"breaker": null, "disable_after_failing_for": null}"#)
+                .unwrap();
+        assert_eq!(off.breaker, None);
+        assert_eq!(off.disable_after_failing_for, None);
+        assert_eq!(off.disable_after, policy.disable_after);
+        let back: HealthPolicy =
+            serde_json::from_str(&serde_json::to_string(&off).unwrap()).unwrap();
+        assert_eq!(back, off);
+        for hostile in [
+            r#"{"breaker": {"failures": 5}}"#,
+            r#"{"breaker": {"failures": -1, "cool_down": "30s"}}"#,
+            r#"{"disable_after_failing_for": "soon"}"#,
+            r#"{"disable_after": {"failures": 6, "within": "60s", "extra": 1}}"#,
+            r#"{"breakers": null}"#,
+            r#"{"disable_after_failing_for": "99999999999999999999d"}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<HealthPolicy>(hostile).is_err(),
+                "{hostile}"
+            );
+        }
+    }
+
+    #[test]
+    fn state_json_round_trips() {
+        let policy = HealthPolicy::default();
+        let mut endpoints = Endpoints::new();
+        let h = HeaderMap::new();
+        let a = endpoint();
+        let b = Endpoint::of(&"http://10.0.0.1:8080/x".parse().unwrap()).unwrap();
+        endpoints.record(&a, &policy, answer(200, &h), None, at(0));
+        for i in 0..5 {
+            endpoints.record(&b, &policy, answer(503, &h), Some(at(100)), at(i));
+        }
+        endpoints.admit(&b, &policy, at(70));
+        let json = endpoints.to_json();
+        assert!(json.contains(r#""https://crm.example:443":"#), "{json}");
+        let back = Endpoints::from_json(&json).unwrap();
+        assert_eq!(back, endpoints);
+        assert_eq!(back.to_json(), json);
+        assert_eq!(Endpoints::from_json("{}").unwrap(), Endpoints::new());
+    }
+
+    #[test]
+    fn hostile_state_is_refused_with_an_error() {
+        let many = format!(
+            r#"{{"endpoints": {{"https://a.example:443": {{"recent_failures": [{}]}}}}}}"#,
+            vec![r#""2024-12-02T21:00:00Z""#; HEALTH_FAILURES as usize + 1].join(",")
+        );
+        for hostile in [
+            "",
+            "7",
+            r#"{"endpoints": []}"#,
+            r#"{"endpoints": {"crm.example": {}}}"#,
+            r#"{"endpoints": {"https://crm.example:443/path": {}}}"#,
+            r#"{"endpoints": {"https://a.example:443": {"consecutive_failures": -1}}}"#,
+            r#"{"endpoints": {"https://a.example:443": {"breaker": {"state": "ajar"}}}}"#,
+            r#"{"endpoints": {"https://a.example:443": {"breaker": {"state": "open"}}}}"#,
+            r#"{"endpoints": {"https://a.example:443": {"failing_since": "yesterday"}}}"#,
+            &many,
+        ] {
+            let err = Endpoints::from_json(hostile).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Serde, "{hostile}");
+        }
+        // One endpoint past the limit.
+        let entries: Vec<String> = (0..=ENDPOINTS)
+            .map(|i| format!(r#""https://h{i}.example:443":{{}}"#))
+            .collect();
+        let crowded = format!(r#"{{"endpoints": {{{}}}}}"#, entries.join(","));
+        let err = Endpoints::from_json(&crowded).unwrap_err();
+        assert!(err.to_string().contains("limits::ENDPOINTS"), "{err}");
+        let full = format!(r#"{{"endpoints": {{{}}}}}"#, entries[1..].join(","));
+        assert_eq!(Endpoints::from_json(&full).unwrap().len(), ENDPOINTS);
+        // Out of order, as a hand edit may leave it: put in order.
+        let unordered = r#"{"endpoints": {"https://a.example:443": {"recent_failures": ["2024-12-02T21:00:09Z", "2024-12-02T21:00:01Z"]}}}"#;
+        let read = Endpoints::from_json(unordered).unwrap();
+        let (_, health) = read.iter().next().unwrap();
+        assert_eq!(health.recent_failures(), [at(1), at(9)]);
+    }
+
+    #[test]
+    fn the_map_is_bounded_forgetting_the_quiet_first() {
+        let policy = HealthPolicy::default();
+        let mut endpoints = Endpoints::new();
+        let h = HeaderMap::new();
+        let of =
+            |i: usize| Endpoint::of(&format!("https://h{i}.example/").parse().unwrap()).unwrap();
+        // One failing endpoint heard of first, then healthy ones to the
+        // limit and past it.
+        endpoints.record(&of(0), &policy, Outcome::transport_error(), None, at(0));
+        for i in 1..=ENDPOINTS {
+            endpoints.record(&of(i), &policy, answer(200, &h), None, at(i as i64));
+        }
+        assert_eq!(endpoints.len(), ENDPOINTS);
+        // The failing one is kept; the healthy one heard of longest ago went.
+        assert!(endpoints.get(&of(0)).is_some());
+        assert!(endpoints.get(&of(1)).is_none());
+        assert!(endpoints.get(&of(ENDPOINTS)).is_some());
+    }
+
+    #[test]
+    fn merge_keeps_the_state_heard_of_last() {
+        let policy = HealthPolicy::default();
+        let h = HeaderMap::new();
+        let e = endpoint();
+        let mut ours = Endpoints::new();
+        ours.record(&e, &policy, Outcome::transport_error(), None, at(10));
+        let mut theirs = Endpoints::new();
+        theirs.record(&e, &policy, answer(200, &h), None, at(5));
+        let other = Endpoint::of(&"https://other.example/".parse().unwrap()).unwrap();
+        theirs.record(&other, &policy, answer(200, &h), None, at(5));
+        ours.merge(theirs.clone());
+        assert!(ours.get(&e).unwrap().is_failing());
+        assert!(ours.get(&other).is_some());
+        theirs.record(&e, &policy, answer(200, &h), None, at(20));
+        ours.merge(theirs);
+        assert!(!ours.get(&e).unwrap().is_failing());
+    }
+
+    /// Whatever a policy (unchecked) or the clock holds, nothing panics.
+    #[test]
+    fn hostile_policies_and_times_do_not_panic() {
+        let huge = Duration::from_secs(u64::MAX);
+        let policies = [
+            HealthPolicy {
+                disable_after: Some(FailureWindow::new(0, huge)),
+                disable_after_failing_for: Some(Duration::ZERO),
+                breaker: Some(Breaker::new(0, huge)),
+            },
+            HealthPolicy {
+                disable_after: Some(FailureWindow::new(u32::MAX, Duration::ZERO)),
+                disable_after_failing_for: Some(huge),
+                breaker: Some(Breaker::new(u32::MAX, Duration::ZERO)),
+            },
+        ];
+        let h = HeaderMap::new();
+        let times = [
+            DateTime::<Utc>::MIN_UTC,
+            at(0),
+            DateTime::<Utc>::MAX_UTC,
+            at(-5),
+        ];
+        for policy in &policies {
+            let mut endpoints = Endpoints::new();
+            let e = endpoint();
+            for now in times {
+                for outcome in [Outcome::transport_error(), answer(200, &h), answer(429, &h)] {
+                    let _ = endpoints.admit(&e, policy, now);
+                    let _ = endpoints.record(&e, policy, outcome, Some(now), now);
+                }
+            }
+        }
+    }
 }

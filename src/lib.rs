@@ -106,7 +106,11 @@
 //! [`Registry::sign`] signs a request for one attempt (Standard Webhooks or
 //! Twilio-style, see [`signing`], which also verifies on the receiving
 //! side). [`RetryPolicy::decide`] is pure: delivered, retry at a time, give
-//! up, or disable the endpoint. An [`Envelope`] carries one delivery
+//! up, or disable the URL or webhook it names, reading statuses as the
+//! Standard Webhooks specification does. [`Endpoints`] keeps each
+//! endpoint's health (a circuit breaker, throttles, the rules that disable
+//! a webhook, per service's [`HealthPolicy`]) and [`Sequences`] the
+//! realtime updates delivered, so an older one is skipped. An [`Envelope`] carries one delivery
 //! between attempts, as JSON ([`Envelope::to_json`], and back with
 //! [`Envelope::into_outgoing`]), under its [`DeliveryId`], and
 //! [`RealtimeReceiver`] sorts realtime updates for receivers.

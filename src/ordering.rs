@@ -110,12 +110,6 @@ fn bounded<'de, D: Deserializer<'de>>(d: D) -> Result<Sequences, D::Error> {
         ) -> Result<Sequences, A::Error> {
             let mut sequences = Sequences::new();
             while let Some(row) = seq.next_element::<Row<'_>>()? {
-                if sequences.delivered.len() >= SEQUENCES {
-                    return Err(serde::de::Error::custom(format!(
-                        "more than {} delivered sequences (`limits::SEQUENCES`)",
-                        limits::count(SEQUENCES)
-                    )));
-                }
                 if row.call_id.len() > SEQUENCE_ID_BYTES || row.webhook.len() > SEQUENCE_ID_BYTES {
                     return Err(serde::de::Error::custom(format!(
                         "a call id or webhook is longer than {} bytes (`limits::SEQUENCE_ID_BYTES`)",
@@ -123,6 +117,12 @@ fn bounded<'de, D: Deserializer<'de>>(d: D) -> Result<Sequences, D::Error> {
                     )));
                 }
                 sequences.keep(&row.call_id, &row.webhook, row.sequence, row.at);
+                if sequences.delivered.len() > SEQUENCES {
+                    return Err(serde::de::Error::custom(format!(
+                        "more than {} delivered sequences (`limits::SEQUENCES`)",
+                        limits::count(SEQUENCES)
+                    )));
+                }
             }
             Ok(sequences)
         }
@@ -166,9 +166,8 @@ impl Sequences {
         if call_id.len() > SEQUENCE_ID_BYTES || webhook.len() > SEQUENCE_ID_BYTES {
             return;
         }
-        if self.delivered.len() >= SEQUENCES
-            && self.superseded(call_id, webhook, u64::MAX).is_none()
-        {
+        let key: (Box<str>, Box<str>) = (call_id.into(), webhook.into());
+        if self.delivered.len() >= SEQUENCES && !self.delivered.contains_key(&key) {
             // Full, and a new pair: the pair delivered to longest ago
             // (most likely a finished call) makes room.
             let oldest = self
@@ -231,5 +230,128 @@ impl Sequences {
                 format!("the text is not a stored sequence state: {e}"),
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        "2024-12-02T21:00:00Z".parse::<DateTime<Utc>>().unwrap()
+            + chrono::TimeDelta::seconds(seconds)
+    }
+
+    #[test]
+    fn an_older_sequence_is_superseded_the_same_or_newer_is_not() {
+        let mut s = Sequences::new();
+        assert_eq!(s.superseded("c1", "w1", 0), None);
+        s.delivered("c1", "w1", 5, at(0));
+        assert_eq!(s.superseded("c1", "w1", 4), Some(5));
+        assert_eq!(s.superseded("c1", "w1", 0), Some(5));
+        assert_eq!(s.superseded("c1", "w1", 5), None);
+        assert_eq!(s.superseded("c1", "w1", 6), None);
+        // Per call and per webhook.
+        assert_eq!(s.superseded("c2", "w1", 1), None);
+        assert_eq!(s.superseded("c1", "w2", 1), None);
+        // An older delivery, late, changes nothing.
+        s.delivered("c1", "w1", 3, at(9));
+        assert_eq!(s.superseded("c1", "w1", 4), Some(5));
+        s.delivered("c1", "w1", 8, at(10));
+        assert_eq!(s.superseded("c1", "w1", 7), Some(8));
+        assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn finished_calls_are_forgotten() {
+        let mut s = Sequences::new();
+        s.delivered("old", "w", 1, at(0));
+        s.delivered("new", "w", 1, at(100));
+        s.forget_before(at(50));
+        assert_eq!(s.superseded("old", "w", 0), None);
+        assert_eq!(s.superseded("new", "w", 0), Some(1));
+        assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn json_round_trips_and_hostile_json_is_refused() {
+        let mut s = Sequences::new();
+        s.delivered("call \"1\"", "w1", u64::MAX, at(0));
+        s.delivered("c2", "w2", 0, at(1));
+        let json = s.to_json();
+        let back = Sequences::from_json(&json).unwrap();
+        assert_eq!(back, s);
+        assert_eq!(back.to_json(), json);
+        assert_eq!(Sequences::from_json("{}").unwrap(), Sequences::new());
+        let long = format!(
+            r#"{{"delivered": [{{"call_id": "{}", "webhook": "w", "sequence": 1, "at": "2024-12-02T21:00:00Z"}}]}}"#,
+            "c".repeat(SEQUENCE_ID_BYTES + 1)
+        );
+        for hostile in [
+            "",
+            "7",
+            r#"{"delivered": {}}"#,
+            r#"{"delivered": [{"call_id": "c", "webhook": "w", "sequence": -1, "at": "2024-12-02T21:00:00Z"}]}"#,
+            r#"{"delivered": [{"call_id": "c", "webhook": "w", "sequence": 1}]}"#,
+            r#"{"delivered": [{"call_id": "c", "webhook": "w", "sequence": 1, "at": "soon"}]}"#,
+            &long,
+        ] {
+            let err = Sequences::from_json(hostile).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Serde, "{hostile}");
+        }
+        // One pair past the limit.
+        let rows: Vec<String> = (0..=SEQUENCES)
+            .map(|i| {
+                format!(
+                    r#"{{"call_id":"c{i}","webhook":"w","sequence":1,"at":"2024-12-02T21:00:00Z"}}"#
+                )
+            })
+            .collect();
+        let crowded = format!(r#"{{"delivered": [{}]}}"#, rows.join(","));
+        let err = Sequences::from_json(&crowded).unwrap_err();
+        assert!(err.to_string().contains("limits::SEQUENCES"), "{err}");
+        let full = format!(r#"{{"delivered": [{}]}}"#, rows[1..].join(","));
+        assert_eq!(Sequences::from_json(&full).unwrap().len(), SEQUENCES);
+        // The same pair twice keeps the higher sequence.
+        let twice = r#"{"delivered": [
+            {"call_id": "c", "webhook": "w", "sequence": 9, "at": "2024-12-02T21:00:00Z"},
+            {"call_id": "c", "webhook": "w", "sequence": 2, "at": "2024-12-02T21:00:05Z"}]}"#;
+        assert_eq!(
+            Sequences::from_json(twice).unwrap().superseded("c", "w", 3),
+            Some(9)
+        );
+    }
+
+    #[test]
+    fn bounded_forgetting_the_oldest() {
+        let mut s = Sequences::new();
+        for i in 0..SEQUENCES {
+            s.delivered(&format!("c{i}"), "w", 1, at(i as i64));
+        }
+        assert_eq!(s.len(), SEQUENCES);
+        s.delivered("c-new", "w", 1, at(-1));
+        assert_eq!(s.len(), SEQUENCES);
+        assert_eq!(s.superseded("c0", "w", 0), None);
+        assert_eq!(s.superseded("c-new", "w", 0), Some(1));
+        // A pair held already takes no room.
+        s.delivered("c1", "w", 2, at(0));
+        assert_eq!(s.superseded("c1", "w", 1), Some(2));
+        assert_eq!(s.len(), SEQUENCES);
+        // Ids past the limit are not tracked.
+        let long = "x".repeat(SEQUENCE_ID_BYTES + 1);
+        s.delivered(&long, "w", 5, at(0));
+        assert_eq!(s.superseded(&long, "w", 1), None);
+    }
+
+    #[test]
+    fn merge_keeps_the_higher_sequence() {
+        let mut ours = Sequences::new();
+        ours.delivered("c", "w", 5, at(0));
+        let mut theirs = Sequences::new();
+        theirs.delivered("c", "w", 3, at(1));
+        theirs.delivered("d", "w", 1, at(1));
+        ours.merge(theirs);
+        assert_eq!(ours.superseded("c", "w", 4), Some(5));
+        assert_eq!(ours.superseded("d", "w", 0), Some(1));
     }
 }
