@@ -489,10 +489,13 @@ fn fire(
     match sink {
         // A fallback URL that cannot be rendered keeps the delivery from
         // being made, as the URL would: a delivery that could not move
-        // on would fail where its configuration says it need not.
-        Sink::Dispatch(dispatch) => {
-            match rendered.and_then(|request| Ok((request, service.fallbacks_with(&layers)?))) {
-                Ok((request, fallbacks)) => dispatch.requests.push(Outgoing {
+        // on would fail where its configuration says it need not. Matched
+        // in turn rather than chained, so the request is not moved
+        // through a tuple (PBX's ten webhooks: 18,705 instructions chained,
+        // 18,524 so, against 18,473 before fallback URLs).
+        Sink::Dispatch(dispatch) => match rendered {
+            Ok(request) => match service.fallbacks_with(&layers) {
+                Ok(fallbacks) => dispatch.requests.push(Outgoing {
                     webhook: Arc::clone(webhook_id),
                     service: Arc::clone(service_id),
                     debug: service.debug_record_with(&layers, &request),
@@ -506,8 +509,9 @@ fn fire(
                     credentials: Applied::default(),
                 }),
                 Err(e) => dispatch.errors.push((webhook.id.clone(), e)),
-            }
-        }
+            },
+            Err(e) => dispatch.errors.push((webhook.id.clone(), e)),
+        },
         Sink::Preview(previews) => {
             let shown = rendered
                 .and_then(|request| {

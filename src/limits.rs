@@ -76,7 +76,9 @@ pub const URL_BYTES: usize = 8_000;
 /// signs every request; a sender rotating keys holds two or three.
 pub const SIGNING_SECRETS: usize = 16;
 
-/// Attempts of one delivery, the first included: 100.
+/// Attempts of one delivery, the first included: 100. Also the most
+/// failures a service's `fallback_after` may wait for on one URL: a
+/// delivery past it gives up before it moves on.
 ///
 /// Svix makes 8 attempts over about 28 hours, and the Standard Webhooks
 /// specification's example schedule 10 over about three days; 100

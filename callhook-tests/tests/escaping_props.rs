@@ -518,6 +518,56 @@ proptest! {
         prop_assert_eq!(percent_decode(segments[1]), Some(v.clone().into_bytes()));
     }
 
+    /// 6b. A service's URL and fallback URLs, rendered by dispatch: no
+    /// value changes a fallback URL's scheme, host or port (placeholders
+    /// stand in path and query only, and are escaped as the URL's are),
+    /// and each path and query value comes back as it was.
+    #[test]
+    fn fallback_urls_keep_their_origin(v in value()) {
+        let registry = fallback_registry();
+        let data = CallData::new().with("agent_id", v.as_str()).with("ani", v.as_str());
+        let mut call = callhook::Call::new("c-1", data);
+        call.scopes = vec!["ITD".to_owned()];
+        let at = "2024-12-02T21:11:40Z".parse().unwrap();
+        let dispatched = registry.dispatch(callhook::Event::CallHangup, &call, at);
+        if v == "." || v == ".." {
+            // A dot segment is refused in every URL, the fallbacks' too.
+            prop_assert_eq!(dispatched.requests.len(), 0);
+            prop_assert_eq!(dispatched.errors[0].1.kind(), ErrorKind::UnsafeValue);
+            return Ok(());
+        }
+        prop_assert!(dispatched.errors.is_empty(), "{:?}", dispatched.errors);
+        let outgoing = &dispatched.requests[0];
+        let origins: Vec<(String, Option<String>, Option<u16>)> = outgoing
+            .fallbacks
+            .iter()
+            .map(|uri| {
+                let url = url::Url::parse(&uri.to_string()).unwrap();
+                (url.scheme().to_owned(), url.host_str().map(str::to_owned), url.port())
+            })
+            .collect();
+        prop_assert_eq!(
+            origins,
+            vec![
+                ("https".to_owned(), Some("standby.example.com".to_owned()), Some(8443)),
+                ("http".to_owned(), Some("dr.example.net".to_owned()), None),
+            ]
+        );
+        for uri in &outgoing.fallbacks {
+            let url = url::Url::parse(&uri.to_string()).unwrap();
+            prop_assert_eq!(url.fragment(), None);
+            let segments: Vec<&str> = url.path_segments().unwrap().collect();
+            prop_assert_eq!(segments.len(), 2, "{}", url);
+            prop_assert_eq!(percent_decode(segments[1]), Some(v.clone().into_bytes()));
+            let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+            // The URL's own parameter, then the `GET`'s pair.
+            prop_assert_eq!(
+                pairs,
+                vec![("x".to_owned(), v.clone()), ("ani".to_owned(), v.clone())]
+            );
+        }
+    }
+
     /// 7. Header values: CR, LF and NUL refused; other controls become
     /// spaces; the result is a valid `http::HeaderValue`.
     #[test]
@@ -708,4 +758,32 @@ fn decimal_extremes_parse_with_serde_json() {
             out.len()
         );
     }
+}
+
+/// A registry with one `GET` service whose URL and two fallback URLs hold
+/// `agent_id` in path and query, and the pair `ani`, fired by a webhook
+/// on `Call:Hangup` for the scope `ITD`.
+fn fallback_registry() -> callhook::Registry {
+    let config = serde_json::json!({
+        "services": [{
+            "id": "9a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c09",
+            "name": "fallbacks",
+            "method": "GET",
+            "url": "https://crm.example.com/a/#agent_id#?x=#agent_id#",
+            "fallback_urls": [
+                "https://standby.example.com:8443/b/#agent_id#?x=#agent_id#",
+                "http://dr.example.net/c/#agent_id#?x=#agent_id#",
+            ],
+            "body": {"kind": "form", "pairs": [{"key": "ani", "value": "#ani#"}]},
+        }],
+        "webhooks": [{
+            "id": "9a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2ca9",
+            "event": "Call:Hangup",
+            "service": "9a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c09",
+            "created_at": "2024-11-30T12:00:00Z",
+            "scopes": ["ITD"],
+        }],
+    });
+    let config = callhook::Config::from_json(&config.to_string()).unwrap();
+    callhook::Registry::from_config(&config, Catalog::standard().clone()).unwrap()
 }

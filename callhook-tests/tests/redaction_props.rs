@@ -455,3 +455,114 @@ proptest! {
         check(&secret, &number);
     }
 }
+
+/// Every debug record of `name`'s configuration (as [`with_secrets`] makes
+/// it), each service given the
+/// `debug` flag and its own URL again as a fallback URL, for the call with
+/// `value` in every field the catalog marks personal (issue 22): those a
+/// service keeps for itself (`Service::debug_record`) and those dispatch
+/// makes (`Outgoing::debug`), for every event; and the previews for a
+/// person of the same dispatches, which keep personal fields.
+fn debug_records(name: &str, text: &str, call_text: &str, value: &str) -> (Vec<String>, String) {
+    // The configuration as the secrets' property makes it, its secret
+    // references resolved.
+    let (mut config, _) = with_secrets(text, "Zq7LeakedSecret94xWvB3nT8k");
+    for service in &mut config.services {
+        service.debug = true;
+        service.fallback_urls = vec![service.url.clone()];
+    }
+    let registry = Registry::from_config(&config, Catalog::standard().clone())
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let catalog = config.catalog(Catalog::standard().clone()).unwrap();
+    let personal: Vec<String> = catalog
+        .iter()
+        .filter(|f| f.is_personal())
+        .map(|f| f.name().to_owned())
+        .collect();
+    let call = call_with(call_text, &config, &personal, value);
+    let mut records = Vec::new();
+    let mut previews = String::new();
+    for service in registry.services() {
+        if let Some(record) = service.debug_record(&call.data) {
+            records.extend([
+                record.to_http(),
+                record.to_json_line(),
+                format!("{record:?}"),
+            ]);
+        }
+    }
+    for spec in registry.catalog().events() {
+        let event = Event::named(&spec.name);
+        let (dispatched, shown) = if spec.realtime {
+            (
+                registry.status_update(event.clone(), &call, "ringing", 1, at()),
+                registry.preview_status_update(event, &call, "ringing", 1, at()),
+            )
+        } else {
+            (
+                registry.dispatch(event.clone(), &call, at()),
+                registry.preview(event, &call, at()),
+            )
+        };
+        assert!(
+            dispatched.errors.is_empty(),
+            "{name}: {:?}",
+            dispatched.errors
+        );
+        for outgoing in &dispatched.requests {
+            let record = outgoing
+                .debug
+                .as_ref()
+                .expect("every service keeps records");
+            assert_eq!(record.fallbacks.len(), 1, "{name}");
+            records.extend([
+                record.to_http(),
+                record.to_json_line(),
+                format!("{record:?}"),
+            ]);
+        }
+        for (_, preview) in shown {
+            previews.push_str(&preview.unwrap().to_http());
+        }
+    }
+    (records, previews)
+}
+
+fn check_personal(value: &str) {
+    let forms = forms(value);
+    let mut previewed = 0;
+    for (name, text, call) in CONFIGS {
+        let (records, previews) = debug_records(name, text, call, value);
+        assert!(!records.is_empty(), "{name}: no debug record made");
+        for record in records {
+            for form in &forms {
+                assert!(
+                    !record.contains(form.as_str()),
+                    "{name}: `{form}` (of the personal `{value}`) shows in:\n{record}"
+                );
+            }
+        }
+        previewed += usize::from(previews.contains(value));
+    }
+    // The configurations do send personal fields: a preview for a person
+    // shows them, so the records had them to redact.
+    assert!(
+        previewed >= 3,
+        "personal fields previewed in {previewed} configurations"
+    );
+}
+
+/// One fixed personal value, so that a failure here reads plainly.
+#[test]
+fn a_fixed_personal_value_shows_in_no_debug_record() {
+    check_personal("Pers0nalCallerNumber5550100");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    #[test]
+    fn random_personal_values_show_in_no_debug_record(value in "[A-Za-z0-9]{24,40}") {
+        check_personal(&value);
+    }
+}

@@ -2,6 +2,7 @@
 
 use http::header::{self, HeaderValue};
 
+use super::url::{render_uri, Url};
 use super::{Part, Service};
 use crate::call::{CallData, Lookup};
 use crate::error::{Error, ErrorKind};
@@ -69,9 +70,12 @@ impl Service {
         &self,
         data: &L,
     ) -> Result<Vec<http::Uri>, Error> {
-        self.compiled
-            .fallbacks()
-            .iter()
+        let urls = self.compiled.fallbacks();
+        if urls.is_empty() {
+            // Most services have none: no collecting through a `Result`.
+            return Ok(Vec::new());
+        }
+        urls.iter()
             .enumerate()
             .map(|(i, url)| {
                 url.render(data)
@@ -92,11 +96,15 @@ impl Service {
         template
             .render_lookup(data, &mut body)
             .map_err(|e| self.compiled.locate(e, Part::Body))?;
-        let uri = self
-            .compiled
-            .url
-            .render(data)
-            .map_err(|e| self.compiled.locate(e, Part::Url))?;
+        // Matched here rather than through `Url::render`, as the fallback
+        // URLs are: the static URL's clone then needs no `Result` around
+        // it, 16 instructions of RingCX's request (2,905 → 2,889).
+        let uri = match &self.compiled.url {
+            Url::Static(uri) => uri.clone(),
+            Url::Templated(url) => {
+                render_uri(url, data).map_err(|e| self.compiled.locate(e, Part::Url))?
+            }
+        };
         let length = body.len();
         let mut request = http::Request::new(body);
         *request.method_mut() = self.compiled.method.as_http();
