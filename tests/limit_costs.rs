@@ -231,3 +231,21 @@ fn xml_attributes_cost_linearly() {
         },
     );
 }
+
+/// A fallback URL of up to `limits::URL_BYTES`, a placeholder in every 64
+/// bytes of its path, beside the URL: compiled by the URL's own code, so
+/// as linear to load.
+#[test]
+fn fallback_url_bytes_cost_linearly() {
+    warm_up();
+    linear("fallback URL bytes, loading", limits::URL_BYTES, |n| {
+        let base = "https://standby.example.com/";
+        let chunk = format!("{}#ani#/", "a".repeat(58));
+        let path: String = chunk.repeat(n.saturating_sub(base.len()) / 64);
+        let pad = n.saturating_sub(base.len() + path.len());
+        let config = service(json!({
+            "fallback_urls": [format!("{base}{path}{}", "b".repeat(pad))],
+        }));
+        load_and_render(&config).0
+    });
+}

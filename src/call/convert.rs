@@ -54,12 +54,7 @@ pub(super) fn convert(catalog: &Catalog, name: &str, value: &Json<'_>) -> Result
         Json::Array(_) | Json::Object(_) => return Err(not_scalar(name)),
     };
     let spec = catalog.get(name);
-    convert_raw(
-        field_type,
-        || spec.is_some_and(FieldSpec::is_secret),
-        name,
-        raw,
-    )
+    convert_raw(field_type, || hidden(spec), name, raw)
 }
 
 pub(crate) fn not_scalar(name: &str) -> Error {
@@ -73,12 +68,24 @@ pub(crate) fn not_scalar(name: &str) -> Error {
     .in_field(name)
 }
 
+/// Why a value of the field `spec` describes is not quoted in an error, if
+/// it is not: a secret, or personal data (errors are logged, and a log is
+/// a stored record).
+pub(crate) fn hidden(spec: Option<&FieldSpec>) -> Option<&'static str> {
+    match spec {
+        Some(spec) if spec.is_secret() => Some("a secret"),
+        Some(spec) if spec.is_personal() => Some("personal data"),
+        _ => None,
+    }
+}
+
 /// A scalar typed by its field's type in `catalog`; a field the catalog
 /// does not know keeps the type the scalar has. A value that does not fit
-/// is quoted in the error, unless the field is `secret` (asked only then).
+/// is quoted in the error, unless `hidden` says why not ([`hidden`], asked
+/// only then).
 pub(crate) fn convert_raw(
     field_type: Option<FieldType>,
-    secret: impl Fn() -> bool,
+    hidden: impl Fn() -> Option<&'static str>,
     name: &str,
     raw: Raw<'_>,
 ) -> Result<Value, Error> {
@@ -95,9 +102,9 @@ pub(crate) fn convert_raw(
         }
     }
     let invalid = |expected: &str| {
-        let message = if secret() {
+        let message = if let Some(why) = hidden() {
             format!(
-                "field `{}` is not a valid {expected} (a secret: its value is not shown)",
+                "field `{}` is not a valid {expected} ({why}: its value is not shown)",
                 shown(name)
             )
         } else {

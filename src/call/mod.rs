@@ -19,7 +19,7 @@ use crate::limits::FIELDS;
 use crate::secret::REDACTED;
 use crate::value::Value;
 
-pub(crate) use convert::{convert_raw, not_scalar, Raw};
+pub(crate) use convert::{convert_raw, hidden, not_scalar, Raw};
 pub(crate) use lookup::{Lookup, Recorded, Redacted};
 
 /// A field's name as call data keeps it: a catalog position, read from the

@@ -264,6 +264,43 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A value that fails its type is quoted in the error, but not that of
+    /// a secret or personal field (errors are logged), read from JSON text
+    /// or from a host's `Serialize` alike.
+    #[test]
+    fn personal_and_secret_values_are_not_quoted_in_errors() {
+        use crate::catalog::{Catalog, FieldSpec};
+        use crate::value::FieldType;
+        let catalog = Catalog::standard()
+            .clone()
+            .with(FieldSpec::new("caller_since", FieldType::Timestamp).personal())
+            .with(FieldSpec::new("pin_set_at", FieldType::Timestamp).secret())
+            .with(FieldSpec::new("opened_at", FieldType::Timestamp));
+        for (field, shown) in [
+            ("caller_since", Some("personal data")),
+            ("pin_set_at", Some("a secret")),
+            ("opened_at", None),
+        ] {
+            let data = json!({ field: "Ada-Lovelace-1815" });
+            for err in [
+                CallData::from_json_in(&data.to_string(), &catalog).unwrap_err(),
+                CallData::from_serialize_in(&data, &catalog).unwrap_err(),
+            ] {
+                let text = format!("{err} {err:?}");
+                match shown {
+                    Some(why) => {
+                        assert!(!text.contains("Lovelace"), "{text}");
+                        assert!(
+                            text.contains(&format!("({why}: its value is not shown)")),
+                            "{text}"
+                        );
+                    }
+                    None => assert!(text.contains("Ada-Lovelace-1815"), "{text}"),
+                }
+            }
+        }
+    }
+
     #[test]
     fn json_is_typed_by_the_catalog() {
         let data = CallData::from_serialize(&json!({

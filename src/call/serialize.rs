@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde::ser::{self, Impossible, Serialize};
 
-use super::{convert_raw, not_scalar, CallData, Raw};
+use super::{convert_raw, hidden, not_scalar, CallData, Raw};
 use crate::catalog::{Catalog, Positions};
 use crate::error::{shown, Error, ErrorKind};
 use crate::limits::{FIELDS, FIELD_NAME_BYTES};
@@ -431,8 +431,8 @@ impl Field<'_, '_> {
             // Not looked up yet (`position` is a memo, not a default).
             .unwrap_or_else(|| positions.of.get(&*self.name).copied());
         let field_type = position.and_then(|p| positions.types.get(p as usize).copied());
-        let secret = || positions.secret.contains(&*self.name);
-        let value = convert_raw(field_type, secret, &self.name, raw).map_err(Failed)?;
+        let hidden = || hidden(self.catalog.get(&self.name));
+        let value = convert_raw(field_type, hidden, &self.name, raw).map_err(Failed)?;
         self.data.insert_at(&self.name, position, value);
         Ok(())
     }

@@ -37,10 +37,15 @@ impl Service {
     /// mapped from them, are redacted unless `show_secrets`: credentials,
     /// pairs and headers marked secret or named by the rule, and secret
     /// query parameters. The `content-length` is that of the body sent.
+    /// Fallback URLs are rendered and redacted as the URL is, in
+    /// [`Preview::fallbacks`], without the credential signing adds; fields
+    /// the catalog marks personal are shown, as this is for a person
+    /// testing with a call at hand (a debug record, which is stored,
+    /// redacts them).
     ///
     /// # Errors
     ///
-    /// As [`Service::request`].
+    /// As [`Service::request`], and for a fallback URL.
     ///
     /// # Examples
     ///

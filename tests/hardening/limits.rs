@@ -443,3 +443,63 @@ fn base64_of(i: usize) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode([i as u8; 32])
 }
+
+/// Fallback URLs (issue 22) are bounded in number and each in bytes, as
+/// the URL is; the timeout in duration. At each limit, a service loads.
+#[test]
+fn fallback_urls_and_the_timeout_are_bounded() {
+    let urls = |n: usize| -> Vec<String> {
+        (0..n)
+            .map(|i| format!("https://s{i}.example.com/calls"))
+            .collect()
+    };
+    refused(
+        json!({"fallback_urls": urls(limits::FALLBACK_URLS + 1)}),
+        "fallback_urls",
+        "FALLBACK_URLS",
+    );
+    load(json!({"fallback_urls": urls(limits::FALLBACK_URLS)})).unwrap();
+    let base = "https://s.example.com/";
+    let long = |n: usize| format!("{base}{}", "a".repeat(n - base.len()));
+    refused(
+        json!({"fallback_urls": [base, long(limits::URL_BYTES + 1)]}),
+        "fallback_urls.1",
+        "URL_BYTES",
+    );
+    load(json!({"fallback_urls": [long(limits::URL_BYTES)]})).unwrap();
+    refused(json!({"timeout": "301s"}), "timeout", "LONGEST_TIMEOUT");
+    refused(json!({"timeout": "0s"}), "timeout", "SHORTEST_TIMEOUT");
+    load(json!({"timeout": "5m"})).unwrap();
+    load(json!({"timeout": "1s"})).unwrap();
+    refused(
+        json!({"fallback_after": limits::RETRY_ATTEMPTS + 1}),
+        "fallback_after",
+        "RETRY_ATTEMPTS",
+    );
+    load(json!({"fallback_after": limits::RETRY_ATTEMPTS})).unwrap();
+    // Hostile types are refused by the reader, not a panic.
+    for bad in [
+        json!({"fallback_urls": "https://s.example.com/"}),
+        json!({"fallback_urls": [1]}),
+        json!({"fallback_after": -1}),
+        json!({"fallback_after": 4_294_967_296_u64}),
+        json!({"timeout": 20}),
+        json!({"timeout": "99999999999999999999d"}),
+    ] {
+        assert!(
+            serde_json::from_value::<callhook::ServiceConfig>(
+                json!({"id": "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b", "name": "s",
+                       "method": "POST", "url": "https://crm.example.com/calls"})
+                .as_object()
+                .unwrap()
+                .clone()
+                .into_iter()
+                .chain(bad.as_object().unwrap().clone())
+                .collect::<serde_json::Map<_, _>>()
+                .into()
+            )
+            .is_err(),
+            "{bad}"
+        );
+    }
+}
