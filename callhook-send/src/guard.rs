@@ -21,16 +21,20 @@ impl fmt::Display for Refused {
 
 impl std::error::Error for Refused {}
 
-/// A name that did not resolve: told apart from other connection failures.
+/// A name that did not resolve: told apart from other connection failures
+/// (ureq has its own, `Error::HostNotFound`).
+#[cfg(feature = "reqwest")]
 #[derive(Debug)]
 pub(crate) struct NotResolved(pub(crate) std::io::Error);
 
+#[cfg(feature = "reqwest")]
 impl fmt::Display for NotResolved {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "name not resolved: {}", self.0)
     }
 }
 
+#[cfg(feature = "reqwest")]
 impl std::error::Error for NotResolved {}
 
 /// Checks every address a name resolved to. One refused address refuses
