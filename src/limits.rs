@@ -248,6 +248,22 @@ pub const JWT_KEY_BYTES: usize = 8_192;
 /// 2,048, as RFC 7518 (section 3.3) requires.
 pub const SHORTEST_RSA_KEY_BITS: usize = 2_048;
 
+// SERVICE (issue 22): a service's request timeout and fallback URLs.
+
+/// The shortest request timeout a service may set: 1 second.
+///
+/// A receiver on another continent takes a good part of a second to
+/// connect to over TLS; less would time out deliveries that would have
+/// arrived.
+pub const SHORTEST_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The longest request timeout a service may set: 5 minutes.
+///
+/// The Standard Webhooks specification recommends 15 to 30 seconds; a
+/// sender holds a connection and a worker for as long as it waits, and a
+/// receiver slower than this is better told by a retry.
+pub const LONGEST_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// `n` with its thousands separated by commas, as messages print counts.
 pub(crate) fn count(n: usize) -> String {
     let digits = n.to_string();

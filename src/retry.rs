@@ -606,14 +606,14 @@ fn duration_error<E: serde::de::Error>(text: &str) -> E {
     ))
 }
 
-mod duration {
+pub(crate) mod duration {
     use super::*;
 
-    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&print_duration(d))
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let text = String::deserialize(d)?;
         parse_duration(&text).ok_or_else(|| duration_error(&text))
     }
@@ -658,7 +658,7 @@ mod expiry {
 /// the schema of the fields serde writes through [`duration`],
 /// [`durations`] and [`expiry`].
 #[cfg(feature = "schema")]
-struct DurationText;
+pub(crate) struct DurationText;
 
 #[cfg(feature = "schema")]
 impl schemars::JsonSchema for DurationText {

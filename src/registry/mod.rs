@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -1125,6 +1126,36 @@ impl Registry {
     pub fn retry_policy(&self, service: &str) -> Result<RetryPolicy, Error> {
         self.service(service)
             .map(Service::retry_policy)
+            .ok_or_else(|| registry_error(format!("no service `{service}`")))
+    }
+
+    /// How long a sender waits for the response to a request of
+    /// `service`, connecting included: the service's `timeout`, or
+    /// [`ServiceConfig::DEFAULT_TIMEOUT`] (30 s). A request that takes
+    /// longer is reported as a transport error and retried.
+    ///
+    /// # Errors
+    ///
+    /// A service that does not exist is an error of kind
+    /// [`ErrorKind::Registry`](crate::ErrorKind::Registry), as for
+    /// [`Registry::retry_policy`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use callhook::{Catalog, Config, Registry};
+    ///
+    /// let mut config = Config::from_json(include_str!("../../examples/configs/pbx.json"))?;
+    /// config.services[0].timeout = Some(Duration::from_secs(20));
+    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
+    /// assert_eq!(registry.request_timeout(&config.services[0].id)?, Duration::from_secs(20));
+    /// assert!(registry.request_timeout("deleted").is_err());
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    pub fn request_timeout(&self, service: &str) -> Result<Duration, Error> {
+        self.service(service)
+            .map(Service::timeout)
             .ok_or_else(|| registry_error(format!("no service `{service}`")))
     }
 }

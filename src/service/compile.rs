@@ -179,6 +179,7 @@ impl ServiceConfig {
                 errors.insert(0, not_a_uuid(&self.id));
             }
             errors.extend(self.retry_problems());
+            errors.extend(self.timeout_problem());
             return Err(Error::many(ErrorKind::InvalidConfig, errors).in_service(&self.id));
         }
         let mut errors = Vec::new();
@@ -379,6 +380,7 @@ impl ServiceConfig {
                 .map(|e| e.in_field("auth")),
         );
         errors.extend(self.retry_problems());
+        errors.extend(self.timeout_problem());
 
         let (
             Some(url),
@@ -429,6 +431,7 @@ impl ServiceConfig {
             signer,
             auth: self.auth.clone(),
             credential: self.auth.static_credential(),
+            timeout: self.timeout,
         };
         let compiled = Compiled {
             id: self.id.as_str().into(),
@@ -525,6 +528,32 @@ impl ServiceConfig {
             Some(Err(e)) => e.in_field("retry").into_problems(),
             _ => Vec::new(),
         }
+    }
+
+    /// What is wrong with the timeout, if the service sets one: a fraction
+    /// of a second (its JSON keeps whole seconds, so the service would not
+    /// read back as it was written), or a duration outside
+    /// [`limits::SHORTEST_TIMEOUT`] and [`limits::LONGEST_TIMEOUT`].
+    fn timeout_problem(&self) -> Option<Error> {
+        let timeout = self.timeout?;
+        let problem = if timeout.subsec_nanos() != 0 {
+            format!("timeout of {timeout:?} is not a whole number of seconds; write it as `20s`")
+        } else if timeout < limits::SHORTEST_TIMEOUT {
+            format!(
+                "timeout of {}s is shorter than {}s (`limits::SHORTEST_TIMEOUT`)",
+                timeout.as_secs(),
+                limits::SHORTEST_TIMEOUT.as_secs()
+            )
+        } else if timeout > limits::LONGEST_TIMEOUT {
+            format!(
+                "timeout of {}s is longer than {}s (`limits::LONGEST_TIMEOUT`)",
+                timeout.as_secs(),
+                limits::LONGEST_TIMEOUT.as_secs()
+            )
+        } else {
+            return None;
+        };
+        Some(Error::new(ErrorKind::InvalidConfig, problem).in_field("timeout"))
     }
 
     /// Every count and size of the service past its limit (the

@@ -2,6 +2,7 @@
 //! [`Method`].
 
 use std::fmt;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -163,6 +164,24 @@ pub struct ServiceConfig {
     /// rule); redacted in `Debug`, previews and debug records.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secret_parameters: Vec<String>,
+    /// How long the host waits for the receiver's response to one
+    /// request, connecting included, written like the retry policy's
+    /// durations (`"20s"`); [`ServiceConfig::DEFAULT_TIMEOUT`] (30 s) if
+    /// not set. Whole seconds, from
+    /// [`limits::SHORTEST_TIMEOUT`](crate::limits::SHORTEST_TIMEOUT) (1 s)
+    /// to [`limits::LONGEST_TIMEOUT`](crate::limits::LONGEST_TIMEOUT)
+    /// (5 minutes). Callhook sends nothing itself: a sender reads it from
+    /// [`Registry::request_timeout`](crate::Registry::request_timeout).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "optional_duration"
+    )]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<crate::retry::DurationText>")
+    )]
+    pub timeout: Option<Duration>,
 }
 
 /// An enabled `POST` service with no id, URL, body or headers: the base of
@@ -188,11 +207,18 @@ impl Default for ServiceConfig {
             signing: None,
             retry: None,
             secret_parameters: Vec::new(),
+            timeout: None,
         }
     }
 }
 
 impl ServiceConfig {
+    /// How long a request waits for its response when the service sets no
+    /// `timeout`: 30 seconds, the top of the 15–30 s the Standard Webhooks
+    /// specification recommends, so that a slow receiver that answers
+    /// within what it was promised is not retried.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
     /// A service posting to `url`, enabled, with no body, headers or auth
     /// yet; the `with_` builder methods below, or the public fields, set the
     /// rest.
@@ -277,6 +303,13 @@ impl ServiceConfig {
     #[must_use]
     pub fn with_syntax(mut self, syntax: Syntax) -> ServiceConfig {
         self.syntax = syntax;
+        self
+    }
+
+    /// Sets how long a request waits for its response.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> ServiceConfig {
+        self.timeout = Some(timeout);
         self
     }
 
@@ -380,6 +413,28 @@ impl fmt::Debug for ServiceConfig {
             .field("auth", &self.auth)
             .field("signing", &self.signing)
             .finish_non_exhaustive()
+    }
+}
+
+/// An optional duration written as the retry policy writes durations.
+mod optional_duration {
+    use std::time::Duration;
+
+    use serde::{Deserializer, Serializer};
+
+    use crate::retry::duration;
+
+    pub(super) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => duration::serialize(d, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        duration::deserialize(d).map(Some)
     }
 }
 

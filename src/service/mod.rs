@@ -9,6 +9,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::auth::{Auth, Credential};
 use crate::body::{BodyConfig, Origin, Pair};
@@ -99,6 +100,8 @@ struct Rare {
     /// Its credential, made once, for the kinds that need no time, token
     /// or registry (Basic, Bearer, API key, query key).
     credential: Option<Credential>,
+    /// The request timeout, when the service sets one.
+    timeout: Option<Duration>,
 }
 
 impl Rare {
@@ -110,6 +113,7 @@ impl Rare {
             || self.shown_body.is_some()
             || self.signer.is_some()
             || self.auth != Auth::None
+            || self.timeout.is_some()
     }
 }
 
@@ -381,6 +385,17 @@ impl Service {
         // A service that sets no policy of its own retries as the defaults
         // say: what `ServiceConfig::retry` documents, not a fallback.
         self.compiled.retry().cloned().unwrap_or_default()
+    }
+
+    /// How long a request waits for its response: the service's
+    /// `timeout`, or [`ServiceConfig::DEFAULT_TIMEOUT`] (30 s).
+    #[must_use]
+    pub fn timeout(&self) -> Duration {
+        self.compiled
+            .rare
+            .as_ref()
+            .and_then(|rare| rare.timeout)
+            .unwrap_or(ServiceConfig::DEFAULT_TIMEOUT)
     }
 
     /// Every field the service's templates use (URL, body, headers), each

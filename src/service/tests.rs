@@ -147,3 +147,54 @@ fn the_id_does_not_depend_on_the_json_layout() {
     assert_eq!(service.id(), ID);
     assert!(service.to_json().contains("000000000009"));
 }
+
+/// A service's timeout: 30 s unless set, written as durations are, and
+/// refused outside 1 s to 5 min or with a fraction of a second.
+#[test]
+fn the_timeout_is_the_services_or_thirty_seconds() {
+    let plain = config(serde_json::json!({}))
+        .compile(Catalog::standard())
+        .unwrap();
+    assert_eq!(plain.timeout(), std::time::Duration::from_secs(30));
+    assert!(!plain.to_json().contains("timeout"));
+    let set = config(serde_json::json!({"timeout": "20s"}));
+    assert_eq!(set.timeout, Some(std::time::Duration::from_secs(20)));
+    let service = set.compile(Catalog::standard()).unwrap();
+    assert_eq!(service.timeout(), std::time::Duration::from_secs(20));
+    assert!(service.to_json().contains(r#""timeout":"20s""#));
+    assert_eq!(service.config(), set);
+    for (timeout, message) in [
+        (
+            "0s",
+            "timeout of 0s is shorter than 1s (`limits::SHORTEST_TIMEOUT`)",
+        ),
+        (
+            "6m",
+            "timeout of 360s is longer than 300s (`limits::LONGEST_TIMEOUT`)",
+        ),
+    ] {
+        let err = config(serde_json::json!({"timeout": timeout}))
+            .compile(Catalog::standard())
+            .unwrap_err();
+        // One problem is the error itself.
+        assert!(err.related().is_empty(), "{err}");
+        assert_eq!(err.field(), Some("timeout"));
+        assert_eq!(err.service(), Some(ID));
+        assert!(err.to_string().contains(message), "{err}");
+    }
+    let fraction = ServiceConfig {
+        timeout: Some(std::time::Duration::from_millis(1500)),
+        ..config(serde_json::json!({}))
+    };
+    let err = fraction.compile(Catalog::standard()).unwrap_err();
+    assert!(
+        err.to_string().contains("not a whole number of seconds"),
+        "{err}"
+    );
+    // Written so, it is no duration at all.
+    assert!(serde_json::from_value::<ServiceConfig>(serde_json::json!({
+        "id": ID, "name": "t", "method": "POST", "url": "https://crm.example.com/calls",
+        "timeout": "20 seconds",
+    }))
+    .is_err());
+}
