@@ -20,7 +20,7 @@
 //!   `ALL_PROXY`, lower case too) are ignored: a proxy resolves the name
 //!   itself, past the check.
 //! - **No redirect.** A 3xx is the answer, never a new target.
-//! - **The service's timeout** ([`Registry::request_timeout`](callhook::Registry)),
+//! - **The service's timeout** ([`Registry::request_timeout`](callhook::Registry::request_timeout)),
 //!   for the whole attempt: connecting, sending and reading the answer.
 //! - **Certificates.** Mozilla's roots, plus the extra roots and the client
 //!   certificate given in [`Options`].
@@ -69,7 +69,6 @@ mod limits;
 mod options;
 #[cfg(feature = "reqwest")]
 mod reqwest_sender;
-mod timeout;
 mod trace;
 #[cfg(feature = "ureq")]
 mod ureq_sender;

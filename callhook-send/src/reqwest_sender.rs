@@ -9,7 +9,7 @@ use crate::attempted::Attempted;
 use crate::guard::{self, NotResolved, Refused};
 use crate::limits::{RESPONSE_READ_LIMIT, RESPONSE_START_LIMIT};
 use crate::options::Options;
-use crate::{timeout, trace, Error};
+use crate::{trace, Error};
 
 /// Sends prepared deliveries with reqwest (async, on tokio): the registry's
 /// address policy applied to every resolved address and to IP literals,
@@ -84,7 +84,7 @@ impl AsyncSender {
     /// built for a new address policy ([`Error::Client`]). A refusal, a
     /// failure or any answer is an [`Attempted`].
     pub async fn send(&self, registry: &Registry, outgoing: &Outgoing) -> Result<Attempted, Error> {
-        let timeout = timeout::of(registry, &outgoing.service)?;
+        let timeout = registry.request_timeout(&outgoing.service)?;
         let policy = registry.address_policy();
         if let Err(refused) = guard::check_literal(policy, outgoing.request.uri()) {
             trace::refused(outgoing, &refused);

@@ -13,7 +13,7 @@ use crate::attempted::Attempted;
 use crate::guard::{self, Refused};
 use crate::limits::{RESPONSE_READ_LIMIT, RESPONSE_START_LIMIT};
 use crate::options::Options;
-use crate::{timeout, trace, Error};
+use crate::{trace, Error};
 
 /// Sends prepared deliveries with ureq (blocking, on the calling thread):
 /// the registry's address policy applied to every resolved address and to
@@ -85,7 +85,7 @@ impl BlockingSender {
     /// `outgoing.service` ([`Error::Registry`]). A refusal, a failure or
     /// any answer is an [`Attempted`].
     pub fn send(&self, registry: &Registry, outgoing: &Outgoing) -> Result<Attempted, Error> {
-        let timeout = timeout::of(registry, &outgoing.service)?;
+        let timeout = registry.request_timeout(&outgoing.service)?;
         let policy = registry.address_policy();
         if let Err(refused) = guard::check_literal(policy, outgoing.request.uri()) {
             trace::refused(outgoing, &refused);

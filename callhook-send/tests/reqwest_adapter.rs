@@ -99,7 +99,6 @@ async fn the_same_sender_follows_the_registry_it_is_given() {
 }
 
 #[tokio::test]
-#[ignore = "needs the service's `timeout` (i22-service)"]
 async fn a_timeout_is_a_transport_error() {
     let server = serve(ok(), Duration::from_secs(5));
     let registry = registry(LOOPBACK, json!({"timeout": "1s"}));
