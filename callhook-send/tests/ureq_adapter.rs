@@ -198,3 +198,58 @@ fn a_delivery_of_a_removed_service_is_an_error() {
         Err(Error::Registry(_))
     ));
 }
+
+/// What a `tracing` subscriber printed, shared with the test.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn each_attempt_is_an_event_naming_the_origin_never_the_path_or_query() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let server = serve(ok(), Duration::ZERO);
+    let registry = registry(LOOPBACK, json!({}));
+    let strict = common::registry(&[], json!({}));
+    let sender = BlockingSender::new(Options::new()).unwrap();
+    let target = server.localhost_url("/private/path?token=secret");
+    tracing::subscriber::with_default(subscriber, || {
+        sender
+            .send(&registry, &outgoing(&registry, &target))
+            .unwrap();
+        sender.send(&strict, &outgoing(&strict, &target)).unwrap();
+    });
+    let printed = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(printed.contains("webhook delivered"), "{printed}");
+    assert!(printed.contains("status=200"), "{printed}");
+    assert!(
+        printed.contains("webhook refused by the address policy"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("address=\"127.0.0.1\"") || printed.contains("address=\"::1\""),
+        "{printed}"
+    );
+    let origin = format!("origin=\"http://localhost:{}\"", server.addr.port());
+    assert!(printed.contains(&origin), "{printed}");
+    assert!(
+        printed.contains("7f0c2b1e-3a4d-4e5f-8a9b-0c1d2e3f4a01"),
+        "{printed}"
+    );
+    assert!(!printed.contains("secret"), "{printed}");
+    assert!(!printed.contains("/private"), "{printed}");
+}
