@@ -144,7 +144,10 @@ mod auth;
 mod body;
 pub mod signing;
 mod signer;
+mod endpoint;
 mod retry;
+mod health;
+mod ordering;
 mod preview;
 mod service;
 mod webhook;
@@ -167,15 +170,23 @@ pub use call::{Call, CallData};
 pub use catalog::{Catalog, FieldSpec};
 pub use config::Config;
 pub use dispatch::{Dispatch, Explanation, Outgoing, Verdict};
+pub use endpoint::Endpoint;
 pub use envelope::{Envelope, StoredHeader, StoredRequest};
 pub use error::{Error, ErrorKind, Position};
 pub use event::{Event, EventSet, EventSpec};
+pub use health::{
+    Admission, Breaker, BreakerState, EndpointHealth, Endpoints, FailureWindow, HealthPolicy,
+    HealthVerdict,
+};
 pub use id::{DeliveryId, Id};
+pub use ordering::Sequences;
 pub use preview::Preview;
 pub use receiver::{RealtimeReceiver, RealtimeUpdate};
 pub use registry::{Prepared, Registry};
 pub use request::Request;
-pub use retry::{Decision, DisableTarget, GiveUp, Outcome, RetryPolicy};
+pub use retry::{
+    Attempt, Decision, DisableReason, DisableTarget, GiveUp, Outcome, RetryPolicy, Skip,
+};
 #[cfg(feature = "schema")]
 pub use schema::config_schema;
 pub use secret::{Secret, REDACTED};

@@ -264,6 +264,41 @@ pub const SHORTEST_TIMEOUT: Duration = Duration::from_secs(1);
 /// receiver slower than this is better told by a retry.
 pub const LONGEST_TIMEOUT: Duration = Duration::from_secs(300);
 
+// RULES (issue 22): status handling, endpoint health and ordering; checked
+// when an outcome is recorded, a service's `health` policy loads, and a
+// host's stored `Endpoints` or `Sequences` is read.
+
+/// The longest description of a transport error an `Outcome` keeps
+/// (`Outcome::with_error`), in bytes: 64. It is a few fixed words
+/// (`"tls handshake failed"`), never a client's message.
+pub const TRANSPORT_ERROR_BYTES: usize = 64;
+
+/// The longest endpoint (`scheme://host:port`), in bytes: 300. A DNS name
+/// is at most 253 bytes; the scheme and port add at most 14.
+pub const ENDPOINT_BYTES: usize = 300;
+
+/// Endpoints an `Endpoints` holds: 100,000, one per origin in use (as
+/// many as the services a process may hold). When a new one comes past
+/// it, the one least recently heard of is forgotten, healthy ones first;
+/// a stored map holding more is refused.
+pub const ENDPOINTS: usize = 100_000;
+
+/// The most failures a `HealthPolicy` rule may count (`disable_after`'s
+/// and `breaker`'s `failures`): 1,000. An endpoint's health keeps the
+/// times of as many recent failures as `disable_after` counts, so this
+/// bounds each entry of a stored `Endpoints`.
+pub const HEALTH_FAILURES: u32 = 1_000;
+
+/// (Call, webhook) pairs a `Sequences` holds: 100,000, calls in progress
+/// times their realtime webhooks. Past it, the pair delivered to longest
+/// ago is forgotten; a stored one holding more is refused.
+pub const SEQUENCES: usize = 100_000;
+
+/// The longest call id or webhook id a `Sequences` keeps, in bytes:
+/// 1,024. A longer one is not tracked (nothing is superseded for it); a
+/// stored one holding one is refused.
+pub const SEQUENCE_ID_BYTES: usize = 1_024;
+
 /// `n` with its thousands separated by commas, as messages print counts.
 pub(crate) fn count(n: usize) -> String {
     let digits = n.to_string();

@@ -1,9 +1,10 @@
 //! When to retry a delivery: a pure policy.
 //!
 //! The host sends; callhook tells it what comes next. [`RetryPolicy::decide`]
-//! is pure: from the attempt number, the outcome and the current time (and a
-//! seed for jitter) it says whether the delivery is done, when to retry, or
-//! to give up.
+//! is pure: from the attempt ([`Attempt`]: its number, the delivery's
+//! event, service and URL, a seed for jitter), the outcome and the current
+//! time it says whether the delivery is done, when to retry, to give up or
+//! to disable what failed, and every decision names what it concerns.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -13,9 +14,11 @@ use chrono::{DateTime, Utc};
 use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::endpoint::Endpoint;
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
-use crate::limits::{self, RETRY_ATTEMPTS, SHORTEST_RETRY_DELAY};
+use crate::limits::{self, RETRY_ATTEMPTS, SHORTEST_RETRY_DELAY, TRANSPORT_ERROR_BYTES};
+use crate::secret::redact_query;
 
 /// How an attempt ended, as the host tells it: built through its
 /// constructors ([`Outcome::response`], [`Outcome::transport_error`],
@@ -41,12 +44,15 @@ use crate::limits::{self, RETRY_ATTEMPTS, SHORTEST_RETRY_DELAY};
 /// assert_eq!(answered.status(), Some(http::StatusCode::ACCEPTED));
 /// assert_eq!(answered.response_start(), b"queued");
 /// assert!(Outcome::transport_error().is_transport_error());
+/// let timed_out = Outcome::transport_error().with_error("timed out");
+/// assert_eq!(timed_out.error(), Some("timed out"));
 /// ```
 #[derive(Clone, Copy)]
 pub struct Outcome<'a> {
     ended: Ended<'a>,
     latency: Option<Duration>,
     response_start: &'a [u8],
+    error: Option<&'a str>,
 }
 
 /// How an attempt ended.
@@ -70,6 +76,7 @@ impl<'a> Outcome<'a> {
             ended,
             latency: None,
             response_start: &[],
+            error: None,
         }
     }
 
@@ -110,6 +117,30 @@ impl<'a> Outcome<'a> {
     pub const fn with_response_start(mut self, bytes: &'a [u8]) -> Outcome<'a> {
         self.response_start = bytes;
         self
+    }
+
+    /// The outcome, with a short description of a transport error in fixed
+    /// words the sender chose: `"timed out"`, `"connection refused"`,
+    /// `"tls handshake failed"`. An attempt log keeps it
+    /// ([`Outcome::error`]).
+    ///
+    /// Only such words are kept: text longer than
+    /// [`limits::TRANSPORT_ERROR_BYTES`], or holding anything but ASCII
+    /// letters, digits, spaces, `-` and `'`, is dropped, and
+    /// [`Outcome::error`] says `None`. An HTTP client's own message often
+    /// names the URL, whose query may hold a secret or a person's data,
+    /// and none of it may reach a log.
+    #[must_use]
+    pub const fn with_error(mut self, error: &'a str) -> Outcome<'a> {
+        self.error = Some(error);
+        self
+    }
+
+    /// The transport error's description, as [`Outcome::with_error`] gave
+    /// it, if it is fixed words (see there).
+    #[must_use]
+    pub fn error(&self) -> Option<&'a str> {
+        self.error.filter(|text| is_fixed_words(text))
     }
 
     /// The response's status, if the endpoint answered.
@@ -166,7 +197,8 @@ impl fmt::Debug for Outcome<'_> {
             Ended::TransportError => d.field("ended", &"transport error"),
             Ended::AddressRefused => d.field("ended", &"address refused"),
         };
-        d.field("latency", &self.latency)
+        d.field("error", &self.error())
+            .field("latency", &self.latency)
             .field(
                 "response_start",
                 &format_args!("{} bytes", self.response_start.len()),
@@ -175,12 +207,24 @@ impl fmt::Debug for Outcome<'_> {
     }
 }
 
+/// Whether `text` is short and holds only words: what
+/// [`Outcome::with_error`] keeps.
+fn is_fixed_words(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= TRANSPORT_ERROR_BYTES
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b' ' | b'-' | b'\''))
+}
+
 /// Why a delivery was given up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum GiveUp {
-    /// The endpoint refused the request for good (a 4xx other than 401,
-    /// 408 and 429, or a redirect, which is not followed).
+    /// The endpoint refused the request for good: today only `410 Gone`,
+    /// the reason of a [`Decision::Disable`] of the URL. Other 4xx and
+    /// redirects (3xx, never followed) are retried on the schedule, as the
+    /// Standard Webhooks specification says.
     Rejected(StatusCode),
     /// The endpoint answered `401 Unauthorized`: the request's credentials
     /// were refused. Told apart from [`GiveUp::Rejected`] so a host can
@@ -193,24 +237,133 @@ pub enum GiveUp {
     AttemptsExhausted,
     /// The next attempt would come after the event's expiry.
     Expired,
+    /// The endpoint has failed as long or as often as the service's
+    /// [`HealthPolicy`](crate::HealthPolicy) allows: the reason of a
+    /// [`Decision::Disable`] of the webhook.
+    Unhealthy(DisableReason),
 }
 
-/// What a [`Decision::Disable`] asks the host to disable.
+/// Why an endpoint's health disables a webhook: which rule of the
+/// service's [`HealthPolicy`](crate::HealthPolicy) it broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum DisableTarget {
-    /// The URL the request went to: the delivery's service
-    /// ([`Registry::set_service_enabled`](crate::Registry::set_service_enabled)),
-    /// since a service has one URL, and every webhook using it with it.
-    Url,
-    /// The webhook whose delivery this was
-    /// ([`Registry::set_webhook_enabled`](crate::Registry::set_webhook_enabled)),
-    /// leaving the service to the other webhooks using it.
-    Webhook,
+pub enum DisableReason {
+    /// `failures` failed attempts within `within`
+    /// ([`HealthPolicy::disable_after`](crate::HealthPolicy::disable_after)).
+    #[non_exhaustive]
+    FailuresWithin {
+        /// The failures counted.
+        failures: u32,
+        /// The window they fell in.
+        within: Duration,
+    },
+    /// Every attempt has failed since `since`, longer than
+    /// [`HealthPolicy::disable_after_failing_for`](crate::HealthPolicy::disable_after_failing_for)
+    /// allows.
+    #[non_exhaustive]
+    FailingFor {
+        /// The first failure after the last success.
+        since: DateTime<Utc>,
+    },
 }
 
-/// What to do after an attempt.
+impl fmt::Display for DisableReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DisableReason::FailuresWithin { failures, within } => write!(
+                f,
+                "{} failures within {}",
+                limits::count(*failures as usize),
+                print_duration(within)
+            ),
+            DisableReason::FailingFor { since } => {
+                write!(f, "failing since {}", since.to_rfc3339())
+            }
+        }
+    }
+}
+
+/// What a [`Decision::Disable`] asks the host to disable, by name.
+///
+/// `Debug` and `Display` show a URL with every query value redacted, as
+/// previews do: a query may hold a secret or a person's data.
+#[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DisableTarget {
+    /// The URL the request went to (the endpoint answered `410 Gone`):
+    /// the service's, or one of its fallback URLs. The host disables the
+    /// service
+    /// ([`Registry::set_service_enabled`](crate::Registry::set_service_enabled))
+    /// or takes that URL out of its configuration.
+    #[non_exhaustive]
+    Url {
+        /// The id of the service whose URL it is.
+        service: String,
+        /// The URL, as the request was sent (query values and all: only
+        /// its `Debug` and `Display` redact them).
+        url: String,
+    },
+    /// The webhook whose delivery this was
+    /// ([`Registry::set_webhook_enabled`](crate::Registry::set_webhook_enabled)),
+    /// leaving the service to the other webhooks using it: its endpoint's
+    /// health broke a rule of the service's
+    /// [`HealthPolicy`](crate::HealthPolicy).
+    #[non_exhaustive]
+    Webhook {
+        /// The webhook's id.
+        webhook: String,
+    },
+}
+
+impl fmt::Debug for DisableTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DisableTarget::Url { service, url } => f
+                .debug_struct("Url")
+                .field("service", service)
+                .field("url", &redact_query(url, &|_| true))
+                .finish(),
+            DisableTarget::Webhook { webhook } => {
+                f.debug_struct("Webhook").field("webhook", webhook).finish()
+            }
+        }
+    }
+}
+
+impl fmt::Display for DisableTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DisableTarget::Url { service, url } => write!(
+                f,
+                "URL `{}` of service `{service}`",
+                redact_query(url, &|_| true)
+            ),
+            DisableTarget::Webhook { webhook } => write!(f, "webhook `{webhook}`"),
+        }
+    }
+}
+
+/// Why a delivery is not sent now, and never will be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Skip {
+    /// A realtime update of the call older than one already delivered to
+    /// the same webhook ([`Sequences::superseded`](crate::Sequences::superseded)):
+    /// sending it would undo the newer one.
+    #[non_exhaustive]
+    Superseded {
+        /// This delivery's status sequence.
+        sequence: u64,
+        /// The newer sequence already delivered.
+        delivered: u64,
+    },
+}
+
+/// What to do with a delivery, before an attempt or after one. Every
+/// decision concerns the delivery it was made for, and those that ask
+/// more of the host name exactly what: the URL or webhook to disable, the
+/// endpoint to wait for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Decision {
     /// The endpoint took it (2xx).
@@ -223,26 +376,112 @@ pub enum Decision {
     /// Stop trying this delivery.
     GiveUp(GiveUp),
     /// Stop trying this delivery, and disable `target`: the endpoint
-    /// answered `410 Gone`, which disables the URL.
+    /// answered `410 Gone`, which disables the URL, or its health broke
+    /// the service's [`HealthPolicy`](crate::HealthPolicy), which disables
+    /// the webhook.
     #[non_exhaustive]
     Disable {
         /// What to disable.
         target: DisableTarget,
         /// Why this delivery was given up (for `410 Gone`,
-        /// [`GiveUp::Rejected`] with that status).
+        /// [`GiveUp::Rejected`] with that status; for health,
+        /// [`GiveUp::Unhealthy`]).
         reason: GiveUp,
     },
+    /// Not sent, and not to be: see [`Skip`].
+    Skip(Skip),
+    /// Not sent now, and not counted as an attempt: the endpoint's circuit
+    /// breaker is open, or it asked for no requests before `until`
+    /// (`Retry-After`). Try again at `until`.
+    #[non_exhaustive]
+    Wait {
+        /// When the endpoint may be sent to again.
+        until: DateTime<Utc>,
+        /// The endpoint waited for.
+        endpoint: Endpoint,
+    },
+}
+
+/// One attempt of a delivery, as [`RetryPolicy::decide`] reads it: which
+/// attempt it was, of what, and where it went.
+///
+/// # Examples
+///
+/// ```
+/// use callhook::{Attempt, Event};
+///
+/// let first = "2024-12-02T21:00:00Z".parse().unwrap();
+/// let attempt = Attempt::new(&Event::CallHangup, 1, first, "crm", "https://crm.example/hook")
+///     .with_seed(7);
+/// assert_eq!(attempt.number, 1);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Attempt<'a> {
+    /// The delivery's event.
+    pub event: &'a Event,
+    /// The attempt's number, 1 for the first.
+    pub number: u32,
+    /// When the delivery was first attempted.
+    pub first_attempt_at: DateTime<Utc>,
+    /// The id of the delivery's service.
+    pub service: &'a str,
+    /// The URL the attempt went to (a fallback's, if it was sent to one).
+    pub url: &'a str,
+    /// Makes the jitter reproducible:
+    /// [`Envelope::record`](crate::Envelope::record) gives a hash of the
+    /// delivery id. 0 unless set.
+    pub seed: u64,
+}
+
+impl<'a> Attempt<'a> {
+    /// Attempt `number` (1 for the first) of a delivery of `event`
+    /// through `service`, first attempted at `first_attempt_at`, sent to
+    /// `url`.
+    #[must_use]
+    pub const fn new(
+        event: &'a Event,
+        number: u32,
+        first_attempt_at: DateTime<Utc>,
+        service: &'a str,
+        url: &'a str,
+    ) -> Attempt<'a> {
+        Attempt {
+            event,
+            number,
+            first_attempt_at,
+            service,
+            url,
+            seed: 0,
+        }
+    }
+
+    /// The attempt, with the jitter's seed.
+    #[must_use]
+    pub const fn with_seed(mut self, seed: u64) -> Attempt<'a> {
+        self.seed = seed;
+        self
+    }
 }
 
 /// When and how often a failed delivery is retried.
 ///
-/// The defaults follow the dedicated webhook services: 2xx is delivered;
-/// transport errors, 408, 429 and 5xx are retried after 5 s, 5 min, 30 min,
-/// 2 h, 5 h, 10 h and 10 h (eight attempts in all), each delay varied by
-/// ±20 % jitter; `Retry-After` (seconds or an HTTP date) is honoured between
-/// 1 s and 24 h; 410 Gone disables the URL; 401 gives up as
-/// [`GiveUp::Unauthorized`], other 4xx as rejected; a send the address
-/// policy refused gives up at once. Updates
+/// Statuses are read as the Standard Webhooks specification says: 2xx is
+/// delivered; `410 Gone` disables the URL ([`DisableTarget::Url`]);
+/// `429`, `502`, `503` and `504` back off honouring `Retry-After` (seconds
+/// or an HTTP date, held between 1 s and 24 h), and the endpoint is
+/// throttled until then ([`RetryPolicy::throttled_until`], which
+/// [`Endpoints`](crate::Endpoints) keeps); every other failure (3xx, a
+/// redirect never followed; other 4xx and 5xx; transport errors) is
+/// retried on the schedule. `401` gives up as [`GiveUp::Unauthorized`],
+/// unless the service authenticates by OAuth2, whose token
+/// [`Envelope::record_in`](crate::Envelope::record_in) renews once first
+/// (the auth issue's rule, unchanged); a send the address policy refused
+/// gives up at once, as asking again reaches the same address.
+///
+/// The default schedule follows the dedicated webhook services: retries
+/// after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h (eight attempts in
+/// all), each delay varied by ±20 % jitter. Updates
 /// that are worthless later expire an hour after the first attempt
 /// (`Call:Ringing`, `Call:Answer`, `Ivr:*`, `Dequeue`, `Agent Connect`,
 /// `Call Status Change`); final reports do not.
@@ -428,11 +667,8 @@ impl RetryPolicy {
         }
     }
 
-    /// Decides what follows attempt number `attempt` (1 for the first) of a
-    /// delivery of `event` first attempted at `first_attempt_at`, which
-    /// ended with `outcome` at `now`. `seed` makes the jitter reproducible
-    /// ([`Envelope::record`](crate::Envelope::record) passes a hash of the
-    /// delivery id).
+    /// Decides what follows `attempt`, which ended with `outcome` at `now`
+    /// (see the policy's documentation for the rule of each status).
     ///
     /// Whatever the policy holds, checked or not, a retry waits at least
     /// [`limits::SHORTEST_RETRY_DELAY`] and none follows attempt
@@ -441,49 +677,49 @@ impl RetryPolicy {
     /// # Examples
     ///
     /// ```
-    /// use callhook::{Decision, Event, Outcome, RetryPolicy};
+    /// use callhook::{Attempt, Decision, DisableTarget, Event, Outcome, RetryPolicy};
     ///
     /// let policy = RetryPolicy::default();
     /// let now = "2024-12-02T21:00:00Z".parse().unwrap();
-    /// let decision = policy.decide(Event::CallHangup, 1, Outcome::transport_error(), now, now, 7);
+    /// let attempt = Attempt::new(&Event::CallHangup, 1, now, "crm", "https://crm.example/hook");
+    /// let decision = policy.decide(&attempt, Outcome::transport_error(), now);
     /// assert!(matches!(decision, Decision::Retry { .. }));
+    ///
+    /// let headers = http::HeaderMap::new();
+    /// let gone = Outcome::response(http::StatusCode::GONE, &headers);
+    /// let Decision::Disable { target: DisableTarget::Url { url, .. }, .. } =
+    ///     policy.decide(&attempt, gone, now)
+    /// else {
+    ///     panic!("410 disables the URL");
+    /// };
+    /// assert_eq!(url, "https://crm.example/hook");
     /// ```
     #[must_use]
     pub fn decide(
         &self,
-        event: Event,
-        attempt: u32,
+        attempt: &Attempt<'_>,
         outcome: Outcome<'_>,
-        first_attempt_at: DateTime<Utc>,
         now: DateTime<Utc>,
-        seed: u64,
     ) -> Decision {
         let retry_after = match outcome.ended {
             Ended::Response { status, .. } if status.is_success() => return Decision::Delivered,
             Ended::Response { status, .. } if status == StatusCode::GONE => {
                 return Decision::Disable {
-                    target: DisableTarget::Url,
+                    target: DisableTarget::Url {
+                        service: attempt.service.to_owned(),
+                        url: attempt.url.to_owned(),
+                    },
                     reason: GiveUp::Rejected(status),
                 }
             }
             Ended::Response { status, .. } if status == StatusCode::UNAUTHORIZED => {
                 return Decision::GiveUp(GiveUp::Unauthorized)
             }
-            Ended::Response { status, headers } => {
-                let retryable = status.is_server_error()
-                    || status.is_informational()
-                    || status == StatusCode::REQUEST_TIMEOUT
-                    || status == StatusCode::TOO_MANY_REQUESTS;
-                if !retryable {
-                    return Decision::GiveUp(GiveUp::Rejected(status));
-                }
-                // A `Retry-After` that is not text cannot be read; the
-                // schedule applies, as for no `Retry-After` at all.
-                headers
-                    .get(http::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| self.retry_after(v, now))
-            }
+            // Every other answer is retried: 3xx (a redirect is never
+            // followed, and may be fixed), 4xx (a receiver's bug, often
+            // fixed within the schedule), 5xx. Only those that throttle
+            // are waited for as they ask.
+            Ended::Response { .. } => self.retry_after_of(outcome, now),
             Ended::TransportError => None,
             // Asking again resolves to the same refused address.
             Ended::AddressRefused => return Decision::GiveUp(GiveUp::AddressRefused),
@@ -491,13 +727,13 @@ impl RetryPolicy {
         // A policy that was never checked (built in code, or stored before
         // the limits) is held to them here all the same: a failing
         // receiver is never sent requests back to back, nor for ever.
-        if attempt >= self.max_attempts.min(RETRY_ATTEMPTS) {
+        if attempt.number >= self.max_attempts.min(RETRY_ATTEMPTS) {
             return Decision::GiveUp(GiveUp::AttemptsExhausted);
         }
         // No `Retry-After`, or none that could be read: the schedule's
         // delay, which is the rule, not a fallback from an error.
         let delay = retry_after
-            .unwrap_or_else(|| self.scheduled_delay(attempt, seed))
+            .unwrap_or_else(|| self.scheduled_delay(attempt.number, attempt.seed))
             .max(SHORTEST_RETRY_DELAY);
         // Whatever a policy or a stored envelope holds, a time past the end
         // of the calendar is never reached: the delivery is given up, not a
@@ -505,12 +741,63 @@ impl RetryPolicy {
         let Some(at) = add(now, delay) else {
             return Decision::GiveUp(GiveUp::Expired);
         };
-        if let Some(expiry) = self.expiry.get(&event) {
-            if add(first_attempt_at, *expiry).is_some_and(|limit| at > limit) {
+        if let Some(expiry) = self.expiry.get(attempt.event) {
+            if add(attempt.first_attempt_at, *expiry).is_some_and(|limit| at > limit) {
                 return Decision::GiveUp(GiveUp::Expired);
             }
         }
         Decision::Retry { at }
+    }
+
+    /// Until when the endpoint that answered `outcome` at `now` asked not
+    /// to be sent to: for `429`, `502`, `503` and `504` with a
+    /// `Retry-After` that can be read, `now` plus that wait, held within
+    /// [`RetryPolicy::retry_after_min`] and
+    /// [`RetryPolicy::retry_after_max`]. `None` for any other outcome, and
+    /// for these without a `Retry-After`: the schedule and the circuit
+    /// breaker then pace the endpoint.
+    ///
+    /// [`Endpoints::record`](crate::Endpoints::record) takes it, so that no
+    /// delivery to that endpoint is sent before then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Outcome, RetryPolicy};
+    ///
+    /// let now = "2024-12-02T21:00:00Z".parse().unwrap();
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert(http::header::RETRY_AFTER, "120".parse().unwrap());
+    /// let busy = Outcome::response(http::StatusCode::TOO_MANY_REQUESTS, &headers);
+    /// let until = RetryPolicy::default().throttled_until(busy, now);
+    /// assert_eq!(until, Some("2024-12-02T21:02:00Z".parse().unwrap()));
+    /// ```
+    #[must_use]
+    pub fn throttled_until(
+        &self,
+        outcome: Outcome<'_>,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        add(
+            now,
+            self.retry_after_of(outcome, now)?.max(SHORTEST_RETRY_DELAY),
+        )
+    }
+
+    /// The wait a throttling answer asks for, within the policy's bounds.
+    fn retry_after_of(&self, outcome: Outcome<'_>, now: DateTime<Utc>) -> Option<Duration> {
+        let Ended::Response { status, headers } = outcome.ended else {
+            return None;
+        };
+        if !throttles(status) {
+            return None;
+        }
+        // A `Retry-After` that is not text cannot be read; the schedule
+        // applies, as for no `Retry-After` at all.
+        headers
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| self.retry_after(v, now))
     }
 
     /// The jittered delay after attempt `attempt`.
@@ -546,6 +833,12 @@ impl RetryPolicy {
         // Not `clamp`, which panics on a policy whose bounds cross.
         Some(wait.max(self.retry_after_min).min(self.retry_after_max))
     }
+}
+
+/// Whether `status` asks the sender to slow down, so that its
+/// `Retry-After` is honoured: the Standard Webhooks specification's list.
+fn throttles(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 429 | 502 | 503 | 504)
 }
 
 /// `at` plus `delay`, or `None` past the end of the calendar.
@@ -589,7 +882,7 @@ fn parse_duration(text: &str) -> Option<Duration> {
 }
 
 /// Prints a duration in the largest whole unit.
-fn print_duration(d: &Duration) -> String {
+pub(crate) fn print_duration(d: &Duration) -> String {
     let s = d.as_secs();
     match s {
         0 => "0s".to_owned(),
@@ -606,6 +899,7 @@ fn duration_error<E: serde::de::Error>(text: &str) -> E {
     ))
 }
 
+/// A duration written `"90s"`, `"5m"`: serde's `with` for one.
 pub(crate) mod duration {
     use super::*;
 
@@ -616,6 +910,26 @@ pub(crate) mod duration {
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let text = String::deserialize(d)?;
         parse_duration(&text).ok_or_else(|| duration_error(&text))
+    }
+}
+
+/// An optional duration, `null` for none: serde's `with` for one.
+pub(crate) mod optional_duration {
+    use super::*;
+
+    pub(crate) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&print_duration(d)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|text| parse_duration(&text).ok_or_else(|| duration_error(&text)))
+            .transpose()
     }
 }
 
@@ -674,6 +988,8 @@ impl schemars::JsonSchema for DurationText {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const URL: &str = "https://crm.example/hook";
 
     fn t(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
@@ -740,13 +1056,18 @@ mod tests {
         };
         let h = HeaderMap::new();
         let now = t("2024-12-02T21:00:00Z");
-        let decide = |o| p.decide(Event::CallReporting, 1, o, now, now, 0);
-        assert_eq!(decide(status(200, &h)), Decision::Delivered);
-        assert_eq!(decide(status(204, &h)), Decision::Delivered);
+        let attempt = Attempt::new(&Event::CallReporting, 1, now, "crm", URL);
+        let decide = |o| p.decide(&attempt, o, now);
+        for code in [200, 201, 202, 204, 299] {
+            assert_eq!(decide(status(code, &h)), Decision::Delivered, "{code}");
+        }
         assert_eq!(
             decide(status(410, &h)),
             Decision::Disable {
-                target: DisableTarget::Url,
+                target: DisableTarget::Url {
+                    service: "crm".into(),
+                    url: URL.into()
+                },
                 reason: GiveUp::Rejected(StatusCode::GONE)
             }
         );
@@ -761,30 +1082,171 @@ mod tests {
         let retry = Decision::Retry {
             at: t("2024-12-02T21:00:05Z"),
         };
-        for code in [408, 429, 500, 502, 503] {
+        // Standard Webhooks: every other failure is retried on the
+        // schedule, redirects (never followed) and 4xx included.
+        for code in [
+            100, 300, 301, 302, 303, 307, 308, 400, 403, 404, 405, 408, 409, 413, 422, 429, 431,
+            451, 500, 501, 502, 503, 504, 505, 599,
+        ] {
             assert_eq!(decide(status(code, &h)), retry, "{code}");
         }
         assert_eq!(decide(Outcome::transport_error()), retry);
-        for code in [400, 403, 404, 422, 301] {
-            assert!(
-                matches!(
-                    decide(status(code, &h)),
-                    Decision::GiveUp(GiveUp::Rejected(_))
-                ),
-                "{code}"
+        assert_eq!(
+            decide(Outcome::transport_error().with_error("timed out")),
+            retry
+        );
+        let last = Attempt::new(&Event::CallReporting, 8, now, "crm", URL);
+        for outcome in [Outcome::transport_error(), status(301, &h), status(404, &h)] {
+            assert_eq!(
+                p.decide(&last, outcome, now),
+                Decision::GiveUp(GiveUp::AttemptsExhausted)
             );
         }
+    }
+
+    /// `Retry-After` is honoured for the statuses that throttle, and only
+    /// for them; the throttle time is the same wait, from `now`.
+    #[test]
+    fn retry_after_only_where_the_endpoint_throttles() {
+        let p = RetryPolicy {
+            jitter: 0.0,
+            ..RetryPolicy::default()
+        };
+        let now = t("2024-12-02T21:00:00Z");
+        let mut after = HeaderMap::new();
+        after.insert(http::header::RETRY_AFTER, "120".parse().unwrap());
+        let attempt = Attempt::new(&Event::CallReporting, 1, now, "crm", URL);
+        let later = t("2024-12-02T21:02:00Z");
+        for code in [429, 502, 503, 504] {
+            assert_eq!(
+                p.decide(&attempt, status(code, &after), now),
+                Decision::Retry { at: later },
+                "{code}"
+            );
+            assert_eq!(p.throttled_until(status(code, &after), now), Some(later));
+            // Without one, the schedule, and no throttle.
+            let none = HeaderMap::new();
+            assert_eq!(
+                p.decide(&attempt, status(code, &none), now),
+                Decision::Retry {
+                    at: t("2024-12-02T21:00:05Z")
+                }
+            );
+            assert_eq!(p.throttled_until(status(code, &none), now), None);
+        }
+        for code in [301, 400, 408, 500, 501, 505] {
+            assert_eq!(
+                p.decide(&attempt, status(code, &after), now),
+                Decision::Retry {
+                    at: t("2024-12-02T21:00:05Z")
+                },
+                "{code}"
+            );
+            assert_eq!(p.throttled_until(status(code, &after), now), None);
+        }
+        for outcome in [
+            status(200, &after),
+            status(410, &after),
+            Outcome::transport_error(),
+            Outcome::address_refused(),
+        ] {
+            assert_eq!(p.throttled_until(outcome, now), None);
+        }
+        // Held within the policy's bounds, as the retry is.
+        let mut long = HeaderMap::new();
+        long.insert(http::header::RETRY_AFTER, "9999999".parse().unwrap());
         assert_eq!(
-            p.decide(
-                Event::CallReporting,
-                8,
-                Outcome::transport_error(),
-                now,
-                now,
-                0
-            ),
-            Decision::GiveUp(GiveUp::AttemptsExhausted)
+            p.throttled_until(status(503, &long), now),
+            Some(t("2024-12-03T21:00:00Z"))
         );
+        // A throttle past the calendar's end is none, not a panic.
+        assert_eq!(
+            p.throttled_until(status(503, &after), DateTime::<Utc>::MAX_UTC),
+            None
+        );
+    }
+
+    #[test]
+    fn a_disabled_url_is_named_and_shown_redacted() {
+        let p = RetryPolicy::default();
+        let now = t("2024-12-02T21:00:00Z");
+        let url = "https://crm.example/hook?token=s3cret&caller=%2B4915112345";
+        let attempt = Attempt::new(&Event::CallHangup, 1, now, "svc-1", url);
+        let h = HeaderMap::new();
+        let decision = p.decide(&attempt, status(410, &h), now);
+        let Decision::Disable { target, .. } = &decision else {
+            panic!("{decision:?}");
+        };
+        assert_eq!(
+            *target,
+            DisableTarget::Url {
+                service: "svc-1".into(),
+                url: url.into()
+            }
+        );
+        for shown in [format!("{decision:?}"), target.to_string()] {
+            assert!(!shown.contains("s3cret"), "{shown}");
+            assert!(!shown.contains("4915112345"), "{shown}");
+            assert!(shown.contains("crm.example/hook"), "{shown}");
+            assert!(shown.contains("svc-1"), "{shown}");
+        }
+        let webhook = DisableTarget::Webhook {
+            webhook: "wh-1".into(),
+        };
+        assert_eq!(webhook.to_string(), "webhook `wh-1`");
+        let reason = DisableReason::FailuresWithin {
+            failures: 6,
+            within: Duration::from_secs(60),
+        };
+        assert_eq!(reason.to_string(), "6 failures within 1m");
+    }
+
+    #[test]
+    fn transport_errors_keep_fixed_words_only() {
+        for words in [
+            "timed out",
+            "connection refused",
+            "tls handshake failed",
+            "dns-lookup failed",
+        ] {
+            assert_eq!(
+                Outcome::transport_error().with_error(words).error(),
+                Some(words)
+            );
+        }
+        for message in [
+            "",
+            "error sending request for url (https://crm.example/?token=s3cret)",
+            "connection refused: 10.0.0.1:443",
+            "timed out\nFAKE LOG LINE",
+            "tls handshake failed.",
+            &"a".repeat(TRANSPORT_ERROR_BYTES + 1),
+        ] {
+            let outcome = Outcome::transport_error().with_error(message);
+            assert_eq!(outcome.error(), None, "{message}");
+            assert!(
+                message.is_empty() || !format!("{outcome:?}").contains(message),
+                "{message}"
+            );
+        }
+        assert_eq!(Outcome::transport_error().error(), None);
+        let words = Outcome::transport_error().with_error("timed out");
+        assert!(format!("{words:?}").contains("timed out"));
+    }
+
+    #[test]
+    fn decisions_that_wait_or_skip_name_what_they_concern() {
+        let endpoint = Endpoint::of(&URL.parse().unwrap()).unwrap();
+        let wait = Decision::Wait {
+            until: t("2024-12-02T21:01:00Z"),
+            endpoint,
+        };
+        assert!(format!("{wait:?}").contains("https://crm.example:443"));
+        let skip = Decision::Skip(Skip::Superseded {
+            sequence: 3,
+            delivered: 5,
+        });
+        assert_ne!(skip, wait);
     }
 
     #[test]
@@ -794,7 +1256,11 @@ mod tests {
         let with = |v: &str| {
             let mut h = HeaderMap::new();
             h.insert(http::header::RETRY_AFTER, v.parse().unwrap());
-            p.decide(Event::PostCall, 1, status(429, &h), now, now, 0)
+            p.decide(
+                &Attempt::new(&Event::PostCall, 1, now, "crm", URL).with_seed(0),
+                status(429, &h),
+                now,
+            )
         };
         assert_eq!(
             with("120"),
@@ -897,7 +1363,11 @@ mod tests {
                         status(503, &h),
                         status(429, &after),
                     ] {
-                        let _ = p.decide(Event::CallRinging, 1, outcome, first, now, 7);
+                        let _ = p.decide(
+                            &Attempt::new(&Event::CallRinging, 1, first, "crm", URL).with_seed(7),
+                            outcome,
+                            now,
+                        );
                     }
                 }
             }
@@ -925,23 +1395,17 @@ mod tests {
         // Third attempt failed: the next would be 30 min later, past the hour.
         assert_eq!(
             p.decide(
-                Event::CallRinging,
-                3,
+                &Attempt::new(&Event::CallRinging, 3, first, "crm", URL).with_seed(0),
                 Outcome::transport_error(),
-                first,
-                now,
-                0
+                now
             ),
             Decision::GiveUp(GiveUp::Expired)
         );
         assert_eq!(
             p.decide(
-                Event::CallReporting,
-                3,
+                &Attempt::new(&Event::CallReporting, 3, first, "crm", URL).with_seed(0),
                 Outcome::transport_error(),
-                first,
-                now,
-                0
+                now
             ),
             Decision::Retry {
                 at: t("2024-12-02T22:10:00Z")
@@ -950,12 +1414,9 @@ mod tests {
         let earlier = t("2024-12-02T21:20:00Z");
         assert_eq!(
             p.decide(
-                Event::CallRinging,
-                3,
+                &Attempt::new(&Event::CallRinging, 3, first, "crm", URL).with_seed(0),
                 Outcome::transport_error(),
-                first,
-                earlier,
-                0
+                earlier
             ),
             Decision::Retry {
                 at: t("2024-12-02T21:50:00Z")

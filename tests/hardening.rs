@@ -7,8 +7,8 @@ use callhook::signing::{verify_standard, SigningKey, TOLERANCE_SECONDS};
 use callhook::template::{Context, Options, Template};
 use callhook::Syntax;
 use callhook::{
-    Call, CallData, Catalog, Config, Decision, Envelope, ErrorKind, Event, GiveUp, Outcome,
-    Registry, RetryPolicy, ServiceConfig,
+    Attempt, Call, CallData, Catalog, Config, Decision, Envelope, ErrorKind, Event, GiveUp,
+    Outcome, Registry, RetryPolicy, ServiceConfig,
 };
 use chrono::{DateTime, TimeDelta, Utc};
 use http::HeaderMap;
@@ -121,19 +121,34 @@ fn unchecked_policies_decide_without_panicking() {
     let now = t("2024-12-02T21:00:00Z");
     let answered = Outcome::response(http::StatusCode::TOO_MANY_REQUESTS, &headers);
     assert!(matches!(
-        crossed.decide(Event::CallHangup, 1, answered, now, now, 1),
+        crossed.decide(
+            &Attempt::new(
+                &Event::CallHangup,
+                1,
+                now,
+                "crm",
+                "https://crm.example/hook"
+            )
+            .with_seed(1),
+            answered,
+            now
+        ),
         Decision::Retry { .. }
     ));
     let mut wild = RetryPolicy::default();
     wild.jitter = 1e15;
     for seed in 0..64 {
         let _ = wild.decide(
-            Event::CallHangup,
-            1,
+            &Attempt::new(
+                &Event::CallHangup,
+                1,
+                now,
+                "crm",
+                "https://crm.example/hook",
+            )
+            .with_seed(seed),
             Outcome::transport_error(),
             now,
-            now,
-            seed,
         );
     }
 }
@@ -566,7 +581,18 @@ fn retry_after_in_obsolete_date_forms() {
         headers.insert(http::header::RETRY_AFTER, value.parse().unwrap());
         let answered = Outcome::response(http::StatusCode::SERVICE_UNAVAILABLE, &headers);
         assert_eq!(
-            policy.decide(Event::CallHangup, 1, answered, now, now, 0),
+            policy.decide(
+                &Attempt::new(
+                    &Event::CallHangup,
+                    1,
+                    now,
+                    "crm",
+                    "https://crm.example/hook"
+                )
+                .with_seed(0),
+                answered,
+                now
+            ),
             Decision::Retry {
                 at: t("1994-11-06T08:49:37Z")
             },

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use callhook::{
-    AddressPolicy, Call, Catalog, Config, Decision, DisableTarget, ErrorKind, Event, GiveUp,
-    Outcome, Registry, RetryPolicy, Verdict,
+    AddressPolicy, Attempt, Call, Catalog, Config, Decision, DisableTarget, ErrorKind, Event,
+    GiveUp, Outcome, Registry, RetryPolicy, Verdict,
 };
 use http::{HeaderMap, StatusCode};
 use serde_json::json;
@@ -146,7 +146,18 @@ fn a_send_the_address_policy_refused_gives_up_at_once() {
     assert!(refused.is_address_refused());
     assert_eq!(refused.status(), None);
     assert_eq!(
-        policy.decide(Event::CallHangup, 1, refused, at(), at(), 7),
+        policy.decide(
+            &Attempt::new(
+                &Event::CallHangup,
+                1,
+                at(),
+                "crm",
+                "https://crm.example/hook"
+            )
+            .with_seed(7),
+            refused,
+            at()
+        ),
         Decision::GiveUp(GiveUp::AddressRefused)
     );
 }
@@ -170,36 +181,56 @@ fn outcomes_carry_latency_and_the_first_bytes_of_the_response() {
     assert_eq!(failed.headers(), None);
     assert_eq!(failed.response_start(), b"");
     assert_eq!(
-        RetryPolicy::default().decide(Event::CallHangup, 1, outcome, at(), at(), 7),
+        RetryPolicy::default().decide(
+            &Attempt::new(
+                &Event::CallHangup,
+                1,
+                at(),
+                "crm",
+                "https://crm.example/hook"
+            )
+            .with_seed(7),
+            outcome,
+            at()
+        ),
         Decision::Delivered
     );
 }
 
 #[test]
-fn a_gone_url_is_named_for_disabling_and_a_401_is_told_apart() {
+fn a_gone_url_is_named_for_disabling_a_401_is_told_apart_and_a_403_retried() {
     let policy = RetryPolicy::default();
     let headers = HeaderMap::new();
     let decide = |code: u16| {
         let status = StatusCode::from_u16(code).unwrap();
         policy.decide(
-            Event::CallHangup,
-            1,
+            &Attempt::new(
+                &Event::CallHangup,
+                1,
+                at(),
+                "crm",
+                "https://crm.example/hook",
+            )
+            .with_seed(7),
             Outcome::response(status, &headers),
             at(),
-            at(),
-            7,
         )
     };
     let Decision::Disable { target, reason, .. } = decide(410) else {
         panic!("410 disables");
     };
-    assert_eq!(target, DisableTarget::Url);
+    let DisableTarget::Url { service, url, .. } = target else {
+        panic!("410 disables the URL");
+    };
+    assert_eq!(
+        (service.as_str(), url.as_str()),
+        ("crm", "https://crm.example/hook")
+    );
     assert_eq!(reason, GiveUp::Rejected(StatusCode::GONE));
     assert_eq!(decide(401), Decision::GiveUp(GiveUp::Unauthorized));
-    assert_eq!(
-        decide(403),
-        Decision::GiveUp(GiveUp::Rejected(StatusCode::FORBIDDEN))
-    );
+    // Standard Webhooks: a 403 may be fixed by the receiver, and is
+    // retried on the schedule.
+    assert!(matches!(decide(403), Decision::Retry { .. }));
 }
 
 #[test]

@@ -445,7 +445,7 @@ fn record_counts_attempts_and_schedules_retries() {
 }
 
 #[test]
-fn record_gives_up_on_rejections_and_disables_on_gone() {
+fn record_retries_rejections_and_disables_on_gone() {
     let policy = no_jitter();
     let start = t("2024-12-02T21:11:37Z");
     let none = HeaderMap::new();
@@ -455,25 +455,28 @@ fn record_gives_up_on_rejections_and_disables_on_gone() {
         Decision::GiveUp(GiveUp::Unauthorized)
     );
     assert_eq!(e.next_attempt_at, start, "no retry scheduled for 401");
-    for code in [400, 403, 404, 422] {
+    // Standard Webhooks: 3xx and 4xx other than 401 and 410 are retried on
+    // the schedule.
+    for code in [301, 302, 400, 403, 404, 422] {
         let mut e = envelope(Event::CallHangup, start);
         let d = e.record(&policy, status(code, &none), start);
-        assert_eq!(
-            d,
-            Decision::GiveUp(GiveUp::Rejected(StatusCode::from_u16(code).unwrap())),
-            "{code}"
-        );
+        let due = start + chrono::TimeDelta::seconds(5);
+        assert_eq!(d, Decision::Retry { at: due }, "{code}");
         assert_eq!(e.attempt, 1);
-        assert_eq!(e.next_attempt_at, start, "no retry scheduled for {code}");
+        assert_eq!(e.next_attempt_at, due, "a retry scheduled for {code}");
     }
     let mut e = envelope(Event::CallHangup, start);
-    assert!(matches!(
-        e.record(&policy, status(410, &none), start),
-        Decision::Disable {
-            target: DisableTarget::Url,
-            ..
-        }
-    ));
+    let Decision::Disable {
+        target: DisableTarget::Url { service, url, .. },
+        reason,
+        ..
+    } = e.record(&policy, status(410, &none), start)
+    else {
+        panic!("410 disables the URL");
+    };
+    assert_eq!(service, e.service);
+    assert_eq!(url, e.request.url);
+    assert_eq!(reason, GiveUp::Rejected(StatusCode::GONE));
     assert_eq!(e.attempt, 1);
     assert_eq!(e.next_attempt_at, start);
 }

@@ -7,7 +7,7 @@ use super::Envelope;
 use crate::auth::TokenCache;
 use crate::error::Error;
 use crate::registry::Registry;
-use crate::retry::{Decision, Outcome, RetryPolicy};
+use crate::retry::{Attempt, Decision, Outcome, RetryPolicy};
 
 impl Envelope {
     /// Records an attempt that ended with `outcome` at `now`, and returns
@@ -24,14 +24,15 @@ impl Envelope {
         now: DateTime<Utc>,
     ) -> Decision {
         self.attempt = self.attempt.saturating_add(1);
-        let decision = policy.decide(
-            self.event.clone(),
+        let attempt = Attempt::new(
+            &self.event,
             self.attempt,
-            outcome,
             self.first_attempt_at,
-            now,
-            jitter_seed(&self.delivery),
-        );
+            &self.service,
+            &self.request.url,
+        )
+        .with_seed(jitter_seed(&self.delivery));
+        let decision = policy.decide(&attempt, outcome, now);
         if let Decision::Retry { at } = decision {
             self.next_attempt_at = at;
         }

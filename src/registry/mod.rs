@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::dispatch::{self, Dispatch, Explanation, Outgoing, Subscriptions, ALL_SCOPES};
 use crate::error::{Error, ErrorKind};
 use crate::event::{unknown_event, Event, EventSpec};
+use crate::health::HealthPolicy;
 use crate::id::is_uuid;
 use crate::limits::SCOPES;
 use crate::preview::Preview;
@@ -1156,6 +1157,33 @@ impl Registry {
     pub fn request_timeout(&self, service: &str) -> Result<Duration, Error> {
         self.service(service)
             .map(Service::timeout)
+            .ok_or_else(|| registry_error(format!("no service `{service}`")))
+    }
+
+    /// The health policy for a delivery through `service`: the service's
+    /// own (`"health"`), or the default if it configures none.
+    ///
+    /// # Errors
+    ///
+    /// A service that does not exist is an error of kind
+    /// [`ErrorKind::Registry`](crate::ErrorKind::Registry), as for
+    /// [`Registry::retry_policy`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Catalog, Config, HealthPolicy, Registry};
+    ///
+    /// let config = Config::from_json(include_str!("../../examples/configs/pbx.json"))?;
+    /// let registry = Registry::from_config(&config, Catalog::standard().clone())?;
+    /// let policy = registry.health_policy(&config.services[0].id)?;
+    /// assert_eq!(policy, HealthPolicy::default());
+    /// assert!(registry.health_policy("deleted").is_err());
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    pub fn health_policy(&self, service: &str) -> Result<HealthPolicy, Error> {
+        self.service(service)
+            .map(Service::health_policy)
             .ok_or_else(|| registry_error(format!("no service `{service}`")))
     }
 }

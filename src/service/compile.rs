@@ -18,6 +18,7 @@ use crate::body::{fragment, Body, Origin, Pair};
 use crate::call::CallData;
 use crate::catalog::Catalog;
 use crate::error::{Error, ErrorKind};
+use crate::health::HealthPolicy;
 use crate::id::is_uuid;
 use crate::limits::{
     self, HEADERS, HEADER_BYTES, MAP_ENTRIES, PAIRS, SIGNING_SECRETS, TEMPLATE_BYTES, URL_BYTES,
@@ -421,6 +422,7 @@ impl ServiceConfig {
         let rare = Rare {
             resolved: resolved_references(secrets),
             retry: self.retry.clone(),
+            health: self.health.clone(),
             secret_parameters: self
                 .secret_parameters
                 .iter()
@@ -522,12 +524,16 @@ impl ServiceConfig {
         false
     }
 
-    /// The retry policy's problems, if it has one.
+    /// The retry and health policies' problems, if it has them.
     fn retry_problems(&self) -> Vec<Error> {
-        match self.retry.as_ref().map(RetryPolicy::check) {
+        let mut problems = match self.retry.as_ref().map(RetryPolicy::check) {
             Some(Err(e)) => e.in_field("retry").into_problems(),
             _ => Vec::new(),
+        };
+        if let Some(Err(e)) = self.health.as_ref().map(HealthPolicy::check) {
+            problems.extend(e.in_field("health").into_problems());
         }
+        problems
     }
 
     /// What is wrong with the timeout, if the service sets one: a fraction

@@ -11,6 +11,7 @@ use super::Service;
 use crate::auth::Auth;
 use crate::body::{BodyConfig, Pair};
 use crate::error::Error;
+use crate::health::HealthPolicy;
 use crate::retry::RetryPolicy;
 use crate::secret::{redact_query, Secret};
 use crate::signer::SigningConfig;
@@ -159,6 +160,12 @@ pub struct ServiceConfig {
     /// How failed deliveries are retried; the defaults if not set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetryPolicy>,
+    /// How its endpoints' health is judged: when the circuit breaker
+    /// pauses deliveries and when a webhook is disabled
+    /// ([`Registry::health_policy`](crate::Registry::health_policy)); the
+    /// defaults if not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthPolicy>,
     /// Query parameters of the URL whose values are secrets, beyond those
     /// whose names say so (`token`, `api_key`, `sig`...: see the README's
     /// rule); redacted in `Debug`, previews and debug records.
@@ -206,6 +213,7 @@ impl Default for ServiceConfig {
             debug: false,
             signing: None,
             retry: None,
+            health: None,
             secret_parameters: Vec::new(),
             timeout: None,
         }

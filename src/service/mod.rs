@@ -14,6 +14,7 @@ use std::time::Duration;
 use crate::auth::{Auth, Credential};
 use crate::body::{BodyConfig, Origin, Pair};
 use crate::error::Error;
+use crate::health::HealthPolicy;
 use crate::retry::RetryPolicy;
 use crate::secret::{redact_query, Secret, REDACTED};
 use crate::signer::Signer;
@@ -84,6 +85,8 @@ struct Rare {
     resolved: Box<[Secret]>,
     /// The retry policy exactly: the JSON holds delays in whole seconds.
     retry: Option<RetryPolicy>,
+    /// The health policy exactly, as the retry policy is kept.
+    health: Option<HealthPolicy>,
     /// Query parameters redacted beyond the rule, in any case: the
     /// configuration's `secret_parameters`.
     secret_parameters: Box<[Box<str>]>,
@@ -108,6 +111,7 @@ impl Rare {
     fn is_some(&self) -> bool {
         !self.resolved.is_empty()
             || self.retry.is_some()
+            || self.health.is_some()
             || !self.secret_parameters.is_empty()
             || !self.secret_pairs.is_empty()
             || self.shown_body.is_some()
@@ -126,6 +130,7 @@ impl PartialEq for Service {
             && self.compiled.json == other.compiled.json
             && self.compiled.resolved() == other.compiled.resolved()
             && self.compiled.retry() == other.compiled.retry()
+            && self.compiled.health() == other.compiled.health()
     }
 }
 
@@ -144,6 +149,10 @@ impl Compiled {
 
     fn retry(&self) -> Option<&RetryPolicy> {
         self.rare.as_ref()?.retry.as_ref()
+    }
+
+    fn health(&self) -> Option<&HealthPolicy> {
+        self.rare.as_ref()?.health.as_ref()
     }
 
     /// The configuration, parsed, its references resolved and its retry
@@ -175,6 +184,7 @@ impl Compiled {
             }
         }
         config.retry = self.retry().cloned();
+        config.health = self.health().cloned();
         config
     }
 }
@@ -198,6 +208,7 @@ impl Service {
     /// `enabled`: a reload reuses it then.
     pub(crate) fn compiled_from(&self, config: &ServiceConfig) -> bool {
         config.retry.as_ref() == self.compiled.retry()
+            && config.health.as_ref() == self.compiled.health()
             && self.compiled.json.written_by(config)
             && *resolved_references(config.secrets()) == *self.compiled.resolved()
     }
@@ -396,6 +407,12 @@ impl Service {
             .as_ref()
             .and_then(|rare| rare.timeout)
             .unwrap_or(ServiceConfig::DEFAULT_TIMEOUT)
+    }
+
+    /// The health policy: the service's, or the default.
+    #[must_use]
+    pub fn health_policy(&self) -> HealthPolicy {
+        self.compiled.health().cloned().unwrap_or_default()
     }
 
     /// Every field the service's templates use (URL, body, headers), each

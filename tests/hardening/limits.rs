@@ -290,12 +290,16 @@ fn unchecked_retry_storms_are_held_by_decide() {
             Outcome::response(http::StatusCode::SERVICE_UNAVAILABLE, &zero),
         ] {
             match storm.decide(
-                Event::CallHangup,
-                attempt,
+                &Attempt::new(
+                    &Event::CallHangup,
+                    attempt,
+                    now,
+                    "crm",
+                    "https://crm.example/hook",
+                )
+                .with_seed(u64::from(attempt)),
                 outcome,
                 now,
-                now,
-                u64::from(attempt),
             ) {
                 Decision::Retry { at } => assert!(at >= now + shortest, "{attempt}: {at}"),
                 other => panic!("attempt {attempt}: {other:?}"),
@@ -305,12 +309,16 @@ fn unchecked_retry_storms_are_held_by_decide() {
     for attempt in [limits::RETRY_ATTEMPTS, u32::MAX - 1] {
         assert_eq!(
             storm.decide(
-                Event::CallHangup,
-                attempt,
+                &Attempt::new(
+                    &Event::CallHangup,
+                    attempt,
+                    now,
+                    "crm",
+                    "https://crm.example/hook"
+                )
+                .with_seed(0),
                 Outcome::transport_error(),
-                now,
-                now,
-                0
+                now
             ),
             Decision::GiveUp(GiveUp::AttemptsExhausted),
             "{attempt}"

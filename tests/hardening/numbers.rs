@@ -227,7 +227,18 @@ fn retry_after_too_large_is_clamped_to_the_longest_wait() {
         ] {
             let answered = Outcome::response(status, &headers);
             assert_eq!(
-                policy.decide(Event::CallHangup, 1, answered, now, now, 0),
+                policy.decide(
+                    &Attempt::new(
+                        &Event::CallHangup,
+                        1,
+                        now,
+                        "crm",
+                        "https://crm.example/hook"
+                    )
+                    .with_seed(0),
+                    answered,
+                    now
+                ),
                 Decision::Retry { at: longest },
                 "{value}"
             );
