@@ -90,7 +90,7 @@ impl Attempted {
     pub fn outcome(&self) -> Outcome<'_> {
         let outcome = match &self.ended {
             Ended::Response { status, headers } => Outcome::response(*status, headers),
-            Ended::TransportError(_) => Outcome::transport_error(),
+            Ended::TransportError(words) => Outcome::transport_error().with_error(words),
             Ended::AddressRefused => Outcome::address_refused(),
         };
         outcome
@@ -192,7 +192,18 @@ mod tests {
         let attempted = Attempted::transport_error("timed out", Duration::from_secs(1));
         assert_eq!(attempted.error(), Some("timed out"));
         assert!(attempted.outcome().is_transport_error());
+        assert_eq!(attempted.outcome().error(), Some("timed out"));
         assert_eq!(attempted.status(), None);
+    }
+
+    #[test]
+    fn every_word_an_adapter_uses_reaches_the_outcome() {
+        // The outcome keeps only fixed words (ASCII letters, digits, spaces,
+        // `-`, `'`; bounded): each of the adapters' must pass.
+        for words in crate::guard::WORDS {
+            let attempted = Attempted::transport_error(words, Duration::ZERO);
+            assert_eq!(attempted.outcome().error(), Some(*words));
+        }
     }
 
     #[test]

@@ -114,6 +114,21 @@ fn walk<'a, R>(
     }
 }
 
+/// Every description of a transport error the adapters give
+/// ([`Attempted::error`](crate::Attempted::error)).
+#[cfg(test)]
+pub(crate) const WORDS: &[&str] = &[
+    "timed out",
+    "connection refused",
+    "connection reset",
+    "connection closed",
+    "tls handshake failed",
+    "name not resolved",
+    "invalid response",
+    "connection failed",
+    "request failed",
+];
+
 /// The words for an I/O error, if its kind says enough.
 pub(crate) fn io_words(error: &std::io::Error) -> Option<&'static str> {
     use std::io::ErrorKind;

@@ -1,4 +1,4 @@
-//! Send adapters for [callhook](callhook): one call sends one prepared
+//! Send adapters for [callhook]: one call sends one prepared
 //! [`Outgoing`](callhook::Outgoing) with a real HTTP client and gives back
 //! what the host records, so a host writes no resolver, no address check
 //! and no mapping of the client's result of its own.

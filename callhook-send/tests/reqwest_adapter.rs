@@ -109,6 +109,7 @@ async fn a_timeout_is_a_transport_error() {
         .unwrap();
     assert_eq!(attempted.error(), Some("timed out"), "{attempted:?}");
     assert!(attempted.outcome().is_transport_error());
+    assert_eq!(attempted.outcome().error(), Some("timed out"));
     assert!(
         attempted.latency() < Duration::from_secs(4),
         "{attempted:?}"
