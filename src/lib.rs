@@ -171,7 +171,7 @@ pub use catalog::{Catalog, FieldSpec};
 pub use config::Config;
 pub use dispatch::{Dispatch, Explanation, Outgoing, Verdict};
 pub use endpoint::Endpoint;
-pub use envelope::{Envelope, StoredHeader, StoredRequest};
+pub use envelope::{DeliveryState, Envelope, LoggedAttempt, StoredHeader, StoredRequest};
 pub use error::{Error, ErrorKind, Position};
 pub use event::{Event, EventSet, EventSpec};
 pub use health::{

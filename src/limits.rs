@@ -299,6 +299,24 @@ pub const SEQUENCES: usize = 100_000;
 /// stored one holding one is refused.
 pub const SEQUENCE_ID_BYTES: usize = 1_024;
 
+// ENVELOPE (issue 22): what a stored envelope may hold.
+
+/// Fallback URLs a stored envelope may hold: 16. A service lists a few
+/// (Twilio, Vonage and Telnyx take one or two); a stored envelope with
+/// more was not written by callhook.
+pub const ENVELOPE_FALLBACK_URLS: usize = 16;
+
+/// Attempts an envelope's log keeps: 20, the latest (older ones are
+/// dropped as new ones are recorded). The default retry policy makes at
+/// most 8, so a delivery's whole life fits; a stored log of more is
+/// refused.
+pub const ENVELOPE_ATTEMPTS: usize = 20;
+
+/// Bytes of a response an attempt log keeps: the first 256, as text
+/// (bytes that are not UTF-8 shown as U+FFFD), enough for an error
+/// message or a JSON error object's start.
+pub const ATTEMPT_RESPONSE_BYTES: usize = 256;
+
 /// `n` with its thousands separated by commas, as messages print counts.
 pub(crate) fn count(n: usize) -> String {
     let digits = n.to_string();

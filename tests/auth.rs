@@ -360,11 +360,11 @@ fn a_401_refreshes_an_oauth2_token_once() {
     assert_eq!(registry.token_key(CRM).as_deref(), Some("named:crm"));
 
     let mut envelope = Envelope::new(&outgoing, at());
-    let mut tokens = TokenCache::default();
+    let mut state = callhook::DeliveryState::default();
     let headers = http::HeaderMap::new();
     let refused = || Outcome::response(http::StatusCode::UNAUTHORIZED, &headers);
     let decision = envelope
-        .record_in(&registry, refused(), at(), &mut tokens)
+        .record_in(&registry, refused(), at(), &mut state)
         .unwrap();
     assert_eq!(decision, Decision::Retry { at: at() });
     assert!(envelope.token_refreshed);
@@ -373,7 +373,7 @@ fn a_401_refreshes_an_oauth2_token_once() {
     // gives up.
     let mut envelope = Envelope::from_json(&envelope.to_json()).unwrap();
     let decision = envelope
-        .record_in(&registry, refused(), at(), &mut tokens)
+        .record_in(&registry, refused(), at(), &mut state)
         .unwrap();
     assert_eq!(decision, Decision::GiveUp(GiveUp::Unauthorized));
 }
@@ -386,7 +386,7 @@ fn a_401_without_oauth2_gives_up() {
     let headers = http::HeaderMap::new();
     let outcome = Outcome::response(http::StatusCode::UNAUTHORIZED, &headers);
     let decision = envelope
-        .record_in(&registry, outcome, at(), &mut TokenCache::default())
+        .record_in(&registry, outcome, at(), &mut Default::default())
         .unwrap();
     assert_eq!(decision, Decision::GiveUp(GiveUp::Unauthorized));
     assert!(!envelope.token_refreshed);

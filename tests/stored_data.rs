@@ -12,7 +12,15 @@
 //! they are the same but for `"version": 2` at the top. The tests at the
 //! end hold the format version's rules: a newer format is refused with an
 //! error that says so, unknown fields of a known one as typos.
+//!
+//! Envelopes have a format of their own (`Envelope::FORMAT_VERSION`, issue
+//! 22): the `envelopes-*.json` files are its format 1 and still load, less
+//! the `Authorization` header they stored; `envelope-format-2/` holds what
+//! this version writes, and `envelope-format-3.json` a newer major format,
+//! refused. Unlike a configuration's, an envelope's unknown fields are
+//! ignored within its major format, for rolling deploys.
 
+use base64::Engine as _;
 use callhook::{
     Call, Catalog, Config, Envelope, ErrorKind, Event, Registry, ServiceConfig, WebhookConfig,
     FORMAT_VERSION,
@@ -186,6 +194,7 @@ fn stored_envelopes_give_the_stored_requests() {
             } else {
                 assert_eq!(conversion, "to_request");
             }
+            let expected = as_sent_today(&expected, &conversion);
             assert_eq!(
                 String::from_utf8_lossy(&http_text(&outgoing.request)),
                 String::from_utf8_lossy(&expected),
@@ -195,10 +204,44 @@ fn stored_envelopes_give_the_stored_requests() {
     }
 }
 
+/// A stored request record as today's version sends it: format 1 stored
+/// the credential (AVANSER's Basic and Bearer auth; the stored sets have
+/// no other), which envelopes drop on load since issue 22. Unsigned, the
+/// request has none; signed, the service's own is added after the stored
+/// headers, where signing puts it: the same header, moved.
+fn as_sent_today(record: &[u8], conversion: &str) -> Vec<u8> {
+    let end = record.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let (head, body) = record.split_at(end);
+    let mut lines: Vec<&[u8]> = head.split(|&b| b == b'\n').collect();
+    let credential = lines
+        .iter()
+        .position(|line| line.starts_with(b"authorization: "));
+    let Some(credential) = credential else {
+        return record.to_vec();
+    };
+    // Each line but the last ends in `\r` (the split was at `\n`).
+    let line = lines.remove(credential);
+    if conversion == "request_for" {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let last = lines.len() - 1;
+        let mut out = lines[..last].join(&b'\n');
+        out.extend_from_slice(b"\n");
+        out.extend_from_slice(lines[last]);
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(line);
+        out.extend_from_slice(body);
+        return out;
+    }
+    let mut out = lines.join(&b'\n');
+    out.extend_from_slice(body);
+    out
+}
+
 /// Dispatching the same calls today makes the same envelopes, to the byte:
 /// delivery ids, unsigned requests and all, but for the credential, which
-/// earlier versions stored and today's add at send time
-/// ([`without_credentials`]).
+/// earlier versions stored and today's add at send time (dropped when a
+/// stored envelope loads), and what format 1 did not hold: the call id,
+/// the segment and the status sequence.
 #[test]
 fn todays_dispatch_makes_the_stored_envelopes() {
     for (set, registry_name, calls, scopes, realtime) in SETS {
@@ -229,11 +272,15 @@ fn todays_dispatch_makes_the_stored_envelopes() {
         let stored = envelopes(set);
         assert_eq!(made.len(), stored.len(), "{set}");
         for (i, (made, stored)) in made.iter().zip(&stored).enumerate() {
+            assert!(made.call_id.is_some(), "{set} #{i}");
+            assert_eq!(stored.call_id, None, "{set} #{i}");
+            let mut made = made.clone();
+            made.call_id = None;
+            made.segment = None;
+            made.sequence = None;
             assert_eq!(
-                serde_json::to_value(made).unwrap(),
-                without_credentials(with_todays_user_agent(
-                    serde_json::to_value(stored).unwrap()
-                )),
+                serde_json::to_value(&made).unwrap(),
+                with_todays_user_agent(serde_json::to_value(stored).unwrap()),
                 "{set} #{i}"
             );
         }
@@ -251,17 +298,6 @@ fn with_todays_user_agent(mut envelope: serde_json::Value) -> serde_json::Value 
             header["value"] = callhook::USER_AGENT.into();
         }
     }
-    envelope
-}
-
-/// A stored envelope's JSON without its `authorization` header: versions
-/// before credentials moved to send time stored it (AVANSER's services'
-/// Basic and Bearer auth; the stored sets have no other credential), and
-/// today's dispatch leaves it to `Registry::prepare`. Such envelopes still
-/// send as they did (`stored_envelopes_give_the_stored_requests`).
-fn without_credentials(mut envelope: serde_json::Value) -> serde_json::Value {
-    let headers = envelope["request"]["headers"].as_array_mut().unwrap();
-    headers.retain(|header| header["name"] != "authorization");
     envelope
 }
 
@@ -446,4 +482,156 @@ fn a_stored_newer_format_is_refused_as_newer() {
     assert!(err.to_string().contains("written in format 3"), "{err}");
     let err = serde_json::from_str::<Registry>(&stored).unwrap_err();
     assert!(err.to_string().contains("written in format 3"), "{err}");
+}
+
+/// The envelopes this version writes (envelope format 2,
+/// `envelope-format-2/envelopes.jsonl`: a JSON body, two agent segments,
+/// a realtime update with its sequence, and a binary body moved to its
+/// first fallback URL with two attempts logged) load, are written again to
+/// the byte, and give the stored requests exactly
+/// (`envelope-format-2/requests.txt`, records as in `requests-*.txt`).
+/// Later versions keep this test to prove they still read format 2.
+#[test]
+fn stored_envelope_format_2_gives_the_stored_requests() {
+    let lines = text("envelope-format-2/envelopes.jsonl");
+    let envelopes: Vec<(&str, Envelope)> = lines
+        .lines()
+        .map(|line| (line, Envelope::from_json(line).unwrap()))
+        .collect();
+    let records = records(&read("envelope-format-2/requests.txt"));
+    assert_eq!(records.len(), envelopes.len());
+    for ((index, delivery, conversion, expected), (line, envelope)) in
+        records.into_iter().zip(&envelopes)
+    {
+        assert_eq!(&envelope.to_json(), line, "#{index}");
+        assert_eq!(&envelope.delivery, &delivery, "#{index}");
+        assert_eq!(conversion, "to_outgoing");
+        let outgoing = envelope.to_outgoing().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&http_text(&outgoing.request)),
+            String::from_utf8_lossy(&expected),
+            "#{index}"
+        );
+        assert_eq!(outgoing.call_id.as_deref(), envelope.call_id.as_deref());
+        assert_eq!(outgoing.segment, envelope.segment);
+        assert_eq!(outgoing.sequence, envelope.sequence);
+    }
+    let envelopes: Vec<Envelope> = envelopes.into_iter().map(|(_, e)| e).collect();
+    assert!(envelopes.iter().all(|e| e.call_id.is_some()));
+    assert_eq!(envelopes[1].segment, Some(0));
+    assert_eq!(envelopes[2].segment, Some(1));
+    assert_eq!(envelopes[3].sequence, Some(2));
+    // Text bodies are stored as text, others as base64.
+    assert!(lines.lines().next().unwrap().contains(r#""body":"{"#));
+    let moved = &envelopes[4];
+    assert!(lines.lines().nth(4).unwrap().contains("\"body_base64\":"));
+    assert_eq!(moved.request.body, [0xff, 0x00, 0x80, b'{', b'}']);
+    // Sent to its first fallback URL, with the second still to try.
+    assert_eq!(moved.current_url, 1);
+    assert_eq!(moved.url(), Some(moved.fallbacks[0].as_str()));
+    let outgoing = moved.to_outgoing().unwrap();
+    assert_eq!(
+        outgoing.request.uri(),
+        "https://backup.example.com/pbx/hangup?src=pbx"
+    );
+    assert_eq!(outgoing.fallbacks, [moved.fallbacks[1].as_str()]);
+    let log: Vec<_> = moved
+        .attempts
+        .iter()
+        .map(|a| (a.url_index, a.status, a.error.is_some(), a.latency_ms))
+        .collect();
+    assert_eq!(
+        log,
+        [
+            (0, Some(503), false, Some(412)),
+            (0, None, true, Some(30_000))
+        ]
+    );
+    assert_eq!(moved.attempts[0].response, "<html>busy</html>");
+}
+
+/// An envelope a newer writer of the same major format wrote, with fields
+/// this version does not know at every level (`envelope-format-2/unknown-fields.json`),
+/// loads as if they were not there: during a rolling deploy an older
+/// worker sends what a newer one stored.
+#[test]
+fn envelopes_with_unknown_fields_of_a_known_format_load() {
+    let stored = text("envelope-format-2/unknown-fields.json");
+    let envelope = Envelope::from_json(&stored).unwrap();
+    let first = text("envelope-format-2/envelopes.jsonl");
+    let mut expected = Envelope::from_json(first.lines().next().unwrap()).unwrap();
+    assert_ne!(envelope.attempts, expected.attempts);
+    assert_eq!(envelope.attempts[0].status, Some(500));
+    expected.attempts.clone_from(&envelope.attempts);
+    assert_eq!(envelope, expected);
+    assert_eq!(serde_json::from_str::<Envelope>(&stored).unwrap(), envelope);
+}
+
+/// An envelope of a newer major format (`envelope-format-3.json`, written
+/// by hand as a newer writer might, in a shape format 2 readers would
+/// misread) is refused with an error that says so, not misread.
+#[test]
+fn envelopes_of_a_newer_major_format_are_refused_as_newer() {
+    let stored = text("envelope-format-3.json");
+    let err = Envelope::from_json(&stored).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NewerFormat);
+    assert_eq!(err.field(), Some("version"));
+    let shown = err.to_string();
+    assert!(shown.contains("written in format 3"), "{shown}");
+    assert!(shown.contains("reads envelope formats up to 2"), "{shown}");
+    assert!(shown.contains("upgrade callhook"), "{shown}");
+    assert_eq!(Envelope::FORMAT_VERSION, 2);
+}
+
+/// Stored credentials and signatures (`Authorization`, as format 1 stored
+/// it, `Proxy-Authorization`, and the signature headers of the signing
+/// schemes) are dropped when an envelope loads, in every format: a request
+/// never carries a stale one beside the one signing adds. A service's own
+/// header named like a signature's id (`webhook-id`) is kept.
+#[test]
+fn stored_credentials_and_signatures_are_dropped_on_load() {
+    let first = text("envelope-format-2/envelopes.jsonl");
+    let first = first.lines().next().unwrap();
+    let expected = Envelope::from_json(first).unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(first).unwrap();
+    let headers = value["request"]["headers"].as_array_mut().unwrap();
+    for (name, stored) in [
+        ("authorization", "Bearer st4le-t0ken"),
+        ("Proxy-Authorization", "Basic eDp5"),
+        ("webhook-signature", "v1,st4le"),
+        ("x-twilio-signature", "st4le"),
+        ("x-hub-signature-256", "sha256=st4le"),
+        ("webhook-id", "msg_1"),
+    ] {
+        headers.insert(0, serde_json::json!({"name": name, "value": stored}));
+    }
+    let format_2 = value.to_string();
+    // Format 1: no version, the body in base64.
+    value.as_object_mut().unwrap().remove("version");
+    let body = value["request"]["body"].as_str().unwrap().to_owned();
+    value["request"]["body"] = base64::engine::general_purpose::STANDARD
+        .encode(body.as_bytes())
+        .into();
+    let format_1 = value.to_string();
+    for stored in [format_2, format_1] {
+        let envelope = Envelope::from_json(&stored).unwrap();
+        let names: Vec<&str> = envelope
+            .request
+            .headers
+            .iter()
+            .map(|h| h.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            ["webhook-id", "user-agent", "content-type", "content-length"]
+        );
+        let outgoing = envelope.to_outgoing().unwrap();
+        assert!(!http_text(&outgoing.request)
+            .windows(5)
+            .any(|w| w == b"st4le"));
+        let mut without_id = envelope.clone();
+        without_id.request.headers.remove(0);
+        without_id.call_id.clone_from(&expected.call_id);
+        assert_eq!(without_id, expected);
+    }
 }

@@ -8,6 +8,11 @@
 //! - [`Registry::sign`] signs it with the time of each attempt, the same
 //!   call as for the first.
 //!
+//! - envelopes of every format round-trip: what this version writes
+//!   (format 2) with any call id, segment, sequence, fallback URLs, current
+//!   URL and attempt log, and what format 1 wrote, read to the same
+//!   envelope less what format 1 did not hold.
+//!
 //! And unit tests of the retry decisions [`Envelope::record`] makes.
 
 use callhook::signing::{
@@ -357,6 +362,132 @@ proptest! {
     }
 }
 
+/// A body: UTF-8 text (stored as text) or any bytes (base64).
+fn any_body() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        any_text().prop_map(String::into_bytes),
+        proptest::collection::vec(any::<u8>(), 0..64),
+    ]
+}
+
+/// An entry of an attempt log, as JSON (an `Attempt` is made by
+/// `Envelope::record` or read): within the limits on what one holds.
+fn any_attempt() -> impl Strategy<Value = serde_json::Value> {
+    (
+        any_time(),
+        0usize..4,
+        proptest::option::of(100u16..1000),
+        proptest::option::of("[a-z ]{1,64}"),
+        proptest::option::of(any::<u64>()),
+        proptest::collection::vec(any::<char>(), 0..64).prop_map(String::from_iter),
+    )
+        .prop_map(|(at, url_index, status, error, latency_ms, response)| {
+            let mut entry = json!({"at": at, "url_index": url_index, "response": response});
+            if let Some(status) = status {
+                entry["status"] = json!(status);
+            }
+            if let Some(error) = error {
+                entry["error"] = json!(error);
+            }
+            if let Some(latency_ms) = latency_ms {
+                entry["latency_ms"] = json!(latency_ms);
+            }
+            entry
+        })
+}
+
+/// `value` (an envelope as this version writes it) as format 1 wrote it:
+/// no `version`, the body in base64 under `body`, and none of the fields
+/// format 2 added.
+fn as_format_1(mut value: serde_json::Value) -> serde_json::Value {
+    use base64::Engine as _;
+    let envelope = value.as_object_mut().unwrap();
+    for added in [
+        "version",
+        "call_id",
+        "segment",
+        "sequence",
+        "fallbacks",
+        "current_url",
+        "url_failures",
+        "attempts",
+    ] {
+        envelope.remove(added);
+    }
+    let request = envelope["request"].as_object_mut().unwrap();
+    let body = match request.remove("body_base64") {
+        Some(base64) => base64,
+        None => {
+            let text = request.remove("body").unwrap();
+            base64::engine::general_purpose::STANDARD
+                .encode(text.as_str().unwrap())
+                .into()
+        }
+    };
+    request.insert("body".into(), body);
+    value
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn envelopes_of_every_format_round_trip(
+        body in any_body(),
+        call_id in proptest::option::of(any_text()),
+        segment in proptest::option::of(any::<usize>()),
+        sequence in proptest::option::of(any::<u64>()),
+        fallbacks in proptest::collection::vec("https://[a-z]{1,12}\\.example\\.com/[a-z0-9/]{0,12}(\\?k=[a-z0-9]{1,8})?", 0..4),
+        current in any::<proptest::sample::Index>(),
+        url_failures in any::<u32>(),
+        token_refreshed in any::<bool>(),
+        attempts in proptest::collection::vec(any_attempt(), 0..=callhook::limits::ENVELOPE_ATTEMPTS),
+        attempt in any::<u32>(),
+        at in any_time(),
+    ) {
+        let mut envelope = envelope(Event::CallHangup, at);
+        envelope.request.body = body;
+        envelope.call_id = call_id;
+        envelope.segment = segment;
+        envelope.sequence = sequence;
+        envelope.current_url = current.index(fallbacks.len() + 1);
+        envelope.fallbacks = fallbacks;
+        envelope.url_failures = url_failures;
+        envelope.token_refreshed = token_refreshed;
+        envelope.attempt = attempt;
+        envelope.attempts = serde_json::from_value(attempts.into()).unwrap();
+
+        // Format 2, as written today: back to the same envelope, and the
+        // same text again.
+        let json = envelope.to_json();
+        let starts_with_version = json.starts_with(r#"{"version":2,"#);
+        prop_assert!(starts_with_version, "{}", json);
+        let back = Envelope::from_json(&json).unwrap();
+        prop_assert_eq!(&back, &envelope);
+        prop_assert_eq!(back.to_json(), json.clone());
+        prop_assert_eq!(&serde_json::from_str::<Envelope>(&json).unwrap(), &envelope);
+        // Text bodies are stored as text.
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let text = std::str::from_utf8(&envelope.request.body).is_ok();
+        prop_assert_eq!(value["request"].get("body").is_some(), text);
+
+        // Format 1: the same envelope, less what format 1 did not hold.
+        let format_1 = as_format_1(value).to_string();
+        let old = Envelope::from_json(&format_1).unwrap();
+        let mut expected = envelope.clone();
+        expected.call_id = None;
+        expected.segment = None;
+        expected.sequence = None;
+        expected.fallbacks.clear();
+        expected.current_url = 0;
+        expected.url_failures = 0;
+        expected.attempts.clear();
+        prop_assert_eq!(&old, &expected);
+        // Written again, it is format 2.
+        prop_assert_eq!(Envelope::from_json(&old.to_json()).unwrap(), expected);
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Retry decisions through `Envelope::record`.
 
@@ -556,10 +687,12 @@ fn record_jitter_is_bounded_and_follows_the_delivery_id() {
     );
 }
 
-/// A service that does not sign may still send headers named like
-/// signatures (a hand-made `webhook-id`, say) or a `bodySHA256` query
+/// A service that does not sign may still send headers named like a
+/// signature's id (a hand-made `webhook-id`, say) or a `bodySHA256` query
 /// parameter of its own: those are its request, not a signature, and the
-/// envelope should keep them, in order.
+/// envelope keeps them, in order. A header named like a signature
+/// (`X-Twilio-Signature`) is not kept: an envelope holds no signature
+/// (issue 22), whichever wrote it.
 #[test]
 fn unsigned_services_keep_headers_named_like_signatures() {
     let config: Config = serde_json::from_value(json!({
@@ -586,16 +719,22 @@ fn unsigned_services_keep_headers_named_like_signatures() {
     let envelope = Envelope::new(&outgoing, at);
     let rebuilt = envelope.to_outgoing().unwrap().request;
     assert_eq!(rebuilt.uri(), outgoing.request.uri());
-    assert_eq!(
-        header_list(rebuilt.headers()),
-        header_list(outgoing.request.headers())
-    );
+    assert!(outgoing
+        .request
+        .headers()
+        .contains_key("x-twilio-signature"));
+    let kept: Vec<Header> = header_list(outgoing.request.headers())
+        .into_iter()
+        .filter(|(name, _, _)| name != "x-twilio-signature")
+        .collect();
+    assert!(kept.iter().any(|(name, _, _)| name == "webhook-id"));
+    assert_eq!(header_list(rebuilt.headers()), kept);
     let again = signed(&registry, &envelope, at).unwrap();
     assert_eq!(again.uri(), outgoing.request.uri());
-    assert_eq!(
-        header_list(again.headers()),
-        header_list(outgoing.request.headers())
-    );
+    assert_eq!(header_list(again.headers()), kept);
+    // Stored and read back, the same.
+    let back = Envelope::from_json(&envelope.to_json()).unwrap();
+    assert_eq!(back, envelope);
 }
 
 fn dispatch_one_unsigned(registry: &Registry, call: &Call, at: DateTime<Utc>) -> Outgoing {

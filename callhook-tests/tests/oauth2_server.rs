@@ -512,9 +512,19 @@ fn record(
     tokens: &mut TokenCache,
 ) -> Decision {
     let headers = HeaderMap::new();
-    envelope
-        .record_in(registry, Outcome::response(status, &headers), now, tokens)
-        .unwrap_or_else(|e| panic!("record_in: {e}"))
+    // The tokens are one part of the host's delivery state.
+    let mut state = callhook::DeliveryState::default();
+    state.tokens = std::mem::take(tokens);
+    let decision = envelope
+        .record_in(
+            registry,
+            Outcome::response(status, &headers),
+            now,
+            &mut state,
+        )
+        .unwrap_or_else(|e| panic!("record_in: {e}"));
+    *tokens = state.tokens;
+    decision
 }
 
 /// Asserts `refused` is a refusal of kind `TokenRefused` naming `code`,

@@ -1,13 +1,18 @@
-//! Recording an attempt on an envelope: the retry policy's decision, and
-//! the rule of a refused OAuth2 token.
+//! Before and after an attempt: whether a delivery may be sent
+//! (`Envelope::admit`: ordering, endpoint health), and recording the
+//! attempt (`Envelope::record`, the retry policy's decision, and
+//! `Envelope::record_in`, with the rule of a refused OAuth2 token, health,
+//! the fallback move and ordering).
 
 use chrono::{DateTime, Utc};
 
-use super::Envelope;
-use crate::auth::TokenCache;
+use super::log::{self, LoggedAttempt};
+use super::{DeliveryState, Envelope};
+use crate::endpoint::Endpoint;
 use crate::error::Error;
+use crate::health::{Admission, HealthVerdict};
 use crate::registry::Registry;
-use crate::retry::{Attempt, Decision, Outcome, RetryPolicy};
+use crate::retry::{Attempt, Decision, DisableTarget, GiveUp, Outcome, RetryPolicy, Skip};
 
 impl Envelope {
     /// Records an attempt that ended with `outcome` at `now`, and returns
@@ -15,21 +20,44 @@ impl Envelope {
     /// `next_attempt_at` is set to it. The jitter seed is derived from the
     /// delivery id. An attempt the address policy refused
     /// ([`Outcome::address_refused`]) counts as an attempt and is given up.
-    /// The outcome's latency and response bytes are not stored: the
-    /// envelope keeps what the next attempt needs.
+    /// The attempt is added to the envelope's log ([`Envelope::attempts`]:
+    /// its time, URL index, status or error, latency and the first bytes
+    /// of the response), which keeps the latest
+    /// [`limits::ENVELOPE_ATTEMPTS`](crate::limits::ENVELOPE_ATTEMPTS).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Call, Catalog, Config, Decision, Envelope, Event, Outcome, Registry};
+    ///
+    /// let registry = Registry::from_config(
+    ///     &Config::from_json(include_str!("../../examples/configs/pbx.json"))?,
+    ///     Catalog::standard().clone(),
+    /// )?;
+    /// let call = Call::from_json(include_str!("../../examples/calls/pbx-call.json"))?;
+    /// let at = "2024-12-02T21:11:37Z".parse().unwrap();
+    /// let outgoing = &registry.dispatch(Event::CallHangup, &call, at).requests[0];
+    /// let mut envelope = Envelope::new(outgoing, at);
+    /// let policy = registry.retry_policy(&envelope.service)?;
+    /// let decision = envelope.record(&policy, Outcome::transport_error(), at);
+    /// assert!(matches!(decision, Decision::Retry { .. }));
+    /// assert_eq!(envelope.attempts.len(), 1);
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
     pub fn record(
         &mut self,
         policy: &RetryPolicy,
         outcome: Outcome<'_>,
         now: DateTime<Utc>,
     ) -> Decision {
+        self.log(&outcome, now);
         self.attempt = self.attempt.saturating_add(1);
         let attempt = Attempt::new(
             &self.event,
             self.attempt,
             self.first_attempt_at,
             &self.service,
-            &self.request.url,
+            self.url().unwrap_or(&self.request.url),
         )
         .with_seed(jitter_seed(&self.delivery));
         let decision = policy.decide(&attempt, outcome, now);
@@ -41,32 +69,32 @@ impl Envelope {
 }
 
 impl Envelope {
-    /// Records an attempt that ended with `outcome` at `now`, as
-    /// [`Envelope::record`] does with the policy of the delivery's service
-    /// in `registry`, and applies the rule of a refused token: a `401` from
-    /// a service that authenticates by OAuth2 drops its token from
-    /// `tokens` ([`TokenCache::invalidate`]) and retries at once, for the
-    /// next [`Registry::prepare`] to ask for a new token, once per
-    /// delivery ([`Envelope::token_refreshed`]). Any other `401`, and a
-    /// second one, gives up as [`GiveUp::Unauthorized`]. The retry counts
-    /// as an attempt, but is made even past the policy's last.
+    /// Whether the delivery may be sent at `now`, asked once before each
+    /// attempt: `None` to send it, or the [`Decision`] not to, which is not
+    /// an attempt.
     ///
-    /// The contract, for a host that shares `tokens` between workers: the
-    /// cache is the host's, changed only here and by the token responses
-    /// it gives it; call this with the cache the delivery was prepared
-    /// from, and store it back as it stores the envelope.
+    /// - [`Decision::Skip`] ([`Skip::Superseded`]): a realtime update older
+    ///   than one already delivered for the same call and webhook
+    ///   ([`DeliveryState::sequences`]); sending it would undo the newer
+    ///   one. Drop the delivery.
+    /// - [`Decision::Wait`]: the current URL's endpoint is paused, its
+    ///   circuit breaker open or throttled by a `Retry-After`
+    ///   ([`DeliveryState::endpoints`]); `next_attempt_at` is set to when
+    ///   to ask again, and no attempt is counted.
+    ///
+    /// Once an open breaker has cooled down, the first delivery asking is
+    /// let through as its probe (`None`), and the others wait for it.
     ///
     /// # Errors
     ///
     /// A service that no longer exists is an error of kind
-    /// [`ErrorKind::Registry`](crate::ErrorKind::Registry), as [`Registry::retry_policy`] says; the
-    /// envelope is left as it was.
+    /// [`ErrorKind::Registry`](crate::ErrorKind::Registry), as
+    /// [`Registry::health_policy`] says.
     ///
     /// # Examples
     ///
     /// ```
-    /// use callhook::{Call, Catalog, Config, Decision, Envelope, Event, GiveUp, Outcome};
-    /// use callhook::{Registry, TokenCache};
+    /// use callhook::{Call, Catalog, Config, DeliveryState, Envelope, Event, Registry};
     ///
     /// let registry = Registry::from_config(
     ///     &Config::from_json(include_str!("../../examples/configs/pbx.json"))?,
@@ -76,11 +104,104 @@ impl Envelope {
     /// let at = "2024-12-02T21:11:37Z".parse().unwrap();
     /// let outgoing = &registry.dispatch(Event::CallHangup, &call, at).requests[0];
     /// let mut envelope = Envelope::new(outgoing, at);
-    /// let mut tokens = TokenCache::default();
+    /// let mut state = DeliveryState::default();
+    /// assert_eq!(envelope.admit(&registry, &mut state, at)?, None);
+    /// # Ok::<(), callhook::Error>(())
+    /// ```
+    ///
+    /// [`Skip::Superseded`]: crate::Skip::Superseded
+    /// [`Registry::health_policy`]: crate::Registry::health_policy
+    pub fn admit(
+        &mut self,
+        registry: &Registry,
+        state: &mut DeliveryState,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Decision>, Error> {
+        let health = registry.health_policy(&self.service)?;
+        if let (Some(call_id), Some(sequence)) = (&self.call_id, self.sequence) {
+            if let Some(delivered) = state.sequences.superseded(call_id, &self.webhook, sequence) {
+                return Ok(Some(Decision::Skip(Skip::Superseded {
+                    sequence,
+                    delivered,
+                })));
+            }
+        }
+        // A URL that does not parse has no endpoint to wait for:
+        // `to_outgoing` refuses it with the reason.
+        let Some(endpoint) = self.endpoint() else {
+            return Ok(None);
+        };
+        match state.endpoints.admit(&endpoint, &health, now) {
+            Admission::Wait { until } => {
+                self.next_attempt_at = until;
+                Ok(Some(Decision::Wait { until, endpoint }))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Records an attempt that ended with `outcome` at `now`, asked once
+    /// after each attempt, and returns what to do with the delivery,
+    /// under its service's policies in `registry` (retry, health, fallback
+    /// URLs) and the host's `state`:
+    ///
+    /// - The attempt is counted and logged ([`Envelope::attempts`]).
+    /// - A `401` from a service that authenticates by OAuth2 drops its
+    ///   token from [`DeliveryState::tokens`] ([`TokenCache::invalidate`])
+    ///   and retries at once, for the next [`Registry::prepare`] to ask for
+    ///   a new token, once per delivery ([`Envelope::token_refreshed`]).
+    ///   Any other `401`, and a second one, gives up as
+    ///   [`GiveUp::Unauthorized`]. The retry counts as an attempt, but is
+    ///   made even past the policy's last.
+    /// - The current URL's endpoint's health is updated
+    ///   ([`DeliveryState::endpoints`]: failures, the breaker, and the
+    ///   throttle a `429`, `502`, `503` or `504` asks for with
+    ///   `Retry-After`). When it breaks a rule of the service's
+    ///   [`HealthPolicy`](crate::HealthPolicy), the decision is
+    ///   [`Decision::Disable`] of [`DisableTarget::Webhook`] naming this
+    ///   delivery's webhook, with [`GiveUp::Unhealthy`] and the rule.
+    /// - The retry decision is the policy's ([`Envelope::record`]); a `410`
+    ///   disables the URL it went to ([`DisableTarget::Url`], the fallback
+    ///   URL if the delivery had moved to one).
+    /// - A failure counts against the current URL ([`Envelope::url_failures`]);
+    ///   after the service's `fallback_after` failures on it, the delivery
+    ///   moves to its next fallback URL ([`Envelope::current_url`]), where
+    ///   the retry goes. A `429` and a refused address do not count: the
+    ///   endpoint is up, or nothing was sent.
+    /// - On [`Decision::Delivered`], the delivery's status sequence is
+    ///   recorded ([`DeliveryState::sequences`]), so older updates of the
+    ///   call to the same webhook are skipped ([`Envelope::admit`]).
+    ///
+    /// The contract, for a host that shares `state` between workers: call
+    /// this with the state the delivery was admitted and prepared with,
+    /// and store it back as it stores the envelope
+    /// ([`DeliveryState::merge`]).
+    ///
+    /// # Errors
+    ///
+    /// A service that no longer exists is an error of kind
+    /// [`ErrorKind::Registry`](crate::ErrorKind::Registry), as [`Registry::retry_policy`] says; the
+    /// envelope and the state are left as they were.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::{Call, Catalog, Config, Decision, DeliveryState, Envelope, Event, GiveUp};
+    /// use callhook::{Outcome, Registry};
+    ///
+    /// let registry = Registry::from_config(
+    ///     &Config::from_json(include_str!("../../examples/configs/pbx.json"))?,
+    ///     Catalog::standard().clone(),
+    /// )?;
+    /// let call = Call::from_json(include_str!("../../examples/calls/pbx-call.json"))?;
+    /// let at = "2024-12-02T21:11:37Z".parse().unwrap();
+    /// let outgoing = &registry.dispatch(Event::CallHangup, &call, at).requests[0];
+    /// let mut envelope = Envelope::new(outgoing, at);
+    /// let mut state = DeliveryState::default();
     /// let refused = http::HeaderMap::new();
     /// let outcome = Outcome::response(http::StatusCode::UNAUTHORIZED, &refused);
     /// // No OAuth2: a 401 gives up.
-    /// let decision = envelope.record_in(&registry, outcome, at, &mut tokens)?;
+    /// let decision = envelope.record_in(&registry, outcome, at, &mut state)?;
     /// assert_eq!(decision, Decision::GiveUp(GiveUp::Unauthorized));
     /// # Ok::<(), callhook::Error>(())
     /// ```
@@ -89,24 +210,92 @@ impl Envelope {
     /// [`Registry::prepare`]: crate::Registry::prepare
     /// [`Registry::retry_policy`]: crate::Registry::retry_policy
     /// [`GiveUp::Unauthorized`]: crate::GiveUp::Unauthorized
+    /// [`GiveUp::Unhealthy`]: crate::GiveUp::Unhealthy
+    /// [`DisableTarget::Webhook`]: crate::DisableTarget::Webhook
+    /// [`DisableTarget::Url`]: crate::DisableTarget::Url
     pub fn record_in(
         &mut self,
         registry: &Registry,
         outcome: Outcome<'_>,
         now: DateTime<Utc>,
-        tokens: &mut TokenCache,
+        state: &mut DeliveryState,
     ) -> Result<Decision, Error> {
         let policy = registry.retry_policy(&self.service)?;
+        let health = registry.health_policy(&self.service)?;
+        let fallback_after = fallback_after(registry, &self.service)?;
         if outcome.status() == Some(http::StatusCode::UNAUTHORIZED) && !self.token_refreshed {
             if let Some(key) = registry.token_key(&self.service) {
-                tokens.invalidate(&key);
+                // The endpoint answered: its token was stale, which says
+                // nothing of its health.
+                state.tokens.invalidate(&key);
+                self.log(&outcome, now);
                 self.token_refreshed = true;
                 self.attempt = self.attempt.saturating_add(1);
                 self.next_attempt_at = now;
                 return Ok(Decision::Retry { at: now });
             }
         }
-        Ok(self.record(&policy, outcome, now))
+        let verdict = match self.endpoint() {
+            Some(endpoint) => {
+                let throttle = policy.throttled_until(outcome, now);
+                state
+                    .endpoints
+                    .record(&endpoint, &health, outcome, throttle, now)
+            }
+            None => HealthVerdict::Failing,
+        };
+        let decision = self.record(&policy, outcome, now);
+        if decision == Decision::Delivered {
+            self.url_failures = 0;
+            if let (Some(call_id), Some(sequence)) = (&self.call_id, self.sequence) {
+                state
+                    .sequences
+                    .delivered(call_id, &self.webhook, sequence, now);
+            }
+            return Ok(decision);
+        }
+        let counts = !outcome.is_address_refused()
+            && outcome.status() != Some(http::StatusCode::TOO_MANY_REQUESTS);
+        if counts {
+            self.url_failures = self.url_failures.saturating_add(1);
+            if self.url_failures >= fallback_after && self.current_url < self.fallbacks.len() {
+                self.current_url += 1;
+                self.url_failures = 0;
+            }
+        }
+        if let HealthVerdict::Disable(reason) = verdict {
+            // A `410` names the URL itself, which says more.
+            if !matches!(decision, Decision::Disable { .. }) {
+                return Ok(Decision::Disable {
+                    target: DisableTarget::Webhook {
+                        webhook: self.webhook.clone(),
+                    },
+                    reason: GiveUp::Unhealthy(reason),
+                });
+            }
+        }
+        Ok(decision)
+    }
+}
+
+/// The failures on one URL before a delivery moves to the next.
+/// MERGE(i22-service): `Registry::fallback_after`.
+fn fallback_after(_registry: &Registry, _service: &str) -> Result<u32, Error> {
+    Ok(2)
+}
+
+impl Envelope {
+    /// The current URL's endpoint, if the URL parses.
+    fn endpoint(&self) -> Option<Endpoint> {
+        Endpoint::of(&self.url()?.parse().ok()?)
+    }
+
+    /// Adds the attempt that ended with `outcome` at `now` to the log.
+    fn log(&mut self, outcome: &Outcome<'_>, now: DateTime<Utc>) {
+        log::push(
+            &mut self.attempts,
+            LoggedAttempt::of(outcome, self.current_url, now),
+        );
     }
 }
 
