@@ -35,20 +35,23 @@
 //! ```no_run
 //! # #[cfg(feature = "ureq")]
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use callhook::{Call, Catalog, Config, Envelope, Event, Registry, TokenCache};
+//! use callhook::{Call, Catalog, Config, DeliveryState, Envelope, Event, Registry};
 //! use callhook_send::{BlockingSender, Options};
 //!
 //! let config = Config::from_json(r#"{"services": [], "webhooks": []}"#)?;
 //! let registry = Registry::from_config(&config, Catalog::standard().clone())?;
 //! let call = Call::from_json(r#"{"call_id": "c1"}"#)?;
 //! let sender = BlockingSender::new(Options::new())?;
-//! let mut tokens = TokenCache::default();
+//! let mut state = DeliveryState::default();
 //! let now = chrono::Utc::now();
 //! for mut outgoing in registry.dispatch(Event::CallHangup, &call, now).requests {
 //!     let mut envelope = Envelope::new(&outgoing, now);
-//!     registry.prepare(&mut outgoing, now, &tokens)?;
+//!     if envelope.admit(&registry, &mut state, now)?.is_some() {
+//!         continue; // a paused endpoint or a superseded update: not sent
+//!     }
+//!     registry.prepare(&mut outgoing, now, &state.tokens)?;
 //!     let attempted = sender.send(&registry, &outgoing)?;
-//!     let decision = envelope.record_in(&registry, attempted.outcome(), chrono::Utc::now(), &mut tokens)?;
+//!     let decision = envelope.record_in(&registry, attempted.outcome(), chrono::Utc::now(), &mut state)?;
 //!     println!("{decision:?}");
 //! }
 //! # Ok(())

@@ -1,6 +1,6 @@
 //! A whole host: dispatch a call's event, keep each delivery in an outbox
-//! as an envelope, and when it is due prepare it, send it with the
-//! blocking adapter, record the outcome and schedule the retry. No
+//! as an envelope, and when it is due admit it, prepare it, send it with
+//! the blocking adapter, record the outcome and schedule the retry. No
 //! resolver, no address check and no mapping of the client's result: the
 //! adapter does those.
 //!
@@ -12,7 +12,9 @@
 
 mod receiver;
 
-use callhook::{Call, Catalog, Config, Decision, Envelope, Event, Prepared, Registry, TokenCache};
+use callhook::{
+    Call, Catalog, Config, Decision, DeliveryState, Envelope, Event, Prepared, Registry,
+};
 use callhook_send::{BlockingSender, Options};
 use chrono::{DateTime, Utc};
 
@@ -47,7 +49,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Catalog::standard().clone(),
     )?;
     let sender = BlockingSender::new(Options::new())?;
-    let mut tokens = TokenCache::default();
+    // Tokens, endpoint health and delivered sequences: stored beside the
+    // outbox in a real host (`DeliveryState::to_json`).
+    let mut state = DeliveryState::default();
 
     // Dispatch: one envelope per delivery, due now.
     let mut outbox: Vec<(DateTime<Utc>, String)> = Vec::new();
@@ -64,13 +68,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (due, stored) = outbox.swap_remove(next);
         std::thread::sleep((due - Utc::now()).to_std().unwrap_or_default());
         let mut envelope = Envelope::from_json(&stored)?;
+        // Not sent: an endpoint paused or throttled (wait), or an update
+        // older than one delivered (skip).
+        match envelope.admit(&registry, &mut state, Utc::now())? {
+            None => {}
+            Some(Decision::Wait { until, .. }) => {
+                outbox.push((until, envelope.to_json()));
+                continue;
+            }
+            Some(skipped) => {
+                println!("delivery {}: {skipped:?}", envelope.delivery);
+                continue;
+            }
+        }
         let mut outgoing = envelope.to_outgoing()?;
-        if let Prepared::TokenNeeded(_) = registry.prepare(&mut outgoing, Utc::now(), &tokens)? {
+        if let Prepared::TokenNeeded(_) =
+            registry.prepare(&mut outgoing, Utc::now(), &state.tokens)?
+        {
             return Err("this host's services use no OAuth2".into());
         }
         let attempted = sender.send(&registry, &outgoing)?;
         let decision =
-            envelope.record_in(&registry, attempted.outcome(), Utc::now(), &mut tokens)?;
+            envelope.record_in(&registry, attempted.outcome(), Utc::now(), &mut state)?;
         println!(
             "delivery {} attempt {}: {attempted:?} -> {decision:?}",
             envelope.delivery, envelope.attempt
