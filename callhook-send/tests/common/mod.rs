@@ -52,6 +52,13 @@ pub fn registry(allowed: &[&str], extra: serde_json::Value) -> Registry {
 /// configured URL (a test's servers are local; the configuration cannot
 /// name them under the default policy).
 pub fn outgoing(registry: &Registry, target: &str) -> Outgoing {
+    let mut outgoing = dispatched(registry);
+    *outgoing.request.uri_mut() = target.parse().expect("a valid target");
+    outgoing
+}
+
+/// The registry's one delivery, prepared, to its configured URL.
+pub fn dispatched(registry: &Registry) -> Outgoing {
     let call = Call::from_json(
         r#"{"id": "c1", "scopes": ["T1"], "data": {"uuid": "bfd7e62a-5a55-4286-9453-b4b4cfc5cca8"}}"#,
     )
@@ -63,7 +70,6 @@ pub fn outgoing(registry: &Registry, target: &str) -> Outgoing {
     registry
         .sign(&mut outgoing, now)
         .expect("the delivery is prepared");
-    *outgoing.request.uri_mut() = target.parse().expect("a valid target");
     outgoing
 }
 
