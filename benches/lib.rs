@@ -6,8 +6,8 @@
 //! - `cargo bench -p callhook-benches --bench render` (also `request`,
 //!   `dispatch`): criterion benchmarks against baselines in the same run.
 //! - `cargo run -p callhook-benches --example send_blocking` (also
-//!   `send_async`, `delivery_loop`): requests sent with real clients to a
-//!   receiver on 127.0.0.1.
+//!   `send_async`, `delivery_loop`): requests sent with the send adapters
+//!   (`callhook-send`) to a receiver on 127.0.0.1.
 
 use callhook::{Catalog, Config, Event, Registry, WebhookConfig};
 

@@ -5,7 +5,8 @@
 //!
 //! The sender loads `configs/signed.json` (a Standard Webhooks signed
 //! service with a `Call:Hangup` webhook for the `ITD2024` environment) and a
-//! PBX call, and sends with a real HTTP client (ureq). The endpoint is a
+//! PBX call, and sends with the blocking adapter (`callhook_send`, on ureq):
+//! no resolver, address check or outcome mapping here. The endpoint is a
 //! small receiver on 127.0.0.1 that answers the first attempt of a delivery
 //! `503`, the second `429` with `Retry-After: 1`, and the third `200`, and
 //! that verifies the Standard Webhooks signature of every request it gets.
@@ -26,14 +27,15 @@ mod local;
 use callhook::signing::{verify_standard, SigningKey, TOLERANCE_SECONDS};
 use callhook::GiveUp;
 use callhook::SigningConfig;
-use callhook::{Call, Catalog, Config, Decision, Envelope, Event, Outcome, Registry};
+use callhook::{Call, Catalog, Config, Decision, Envelope, Event, Registry};
+use callhook_send::{BlockingSender, Options};
 use chrono::{TimeDelta, Utc};
 use local::{to_local, Result};
 
 const CONFIG: &str = include_str!("../../examples/configs/signed.json");
 const CALL: &str = include_str!("../../examples/calls/pbx-call.json");
 
-/// How long the client waits for one answer.
+/// How long the example waits for the receiver's report of one request.
 const TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the whole example may run before the receiver stops by itself.
 const DEADLINE: Duration = Duration::from_secs(15);
@@ -142,6 +144,9 @@ fn main() -> Result<()> {
         policy.max_attempts = policy.max_attempts.min(5);
         service.retry = Some(policy);
     }
+    // The receiver is on loopback, which this example allows (a real host
+    // leaves `allowed_addresses` empty: every internal address refused).
+    config.allowed_addresses = vec!["127.0.0.1".into()];
     let registry = Registry::from_config(&config, Catalog::standard().clone())?;
     println!("retry schedule shortened for this example: 1 s between attempts, no jitter");
 
@@ -160,14 +165,9 @@ fn main() -> Result<()> {
     let (addr, verdicts, receiver) = start_receiver(keys, Arc::clone(&stop))?;
     println!("receiver listening on http://{addr}");
 
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(TIMEOUT))
-        // A 3xx is an answer, never a new target (SSRF).
-        .max_redirects(0)
-        // Statuses come back as responses, for the retry policy to judge.
-        .http_status_as_error(false)
-        .build()
-        .into();
+    // No proxy, no redirect, the service's timeout, the address policy
+    // after DNS: the adapter's, not this example's.
+    let sender = BlockingSender::new(Options::new())?;
 
     let call = Call::from_json(CALL)?;
     let dispatch = registry.dispatch(Event::CallHangup, &call, Utc::now());
@@ -194,30 +194,23 @@ fn main() -> Result<()> {
             // the same call the first attempt makes.
             let mut outgoing = envelope.to_outgoing()?;
             registry.sign(&mut outgoing, now)?;
-            let mut request = outgoing.request;
-            let configured = request.uri().clone();
-            *request.uri_mut() = to_local(&configured, addr)?;
+            let configured = outgoing.request.uri().clone();
+            *outgoing.request.uri_mut() = to_local(&configured, addr)?;
             let attempt = envelope.attempt + 1;
-            let signed_at = request
+            let signed_at = outgoing
+                .request
                 .headers()
                 .get("webhook-timestamp")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("-")
                 .to_owned();
-            let (outcome_text, decision) = match agent.run(request) {
-                Ok(mut response) => {
-                    // Read to the end, so the connection can be reused.
-                    let _ = response.body_mut().read_to_string()?;
-                    let status = response.status();
-                    let outcome = Outcome::response(status, response.headers());
-                    let decision = envelope.record(&policy, outcome, Utc::now());
-                    (status.to_string(), decision)
-                }
-                Err(e) => {
-                    let decision = envelope.record(&policy, Outcome::transport_error(), Utc::now());
-                    (format!("transport error: {e}"), decision)
-                }
+            let attempted = sender.send(&registry, &outgoing)?;
+            let outcome_text = match (attempted.status(), attempted.error()) {
+                (Some(status), _) => status.to_string(),
+                (None, Some(words)) => format!("transport error: {words}"),
+                (None, None) => "refused by the address policy".to_owned(),
             };
+            let decision = envelope.record(&policy, attempted.outcome(), Utc::now());
             match verdicts.recv_timeout(TIMEOUT) {
                 Ok(v) if v.verified && v.delivery == envelope.delivery => {}
                 Ok(_) => failures.push(format!("attempt {attempt}: signature not verified")),

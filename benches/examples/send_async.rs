@@ -1,50 +1,26 @@
-//! Sends AVANSER's Generic Webhooks for a sample call with an async HTTP
-//! client (reqwest, on tokio), to a small receiver on 127.0.0.1 that
-//! reports what it got.
+//! Sends AVANSER's Generic Webhooks for a sample call with the async
+//! adapter (`callhook_send::AsyncSender`, reqwest on tokio), to a small
+//! receiver on 127.0.0.1 that reports what it got.
 //!
 //! `cargo run -p callhook-benches --example send_async`
 //!
-//! callhook builds each request as an `http::Request<Vec<u8>>` and sends
-//! nothing; the host hands the request to the client it already has.
-//! `reqwest::Request` converts from an `http::Request` with `TryFrom`.
-//!
-//! It also shows the two guards against server-side request forgery that
-//! are the host's to set, since they happen in the client:
-//! - a DNS resolver that checks every address a host name resolves to with
-//!   `callhook::AddressPolicy` (here allowing only loopback, where the
-//!   receiver is), so a name cannot lead a webhook to an internal address;
-//! - no redirects: a 3xx is an answer, never a new target.
+//! callhook builds each request and sends nothing; the adapter sends it
+//! with the guards against server-side request forgery a host would
+//! otherwise write itself: the registry's address policy applied to every
+//! address a name resolves to (here the configuration allows loopback,
+//! where the receiver is), no proxy, no redirect, the service's timeout.
 
 mod local;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
-use callhook::{AddressPolicy, Call, Catalog, Config, Registry};
-use local::{start_receiver, Result, TIMEOUT};
-
-/// A resolver that refuses every address the policy refuses.
-struct Guarded(Arc<AddressPolicy>);
-
-impl reqwest::dns::Resolve for Guarded {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let policy = Arc::clone(&self.0);
-        Box::pin(async move {
-            let resolved = tokio::net::lookup_host((name.as_str(), 0)).await?;
-            let mut allowed = Vec::new();
-            for address in resolved {
-                // Checked after resolution, on what will be connected to.
-                policy.check(address.ip())?;
-                allowed.push(address);
-            }
-            let addresses: reqwest::dns::Addrs = Box::new(allowed.into_iter());
-            Ok(addresses)
-        })
-    }
-}
+use callhook::{Call, Catalog, Config, Event, Registry};
+use callhook_send::{AsyncSender, Options};
+use chrono::Utc;
+use local::{start_receiver, Result};
 
 /// The request's URI pointed at the receiver by the name `localhost`, so
-/// the resolver is asked.
+/// the adapter's resolver is asked.
 fn to_localhost(uri: &http::Uri, receiver: SocketAddr) -> Result<http::Uri> {
     let mut parts = uri.clone().into_parts();
     parts.scheme = Some(http::uri::Scheme::HTTP);
@@ -57,57 +33,50 @@ const CALL: &str = include_str!("../../examples/calls/avanser-call.json");
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
-    // Configured once, checked as a whole...
-    let config = Config::from_json(CONFIG)?;
+    // Configured once, checked as a whole. The receiver is on loopback, so
+    // this host allows loopback and nothing else internal; a real
+    // deployment leaves `allowed_addresses` empty.
+    let mut config = Config::from_json(CONFIG)?;
+    config.allowed_addresses = vec!["127.0.0.1".into(), "::1".into()];
     let registry = Registry::from_config(&config, Catalog::standard().clone())?;
-    // ...and, for every call, a request per enabled service.
+    // The same services under the default policy, to show a refusal.
+    config.allowed_addresses.clear();
+    let strict = Registry::from_config(&config, Catalog::standard().clone())?;
+
+    // For every event of the call, a request per matching webhook.
     let call = Call::from_json(CALL)?;
-    let enabled: Vec<_> = registry
-        .services()
-        .into_iter()
-        .filter(|s| s.is_enabled())
-        .collect();
-
-    let (addr, received, receiver) = start_receiver(enabled.len())?;
-    // The receiver is on loopback, so this host allows loopback and nothing
-    // else internal; a real deployment uses `AddressPolicy::new()`.
-    let policy = AddressPolicy::new().allow("127.0.0.1")?.allow("::1")?;
-    let client = reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        // The receiver is local: never go through a proxy from the
-        // environment.
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .dns_resolver(Arc::new(Guarded(Arc::new(policy))))
-        .build()?;
-    println!("receiver listening on http://{addr}\n");
-
-    // With the policy that refuses every internal address, the same name
-    // is refused before anything is sent.
-    let strict = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .dns_resolver(Arc::new(Guarded(Arc::new(AddressPolicy::new()))))
-        .build()?;
-    let refused = strict
-        .get(format!("http://localhost:{}/", addr.port()))
-        .send()
-        .await;
-    match refused {
-        Err(e) => println!("strict resolver refused localhost: {e:?}\n"),
-        Ok(_) => return Err("the strict resolver let localhost through".into()),
+    let now = Utc::now();
+    let mut deliveries = Vec::new();
+    for event in ["Call:Reporting", "Call Status Change"] {
+        let dispatch = registry.dispatch(event.parse::<Event>()?, &call, now);
+        for (webhook, error) in &dispatch.errors {
+            eprintln!("webhook {webhook} could not be rendered: {error}");
+        }
+        deliveries.extend(dispatch.requests);
     }
 
-    for service in enabled {
-        let mut request = service.request(&call.data)?;
-        let configured = request.uri().clone();
-        *request.uri_mut() = to_localhost(&configured, addr)?;
+    let (addr, received, receiver) = start_receiver(deliveries.len())?;
+    let sender = AsyncSender::new(Options::new())?;
+    println!("receiver listening on http://{addr}\n");
 
-        println!("== {} ({})", service.config().name, service.id());
+    for mut outgoing in deliveries {
+        registry.sign(&mut outgoing, Utc::now())?;
+        let configured = outgoing.request.uri().clone();
+        *outgoing.request.uri_mut() = to_localhost(&configured, addr)?;
+
+        // Under the default policy `localhost` is refused after DNS, before
+        // anything is sent.
+        let refused = sender.send(&strict, &outgoing).await?;
+        if !refused.is_address_refused() {
+            return Err("the default policy let localhost through".into());
+        }
+
+        println!("== {} (webhook {})", outgoing.service, outgoing.webhook);
         println!("configured URL: {configured}");
-        let response = client.execute(reqwest::Request::try_from(request)?).await?;
-        let status = response.status();
-        let answer = response.text().await?;
+        println!("default policy: refused");
+        let attempted = sender.send(&registry, &outgoing).await?;
+        let status = attempted.status().ok_or("no answer")?;
+        let answer = String::from_utf8_lossy(attempted.response_start());
 
         // The receiver passed the request on before it answered.
         let got = received.try_recv()?;
@@ -117,7 +86,10 @@ async fn main() -> Result<()> {
         }
         println!("  body ({} bytes):", got.body.len());
         println!("{}", String::from_utf8_lossy(&got.body));
-        println!("response:       {status} {answer:?}\n");
+        println!(
+            "response:       {status} {answer:?} in {:.1} ms\n",
+            attempted.latency().as_secs_f64() * 1000.0
+        );
     }
 
     receiver

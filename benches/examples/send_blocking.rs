@@ -1,57 +1,57 @@
-//! Sends RingCX's web services for a sample call with a blocking HTTP
-//! client (ureq), to a small receiver on 127.0.0.1 that reports what it
-//! got.
+//! Sends RingCX's web services for a sample call with the blocking adapter
+//! (`callhook_send::BlockingSender`, ureq), to a small receiver on
+//! 127.0.0.1 that reports what it got.
 //!
 //! `cargo run -p callhook-benches --example send_blocking`
 //!
-//! callhook builds each request as an `http::Request<Vec<u8>>` and sends
-//! nothing; the host hands the request to the client it already has. ureq
-//! takes an `http::Request` as it is, with `Agent::run`.
+//! callhook builds each request and sends nothing; the adapter sends it:
+//! the registry's address policy after DNS and on IP literals, no proxy, no
+//! redirect, the service's timeout, and the answer as an `Outcome` to
+//! record.
 
 mod local;
 
-use callhook::Config;
-use callhook::{Call, Catalog, Registry};
+use callhook::{Call, Catalog, Config, Event, Registry};
+use callhook_send::{BlockingSender, Options};
+use chrono::Utc;
 use local::{start_receiver, to_local, Result, TIMEOUT};
 
 const CONFIG: &str = include_str!("../../examples/configs/ringcx.json");
 const CALL: &str = include_str!("../../examples/calls/ringcx-call.json");
 
 fn main() -> Result<()> {
-    // Configured once, checked as a whole...
-    let config = Config::from_json(CONFIG)?;
+    // Configured once, checked as a whole; the receiver is on loopback,
+    // which this example allows (a real deployment does not).
+    let mut config = Config::from_json(CONFIG)?;
+    config.allowed_addresses = vec!["127.0.0.1".into()];
     let registry = Registry::from_config(&config, Catalog::standard().clone())?;
-    // ...and, for every call, a request per enabled service.
-    let call = Call::from_json(CALL)?;
-    let enabled: Vec<_> = registry
-        .services()
-        .into_iter()
-        .filter(|s| s.is_enabled())
-        .collect();
 
-    let (addr, received, receiver) = start_receiver(enabled.len())?;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(TIMEOUT))
-        // A 3xx is an answer, never a new target (SSRF).
-        .max_redirects(0)
-        // Give the status back as a response, not as an error.
-        .http_status_as_error(false)
-        .build()
-        .into();
+    // For every event of the call, a request per matching webhook.
+    let call = Call::from_json(CALL)?;
+    let now = Utc::now();
+    let mut deliveries = Vec::new();
+    for event in ["Agent Termination", "Post Call"] {
+        let dispatch = registry.dispatch(event.parse::<Event>()?, &call, now);
+        for (webhook, error) in &dispatch.errors {
+            eprintln!("webhook {webhook} could not be rendered: {error}");
+        }
+        deliveries.extend(dispatch.requests);
+    }
+
+    let (addr, received, receiver) = start_receiver(deliveries.len())?;
+    let sender = BlockingSender::new(Options::new())?;
     println!("receiver listening on http://{addr}\n");
 
-    for service in enabled {
-        let mut request = service.request(&call.data)?;
-        let configured = request.uri().clone();
-        *request.uri_mut() = to_local(&configured, addr)?;
+    for mut outgoing in deliveries {
+        registry.sign(&mut outgoing, Utc::now())?;
+        let configured = outgoing.request.uri().clone();
+        *outgoing.request.uri_mut() = to_local(&configured, addr)?;
 
-        println!("== {} ({})", service.config().name, service.id());
+        println!("== {} (webhook {})", outgoing.service, outgoing.webhook);
         println!("configured URL: {configured}");
-        let mut response = agent.run(request)?;
-        let status = response.status();
-        // Reading the response to its end lets the agent reuse the
-        // connection.
-        let answer = response.body_mut().read_to_string()?;
+        let attempted = sender.send(&registry, &outgoing)?;
+        let status = attempted.status().ok_or("no answer")?;
+        let answer = String::from_utf8_lossy(attempted.response_start());
 
         let got = received.recv_timeout(TIMEOUT)?;
         println!("receiver got:   {} {}", got.method, got.target);
