@@ -382,3 +382,48 @@ fn dispatched_fallback_urls_are_carried_and_signed() {
     registry.sign(&mut outgoing, at(10)).unwrap();
     assert!(outgoing.request.headers().contains_key("webhook-signature"));
 }
+
+/// A service's own static `Authorization` header (written in `headers`,
+/// not `auth`) is not stored in the envelope, and every attempt made from
+/// the envelope carries it again, from the registry. Before the fix the
+/// envelope dropped it and no attempt sent it.
+#[test]
+fn a_static_authorization_header_is_not_stored_and_is_sent_on_every_attempt() {
+    let config: Config = serde_json::from_value(json!({
+        "services": [{
+            "id": SERVICE, "name": "crm", "method": "POST",
+            "url": "https://crm.example.com/calls",
+            "headers": [{"key": "Authorization", "value": "Basic c3RhdGljOnMzY3JldA=="}],
+            "body": {"kind": "json", "template": r##"{"event": "#event#"}"##},
+        }],
+        "webhooks": [{"id": HANGUP, "event": "Call:Hangup", "service": SERVICE, "scopes": ["S"]}],
+    }))
+    .unwrap();
+    let registry = common::load(&config).unwrap();
+    let stored = hangup(&registry).to_json();
+    assert!(!stored.contains("c3RhdGljOnMzY3JldA=="), "{stored}");
+    let mut outgoing = Envelope::from_json(&stored).unwrap().to_outgoing().unwrap();
+    registry.sign(&mut outgoing, at(60)).unwrap();
+    let sent = outgoing.request.headers().get("authorization").unwrap();
+    assert_eq!(sent, "Basic c3RhdGljOnMzY3JldA==");
+    assert!(sent.is_sensitive());
+}
+
+/// A templated header of a name envelopes never store could not be sent
+/// again from an envelope: refused when the service compiles, at the field.
+#[test]
+fn a_templated_authorization_header_is_refused_at_load() {
+    let config: Config = serde_json::from_value(json!({
+        "services": [{
+            "id": SERVICE, "name": "crm", "method": "POST",
+            "url": "https://crm.example.com/calls",
+            "headers": [{"key": "Authorization", "value": "Bearer #uuid#"}],
+            "body": {"kind": "json", "template": r##"{"event": "#event#"}"##},
+        }],
+    }))
+    .unwrap();
+    let err = common::load(&config).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("cannot be templated"), "{text}");
+    assert!(text.contains("headers.0.key"), "{text}");
+}

@@ -24,6 +24,7 @@ use crate::limits::{
     self, FALLBACK_URLS, HEADERS, HEADER_BYTES, MAP_ENTRIES, PAIRS, SIGNING_SECRETS,
     TEMPLATE_BYTES, URL_BYTES,
 };
+use crate::request::is_dropped;
 use crate::retry::RetryPolicy;
 use crate::secret::{names_secret, Secret};
 use crate::signer::{Signer, SigningConfig};
@@ -307,6 +308,26 @@ impl ServiceConfig {
                 // field, whatever the header's name: views without the call
                 // data (an `Outgoing`'s preview) redact it by this flag.
                 let secret = pair.is_secret() || value.uses_secret();
+                // Envelopes store no credential or signature header, and
+                // signing adds back only what the registry holds: a value
+                // rendered from the call would be lost on every stored
+                // attempt.
+                if is_dropped(name.as_str()) {
+                    errors.push(
+                        Error::new(
+                            ErrorKind::InvalidHeader,
+                            format!(
+                                "header `{name}` cannot be templated: envelopes never store it, \
+                                 and signing adds back only a static value; put the credential \
+                                 in `auth`"
+                            ),
+                        )
+                        // At the name, which is what the rule is about: an
+                        // error at a secret value is shown without its text.
+                        .in_field(&format!("{}.key", path())),
+                    );
+                    continue;
+                }
                 dynamic_headers.push(DynamicHeader {
                     name,
                     value,
@@ -428,8 +449,16 @@ impl ServiceConfig {
             .filter(|p| p.is_secret())
             .map(|p| p.key.as_str().into())
             .collect();
+        // The service's own static headers that envelopes drop, added back
+        // when a request is signed (`Service::sign_with`).
+        let restored = static_headers
+            .iter()
+            .filter(|(name, _)| is_dropped(name.as_str()))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
         let rare = Rare {
             resolved: resolved_references(secrets),
+            restored,
             retry: self.retry.clone(),
             health: self.health.clone(),
             secret_parameters: self

@@ -84,6 +84,9 @@ struct Rare {
     /// The values of the secrets given by reference (`secret_ref`), which
     /// the JSON keeps as references, in the order they are walked.
     resolved: Box<[Secret]>,
+    /// The static headers of names envelopes never store (an
+    /// `Authorization` in `headers`), added back when a request is signed.
+    restored: Box<[(http::HeaderName, http::HeaderValue)]>,
     /// The retry policy exactly: the JSON holds delays in whole seconds.
     retry: Option<RetryPolicy>,
     /// The health policy exactly, as the retry policy is kept.
@@ -115,6 +118,7 @@ struct Rare {
 impl Rare {
     fn is_some(&self) -> bool {
         !self.resolved.is_empty()
+            || !self.restored.is_empty()
             || self.retry.is_some()
             || self.health.is_some()
             || !self.secret_parameters.is_empty()

@@ -168,6 +168,14 @@ impl Service {
             set_query_param(request, param, None).map_err(in_service)?;
         }
         self.check_request(request, addresses)?;
+        // A request from an envelope lacks the service's static headers
+        // of the names envelopes never store: they come from the registry,
+        // current, as credentials do.
+        if let Some(rare) = self.compiled.rare.as_ref() {
+            for (name, value) in &rare.restored {
+                request.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
         self.mark_secret_headers(request);
         // The field is made only for an error: a named entry's would be
         // one allocation per request.
