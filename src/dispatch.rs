@@ -496,13 +496,18 @@ fn fire(
         Sink::Dispatch(dispatch) => match rendered {
             Ok(request) => match service.fallbacks_with(&layers) {
                 Ok(fallbacks) => dispatch.requests.push(Outgoing {
+                    // One dispatch is of one call: its requests share the
+                    // first one's id rather than each copying it.
+                    call_id: match dispatch.requests.first() {
+                        Some(first) => first.call_id.clone(),
+                        None => Some(Arc::from(call.id.as_str())),
+                    },
                     webhook: Arc::clone(webhook_id),
                     service: Arc::clone(service_id),
                     debug: service.debug_record_with(&layers, &request),
                     delivery,
                     event: event.clone(),
                     segment,
-                    call_id: Some(Arc::from(call.id.as_str())),
                     sequence,
                     fallbacks,
                     request,

@@ -427,3 +427,30 @@ fn a_templated_authorization_header_is_refused_at_load() {
     assert!(text.contains("cannot be templated"), "{text}");
     assert!(text.contains("headers.0.key"), "{text}");
 }
+
+/// Every request of one dispatch carries the call's id, one copy shared.
+#[test]
+fn the_requests_of_one_dispatch_share_the_call_id() {
+    let webhook =
+        |id: &str| json!({"id": id, "event": "Call:Hangup", "service": SERVICE, "scopes": ["S"]});
+    let config: Config = serde_json::from_value(json!({
+        "services": [{
+            "id": SERVICE, "name": "crm", "method": "POST",
+            "url": "https://crm.example.com/calls",
+            "body": {"kind": "json", "template": r##"{"event": "#event#"}"##},
+        }],
+        "webhooks": [webhook(HANGUP), webhook(LIVE)],
+    }))
+    .unwrap();
+    let registry = common::load(&config).unwrap();
+    let dispatch = registry.dispatch(Event::CallHangup, &call(), at(0));
+    let [first, second] = &dispatch.requests[..] else {
+        panic!("two requests: {dispatch:?}");
+    };
+    let (first, second) = (
+        first.call_id.as_ref().unwrap(),
+        second.call_id.as_ref().unwrap(),
+    );
+    assert_eq!(&**first, "call-1");
+    assert!(std::sync::Arc::ptr_eq(first, second));
+}
