@@ -1065,9 +1065,7 @@ impl Registry {
         at: DateTime<Utc>,
         tokens: &TokenCache,
     ) -> Result<Prepared, Error> {
-        let service = self
-            .service(&outgoing.service)
-            .ok_or_else(|| registry_error(format!("no service `{}`", outgoing.service)))?;
+        let service = self.known_service(&outgoing.service)?;
         let (auth, name) = self.auth_of(service)?;
         // The key is only read for OAuth2, whose entry keeps it made.
         let key = match (auth, name) {
@@ -1125,9 +1123,7 @@ impl Registry {
     /// # Ok::<(), callhook::Error>(())
     /// ```
     pub fn retry_policy(&self, service: &str) -> Result<RetryPolicy, Error> {
-        self.service(service)
-            .map(Service::retry_policy)
-            .ok_or_else(|| registry_error(format!("no service `{service}`")))
+        self.known_service(service).map(Service::retry_policy)
     }
 
     /// The health policy for a delivery through `service`: the service's
@@ -1152,9 +1148,7 @@ impl Registry {
     /// # Ok::<(), callhook::Error>(())
     /// ```
     pub fn health_policy(&self, service: &str) -> Result<HealthPolicy, Error> {
-        self.service(service)
-            .map(Service::health_policy)
-            .ok_or_else(|| registry_error(format!("no service `{service}`")))
+        self.known_service(service).map(Service::health_policy)
     }
 
     /// How long a sender waits for the response to a request of
@@ -1182,9 +1176,7 @@ impl Registry {
     /// # Ok::<(), callhook::Error>(())
     /// ```
     pub fn request_timeout(&self, service: &str) -> Result<Duration, Error> {
-        self.service(service)
-            .map(Service::timeout)
-            .ok_or_else(|| registry_error(format!("no service `{service}`")))
+        self.known_service(service).map(Service::timeout)
     }
 
     /// How many times a delivery through `service` fails on one URL
@@ -1211,9 +1203,16 @@ impl Registry {
     /// # Ok::<(), callhook::Error>(())
     /// ```
     pub fn fallback_after(&self, service: &str) -> Result<u32, Error> {
-        self.service(service)
-            .map(Service::fallback_after)
-            .ok_or_else(|| registry_error(format!("no service `{service}`")))
+        self.known_service(service).map(Service::fallback_after)
+    }
+}
+
+impl Registry {
+    /// The service `id`, or the error every accessor gives for one that
+    /// does not exist (kind [`ErrorKind::Registry`]).
+    fn known_service(&self, id: &str) -> Result<&Service, Error> {
+        self.service(id)
+            .ok_or_else(|| registry_error(format!("no service `{id}`")))
     }
 }
 
