@@ -62,17 +62,22 @@ fn check(policy: &AddressPolicy, ip: IpAddr) -> Result<(), Refused> {
 /// Checks the URL's host when it is an IP literal, which no resolver sees
 /// (the clients connect to it as written). Names pass: the resolver checks
 /// what they resolve to.
+///
+/// The host is read as the WHATWG URL parser reads it, which reqwest uses
+/// and which takes `2130706433`, `127.1` and `0x7f.1` for 127.0.0.1: read
+/// as Rust's `IpAddr` reads text, those are names, which reqwest would
+/// then connect to as addresses without asking the resolver.
 pub(crate) fn check_literal(policy: &AddressPolicy, uri: &http::Uri) -> Result<(), Refused> {
-    let Some(host) = uri.host() else {
+    // A URL the WHATWG parser refuses is one neither client can send to:
+    // reqwest refuses it itself, and ureq resolves whatever host it reads
+    // through the guarded resolver.
+    let Ok(url) = url::Url::parse(&uri.to_string()) else {
         return Ok(());
     };
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    match bare.parse::<IpAddr>() {
-        Ok(ip) => check(policy, ip),
-        Err(_) => Ok(()),
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => check(policy, IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => check(policy, IpAddr::V6(ip)),
+        Some(url::Host::Domain(_)) | None => Ok(()),
     }
 }
 
@@ -185,6 +190,24 @@ mod tests {
         assert!(check_literal(&strict, &"https://93.184.215.14/".parse().unwrap()).is_ok());
         let loopback = AddressPolicy::new().allow("127.0.0.1").unwrap();
         assert!(check_literal(&loopback, &"http://127.0.0.1:1/".parse().unwrap()).is_ok());
+    }
+
+    /// Found in review: reqwest reads `2130706433`, `127.1` and `0x7f.1` as
+    /// 127.0.0.1 and connects without asking the resolver; they were taken
+    /// for names and passed.
+    #[test]
+    fn literals_in_every_whatwg_form_are_checked() {
+        let strict = AddressPolicy::new();
+        for uri in [
+            "http://2130706433:8080/hook",
+            "http://127.1/hook",
+            "http://0x7f.1/hook",
+            "http://0177.0.0.1/hook",
+            "http://0x7f000001/",
+        ] {
+            let refused = check_literal(&strict, &uri.parse().unwrap());
+            assert!(refused.is_err(), "{uri}");
+        }
     }
 
     #[test]
