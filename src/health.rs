@@ -733,17 +733,13 @@ impl Endpoints {
         verdict
     }
 
-    /// Inserts a new entry, forgetting one first if the map is full.
+    /// Inserts a new entry, forgetting the tenth least recently heard of
+    /// first (healthy ones first) if the map is full.
     fn insert(&mut self, endpoint: Endpoint, health: EndpointHealth, now: DateTime<Utc>) {
         if self.endpoints.len() >= ENDPOINTS {
-            let forgotten = self
-                .endpoints
-                .iter()
-                .min_by_key(|(_, h)| (!h.is_quiet(now), h.last_heard()))
-                .map(|(e, _)| e.clone());
-            if let Some(forgotten) = forgotten {
-                self.endpoints.remove(&forgotten);
-            }
+            limits::trim_to(&mut self.endpoints, limits::trimmed(ENDPOINTS), |h| {
+                (!h.is_quiet(now), h.last_heard())
+            });
         }
         self.endpoints.insert(endpoint, health);
     }
@@ -757,10 +753,23 @@ impl Endpoints {
                 Some(ours) if ours.last_heard() > health.last_heard() => {}
                 Some(ours) => *ours = health,
                 None => {
-                    let now = health.last_heard().unwrap_or(DateTime::<Utc>::MIN_UTC);
-                    self.insert(endpoint, health, now);
+                    self.endpoints.insert(endpoint, health);
                 }
             }
+        }
+        // Everything first, then one trim, judged at the latest time the
+        // state has heard of: trimming per entry would read the whole
+        // map for each.
+        if self.endpoints.len() > ENDPOINTS {
+            let now = self
+                .endpoints
+                .values()
+                .filter_map(EndpointHealth::last_heard)
+                .max()
+                .unwrap_or(DateTime::<Utc>::MIN_UTC);
+            limits::trim_to(&mut self.endpoints, ENDPOINTS, |h| {
+                (!h.is_quiet(now), h.last_heard())
+            });
         }
     }
 
@@ -1208,10 +1217,14 @@ mod tests {
         for i in 1..=ENDPOINTS {
             endpoints.record(&of(i), &policy, answer(200, &h), None, at(i as i64));
         }
-        assert_eq!(endpoints.len(), ENDPOINTS);
-        // The failing one is kept; the healthy one heard of longest ago went.
+        // Full when the last came: the tenth heard of longest ago went,
+        // the healthy ones first.
+        assert_eq!(endpoints.len(), limits::trimmed(ENDPOINTS) + 1);
+        // The failing one is kept; the healthy ones heard of longest ago went.
         assert!(endpoints.get(&of(0)).is_some());
         assert!(endpoints.get(&of(1)).is_none());
+        assert!(endpoints.get(&of(ENDPOINTS / 10)).is_none());
+        assert!(endpoints.get(&of(ENDPOINTS / 10 + 1)).is_some());
         assert!(endpoints.get(&of(ENDPOINTS)).is_some());
     }
 

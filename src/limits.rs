@@ -265,8 +265,9 @@ pub const ENDPOINT_BYTES: usize = 300;
 
 /// Endpoints an `Endpoints` holds: 100,000, one per origin in use (as
 /// many as the services a process may hold). When a new one comes past
-/// it, the one least recently heard of is forgotten, healthy ones first;
-/// a stored map holding more is refused.
+/// it, the tenth least recently heard of is forgotten, healthy ones
+/// first (one pass, paid once per tenth of the limit); a stored map
+/// holding more is refused.
 pub const ENDPOINTS: usize = 100_000;
 
 /// The most failures a `HealthPolicy` rule may count (`disable_after`'s
@@ -276,8 +277,9 @@ pub const ENDPOINTS: usize = 100_000;
 pub const HEALTH_FAILURES: u32 = 1_000;
 
 /// (Call, webhook) pairs a `Sequences` holds: 100,000, calls in progress
-/// times their realtime webhooks. Past it, the pair delivered to longest
-/// ago is forgotten; a stored one holding more is refused.
+/// times their realtime webhooks. Past it, the tenth delivered to longest
+/// ago is forgotten (one pass, paid once per tenth of the limit); a stored
+/// one holding more is refused.
 pub const SEQUENCES: usize = 100_000;
 
 /// The longest call id or webhook id a `Sequences` keeps, in bytes:
@@ -344,4 +346,32 @@ mod tests {
         assert_eq!(super::count(1_000), "1,000");
         assert_eq!(super::count(4_294_967_295), "4,294,967,295");
     }
+}
+
+/// Forgets the entries of `map` that come first by `order` until at most
+/// `keep` are left: one pass over the map and a selection, linear in its
+/// size. The bounded maps of delivery state (`Endpoints`, `Sequences`)
+/// trim to nine tenths of their limit when full, so the pass is paid once
+/// per tenth of the limit rather than once an insert (which made merging
+/// two full states quadratic: minutes at 100,000 entries).
+pub(crate) fn trim_to<K: Ord + Clone, V, O: Ord>(
+    map: &mut std::collections::BTreeMap<K, V>,
+    keep: usize,
+    order: impl Fn(&V) -> O,
+) {
+    let Some(drop) = map.len().checked_sub(keep).filter(|&drop| drop > 0) else {
+        return;
+    };
+    let mut ranked: Vec<(O, &K)> = map.iter().map(|(k, v)| (order(v), k)).collect();
+    ranked.select_nth_unstable_by(drop - 1, |a, b| a.0.cmp(&b.0));
+    let gone: Vec<K> = ranked[..drop].iter().map(|(_, k)| (*k).clone()).collect();
+    for key in gone {
+        map.remove(&key);
+    }
+}
+
+/// What a full bounded map of delivery state trims to: nine tenths of
+/// `limit` (see [`trim_to`]).
+pub(crate) const fn trimmed(limit: usize) -> usize {
+    limit - limit / 10
 }

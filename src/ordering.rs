@@ -168,16 +168,9 @@ impl Sequences {
         }
         let key: (Box<str>, Box<str>) = (call_id.into(), webhook.into());
         if self.delivered.len() >= SEQUENCES && !self.delivered.contains_key(&key) {
-            // Full, and a new pair: the pair delivered to longest ago
-            // (most likely a finished call) makes room.
-            let oldest = self
-                .delivered
-                .iter()
-                .min_by_key(|(_, d)| d.at)
-                .map(|(key, _)| key.clone());
-            if let Some(oldest) = oldest {
-                self.delivered.remove(&oldest);
-            }
+            // Full, and a new pair: the tenth delivered to longest ago
+            // (most likely finished calls) make room.
+            limits::trim_to(&mut self.delivered, limits::trimmed(SEQUENCES), |d| d.at);
         }
         self.keep(call_id, webhook, sequence, now);
     }
@@ -202,9 +195,14 @@ impl Sequences {
     /// Takes in `newer`'s pairs, keeping the higher sequence of each:
     /// how a host folds the state one worker wrote into the one it holds.
     pub fn merge(&mut self, newer: Sequences) {
+        // Everything first, then one trim: trimming per pair would read
+        // the whole map for each.
         for ((call_id, webhook), d) in newer.delivered {
-            self.delivered(&call_id, &webhook, d.sequence, d.at);
+            if call_id.len() <= SEQUENCE_ID_BYTES && webhook.len() <= SEQUENCE_ID_BYTES {
+                self.keep(&call_id, &webhook, d.sequence, d.at);
+            }
         }
+        limits::trim_to(&mut self.delivered, SEQUENCES, |d| d.at);
     }
 
     /// The state as JSON, to store where the host's workers share it. It
@@ -329,18 +327,46 @@ mod tests {
             s.delivered(&format!("c{i}"), "w", 1, at(i as i64));
         }
         assert_eq!(s.len(), SEQUENCES);
+        // Full: the tenth delivered to longest ago make room.
         s.delivered("c-new", "w", 1, at(-1));
-        assert_eq!(s.len(), SEQUENCES);
+        assert_eq!(s.len(), limits::trimmed(SEQUENCES) + 1);
         assert_eq!(s.superseded("c0", "w", 0), None);
+        assert_eq!(
+            s.superseded(&format!("c{}", SEQUENCES / 10 - 1), "w", 0),
+            None
+        );
+        assert_eq!(
+            s.superseded(&format!("c{}", SEQUENCES / 10), "w", 0),
+            Some(1)
+        );
         assert_eq!(s.superseded("c-new", "w", 0), Some(1));
         // A pair held already takes no room.
-        s.delivered("c1", "w", 2, at(0));
-        assert_eq!(s.superseded("c1", "w", 1), Some(2));
-        assert_eq!(s.len(), SEQUENCES);
+        s.delivered("c50000", "w", 2, at(0));
+        assert_eq!(s.superseded("c50000", "w", 1), Some(2));
+        assert_eq!(s.len(), limits::trimmed(SEQUENCES) + 1);
         // Ids past the limit are not tracked.
         let long = "x".repeat(SEQUENCE_ID_BYTES + 1);
         s.delivered(&long, "w", 5, at(0));
         assert_eq!(s.superseded(&long, "w", 1), None);
+    }
+
+    /// Found in review: each pair merged into a full state read the whole
+    /// state to find the oldest, so merging two full states took minutes.
+    /// Now one trim after all are in; the newest are kept.
+    #[test]
+    fn merging_two_full_states_keeps_the_newest_at_the_limit() {
+        let mut ours = Sequences::new();
+        let mut theirs = Sequences::new();
+        for i in 0..SEQUENCES {
+            ours.delivered(&format!("a{i}"), "w", 1, at(i as i64));
+            theirs.delivered(&format!("b{i}"), "w", 1, at(i as i64 + 1));
+        }
+        ours.merge(theirs);
+        assert_eq!(ours.len(), SEQUENCES);
+        let last = SEQUENCES - 1;
+        assert_eq!(ours.superseded(&format!("b{last}"), "w", 0), Some(1));
+        assert_eq!(ours.superseded(&format!("a{last}"), "w", 0), Some(1));
+        assert_eq!(ours.superseded("a0", "w", 0), None);
     }
 
     #[test]
