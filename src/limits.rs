@@ -337,17 +337,6 @@ pub(crate) fn count(n: usize) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn counts_print_with_separators() {
-        assert_eq!(super::count(0), "0");
-        assert_eq!(super::count(999), "999");
-        assert_eq!(super::count(1_000), "1,000");
-        assert_eq!(super::count(4_294_967_295), "4,294,967,295");
-    }
-}
-
 /// Forgets the entries of `map` that come first by `order` until at most
 /// `keep` are left: one pass over the map and a selection, linear in its
 /// size. The bounded maps of delivery state (`Endpoints`, `Sequences`)
@@ -374,4 +363,15 @@ pub(crate) fn trim_to<K: Ord + Clone, V, O: Ord>(
 /// `limit` (see [`trim_to`]).
 pub(crate) const fn trimmed(limit: usize) -> usize {
     limit - limit / 10
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_print_with_separators() {
+        assert_eq!(super::count(0), "0");
+        assert_eq!(super::count(999), "999");
+        assert_eq!(super::count(1_000), "1,000");
+        assert_eq!(super::count(4_294_967_295), "4,294,967,295");
+    }
 }
