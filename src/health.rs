@@ -370,22 +370,36 @@ impl EndpointHealth {
     }
 
     /// What an attempt at `now` may do.
+    ///
+    /// A stored state is not trusted to bound its own waits (an edited
+    /// one, or one written under a skewed clock, could say 2099): an open
+    /// breaker waits at most the policy's cool-down from `now`, one the
+    /// policy no longer has not at all, and a throttle at most
+    /// [`limits::LONGEST_THROTTLE`].
     fn admission(&self, policy: &HealthPolicy, now: DateTime<Utc>) -> Admission {
-        let throttled = self.throttled_until.filter(|until| *until > now);
+        let throttled = self
+            .throttled_until
+            .filter(|until| *until > now)
+            .map(|until| add(now, limits::LONGEST_THROTTLE).map_or(until, |cap| until.min(cap)));
+        let cool_down = policy.breaker.map(|b| b.cool_down);
+        let capped = |until: DateTime<Utc>| match cool_down.and_then(|d| add(now, d)) {
+            Some(cap) => until.min(cap),
+            None => until,
+        };
         let breaker = match self.breaker {
             BreakerState::Closed => None,
-            BreakerState::Open { until } if until > now => Some(until),
+            // A breaker the policy no longer has never waits.
+            _ if cool_down.is_none() => None,
+            BreakerState::Open { until } if until > now => Some(capped(until)),
             // Cooled down: the first to ask is the probe, unless the
             // endpoint is throttled, when that wait comes first.
             BreakerState::Open { .. } => {
                 return throttled.map_or(Admission::Probe, |until| Admission::Wait { until })
             }
             BreakerState::HalfOpen { probe_since } => {
-                // A breaker the policy no longer has never waits.
-                let cool_down = policy.breaker.map_or(Duration::ZERO, |b| b.cool_down);
-                let until = add(probe_since, cool_down);
+                let until = cool_down.and_then(|d| add(probe_since, d));
                 match until {
-                    Some(until) if until > now => Some(until),
+                    Some(until) if until > now => Some(capped(until)),
                     // The probe was never heard of: another goes.
                     _ => {
                         return throttled
@@ -1202,6 +1216,38 @@ mod tests {
         let read = Endpoints::from_json(unordered).unwrap();
         let (_, health) = read.iter().next().unwrap();
         assert_eq!(health.recent_failures(), [at(1), at(9)]);
+    }
+
+    /// Found in review: a stored open breaker, probe or throttle dated
+    /// 2099 (an edit, a skewed clock) paused the endpoint until then, even
+    /// with no breaker in the policy.
+    #[test]
+    fn stored_waits_are_bounded_by_the_policy_and_the_limit() {
+        let e = endpoint();
+        let far = "2099-01-01T00:00:00Z";
+        let now = at(0);
+        let cool_down = HealthPolicy::default().breaker.unwrap().cool_down;
+        let open = format!(
+            r#"{{"endpoints": {{"{e}": {{"breaker": {{"state": "open", "until": "{far}"}}}}}}}}"#
+        );
+        let mut endpoints = Endpoints::from_json(&open).unwrap();
+        match endpoints.admit(&e, &HealthPolicy::default(), now) {
+            Admission::Wait { until } => assert!(until <= add(now, cool_down).unwrap(), "{until}"),
+            other => panic!("{other:?}"),
+        }
+        let no_breaker = HealthPolicy {
+            breaker: None,
+            ..HealthPolicy::default()
+        };
+        assert_eq!(endpoints.admit(&e, &no_breaker, now), Admission::Send);
+        let throttled = format!(r#"{{"endpoints": {{"{e}": {{"throttled_until": "{far}"}}}}}}"#);
+        let mut endpoints = Endpoints::from_json(&throttled).unwrap();
+        match endpoints.admit(&e, &HealthPolicy::default(), now) {
+            Admission::Wait { until } => {
+                assert_eq!(until, add(now, limits::LONGEST_THROTTLE).unwrap());
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

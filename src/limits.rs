@@ -337,6 +337,13 @@ pub(crate) fn count(n: usize) -> String {
     out
 }
 
+/// The longest an endpoint stays throttled by a stored `Retry-After`, a
+/// day: a stored state is not trusted to bound its own waits. The
+/// delivery that was told to wait still waits as long as its retry policy
+/// honours (`retry_after_max`); the endpoint's other deliveries ask again
+/// after a day at most.
+pub const LONGEST_THROTTLE: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
 /// Forgets the entries of `map` that come first by `order` until at most
 /// `keep` are left: one pass over the map and a selection, linear in its
 /// size. The bounded maps of delivery state (`Endpoints`, `Sequences`)

@@ -454,3 +454,69 @@ fn the_requests_of_one_dispatch_share_the_call_id() {
     assert_eq!(&**first, "call-1");
     assert!(std::sync::Arc::ptr_eq(first, second));
 }
+
+/// Found in review: with the default health policy, deliveries that
+/// failed together opened the primary's breaker and broke its "6 failures
+/// within 60 s" rule before any reached `fallback_after`, so the webhook
+/// was disabled with its fallback URLs untried, and new deliveries waited
+/// on the primary. Now a rule broken on a URL with a fallback left moves
+/// the delivery on, and a paused endpoint moves an admitted one on.
+#[test]
+fn health_moves_deliveries_to_fallback_urls_before_disabling_the_webhook() {
+    let config: Config = serde_json::from_value(json!({
+        "services": [{
+            "id": SERVICE, "name": "crm", "method": "POST",
+            "url": "https://crm.example.com/calls",
+            "fallback_urls": ["https://standby.example.com/calls"],
+            "fallback_after": 3,
+            "body": {"kind": "json", "template": r##"{"event": "#event#"}"##},
+        }],
+        "webhooks": [{"id": HANGUP, "event": "Call:Hangup", "service": SERVICE, "scopes": ["S"]}],
+    }))
+    .unwrap();
+    let registry = common::load(&config).unwrap();
+    let mut state = DeliveryState::default();
+    let failed = HeaderMap::new();
+    let mut decisions = Vec::new();
+    for _ in 0..6 {
+        let mut envelope = hangup(&registry);
+        assert_eq!(envelope.admit(&registry, &mut state, at(1)).unwrap(), None);
+        let outcome = Outcome::response(StatusCode::INTERNAL_SERVER_ERROR, &failed);
+        let decision = envelope
+            .record_in(&registry, outcome, at(1), &mut state)
+            .unwrap();
+        decisions.push((decision, envelope.current_url));
+    }
+    // The sixth failure within 60 s broke the rule on the primary, which
+    // has a fallback: that delivery moved on, and nothing was disabled.
+    assert!(
+        decisions
+            .iter()
+            .all(|(d, _)| matches!(d, Decision::Retry { .. })),
+        "{decisions:?}"
+    );
+    assert_eq!(decisions[5].1, 1);
+    // A new delivery finds the primary's breaker open and is admitted at
+    // the fallback URL.
+    let mut fresh = hangup(&registry);
+    assert_eq!(fresh.admit(&registry, &mut state, at(2)).unwrap(), None);
+    assert_eq!(fresh.current_url, 1);
+    assert_eq!(fresh.url(), Some("https://standby.example.com/calls"));
+    // On its last URL, the rule disables the webhook, by name.
+    let mut last = None;
+    for _ in 0..6 {
+        let outcome = Outcome::response(StatusCode::INTERNAL_SERVER_ERROR, &failed);
+        last = Some(
+            fresh
+                .record_in(&registry, outcome, at(3), &mut state)
+                .unwrap(),
+        );
+    }
+    assert!(
+        matches!(
+            &last,
+            Some(Decision::Disable { target: DisableTarget::Webhook { webhook, .. }, .. }) if webhook == HANGUP
+        ),
+        "{last:?}"
+    );
+}

@@ -81,8 +81,10 @@ impl Envelope {
     ///   one. Drop the delivery.
     /// - [`Decision::Wait`]: the current URL's endpoint is paused, its
     ///   circuit breaker open or throttled by a `Retry-After`
-    ///   ([`DeliveryState::endpoints`]); `next_attempt_at` is set to when
-    ///   to ask again, and no attempt is counted.
+    ///   ([`DeliveryState::endpoints`]), and the delivery has no fallback
+    ///   URL left; `next_attempt_at` is set to when to ask again, and no
+    ///   attempt is counted. With a fallback URL left, the delivery moves
+    ///   to it ([`Envelope::current_url`]) and is admitted there.
     ///
     /// Once an open breaker has cooled down, the first delivery asking is
     /// let through as its probe (`None`), and the others wait for it.
@@ -128,17 +130,26 @@ impl Envelope {
                 })));
             }
         }
-        // A URL that does not parse has no endpoint to wait for:
-        // `to_outgoing` refuses it with the reason.
-        let Some(endpoint) = self.endpoint() else {
-            return Ok(None);
-        };
-        match state.endpoints.admit(&endpoint, &health, now) {
-            Admission::Wait { until } => {
-                self.next_attempt_at = until;
-                Ok(Some(Decision::Wait { until, endpoint }))
+        loop {
+            // A URL that does not parse has no endpoint to wait for:
+            // `to_outgoing` refuses it with the reason.
+            let Some(endpoint) = self.endpoint() else {
+                return Ok(None);
+            };
+            match state.endpoints.admit(&endpoint, &health, now) {
+                // A paused endpoint with a fallback URL left: the delivery
+                // moves on, as after failures of its own (there are at
+                // most `limits::FALLBACK_URLS`, so this ends).
+                Admission::Wait { .. } if self.current_url < self.fallbacks.len() => {
+                    self.current_url += 1;
+                    self.url_failures = 0;
+                }
+                Admission::Wait { until } => {
+                    self.next_attempt_at = until;
+                    return Ok(Some(Decision::Wait { until, endpoint }));
+                }
+                _ => return Ok(None),
             }
-            _ => Ok(None),
         }
     }
 
@@ -159,9 +170,10 @@ impl Envelope {
     ///   ([`DeliveryState::endpoints`]: failures, the breaker, and the
     ///   throttle a `429`, `502`, `503` or `504` asks for with
     ///   `Retry-After`). When it breaks a rule of the service's
-    ///   [`HealthPolicy`](crate::HealthPolicy), the decision is
-    ///   [`Decision::Disable`] of [`DisableTarget::Webhook`] naming this
-    ///   delivery's webhook, with [`GiveUp::Unhealthy`] and the rule.
+    ///   [`HealthPolicy`](crate::HealthPolicy) on the delivery's last URL,
+    ///   the decision is [`Decision::Disable`] of [`DisableTarget::Webhook`]
+    ///   naming this delivery's webhook, with [`GiveUp::Unhealthy`] and the
+    ///   rule; with a fallback URL left, the delivery moves to it instead.
     /// - The retry decision is the policy's ([`Envelope::record`]); a `410`
     ///   disables the URL it went to ([`DisableTarget::Url`], the fallback
     ///   URL if the delivery had moved to one).
@@ -256,6 +268,7 @@ impl Envelope {
             }
             return Ok(decision);
         }
+        let tried = self.current_url;
         let counts = !outcome.is_address_refused()
             && outcome.status() != Some(http::StatusCode::TOO_MANY_REQUESTS);
         if counts {
@@ -266,8 +279,17 @@ impl Envelope {
             }
         }
         if let HealthVerdict::Disable(reason) = verdict {
-            // A `410` names the URL itself, which says more.
-            if !matches!(decision, Decision::Disable { .. }) {
+            if tried < self.fallbacks.len() {
+                // The endpoint broke a rule, but the webhook has URLs not
+                // tried yet: the delivery moves on rather than the webhook
+                // being disabled. Only a rule broken on its last URL
+                // disables it.
+                if self.current_url == tried {
+                    self.current_url += 1;
+                    self.url_failures = 0;
+                }
+            } else if !matches!(decision, Decision::Disable { .. }) {
+                // A `410` names the URL itself, which says more.
                 return Ok(Decision::Disable {
                     target: DisableTarget::Webhook {
                         webhook: self.webhook.clone(),
