@@ -19,7 +19,7 @@
 //! does not). A panic, a hang or a huge allocation is a bug.
 #![no_main]
 
-use callhook::{limits, Decision, Event, GiveUp, Outcome, RetryPolicy};
+use callhook::{limits, Attempt, Decision, Event, GiveUp, Outcome, RetryPolicy};
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use libfuzzer_sys::fuzz_target;
@@ -63,12 +63,11 @@ fuzz_target!(|data: &[u8]| {
         Ok(status) => Outcome::response(status, &headers),
         Err(_) => Outcome::transport_error(),
     };
-    let decision = policy.decide(event.clone(), attempt, outcome, first, now, seed);
+    let asked = Attempt::new(event, attempt, first, "service", "https://crm.example/hook")
+        .with_seed(seed);
+    let decision = policy.decide(&asked, outcome, now);
     // Pure: the same question gets the same answer.
-    assert_eq!(
-        decision,
-        policy.decide(event.clone(), attempt, outcome, first, now, seed)
-    );
+    assert_eq!(decision, policy.decide(&asked, outcome, now));
     match decision {
         Decision::Retry { at } => {
             // Held to the shortest delay, checked policy or not.
