@@ -39,7 +39,10 @@ mod tests {
     #[test]
     fn over_a_limit_is_an_error_naming_it() {
         let e = super::check("the claim batch", 1_001, super::CLAIM_BATCH).unwrap_err();
-        assert_eq!(e.to_string(), "the claim batch is 1001, over the limit of 1000");
+        assert_eq!(
+            e.to_string(),
+            "the claim batch is 1001, over the limit of 1000"
+        );
         assert!(super::check("the claim batch", 1_000, super::CLAIM_BATCH).is_ok());
     }
 }

@@ -123,7 +123,9 @@ impl Outbox {
         now: DateTime<Utc>,
         age: chrono::Duration,
     ) -> Result<usize, Error> {
-        let cutoff = now.checked_sub_signed(age).unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let cutoff = now
+            .checked_sub_signed(age)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         Ok(self.connection_mut().execute(
             "DELETE FROM deliveries WHERE state = 'delivered' AND updated_at < ?1",
             params![micros(cutoff)],
@@ -139,9 +141,10 @@ impl Outbox {
     ///
     /// [`ErrorKind::Database`] when the write fails.
     pub fn erase_call(&mut self, call_id: &str) -> Result<usize, Error> {
-        Ok(self
-            .connection_mut()
-            .execute("DELETE FROM deliveries WHERE call_id = ?1", params![call_id])?)
+        Ok(self.connection_mut().execute(
+            "DELETE FROM deliveries WHERE call_id = ?1",
+            params![call_id],
+        )?)
     }
 }
 

@@ -197,7 +197,8 @@ impl Outbox {
         limits::check("`max_in_flight`", options.max_in_flight, limits::IN_FLIGHT)?;
         let mut connection = Connection::open(path)?;
         connection.busy_timeout(options.busy_timeout)?;
-        let mode: String = connection.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+        let mode: String =
+            connection.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(Error::new(
                 ErrorKind::Database,
@@ -255,7 +256,11 @@ impl Outbox {
     ///
     /// As [`Outbox::enqueue`]; the transaction is the host's to roll back.
     pub fn enqueue_in(tx: &Transaction<'_>, envelopes: &[Envelope]) -> Result<usize, Error> {
-        limits::check("the number of envelopes", envelopes.len(), limits::ENQUEUE_BATCH)?;
+        limits::check(
+            "the number of envelopes",
+            envelopes.len(),
+            limits::ENQUEUE_BATCH,
+        )?;
         let mut insert = tx.prepare_cached(
             "INSERT INTO deliveries (id, state, attempt, next_attempt_at, endpoint, webhook, \
              call_id, created_at, updated_at, envelope) \
@@ -302,7 +307,11 @@ impl Outbox {
         lease: Duration,
     ) -> Result<Vec<Claimed>, Error> {
         limits::check("the claim batch", batch, limits::CLAIM_BATCH)?;
-        limits::check("the worker name's length", worker.len(), limits::WORKER_NAME)?;
+        limits::check(
+            "the worker name's length",
+            worker.len(),
+            limits::WORKER_NAME,
+        )?;
         let lease_seconds = i64::try_from(lease.as_secs()).unwrap_or(i64::MAX);
         if lease_seconds >= limits::LEASE_SECONDS {
             return Err(Error::new(
@@ -489,8 +498,11 @@ impl Outbox {
         match json {
             None => Ok(DeliveryState::default()),
             Some(json) => DeliveryState::from_json(&json).map_err(|e| {
-                Error::new(ErrorKind::Envelope, "the stored delivery state could not be read")
-                    .with_source(e)
+                Error::new(
+                    ErrorKind::Envelope,
+                    "the stored delivery state could not be read",
+                )
+                .with_source(e)
             }),
         }
     }
@@ -516,8 +528,11 @@ impl Outbox {
         let mut state = match json {
             None => DeliveryState::default(),
             Some(json) => DeliveryState::from_json(&json).map_err(|e| {
-                Error::new(ErrorKind::Envelope, "the stored delivery state could not be read")
-                    .with_source(e)
+                Error::new(
+                    ErrorKind::Envelope,
+                    "the stored delivery state could not be read",
+                )
+                .with_source(e)
             })?,
         };
         state.merge(newer);
