@@ -577,6 +577,64 @@ impl Outbox {
         Ok(state.as_deref().and_then(RowState::parse))
     }
 
+    /// A delivery's stored envelope (with its attempt log), or `None` if
+    /// there is no such row.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Envelope`] when the stored envelope cannot be read
+    /// (callhook's error as `source()`), [`ErrorKind::Database`] when the
+    /// read fails.
+    pub fn envelope(&self, delivery: &str) -> Result<Option<Envelope>, Error> {
+        let json: Option<String> = self
+            .connection
+            .query_row(
+                "SELECT envelope FROM deliveries WHERE id = ?1",
+                params![delivery],
+                |row| row.get(0),
+            )
+            .optional()?;
+        json.map(|json| {
+            Envelope::from_json(&json).map_err(|e| {
+                Error::new(ErrorKind::Envelope, "the stored envelope could not be read")
+                    .with_source(e)
+            })
+        })
+        .transpose()
+    }
+
+    /// Up to `limit` rows' delivery ids with their states, ordered by id
+    /// and after `after` (a page's last id, for the next page): an
+    /// operator's overview, and how a test checks every row.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Limit`] for a `limit` over [`limits::LIST`] and
+    /// [`ErrorKind::Database`] when the read fails.
+    pub fn rows(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, RowState)>, Error> {
+        limits::check("the number of rows asked for", limit, limits::LIST)?;
+        let mut select = self.connection.prepare_cached(
+            "SELECT id, state FROM deliveries WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let rows = select
+            .query_map(
+                params![after.unwrap_or(""), i64::try_from(limit).unwrap_or(0)],
+                |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, state)| {
+                let state = RowState::parse(&state).unwrap_or(RowState::GivenUp);
+                (id, state)
+            })
+            .collect())
+    }
+
     pub(crate) fn connection(&self) -> &Connection {
         &self.connection
     }
