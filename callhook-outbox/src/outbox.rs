@@ -313,7 +313,7 @@ impl Outbox {
             limits::WORKER_NAME,
         )?;
         let lease_seconds = i64::try_from(lease.as_secs()).unwrap_or(i64::MAX);
-        if lease_seconds >= limits::LEASE_SECONDS {
+        if lease_seconds > limits::LEASE_SECONDS {
             return Err(Error::new(
                 ErrorKind::Limit,
                 format!(
