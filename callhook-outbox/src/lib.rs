@@ -54,7 +54,7 @@ mod schema;
 
 pub use error::{Error, ErrorKind};
 pub use operator::DeadLetter;
-pub use outbox::{Claimed, Durability, Options, Outbox, RowState};
+pub use outbox::{Claimed, Durability, Options, Outbox, RowState, Stats};
 /// The rusqlite this crate is built on, for [`Outbox::enqueue_in`]'s
 /// transaction and [`Outbox::connection_mut`].
 pub use rusqlite;

@@ -138,6 +138,28 @@ impl Claimed {
     }
 }
 
+/// The outbox at a moment ([`Outbox::stats`]): rows per state, and the
+/// age of the oldest due row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Rows waiting for their time (due now or later).
+    pub due: u64,
+    /// Rows claimed, their leases live or expired.
+    pub claimed: u64,
+    /// Rows delivered (until [`Outbox::delete_delivered`]).
+    pub delivered: u64,
+    /// Rows given up (dead letters).
+    pub given_up: u64,
+    /// Rows given up with a URL or webhook to disable (dead letters).
+    pub disabled: u64,
+    /// Rows skipped as superseded.
+    pub skipped: u64,
+    /// How long the oldest row due now has waited past its time; `None`
+    /// when no row is due.
+    pub oldest_due_age: Option<Duration>,
+}
+
 /// A durable outbox in one SQLite file: see the crate's documentation.
 #[derive(Debug)]
 pub struct Outbox {
@@ -384,6 +406,7 @@ impl Outbox {
             }
         }
         tx.commit()?;
+        tracing::debug!(worker, claimed = claimed.len(), "outbox claim");
         Ok(claimed)
     }
 
@@ -477,6 +500,14 @@ impl Outbox {
                 ),
             ));
         }
+        // One event per finished attempt, its state named, so a
+        // subscriber counts delivered, retried and given-up rows.
+        tracing::debug!(
+            delivery = %envelope.delivery,
+            attempt = envelope.attempt,
+            state = state.as_str(),
+            "outbox finish"
+        );
         Ok(state)
     }
 
@@ -575,6 +606,44 @@ impl Outbox {
             )
             .optional()?;
         Ok(state.as_deref().and_then(RowState::parse))
+    }
+
+    /// How many rows are in each state, and how long the oldest row due
+    /// at `now` has waited past its time: a queue's health at a glance,
+    /// for the host's metrics.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Database`] when the read fails.
+    pub fn stats(&self, now: DateTime<Utc>) -> Result<Stats, Error> {
+        let mut stats = Stats::default();
+        let mut select = self
+            .connection
+            .prepare_cached("SELECT state, COUNT(*) FROM deliveries GROUP BY state")?;
+        let rows = select.query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+        })?;
+        for row in rows {
+            let (state, n) = row?;
+            let n = u64::try_from(n).unwrap_or(0);
+            match RowState::parse(&state) {
+                Some(RowState::Due) => stats.due = n,
+                Some(RowState::Claimed) => stats.claimed = n,
+                Some(RowState::Delivered) => stats.delivered = n,
+                Some(RowState::GivenUp) => stats.given_up = n,
+                Some(RowState::Disabled) => stats.disabled = n,
+                Some(RowState::Skipped) => stats.skipped = n,
+                None => {}
+            }
+        }
+        let oldest: Option<i64> = self.connection.query_row(
+            "SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'due' AND next_attempt_at <= ?1",
+            params![micros(now)],
+            |row| row.get(0),
+        )?;
+        stats.oldest_due_age =
+            oldest.map(|at| (now - from_micros(at)).to_std().unwrap_or_default());
+        Ok(stats)
     }
 
     /// A delivery's stored envelope (with its attempt log), or `None` if

@@ -222,6 +222,9 @@ fn a_retry_is_due_at_its_time_and_the_last_attempt_gives_up() {
     let claimed = outbox.claim("w1", retry, 10, LEASE).unwrap();
     assert_eq!(claimed.len(), 2);
     assert!(claimed.iter().all(|c| c.envelope.attempt == 1));
+    let stats = outbox.stats(retry).unwrap();
+    assert_eq!((stats.due, stats.claimed), (0, 2));
+    assert_eq!(stats.oldest_due_age, None);
     // max_attempts 2: the second failure gives up.
     assert_eq!(
         answer(&mut outbox, &registry, &claimed, 500, retry),
@@ -429,12 +432,15 @@ fn options_and_inputs_over_their_limits_are_refused() {
         ErrorKind::Limit
     );
     let e = outbox
-        .claim("w", now, 1, Duration::from_secs(86_400))
+        .claim("w", now, 1, Duration::from_secs(86_401))
         .unwrap_err();
     assert_eq!(
         e.to_string(),
-        "the lease is 86400 s, over the limit of 86400 s"
+        "the lease is 86401 s, over the limit of 86400 s"
     );
+    assert!(outbox
+        .claim("w", now, 1, Duration::from_secs(86_400))
+        .is_ok());
     let many: Vec<Envelope> = Vec::new();
     assert_eq!(outbox.enqueue(&many).unwrap(), 0);
 }
