@@ -22,8 +22,8 @@ use callhook_outbox::{Options, Outbox, RowState};
 use callhook_send::{BlockingSender, Options as SendOptions};
 use chrono::Utc;
 
-const CALLS: usize = 150; // two webhooks each: 300 deliveries
-const KILLS: usize = 12;
+const CALLS: usize = 500; // two webhooks each: 1,000 deliveries
+const KILLS: usize = 20;
 const BATCH: usize = 8;
 const LEASE: Duration = Duration::from_secs(1);
 const MAX_ATTEMPTS: u32 = 10;
