@@ -1,0 +1,61 @@
+//! A durable outbox for [callhook]: a dispatch's envelopes are written to
+//! SQLite in one transaction, workers claim due rows in batches under a
+//! lease, send them, and record each attempt; a worker that dies (even
+//! killed with `SIGKILL`) leaves its rows to be claimed again when their
+//! leases expire.
+//!
+//! Time is always passed in (`now`): nothing here reads a clock.
+//!
+//! ```
+//! use callhook::{Call, CallData, Catalog, Config, Decision, Envelope, Event, Outcome, Registry};
+//! use callhook_outbox::{Options, Outbox, RowState};
+//! use std::time::Duration;
+//!
+//! let registry = Registry::from_config(&Config::from_json(r#"{
+//!     "services": [{"id": "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b", "name": "crm",
+//!         "method": "POST", "url": "https://crm.example.com/calls",
+//!         "body": {"kind": "json", "template": "{}"}}],
+//!     "webhooks": [{"id": "7d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6", "event": "Call:Hangup",
+//!         "service": "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b", "scopes": ["*"]}]
+//! }"#)?, Catalog::standard().clone())?;
+//! let dir = tempfile::tempdir().unwrap();
+//! let mut outbox = Outbox::open(dir.path().join("outbox.db"), Options::default())?;
+//! let now = "2024-12-02T21:11:37Z".parse().unwrap();
+//!
+//! // Dispatch: every envelope, in one transaction.
+//! let dispatch = registry.dispatch(Event::CallHangup, &Call::new("call-1", CallData::new()), now);
+//! let envelopes: Vec<Envelope> = dispatch.requests.iter().map(|o| Envelope::new(o, now)).collect();
+//! assert_eq!(outbox.enqueue(&envelopes)?, 1);
+//!
+//! // A worker: claim, (admit, prepare, send), record, finish.
+//! let mut state = outbox.state()?;
+//! for claimed in outbox.claim("worker-1", now, 100, Duration::from_secs(30))? {
+//!     let mut envelope = claimed.envelope.clone();
+//!     let headers = http::HeaderMap::new();
+//!     let outcome = Outcome::response(http::StatusCode::NO_CONTENT, &headers);
+//!     let decision = envelope.record_in(&registry, outcome, now, &mut state)?;
+//!     assert_eq!(decision, Decision::Delivered);
+//!     assert_eq!(outbox.finish(&claimed, &envelope, &decision, now)?, RowState::Delivered);
+//! }
+//! outbox.merge_state(state)?;
+//! assert_eq!(outbox.depth()?, 0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! See the README for the durability each setting promises.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod error;
+pub mod limits;
+mod operator;
+mod outbox;
+mod schema;
+
+pub use error::{Error, ErrorKind};
+pub use operator::DeadLetter;
+pub use outbox::{Claimed, Durability, Options, Outbox, RowState, Stats};
+/// The rusqlite this crate is built on, for [`Outbox::enqueue_in`]'s
+/// transaction and [`Outbox::connection_mut`].
+pub use rusqlite;
+pub use schema::SCHEMA_VERSION;
