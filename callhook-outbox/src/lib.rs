@@ -51,11 +51,13 @@ pub mod limits;
 mod operator;
 mod outbox;
 mod schema;
+mod store;
 
 pub use error::{Error, ErrorKind};
 pub use operator::DeadLetter;
-pub use outbox::{Claimed, Durability, Options, Outbox, RowState, Stats};
+pub use outbox::{Claimed, Durability, Finished, Options, Outbox, RowState, Stats};
 /// The rusqlite this crate is built on, for [`Outbox::enqueue_in`]'s
 /// transaction and [`Outbox::connection_mut`].
 pub use rusqlite;
 pub use schema::SCHEMA_VERSION;
+pub use store::Store;

@@ -115,6 +115,20 @@ impl RowState {
     }
 }
 
+/// One finished attempt for [`Outbox::finish_all`] (and
+/// [`Store::finish_all`](crate::Store::finish_all)): the claim, its
+/// envelope after [`Envelope::admit`] or [`Envelope::record_in`], and the
+/// decision that returned.
+#[derive(Debug, Clone, Copy)]
+pub struct Finished<'a> {
+    /// The claim being finished.
+    pub claimed: &'a Claimed,
+    /// The claim's envelope after the attempt was recorded in it.
+    pub envelope: &'a Envelope,
+    /// What recording (or admitting) it decided.
+    pub decision: &'a Decision,
+}
+
 /// A delivery claimed by a worker: its envelope, and the lease that lets
 /// only this claim finish it ([`Outbox::finish`]).
 #[derive(Debug, Clone)]
@@ -127,7 +141,7 @@ pub struct Claimed {
     /// Until when the lease holds; after it another worker may claim the
     /// row.
     pub lease_until: DateTime<Utc>,
-    claim: i64,
+    pub(crate) claim: i64,
 }
 
 impl Claimed {
@@ -186,6 +200,140 @@ fn endpoint_of(envelope: &Envelope) -> String {
         .ok()
         .and_then(|uri| Endpoint::of(&uri))
         .map_or_else(|| url.to_owned(), |e| e.as_str().to_owned())
+}
+
+/// The row state, next time and kept outcome a decision moves a row to:
+/// one table for every backend.
+pub(crate) fn settle(
+    envelope: &Envelope,
+    decision: &Decision,
+) -> (RowState, DateTime<Utc>, Option<String>) {
+    match decision {
+        Decision::Retry { at } => (RowState::Due, *at, None),
+        Decision::Wait { until, .. } => (RowState::Due, *until, None),
+        Decision::Delivered => (RowState::Delivered, envelope.next_attempt_at, None),
+        Decision::GiveUp(_) => (
+            RowState::GivenUp,
+            envelope.next_attempt_at,
+            Some(format!("{decision:?}")),
+        ),
+        Decision::Disable { .. } => (
+            RowState::Disabled,
+            envelope.next_attempt_at,
+            Some(format!("{decision:?}")),
+        ),
+        Decision::Skip(_) => (
+            RowState::Skipped,
+            envelope.next_attempt_at,
+            Some(format!("{decision:?}")),
+        ),
+        // A decision this version does not know: a dead letter, not lost.
+        _ => (
+            RowState::GivenUp,
+            envelope.next_attempt_at,
+            Some(format!("{decision:?}")),
+        ),
+    }
+}
+
+/// The error of a finish whose lease was taken over.
+pub(crate) fn lease_lost(claimed: &Claimed) -> Error {
+    Error::new(
+        ErrorKind::LeaseLost,
+        format!(
+            "delivery `{}` is no longer claimed by `{}`: its lease was taken over or it was \
+             finished",
+            claimed.envelope.delivery, claimed.worker
+        ),
+    )
+}
+
+/// The envelope given to finish a claim must be the claim's delivery.
+pub(crate) fn check_claim(claimed: &Claimed, envelope: &Envelope) -> Result<(), Error> {
+    if envelope.delivery == claimed.envelope.delivery {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::Envelope,
+        format!(
+            "the envelope is delivery `{}`, not the claimed `{}`",
+            envelope.delivery, claimed.envelope.delivery
+        ),
+    ))
+}
+
+/// Writes a finished attempt if the row is still this claim's; `false`
+/// when it is not (nothing written).
+fn finish_row(
+    connection: &Connection,
+    claimed: &Claimed,
+    envelope: &Envelope,
+    state: RowState,
+    next: DateTime<Utc>,
+    outcome: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<bool, Error> {
+    let mut update = connection.prepare_cached(
+        "UPDATE deliveries SET state = ?1, attempt = ?2, next_attempt_at = ?3,
+             lease_owner = NULL, lease_until = NULL, endpoint = ?4, updated_at = ?5,
+             outcome = ?6, envelope = ?7
+         WHERE id = ?8 AND state = 'claimed' AND lease_owner = ?9 AND claims = ?10",
+    )?;
+    let changed = update.execute(params![
+        state.as_str(),
+        envelope.attempt,
+        micros(next),
+        endpoint_of(envelope),
+        micros(now),
+        outcome,
+        envelope.to_json(),
+        envelope.delivery,
+        claimed.worker,
+        claimed.claim,
+    ])?;
+    if changed > 0 {
+        // One event per finished attempt, its state named, so a
+        // subscriber counts delivered, retried and given-up rows.
+        tracing::debug!(
+            delivery = %envelope.delivery,
+            attempt = envelope.attempt,
+            state = state.as_str(),
+            "outbox finish"
+        );
+    }
+    Ok(changed > 0)
+}
+
+/// Reads the stored delivery state (empty when none was stored).
+fn read_state(connection: &Connection) -> Result<DeliveryState, Error> {
+    let json: Option<String> = connection
+        .query_row("SELECT json FROM delivery_state WHERE id = 1", [], |row| {
+            row.get(0)
+        })
+        .optional()?;
+    match json {
+        None => Ok(DeliveryState::default()),
+        Some(json) => DeliveryState::from_json(&json).map_err(|e| {
+            Error::new(
+                ErrorKind::Envelope,
+                "the stored delivery state could not be read",
+            )
+            .with_source(e)
+        }),
+    }
+}
+
+/// Folds `newer` into the stored delivery state, on a connection inside
+/// the caller's transaction.
+fn merge_state_in(connection: &Connection, newer: DeliveryState) -> Result<DeliveryState, Error> {
+    let mut state = read_state(connection)?;
+    state.merge(newer);
+    connection.execute(
+        "INSERT INTO delivery_state (id, json) VALUES (1, ?1)
+         ON CONFLICT (id) DO UPDATE SET json = excluded.json",
+        params![state.to_json()],
+    )?;
+    Ok(state)
 }
 
 impl Outbox {
@@ -438,76 +586,19 @@ impl Outbox {
         decision: &Decision,
         now: DateTime<Utc>,
     ) -> Result<RowState, Error> {
-        if envelope.delivery != claimed.envelope.delivery {
-            return Err(Error::new(
-                ErrorKind::Envelope,
-                format!(
-                    "the envelope is delivery `{}`, not the claimed `{}`",
-                    envelope.delivery, claimed.envelope.delivery
-                ),
-            ));
+        check_claim(claimed, envelope)?;
+        let (state, next, outcome) = settle(envelope, decision);
+        if !finish_row(
+            &self.connection,
+            claimed,
+            envelope,
+            state,
+            next,
+            outcome,
+            now,
+        )? {
+            return Err(lease_lost(claimed));
         }
-        let (state, next, outcome) = match decision {
-            Decision::Retry { at } => (RowState::Due, *at, None),
-            Decision::Wait { until, .. } => (RowState::Due, *until, None),
-            Decision::Delivered => (RowState::Delivered, envelope.next_attempt_at, None),
-            Decision::GiveUp(_) => (
-                RowState::GivenUp,
-                envelope.next_attempt_at,
-                Some(format!("{decision:?}")),
-            ),
-            Decision::Disable { .. } => (
-                RowState::Disabled,
-                envelope.next_attempt_at,
-                Some(format!("{decision:?}")),
-            ),
-            Decision::Skip(_) => (
-                RowState::Skipped,
-                envelope.next_attempt_at,
-                Some(format!("{decision:?}")),
-            ),
-            _ => (
-                RowState::GivenUp,
-                envelope.next_attempt_at,
-                Some(format!("{decision:?}")),
-            ),
-        };
-        let changed = self.connection.execute(
-            "UPDATE deliveries SET state = ?1, attempt = ?2, next_attempt_at = ?3,
-                 lease_owner = NULL, lease_until = NULL, endpoint = ?4, updated_at = ?5,
-                 outcome = ?6, envelope = ?7
-             WHERE id = ?8 AND state = 'claimed' AND lease_owner = ?9 AND claims = ?10",
-            params![
-                state.as_str(),
-                envelope.attempt,
-                micros(next),
-                endpoint_of(envelope),
-                micros(now),
-                outcome,
-                envelope.to_json(),
-                envelope.delivery,
-                claimed.worker,
-                claimed.claim,
-            ],
-        )?;
-        if changed == 0 {
-            return Err(Error::new(
-                ErrorKind::LeaseLost,
-                format!(
-                    "delivery `{}` is no longer claimed by `{}`: its lease was taken over or \
-                     it was finished",
-                    envelope.delivery, claimed.worker
-                ),
-            ));
-        }
-        // One event per finished attempt, its state named, so a
-        // subscriber counts delivered, retried and given-up rows.
-        tracing::debug!(
-            delivery = %envelope.delivery,
-            attempt = envelope.attempt,
-            state = state.as_str(),
-            "outbox finish"
-        );
         Ok(state)
     }
 
@@ -520,22 +611,7 @@ impl Outbox {
     /// callhook's error as `source()`), [`ErrorKind::Database`] when the
     /// read fails.
     pub fn state(&self) -> Result<DeliveryState, Error> {
-        let json: Option<String> = self
-            .connection
-            .query_row("SELECT json FROM delivery_state WHERE id = 1", [], |row| {
-                row.get(0)
-            })
-            .optional()?;
-        match json {
-            None => Ok(DeliveryState::default()),
-            Some(json) => DeliveryState::from_json(&json).map_err(|e| {
-                Error::new(
-                    ErrorKind::Envelope,
-                    "the stored delivery state could not be read",
-                )
-                .with_source(e)
-            }),
-        }
+        read_state(&self.connection)
     }
 
     /// Folds `newer` into the stored [`DeliveryState`]
@@ -551,29 +627,51 @@ impl Outbox {
         let tx = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let json: Option<String> = tx
-            .query_row("SELECT json FROM delivery_state WHERE id = 1", [], |row| {
-                row.get(0)
-            })
-            .optional()?;
-        let mut state = match json {
-            None => DeliveryState::default(),
-            Some(json) => DeliveryState::from_json(&json).map_err(|e| {
-                Error::new(
-                    ErrorKind::Envelope,
-                    "the stored delivery state could not be read",
-                )
-                .with_source(e)
-            })?,
-        };
-        state.merge(newer);
-        tx.execute(
-            "INSERT INTO delivery_state (id, json) VALUES (1, ?1)
-             ON CONFLICT (id) DO UPDATE SET json = excluded.json",
-            params![state.to_json()],
-        )?;
+        let state = merge_state_in(&tx, newer)?;
         tx.commit()?;
         Ok(state)
+    }
+
+    /// Records a batch of finished attempts and folds `state` (the
+    /// worker's copy after [`Envelope::record_in`]) into the stored one,
+    /// all in one transaction: one commit for the batch, and the endpoint
+    /// health and sequences a batch changed are never lost apart from its
+    /// rows. Each row's result is its own: a row whose lease was taken
+    /// over is [`ErrorKind::LeaseLost`] and the others are still written.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Database`] or a stored state that cannot be read fail
+    /// the whole batch (nothing is written then); per row, as
+    /// [`Outbox::finish`].
+    pub fn finish_all(
+        &mut self,
+        finished: &[Finished<'_>],
+        state: Option<DeliveryState>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Result<RowState, Error>>, Error> {
+        limits::check("the finished batch", finished.len(), limits::CLAIM_BATCH)?;
+        let tx = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut results = Vec::with_capacity(finished.len());
+        for one in finished {
+            if let Err(e) = check_claim(one.claimed, one.envelope) {
+                results.push(Err(e));
+                continue;
+            }
+            let (row, next, outcome) = settle(one.envelope, one.decision);
+            if finish_row(&tx, one.claimed, one.envelope, row, next, outcome, now)? {
+                results.push(Ok(row));
+            } else {
+                results.push(Err(lease_lost(one.claimed)));
+            }
+        }
+        if let Some(state) = state {
+            merge_state_in(&tx, state)?;
+        }
+        tx.commit()?;
+        Ok(results)
     }
 
     /// How many rows are waiting or in flight: due (whenever they are

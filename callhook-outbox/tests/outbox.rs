@@ -457,3 +457,64 @@ fn the_default_is_wal_and_normal() {
         .unwrap();
     assert_eq!((mode.as_str(), synchronous), ("wal", 1));
 }
+
+#[test]
+fn finish_all_writes_a_batch_and_its_state_in_one_commit_and_refuses_only_lost_leases() {
+    let (_dir, mut outbox, registry) = setup();
+    let now = at("2024-12-02T21:00:00Z");
+    outbox
+        .enqueue(&envelopes(&registry, "call-1", now))
+        .unwrap();
+    outbox
+        .enqueue(&envelopes(&registry, "call-2", now))
+        .unwrap();
+    let first = outbox.claim("w1", now, 10, LEASE).unwrap();
+    assert_eq!(first.len(), 4);
+    // One row's lease is taken over before w1 finishes.
+    let expired = now + chrono::Duration::seconds(30);
+    outbox
+        .connection_mut()
+        .execute(
+            "UPDATE deliveries SET lease_until = 0 WHERE id = ?1",
+            [first[0].delivery()],
+        )
+        .unwrap();
+    let taken = outbox.claim("w2", expired, 1, LEASE).unwrap();
+    assert_eq!(taken[0].delivery(), first[0].delivery());
+
+    let mut state = DeliveryState::default();
+    let headers = http::HeaderMap::new();
+    let outcome = Outcome::response(http::StatusCode::NO_CONTENT, &headers);
+    let recorded: Vec<(Envelope, Decision)> = first
+        .iter()
+        .map(|c| {
+            let mut envelope = c.envelope.clone();
+            let decision = envelope
+                .record_in(&registry, outcome, expired, &mut state)
+                .unwrap();
+            (envelope, decision)
+        })
+        .collect();
+    let finished: Vec<callhook_outbox::Finished<'_>> = first
+        .iter()
+        .zip(&recorded)
+        .map(
+            |(claimed, (envelope, decision))| callhook_outbox::Finished {
+                claimed,
+                envelope,
+                decision,
+            },
+        )
+        .collect();
+    let results = outbox.finish_all(&finished, Some(state), expired).unwrap();
+    assert_eq!(
+        results[0].as_ref().unwrap_err().kind(),
+        ErrorKind::LeaseLost
+    );
+    for result in &results[1..] {
+        assert_eq!(*result.as_ref().unwrap(), RowState::Delivered);
+    }
+    // The state went in with the rows: the endpoints' successes are kept.
+    assert_ne!(outbox.state().unwrap(), DeliveryState::default());
+    assert_eq!(outbox.depth().unwrap(), 1);
+}
