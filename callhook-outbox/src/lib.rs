@@ -50,6 +50,8 @@ mod error;
 pub mod limits;
 mod operator;
 mod outbox;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 mod schema;
 mod store;
 
