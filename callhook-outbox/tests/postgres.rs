@@ -633,6 +633,7 @@ fn pg_worker() {
     let options = Options::default().with_max_in_flight(WORKERS * BATCH);
     let mut store = PgOutbox::connect(params, options).unwrap();
     let sender = BlockingSender::new(SendOptions::new()).unwrap();
+    let mut stdout = std::io::stdout().lock();
     loop {
         let claimed = Store::claim(&mut store, name, Utc::now(), BATCH, PROOF_LEASE).unwrap();
         if claimed.is_empty() {
@@ -644,7 +645,7 @@ fn pg_worker() {
         }
         let mut state = store.state().unwrap();
         let mut recorded = Vec::with_capacity(claimed.len());
-        for claim in &claimed {
+        for (i, claim) in claimed.iter().enumerate() {
             let mut envelope = claim.envelope.clone();
             let decision = match envelope.admit(&registry, &mut state, Utc::now()).unwrap() {
                 Some(decision) => decision,
@@ -653,6 +654,10 @@ fn pg_worker() {
                     let prepared = registry.prepare(&mut outgoing, Utc::now(), &state.tokens);
                     assert!(matches!(prepared, Ok(Prepared::Ready)));
                     let attempted = sender.send(&registry, &outgoing).unwrap();
+                    // Where in its batch the worker is, so the proof can
+                    // kill it with sends out and none of them recorded.
+                    writeln!(stdout, "sent {i} of {}", claimed.len()).unwrap();
+                    stdout.flush().unwrap();
                     envelope
                         .record_in(&registry, attempted.outcome(), Utc::now(), &mut state)
                         .unwrap()
@@ -687,7 +692,7 @@ fn spawn_worker(params: &str, receiver: SocketAddr, name: &str) -> std::process:
     Command::new(std::env::current_exe().unwrap())
         .args(["pg_worker", "--exact", "--nocapture", "--test-threads=1"])
         .env(WORKER, format!("{params}|{receiver}|{name}"))
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap()
@@ -718,10 +723,24 @@ fn four_workers_one_killed_deliver_ten_thousand_and_lose_nothing() {
     let mut workers: Vec<_> = (0..WORKERS)
         .map(|i| spawn_worker(&params, address, &format!("worker-{i}")))
         .collect();
-    // Midway (half the deliveries arrived), one worker is killed with
-    // SIGKILL (`Child::kill` on Unix): no destructor, no rollback, its
-    // batch in flight. It is not restarted: the other three take its
-    // rows over when their leases expire.
+    // Each worker's progress lines; the others' are read and dropped so
+    // their pipes never fill.
+    let (progress, lines) = std::sync::mpsc::channel::<(usize, String)>();
+    for (n, worker) in workers.iter_mut().enumerate() {
+        let out = BufReader::new(worker.stdout.take().unwrap());
+        let progress = progress.clone();
+        std::thread::spawn(move || {
+            for line in out.lines().map_while(Result::ok) {
+                let _ = progress.send((n, line));
+            }
+        });
+    }
+    drop(progress);
+    // Midway (half the deliveries arrived), worker 1 is killed with
+    // SIGKILL (`Child::kill` on Unix: no destructor, no rollback) right
+    // after a send in the middle of its batch, so sends are out that it
+    // never recorded. It is not restarted: the other three take its rows
+    // over when their leases expire.
     let deadline = Instant::now() + Duration::from_secs(150);
     while received.lock().unwrap().delivered.len() < total / 2 {
         assert!(
@@ -730,10 +749,33 @@ fn four_workers_one_killed_deliver_ten_thousand_and_lose_nothing() {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+    // Lines written before now say nothing of where it is now.
+    while lines.try_recv().is_ok() {}
+    loop {
+        let (n, line) = lines.recv_timeout(Duration::from_secs(30)).unwrap();
+        let mid_batch = line
+            .strip_prefix("sent ")
+            .and_then(|rest| rest.split_once(" of "))
+            .and_then(|(i, of)| Some((i.parse::<usize>().ok()?, of.parse::<usize>().ok()?)))
+            .is_some_and(|(i, of)| i > 0 && i + 1 < of);
+        if n == 1 && mid_batch {
+            break;
+        }
+    }
     let mut killed = workers.remove(1);
     killed.kill().unwrap();
     killed.wait().unwrap();
     let kills = 1;
+    let held: i64 = outbox
+        .client_mut()
+        .query_one(
+            "SELECT COUNT(*) FROM callhook_outbox_deliveries
+             WHERE state = 'claimed' AND lease_owner = 'worker-1'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    std::thread::spawn(move || for _ in lines {});
     for mut worker in workers {
         loop {
             if let Some(status) = worker.try_wait().unwrap() {
@@ -781,8 +823,9 @@ fn four_workers_one_killed_deliver_ten_thousand_and_lose_nothing() {
     let stats = outbox.stats(Utc::now()).unwrap();
     assert_eq!((stats.due, stats.claimed), (0, 0));
     println!(
-        "postgres: {total} deliveries, {WORKERS} workers, {kills} killed, {duplicates} \
-         duplicates, {} failed attempts retried, {lost} lost, {seconds:.1} s, {:.0} deliveries/s",
+        "postgres: {total} deliveries, {WORKERS} workers, {kills} killed holding {held} rows \
+         (taken over after their lease), {duplicates} duplicates, {} failed attempts retried, \
+         {lost} lost, {seconds:.1} s, {:.0} deliveries/s",
         received.failed,
         total as f64 / seconds
     );

@@ -71,20 +71,45 @@ impl std::fmt::Debug for PgOutbox {
     }
 }
 
+/// The claim: each endpoint with due rows is found by a skip scan of the
+/// `(endpoint, next_attempt_at, seq)` index, and only its earliest rows
+/// that fit under its cap are ranked, so a claim costs the endpoints and
+/// the batch, not the queue's length, and an endpoint with a long backlog
+/// at its cap does not hold the others back.
 const CLAIM: &str = "
-WITH inflight AS (
+WITH RECURSIVE endpoints AS (
+    (SELECT endpoint FROM callhook_outbox_deliveries
+     WHERE state = 'due' ORDER BY endpoint LIMIT 1)
+    UNION ALL
+    SELECT (SELECT d.endpoint FROM callhook_outbox_deliveries d
+            WHERE d.state = 'due' AND d.endpoint > e.endpoint
+            ORDER BY d.endpoint LIMIT 1)
+    FROM endpoints e WHERE e.endpoint IS NOT NULL),
+inflight AS (
     SELECT endpoint, COUNT(*) AS n FROM callhook_outbox_deliveries
     WHERE state = 'claimed' AND lease_until > $1 GROUP BY endpoint),
 candidates AS (
-    SELECT id, endpoint, next_attempt_at AS due, seq,
-        ROW_NUMBER() OVER (PARTITION BY endpoint ORDER BY next_attempt_at, seq) AS rank
-    FROM callhook_outbox_deliveries
-    WHERE (state = 'due' AND next_attempt_at <= $1)
-       OR (state = 'claimed' AND lease_until <= $1)),
+    SELECT c.id, c.endpoint, c.due, c.seq
+    FROM endpoints e
+    LEFT JOIN inflight i ON i.endpoint = e.endpoint
+    CROSS JOIN LATERAL (
+        SELECT d.id, d.endpoint, d.next_attempt_at AS due, d.seq
+        FROM callhook_outbox_deliveries d
+        WHERE d.state = 'due' AND d.endpoint = e.endpoint AND d.next_attempt_at <= $1
+        ORDER BY d.next_attempt_at, d.seq
+        LIMIT LEAST($5, GREATEST($4 - COALESCE(i.n, 0), 0))) c
+    WHERE e.endpoint IS NOT NULL
+    UNION ALL
+    SELECT id, endpoint, next_attempt_at, seq FROM callhook_outbox_deliveries
+    WHERE state = 'claimed' AND lease_until <= $1),
+ranked AS (
+    SELECT id, endpoint, due, seq,
+        ROW_NUMBER() OVER (PARTITION BY endpoint ORDER BY due, seq) AS rank
+    FROM candidates),
 chosen AS (
-    SELECT c.id FROM candidates c LEFT JOIN inflight i USING (endpoint)
-    WHERE c.rank + COALESCE(i.n, 0) <= $4
-    ORDER BY c.due, c.seq LIMIT $5),
+    SELECT r.id FROM ranked r LEFT JOIN inflight i ON i.endpoint = r.endpoint
+    WHERE r.rank + COALESCE(i.n, 0) <= $4
+    ORDER BY r.due, r.seq LIMIT $5),
 locked AS (
     SELECT d.id FROM callhook_outbox_deliveries d
     WHERE d.id IN (SELECT id FROM chosen)
@@ -96,11 +121,53 @@ SET state = 'claimed', lease_owner = $2, lease_until = $3, claims = d.claims + 1
 FROM locked WHERE d.id = locked.id
 RETURNING d.id, d.envelope, d.claims, d.next_attempt_at, d.seq";
 
+/// A batch's finished rows in one statement, each written only while it
+/// is still its claim's (worker and claim counter); the ids returned are
+/// the rows written.
 const FINISH: &str = "
-UPDATE callhook_outbox_deliveries SET state = $1, attempt = $2, next_attempt_at = $3,
-    lease_owner = NULL, lease_until = NULL, endpoint = $4, updated_at = $5,
-    outcome = $6, envelope = $7
-WHERE id = $8 AND state = 'claimed' AND lease_owner = $9 AND claims = $10";
+UPDATE callhook_outbox_deliveries d
+SET state = u.state, attempt = u.attempt, next_attempt_at = u.next,
+    lease_owner = NULL, lease_until = NULL, endpoint = u.endpoint, updated_at = $10,
+    outcome = u.outcome, envelope = u.envelope
+FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[],
+    $7::text[], $8::text[], $9::bigint[])
+    AS u(id, state, attempt, next, endpoint, outcome, envelope, owner, claims)
+WHERE d.id = u.id AND d.state = 'claimed' AND d.lease_owner = u.owner AND d.claims = u.claims
+RETURNING d.id";
+
+/// A batch's finished rows as the columns of [`FINISH`].
+#[derive(Default)]
+struct FinishColumns {
+    ids: Vec<String>,
+    states: Vec<&'static str>,
+    attempts: Vec<i64>,
+    next: Vec<i64>,
+    endpoints: Vec<String>,
+    outcomes: Vec<Option<String>>,
+    envelopes: Vec<String>,
+    owners: Vec<String>,
+    claims: Vec<i64>,
+}
+
+impl FinishColumns {
+    fn push(
+        &mut self,
+        one: &Finished<'_>,
+        row: RowState,
+        next: DateTime<Utc>,
+        outcome: Option<String>,
+    ) {
+        self.ids.push(one.envelope.delivery.clone());
+        self.states.push(row.as_str());
+        self.attempts.push(i64::from(one.envelope.attempt));
+        self.next.push(micros(next));
+        self.endpoints.push(endpoint_of(one.envelope));
+        self.outcomes.push(outcome);
+        self.envelopes.push(one.envelope.to_json());
+        self.owners.push(one.claimed.worker.clone());
+        self.claims.push(one.claimed.claim);
+    }
+}
 
 fn to_i64(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -424,46 +491,72 @@ impl PgOutbox {
         now: DateTime<Utc>,
     ) -> Result<Vec<Result<RowState, Error>>, Error> {
         limits::check("the finished batch", finished.len(), limits::CLAIM_BATCH)?;
-        let mut tx = self.client.transaction()?;
-        let mut results = Vec::with_capacity(finished.len());
+        let mut results: Vec<Option<Result<RowState, Error>>> = Vec::with_capacity(finished.len());
+        let mut columns = FinishColumns::default();
+        let mut seen = std::collections::HashSet::with_capacity(finished.len());
         for one in finished {
             if let Err(e) = check_claim(one.claimed, one.envelope) {
-                results.push(Err(e));
+                results.push(Some(Err(e)));
+                continue;
+            }
+            // The same row twice in a batch: the second finds it finished,
+            // as two finishes one after the other would.
+            if !seen.insert(one.envelope.delivery.as_str()) {
+                results.push(Some(Err(lease_lost(one.claimed))));
                 continue;
             }
             let (row, next, outcome) = settle(one.envelope, one.decision);
-            let changed = tx.execute(
+            columns.push(one, row, next, outcome);
+            results.push(None);
+        }
+        let mut tx = self.client.transaction()?;
+        let written: std::collections::HashSet<String> = if columns.ids.is_empty() {
+            std::collections::HashSet::new()
+        } else {
+            tx.query(
                 &self.statements.finish,
                 &[
-                    &row.as_str(),
-                    &i64::from(one.envelope.attempt),
-                    &micros(next),
-                    &endpoint_of(one.envelope),
+                    &columns.ids,
+                    &columns.states,
+                    &columns.attempts,
+                    &columns.next,
+                    &columns.endpoints,
+                    &columns.outcomes,
+                    &columns.envelopes,
+                    &columns.owners,
+                    &columns.claims,
                     &micros(now),
-                    &outcome,
-                    &one.envelope.to_json(),
-                    &one.envelope.delivery,
-                    &one.claimed.worker,
-                    &one.claimed.claim,
                 ],
-            )?;
-            if changed > 0 {
-                tracing::debug!(
-                    delivery = %one.envelope.delivery,
-                    attempt = one.envelope.attempt,
-                    state = row.as_str(),
-                    "outbox finish"
-                );
-                results.push(Ok(row));
-            } else {
-                results.push(Err(lease_lost(one.claimed)));
-            }
-        }
+            )?
+            .iter()
+            .map(|row| row.try_get::<_, String>(0))
+            .collect::<Result<_, _>>()?
+        };
         if let Some(state) = state {
             merge_state_in(&mut tx, state)?;
         }
         tx.commit()?;
-        Ok(results)
+        Ok(finished
+            .iter()
+            .zip(results)
+            .map(|(one, result)| match result {
+                Some(result) => result,
+                None if written.contains(&one.envelope.delivery) => {
+                    let (row, ..) = settle(one.envelope, one.decision);
+                    // One event per finished attempt, its state named, so
+                    // a subscriber counts delivered, retried and given-up
+                    // rows.
+                    tracing::debug!(
+                        delivery = %one.envelope.delivery,
+                        attempt = one.envelope.attempt,
+                        state = row.as_str(),
+                        "outbox finish"
+                    );
+                    Ok(row)
+                }
+                None => Err(lease_lost(one.claimed)),
+            })
+            .collect())
     }
 
     /// The host's [`DeliveryState`] as stored, or an empty one.

@@ -43,6 +43,9 @@ CREATE TABLE callhook_outbox_deliveries (
 );
 CREATE INDEX callhook_outbox_due ON callhook_outbox_deliveries (next_attempt_at, seq)
     WHERE state = 'due';
+-- The claim's skip scan: each endpoint's earliest due rows.
+CREATE INDEX callhook_outbox_endpoint_due
+    ON callhook_outbox_deliveries (endpoint, next_attempt_at, seq) WHERE state = 'due';
 CREATE INDEX callhook_outbox_lease ON callhook_outbox_deliveries (lease_until)
     WHERE state = 'claimed';
 CREATE INDEX callhook_outbox_webhook ON callhook_outbox_deliveries (webhook, created_at);
