@@ -440,8 +440,8 @@ fn two_connections_claiming_together_keep_the_per_endpoint_cap() {
         })
         .collect();
     let rounds: Vec<Vec<Vec<Claimed>>> = workers.into_iter().map(|w| w.join().unwrap()).collect();
-    for round in 0..usize::try_from(ROUNDS).unwrap() {
-        let both: Vec<&Claimed> = rounds[0][round].iter().chain(&rounds[1][round]).collect();
+    for (round, (first, second)) in rounds[0].iter().zip(&rounds[1]).enumerate() {
+        let both: Vec<&Claimed> = first.iter().chain(second).collect();
         for webhook in [CRM_WEBHOOK, BACKUP_WEBHOOK] {
             let n = both
                 .iter()
