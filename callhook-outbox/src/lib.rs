@@ -52,6 +52,7 @@ mod operator;
 mod outbox;
 mod schema;
 mod store;
+mod worker;
 
 pub use error::{Error, ErrorKind};
 pub use operator::DeadLetter;
@@ -61,3 +62,4 @@ pub use outbox::{Claimed, Durability, Finished, Options, Outbox, RowState, Stats
 pub use rusqlite;
 pub use schema::SCHEMA_VERSION;
 pub use store::Store;
+pub use worker::{Batch, Counters, Finish, Worker, WorkerOptions, RELEASE_DELAY};
