@@ -461,12 +461,14 @@ impl Worker {
             let slot = outcomes.get_mut(*index).filter(|slot| slot.is_none());
             match (slot, items.get(*index).map(|item| &item.step)) {
                 (Some(slot), Some(Step::Send(_))) => *slot = Some(*outcome),
-                _ => return Err(Error::new(
-                    ErrorKind::Envelope,
-                    format!(
+                _ => {
+                    return Err(Error::new(
+                        ErrorKind::Envelope,
+                        format!(
                         "result {index} is not a delivery of the batch to send, or is given twice"
                     ),
-                )),
+                    ))
+                }
             }
         }
         let mut counts = Counters {
@@ -589,6 +591,105 @@ impl Worker {
             "outbox stats"
         );
         Ok(stats)
+    }
+}
+
+/// How long [`Worker::run_blocking`] sleeps when nothing is due.
+#[cfg(feature = "send")]
+pub const IDLE_POLL: Duration = Duration::from_millis(50);
+
+#[cfg(feature = "send")]
+impl Worker {
+    /// A whole worker on the calling thread: claims, sends each prepared
+    /// delivery with `sender` (one after the other), finishes, and again,
+    /// until `keep_going` says to stop. `keep_going` is asked after every
+    /// batch and whenever nothing is due, with the worker's counters and
+    /// the store's [`Stats`] (read when nothing was due, and at most once a
+    /// second otherwise, each read emitted as in [`Worker::observe`]);
+    /// `|_, stats| stats.due + stats.claimed > 0` runs until the outbox is
+    /// empty. Time is `clock`'s: nothing here reads a clock itself. When
+    /// nothing is due it sleeps [`IDLE_POLL`].
+    ///
+    /// A delivery whose service authenticates by OAuth2 and has no cached
+    /// token is released (callhook-send sends no token requests): a host
+    /// with OAuth2 services writes its loop with [`Batch::token_requests`].
+    /// A delivery the sender cannot start (its service gone) is released
+    /// too. Returns the counters when `keep_going` stops it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Worker::claim`], [`Worker::finish`] and [`Store::stats`]: the
+    /// loop stops at the first, and the rows it held come back when their
+    /// lease expires.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use callhook::{Catalog, Config, Registry};
+    /// use callhook_outbox::{Options, Outbox, Worker, WorkerOptions};
+    /// use callhook_send::{BlockingSender, Options as SendOptions};
+    ///
+    /// let registry = Registry::from_config(
+    ///     &Config::from_json(r#"{"services": [], "webhooks": []}"#)?,
+    ///     Catalog::standard().clone(),
+    /// )?;
+    /// let mut outbox = Outbox::open("outbox.db", Options::default())?;
+    /// let sender = BlockingSender::new(SendOptions::new())?;
+    /// let mut worker = Worker::new("worker-1", WorkerOptions::default());
+    /// let done = worker.run_blocking(&mut outbox, &registry, &sender, chrono::Utc::now, |_, stats| {
+    ///     stats.due + stats.claimed > 0
+    /// })?;
+    /// println!("{} delivered", done.delivered);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn run_blocking<S: Store + ?Sized>(
+        &mut self,
+        store: &mut S,
+        registry: &Registry,
+        sender: &callhook_send::BlockingSender,
+        mut clock: impl FnMut() -> DateTime<Utc>,
+        mut keep_going: impl FnMut(&Counters, &Stats) -> bool,
+    ) -> Result<Counters, Error> {
+        let mut stats = self.observe(store, clock())?;
+        let mut observed = clock();
+        loop {
+            let now = clock();
+            let batch = self.claim(store, registry, now)?;
+            if batch.is_empty() {
+                stats = self.observe(store, now)?;
+                observed = now;
+                if !keep_going(&self.counters, &stats) {
+                    return Ok(self.counters);
+                }
+                std::thread::sleep(IDLE_POLL);
+                continue;
+            }
+            let mut attempted = Vec::with_capacity(batch.len());
+            for (index, outgoing) in batch.to_send() {
+                match sender.send(registry, outgoing) {
+                    Ok(done) => attempted.push((index, done)),
+                    // Not started (the service is gone): released.
+                    Err(e) => tracing::warn!(
+                        delivery = %outgoing.delivery,
+                        error = %e,
+                        "outbox delivery not sent"
+                    ),
+                }
+            }
+            let outcomes: Vec<(usize, Outcome<'_>)> = attempted
+                .iter()
+                .map(|(index, done)| (*index, done.outcome()))
+                .collect();
+            let now = clock();
+            self.finish(store, registry, batch, &outcomes, now)?;
+            if now - observed >= chrono::Duration::seconds(1) {
+                stats = self.observe(store, now)?;
+                observed = now;
+            }
+            if !keep_going(&self.counters, &stats) {
+                return Ok(self.counters);
+            }
+        }
     }
 }
 
