@@ -54,6 +54,7 @@ mod outbox;
 pub mod postgres;
 mod schema;
 mod store;
+mod worker;
 
 pub use error::{Error, ErrorKind};
 pub use operator::DeadLetter;
@@ -63,3 +64,6 @@ pub use outbox::{Claimed, Durability, Finished, Options, Outbox, RowState, Stats
 pub use rusqlite;
 pub use schema::SCHEMA_VERSION;
 pub use store::Store;
+#[cfg(feature = "send")]
+pub use worker::IDLE_POLL;
+pub use worker::{Batch, Counters, Finish, Worker, WorkerOptions, RELEASE_DELAY};
