@@ -253,6 +253,11 @@ impl PgOutbox {
         // Explicit, so a server, database or role default of `off` (or
         // `local` on a replicated server) cannot weaken the promise.
         client.batch_execute("SET synchronous_commit = on")?;
+        // The claim's estimated cost (a limit per endpoint the planner
+        // cannot see) passes the JIT threshold, and compiling it took
+        // 100 ms for a statement that runs in 2: these are short
+        // statements, never worth compiling.
+        client.batch_execute("SET jit = off")?;
         schema::migrate(&mut client, &DeliveryState::default().to_json())?;
         let statements = Statements {
             claim: client.prepare(CLAIM)?,
