@@ -740,3 +740,36 @@ impl Store for PgOutbox {
         PgOutbox::stats(self, now)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_over_their_limits_are_refused_before_connecting() {
+        // Port 1: nothing listens, so reaching the network would fail
+        // with `Database`, not `Limit`.
+        for cap in [0, limits::IN_FLIGHT + 1] {
+            let e = PgOutbox::connect(
+                "host=127.0.0.1 port=1",
+                Options::default().with_max_in_flight(cap),
+            )
+            .unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Limit, "{cap}: {e}");
+        }
+        let e = PgOutbox::connect(
+            "host=127.0.0.1 port=1 connect_timeout=1",
+            Options::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Database);
+        assert!(std::error::Error::source(&e)
+            .unwrap()
+            .is::<::postgres::Error>());
+    }
+
+    #[test]
+    fn the_schema_version_counts_the_migrations() {
+        assert_eq!(SCHEMA_VERSION, 1);
+    }
+}
