@@ -20,6 +20,11 @@
 //! over rows another transaction holds (a finish of an expired lease, an
 //! operator's replay or erasure) rather than waiting for them. Sending and
 //! finishing, where the time goes, run in parallel.
+//!
+//! A `PgOutbox` is one connection; once it fails (the server restarted,
+//! the network dropped) every call fails with [`ErrorKind::Database`]:
+//! connect again. The rows its worker held come back when their leases
+//! expire.
 
 mod operator;
 mod schema;
