@@ -305,7 +305,7 @@ fn finish_row(
 }
 
 /// Reads the stored delivery state (empty when none was stored).
-fn read_state(connection: &Connection) -> Result<DeliveryState, Error> {
+pub(crate) fn read_state(connection: &Connection) -> Result<DeliveryState, Error> {
     let json: Option<String> = connection
         .query_row("SELECT json FROM delivery_state WHERE id = 1", [], |row| {
             row.get(0)

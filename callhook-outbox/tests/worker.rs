@@ -354,3 +354,33 @@ fn a_service_removed_from_the_registry_is_released_and_counted_as_an_error() {
     assert_eq!(finish.counts.errors, 2);
     assert_eq!(outbox.stats(now).unwrap().due, 2);
 }
+
+#[test]
+fn erasing_a_call_forgets_its_delivered_sequences_with_its_rows() {
+    let (_dir, mut outbox, registry) = setup();
+    let now = at("2024-12-02T21:00:00Z");
+    for call in ["call-1", "call-2"] {
+        let mut sent = envelopes(&registry, call, now);
+        for envelope in &mut sent {
+            envelope.sequence = Some(4);
+        }
+        outbox.enqueue(&sent).unwrap();
+    }
+    let mut worker = worker("w1");
+    let finish = answer_all(&mut worker, &mut outbox, &registry, now, 204);
+    assert_eq!(finish.counts.delivered, 4);
+    let state = outbox.state().unwrap();
+    assert_eq!(state.sequences.len(), 4);
+    assert_eq!(outbox.erase_call("call-1").unwrap(), 2);
+    let state = outbox.state().unwrap();
+    assert_eq!(state.sequences.len(), 2);
+    assert_eq!(state.sequences.superseded("call-1", CRM_WEBHOOK, 1), None);
+    assert_eq!(
+        state.sequences.superseded("call-2", CRM_WEBHOOK, 1),
+        Some(4)
+    );
+    assert!(!state.to_json().contains("\"call-1\""));
+    // A call with nothing stored: nothing erased, the state unchanged.
+    assert_eq!(outbox.erase_call("call-9").unwrap(), 0);
+    assert_eq!(outbox.state().unwrap(), state);
+}
