@@ -72,7 +72,7 @@ fn serve(stream: TcpStream, always_fail: bool, seen: &Seen, counter: &AtomicU64)
         x ^= x >> 7;
         x ^= x << 17;
         counter.store(x, Ordering::Relaxed);
-        let fail = always_fail || (segment == "analytics" && x % 4 == 0);
+        let fail = always_fail || (segment == "analytics" && x.is_multiple_of(4));
         {
             let mut seen = seen
                 .lock()
