@@ -384,3 +384,59 @@ fn erasing_a_call_forgets_its_delivered_sequences_with_its_rows() {
     assert_eq!(outbox.erase_call("call-9").unwrap(), 0);
     assert_eq!(outbox.state().unwrap(), state);
 }
+
+/// A receiver on 127.0.0.1 answering every request `204`, one per
+/// connection.
+#[cfg(feature = "send")]
+fn receiver() -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            // The requests are small: one read holds head and body.
+            let mut request = [0u8; 8192];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n");
+        }
+    });
+    address
+}
+
+#[test]
+#[cfg(feature = "send")]
+fn run_blocking_drains_the_outbox_and_stops_when_told() {
+    use callhook_send::{BlockingSender, Options as SendOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let mut outbox = Outbox::open(dir.path().join("outbox.db"), Options::default()).unwrap();
+    let address = receiver().to_string();
+    let registry = registry(&address, &address, 2);
+    let now = Utc::now();
+    for i in 0..10 {
+        outbox
+            .enqueue(&envelopes(&registry, &format!("call-{i}"), now))
+            .unwrap();
+    }
+    let sender = BlockingSender::new(SendOptions::new()).unwrap();
+    let mut worker = Worker::new("w1", WorkerOptions::default().with_batch(4));
+    // Stopped after the first batch.
+    let mut asked = 0;
+    let counters = worker
+        .run_blocking(&mut outbox, &registry, &sender, Utc::now, |_, _| {
+            asked += 1;
+            false
+        })
+        .unwrap();
+    assert_eq!((asked, counters.claimed, counters.delivered), (1, 4, 4));
+    // Then to the end.
+    let counters = worker
+        .run_blocking(&mut outbox, &registry, &sender, Utc::now, |_, stats| {
+            stats.due + stats.claimed > 0
+        })
+        .unwrap();
+    assert_eq!(counters.delivered, 20);
+    assert_eq!(counters, *worker.counters());
+    let stats = outbox.stats(Utc::now()).unwrap();
+    assert_eq!((stats.delivered, stats.due, stats.claimed), (20, 0, 0));
+}
