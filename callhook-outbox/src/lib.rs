@@ -66,4 +66,4 @@ pub use schema::SCHEMA_VERSION;
 pub use store::Store;
 #[cfg(feature = "send")]
 pub use worker::IDLE_POLL;
-pub use worker::{Batch, Counters, Finish, Worker, WorkerOptions, RELEASE_DELAY};
+pub use worker::{Batch, Counters, Finish, Worker, WorkerOptions, Written, RELEASE_DELAY};

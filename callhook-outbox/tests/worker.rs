@@ -74,7 +74,11 @@ fn admitted_rows_are_prepared_sent_and_recorded_in_one_finish() {
     assert_eq!(finish.counts.delivered, 3);
     assert_eq!(finish.counts.retried, 1);
     assert_eq!(finish.rows.len(), 4);
-    assert!(matches!(finish.rows[1].1, Ok(RowState::Due)));
+    assert!(matches!(finish.rows[1].result, Ok(RowState::Due)));
+    assert!(matches!(
+        finish.rows[1].decision,
+        callhook::Decision::Retry { .. }
+    ));
     assert_eq!(outbox.depth().unwrap(), 1);
     // The retry comes back at its time, and the policy's second and last
     // attempt gives it up.
@@ -175,7 +179,7 @@ fn a_delivery_given_no_result_is_released_not_attempted() {
     let later = now + chrono::Duration::from_std(callhook_outbox::RELEASE_DELAY).unwrap();
     let finish = answer_all(&mut worker, &mut outbox, &registry, later, 204);
     assert_eq!(finish.counts.delivered, 2);
-    let id = &finish.rows[0].0;
+    let id = &finish.rows[0].delivery;
     assert_eq!(outbox.envelope(id).unwrap().unwrap().attempt, 1);
 }
 
@@ -233,7 +237,7 @@ fn a_lease_lost_mid_batch_is_counted_and_the_other_claim_stands() {
     assert!(finish
         .rows
         .iter()
-        .all(|(_, r)| r.as_ref().unwrap_err().kind() == ErrorKind::LeaseLost));
+        .all(|row| row.result.as_ref().unwrap_err().kind() == ErrorKind::LeaseLost));
     assert_eq!(slow.counters().lease_lost, 2);
     let stats = outbox.stats(expired).unwrap();
     assert_eq!((stats.delivered, stats.due, stats.claimed), (2, 0, 0));
