@@ -379,8 +379,9 @@ impl Worker {
     ///
     /// # Errors
     ///
-    /// As [`Store::claim`] and [`Store::state`]: nothing is claimed, or
-    /// the claimed rows come back when their lease expires.
+    /// [`ErrorKind::Limit`] for a [`WorkerOptions::batch`] of 0; as
+    /// [`Store::claim`] and [`Store::state`] otherwise: nothing is
+    /// claimed, or the claimed rows come back when their lease expires.
     pub fn claim<S: Store + ?Sized>(
         &mut self,
         store: &mut S,
@@ -394,6 +395,12 @@ impl Worker {
             to_send = tracing::field::Empty,
         );
         let _entered = span.enter();
+        if self.options.batch == 0 {
+            return Err(Error::new(
+                ErrorKind::Limit,
+                "the claim batch is 0: no delivery could ever be claimed",
+            ));
+        }
         let claimed = store.claim(&self.name, now, self.options.batch, self.options.lease)?;
         if claimed.is_empty() {
             span.record("claimed", 0);

@@ -444,3 +444,25 @@ fn run_blocking_drains_the_outbox_and_stops_when_told() {
     let stats = outbox.stats(Utc::now()).unwrap();
     assert_eq!((stats.delivered, stats.due, stats.claimed), (20, 0, 0));
 }
+
+#[test]
+fn a_worker_that_could_claim_nothing_is_refused() {
+    let (_dir, mut outbox, registry) = setup();
+    let mut worker = Worker::new("w1", WorkerOptions::default().with_batch(0));
+    let e = worker
+        .claim(&mut outbox, &registry, at("2024-12-02T21:00:00Z"))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Limit);
+    assert_eq!(
+        e.to_string(),
+        "the claim batch is 0: no delivery could ever be claimed"
+    );
+    let mut worker = Worker::new("w1", WorkerOptions::default().with_batch(1_001));
+    let e = worker
+        .claim(&mut outbox, &registry, at("2024-12-02T21:00:00Z"))
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "the claim batch is 1001, over the limit of 1000"
+    );
+}
