@@ -274,9 +274,22 @@ fn prepare(
 pub struct Finish {
     /// This batch's counts.
     pub counts: Counters,
-    /// Each row's delivery id and what became of it: the state it moved
-    /// to, or why nothing was written ([`ErrorKind::LeaseLost`]).
-    pub rows: Vec<(String, Result<RowState, Error>)>,
+    /// Each row of the batch, in claim order.
+    pub rows: Vec<Written>,
+}
+
+/// One row of a finished batch ([`Finish::rows`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Written {
+    /// The delivery id.
+    pub delivery: String,
+    /// What was decided for it: a [`Decision::Disable`] names the URL or
+    /// webhook for the host to disable in its registry.
+    pub decision: Decision,
+    /// The state the row moved to, or why nothing was written
+    /// ([`ErrorKind::LeaseLost`]: another claim's record stands).
+    pub result: Result<RowState, Error>,
 }
 
 /// A worker of an outbox: claims batches, admits and prepares them,
@@ -366,8 +379,9 @@ impl Worker {
     ///
     /// # Errors
     ///
-    /// As [`Store::claim`] and [`Store::state`]: nothing is claimed, or
-    /// the claimed rows come back when their lease expires.
+    /// [`ErrorKind::Limit`] for a [`WorkerOptions::batch`] of 0; as
+    /// [`Store::claim`] and [`Store::state`] otherwise: nothing is
+    /// claimed, or the claimed rows come back when their lease expires.
     pub fn claim<S: Store + ?Sized>(
         &mut self,
         store: &mut S,
@@ -381,6 +395,12 @@ impl Worker {
             to_send = tracing::field::Empty,
         );
         let _entered = span.enter();
+        if self.options.batch == 0 {
+            return Err(Error::new(
+                ErrorKind::Limit,
+                "the claim batch is 0: no delivery could ever be claimed",
+            ));
+        }
         let claimed = store.claim(&self.name, now, self.options.batch, self.options.lease)?;
         if claimed.is_empty() {
             span.record("claimed", 0);
@@ -525,7 +545,7 @@ impl Worker {
         let written = store.finish_all(&finished, Some(state), now)?;
         let mut rows = Vec::with_capacity(written.len());
         for (((item, decision), attempted), result) in
-            items.iter().zip(&decisions).zip(&attempted).zip(written)
+            items.iter().zip(decisions).zip(&attempted).zip(written)
         {
             match &result {
                 Ok(RowState::Delivered) => counts.delivered += 1,
@@ -540,7 +560,11 @@ impl Worker {
                 Err(e) if e.kind() == ErrorKind::LeaseLost => counts.lease_lost += 1,
                 Err(_) => counts.errors += 1,
             }
-            rows.push((item.claimed.delivery().to_owned(), result));
+            rows.push(Written {
+                delivery: item.claimed.delivery().to_owned(),
+                decision,
+                result,
+            });
         }
         self.counters.add(&counts);
         let total = &self.counters;

@@ -74,7 +74,11 @@ fn admitted_rows_are_prepared_sent_and_recorded_in_one_finish() {
     assert_eq!(finish.counts.delivered, 3);
     assert_eq!(finish.counts.retried, 1);
     assert_eq!(finish.rows.len(), 4);
-    assert!(matches!(finish.rows[1].1, Ok(RowState::Due)));
+    assert!(matches!(finish.rows[1].result, Ok(RowState::Due)));
+    assert!(matches!(
+        finish.rows[1].decision,
+        callhook::Decision::Retry { .. }
+    ));
     assert_eq!(outbox.depth().unwrap(), 1);
     // The retry comes back at its time, and the policy's second and last
     // attempt gives it up.
@@ -175,7 +179,7 @@ fn a_delivery_given_no_result_is_released_not_attempted() {
     let later = now + chrono::Duration::from_std(callhook_outbox::RELEASE_DELAY).unwrap();
     let finish = answer_all(&mut worker, &mut outbox, &registry, later, 204);
     assert_eq!(finish.counts.delivered, 2);
-    let id = &finish.rows[0].0;
+    let id = &finish.rows[0].delivery;
     assert_eq!(outbox.envelope(id).unwrap().unwrap().attempt, 1);
 }
 
@@ -233,7 +237,7 @@ fn a_lease_lost_mid_batch_is_counted_and_the_other_claim_stands() {
     assert!(finish
         .rows
         .iter()
-        .all(|(_, r)| r.as_ref().unwrap_err().kind() == ErrorKind::LeaseLost));
+        .all(|row| row.result.as_ref().unwrap_err().kind() == ErrorKind::LeaseLost));
     assert_eq!(slow.counters().lease_lost, 2);
     let stats = outbox.stats(expired).unwrap();
     assert_eq!((stats.delivered, stats.due, stats.claimed), (2, 0, 0));
@@ -353,4 +357,112 @@ fn a_service_removed_from_the_registry_is_released_and_counted_as_an_error() {
     let finish = worker.finish(&mut outbox, &empty, batch, &[], now).unwrap();
     assert_eq!(finish.counts.errors, 2);
     assert_eq!(outbox.stats(now).unwrap().due, 2);
+}
+
+#[test]
+fn erasing_a_call_forgets_its_delivered_sequences_with_its_rows() {
+    let (_dir, mut outbox, registry) = setup();
+    let now = at("2024-12-02T21:00:00Z");
+    for call in ["call-1", "call-2"] {
+        let mut sent = envelopes(&registry, call, now);
+        for envelope in &mut sent {
+            envelope.sequence = Some(4);
+        }
+        outbox.enqueue(&sent).unwrap();
+    }
+    let mut worker = worker("w1");
+    let finish = answer_all(&mut worker, &mut outbox, &registry, now, 204);
+    assert_eq!(finish.counts.delivered, 4);
+    let state = outbox.state().unwrap();
+    assert_eq!(state.sequences.len(), 4);
+    assert_eq!(outbox.erase_call("call-1").unwrap(), 2);
+    let state = outbox.state().unwrap();
+    assert_eq!(state.sequences.len(), 2);
+    assert_eq!(state.sequences.superseded("call-1", CRM_WEBHOOK, 1), None);
+    assert_eq!(
+        state.sequences.superseded("call-2", CRM_WEBHOOK, 1),
+        Some(4)
+    );
+    assert!(!state.to_json().contains("\"call-1\""));
+    // A call with nothing stored: nothing erased, the state unchanged.
+    assert_eq!(outbox.erase_call("call-9").unwrap(), 0);
+    assert_eq!(outbox.state().unwrap(), state);
+}
+
+/// A receiver on 127.0.0.1 answering every request `204`, one per
+/// connection.
+#[cfg(feature = "send")]
+fn receiver() -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            // The requests are small: one read holds head and body.
+            let mut request = [0u8; 8192];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n");
+        }
+    });
+    address
+}
+
+#[test]
+#[cfg(feature = "send")]
+fn run_blocking_drains_the_outbox_and_stops_when_told() {
+    use callhook_send::{BlockingSender, Options as SendOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let mut outbox = Outbox::open(dir.path().join("outbox.db"), Options::default()).unwrap();
+    let address = receiver().to_string();
+    let registry = registry(&address, &address, 2);
+    let now = Utc::now();
+    for i in 0..10 {
+        outbox
+            .enqueue(&envelopes(&registry, &format!("call-{i}"), now))
+            .unwrap();
+    }
+    let sender = BlockingSender::new(SendOptions::new()).unwrap();
+    let mut worker = Worker::new("w1", WorkerOptions::default().with_batch(4));
+    // Stopped after the first batch.
+    let mut asked = 0;
+    let counters = worker
+        .run_blocking(&mut outbox, &registry, &sender, Utc::now, |_, _| {
+            asked += 1;
+            false
+        })
+        .unwrap();
+    assert_eq!((asked, counters.claimed, counters.delivered), (1, 4, 4));
+    // Then to the end.
+    let counters = worker
+        .run_blocking(&mut outbox, &registry, &sender, Utc::now, |_, stats| {
+            stats.due + stats.claimed > 0
+        })
+        .unwrap();
+    assert_eq!(counters.delivered, 20);
+    assert_eq!(counters, *worker.counters());
+    let stats = outbox.stats(Utc::now()).unwrap();
+    assert_eq!((stats.delivered, stats.due, stats.claimed), (20, 0, 0));
+}
+
+#[test]
+fn a_worker_that_could_claim_nothing_is_refused() {
+    let (_dir, mut outbox, registry) = setup();
+    let mut worker = Worker::new("w1", WorkerOptions::default().with_batch(0));
+    let e = worker
+        .claim(&mut outbox, &registry, at("2024-12-02T21:00:00Z"))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Limit);
+    assert_eq!(
+        e.to_string(),
+        "the claim batch is 0: no delivery could ever be claimed"
+    );
+    let mut worker = Worker::new("w1", WorkerOptions::default().with_batch(1_001));
+    let e = worker
+        .claim(&mut outbox, &registry, at("2024-12-02T21:00:00Z"))
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "the claim batch is 1001, over the limit of 1000"
+    );
 }

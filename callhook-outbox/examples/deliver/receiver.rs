@@ -66,13 +66,14 @@ fn serve(stream: TcpStream, always_fail: bool, seen: &Seen, counter: &AtomicU64)
             return;
         }
         let segment = path.split('/').nth(1).unwrap_or_default().to_owned();
-        // xorshift: a fixed sequence, so each run fails alike.
+        // xorshift: a fixed sequence (requests arrive in an order of
+        // their own, so runs differ a little).
         let mut x = counter.load(Ordering::Relaxed);
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
         counter.store(x, Ordering::Relaxed);
-        let fail = always_fail || (segment == "analytics" && x % 4 == 0);
+        let fail = always_fail || (segment == "analytics" && x.is_multiple_of(4));
         {
             let mut seen = seen
                 .lock()
