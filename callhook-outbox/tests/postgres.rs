@@ -354,10 +354,21 @@ fn retention_deletes_old_delivered_rows_and_erasure_every_row_of_a_call() {
         2
     );
     assert_eq!(outbox.depth().unwrap(), 4);
-    // Erasure takes claimed rows too; their worker's finish is refused.
+    // Erasure takes claimed rows too, and the call's sequences; their
+    // worker's finish is refused.
     let claimed = outbox.claim("w1", now, 1, LEASE).unwrap();
     let erased = claimed[0].envelope.call_id.clone().unwrap();
+    let mut state = DeliveryState::default();
+    state.sequences.delivered(&erased, CRM_WEBHOOK, 3, now);
+    state.sequences.delivered("call-9", CRM_WEBHOOK, 3, now);
+    outbox.merge_state(state).unwrap();
     assert_eq!(outbox.erase_call(&erased).unwrap(), 2);
+    let state = outbox.state().unwrap();
+    assert_eq!(state.sequences.superseded(&erased, CRM_WEBHOOK, 2), None);
+    assert_eq!(
+        state.sequences.superseded("call-9", CRM_WEBHOOK, 2),
+        Some(3)
+    );
     assert_eq!(outbox.depth().unwrap(), 2);
     assert_eq!(outbox.envelope(claimed[0].delivery()).unwrap(), None);
     let e = outbox

@@ -3,10 +3,10 @@
 
 use ::postgres::types::ToSql;
 use ::postgres::Transaction;
-use callhook::Envelope;
+use callhook::{DeliveryState, Envelope};
 use chrono::{DateTime, Utc};
 
-use super::PgOutbox;
+use super::{unreadable_state, PgOutbox};
 use crate::error::{Error, ErrorKind};
 use crate::limits;
 use crate::operator::DeadLetter;
@@ -106,19 +106,48 @@ impl PgOutbox {
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
-    /// Deletes every row of `call_id`, whatever its state (a person's
-    /// data erased); returns how many. A row claimed now is deleted too:
-    /// its worker's finish then fails with [`ErrorKind::LeaseLost`].
+    /// Deletes every row of `call_id`, whatever its state, and forgets the
+    /// call's id in the stored delivery state's sequences
+    /// ([`callhook::Sequences::forget_call`]), in one transaction (a
+    /// person's data erased), as
+    /// [`Outbox::erase_call`](crate::Outbox::erase_call); returns how many
+    /// rows. A row claimed now is deleted too: its worker's finish then
+    /// fails with [`ErrorKind::LeaseLost`]. A worker finishing a batch it
+    /// claimed before the erase folds its copy of the state back, which
+    /// may hold the call id again; erase once more after the leases of
+    /// that time have passed to be sure.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Database`] when the write fails.
+    /// [`ErrorKind::Envelope`] when the stored state cannot be read, and
+    /// [`ErrorKind::Database`] when the write fails; nothing is erased
+    /// then.
     pub fn erase_call(&mut self, call_id: &str) -> Result<usize, Error> {
-        let n = self.client.execute(
+        let mut tx = self.client.transaction()?;
+        let erased = tx.execute(
             "DELETE FROM callhook_outbox_deliveries WHERE call_id = $1",
             &[&call_id],
         )?;
-        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+        // Locked, as a finish's merge locks it: neither overwrites the
+        // other.
+        let row = tx.query_opt(
+            "SELECT json FROM callhook_outbox_state WHERE id = 1 FOR UPDATE",
+            &[],
+        )?;
+        if let Some(row) = row {
+            let mut state =
+                DeliveryState::from_json(row.try_get::<_, &str>(0)?).map_err(unreadable_state)?;
+            let before = state.sequences.len();
+            state.sequences.forget_call(call_id);
+            if state.sequences.len() != before {
+                tx.execute(
+                    "UPDATE callhook_outbox_state SET json = $1 WHERE id = 1",
+                    &[&state.to_json()],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(usize::try_from(erased).unwrap_or(usize::MAX))
     }
 }
 
