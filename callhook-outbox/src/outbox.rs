@@ -127,6 +127,40 @@ pub struct Finished<'a> {
     pub envelope: &'a Envelope,
     /// What recording (or admitting) it decided.
     pub decision: &'a Decision,
+    /// Why, in words, when the decision alone does not say (a delivery
+    /// given up because its request could not be prepared): kept as the
+    /// row's outcome, which [`Outbox::dead_letters`] shows.
+    pub reason: Option<&'a str>,
+}
+
+impl<'a> Finished<'a> {
+    /// A finished attempt with no reason beyond its decision.
+    #[must_use]
+    pub fn new(claimed: &'a Claimed, envelope: &'a Envelope, decision: &'a Decision) -> Self {
+        Finished {
+            claimed,
+            envelope,
+            decision,
+            reason: None,
+        }
+    }
+
+    /// Sets [`Finished::reason`].
+    #[must_use]
+    pub fn with_reason(mut self, reason: &'a str) -> Self {
+        self.reason = Some(reason);
+        self
+    }
+
+    /// [`settle`]d, the reason (when given) standing as the outcome.
+    pub(crate) fn settle(&self) -> (RowState, DateTime<Utc>, Option<String>) {
+        let (row, next, outcome) = settle(self.envelope, self.decision);
+        let outcome = match self.reason {
+            Some(reason) => Some(crate::limits::trimmed(reason)),
+            None => outcome,
+        };
+        (row, next, outcome)
+    }
 }
 
 /// A delivery claimed by a worker: its envelope, and the lease that lets
@@ -668,7 +702,7 @@ impl Outbox {
                 results.push(Err(e));
                 continue;
             }
-            let (row, next, outcome) = settle(one.envelope, one.decision);
+            let (row, next, outcome) = one.settle();
             if finish_row(&tx, one.claimed, one.envelope, row, next, outcome, now)? {
                 results.push(Ok(row));
             } else {

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use callhook::{
-    Decision, DeliveryState, Envelope, Outcome, Outgoing, Prepared, Registry, TokenRequest,
+    Decision, DeliveryState, Envelope, GiveUp, Outcome, Outgoing, Prepared, Registry, TokenRequest,
 };
 use chrono::{DateTime, Utc};
 
@@ -22,9 +22,10 @@ use crate::store::Store;
 /// enough that a token endpoint that is down is not asked in a tight loop.
 pub const RELEASE_DELAY: Duration = Duration::from_secs(1);
 
-/// The words an attempt log keeps for a delivery whose request could not
-/// be built or prepared (nothing was sent).
-const NOT_PREPARED: &str = "request could not be prepared";
+/// How long a delivery of a disabled service waits before it is claimed
+/// again (not an attempt): it is held until the service is enabled again,
+/// asked about at this pace.
+pub const DISABLED_DELAY: Duration = Duration::from_secs(30);
 
 /// How a [`Worker`] claims.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +83,8 @@ pub struct Counters {
     /// Deliveries not sent as superseded by a newer update.
     pub skipped: u64,
     /// Deliveries not sent now, their endpoint paused or throttled
-    /// ([`Decision::Wait`]): due again at its time, not an attempt.
+    /// ([`Decision::Wait`]) or their service disabled (due again after
+    /// [`DISABLED_DELAY`]): not an attempt.
     pub waited: u64,
     /// Deliveries the host did not send (no result given, or no OAuth2
     /// token), due again after [`RELEASE_DELAY`], not an attempt.
@@ -90,8 +92,11 @@ pub struct Counters {
     /// Rows whose lease was taken over before the batch was finished: the
     /// other claim's record stands (the request may have gone twice).
     pub lease_lost: u64,
-    /// Rows that could not be handled: their service is gone from the
-    /// registry (released to wait for it), or a row's own write failed.
+    /// Rows whose request could not be prepared and that are due again
+    /// (the retry policy counted an attempt that sent nothing), or whose
+    /// own write failed. Those given up for it are in
+    /// [`Counters::given_up`]. Each row claimed is counted once, in one of
+    /// the counters after [`Counters::claimed`], when its write is known.
     pub errors: u64,
 }
 
@@ -115,16 +120,26 @@ impl Counters {
 enum Step {
     /// Decided without sending: admit said skip or wait.
     Decided(Decision),
-    /// Its service is gone from the registry: released, to wait for it.
-    Gone,
+    /// Its service is disabled: held (due again after [`DISABLED_DELAY`]),
+    /// not an attempt.
+    Held,
+    /// Its request cannot be sent as the registry is now (the service
+    /// changed its origin, path or method, or is gone): given up
+    /// ([`GiveUp::NotPrepared`]) with this reason, nothing sent.
+    Ended(String),
+    /// The registry's address policy refuses the request's host: given up
+    /// as [`Outcome::address_refused`], which leaves endpoint health alone.
+    Refused,
     /// Prepared: the host sends it.
     Send(Box<Outgoing>),
     /// Its service authenticates by OAuth2 and no token is cached: the
     /// token request goes first ([`Batch::token_requests`]).
     Token(Box<Outgoing>, Box<TokenRequest>),
-    /// The request could not be built or prepared: recorded as an attempt
-    /// that sent nothing, so the retry policy ends it.
-    Failed,
+    /// The request could not be built or prepared for another reason:
+    /// recorded by the retry policy alone as an attempt that sent nothing
+    /// (endpoint health untouched: the endpoint was not asked), the error
+    /// kept in the attempt log and as the row's outcome.
+    Failed(String),
 }
 
 #[derive(Debug)]
@@ -262,9 +277,28 @@ fn prepare(
                 error = %e,
                 "outbox delivery could not be prepared"
             );
-            Step::Failed
+            not_prepared(&e, &outgoing.service)
         }
     }
+}
+
+/// What becomes of a delivery [`Registry::prepare`] refused, by the kind of
+/// the refusal: none of them says anything of the endpoint's health.
+fn not_prepared(e: &callhook::Error, service: &str) -> Step {
+    match e.kind() {
+        callhook::ErrorKind::ServiceDisabled => Step::Held,
+        callhook::ErrorKind::ServiceChanged => Step::Ended(e.to_string()),
+        callhook::ErrorKind::Registry => Step::Ended(gone(service)),
+        // The one `InvalidUrl` prepare gives for a request of the
+        // service's form: its host is an address the registry refuses.
+        callhook::ErrorKind::InvalidUrl => Step::Refused,
+        _ => Step::Failed(e.to_string()),
+    }
+}
+
+/// The reason a delivery of a service gone from the registry is given up.
+fn gone(service: &str) -> String {
+    format!("service `{service}` is not in the registry")
 }
 
 /// The results of [`Worker::finish`]: this batch's counts, and each row
@@ -371,11 +405,23 @@ impl Worker {
     /// state once, admits each delivery ([`Envelope::admit`]: superseded
     /// ones are skipped, those of a paused endpoint wait) and prepares the
     /// admitted ones ([`Registry::prepare`]: credentials and signatures
-    /// from `registry` as it is now). A delivery whose service is gone
-    /// from `registry` is released (due again after [`RELEASE_DELAY`] per
-    /// lease, until the registry has it again); one whose request cannot
-    /// be built or prepared is recorded at [`Worker::finish`] as an
-    /// attempt that sent nothing, so its retry policy ends it.
+    /// from `registry` as it is now). What becomes at [`Worker::finish`] of
+    /// a delivery that cannot be prepared depends on why, and none of it
+    /// touches endpoint health (the endpoint was not asked):
+    ///
+    /// - its service is disabled: held, due again after [`DISABLED_DELAY`]
+    ///   (not an attempt) until the service is enabled again;
+    /// - its service now sends to another origin, path or method
+    ///   ([`callhook::ErrorKind::ServiceChanged`]), or is gone from the
+    ///   registry: given up at once ([`GiveUp::NotPrepared`]) with the
+    ///   reason as the row's outcome (for example "service `ID` is not in
+    ///   the registry"), a dead letter; the host dispatches the call's
+    ///   event again to build the request as the service is now;
+    /// - its host is an address the registry refuses: given up as
+    ///   [`Outcome::address_refused`];
+    /// - anything else: recorded by the retry policy alone as an attempt
+    ///   that sent nothing, the error kept in the attempt log and as the
+    ///   row's outcome.
     ///
     /// # Errors
     ///
@@ -423,7 +469,7 @@ impl Worker {
                             error = %e,
                             "outbox delivery could not be built"
                         );
-                        Step::Failed
+                        not_prepared(&e, &envelope.service)
                     }
                 },
                 Err(e) => {
@@ -432,7 +478,7 @@ impl Worker {
                         error = %e,
                         "outbox delivery's service is not in the registry"
                     );
-                    Step::Gone
+                    Step::Ended(gone(&envelope.service))
                 }
             };
             items.push(Item {
@@ -495,67 +541,75 @@ impl Worker {
             claimed: items.len() as u64,
             ..Counters::default()
         };
-        let mut decisions = Vec::with_capacity(items.len());
-        // Whether each row's decision came of an attempt: only those count
-        // as retried when they come back due.
-        let mut attempted = Vec::with_capacity(items.len());
+        // Each row's decision, the reason kept as its outcome, and what it
+        // counts as if it is written due again: every row lands in one
+        // counter, once its write is known.
+        let mut decided: Vec<(Decision, Option<String>, Due)> = Vec::with_capacity(items.len());
         for (item, outcome) in items.iter_mut().zip(&outcomes) {
-            attempted.push(matches!(
-                (&item.step, outcome),
-                (Step::Send(_), Some(_)) | (Step::Failed, _)
-            ));
-            let decision = match (&item.step, outcome) {
-                (Step::Decided(decision), _) => Ok(decision.clone()),
-                (Step::Gone, _) => {
-                    counts.errors += 1;
-                    Ok(release(now))
+            let recorded = match (&item.step, outcome) {
+                (Step::Decided(decision), _) => Ok((decision.clone(), None, Due::Waited)),
+                (Step::Held, _) => Ok((later(now, DISABLED_DELAY), None, Due::Waited)),
+                (Step::Ended(reason), _) => Ok((
+                    Decision::GiveUp(GiveUp::NotPrepared),
+                    Some(reason.clone()),
+                    Due::Errors,
+                )),
+                (Step::Send(_), Some(outcome)) => item
+                    .envelope
+                    .record_in(registry, *outcome, now, &mut state)
+                    .map(|decision| (decision, None, Due::Retried)),
+                (Step::Refused, _) => item
+                    .envelope
+                    .record_in(registry, Outcome::address_refused(), now, &mut state)
+                    .map(|decision| (decision, None, Due::Errors)),
+                (Step::Failed(error), _) => {
+                    registry.retry_policy(&item.envelope.service).map(|policy| {
+                        // The policy alone: nothing reached the endpoint,
+                        // so its health is not touched.
+                        let outcome = Outcome::transport_error().with_error(error);
+                        let decision = item.envelope.record(&policy, outcome, now);
+                        (decision, Some(error.clone()), Due::Errors)
+                    })
                 }
-                (Step::Send(_), Some(outcome)) => {
-                    item.envelope.record_in(registry, *outcome, now, &mut state)
-                }
-                (Step::Failed, _) => item.envelope.record_in(
-                    registry,
-                    Outcome::transport_error().with_error(NOT_PREPARED),
-                    now,
-                    &mut state,
-                ),
                 // A token still missing: no result can be given for it.
                 (Step::Send(_), None) | (Step::Token(..), _) => {
-                    counts.released += 1;
-                    Ok(release(now))
+                    Ok((later(now, RELEASE_DELAY), None, Due::Released))
                 }
             };
-            decisions.push(decision.unwrap_or_else(|e| {
-                // The service went between claim and finish: the row
-                // waits for the registry to have it again.
+            decided.push(recorded.unwrap_or_else(|e| {
+                // The service went between claim and finish.
                 tracing::warn!(delivery = %item.envelope.delivery, error = %e, "outbox delivery not recorded");
-                counts.errors += 1;
-                release(now)
+                (
+                    Decision::GiveUp(GiveUp::NotPrepared),
+                    Some(gone(&item.envelope.service)),
+                    Due::Errors,
+                )
             }));
         }
         let finished: Vec<Finished<'_>> = items
             .iter()
-            .zip(&decisions)
-            .map(|(item, decision)| Finished {
-                claimed: &item.claimed,
-                envelope: &item.envelope,
-                decision,
+            .zip(&decided)
+            .map(|(item, (decision, reason, _))| {
+                let one = Finished::new(&item.claimed, &item.envelope, decision);
+                match reason {
+                    Some(reason) => one.with_reason(reason),
+                    None => one,
+                }
             })
             .collect();
         let written = store.finish_all(&finished, Some(state), now)?;
         let mut rows = Vec::with_capacity(written.len());
-        for (((item, decision), attempted), result) in
-            items.iter().zip(decisions).zip(&attempted).zip(written)
-        {
+        for ((item, (decision, _, due)), result) in items.iter().zip(decided).zip(written) {
             match &result {
                 Ok(RowState::Delivered) => counts.delivered += 1,
                 Ok(RowState::GivenUp) => counts.given_up += 1,
                 Ok(RowState::Disabled) => counts.disabled += 1,
                 Ok(RowState::Skipped) => counts.skipped += 1,
-                Ok(_) => match decision {
-                    Decision::Retry { .. } if *attempted => counts.retried += 1,
-                    Decision::Wait { .. } => counts.waited += 1,
-                    _ => {}
+                Ok(_) => match due {
+                    Due::Retried => counts.retried += 1,
+                    Due::Waited => counts.waited += 1,
+                    Due::Released => counts.released += 1,
+                    Due::Errors => counts.errors += 1,
                 },
                 Err(e) if e.kind() == ErrorKind::LeaseLost => counts.lease_lost += 1,
                 Err(_) => counts.errors += 1,
@@ -717,8 +771,21 @@ impl Worker {
     }
 }
 
-/// A row put back without an attempt: due again after [`RELEASE_DELAY`].
-fn release(now: DateTime<Utc>) -> Decision {
-    let delay = chrono::Duration::from_std(RELEASE_DELAY).unwrap_or_default();
+/// A row put back without an attempt: due again after `delay`.
+fn later(now: DateTime<Utc>, delay: Duration) -> Decision {
+    let delay = chrono::Duration::from_std(delay).unwrap_or_default();
     Decision::Retry { at: now + delay }
+}
+
+/// What a row written due again counts as.
+#[derive(Debug, Clone, Copy)]
+enum Due {
+    /// An attempt failed and is scheduled again.
+    Retried,
+    /// Not sent now ([`Decision::Wait`], a disabled service).
+    Waited,
+    /// The host gave no result (or no token).
+    Released,
+    /// The request could not be prepared.
+    Errors,
 }

@@ -498,13 +498,9 @@ fn finish_all_writes_a_batch_and_its_state_in_one_commit_and_refuses_only_lost_l
     let finished: Vec<callhook_outbox::Finished<'_>> = first
         .iter()
         .zip(&recorded)
-        .map(
-            |(claimed, (envelope, decision))| callhook_outbox::Finished {
-                claimed,
-                envelope,
-                decision,
-            },
-        )
+        .map(|(claimed, (envelope, decision))| {
+            callhook_outbox::Finished::new(claimed, envelope, decision)
+        })
         .collect();
     let results = outbox.finish_all(&finished, Some(state), expired).unwrap();
     assert_eq!(

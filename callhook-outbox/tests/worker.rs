@@ -344,7 +344,7 @@ fn a_token_still_missing_at_finish_releases_the_delivery() {
 }
 
 #[test]
-fn a_service_removed_from_the_registry_is_released_and_counted_as_an_error() {
+fn a_service_removed_from_the_registry_gives_up_with_the_reason() {
     let (_dir, mut outbox, registry) = setup();
     let now = at("2024-12-02T21:00:00Z");
     outbox
@@ -355,8 +355,85 @@ fn a_service_removed_from_the_registry_is_released_and_counted_as_an_error() {
     let batch = worker.claim(&mut outbox, &empty, now).unwrap();
     assert_eq!(batch.to_send().count(), 0);
     let finish = worker.finish(&mut outbox, &empty, batch, &[], now).unwrap();
-    assert_eq!(finish.counts.errors, 2);
-    assert_eq!(outbox.stats(now).unwrap().due, 2);
+    // Terminal, not released forever: a dead letter saying why.
+    assert_eq!(finish.counts.given_up, 2);
+    assert_eq!(outbox.stats(now).unwrap().due, 0);
+    let dead = outbox.dead_letters(10).unwrap();
+    assert_eq!(dead.len(), 2);
+    assert!(dead
+        .iter()
+        .any(|d| d.outcome
+            == "service `5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b` is not in the registry"));
+    assert!(dead[0].envelope.as_ref().unwrap().attempts.is_empty());
+}
+
+/// The common registry with the crm service edited by `edit`.
+fn edited(edit: impl Fn(&mut serde_json::Value)) -> Registry {
+    let mut config: serde_json::Value = serde_json::from_str(
+        &registry("127.0.0.1:9", "127.0.0.1:10", 2)
+            .to_config()
+            .to_json(),
+    )
+    .unwrap();
+    edit(&mut config["services"][0]);
+    Registry::from_config(
+        &callhook::Config::from_json(&config.to_string()).unwrap(),
+        callhook::Catalog::standard().clone(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_disabled_service_holds_its_deliveries_without_an_attempt_or_health() {
+    let (_dir, mut outbox, registry) = setup();
+    let now = at("2024-12-02T21:00:00Z");
+    outbox
+        .enqueue(&envelopes(&registry, "call-1", now))
+        .unwrap();
+    let disabled = edited(|crm| crm["enabled"] = false.into());
+    let mut worker = worker("w1");
+    let finish = answer_all(&mut worker, &mut outbox, &disabled, now, 204);
+    assert_eq!((finish.counts.delivered, finish.counts.waited), (1, 1));
+    assert_eq!(outbox.stats(now).unwrap().due, 1);
+    let rows = outbox.rows(None, 10).unwrap();
+    let (held, _) = rows
+        .iter()
+        .find(|(_, state)| *state == RowState::Due)
+        .unwrap();
+    let envelope = outbox.envelope(held).unwrap().unwrap();
+    assert!(envelope.attempts.is_empty());
+    assert_eq!(envelope.attempt, 0);
+    // Health saw the one delivery that was sent, not the held one.
+    assert_eq!(outbox.state().unwrap().endpoints.len(), 1);
+}
+
+#[test]
+fn a_changed_service_ends_its_deliveries_with_the_reason_and_no_health() {
+    let (_dir, mut outbox, registry) = setup();
+    let now = at("2024-12-02T21:00:00Z");
+    outbox
+        .enqueue(&envelopes(&registry, "call-1", now))
+        .unwrap();
+    let moved = edited(|crm| crm["url"] = "http://127.0.0.1:11/calls".into());
+    let mut worker = worker("w1");
+    let finish = answer_all(&mut worker, &mut outbox, &moved, now, 204);
+    assert_eq!((finish.counts.delivered, finish.counts.given_up), (1, 1));
+    assert_eq!(finish.counts.retried, 0);
+    let dead = outbox.dead_letters(10).unwrap();
+    assert_eq!(dead.len(), 1);
+    assert!(
+        dead[0].outcome.contains("dispatch again"),
+        "{}",
+        dead[0].outcome
+    );
+    assert!(dead[0].envelope.as_ref().unwrap().attempts.is_empty());
+    // Neither endpoint was poisoned: only the delivered one is known.
+    assert_eq!(outbox.state().unwrap().endpoints.len(), 1);
+    let counts = finish.counts;
+    assert_eq!(
+        counts.delivered + counts.given_up + counts.retried + counts.waited + counts.errors,
+        counts.claimed
+    );
 }
 
 #[test]
