@@ -307,6 +307,73 @@ fn a_token_needed_is_asked_first_and_the_delivery_then_prepared() {
     assert_eq!(outbox.state().unwrap().tokens.len(), 1);
 }
 
+/// One service on `127.0.0.1:9` authenticating by OAuth2 client
+/// credentials.
+fn oauth2_registry() -> Registry {
+    let config = serde_json::json!({
+        "allowed_addresses": ["127.0.0.1"],
+        "services": [
+            {"id": "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b", "name": "crm", "method": "POST",
+             "url": "http://127.0.0.1:9/calls",
+             "body": {"kind": "json", "template": "{}"},
+             "auth": {"kind": "oauth2", "token_url": "https://server.example.com/token",
+                      "grant": {"type": "client_credentials"},
+                      "client_id": "s6BhdRkqt3", "client_secret": "gX1fBat3bV"}}
+        ],
+        "webhooks": [
+            {"id": CRM_WEBHOOK, "event": "Call:Hangup",
+             "service": "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b", "scopes": ["*"]}
+        ]
+    });
+    Registry::from_config(
+        &callhook::Config::from_json(&config.to_string()).unwrap(),
+        callhook::Catalog::standard().clone(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_token_refused_with_401_is_not_stored_again_with_the_batch() {
+    let (_dir, mut outbox, _) = setup();
+    let registry = oauth2_registry();
+    let now = at("2024-12-02T21:00:00Z");
+    outbox
+        .enqueue(&envelopes(&registry, "call-1", now))
+        .unwrap();
+    let mut worker = worker("w1");
+    let mut batch = worker.claim(&mut outbox, &registry, now).unwrap();
+    // A token with no lifetime: only a receiver's 401 ends it.
+    batch
+        .accept_token(0, http::StatusCode::OK, br#"{"access_token":"a1"}"#, now)
+        .unwrap();
+    batch.prepare_again(&registry, now);
+    let headers = http::HeaderMap::new();
+    let ok = Outcome::response(http::StatusCode::NO_CONTENT, &headers);
+    let results: Vec<_> = batch.to_send().map(|(i, _)| (i, ok)).collect();
+    worker
+        .finish(&mut outbox, &registry, batch, &results, now)
+        .unwrap();
+    outbox
+        .enqueue(&envelopes(&registry, "call-2", now))
+        .unwrap();
+    let batch = worker.claim(&mut outbox, &registry, now).unwrap();
+    let refused = Outcome::response(http::StatusCode::UNAUTHORIZED, &headers);
+    let results: Vec<_> = batch.to_send().map(|(i, _)| (i, refused)).collect();
+    assert_eq!(results.len(), 1);
+    let finish = worker
+        .finish(&mut outbox, &registry, batch, &results, now)
+        .unwrap();
+    assert!(matches!(
+        finish.rows[0].decision,
+        callhook::Decision::Retry { .. }
+    ));
+    // The retry asks for a new token rather than sending the refused one.
+    let batch = worker.claim(&mut outbox, &registry, now).unwrap();
+    assert_eq!(batch.len(), 1);
+    assert_eq!(batch.to_send().count(), 0);
+    assert_eq!(batch.token_requests().count(), 1);
+}
+
 #[test]
 fn a_token_still_missing_at_finish_releases_the_delivery() {
     let (_dir, mut outbox, _) = setup();
