@@ -34,9 +34,20 @@ pub struct WorkerOptions {
     /// Rows per claim (64 by default, at most [`limits::CLAIM_BATCH`](crate::limits::CLAIM_BATCH)):
     /// one commit to claim them, one to finish them.
     pub batch: usize,
-    /// How long a claim holds its rows (30 s by default, at most
-    /// [`limits::LEASE_SECONDS`](crate::limits::LEASE_SECONDS)): longer than a batch takes to send, or
-    /// another worker claims its rows again and they are sent twice.
+    /// How long a claim holds its rows (2 minutes by default, at most
+    /// [`limits::LEASE_SECONDS`](crate::limits::LEASE_SECONDS)): longer
+    /// than a batch takes to send, or another worker claims its rows again
+    /// and they are sent twice.
+    ///
+    /// Pick it from the worst case: a batch sent one after the other
+    /// ([`Worker::run_blocking`]) takes up to
+    /// [`batch`](WorkerOptions::batch) × the services' request timeout
+    /// ([`Registry::request_timeout`], 30 s by default) when every
+    /// endpoint hangs. `run_blocking` sends a delivery only while its
+    /// lease outlasts the request's timeout and releases the others
+    /// ([`RELEASE_DELAY`]), so a shorter lease is safe but slow when
+    /// endpoints hang; a lease no longer than one timeout sends nothing.
+    /// Give a longer lease or smaller batches rather.
     pub lease: Duration,
 }
 
@@ -44,7 +55,7 @@ impl Default for WorkerOptions {
     fn default() -> WorkerOptions {
         WorkerOptions {
             batch: 64,
-            lease: Duration::from_secs(30),
+            lease: Duration::from_secs(120),
         }
     }
 }
@@ -247,6 +258,13 @@ impl Batch {
                 item.step = prepare(registry, *outgoing, now, &self.state);
             }
         }
+    }
+
+    /// Until when delivery `index`'s claim holds its row: a request sent
+    /// after it may go twice, as another worker may have claimed it.
+    #[must_use]
+    pub fn lease_until(&self, index: usize) -> Option<DateTime<Utc>> {
+        self.items.get(index).map(|item| item.claimed.lease_until)
     }
 
     /// The delivery state the batch was admitted and prepared with (its
@@ -692,7 +710,11 @@ impl Worker {
     /// token is released (callhook-send sends no token requests): a host
     /// with OAuth2 services writes its loop with [`Batch::token_requests`].
     /// A delivery the sender cannot start (its service gone) is released
-    /// too. Returns the counters when `keep_going` stops it.
+    /// too, and so is one whose lease would end before its request's
+    /// timeout ([`Registry::request_timeout`]) if it were sent now: it
+    /// could still be in flight when another worker claims it (see
+    /// [`WorkerOptions::lease`]). Returns the counters when `keep_going`
+    /// stops it.
     ///
     /// # Errors
     ///
@@ -744,6 +766,25 @@ impl Worker {
             }
             let mut attempted = Vec::with_capacity(batch.len());
             for (index, outgoing) in batch.to_send() {
+                // A request still in flight when its lease ends may be
+                // sent again by the next claim: one whose lease will not
+                // outlast its timeout is released instead.
+                let timeout = registry
+                    .request_timeout(&outgoing.service)
+                    .ok()
+                    .and_then(|t| chrono::Duration::from_std(t).ok())
+                    .unwrap_or(chrono::Duration::MAX);
+                let lease_until = batch.lease_until(index).unwrap_or(DateTime::<Utc>::MIN_UTC);
+                if clock()
+                    .checked_add_signed(timeout)
+                    .is_none_or(|end| end > lease_until)
+                {
+                    tracing::debug!(
+                        delivery = %outgoing.delivery,
+                        "outbox delivery released: its lease would end before its timeout"
+                    );
+                    continue;
+                }
                 match sender.send(registry, outgoing) {
                     Ok(done) => attempted.push((index, done)),
                     // Not started (the service is gone): released.

@@ -590,6 +590,34 @@ fn run_blocking_drains_the_outbox_and_stops_when_told() {
 }
 
 #[test]
+#[cfg(feature = "send")]
+fn run_blocking_sends_nothing_whose_lease_would_end_before_its_timeout() {
+    use callhook_send::{BlockingSender, Options as SendOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let mut outbox = Outbox::open(dir.path().join("outbox.db"), Options::default()).unwrap();
+    let address = receiver().to_string();
+    // The services' timeout is the default 30 s; the lease is 20 s.
+    let registry = registry(&address, &address, 2);
+    let now = Utc::now();
+    outbox
+        .enqueue(&envelopes(&registry, "call-1", now))
+        .unwrap();
+    let sender = BlockingSender::new(SendOptions::new()).unwrap();
+    let mut worker = Worker::new(
+        "w1",
+        WorkerOptions::default().with_lease(Duration::from_secs(20)),
+    );
+    let counters = worker
+        .run_blocking(&mut outbox, &registry, &sender, Utc::now, |_, _| false)
+        .unwrap();
+    assert_eq!(
+        (counters.claimed, counters.delivered, counters.released),
+        (2, 0, 2)
+    );
+    assert_eq!(outbox.stats(Utc::now()).unwrap().due, 2);
+}
+
+#[test]
 fn a_worker_that_could_claim_nothing_is_refused() {
     let (_dir, mut outbox, registry) = setup();
     let mut worker = Worker::new("w1", WorkerOptions::default().with_batch(0));
