@@ -534,6 +534,21 @@ impl Worker {
         results: &[(usize, Outcome<'_>)],
         now: DateTime<Utc>,
     ) -> Result<Finish, Error> {
+        self.finish_with(store, registry, batch, results, now, false)
+    }
+
+    /// [`Worker::finish`], the batch's write tried again while the database
+    /// is busy when `retry_busy` (one transaction, nothing written when it
+    /// fails, so trying again records nothing twice).
+    fn finish_with<S: Store + ?Sized>(
+        &mut self,
+        store: &mut S,
+        registry: &Registry,
+        batch: Batch,
+        results: &[(usize, Outcome<'_>)],
+        now: DateTime<Utc>,
+        retry_busy: bool,
+    ) -> Result<Finish, Error> {
         let span = tracing::debug_span!("outbox.finish", worker = %self.name, rows = batch.len());
         let _entered = span.enter();
         let Batch {
@@ -615,7 +630,11 @@ impl Worker {
                 }
             })
             .collect();
-        let written = store.finish_all(&finished, Some(state), now)?;
+        let written = if retry_busy {
+            busy_retried(|| store.finish_all(&finished, Some(state.clone()), now))?
+        } else {
+            store.finish_all(&finished, Some(state), now)?
+        };
         let mut rows = Vec::with_capacity(written.len());
         for ((item, (decision, _, due)), result) in items.iter().zip(decided).zip(written) {
             match &result {
@@ -747,16 +766,70 @@ impl Worker {
         store: &mut S,
         registry: &Registry,
         sender: &callhook_send::BlockingSender,
+        clock: impl FnMut() -> DateTime<Utc>,
+        keep_going: impl FnMut(&Counters, &Stats) -> bool,
+    ) -> Result<Counters, Error> {
+        let mut registry = registry.clone();
+        self.run_blocking_with(store, &mut registry, sender, clock, |_, _| {}, keep_going)
+    }
+
+    /// [`Worker::run_blocking`], giving each finished batch to
+    /// `on_batch` with the registry to change: [`Finish::rows`] name the
+    /// URLs and webhooks a [`Decision::Disable`] asks the host to disable
+    /// (for example with [`Registry::set_webhook_enabled`]), which the
+    /// next batch is prepared with. [`Worker::run_blocking`] gives the rows
+    /// to no one: a host that acts on `Disable` uses this.
+    ///
+    /// # Errors
+    ///
+    /// As [`Worker::run_blocking`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use callhook::{Catalog, Config, Decision, DisableTarget, Registry};
+    /// use callhook_outbox::{Options, Outbox, Worker, WorkerOptions};
+    /// use callhook_send::{BlockingSender, Options as SendOptions};
+    ///
+    /// let mut registry = Registry::from_config(
+    ///     &Config::from_json(r#"{"services": [], "webhooks": []}"#)?,
+    ///     Catalog::standard().clone(),
+    /// )?;
+    /// let mut outbox = Outbox::open("outbox.db", Options::default())?;
+    /// let sender = BlockingSender::new(SendOptions::new())?;
+    /// let mut worker = Worker::new("worker-1", WorkerOptions::default());
+    /// worker.run_blocking_with(
+    ///     &mut outbox,
+    ///     &mut registry,
+    ///     &sender,
+    ///     chrono::Utc::now,
+    ///     |registry, finish| {
+    ///         for row in &finish.rows {
+    ///             if let Decision::Disable { target: DisableTarget::Webhook { webhook, .. }, .. } = &row.decision {
+    ///                 let _ = registry.set_webhook_enabled(webhook, false);
+    ///             }
+    ///         }
+    ///     },
+    ///     |_, stats| stats.due + stats.claimed > 0,
+    /// )?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn run_blocking_with<S: Store + ?Sized>(
+        &mut self,
+        store: &mut S,
+        registry: &mut Registry,
+        sender: &callhook_send::BlockingSender,
         mut clock: impl FnMut() -> DateTime<Utc>,
+        mut on_batch: impl FnMut(&mut Registry, &Finish),
         mut keep_going: impl FnMut(&Counters, &Stats) -> bool,
     ) -> Result<Counters, Error> {
-        let mut stats = self.observe(store, clock())?;
+        let mut stats = busy_retried(|| self.observe(store, clock()))?;
         let mut observed = clock();
         loop {
             let now = clock();
-            let batch = self.claim(store, registry, now)?;
+            let batch = busy_retried(|| self.claim(store, registry, now))?;
             if batch.is_empty() {
-                stats = self.observe(store, now)?;
+                stats = busy_retried(|| self.observe(store, now))?;
                 observed = now;
                 if !keep_going(&self.counters, &stats) {
                     return Ok(self.counters);
@@ -800,9 +873,10 @@ impl Worker {
                 .map(|(index, done)| (*index, done.outcome()))
                 .collect();
             let now = clock();
-            self.finish(store, registry, batch, &outcomes, now)?;
+            let finish = self.finish_with(store, registry, batch, &outcomes, now, true)?;
+            on_batch(registry, &finish);
             if now - observed >= chrono::Duration::seconds(1) {
-                stats = self.observe(store, now)?;
+                stats = busy_retried(|| self.observe(store, now))?;
                 observed = now;
             }
             if !keep_going(&self.counters, &stats) {
@@ -810,6 +884,51 @@ impl Worker {
             }
         }
     }
+}
+
+/// How often [`Worker::run_blocking`] tries again a claim, a read or a
+/// batch's write the database refused as busy (another writer held it past
+/// [`Options::busy_timeout`](crate::Options::busy_timeout)) before it stops
+/// with the error.
+#[cfg(feature = "send")]
+pub const BUSY_RETRIES: u32 = 5;
+
+/// `f`, tried again after a short sleep while it fails with the database
+/// busy, at most [`BUSY_RETRIES`] times.
+fn busy_retried<T>(mut f: impl FnMut() -> Result<T, Error>) -> Result<T, Error> {
+    let mut tries = 0;
+    loop {
+        match f() {
+            Err(e) if tries < BUSY_TRIES && is_busy(&e) => {
+                tries += 1;
+                tracing::warn!(error = %e, tries, "outbox database busy: trying again");
+                std::thread::sleep(Duration::from_millis(100) * tries);
+            }
+            other => return other,
+        }
+    }
+}
+
+/// [`BUSY_RETRIES`], where the feature `send` is off (no loop retries).
+#[cfg(feature = "send")]
+const BUSY_TRIES: u32 = BUSY_RETRIES;
+#[cfg(not(feature = "send"))]
+const BUSY_TRIES: u32 = 0;
+
+/// Whether `e` is SQLite's "database is busy" or "locked": transient.
+fn is_busy(e: &Error) -> bool {
+    use std::error::Error as _;
+    let mut source = e.source();
+    while let Some(inner) = source {
+        if let Some(rusqlite::Error::SqliteFailure(failure, _)) = inner.downcast_ref() {
+            return matches!(
+                failure.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            );
+        }
+        source = inner.source();
+    }
+    false
 }
 
 /// A row put back without an attempt: due again after `delay`.

@@ -618,6 +618,42 @@ fn run_blocking_sends_nothing_whose_lease_would_end_before_its_timeout() {
 }
 
 #[test]
+#[cfg(feature = "send")]
+fn run_blocking_with_gives_each_batch_and_the_registry_to_the_host() {
+    use callhook_send::{BlockingSender, Options as SendOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let mut outbox = Outbox::open(dir.path().join("outbox.db"), Options::default()).unwrap();
+    let address = receiver().to_string();
+    let mut registry = registry(&address, &address, 2);
+    let now = Utc::now();
+    for i in 0..3 {
+        outbox
+            .enqueue(&envelopes(&registry, &format!("call-{i}"), now))
+            .unwrap();
+    }
+    let sender = BlockingSender::new(SendOptions::new()).unwrap();
+    let mut worker = Worker::new("w1", WorkerOptions::default().with_batch(4));
+    let mut rows = Vec::new();
+    let counters = worker
+        .run_blocking_with(
+            &mut outbox,
+            &mut registry,
+            &sender,
+            Utc::now,
+            |registry, finish| {
+                rows.extend(finish.rows.iter().map(|row| row.delivery.clone()));
+                // The host may change the registry between batches.
+                registry.set_webhook_enabled(CRM_WEBHOOK, false).unwrap();
+            },
+            |_, stats| stats.due + stats.claimed > 0,
+        )
+        .unwrap();
+    assert_eq!(counters.delivered, 6);
+    assert_eq!(rows.len(), 6);
+    assert!(!registry.webhook(CRM_WEBHOOK).unwrap().enabled);
+}
+
+#[test]
 fn a_worker_that_could_claim_nothing_is_refused() {
     let (_dir, mut outbox, registry) = setup();
     let mut worker = Worker::new("w1", WorkerOptions::default().with_batch(0));
