@@ -680,6 +680,8 @@ impl Outbox {
     /// health and sequences a batch changed are never lost apart from its
     /// rows. Each row's result is its own: a row whose lease was taken
     /// over is [`ErrorKind::LeaseLost`] and the others are still written.
+    /// When no row is written (every lease was lost), `state` is not
+    /// merged: what it recorded of the batch is the other claims' to say.
     ///
     /// # Errors
     ///
@@ -697,6 +699,7 @@ impl Outbox {
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut results = Vec::with_capacity(finished.len());
+        let mut written = false;
         for one in finished {
             if let Err(e) = check_claim(one.claimed, one.envelope) {
                 results.push(Err(e));
@@ -705,11 +708,14 @@ impl Outbox {
             let (row, next, outcome) = one.settle();
             if finish_row(&tx, one.claimed, one.envelope, row, next, outcome, now)? {
                 results.push(Ok(row));
+                written = true;
             } else {
                 results.push(Err(lease_lost(one.claimed)));
             }
         }
-        if let Some(state) = state {
+        // No row written (every lease lost): the state recorded what the
+        // other claims' records stand for, and is not merged.
+        if let Some(state) = state.filter(|_| written || finished.is_empty()) {
             merge_state_in(&tx, state)?;
         }
         tx.commit()?;

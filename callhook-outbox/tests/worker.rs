@@ -229,9 +229,13 @@ fn a_lease_lost_mid_batch_is_counted_and_the_other_claim_stands() {
     let headers = http::HeaderMap::new();
     let failed = Outcome::response(http::StatusCode::INTERNAL_SERVER_ERROR, &headers);
     let results: Vec<_> = batch.to_send().map(|(i, _)| (i, failed)).collect();
+    let state = outbox.state().unwrap();
     let finish = slow
         .finish(&mut outbox, &registry, batch, &results, expired)
         .unwrap();
+    // Every row lease-lost: the failures it recorded are not folded into
+    // the stored health, which the other claim's record stands for.
+    assert_eq!(outbox.state().unwrap(), state);
     assert_eq!(finish.counts.lease_lost, 2);
     assert_eq!(finish.counts.retried, 0);
     assert!(finish
