@@ -81,7 +81,10 @@ impl WorkerOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Counters {
-    /// Rows claimed.
+    /// Rows claimed. Each is counted once more, in one of the counters
+    /// below, when its write is known. A row whose stored envelope cannot
+    /// be read is given up by [`Store::claim`] itself and is not claimed:
+    /// no counter here has it; [`Stats::given_up`] does.
     pub claimed: u64,
     /// Deliveries the endpoint took.
     pub delivered: u64,
@@ -219,10 +222,10 @@ impl Batch {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Envelope`] when delivery `index` waits for no token,
-    /// with callhook's error (a refused or unreadable token response,
-    /// [`callhook::TokenCache::accept`]) as `source()`, or alone for an
-    /// index that needs no token.
+    /// [`ErrorKind::Envelope`] in both cases: when delivery `index` waits
+    /// for no token (no `source()`), and when the token response is
+    /// refused or cannot be read, with callhook's error
+    /// ([`callhook::TokenCache::accept`]) as `source()`.
     pub fn accept_token(
         &mut self,
         index: usize,
