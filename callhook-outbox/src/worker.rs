@@ -893,7 +893,6 @@ impl Worker {
 /// batch's write the database refused as busy (another writer held it past
 /// [`Options::busy_timeout`](crate::Options::busy_timeout)) before it stops
 /// with the error.
-#[cfg(feature = "send")]
 pub const BUSY_RETRIES: u32 = 5;
 
 /// `f`, tried again after a short sleep while it fails with the database
@@ -902,7 +901,7 @@ fn busy_retried<T>(mut f: impl FnMut() -> Result<T, Error>) -> Result<T, Error> 
     let mut tries = 0;
     loop {
         match f() {
-            Err(e) if tries < BUSY_TRIES && is_busy(&e) => {
+            Err(e) if tries < BUSY_RETRIES && is_busy(&e) => {
                 tries += 1;
                 tracing::warn!(error = %e, tries, "outbox database busy: trying again");
                 std::thread::sleep(Duration::from_millis(100) * tries);
@@ -911,12 +910,6 @@ fn busy_retried<T>(mut f: impl FnMut() -> Result<T, Error>) -> Result<T, Error> 
         }
     }
 }
-
-/// [`BUSY_RETRIES`], where the feature `send` is off (no loop retries).
-#[cfg(feature = "send")]
-const BUSY_TRIES: u32 = BUSY_RETRIES;
-#[cfg(not(feature = "send"))]
-const BUSY_TRIES: u32 = 0;
 
 /// Whether `e` is SQLite's "database is busy" or "locked": transient.
 fn is_busy(e: &Error) -> bool {
