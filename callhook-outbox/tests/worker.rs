@@ -248,6 +248,26 @@ fn a_lease_lost_mid_batch_is_counted_and_the_other_claim_stands() {
 }
 
 #[test]
+fn a_lease_lost_row_given_no_result_is_counted_once() {
+    let (_dir, mut outbox, registry) = setup();
+    let now = at("2024-12-02T21:00:00Z");
+    outbox
+        .enqueue(&envelopes(&registry, "call-1", now))
+        .unwrap();
+    let mut slow = worker("slow");
+    let mut fast = worker("fast");
+    let batch = slow.claim(&mut outbox, &registry, now).unwrap();
+    let expired = now + chrono::Duration::seconds(31);
+    answer_all(&mut fast, &mut outbox, &registry, expired, 204);
+    // Nothing sent: released, had the rows still been the slow claim's.
+    let finish = slow
+        .finish(&mut outbox, &registry, batch, &[], expired)
+        .unwrap();
+    let c = finish.counts;
+    assert_eq!((c.claimed, c.lease_lost, c.released), (2, 2, 0));
+}
+
+#[test]
 fn a_token_needed_is_asked_first_and_the_delivery_then_prepared() {
     let dir = tempfile::tempdir().unwrap();
     let mut outbox = Outbox::open(dir.path().join("outbox.db"), Options::default()).unwrap();
