@@ -241,6 +241,14 @@ pub enum GiveUp {
     /// [`HealthPolicy`](crate::HealthPolicy) allows: the reason of a
     /// [`Decision::Disable`] of the webhook.
     Unhealthy(DisableReason),
+    /// The stored request could not be prepared for sending as the
+    /// registry is now: its service sends to another origin, path or
+    /// method ([`ErrorKind::ServiceChanged`](crate::ErrorKind::ServiceChanged)),
+    /// or is gone from the registry. Nothing was sent; the host dispatches
+    /// the call's event again to build the request as the service is now.
+    /// callhook itself never decides it: an outbox or a host does, after
+    /// [`Registry::prepare`](crate::Registry::prepare) refused.
+    NotPrepared,
 }
 
 /// Why an endpoint's health disables a webhook: which rule of the

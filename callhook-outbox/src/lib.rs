@@ -69,3 +69,4 @@ pub use store::Store;
 #[cfg(feature = "send")]
 pub use worker::IDLE_POLL;
 pub use worker::{Batch, Counters, Finish, Worker, WorkerOptions, Written, RELEASE_DELAY};
+pub use worker::{BUSY_RETRIES, DISABLED_DELAY};

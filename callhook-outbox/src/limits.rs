@@ -24,6 +24,20 @@ pub const LEASE_SECONDS: i64 = 24 * 60 * 60;
 /// ([`Options::max_in_flight`](crate::Options::max_in_flight)).
 pub const IN_FLIGHT: usize = 10_000;
 
+/// The longest reason kept as a row's outcome
+/// ([`Finished::reason`](crate::Finished::reason)), in bytes: a longer one
+/// is cut at a character boundary.
+pub const OUTCOME_BYTES: usize = 1_024;
+
+/// `text` cut to [`OUTCOME_BYTES`] at a character boundary.
+pub(crate) fn trimmed(text: &str) -> String {
+    let mut end = text.len().min(OUTCOME_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
 pub(crate) fn check(what: &str, value: usize, limit: usize) -> Result<(), Error> {
     if value > limit {
         return Err(Error::new(
@@ -44,5 +58,13 @@ mod tests {
             "the claim batch is 1001, over the limit of 1000"
         );
         assert!(super::check("the claim batch", 1_000, super::CLAIM_BATCH).is_ok());
+    }
+
+    #[test]
+    fn a_long_reason_is_cut_at_a_character_boundary() {
+        let long = "é".repeat(super::OUTCOME_BYTES);
+        let cut = super::trimmed(&long);
+        assert_eq!(cut.len(), super::OUTCOME_BYTES);
+        assert_eq!(super::trimmed("short"), "short");
     }
 }

@@ -138,14 +138,21 @@ impl Outbox {
     /// person's data erased); returns how many rows. A row claimed now is
     /// deleted too: its worker's finish then fails with
     /// [`ErrorKind::LeaseLost`], though a request it already sent is out.
-    /// A worker finishing a batch it claimed before the erase folds its
-    /// copy of the state back, which may hold the call id again; erase
-    /// once more after the leases of that time (at most
-    /// [`limits::LEASE_SECONDS`]) have passed to be sure.
+    ///
+    /// A worker that claimed a row of the call before the erase and
+    /// finishes another row of its batch after it folds its copy of the
+    /// state back, which may hold the call id's sequence again: erase
+    /// again once the leases held at the first erase (at most
+    /// [`limits::LEASE_SECONDS`]) have run out to be sure.
+    ///
+    /// A stored state that cannot be read does not block the erase: the
+    /// rows are deleted, and the state is reset to an empty one (its
+    /// tokens, endpoint health and sequences lost; a `tracing` warning
+    /// says so), since whatever of the call it holds cannot be found in
+    /// it.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Envelope`] when the stored state cannot be read, and
     /// [`ErrorKind::Database`] when the write fails; nothing is erased
     /// then.
     pub fn erase_call(&mut self, call_id: &str) -> Result<usize, Error> {
@@ -156,14 +163,25 @@ impl Outbox {
             "DELETE FROM deliveries WHERE call_id = ?1",
             params![call_id],
         )?;
-        let mut state = read_state(&tx)?;
-        let before = state.sequences.len();
-        state.sequences.forget_call(call_id);
-        if state.sequences.len() != before {
-            tx.execute(
-                "UPDATE delivery_state SET json = ?1 WHERE id = 1",
-                params![state.to_json()],
-            )?;
+        match read_state(&tx) {
+            Ok(mut state) => {
+                let before = state.sequences.len();
+                state.sequences.forget_call(call_id);
+                if state.sequences.len() != before {
+                    tx.execute(
+                        "UPDATE delivery_state SET json = ?1 WHERE id = 1",
+                        params![state.to_json()],
+                    )?;
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::Envelope => {
+                tracing::warn!(
+                    error = %e,
+                    "the stored delivery state could not be read: reset to an empty one to erase a call"
+                );
+                tx.execute("DELETE FROM delivery_state WHERE id = 1", [])?;
+            }
+            Err(e) => return Err(e),
         }
         tx.commit()?;
         Ok(erased)

@@ -127,6 +127,40 @@ pub struct Finished<'a> {
     pub envelope: &'a Envelope,
     /// What recording (or admitting) it decided.
     pub decision: &'a Decision,
+    /// Why, in words, when the decision alone does not say (a delivery
+    /// given up because its request could not be prepared): kept as the
+    /// row's outcome, which [`Outbox::dead_letters`] shows.
+    pub reason: Option<&'a str>,
+}
+
+impl<'a> Finished<'a> {
+    /// A finished attempt with no reason beyond its decision.
+    #[must_use]
+    pub fn new(claimed: &'a Claimed, envelope: &'a Envelope, decision: &'a Decision) -> Self {
+        Finished {
+            claimed,
+            envelope,
+            decision,
+            reason: None,
+        }
+    }
+
+    /// Sets [`Finished::reason`].
+    #[must_use]
+    pub fn with_reason(mut self, reason: &'a str) -> Self {
+        self.reason = Some(reason);
+        self
+    }
+
+    /// [`settle`]d, the reason (when given) standing as the outcome.
+    pub(crate) fn settle(&self) -> (RowState, DateTime<Utc>, Option<String>) {
+        let (row, next, outcome) = settle(self.envelope, self.decision);
+        let outcome = match self.reason {
+            Some(reason) => Some(crate::limits::trimmed(reason)),
+            None => outcome,
+        };
+        (row, next, outcome)
+    }
 }
 
 /// A delivery claimed by a worker: its envelope, and the lease that lets
@@ -646,6 +680,8 @@ impl Outbox {
     /// health and sequences a batch changed are never lost apart from its
     /// rows. Each row's result is its own: a row whose lease was taken
     /// over is [`ErrorKind::LeaseLost`] and the others are still written.
+    /// When no row is written (every lease was lost), `state` is not
+    /// merged: what it recorded of the batch is the other claims' to say.
     ///
     /// # Errors
     ///
@@ -663,19 +699,23 @@ impl Outbox {
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut results = Vec::with_capacity(finished.len());
+        let mut written = false;
         for one in finished {
             if let Err(e) = check_claim(one.claimed, one.envelope) {
                 results.push(Err(e));
                 continue;
             }
-            let (row, next, outcome) = settle(one.envelope, one.decision);
+            let (row, next, outcome) = one.settle();
             if finish_row(&tx, one.claimed, one.envelope, row, next, outcome, now)? {
                 results.push(Ok(row));
+                written = true;
             } else {
                 results.push(Err(lease_lost(one.claimed)));
             }
         }
-        if let Some(state) = state {
+        // No row written (every lease lost): the state recorded what the
+        // other claims' records stand for, and is not merged.
+        if let Some(state) = state.filter(|_| written || finished.is_empty()) {
             merge_state_in(&tx, state)?;
         }
         tx.commit()?;

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use callhook::{
-    Decision, DeliveryState, Envelope, Outcome, Outgoing, Prepared, Registry, TokenRequest,
+    Decision, DeliveryState, Envelope, GiveUp, Outcome, Outgoing, Prepared, Registry, TokenRequest,
 };
 use chrono::{DateTime, Utc};
 
@@ -22,9 +22,10 @@ use crate::store::Store;
 /// enough that a token endpoint that is down is not asked in a tight loop.
 pub const RELEASE_DELAY: Duration = Duration::from_secs(1);
 
-/// The words an attempt log keeps for a delivery whose request could not
-/// be built or prepared (nothing was sent).
-const NOT_PREPARED: &str = "request could not be prepared";
+/// How long a delivery of a disabled service waits before it is claimed
+/// again (not an attempt): it is held until the service is enabled again,
+/// asked about at this pace.
+pub const DISABLED_DELAY: Duration = Duration::from_secs(30);
 
 /// How a [`Worker`] claims.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,9 +34,20 @@ pub struct WorkerOptions {
     /// Rows per claim (64 by default, at most [`limits::CLAIM_BATCH`](crate::limits::CLAIM_BATCH)):
     /// one commit to claim them, one to finish them.
     pub batch: usize,
-    /// How long a claim holds its rows (30 s by default, at most
-    /// [`limits::LEASE_SECONDS`](crate::limits::LEASE_SECONDS)): longer than a batch takes to send, or
-    /// another worker claims its rows again and they are sent twice.
+    /// How long a claim holds its rows (2 minutes by default, at most
+    /// [`limits::LEASE_SECONDS`](crate::limits::LEASE_SECONDS)): longer
+    /// than a batch takes to send, or another worker claims its rows again
+    /// and they are sent twice.
+    ///
+    /// Pick it from the worst case: a batch sent one after the other
+    /// ([`Worker::run_blocking`]) takes up to
+    /// [`batch`](WorkerOptions::batch) × the services' request timeout
+    /// ([`Registry::request_timeout`], 30 s by default) when every
+    /// endpoint hangs. `run_blocking` sends a delivery only while its
+    /// lease outlasts the request's timeout and releases the others
+    /// ([`RELEASE_DELAY`]), so a shorter lease is safe but slow when
+    /// endpoints hang; a lease no longer than one timeout sends nothing.
+    /// Give a longer lease or smaller batches rather.
     pub lease: Duration,
 }
 
@@ -43,7 +55,7 @@ impl Default for WorkerOptions {
     fn default() -> WorkerOptions {
         WorkerOptions {
             batch: 64,
-            lease: Duration::from_secs(30),
+            lease: Duration::from_secs(120),
         }
     }
 }
@@ -69,7 +81,10 @@ impl WorkerOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Counters {
-    /// Rows claimed.
+    /// Rows claimed. Each is counted once more, in one of the counters
+    /// below, when its write is known. A row whose stored envelope cannot
+    /// be read is given up by [`Store::claim`] itself and is not claimed:
+    /// no counter here has it; [`Stats::given_up`] does.
     pub claimed: u64,
     /// Deliveries the endpoint took.
     pub delivered: u64,
@@ -82,7 +97,8 @@ pub struct Counters {
     /// Deliveries not sent as superseded by a newer update.
     pub skipped: u64,
     /// Deliveries not sent now, their endpoint paused or throttled
-    /// ([`Decision::Wait`]): due again at its time, not an attempt.
+    /// ([`Decision::Wait`]) or their service disabled (due again after
+    /// [`DISABLED_DELAY`]): not an attempt.
     pub waited: u64,
     /// Deliveries the host did not send (no result given, or no OAuth2
     /// token), due again after [`RELEASE_DELAY`], not an attempt.
@@ -90,8 +106,11 @@ pub struct Counters {
     /// Rows whose lease was taken over before the batch was finished: the
     /// other claim's record stands (the request may have gone twice).
     pub lease_lost: u64,
-    /// Rows that could not be handled: their service is gone from the
-    /// registry (released to wait for it), or a row's own write failed.
+    /// Rows whose request could not be prepared and that are due again
+    /// (the retry policy counted an attempt that sent nothing), or whose
+    /// own write failed. Those given up for it are in
+    /// [`Counters::given_up`]. Each row claimed is counted once, in one of
+    /// the counters after [`Counters::claimed`], when its write is known.
     pub errors: u64,
 }
 
@@ -115,16 +134,26 @@ impl Counters {
 enum Step {
     /// Decided without sending: admit said skip or wait.
     Decided(Decision),
-    /// Its service is gone from the registry: released, to wait for it.
-    Gone,
+    /// Its service is disabled: held (due again after [`DISABLED_DELAY`]),
+    /// not an attempt.
+    Held,
+    /// Its request cannot be sent as the registry is now (the service
+    /// changed its origin, path or method, or is gone): given up
+    /// ([`GiveUp::NotPrepared`]) with this reason, nothing sent.
+    Ended(String),
+    /// The registry's address policy refuses the request's host: given up
+    /// as [`Outcome::address_refused`], which leaves endpoint health alone.
+    Refused,
     /// Prepared: the host sends it.
     Send(Box<Outgoing>),
     /// Its service authenticates by OAuth2 and no token is cached: the
     /// token request goes first ([`Batch::token_requests`]).
     Token(Box<Outgoing>, Box<TokenRequest>),
-    /// The request could not be built or prepared: recorded as an attempt
-    /// that sent nothing, so the retry policy ends it.
-    Failed,
+    /// The request could not be built or prepared for another reason:
+    /// recorded by the retry policy alone as an attempt that sent nothing
+    /// (endpoint health untouched: the endpoint was not asked), the error
+    /// kept in the attempt log and as the row's outcome.
+    Failed(String),
 }
 
 #[derive(Debug)]
@@ -193,10 +222,10 @@ impl Batch {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Envelope`] when delivery `index` waits for no token,
-    /// with callhook's error (a refused or unreadable token response,
-    /// [`callhook::TokenCache::accept`]) as `source()`, or alone for an
-    /// index that needs no token.
+    /// [`ErrorKind::Envelope`] in both cases: when delivery `index` waits
+    /// for no token (no `source()`), and when the token response is
+    /// refused or cannot be read, with callhook's error
+    /// ([`callhook::TokenCache::accept`]) as `source()`.
     pub fn accept_token(
         &mut self,
         index: usize,
@@ -234,6 +263,13 @@ impl Batch {
         }
     }
 
+    /// Until when delivery `index`'s claim holds its row: a request sent
+    /// after it may go twice, as another worker may have claimed it.
+    #[must_use]
+    pub fn lease_until(&self, index: usize) -> Option<DateTime<Utc>> {
+        self.items.get(index).map(|item| item.claimed.lease_until)
+    }
+
     /// The delivery state the batch was admitted and prepared with (its
     /// tokens, endpoint health and sequences), stored with the batch.
     #[must_use]
@@ -262,9 +298,28 @@ fn prepare(
                 error = %e,
                 "outbox delivery could not be prepared"
             );
-            Step::Failed
+            not_prepared(&e, &outgoing.service)
         }
     }
+}
+
+/// What becomes of a delivery [`Registry::prepare`] refused, by the kind of
+/// the refusal: none of them says anything of the endpoint's health.
+fn not_prepared(e: &callhook::Error, service: &str) -> Step {
+    match e.kind() {
+        callhook::ErrorKind::ServiceDisabled => Step::Held,
+        callhook::ErrorKind::ServiceChanged => Step::Ended(e.to_string()),
+        callhook::ErrorKind::Registry => Step::Ended(gone(service)),
+        // The one `InvalidUrl` prepare gives for a request of the
+        // service's form: its host is an address the registry refuses.
+        callhook::ErrorKind::InvalidUrl => Step::Refused,
+        _ => Step::Failed(e.to_string()),
+    }
+}
+
+/// The reason a delivery of a service gone from the registry is given up.
+fn gone(service: &str) -> String {
+    format!("service `{service}` is not in the registry")
 }
 
 /// The results of [`Worker::finish`]: this batch's counts, and each row
@@ -371,11 +426,23 @@ impl Worker {
     /// state once, admits each delivery ([`Envelope::admit`]: superseded
     /// ones are skipped, those of a paused endpoint wait) and prepares the
     /// admitted ones ([`Registry::prepare`]: credentials and signatures
-    /// from `registry` as it is now). A delivery whose service is gone
-    /// from `registry` is released (due again after [`RELEASE_DELAY`] per
-    /// lease, until the registry has it again); one whose request cannot
-    /// be built or prepared is recorded at [`Worker::finish`] as an
-    /// attempt that sent nothing, so its retry policy ends it.
+    /// from `registry` as it is now). What becomes at [`Worker::finish`] of
+    /// a delivery that cannot be prepared depends on why, and none of it
+    /// touches endpoint health (the endpoint was not asked):
+    ///
+    /// - its service is disabled: held, due again after [`DISABLED_DELAY`]
+    ///   (not an attempt) until the service is enabled again;
+    /// - its service now sends to another origin, path or method
+    ///   ([`callhook::ErrorKind::ServiceChanged`]), or is gone from the
+    ///   registry: given up at once ([`GiveUp::NotPrepared`]) with the
+    ///   reason as the row's outcome (for example "service `ID` is not in
+    ///   the registry"), a dead letter; the host dispatches the call's
+    ///   event again to build the request as the service is now;
+    /// - its host is an address the registry refuses: given up as
+    ///   [`Outcome::address_refused`];
+    /// - anything else: recorded by the retry policy alone as an attempt
+    ///   that sent nothing, the error kept in the attempt log and as the
+    ///   row's outcome.
     ///
     /// # Errors
     ///
@@ -423,7 +490,7 @@ impl Worker {
                             error = %e,
                             "outbox delivery could not be built"
                         );
-                        Step::Failed
+                        not_prepared(&e, &envelope.service)
                     }
                 },
                 Err(e) => {
@@ -432,7 +499,7 @@ impl Worker {
                         error = %e,
                         "outbox delivery's service is not in the registry"
                     );
-                    Step::Gone
+                    Step::Ended(gone(&envelope.service))
                 }
             };
             items.push(Item {
@@ -470,6 +537,21 @@ impl Worker {
         results: &[(usize, Outcome<'_>)],
         now: DateTime<Utc>,
     ) -> Result<Finish, Error> {
+        self.finish_with(store, registry, batch, results, now, false)
+    }
+
+    /// [`Worker::finish`], the batch's write tried again while the database
+    /// is busy when `retry_busy` (one transaction, nothing written when it
+    /// fails, so trying again records nothing twice).
+    fn finish_with<S: Store + ?Sized>(
+        &mut self,
+        store: &mut S,
+        registry: &Registry,
+        batch: Batch,
+        results: &[(usize, Outcome<'_>)],
+        now: DateTime<Utc>,
+        retry_busy: bool,
+    ) -> Result<Finish, Error> {
         let span = tracing::debug_span!("outbox.finish", worker = %self.name, rows = batch.len());
         let _entered = span.enter();
         let Batch {
@@ -495,67 +577,79 @@ impl Worker {
             claimed: items.len() as u64,
             ..Counters::default()
         };
-        let mut decisions = Vec::with_capacity(items.len());
-        // Whether each row's decision came of an attempt: only those count
-        // as retried when they come back due.
-        let mut attempted = Vec::with_capacity(items.len());
+        // Each row's decision, the reason kept as its outcome, and what it
+        // counts as if it is written due again: every row lands in one
+        // counter, once its write is known.
+        let mut decided: Vec<(Decision, Option<String>, Due)> = Vec::with_capacity(items.len());
         for (item, outcome) in items.iter_mut().zip(&outcomes) {
-            attempted.push(matches!(
-                (&item.step, outcome),
-                (Step::Send(_), Some(_)) | (Step::Failed, _)
-            ));
-            let decision = match (&item.step, outcome) {
-                (Step::Decided(decision), _) => Ok(decision.clone()),
-                (Step::Gone, _) => {
-                    counts.errors += 1;
-                    Ok(release(now))
+            let recorded = match (&item.step, outcome) {
+                (Step::Decided(decision), _) => Ok((decision.clone(), None, Due::Waited)),
+                (Step::Held, _) => Ok((later(now, DISABLED_DELAY), None, Due::Waited)),
+                (Step::Ended(reason), _) => Ok((
+                    Decision::GiveUp(GiveUp::NotPrepared),
+                    Some(reason.clone()),
+                    Due::Errors,
+                )),
+                (Step::Send(_), Some(outcome)) => item
+                    .envelope
+                    .record_in(registry, *outcome, now, &mut state)
+                    .map(|decision| (decision, None, Due::Retried)),
+                (Step::Refused, _) => item
+                    .envelope
+                    .record_in(registry, Outcome::address_refused(), now, &mut state)
+                    .map(|decision| (decision, None, Due::Errors)),
+                (Step::Failed(error), _) => {
+                    registry.retry_policy(&item.envelope.service).map(|policy| {
+                        // The policy alone: nothing reached the endpoint,
+                        // so its health is not touched.
+                        let outcome = Outcome::transport_error().with_error(error);
+                        let decision = item.envelope.record(&policy, outcome, now);
+                        (decision, Some(error.clone()), Due::Errors)
+                    })
                 }
-                (Step::Send(_), Some(outcome)) => {
-                    item.envelope.record_in(registry, *outcome, now, &mut state)
-                }
-                (Step::Failed, _) => item.envelope.record_in(
-                    registry,
-                    Outcome::transport_error().with_error(NOT_PREPARED),
-                    now,
-                    &mut state,
-                ),
                 // A token still missing: no result can be given for it.
                 (Step::Send(_), None) | (Step::Token(..), _) => {
-                    counts.released += 1;
-                    Ok(release(now))
+                    Ok((later(now, RELEASE_DELAY), None, Due::Released))
                 }
             };
-            decisions.push(decision.unwrap_or_else(|e| {
-                // The service went between claim and finish: the row
-                // waits for the registry to have it again.
+            decided.push(recorded.unwrap_or_else(|e| {
+                // The service went between claim and finish.
                 tracing::warn!(delivery = %item.envelope.delivery, error = %e, "outbox delivery not recorded");
-                counts.errors += 1;
-                release(now)
+                (
+                    Decision::GiveUp(GiveUp::NotPrepared),
+                    Some(gone(&item.envelope.service)),
+                    Due::Errors,
+                )
             }));
         }
         let finished: Vec<Finished<'_>> = items
             .iter()
-            .zip(&decisions)
-            .map(|(item, decision)| Finished {
-                claimed: &item.claimed,
-                envelope: &item.envelope,
-                decision,
+            .zip(&decided)
+            .map(|(item, (decision, reason, _))| {
+                let one = Finished::new(&item.claimed, &item.envelope, decision);
+                match reason {
+                    Some(reason) => one.with_reason(reason),
+                    None => one,
+                }
             })
             .collect();
-        let written = store.finish_all(&finished, Some(state), now)?;
+        let written = if retry_busy {
+            busy_retried(|| store.finish_all(&finished, Some(state.clone()), now))?
+        } else {
+            store.finish_all(&finished, Some(state), now)?
+        };
         let mut rows = Vec::with_capacity(written.len());
-        for (((item, decision), attempted), result) in
-            items.iter().zip(decisions).zip(&attempted).zip(written)
-        {
+        for ((item, (decision, _, due)), result) in items.iter().zip(decided).zip(written) {
             match &result {
                 Ok(RowState::Delivered) => counts.delivered += 1,
                 Ok(RowState::GivenUp) => counts.given_up += 1,
                 Ok(RowState::Disabled) => counts.disabled += 1,
                 Ok(RowState::Skipped) => counts.skipped += 1,
-                Ok(_) => match decision {
-                    Decision::Retry { .. } if *attempted => counts.retried += 1,
-                    Decision::Wait { .. } => counts.waited += 1,
-                    _ => {}
+                Ok(_) => match due {
+                    Due::Retried => counts.retried += 1,
+                    Due::Waited => counts.waited += 1,
+                    Due::Released => counts.released += 1,
+                    Due::Errors => counts.errors += 1,
                 },
                 Err(e) if e.kind() == ErrorKind::LeaseLost => counts.lease_lost += 1,
                 Err(_) => counts.errors += 1,
@@ -638,7 +732,11 @@ impl Worker {
     /// token is released (callhook-send sends no token requests): a host
     /// with OAuth2 services writes its loop with [`Batch::token_requests`].
     /// A delivery the sender cannot start (its service gone) is released
-    /// too. Returns the counters when `keep_going` stops it.
+    /// too, and so is one whose lease would end before its request's
+    /// timeout ([`Registry::request_timeout`]) if it were sent now: it
+    /// could still be in flight when another worker claims it (see
+    /// [`WorkerOptions::lease`]). Returns the counters when `keep_going`
+    /// stops it.
     ///
     /// # Errors
     ///
@@ -671,16 +769,70 @@ impl Worker {
         store: &mut S,
         registry: &Registry,
         sender: &callhook_send::BlockingSender,
+        clock: impl FnMut() -> DateTime<Utc>,
+        keep_going: impl FnMut(&Counters, &Stats) -> bool,
+    ) -> Result<Counters, Error> {
+        let mut registry = registry.clone();
+        self.run_blocking_with(store, &mut registry, sender, clock, |_, _| {}, keep_going)
+    }
+
+    /// [`Worker::run_blocking`], giving each finished batch to
+    /// `on_batch` with the registry to change: [`Finish::rows`] name the
+    /// URLs and webhooks a [`Decision::Disable`] asks the host to disable
+    /// (for example with [`Registry::set_webhook_enabled`]), which the
+    /// next batch is prepared with. [`Worker::run_blocking`] gives the rows
+    /// to no one: a host that acts on `Disable` uses this.
+    ///
+    /// # Errors
+    ///
+    /// As [`Worker::run_blocking`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use callhook::{Catalog, Config, Decision, DisableTarget, Registry};
+    /// use callhook_outbox::{Options, Outbox, Worker, WorkerOptions};
+    /// use callhook_send::{BlockingSender, Options as SendOptions};
+    ///
+    /// let mut registry = Registry::from_config(
+    ///     &Config::from_json(r#"{"services": [], "webhooks": []}"#)?,
+    ///     Catalog::standard().clone(),
+    /// )?;
+    /// let mut outbox = Outbox::open("outbox.db", Options::default())?;
+    /// let sender = BlockingSender::new(SendOptions::new())?;
+    /// let mut worker = Worker::new("worker-1", WorkerOptions::default());
+    /// worker.run_blocking_with(
+    ///     &mut outbox,
+    ///     &mut registry,
+    ///     &sender,
+    ///     chrono::Utc::now,
+    ///     |registry, finish| {
+    ///         for row in &finish.rows {
+    ///             if let Decision::Disable { target: DisableTarget::Webhook { webhook, .. }, .. } = &row.decision {
+    ///                 let _ = registry.set_webhook_enabled(webhook, false);
+    ///             }
+    ///         }
+    ///     },
+    ///     |_, stats| stats.due + stats.claimed > 0,
+    /// )?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn run_blocking_with<S: Store + ?Sized>(
+        &mut self,
+        store: &mut S,
+        registry: &mut Registry,
+        sender: &callhook_send::BlockingSender,
         mut clock: impl FnMut() -> DateTime<Utc>,
+        mut on_batch: impl FnMut(&mut Registry, &Finish),
         mut keep_going: impl FnMut(&Counters, &Stats) -> bool,
     ) -> Result<Counters, Error> {
-        let mut stats = self.observe(store, clock())?;
+        let mut stats = busy_retried(|| self.observe(store, clock()))?;
         let mut observed = clock();
         loop {
             let now = clock();
-            let batch = self.claim(store, registry, now)?;
+            let batch = busy_retried(|| self.claim(store, registry, now))?;
             if batch.is_empty() {
-                stats = self.observe(store, now)?;
+                stats = busy_retried(|| self.observe(store, now))?;
                 observed = now;
                 if !keep_going(&self.counters, &stats) {
                     return Ok(self.counters);
@@ -690,6 +842,25 @@ impl Worker {
             }
             let mut attempted = Vec::with_capacity(batch.len());
             for (index, outgoing) in batch.to_send() {
+                // A request still in flight when its lease ends may be
+                // sent again by the next claim: one whose lease will not
+                // outlast its timeout is released instead.
+                let timeout = registry
+                    .request_timeout(&outgoing.service)
+                    .ok()
+                    .and_then(|t| chrono::Duration::from_std(t).ok())
+                    .unwrap_or(chrono::Duration::MAX);
+                let lease_until = batch.lease_until(index).unwrap_or(DateTime::<Utc>::MIN_UTC);
+                if clock()
+                    .checked_add_signed(timeout)
+                    .is_none_or(|end| end > lease_until)
+                {
+                    tracing::debug!(
+                        delivery = %outgoing.delivery,
+                        "outbox delivery released: its lease would end before its timeout"
+                    );
+                    continue;
+                }
                 match sender.send(registry, outgoing) {
                     Ok(done) => attempted.push((index, done)),
                     // Not started (the service is gone): released.
@@ -705,9 +876,10 @@ impl Worker {
                 .map(|(index, done)| (*index, done.outcome()))
                 .collect();
             let now = clock();
-            self.finish(store, registry, batch, &outcomes, now)?;
+            let finish = self.finish_with(store, registry, batch, &outcomes, now, true)?;
+            on_batch(registry, &finish);
             if now - observed >= chrono::Duration::seconds(1) {
-                stats = self.observe(store, now)?;
+                stats = busy_retried(|| self.observe(store, now))?;
                 observed = now;
             }
             if !keep_going(&self.counters, &stats) {
@@ -717,8 +889,59 @@ impl Worker {
     }
 }
 
-/// A row put back without an attempt: due again after [`RELEASE_DELAY`].
-fn release(now: DateTime<Utc>) -> Decision {
-    let delay = chrono::Duration::from_std(RELEASE_DELAY).unwrap_or_default();
+/// How often [`Worker::run_blocking`] tries again a claim, a read or a
+/// batch's write the database refused as busy (another writer held it past
+/// [`Options::busy_timeout`](crate::Options::busy_timeout)) before it stops
+/// with the error.
+pub const BUSY_RETRIES: u32 = 5;
+
+/// `f`, tried again after a short sleep while it fails with the database
+/// busy, at most [`BUSY_RETRIES`] times.
+fn busy_retried<T>(mut f: impl FnMut() -> Result<T, Error>) -> Result<T, Error> {
+    let mut tries = 0;
+    loop {
+        match f() {
+            Err(e) if tries < BUSY_RETRIES && is_busy(&e) => {
+                tries += 1;
+                tracing::warn!(error = %e, tries, "outbox database busy: trying again");
+                std::thread::sleep(Duration::from_millis(100) * tries);
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether `e` is SQLite's "database is busy" or "locked": transient.
+fn is_busy(e: &Error) -> bool {
+    use std::error::Error as _;
+    let mut source = e.source();
+    while let Some(inner) = source {
+        if let Some(rusqlite::Error::SqliteFailure(failure, _)) = inner.downcast_ref() {
+            return matches!(
+                failure.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            );
+        }
+        source = inner.source();
+    }
+    false
+}
+
+/// A row put back without an attempt: due again after `delay`.
+fn later(now: DateTime<Utc>, delay: Duration) -> Decision {
+    let delay = chrono::Duration::from_std(delay).unwrap_or_default();
     Decision::Retry { at: now + delay }
+}
+
+/// What a row written due again counts as.
+#[derive(Debug, Clone, Copy)]
+enum Due {
+    /// An attempt failed and is scheduled again.
+    Retried,
+    /// Not sent now ([`Decision::Wait`], a disabled service).
+    Waited,
+    /// The host gave no result (or no token).
+    Released,
+    /// The request could not be prepared.
+    Errors,
 }

@@ -27,7 +27,9 @@ use chrono::Utc;
 const CALLS: usize = 1_000; // two webhooks each: 2,000 deliveries
 const KILLS: usize = 24;
 const BATCH: usize = 8;
-const LEASE: Duration = Duration::from_secs(1);
+// Longer than the services' 1 s timeout: a worker sends a delivery only
+// while its lease outlasts the request's timeout.
+const LEASE: Duration = Duration::from_secs(3);
 const MAX_ATTEMPTS: u32 = 10;
 const WORKER: &str = "CALLHOOK_OUTBOX_CRASH_WORKER";
 
@@ -40,10 +42,12 @@ fn registry(receiver: &str) -> Registry {
             {"id": "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b", "name": "crm", "method": "POST",
              "url": format!("http://{receiver}/crm"),
              "body": {"kind": "json", "template": "{\"delivery\": \"#delivery_id#\"}"},
+             "timeout": "1s",
              "retry": {"schedule": ["1s"], "max_attempts": MAX_ATTEMPTS}},
             {"id": "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6c", "name": "backup", "method": "POST",
              "url": format!("http://{receiver}/backup"),
              "body": {"kind": "json", "template": "{\"delivery\": \"#delivery_id#\"}"},
+             "timeout": "1s",
              "retry": {"schedule": ["1s"], "max_attempts": MAX_ATTEMPTS}}
         ],
         "webhooks": [
@@ -60,21 +64,24 @@ fn registry(receiver: &str) -> Registry {
     .unwrap()
 }
 
-/// What the receiver saw: each delivery id it answered 204, how often.
+/// What the receiver saw: every request's delivery id, how often, and
+/// how often it was answered 204.
 #[derive(Default)]
 struct Received {
+    requests: HashMap<String, u32>,
     delivered: HashMap<String, u32>,
     failed: u32,
 }
 
 /// A receiver on 127.0.0.1 answering one request per connection: every
 /// seventh request `500`, the others `204`, recording the delivery id.
-fn receiver() -> (SocketAddr, Arc<Mutex<Received>>) {
+fn receiver() -> (SocketAddr, Arc<Mutex<Received>>, Arc<AtomicU64>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
     let received = Arc::new(Mutex::new(Received::default()));
     let seen = Arc::clone(&received);
-    let count = AtomicU64::new(0);
+    let requests = Arc::new(AtomicU64::new(0));
+    let count = Arc::clone(&requests);
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
@@ -105,6 +112,11 @@ fn receiver() -> (SocketAddr, Arc<Mutex<Received>>) {
                 .and_then(|rest| rest.split('"').next())
                 .unwrap_or_default()
                 .to_owned();
+            if id.is_empty() {
+                // Not a whole request (its worker was killed writing it):
+                // nothing was delivered, and no answer is read.
+                continue;
+            }
             let fail = count.fetch_add(1, Ordering::Relaxed) % 7 == 6;
             let status = if fail {
                 "500 Internal Server Error"
@@ -113,6 +125,7 @@ fn receiver() -> (SocketAddr, Arc<Mutex<Received>>) {
             };
             {
                 let mut seen = seen.lock().unwrap();
+                *seen.requests.entry(id.clone()).or_default() += 1;
                 if fail {
                     seen.failed += 1;
                 } else {
@@ -125,7 +138,7 @@ fn receiver() -> (SocketAddr, Arc<Mutex<Received>>) {
             );
         }
     });
-    (address, received)
+    (address, received, requests)
 }
 
 /// The worker: the crate's blocking loop, until the outbox is empty.
@@ -164,7 +177,7 @@ fn worker(db: &std::path::Path, receiver: SocketAddr) -> std::process::Child {
 fn a_worker_killed_mid_delivery_loses_nothing_and_repeats_no_recorded_success() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("outbox.db");
-    let (address, received) = receiver();
+    let (address, received, requests) = receiver();
     let registry = registry(&address.to_string());
     let mut outbox = Outbox::open(&db, Options::default()).unwrap();
     let now = Utc::now();
@@ -182,12 +195,31 @@ fn a_worker_killed_mid_delivery_loses_nothing_and_repeats_no_recorded_success() 
     println!("seed {seed}");
     let mut kills = 0;
     let started = Instant::now();
+    // The kills are spread over the run: each after a random number of
+    // requests the killed worker itself made (so every worker made
+    // progress), on average somewhat less than a share of the requests
+    // the run is expected to make (every seventh fails and is retried),
+    // so the last worker has some left.
+    let expected = (total * 7 / 6) as u64;
+    let share = expected / (KILLS as u64 + 1);
     while kills < KILLS && outbox.depth().unwrap() > 0 {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
+        let spawned_at = requests.load(Ordering::Relaxed);
+        let target = spawned_at + 1 + seed % (share * 3 / 2);
         let mut child = worker(&db, address);
-        std::thread::sleep(Duration::from_millis(30 + seed % 250));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while requests.load(Ordering::Relaxed) < target && Instant::now() < deadline {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(
+            requests.load(Ordering::Relaxed) > spawned_at,
+            "worker {kills} made no request in 20 s"
+        );
         // `Child::kill` is SIGKILL on Unix: no destructor, no rollback.
         child.kill().unwrap();
         child.wait().unwrap();
@@ -197,10 +229,14 @@ fn a_worker_killed_mid_delivery_loses_nothing_and_repeats_no_recorded_success() 
     // as their leases expire).
     let mut child = worker(&db, address);
     let deadline = Instant::now() + Duration::from_secs(120);
-    while child.try_wait().unwrap().is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
         assert!(Instant::now() < deadline, "the last worker did not finish");
         std::thread::sleep(Duration::from_millis(50));
-    }
+    };
+    assert!(status.success(), "the last worker failed: {status}");
 
     let received = received.lock().unwrap();
     let mut ids = Vec::new();
@@ -213,6 +249,8 @@ fn a_worker_killed_mid_delivery_loses_nothing_and_repeats_no_recorded_success() 
     }
     assert_eq!(ids.len(), total);
     let mut duplicates = 0;
+    let mut attempts_recorded = 0;
+    let mut most_requests = 0;
     for (id, state) in &ids {
         // Every row terminal, and delivered: nothing lost.
         assert_eq!(*state, RowState::Delivered, "{id}");
@@ -234,15 +272,39 @@ fn a_worker_killed_mid_delivery_loses_nothing_and_repeats_no_recorded_success() 
             "{id}: {} attempts",
             envelope.attempt
         );
+        // Every request the receiver saw of it is a recorded attempt, or
+        // one a killed worker sent and never recorded: at most one per
+        // kill.
+        let sent = received.requests.get(id).copied().unwrap_or(0);
+        assert!(
+            sent <= envelope.attempt + kills as u32,
+            "{id}: {sent} requests, {} attempts recorded",
+            envelope.attempt
+        );
+        attempts_recorded += u64::from(envelope.attempt);
+        most_requests = most_requests.max(sent);
     }
+    // Nothing arrived that is not a row.
+    assert_eq!(received.requests.len(), total);
+    let all_requests: u64 = received.requests.values().map(|n| u64::from(*n)).sum();
+    assert_eq!(all_requests, requests.load(Ordering::Relaxed));
+    // The requests no attempt record accounts for: those of killed
+    // workers' batches, at most kills × batch.
+    let unrecorded = all_requests.saturating_sub(attempts_recorded);
+    assert!(
+        unrecorded <= (kills * BATCH) as u64,
+        "{all_requests} requests, {attempts_recorded} attempts recorded, {kills} kills"
+    );
     assert!(kills >= 20, "only {kills} kills before the outbox emptied");
     assert!(
         duplicates as usize <= kills * BATCH,
         "{duplicates} duplicates over {kills} kills"
     );
     println!(
-        "crash test: {total} deliveries, {kills} kills (claim batch {BATCH}), {duplicates} \
-         duplicates, {} failed attempts retried, 0 lost, {:.1} s",
+        "crash test: {total} deliveries, {kills} kills (claim batch {BATCH}), {all_requests} \
+         requests for {attempts_recorded} recorded attempts ({unrecorded} unrecorded), \
+         {duplicates} duplicate successes, {} failed attempts retried, at most {most_requests} \
+         requests for one delivery, 0 lost, {:.1} s",
         received.failed,
         started.elapsed().as_secs_f64()
     );

@@ -498,13 +498,9 @@ fn finish_all_writes_a_batch_and_its_state_in_one_commit_and_refuses_only_lost_l
     let finished: Vec<callhook_outbox::Finished<'_>> = first
         .iter()
         .zip(&recorded)
-        .map(
-            |(claimed, (envelope, decision))| callhook_outbox::Finished {
-                claimed,
-                envelope,
-                decision,
-            },
-        )
+        .map(|(claimed, (envelope, decision))| {
+            callhook_outbox::Finished::new(claimed, envelope, decision)
+        })
         .collect();
     let results = outbox.finish_all(&finished, Some(state), expired).unwrap();
     assert_eq!(
@@ -517,4 +513,31 @@ fn finish_all_writes_a_batch_and_its_state_in_one_commit_and_refuses_only_lost_l
     // The state went in with the rows: the endpoints' successes are kept.
     assert_ne!(outbox.state().unwrap(), DeliveryState::default());
     assert_eq!(outbox.depth().unwrap(), 1);
+}
+
+#[test]
+fn erasing_a_call_is_not_blocked_by_an_unreadable_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outbox.db");
+    let mut outbox = Outbox::open(&path, Options::default()).unwrap();
+    let registry = common::registry("127.0.0.1:9", "127.0.0.1:10", 2);
+    let now = common::at("2024-12-02T21:00:00Z");
+    outbox
+        .enqueue(&common::envelopes(&registry, "call-1", now))
+        .unwrap();
+    outbox
+        .merge_state(callhook::DeliveryState::default())
+        .unwrap();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE delivery_state SET json = 'not json' WHERE id = 1",
+            [],
+        )
+        .unwrap();
+    assert!(outbox.state().is_err());
+    // The rows go all the same, and the unreadable state is reset.
+    assert_eq!(outbox.erase_call("call-1").unwrap(), 2);
+    assert_eq!(outbox.depth().unwrap(), 0);
+    assert_eq!(outbox.state().unwrap(), callhook::DeliveryState::default());
 }

@@ -229,9 +229,13 @@ fn a_lease_lost_mid_batch_is_counted_and_the_other_claim_stands() {
     let headers = http::HeaderMap::new();
     let failed = Outcome::response(http::StatusCode::INTERNAL_SERVER_ERROR, &headers);
     let results: Vec<_> = batch.to_send().map(|(i, _)| (i, failed)).collect();
+    let state = outbox.state().unwrap();
     let finish = slow
         .finish(&mut outbox, &registry, batch, &results, expired)
         .unwrap();
+    // Every row lease-lost: the failures it recorded are not folded into
+    // the stored health, which the other claim's record stands for.
+    assert_eq!(outbox.state().unwrap(), state);
     assert_eq!(finish.counts.lease_lost, 2);
     assert_eq!(finish.counts.retried, 0);
     assert!(finish
@@ -241,6 +245,26 @@ fn a_lease_lost_mid_batch_is_counted_and_the_other_claim_stands() {
     assert_eq!(slow.counters().lease_lost, 2);
     let stats = outbox.stats(expired).unwrap();
     assert_eq!((stats.delivered, stats.due, stats.claimed), (2, 0, 0));
+}
+
+#[test]
+fn a_lease_lost_row_given_no_result_is_counted_once() {
+    let (_dir, mut outbox, registry) = setup();
+    let now = at("2024-12-02T21:00:00Z");
+    outbox
+        .enqueue(&envelopes(&registry, "call-1", now))
+        .unwrap();
+    let mut slow = worker("slow");
+    let mut fast = worker("fast");
+    let batch = slow.claim(&mut outbox, &registry, now).unwrap();
+    let expired = now + chrono::Duration::seconds(31);
+    answer_all(&mut fast, &mut outbox, &registry, expired, 204);
+    // Nothing sent: released, had the rows still been the slow claim's.
+    let finish = slow
+        .finish(&mut outbox, &registry, batch, &[], expired)
+        .unwrap();
+    let c = finish.counts;
+    assert_eq!((c.claimed, c.lease_lost, c.released), (2, 2, 0));
 }
 
 #[test]
@@ -307,6 +331,73 @@ fn a_token_needed_is_asked_first_and_the_delivery_then_prepared() {
     assert_eq!(outbox.state().unwrap().tokens.len(), 1);
 }
 
+/// One service on `127.0.0.1:9` authenticating by OAuth2 client
+/// credentials.
+fn oauth2_registry() -> Registry {
+    let config = serde_json::json!({
+        "allowed_addresses": ["127.0.0.1"],
+        "services": [
+            {"id": "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b", "name": "crm", "method": "POST",
+             "url": "http://127.0.0.1:9/calls",
+             "body": {"kind": "json", "template": "{}"},
+             "auth": {"kind": "oauth2", "token_url": "https://server.example.com/token",
+                      "grant": {"type": "client_credentials"},
+                      "client_id": "s6BhdRkqt3", "client_secret": "gX1fBat3bV"}}
+        ],
+        "webhooks": [
+            {"id": CRM_WEBHOOK, "event": "Call:Hangup",
+             "service": "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b", "scopes": ["*"]}
+        ]
+    });
+    Registry::from_config(
+        &callhook::Config::from_json(&config.to_string()).unwrap(),
+        callhook::Catalog::standard().clone(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_token_refused_with_401_is_not_stored_again_with_the_batch() {
+    let (_dir, mut outbox, _) = setup();
+    let registry = oauth2_registry();
+    let now = at("2024-12-02T21:00:00Z");
+    outbox
+        .enqueue(&envelopes(&registry, "call-1", now))
+        .unwrap();
+    let mut worker = worker("w1");
+    let mut batch = worker.claim(&mut outbox, &registry, now).unwrap();
+    // A token with no lifetime: only a receiver's 401 ends it.
+    batch
+        .accept_token(0, http::StatusCode::OK, br#"{"access_token":"a1"}"#, now)
+        .unwrap();
+    batch.prepare_again(&registry, now);
+    let headers = http::HeaderMap::new();
+    let ok = Outcome::response(http::StatusCode::NO_CONTENT, &headers);
+    let results: Vec<_> = batch.to_send().map(|(i, _)| (i, ok)).collect();
+    worker
+        .finish(&mut outbox, &registry, batch, &results, now)
+        .unwrap();
+    outbox
+        .enqueue(&envelopes(&registry, "call-2", now))
+        .unwrap();
+    let batch = worker.claim(&mut outbox, &registry, now).unwrap();
+    let refused = Outcome::response(http::StatusCode::UNAUTHORIZED, &headers);
+    let results: Vec<_> = batch.to_send().map(|(i, _)| (i, refused)).collect();
+    assert_eq!(results.len(), 1);
+    let finish = worker
+        .finish(&mut outbox, &registry, batch, &results, now)
+        .unwrap();
+    assert!(matches!(
+        finish.rows[0].decision,
+        callhook::Decision::Retry { .. }
+    ));
+    // The retry asks for a new token rather than sending the refused one.
+    let batch = worker.claim(&mut outbox, &registry, now).unwrap();
+    assert_eq!(batch.len(), 1);
+    assert_eq!(batch.to_send().count(), 0);
+    assert_eq!(batch.token_requests().count(), 1);
+}
+
 #[test]
 fn a_token_still_missing_at_finish_releases_the_delivery() {
     let (_dir, mut outbox, _) = setup();
@@ -344,7 +435,7 @@ fn a_token_still_missing_at_finish_releases_the_delivery() {
 }
 
 #[test]
-fn a_service_removed_from_the_registry_is_released_and_counted_as_an_error() {
+fn a_service_removed_from_the_registry_gives_up_with_the_reason() {
     let (_dir, mut outbox, registry) = setup();
     let now = at("2024-12-02T21:00:00Z");
     outbox
@@ -355,8 +446,85 @@ fn a_service_removed_from_the_registry_is_released_and_counted_as_an_error() {
     let batch = worker.claim(&mut outbox, &empty, now).unwrap();
     assert_eq!(batch.to_send().count(), 0);
     let finish = worker.finish(&mut outbox, &empty, batch, &[], now).unwrap();
-    assert_eq!(finish.counts.errors, 2);
-    assert_eq!(outbox.stats(now).unwrap().due, 2);
+    // Terminal, not released forever: a dead letter saying why.
+    assert_eq!(finish.counts.given_up, 2);
+    assert_eq!(outbox.stats(now).unwrap().due, 0);
+    let dead = outbox.dead_letters(10).unwrap();
+    assert_eq!(dead.len(), 2);
+    assert!(dead
+        .iter()
+        .any(|d| d.outcome
+            == "service `5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b` is not in the registry"));
+    assert!(dead[0].envelope.as_ref().unwrap().attempts.is_empty());
+}
+
+/// The common registry with the crm service edited by `edit`.
+fn edited(edit: impl Fn(&mut serde_json::Value)) -> Registry {
+    let mut config: serde_json::Value = serde_json::from_str(
+        &registry("127.0.0.1:9", "127.0.0.1:10", 2)
+            .to_config()
+            .to_json(),
+    )
+    .unwrap();
+    edit(&mut config["services"][0]);
+    Registry::from_config(
+        &callhook::Config::from_json(&config.to_string()).unwrap(),
+        callhook::Catalog::standard().clone(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_disabled_service_holds_its_deliveries_without_an_attempt_or_health() {
+    let (_dir, mut outbox, registry) = setup();
+    let now = at("2024-12-02T21:00:00Z");
+    outbox
+        .enqueue(&envelopes(&registry, "call-1", now))
+        .unwrap();
+    let disabled = edited(|crm| crm["enabled"] = false.into());
+    let mut worker = worker("w1");
+    let finish = answer_all(&mut worker, &mut outbox, &disabled, now, 204);
+    assert_eq!((finish.counts.delivered, finish.counts.waited), (1, 1));
+    assert_eq!(outbox.stats(now).unwrap().due, 1);
+    let rows = outbox.rows(None, 10).unwrap();
+    let (held, _) = rows
+        .iter()
+        .find(|(_, state)| *state == RowState::Due)
+        .unwrap();
+    let envelope = outbox.envelope(held).unwrap().unwrap();
+    assert!(envelope.attempts.is_empty());
+    assert_eq!(envelope.attempt, 0);
+    // Health saw the one delivery that was sent, not the held one.
+    assert_eq!(outbox.state().unwrap().endpoints.len(), 1);
+}
+
+#[test]
+fn a_changed_service_ends_its_deliveries_with_the_reason_and_no_health() {
+    let (_dir, mut outbox, registry) = setup();
+    let now = at("2024-12-02T21:00:00Z");
+    outbox
+        .enqueue(&envelopes(&registry, "call-1", now))
+        .unwrap();
+    let moved = edited(|crm| crm["url"] = "http://127.0.0.1:11/calls".into());
+    let mut worker = worker("w1");
+    let finish = answer_all(&mut worker, &mut outbox, &moved, now, 204);
+    assert_eq!((finish.counts.delivered, finish.counts.given_up), (1, 1));
+    assert_eq!(finish.counts.retried, 0);
+    let dead = outbox.dead_letters(10).unwrap();
+    assert_eq!(dead.len(), 1);
+    assert!(
+        dead[0].outcome.contains("dispatch again"),
+        "{}",
+        dead[0].outcome
+    );
+    assert!(dead[0].envelope.as_ref().unwrap().attempts.is_empty());
+    // Neither endpoint was poisoned: only the delivered one is known.
+    assert_eq!(outbox.state().unwrap().endpoints.len(), 1);
+    let counts = finish.counts;
+    assert_eq!(
+        counts.delivered + counts.given_up + counts.retried + counts.waited + counts.errors,
+        counts.claimed
+    );
 }
 
 #[test]
@@ -443,6 +611,70 @@ fn run_blocking_drains_the_outbox_and_stops_when_told() {
     assert_eq!(counters, *worker.counters());
     let stats = outbox.stats(Utc::now()).unwrap();
     assert_eq!((stats.delivered, stats.due, stats.claimed), (20, 0, 0));
+}
+
+#[test]
+#[cfg(feature = "send")]
+fn run_blocking_sends_nothing_whose_lease_would_end_before_its_timeout() {
+    use callhook_send::{BlockingSender, Options as SendOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let mut outbox = Outbox::open(dir.path().join("outbox.db"), Options::default()).unwrap();
+    let address = receiver().to_string();
+    // The services' timeout is the default 30 s; the lease is 20 s.
+    let registry = registry(&address, &address, 2);
+    let now = Utc::now();
+    outbox
+        .enqueue(&envelopes(&registry, "call-1", now))
+        .unwrap();
+    let sender = BlockingSender::new(SendOptions::new()).unwrap();
+    let mut worker = Worker::new(
+        "w1",
+        WorkerOptions::default().with_lease(Duration::from_secs(20)),
+    );
+    let counters = worker
+        .run_blocking(&mut outbox, &registry, &sender, Utc::now, |_, _| false)
+        .unwrap();
+    assert_eq!(
+        (counters.claimed, counters.delivered, counters.released),
+        (2, 0, 2)
+    );
+    assert_eq!(outbox.stats(Utc::now()).unwrap().due, 2);
+}
+
+#[test]
+#[cfg(feature = "send")]
+fn run_blocking_with_gives_each_batch_and_the_registry_to_the_host() {
+    use callhook_send::{BlockingSender, Options as SendOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let mut outbox = Outbox::open(dir.path().join("outbox.db"), Options::default()).unwrap();
+    let address = receiver().to_string();
+    let mut registry = registry(&address, &address, 2);
+    let now = Utc::now();
+    for i in 0..3 {
+        outbox
+            .enqueue(&envelopes(&registry, &format!("call-{i}"), now))
+            .unwrap();
+    }
+    let sender = BlockingSender::new(SendOptions::new()).unwrap();
+    let mut worker = Worker::new("w1", WorkerOptions::default().with_batch(4));
+    let mut rows = Vec::new();
+    let counters = worker
+        .run_blocking_with(
+            &mut outbox,
+            &mut registry,
+            &sender,
+            Utc::now,
+            |registry, finish| {
+                rows.extend(finish.rows.iter().map(|row| row.delivery.clone()));
+                // The host may change the registry between batches.
+                registry.set_webhook_enabled(CRM_WEBHOOK, false).unwrap();
+            },
+            |_, stats| stats.due + stats.claimed > 0,
+        )
+        .unwrap();
+    assert_eq!(counters.delivered, 6);
+    assert_eq!(rows.len(), 6);
+    assert!(!registry.webhook(CRM_WEBHOOK).unwrap().enabled);
 }
 
 #[test]

@@ -23,7 +23,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use callhook::{Call, CallData, Catalog, Config, Envelope, Event, Registry};
+use callhook::{
+    Call, CallData, Catalog, Config, Decision, DisableTarget, Envelope, Event, Registry,
+};
 use callhook_outbox::{Counters, Options, Outbox, RowState, Stats, Worker, WorkerOptions};
 use callhook_send::{BlockingSender, Options as SendOptions};
 use chrono::Utc;
@@ -45,7 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .map(|s| (s.id.to_string(), s.name.to_string()))
         .collect();
-    let registry = Registry::from_config(&config, Catalog::standard().clone())?;
+    let mut registry = Registry::from_config(&config, Catalog::standard().clone())?;
 
     let dir = std::env::temp_dir().join(format!("callhook-deliver-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -61,6 +63,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (registry, db) = (registry.clone(), db.clone());
         let (enqueued, dispatched) = (Arc::clone(&enqueued), Arc::clone(&dispatched));
         std::thread::spawn(move || -> Result<(), callhook_outbox::Error> {
+            // Set however the thread ends (an error or a panic too), so
+            // the worker below stops once what was enqueued has ended
+            // rather than waiting for calls that will never come.
+            let _done = Done(dispatched);
             let mut outbox = Outbox::open(&db, Options::default())?;
             let pause = DISPATCH_OVER / u32::try_from(CALLS).unwrap_or(u32::MAX);
             for n in 0..CALLS {
@@ -79,7 +85,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 enqueued.fetch_add(added as u64, Ordering::Relaxed);
                 std::thread::sleep(pause);
             }
-            dispatched.store(true, Ordering::Release);
             Ok(())
         })
     };
@@ -93,16 +98,53 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let started = Instant::now();
     let mut shown = Instant::now();
-    let counters = worker.run_blocking(&mut outbox, &registry, &sender, Utc::now, |c, stats| {
-        if shown.elapsed() >= Duration::from_millis(100) {
-            shown = Instant::now();
-            progress(c, stats, started);
-        }
-        // Done once every delivery enqueued has ended: the counters are
-        // exact, where the stats may be a second old.
-        let ended = c.delivered + c.given_up + c.disabled + c.skipped;
-        !(dispatched.load(Ordering::Acquire) && ended >= enqueued.load(Ordering::Relaxed))
-    })?;
+    let mut disabled = Vec::new();
+    let counters = worker.run_blocking_with(
+        &mut outbox,
+        &mut registry,
+        &sender,
+        Utc::now,
+        |registry, finish| {
+            // What the health rules (or a `410`) ask the host to disable,
+            // disabled in the worker's registry.
+            for row in &finish.rows {
+                let Decision::Disable { target, reason, .. } = &row.decision else {
+                    continue;
+                };
+                let done = match target {
+                    DisableTarget::Webhook { webhook, .. } => registry
+                        .set_webhook_enabled(webhook, false)
+                        .map(|()| format!("webhook {webhook} ({reason:?})")),
+                    DisableTarget::Url { service, .. } => registry
+                        .set_service_enabled(service, false)
+                        .map(|()| format!("service {service}, its URL gone ({reason:?})")),
+                    _ => continue,
+                };
+                match done {
+                    Ok(what) if !disabled.contains(&what) => {
+                        eprintln!("\ndisabled {what}");
+                        disabled.push(what);
+                    }
+                    Ok(_) => {}
+                    Err(e) => eprintln!("\ncould not disable: {e}"),
+                }
+            }
+        },
+        |c, stats| {
+            if shown.elapsed() >= Duration::from_millis(100) {
+                shown = Instant::now();
+                progress(c, stats, started);
+            }
+            // Done once every delivery enqueued has ended: by the
+            // counters, which are exact, or by the rows (the stats may be
+            // a second old, which only delays the end), which also count
+            // a row given up at its claim as unreadable.
+            let enqueued = enqueued.load(Ordering::Relaxed);
+            let ended = c.delivered + c.given_up + c.disabled + c.skipped;
+            let rows_ended = stats.delivered + stats.given_up + stats.disabled + stats.skipped;
+            !(dispatched.load(Ordering::Acquire) && (ended >= enqueued || rows_ended >= enqueued))
+        },
+    )?;
     let stats = outbox.stats(Utc::now())?;
     progress(&counters, &stats, started);
     eprintln!();
@@ -164,8 +206,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             state.as_str()
         );
     }
+    for what in &disabled {
+        println!("  disabled in the registry: {what}");
+    }
     println!("the outbox is kept at {}", db.display());
     Ok(())
+}
+
+/// Sets its flag when dropped: however the dispatcher's thread ends.
+struct Done(Arc<AtomicBool>);
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 /// One progress line on stderr, drawn over the last.

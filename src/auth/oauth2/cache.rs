@@ -132,7 +132,8 @@ impl TokenCache {
         TokenCache::default()
     }
 
-    /// How many entries it holds (an entry may hold only a refresh token).
+    /// How many entries it holds (an entry may hold only a refresh token,
+    /// or nothing but the mark of an invalidated token).
     #[must_use]
     pub fn len(&self) -> usize {
         self.tokens.len()
@@ -156,13 +157,14 @@ impl TokenCache {
     /// Forgets the access token kept under `key`, as a receiver's 401
     /// asks: the next request of the entry fetches a new one. A rotated
     /// refresh token is kept, since the server may have issued no other.
+    /// The entry stays, without its access token, so that
+    /// [`TokenCache::merge`] carries the invalidation into a cache that
+    /// still holds the token (removing it would leave the stale token
+    /// there, to be refused again).
     pub fn invalidate(&mut self, key: &str) {
         if let Some(token) = self.tokens.get_mut(key) {
             token.access_token = None;
             token.expires_at = None;
-            if token.refresh_token.is_none() {
-                self.tokens.remove(key);
-            }
         }
     }
 
@@ -173,11 +175,16 @@ impl TokenCache {
 
     /// Takes in `newer`'s entries, each replacing ours unless ours was
     /// received later: how a host folds a cache one worker refreshed into
-    /// the one it holds.
+    /// the one it holds. Of two entries of the same response, the one
+    /// invalidated ([`TokenCache::invalidate`]) stands, whichever cache
+    /// holds it: a token a receiver refused is not brought back.
     pub fn merge(&mut self, newer: TokenCache) {
         for (key, token) in newer.tokens {
             match self.tokens.get(&key) {
-                Some(ours) if ours.received_at > token.received_at => {}
+                Some(ours)
+                    if ours.received_at > token.received_at
+                        || (ours.received_at == token.received_at
+                            && ours.access_token.is_none()) => {}
                 _ => {
                     self.tokens.insert(key, token);
                 }
@@ -857,7 +864,46 @@ mod tests {
             .usable("crm", &refresh_client(), after(10_000_000))
             .is_some());
         cache.invalidate("crm");
-        assert!(cache.is_empty(), "nothing left to keep");
+        assert_eq!(cache.usable("crm", &refresh_client(), at()), None);
+        // Kept without its token, for a merge to carry.
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn an_invalidation_survives_a_merge_either_way() {
+        // A token with no lifetime, which only an invalidation ends.
+        let auth = refresh_client();
+        let (stored, result) = accept(&auth, StatusCode::OK, br#"{"access_token":"stale"}"#);
+        result.unwrap();
+        let mut worker = stored.clone();
+        worker.invalidate("crm");
+        // The worker's copy folded into the stored cache.
+        let mut merged = stored.clone();
+        merged.merge(worker.clone());
+        assert_eq!(merged.usable("crm", &auth, after(1)), None);
+        // And a copy that still holds the token folded into the
+        // invalidated one does not bring it back.
+        let mut again = merged.clone();
+        again.merge(stored.clone());
+        assert_eq!(again.usable("crm", &auth, after(1)), None);
+        // The invalidated entry is stored and read back as one, in a
+        // form an older reader loads (no new field).
+        let json = merged.to_json();
+        assert!(!json.contains("stale"));
+        assert_eq!(TokenCache::from_json(&json).unwrap(), merged);
+        // A token received later than the invalidation replaces it.
+        let mut fresh = TokenCache::new();
+        let request = auth.token_request("crm", &fresh, after(2)).unwrap();
+        fresh
+            .accept(
+                &request,
+                StatusCode::OK,
+                br#"{"access_token":"fresh"}"#,
+                after(2),
+            )
+            .unwrap();
+        again.merge(fresh);
+        assert_eq!(again.usable("crm", &auth, after(3)), Some("fresh"));
     }
 
     #[test]
