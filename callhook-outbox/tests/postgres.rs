@@ -102,11 +102,7 @@ fn answer(
     let finished: Vec<Finished<'_>> = claimed
         .iter()
         .zip(&recorded)
-        .map(|(claimed, (envelope, decision))| Finished {
-            claimed,
-            envelope,
-            decision,
-        })
+        .map(|(claimed, (envelope, decision))| Finished::new(claimed, envelope, decision))
         .collect();
     outbox
         .finish_all(&finished, Some(state), now)
@@ -528,10 +524,12 @@ fn proof_registry(receiver: &str) -> Registry {
             {"id": "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b", "name": "crm", "method": "POST",
              "url": format!("http://{receiver}/crm"),
              "body": {"kind": "json", "template": "{\"delivery\": \"#delivery_id#\"}"},
+             "timeout": "1s",
              "retry": {"schedule": ["1s"], "max_attempts": MAX_ATTEMPTS}},
             {"id": "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6c", "name": "backup", "method": "POST",
              "url": format!("http://{receiver}/backup"),
              "body": {"kind": "json", "template": "{\"delivery\": \"#delivery_id#\"}"},
+             "timeout": "1s",
              "retry": {"schedule": ["1s"], "max_attempts": MAX_ATTEMPTS}}
         ],
         "webhooks": [

@@ -38,7 +38,7 @@ use chrono::{DateTime, Utc};
 use crate::error::{Error, ErrorKind};
 use crate::limits;
 use crate::outbox::{
-    check_claim, endpoint_of, from_micros, lease_lost, micros, settle, Claimed, Finished, Options,
+    check_claim, endpoint_of, from_micros, lease_lost, micros, Claimed, Finished, Options,
     RowState, Stats,
 };
 use crate::store::Store;
@@ -471,11 +471,7 @@ impl PgOutbox {
         decision: &Decision,
         now: DateTime<Utc>,
     ) -> Result<RowState, Error> {
-        let finished = Finished {
-            claimed,
-            envelope,
-            decision,
-        };
+        let finished = Finished::new(claimed, envelope, decision);
         let mut results = self.finish_all(&[finished], None, now)?;
         results.pop().unwrap_or_else(|| Err(lease_lost(claimed)))
     }
@@ -515,7 +511,7 @@ impl PgOutbox {
                 results.push(Some(Err(lease_lost(one.claimed))));
                 continue;
             }
-            let (row, next, outcome) = settle(one.envelope, one.decision);
+            let (row, next, outcome) = one.settle();
             columns.push(one, row, next, outcome);
             results.push(None);
         }
@@ -542,7 +538,9 @@ impl PgOutbox {
             .map(|row| row.try_get::<_, String>(0))
             .collect::<Result<_, _>>()?
         };
-        if let Some(state) = state {
+        // A batch whose every row was taken over carries a stale state:
+        // merging it could bring back what an erasure removed.
+        if let Some(state) = state.filter(|_| !written.is_empty() || finished.is_empty()) {
             merge_state_in(&mut tx, state)?;
         }
         tx.commit()?;
@@ -552,7 +550,7 @@ impl PgOutbox {
             .map(|(one, result)| match result {
                 Some(result) => result,
                 None if written.contains(&one.envelope.delivery) => {
-                    let (row, ..) = settle(one.envelope, one.decision);
+                    let (row, ..) = one.settle();
                     // One event per finished attempt, its state named, so
                     // a subscriber counts delivered, retried and given-up
                     // rows.
