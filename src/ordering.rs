@@ -192,6 +192,26 @@ impl Sequences {
         self.delivered.retain(|_, d| d.at >= at);
     }
 
+    /// Forgets every pair of `call_id`: a host erasing a call's data
+    /// (a person's) erases its ids here too.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use callhook::Sequences;
+    ///
+    /// let mut sequences = Sequences::new();
+    /// let now = "2024-12-02T21:00:00Z".parse().unwrap();
+    /// sequences.delivered("call-1", "webhook-1", 7, now);
+    /// sequences.delivered("call-2", "webhook-1", 2, now);
+    /// sequences.forget_call("call-1");
+    /// assert_eq!(sequences.superseded("call-1", "webhook-1", 5), None);
+    /// assert_eq!(sequences.len(), 1);
+    /// ```
+    pub fn forget_call(&mut self, call_id: &str) {
+        self.delivered.retain(|(call, _), _| &**call != call_id);
+    }
+
     /// Takes in `newer`'s pairs, keeping the higher sequence of each:
     /// how a host folds the state one worker wrote into the one it holds.
     pub fn merge(&mut self, newer: Sequences) {
@@ -238,6 +258,25 @@ mod tests {
     fn at(seconds: i64) -> DateTime<Utc> {
         "2024-12-02T21:00:00Z".parse::<DateTime<Utc>>().unwrap()
             + chrono::TimeDelta::seconds(seconds)
+    }
+
+    #[test]
+    fn forgetting_a_call_forgets_its_pairs_with_every_webhook_and_no_other() {
+        let mut s = Sequences::new();
+        s.delivered("c1", "w1", 5, at(0));
+        s.delivered("c1", "w2", 6, at(1));
+        s.delivered("c10", "w1", 7, at(2));
+        s.delivered("c2", "w1", 8, at(3));
+        s.forget_call("c1");
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.superseded("c1", "w1", 0), None);
+        assert_eq!(s.superseded("c1", "w2", 0), None);
+        assert_eq!(s.superseded("c10", "w1", 0), Some(7));
+        assert_eq!(s.superseded("c2", "w1", 0), Some(8));
+        assert!(!s.to_json().contains("\"c1\""));
+        // A call not held: nothing changes.
+        s.forget_call("c3");
+        assert_eq!(s.len(), 2);
     }
 
     #[test]

@@ -7,9 +7,8 @@
 //! Time is always passed in (`now`): nothing here reads a clock.
 //!
 //! ```
-//! use callhook::{Call, CallData, Catalog, Config, Decision, Envelope, Event, Outcome, Registry};
-//! use callhook_outbox::{Options, Outbox, RowState};
-//! use std::time::Duration;
+//! use callhook::{Call, CallData, Catalog, Config, Envelope, Event, Outcome, Registry};
+//! use callhook_outbox::{Options, Outbox, Worker, WorkerOptions};
 //!
 //! let registry = Registry::from_config(&Config::from_json(r#"{
 //!     "services": [{"id": "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b", "name": "crm",
@@ -27,20 +26,23 @@
 //! let envelopes: Vec<Envelope> = dispatch.requests.iter().map(|o| Envelope::new(o, now)).collect();
 //! assert_eq!(outbox.enqueue(&envelopes)?, 1);
 //!
-//! // A worker: claim, (admit, prepare, send), record, finish.
-//! let mut state = outbox.state()?;
-//! for claimed in outbox.claim("worker-1", now, 100, Duration::from_secs(30))? {
-//!     let mut envelope = claimed.envelope.clone();
-//!     let headers = http::HeaderMap::new();
-//!     let outcome = Outcome::response(http::StatusCode::NO_CONTENT, &headers);
-//!     let decision = envelope.record_in(&registry, outcome, now, &mut state)?;
-//!     assert_eq!(decision, Decision::Delivered);
-//!     assert_eq!(outbox.finish(&claimed, &envelope, &decision, now)?, RowState::Delivered);
-//! }
-//! outbox.merge_state(state)?;
+//! // A worker: claim (admit, prepare), the host sends, finish (record,
+//! // one commit for the rows and the delivery state).
+//! let mut worker = Worker::new("worker-1", WorkerOptions::default());
+//! let batch = worker.claim(&mut outbox, &registry, now)?;
+//! let headers = http::HeaderMap::new();
+//! let outcomes: Vec<_> = batch
+//!     .to_send()
+//!     .map(|(i, _request)| (i, Outcome::response(http::StatusCode::NO_CONTENT, &headers)))
+//!     .collect();
+//! let finish = worker.finish(&mut outbox, &registry, batch, &outcomes, now)?;
+//! assert_eq!(finish.counts.delivered, 1);
 //! assert_eq!(outbox.depth()?, 0);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! With the default feature `send`, [`Worker::run_blocking`] is the whole
+//! loop on callhook-send's blocking adapter.
 //!
 //! See the README for the durability each setting promises.
 #![forbid(unsafe_code)]
@@ -52,6 +54,7 @@ mod operator;
 mod outbox;
 mod schema;
 mod store;
+mod worker;
 
 pub use error::{Error, ErrorKind};
 pub use operator::DeadLetter;
@@ -61,3 +64,6 @@ pub use outbox::{Claimed, Durability, Finished, Options, Outbox, RowState, Stats
 pub use rusqlite;
 pub use schema::SCHEMA_VERSION;
 pub use store::Store;
+#[cfg(feature = "send")]
+pub use worker::IDLE_POLL;
+pub use worker::{Batch, Counters, Finish, Worker, WorkerOptions, Written, RELEASE_DELAY};

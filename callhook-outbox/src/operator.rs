@@ -7,7 +7,7 @@ use rusqlite::{params, TransactionBehavior};
 
 use crate::error::{Error, ErrorKind};
 use crate::limits;
-use crate::outbox::{from_micros, micros, Outbox, RowState};
+use crate::outbox::{from_micros, micros, read_state, Outbox, RowState};
 
 /// A delivery that gave up or was disabled, as
 /// [`Outbox::dead_letters`] lists it.
@@ -132,19 +132,41 @@ impl Outbox {
         )?)
     }
 
-    /// Deletes every row of `call_id`, whatever its state (a person's
-    /// data erased); returns how many. A row claimed now is deleted too:
-    /// its worker's [`Outbox::finish`] then fails with
+    /// Deletes every row of `call_id`, whatever its state, and forgets the
+    /// call's id in the stored delivery state's sequences
+    /// ([`callhook::Sequences::forget_call`]), in one transaction (a
+    /// person's data erased); returns how many rows. A row claimed now is
+    /// deleted too: its worker's finish then fails with
     /// [`ErrorKind::LeaseLost`], though a request it already sent is out.
+    /// A worker finishing a batch it claimed before the erase folds its
+    /// copy of the state back, which may hold the call id again; erase
+    /// once more after the leases of that time (at most
+    /// [`limits::LEASE_SECONDS`]) have passed to be sure.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Database`] when the write fails.
+    /// [`ErrorKind::Envelope`] when the stored state cannot be read, and
+    /// [`ErrorKind::Database`] when the write fails; nothing is erased
+    /// then.
     pub fn erase_call(&mut self, call_id: &str) -> Result<usize, Error> {
-        Ok(self.connection_mut().execute(
+        let tx = self
+            .connection_mut()
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let erased = tx.execute(
             "DELETE FROM deliveries WHERE call_id = ?1",
             params![call_id],
-        )?)
+        )?;
+        let mut state = read_state(&tx)?;
+        let before = state.sequences.len();
+        state.sequences.forget_call(call_id);
+        if state.sequences.len() != before {
+            tx.execute(
+                "UPDATE delivery_state SET json = ?1 WHERE id = 1",
+                params![state.to_json()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(erased)
     }
 }
 

@@ -307,7 +307,7 @@ fn finish_row(
 }
 
 /// Reads the stored delivery state (empty when none was stored).
-fn read_state(connection: &Connection) -> Result<DeliveryState, Error> {
+pub(crate) fn read_state(connection: &Connection) -> Result<DeliveryState, Error> {
     let json: Option<String> = connection
         .query_row("SELECT json FROM delivery_state WHERE id = 1", [], |row| {
             row.get(0)
@@ -616,6 +616,11 @@ impl Outbox {
     /// Disabling the URL or the webhook a [`Decision::Disable`] names is
     /// the host's (in its registry); the outbox records it.
     ///
+    /// Prefer [`Worker`](crate::Worker) (or [`Outbox::finish_all`]): this
+    /// commits one row alone, and a delivery state merged after it with
+    /// [`Outbox::merge_state`] commits apart from it, so a worker killed
+    /// between the two loses the endpoint health and sequences it changed.
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::LeaseLost`] when the row is no longer this claim's
@@ -661,7 +666,10 @@ impl Outbox {
     /// Folds `newer` into the stored [`DeliveryState`]
     /// ([`DeliveryState::merge`]) in one transaction, and returns the
     /// result: what a worker does after [`Envelope::record_in`] changed
-    /// its copy.
+    /// its copy. [`Outbox::finish_all`] (what [`Worker`](crate::Worker)
+    /// uses) does this in the batch's own transaction instead, which is
+    /// what to use: a merge apart from the rows it belongs to is lost if
+    /// the worker dies between the two commits.
     ///
     /// # Errors
     ///
