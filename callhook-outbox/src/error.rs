@@ -7,8 +7,9 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// SQLite refused or failed (the file, a lock, a constraint); its
-    /// error is the `source()`.
+    /// The database refused or failed (SQLite: the file, a lock, a
+    /// constraint; PostgreSQL: the connection, a statement); the driver's
+    /// error (rusqlite's or postgres's) is the `source()`.
     Database,
     /// The database was written by a newer `callhook-outbox` (its schema
     /// version is higher than this one knows).
@@ -25,7 +26,7 @@ pub enum ErrorKind {
 }
 
 /// An error of the outbox: a lowercase message, a kind, and the error
-/// underneath (rusqlite's or callhook's) as its `source()`.
+/// underneath (rusqlite's, postgres's or callhook's) as its `source()`.
 #[derive(Debug)]
 pub struct Error {
     kind: ErrorKind,
@@ -73,6 +74,13 @@ impl std::error::Error for Error {
 
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Error {
+        Error::new(ErrorKind::Database, "the outbox database failed").with_source(e)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl From<::postgres::Error> for Error {
+    fn from(e: ::postgres::Error) -> Error {
         Error::new(ErrorKind::Database, "the outbox database failed").with_source(e)
     }
 }

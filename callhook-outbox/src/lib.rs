@@ -52,6 +52,8 @@ mod error;
 pub mod limits;
 mod operator;
 mod outbox;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 mod schema;
 mod store;
 mod worker;

@@ -196,7 +196,7 @@ pub(crate) fn from_micros(value: i64) -> DateTime<Utc> {
 /// The endpoint of the envelope's current URL, as the in-flight cap
 /// counts it; a URL that does not parse is its own text (sending it fails
 /// with the reason).
-fn endpoint_of(envelope: &Envelope) -> String {
+pub(crate) fn endpoint_of(envelope: &Envelope) -> String {
     let url = envelope.url().unwrap_or(&envelope.request.url);
     url.parse::<http::Uri>()
         .ok()
