@@ -12,11 +12,17 @@
 //!
 //! - **direct**: render (dispatch), sign, send;
 //! - **outbox**: dispatch into the SQLite outbox in batches (one
-//!   transaction each), then a worker claims a batch, prepares each
-//!   delivery (`Envelope::admit`, current credentials and signature),
-//!   sends the batch with 16 in flight, records each attempt
-//!   (`Envelope::record_in`) and finishes the batch in one transaction
-//!   (`Store::finish_all`).
+//!   transaction each), then a `callhook_outbox::Worker` claims a batch,
+//!   prepares each delivery (`Envelope::admit`, current credentials and
+//!   signature), the batch is sent with 16 in flight, and the worker
+//!   records each attempt (`Envelope::record_in`) and finishes the batch
+//!   in one transaction (`Store::finish_all`); one thread does it all in
+//!   turn, so the stages' wall times add up;
+//! - **pipelined**: the same, the store and worker on a thread of their
+//!   own claiming the next batch and finishing the last while one sends;
+//! - **PostgreSQL** (feature `postgres`, the server `CALLHOOK_OUTBOX_PG`
+//!   names: `bash .ci/postgres cargo bench -p callhook-benches --features
+//!   postgres --bench outbox`): 4 worker threads, each its own connection.
 //!
 //! Each configuration runs `--runs` times, interleaved, as this machine is
 //! shared and noisy; the median and the spread (lowest to highest) are
@@ -34,11 +40,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use callhook::{
-    Call, CallData, Catalog, Config, Decision, Envelope, Event, Outgoing, Prepared, Registry,
+    Call, CallData, Catalog, Config, DeliveryState, Envelope, Event, Outgoing, Registry,
 };
-use callhook_outbox::{Durability, Finished, Options as OutboxOptions, Outbox, Store};
+use callhook_outbox::{
+    Batch, Claimed, Durability, Error as OutboxError, Finished, Options as OutboxOptions, Outbox,
+    RowState, Stats, Store, Worker, WorkerOptions,
+};
 use callhook_send::{AsyncSender, Attempted, Options as SendOptions};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures_util::stream::{self, StreamExt};
 
 type Result<T, E = Box<dyn std::error::Error + Send + Sync>> = std::result::Result<T, E>;
@@ -54,7 +63,10 @@ outbox benchmark: deliveries per second, direct and through the outbox
   --batch N          rows claimed and finished per transaction (256)
   --enqueue-batch N  calls dispatched per enqueue transaction (100)
   --full             also the outbox at Durability::Full
-  --only MODE        one configuration: direct, normal or full
+  --only MODE        one configuration: direct, normal, pipelined, full or
+                     postgres (feature `postgres`; by default with the
+                     feature when CALLHOOK_OUTBOX_PG names a server, as
+                     `bash .ci/postgres` sets it)
 ";
 
 struct Settings {
@@ -63,13 +75,28 @@ struct Settings {
     batch: usize,
     enqueue_batch: usize,
     modes: Vec<Mode>,
+    /// The PostgreSQL server's connection string (`CALLHOOK_OUTBOX_PG`).
+    pg: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Mode {
     Direct,
+    /// One thread: claim, send, finish, in turn; the stages' wall times
+    /// add up to the whole.
     Outbox(Durability),
+    /// The store on a thread of its own, claiming and finishing while a
+    /// batch sends (at `Durability::Normal`).
+    Pipelined,
+    /// PostgreSQL (feature `postgres`, the server `CALLHOOK_OUTBOX_PG`
+    /// names): [`PG_WORKERS`] workers, each a thread with its own
+    /// connection, runtime and client, sharing the 16 in flight.
+    Postgres,
 }
+
+/// The PostgreSQL mode's workers.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+const PG_WORKERS: usize = 4;
 
 impl Mode {
     fn name(self) -> &'static str {
@@ -77,6 +104,8 @@ impl Mode {
             Mode::Direct => "direct",
             Mode::Outbox(Durability::Full) => "outbox, SQLite FULL",
             Mode::Outbox(_) => "outbox, SQLite NORMAL",
+            Mode::Pipelined => "outbox, NORMAL, pipelined",
+            Mode::Postgres => "outbox, PostgreSQL, 4 workers",
         }
     }
 }
@@ -87,7 +116,12 @@ fn settings() -> Result<Settings> {
         runs: 3,
         batch: 256,
         enqueue_batch: 100,
-        modes: vec![Mode::Direct, Mode::Outbox(Durability::Normal)],
+        modes: vec![
+            Mode::Direct,
+            Mode::Outbox(Durability::Normal),
+            Mode::Pipelined,
+        ],
+        pg: std::env::var("CALLHOOK_OUTBOX_PG").ok(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -117,8 +151,13 @@ fn settings() -> Result<Settings> {
                     "direct" => Mode::Direct,
                     "normal" => Mode::Outbox(Durability::Normal),
                     "full" => Mode::Outbox(Durability::Full),
+                    "pipelined" => Mode::Pipelined,
+                    "postgres" => Mode::Postgres,
                     _ => {
-                        return Err(format!("unknown mode `{mode}`: direct, normal or full").into())
+                        return Err(format!(
+                            "unknown mode `{mode}`: direct, normal, pipelined, full or postgres"
+                        )
+                        .into())
                     }
                 }];
             }
@@ -127,6 +166,17 @@ fn settings() -> Result<Settings> {
                 std::process::exit(0);
             }
             _ => return Err(format!("unknown argument `{arg}`\n{HELP}").into()),
+        }
+    }
+    if cfg!(feature = "postgres") && settings.pg.is_some() && settings.modes.len() > 1 {
+        settings.modes.push(Mode::Postgres);
+    }
+    if settings.modes.contains(&Mode::Postgres) {
+        if !cfg!(feature = "postgres") {
+            return Err("the postgres mode needs `--features postgres`".into());
+        }
+        if settings.pg.is_none() {
+            return Err("the postgres mode needs CALLHOOK_OUTBOX_PG (`bash .ci/postgres`)".into());
         }
     }
     Ok(settings)
@@ -286,6 +336,15 @@ fn mark() -> Mark {
     }
 }
 
+impl Cost {
+    fn minus(self, other: Cost) -> Cost {
+        Cost {
+            wall: self.wall.saturating_sub(other.wall),
+            cpu: self.cpu.saturating_sub(other.cpu),
+        }
+    }
+}
+
 impl Mark {
     fn add_to(&self, cost: &mut Cost) {
         cost.wall += self.wall.elapsed();
@@ -389,28 +448,115 @@ async fn direct(
     })
 }
 
-fn through_outbox(
-    runtime: &tokio::runtime::Runtime,
-    registry: &Registry,
-    sender: &AsyncSender,
-    settings: &Settings,
-    durability: Durability,
-    run: usize,
-    dir: &Path,
-) -> Result<Report> {
-    let path = dir.join(format!("outbox-{run}-{durability:?}.db"));
-    // The cap counts claimed rows per endpoint; the claim batch is what
-    // the worker holds, and 16 of them are on the wire at a time.
-    let options = OutboxOptions::default()
-        .with_durability(durability)
-        .with_max_in_flight(settings.batch);
-    let mut outbox = Outbox::open(&path, options)?;
-    let mut stages = Stages::default();
-    let cpu = process_cpu();
-    let started = Instant::now();
-    let t = mark();
+/// A store that times what a worker asks of it, so a worker's claim
+/// splits into the store's claim (with the state read) and the
+/// preparing, and its finish into recording and `finish_all`.
+struct Timed<S> {
+    inner: S,
+    claim: Cost,
+    finish: Cost,
+}
 
-    // Dispatch: one transaction per batch of calls.
+impl<S> Timed<S> {
+    fn new(inner: S) -> Timed<S> {
+        Timed {
+            inner,
+            claim: Cost::default(),
+            finish: Cost::default(),
+        }
+    }
+}
+
+impl<S: Store> Store for Timed<S> {
+    fn claim(
+        &mut self,
+        worker: &str,
+        now: DateTime<Utc>,
+        batch: usize,
+        lease: Duration,
+    ) -> Result<Vec<Claimed>, OutboxError> {
+        let t = mark();
+        let claimed = self.inner.claim(worker, now, batch, lease);
+        t.add_to(&mut self.claim);
+        claimed
+    }
+
+    fn finish_all(
+        &mut self,
+        finished: &[Finished<'_>],
+        state: Option<DeliveryState>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Result<RowState, OutboxError>>, OutboxError> {
+        let t = mark();
+        let written = self.inner.finish_all(finished, state, now);
+        t.add_to(&mut self.finish);
+        written
+    }
+
+    fn state(&mut self) -> Result<DeliveryState, OutboxError> {
+        let t = mark();
+        let state = self.inner.state();
+        t.add_to(&mut self.claim);
+        state
+    }
+
+    fn depth(&mut self) -> Result<u64, OutboxError> {
+        self.inner.depth()
+    }
+
+    fn stats(&mut self, now: DateTime<Utc>) -> Result<Stats, OutboxError> {
+        self.inner.stats(now)
+    }
+}
+
+/// Sends a batch's deliveries, `in_flight` at a time.
+async fn send_batch(
+    sender: &AsyncSender,
+    registry: &Registry,
+    batch: &Batch,
+    in_flight: usize,
+) -> Result<Vec<(usize, Attempted)>> {
+    let mut sends = stream::iter(batch.to_send())
+        .map(|(index, outgoing)| async move {
+            Ok::<_, callhook_send::Error>((index, sender.send(registry, outgoing).await?))
+        })
+        .buffer_unordered(in_flight);
+    let mut attempts = Vec::with_capacity(batch.len());
+    while let Some(attempt) = sends.next().await {
+        let attempt = attempt?;
+        sent_ok(&attempt.1)?;
+        attempts.push(attempt);
+    }
+    Ok(attempts)
+}
+
+/// Records a batch's attempts and finishes it; how many were delivered.
+fn finish_batch<S: Store>(
+    worker: &mut Worker,
+    store: &mut S,
+    registry: &Registry,
+    batch: Batch,
+    attempts: &[(usize, Attempted)],
+) -> Result<u64> {
+    let outcomes = attempts
+        .iter()
+        .map(|(index, attempted)| (*index, attempted.outcome()))
+        .collect::<Vec<_>>();
+    let finish = worker.finish(store, registry, batch, &outcomes, Utc::now())?;
+    if let Some(row) = finish.rows.iter().find(|row| row.result.is_err()) {
+        return Err(format!("delivery {} not finished: {:?}", row.delivery, row.result).into());
+    }
+    Ok(finish.counts.delivered)
+}
+
+/// Dispatches every call into the outbox, `enqueue_batch` calls a
+/// transaction.
+fn fill(
+    registry: &Registry,
+    settings: &Settings,
+    run: usize,
+    mut enqueue: impl FnMut(&[Envelope]) -> Result<usize, OutboxError>,
+) -> Result<()> {
     let mut i = 0;
     while i < settings.deliveries {
         let end = (i + settings.enqueue_batch).min(settings.deliveries);
@@ -418,99 +564,250 @@ fn through_outbox(
         let envelopes = (i..end)
             .map(|i| Ok(Envelope::new(&dispatch(registry, &call(run, i))?, now)))
             .collect::<Result<Vec<_>>>()?;
-        outbox.enqueue(&envelopes)?;
+        enqueue(&envelopes)?;
         i = end;
     }
+    Ok(())
+}
+
+fn through_outbox(
+    runtime: &tokio::runtime::Runtime,
+    registry: &Registry,
+    sender: &AsyncSender,
+    settings: &Settings,
+    mode: Mode,
+    run: usize,
+    dir: &Path,
+) -> Result<Report> {
+    let (durability, pipelined) = match mode {
+        Mode::Outbox(durability) => (durability, false),
+        Mode::Pipelined => (Durability::Normal, true),
+        Mode::Direct | Mode::Postgres => return Err("not an SQLite mode".into()),
+    };
+    let path = dir.join(format!(
+        "outbox-{run}-{}.db",
+        mode.name().replace([' ', ','], "")
+    ));
+    // The cap counts claimed rows per endpoint: here the batches the
+    // worker holds, of which 16 deliveries are on the wire at a time.
+    let options = OutboxOptions::default()
+        .with_durability(durability)
+        .with_max_in_flight(2 * settings.batch);
+    let mut outbox = Outbox::open(&path, options)?;
+    if let Ok(pragma) = std::env::var("BENCH_PRAGMA") {
+        outbox.connection_mut().execute_batch(&pragma)?;
+    }
+    let mut stages = Stages::default();
+    let cpu = process_cpu();
+    let started = Instant::now();
+    let t = mark();
+    fill(registry, settings, run, |envelopes| {
+        outbox.enqueue(envelopes)
+    })?;
     t.add_to(&mut stages.enqueue);
 
-    // One worker: claim, prepare, send, record and finish, batch by batch.
-    let lease = Duration::from_secs(60);
+    let mut store = Timed::new(outbox);
+    let mut worker = Worker::new(
+        "bench",
+        WorkerOptions::default()
+            .with_batch(settings.batch)
+            .with_lease(Duration::from_secs(60)),
+    );
+    let mut claims = Cost::default();
+    let mut finishes = Cost::default();
     let mut delivered = 0;
-    loop {
-        let t = mark();
-        let now = Utc::now();
-        let claimed = Store::claim(&mut outbox, "bench", now, settings.batch, lease)?;
-        let mut state = Store::state(&mut outbox)?;
-        t.add_to(&mut stages.claim);
-        if claimed.is_empty() {
-            break;
-        }
-
-        let t = mark();
-        let mut envelopes = Vec::with_capacity(claimed.len());
-        let mut decisions: Vec<Option<Decision>> = Vec::with_capacity(claimed.len());
-        let mut outgoing = Vec::with_capacity(claimed.len());
-        for (index, one) in claimed.iter().enumerate() {
-            let mut envelope = one.envelope.clone();
-            let admitted = envelope.admit(registry, &mut state, now)?;
-            if admitted.is_none() {
-                let mut request = envelope.to_outgoing()?;
-                match registry.prepare(&mut request, now, &state.tokens)? {
-                    Prepared::Ready => outgoing.push((index, request)),
-                    // No OAuth2 in this setup.
-                    _ => return Err("the delivery was not ready to send".into()),
+    let mut ended_threads = Duration::ZERO;
+    if pipelined {
+        // The store's thread claims the next batch and finishes the last
+        // while this one sends: two batches out at a time.
+        let (to_send, batches) = std::sync::mpsc::sync_channel::<Batch>(1);
+        let (sent, results) = std::sync::mpsc::channel::<(Batch, Vec<(usize, Attempted)>)>();
+        let (worker, store) = (&mut worker, &mut store);
+        let store_thread = std::thread::scope(|scope| -> Result<_> {
+            let store_thread = scope.spawn(move || -> Result<(Cost, Cost, u64, Duration)> {
+                let (mut claims, mut finishes, mut delivered) =
+                    (Cost::default(), Cost::default(), 0);
+                let mut out = 0;
+                let mut drained = false;
+                loop {
+                    while !drained && out < 2 {
+                        let t = mark();
+                        let batch = worker.claim(store, registry, Utc::now())?;
+                        t.add_to(&mut claims);
+                        if batch.is_empty() {
+                            drained = true;
+                        } else {
+                            to_send.send(batch)?;
+                            out += 1;
+                        }
+                    }
+                    if out == 0 {
+                        break;
+                    }
+                    let (batch, attempts) = results.recv()?;
+                    out -= 1;
+                    let t = mark();
+                    delivered += finish_batch(worker, store, registry, batch, &attempts)?;
+                    t.add_to(&mut finishes);
                 }
+                drop(to_send);
+                // Counted here: a thread that ended is gone from
+                // `process_cpu`.
+                Ok((claims, finishes, delivered, thread_cpu()))
+            });
+            for batch in batches {
+                let t = mark();
+                let attempts = runtime.block_on(send_batch(sender, registry, &batch, IN_FLIGHT))?;
+                t.add_to(&mut stages.send);
+                sent.send((batch, attempts))?;
             }
-            decisions.push(admitted);
-            envelopes.push(envelope);
-        }
-        t.add_to(&mut stages.prepare);
-
-        let t = mark();
-        let attempts: Vec<(usize, Attempted)> = runtime.block_on(async {
-            let mut sends = stream::iter(outgoing.iter())
-                .map(|(index, request)| async move {
-                    Ok::<_, callhook_send::Error>((*index, sender.send(registry, request).await?))
-                })
-                .buffer_unordered(IN_FLIGHT);
-            let mut attempts = Vec::with_capacity(outgoing.len());
-            while let Some(attempt) = sends.next().await {
-                attempts.push(attempt?);
-            }
-            Ok::<_, callhook_send::Error>(attempts)
+            store_thread
+                .join()
+                .map_err(|_| "the store's thread panicked")?
         })?;
-        t.add_to(&mut stages.send);
-
-        let t = mark();
-        let now = Utc::now();
-        for (index, attempted) in &attempts {
-            sent_ok(attempted)?;
-            let decision =
-                envelopes[*index].record_in(registry, attempted.outcome(), now, &mut state)?;
-            decisions[*index] = Some(decision);
+        let store_cpu;
+        (claims, finishes, delivered, store_cpu) = store_thread;
+        ended_threads += store_cpu;
+    } else {
+        loop {
+            let t = mark();
+            let batch = worker.claim(&mut store, registry, Utc::now())?;
+            t.add_to(&mut claims);
+            if batch.is_empty() {
+                break;
+            }
+            let t = mark();
+            let attempts = runtime.block_on(send_batch(sender, registry, &batch, IN_FLIGHT))?;
+            t.add_to(&mut stages.send);
+            let t = mark();
+            delivered += finish_batch(&mut worker, &mut store, registry, batch, &attempts)?;
+            t.add_to(&mut finishes);
         }
-        let finished = claimed
-            .iter()
-            .zip(&envelopes)
-            .zip(&decisions)
-            .filter_map(|((claimed, envelope), decision)| {
-                Some(Finished {
-                    claimed,
-                    envelope,
-                    decision: decision.as_ref()?,
-                })
-            })
-            .collect::<Vec<_>>();
-        for result in Store::finish_all(&mut outbox, &finished, Some(state), now)? {
-            result?;
-            delivered += 1;
-        }
-        t.add_to(&mut stages.record);
     }
     let total = started.elapsed();
-    if delivered != settings.deliveries {
+    stages.claim = store.claim;
+    stages.prepare = claims.minus(store.claim);
+    stages.record = finishes;
+    if delivered != settings.deliveries as u64 {
         return Err(format!("{delivered} of {} delivered", settings.deliveries).into());
     }
-    if Store::depth(&mut outbox)? != 0 {
+    if store.depth()? != 0 {
         return Err("rows left in the outbox".into());
     }
     Ok(Report {
-        mode: Mode::Outbox(durability),
+        mode,
         deliveries: settings.deliveries,
         total,
         stages,
-        cpu: process_cpu().saturating_sub(cpu),
+        cpu: process_cpu().saturating_sub(cpu) + ended_threads,
     })
+}
+
+/// The PostgreSQL outbox: dispatched into it in batches, then drained by
+/// [`PG_WORKERS`] worker threads, each with its own connection, runtime
+/// and client, and `IN_FLIGHT / PG_WORKERS` requests in flight. Stage
+/// times are summed over the workers (wall time too, so it does not add
+/// up to the whole).
+#[cfg(feature = "postgres")]
+fn through_postgres(registry: &Registry, settings: &Settings, run: usize) -> Result<Report> {
+    use callhook_outbox::postgres::PgOutbox;
+
+    let params = settings.pg.as_deref().ok_or("no CALLHOOK_OUTBOX_PG")?;
+    let options = OutboxOptions::default().with_max_in_flight(2 * PG_WORKERS * settings.batch);
+    let mut outbox = PgOutbox::connect(params, options.clone())?;
+    // Each run on empty tables.
+    outbox
+        .client_mut()
+        .batch_execute("TRUNCATE callhook_outbox_deliveries")?;
+    let mut stages = Stages::default();
+    let cpu = process_cpu();
+    let started = Instant::now();
+    let t = mark();
+    fill(registry, settings, run, |envelopes| {
+        outbox.enqueue(envelopes)
+    })?;
+    t.add_to(&mut stages.enqueue);
+
+    let workers = std::thread::scope(|scope| {
+        let handles = (0..PG_WORKERS)
+            .map(|w| {
+                let options = options.clone();
+                scope.spawn(move || -> Result<(Stages, u64, Duration)> {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    let sender = AsyncSender::new(SendOptions::new())?;
+                    let mut store = Timed::new(PgOutbox::connect(params, options)?);
+                    let mut worker = Worker::new(
+                        format!("bench-{w}"),
+                        WorkerOptions::default()
+                            .with_batch(settings.batch)
+                            .with_lease(Duration::from_secs(60)),
+                    );
+                    let (mut stages, mut claims, mut delivered) =
+                        (Stages::default(), Cost::default(), 0);
+                    loop {
+                        let t = mark();
+                        let batch = worker.claim(&mut store, registry, Utc::now())?;
+                        t.add_to(&mut claims);
+                        if batch.is_empty() {
+                            break;
+                        }
+                        let t = mark();
+                        let attempts = runtime.block_on(send_batch(
+                            &sender,
+                            registry,
+                            &batch,
+                            IN_FLIGHT / PG_WORKERS,
+                        ))?;
+                        t.add_to(&mut stages.send);
+                        let t = mark();
+                        delivered +=
+                            finish_batch(&mut worker, &mut store, registry, batch, &attempts)?;
+                        t.add_to(&mut stages.record);
+                    }
+                    stages.claim = store.claim;
+                    stages.prepare = claims.minus(store.claim);
+                    Ok((stages, delivered, thread_cpu()))
+                })
+            })
+            .collect::<Vec<_>>();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().map_err(|_| "a worker panicked")?)
+            .collect::<Result<Vec<_>>>()
+    })?;
+    let total = started.elapsed();
+    let mut delivered = 0;
+    let mut ended_threads = Duration::ZERO;
+    for (worker, n, cpu) in workers {
+        for (sum, one) in [
+            (&mut stages.claim, worker.claim),
+            (&mut stages.prepare, worker.prepare),
+            (&mut stages.send, worker.send),
+            (&mut stages.record, worker.record),
+        ] {
+            sum.wall += one.wall;
+            sum.cpu += one.cpu;
+        }
+        delivered += n;
+        ended_threads += cpu;
+    }
+    if delivered != settings.deliveries as u64 {
+        return Err(format!("{delivered} of {} delivered", settings.deliveries).into());
+    }
+    Ok(Report {
+        mode: Mode::Postgres,
+        deliveries: settings.deliveries,
+        total,
+        stages,
+        cpu: process_cpu().saturating_sub(cpu) + ended_threads,
+    })
+}
+
+#[cfg(not(feature = "postgres"))]
+fn through_postgres(_: &Registry, _: &Settings, _: usize) -> Result<Report> {
+    Err("the postgres mode needs `--features postgres`".into())
 }
 
 fn micros_per(d: Duration, n: usize) -> f64 {
@@ -555,12 +852,13 @@ fn main() -> Result<()> {
                 Mode::Direct => {
                     runtime.block_on(direct(&registry, &sender, run, settings.deliveries))?
                 }
-                Mode::Outbox(durability) => through_outbox(
+                Mode::Postgres => through_postgres(&registry, &settings, run)?,
+                Mode::Outbox(_) | Mode::Pipelined => through_outbox(
                     &runtime,
                     &registry,
                     &sender,
                     &settings,
-                    durability,
+                    *mode,
                     run,
                     dir.path(),
                 )?,
@@ -649,6 +947,10 @@ fn main() -> Result<()> {
         "(all CPU: every thread, the receiver's included; the machine has {} cores)",
         std::thread::available_parallelism().map_or(1, usize::from)
     );
-    println!("(direct: dispatch+enqueue is the render, prepare the signing)");
+    println!(
+        "(direct: dispatch+enqueue is the render, prepare the signing; pipelined and \
+         PostgreSQL: the stages overlap, so their wall times do not add up; PostgreSQL's \
+         server's CPU is not counted)"
+    );
     Ok(())
 }
