@@ -515,12 +515,24 @@ impl Outbox {
              VALUES (?1, 'due', ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8) ON CONFLICT (id) DO NOTHING",
         )?;
         let mut added = 0;
+        // A dispatch's envelopes mostly share their URLs: each URL is
+        // parsed for its endpoint once, not per envelope.
+        let mut last: Option<(&str, String)> = None;
         for envelope in envelopes {
+            let url = envelope.url().unwrap_or(&envelope.request.url);
+            let endpoint = match &last {
+                Some((same, endpoint)) if *same == url => endpoint.clone(),
+                _ => {
+                    let endpoint = endpoint_of(envelope);
+                    last = Some((url, endpoint.clone()));
+                    endpoint
+                }
+            };
             added += insert.execute(params![
                 envelope.delivery,
                 envelope.attempt,
                 micros(envelope.next_attempt_at),
-                endpoint_of(envelope),
+                endpoint,
                 envelope.webhook,
                 envelope.call_id,
                 micros(envelope.first_attempt_at),
