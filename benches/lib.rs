@@ -5,6 +5,10 @@
 //!   each against its baseline, in one table.
 //! - `cargo bench -p callhook-benches --bench render` (also `request`,
 //!   `dispatch`): criterion benchmarks against baselines in the same run.
+//! - `cargo bench -p callhook-benches --bench outbox`: deliveries per
+//!   second sent directly and through `callhook-outbox` (SQLite; and
+//!   PostgreSQL with `--features postgres` under `bash .ci/postgres`), with
+//!   each stage's cost; the outbox README's "Performance".
 //! - `cargo run -p callhook-benches --example send_blocking` (also
 //!   `send_async`, `delivery_loop`): requests sent with the send adapters
 //!   (`callhook-send`) to a receiver on 127.0.0.1.
