@@ -435,7 +435,9 @@ fn verdict(verdict: &Verdict) -> String {
                     "`{}` ({} is {}; wanted {})",
                     u.path,
                     u.field,
-                    u.value.as_deref().map_or("missing".to_owned(), |v| format!("`{v}`")),
+                    u.value
+                        .as_deref()
+                        .map_or("missing".to_owned(), |v| format!("`{v}`")),
                     u.expected
                 ))
                 .collect::<Vec<_>>()

@@ -130,8 +130,9 @@ impl schemars::JsonSchema for Condition {
     fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
         let this = generator.subschema_for::<Condition>();
         let literal = schemars::json_schema!({"type": ["string", "number", "boolean"]});
-        let list = schemars::json_schema!({"type": "array", "items": literal, "maxItems": CONDITION_LIST});
-        let text = schemars::json_schema!({"type": "string", "maxLength": CONDITION_LITERAL_BYTES});
+        let list =
+            schemars::json_schema!({"type": "array", "items": literal, "maxItems": CONDITION_LIST});
+        let text = schemars::json_schema!({"type": "string"});
         schemars::json_schema!({
             "description": "A condition on a webhook: a comparison of one field, or `all`, `any` or `not` of conditions.",
             "oneOf": [
@@ -564,7 +565,11 @@ impl Compiler<'_> {
                     .collect();
                 let nodes: Option<Box<[Node]>> = nodes.into_iter().collect();
                 let nodes = nodes?;
-                Some(if all { Node::All(nodes) } else { Node::Any(nodes) })
+                Some(if all {
+                    Node::All(nodes)
+                } else {
+                    Node::Any(nodes)
+                })
             }
             ["not"] if map.len() == 1 => {
                 let node = self.node(&map["not"], &format!("{at}.not"), depth + 1)?;
@@ -745,7 +750,10 @@ impl Compiler<'_> {
             // `starts_with`, `ends_with`, `contains`.
             _ => {
                 if ty != FieldType::Text {
-                    self.fail(at, format!("`{op}` compares text; `{}` is {ty}", shown(name)));
+                    self.fail(
+                        at,
+                        format!("`{op}` compares text; `{}` is {ty}", shown(name)),
+                    );
                     return None;
                 }
                 let Lit::Text(text) = self.literal(literal, ty, name, fold, at)? else {

@@ -92,23 +92,35 @@ pub struct Config {
 /// configuration: [`Written`] is its shape, borrowed.
 impl Serialize for Config {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Every field named, none left to `..`: a field added to `Config`
+        // does not compile until it is written here too.
+        let Config {
+            version: _,
+            services,
+            auth_configs,
+            webhooks,
+            allowed_addresses,
+            preset,
+            fields,
+            events,
+        } = self;
         Written {
             version: version::written(self.needs_format_3()),
-            services: &self.services,
-            auth_configs: &self.auth_configs,
-            webhooks: &self.webhooks,
-            allowed_addresses: &self.allowed_addresses,
-            preset: &self.preset,
-            fields: &self.fields,
-            events: &self.events,
+            services,
+            auth_configs,
+            webhooks,
+            allowed_addresses,
+            preset,
+            fields,
+            events,
         }
         .serialize(serializer)
     }
 }
 
 /// [`Config`]'s fields in its order with its attributes, borrowed, and its
-/// version as worked out; a field added to `Config` is added here too
-/// (`config_round_trips_with_every_field` fails otherwise).
+/// version as worked out (a field added to `Config` is added here too:
+/// `Config`'s `Serialize` names every field).
 #[derive(Serialize)]
 struct Written<'a> {
     version: u32,

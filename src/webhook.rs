@@ -75,7 +75,8 @@ pub struct WebhookConfig {
 /// webhook (`Version` alone cannot see the other fields).
 impl Serialize for WebhookConfig {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let fields = 5 + usize::from(self.created_at.is_some()) + usize::from(self.condition.is_some()) + 1;
+        let fields =
+            5 + usize::from(self.created_at.is_some()) + usize::from(self.condition.is_some()) + 1;
         let mut row = serializer.serialize_struct("WebhookConfig", fields)?;
         row.serialize_field("version", &version::written(self.needs_format_3()))?;
         row.serialize_field("id", &self.id)?;

@@ -31,7 +31,10 @@ fn call(name: &str) -> Call {
 }
 
 fn golden(path: &str, request: &callhook::Request) {
-    common::assert_golden(path, &String::from_utf8(common::http_text(request)).unwrap());
+    common::assert_golden(
+        path,
+        &String::from_utf8(common::http_text(request)).unwrap(),
+    );
 }
 
 #[test]
@@ -91,7 +94,12 @@ fn avanser_realtime_webhook_fires_only_on_answered_and_completed() {
     let (_, registry) = seed("avanser-conditions");
     let call = call("avanser-call");
     let when = at("2024-11-28T09:00:05Z");
-    let statuses = [("ringing", 1), ("answered", 2), ("on-hold", 3), ("completed", 4)];
+    let statuses = [
+        ("ringing", 1),
+        ("answered", 2),
+        ("on-hold", 3),
+        ("completed", 4),
+    ];
     let mut fired = Vec::new();
     for (status, sequence) in statuses {
         let dispatch = registry.status_change(&call, status, sequence, when);
@@ -137,7 +145,12 @@ fn problems_are_reported_at_load_each_at_its_place() {
     let problems: Vec<(String, Option<String>)> = e
         .related()
         .iter()
-        .map(|p| (p.field().unwrap_or("").to_owned(), p.suggestion().map(str::to_owned)))
+        .map(|p| {
+            (
+                p.field().unwrap_or("").to_owned(),
+                p.suggestion().map(str::to_owned),
+            )
+        })
         .collect();
     assert_eq!(
         problems,
@@ -164,8 +177,9 @@ fn updates_and_removals_keep_the_compiled_condition_in_step() {
     let sale = call("ringcx-call");
     let when = at("2020-04-22T00:02:00Z");
     let mut webhook = config.webhooks[0].clone();
-    webhook.condition =
-        Some(Condition::from_json(r#"{"field": "agent_disposition", "equals": "CALLBACK"}"#).unwrap());
+    webhook.condition = Some(
+        Condition::from_json(r#"{"field": "agent_disposition", "equals": "CALLBACK"}"#).unwrap(),
+    );
     registry.update_webhook(webhook.clone()).unwrap();
     assert!(registry
         .dispatch(Event::PostDisposition, &sale, when)
@@ -187,7 +201,10 @@ fn the_lowest_format_that_holds_the_document_is_written() {
     let (config, registry) = seed("ringcx-conditions");
     assert!(config.to_json().starts_with(r#"{"version":3,"#));
     assert!(registry.to_json().starts_with(r#"{"version":3,"#));
-    assert_eq!(registry.to_json(), serde_json::to_string(&registry).unwrap());
+    assert_eq!(
+        registry.to_json(),
+        serde_json::to_string(&registry).unwrap()
+    );
     let row = config.webhooks[0].to_json();
     assert!(row.starts_with(r#"{"version":3,"#), "{row}");
     assert_eq!(WebhookConfig::from_json(&row).unwrap(), config.webhooks[0]);

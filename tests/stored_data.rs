@@ -493,7 +493,10 @@ fn a_stored_newer_format_is_refused_as_newer() {
     assert!(err.to_string().contains("written in format 4"), "{err}");
     let err = Config::from_json(&text("format-3/config.json")).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Serde);
-    assert!(err.to_string().contains("unknown field `retention`"), "{err}");
+    assert!(
+        err.to_string().contains("unknown field `retention`"),
+        "{err}"
+    );
 }
 
 /// What this version writes with conditions (format 3,
@@ -509,7 +512,11 @@ fn stored_format_3_documents_load_and_give_the_same_bytes() {
         let stored = text(&format!("format-3-conditions/registry-{name}.json"));
         assert!(stored.starts_with("{\n  \"version\": 3,"), "{name}");
         let loaded: Registry = serde_json::from_str(&stored).unwrap();
-        assert_eq!(serde_json::to_string_pretty(&loaded).unwrap(), stored, "{name}");
+        assert_eq!(
+            serde_json::to_string_pretty(&loaded).unwrap(),
+            stored,
+            "{name}"
+        );
         let seed = Config::from_json(&common::read_text(&format!("examples/configs/{name}.json")))
             .unwrap();
         assert_eq!(loaded, common::load(&seed).unwrap(), "{name}");

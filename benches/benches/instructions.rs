@@ -536,7 +536,10 @@ fn condition_cases(cases: &mut Vec<Case>) {
         {"field": "duration", "greater_than": "30s"},
         {"field": "ani", "starts_with": "1555"}
     ]});
-    for (name, condition) in [("ringcx-json", None), ("ringcx-json-condition3", Some(condition))] {
+    for (name, condition) in [
+        ("ringcx-json", None),
+        ("ringcx-json-condition3", Some(condition)),
+    ] {
         let mut config: serde_json::Value =
             serde_json::from_str(include_str!("../../examples/configs/ringcx.json"))
                 .expect("seed config");

@@ -5,15 +5,17 @@ use serde_json::json;
 
 fn catalog() -> &'static Catalog {
     static CATALOG: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
-    CATALOG.get_or_init(|| Catalog::standard()
-        .clone()
-        .with(FieldSpec::new("t", FieldType::Text))
-        .with(FieldSpec::new("i", FieldType::Integer))
-        .with(FieldSpec::new("d", FieldType::Decimal))
-        .with(FieldSpec::new("b", FieldType::Boolean))
-        .with(FieldSpec::new("ts", FieldType::Timestamp))
-        .with(FieldSpec::new("du", FieldType::Duration))
-        .with(FieldSpec::new("secret_t", FieldType::Text).secret()))
+    CATALOG.get_or_init(|| {
+        Catalog::standard()
+            .clone()
+            .with(FieldSpec::new("t", FieldType::Text))
+            .with(FieldSpec::new("i", FieldType::Integer))
+            .with(FieldSpec::new("d", FieldType::Decimal))
+            .with(FieldSpec::new("b", FieldType::Boolean))
+            .with(FieldSpec::new("ts", FieldType::Timestamp))
+            .with(FieldSpec::new("du", FieldType::Duration))
+            .with(FieldSpec::new("secret_t", FieldType::Text).secret())
+    })
 }
 
 fn compiled(condition: serde_json::Value) -> Compiled {
@@ -25,12 +27,7 @@ fn problems(condition: serde_json::Value) -> Vec<(String, String)> {
         .unwrap_err()
         .into_problems()
         .into_iter()
-        .map(|e| {
-            (
-                e.field().unwrap_or("").to_owned(),
-                e.to_string(),
-            )
-        })
+        .map(|e| (e.field().unwrap_or("").to_owned(), e.to_string()))
         .collect()
 }
 
@@ -71,7 +68,12 @@ fn every_operator_against_every_type_including_missing_and_null() {
     let ordered = [
         ("i", json!(42), json!(41), json!(43)),
         ("d", json!(2.5), json!(2), json!(2.75)),
-        ("ts", json!("2025-01-10T10:00:00+01:00"), json!("2025-01-10T08:59:59Z"), json!("2025-01-10T09:00:01Z")),
+        (
+            "ts",
+            json!("2025-01-10T10:00:00+01:00"),
+            json!("2025-01-10T08:59:59Z"),
+            json!("2025-01-10T09:00:01Z"),
+        ),
         ("du", json!("90s"), json!("1m"), json!("2m")),
     ];
     for (field, same, less, more) in ordered {
@@ -93,7 +95,11 @@ fn every_operator_against_every_type_including_missing_and_null() {
             assert_eq!(holds(c(op, lit), &set), want, "{field} {op} {lit}");
             let negation = op.starts_with("not_");
             assert_eq!(holds(c(op, lit), &null), negation, "null {field} {op}");
-            assert_eq!(holds(c(op, lit), &missing), negation, "missing {field} {op}");
+            assert_eq!(
+                holds(c(op, lit), &missing),
+                negation,
+                "missing {field} {op}"
+            );
         }
         let list = json!([less, same]);
         assert!(holds(c("in", &list), &set));
@@ -104,7 +110,10 @@ fn every_operator_against_every_type_including_missing_and_null() {
         assert!(holds(c("not_in", &list), &missing));
     }
     // Text and booleans: equality and lists.
-    for (field, same, other) in [("t", json!("SALE"), json!("CALLBACK")), ("b", json!(true), json!(false))] {
+    for (field, same, other) in [
+        ("t", json!("SALE"), json!("CALLBACK")),
+        ("b", json!(true), json!(false)),
+    ] {
         let c = |op: &str, lit: serde_json::Value| json!({"field": field, op: lit});
         assert!(holds(c("equals", same.clone()), &set));
         assert!(!holds(c("equals", other.clone()), &set));
@@ -128,7 +137,11 @@ fn every_operator_against_every_type_including_missing_and_null() {
         ("contains", "al", false),
         ("contains", "", true),
     ] {
-        assert_eq!(holds(json!({"field": "t", op: lit}), &set), want, "{op} {lit}");
+        assert_eq!(
+            holds(json!({"field": "t", op: lit}), &set),
+            want,
+            "{op} {lit}"
+        );
         assert!(!holds(json!({"field": "t", op: lit}), &null));
         assert!(!holds(json!({"field": "t", op: lit}), &missing));
     }
@@ -164,18 +177,37 @@ fn text_is_compared_as_written_or_ignoring_case_char_by_char() {
     let c = |op: &str, lit: &str, fold: bool| json!({"field": "t", op: lit, "ignore_case": fold});
     assert!(!holds(c("equals", "straße istanbul", false), &data));
     // `İ` lower-cases to `i` and a combining dot: no normalisation.
-    assert!(holds(c("equals", "STRASSE İSTANBUL".replace("SS", "ß").as_str(), true), &data));
-    assert!(!holds(c("equals", "strasse i\u{307}stanbul", true), &data), "no folding of ß to ss");
+    assert!(holds(
+        c(
+            "equals",
+            "STRASSE İSTANBUL".replace("SS", "ß").as_str(),
+            true
+        ),
+        &data
+    ));
+    assert!(
+        !holds(c("equals", "strasse i\u{307}stanbul", true), &data),
+        "no folding of ß to ss"
+    );
     assert!(holds(c("equals", "STRAßE i\u{307}STANBUL", true), &data));
     assert!(holds(c("starts_with", "STRA", true), &data));
     assert!(holds(c("ends_with", "\u{307}STANBUL", true), &data));
     assert!(holds(c("ends_with", "İSTANBUL", true), &data));
     assert!(!holds(c("ends_with", "ISTANBUL", true), &data));
-    assert!(holds(c("contains", "SSE", false), &CallData::new().with("t", "ASSET")));
+    assert!(holds(
+        c("contains", "SSE", false),
+        &CallData::new().with("t", "ASSET")
+    ));
     assert!(holds(c("contains", "ße İs", true), &data));
     assert!(!holds(c("contains", "SSE İS", false), &data));
-    assert!(holds(json!({"field": "t", "in": ["x", "STRAßE İSTANBUL"], "ignore_case": true}), &data));
-    assert!(holds(json!({"field": "t", "not_in": ["STRAßE İSTANBUL"]}), &data));
+    assert!(holds(
+        json!({"field": "t", "in": ["x", "STRAßE İSTANBUL"], "ignore_case": true}),
+        &data
+    ));
+    assert!(holds(
+        json!({"field": "t", "not_in": ["STRAßE İSTANBUL"]}),
+        &data
+    ));
 }
 
 #[test]
@@ -183,14 +215,23 @@ fn numbers_compare_across_their_forms() {
     let c = |op: &str, lit: serde_json::Value| json!({"field": "i", op: lit});
     let big = CallData::new().with("i", Value::Number("18446744073709551616".into()));
     assert!(holds(c("greater_than", json!(i64::MAX)), &big));
-    assert!(holds(c("equals", json!(42.0)), &CallData::new().with("i", 42)));
-    assert!(holds(c("less_than", json!(42.5)), &CallData::new().with("i", 42)));
+    assert!(holds(
+        c("equals", json!(42.0)),
+        &CallData::new().with("i", 42)
+    ));
+    assert!(holds(
+        c("less_than", json!(42.5)),
+        &CallData::new().with("i", 42)
+    ));
     assert!(!holds(
         json!({"field": "d", "equals": 1}),
         &CallData::new().with("d", f64::NAN)
     ));
     // A value of another type than the catalog's compares as nothing.
-    assert!(!holds(c("equals", json!(42)), &CallData::new().with("i", "42")));
+    assert!(!holds(
+        c("equals", json!(42)),
+        &CallData::new().with("i", "42")
+    ));
 }
 
 #[test]
@@ -229,9 +270,14 @@ fn problems_are_reported_at_once_each_in_its_place() {
         "{found:#?}"
     );
     let message = |i: usize| found[i].1.as_str();
-    assert!(message(0).contains("unknown field `agent_dispositon`"), "{}", message(0));
+    assert!(
+        message(0).contains("unknown field `agent_dispositon`"),
+        "{}",
+        message(0)
+    );
     assert!(message(0).contains("agent_disposition"), "{}", message(0));
-    assert!(message(1).contains("`greater_than` compares numbers, durations and timestamps; `t` is text"));
+    assert!(message(1)
+        .contains("`greater_than` compares numbers, durations and timestamps; `t` is text"));
     assert!(message(2).contains("RFC 3339"));
     assert!(message(3).contains("`du` is a duration"));
     assert!(message(4).contains("`i` is integer: write the value as a number, not `\"42\"`"));
@@ -246,18 +292,27 @@ fn limits_are_checked() {
         deep = json!({"not": deep});
     }
     let found = problems(deep);
-    assert!(found[0].1.contains("`limits::CONDITION_DEPTH`"), "{found:?}");
+    assert!(
+        found[0].1.contains("`limits::CONDITION_DEPTH`"),
+        "{found:?}"
+    );
     let list: Vec<String> = (0..=CONDITION_LIST).map(|i| i.to_string()).collect();
     let found = problems(json!({"field": "t", "in": list}));
     assert!(found[0].1.contains("`limits::CONDITION_LIST`"), "{found:?}");
     let long = "x".repeat(CONDITION_LITERAL_BYTES + 1);
     let found = problems(json!({"field": "t", "equals": long}));
-    assert!(found[0].1.contains("`limits::CONDITION_LITERAL_BYTES`"), "{found:?}");
+    assert!(
+        found[0].1.contains("`limits::CONDITION_LITERAL_BYTES`"),
+        "{found:?}"
+    );
     let many: Vec<_> = (0..=CONDITION_TESTS)
         .map(|_| json!({"field": "t", "exists": true}))
         .collect();
     let found = problems(json!({"any": many}));
-    assert!(found[0].1.contains("`limits::CONDITION_TESTS`"), "{found:?}");
+    assert!(
+        found[0].1.contains("`limits::CONDITION_TESTS`"),
+        "{found:?}"
+    );
     // At the limits, it compiles.
     let list: Vec<String> = (0..CONDITION_LIST).map(|i| i.to_string()).collect();
     compiled(json!({"field": "t", "in": list}));
@@ -275,7 +330,9 @@ fn realtime_conditions_use_only_mid_call_fields() {
 
 #[test]
 fn unmet_comparisons_are_explained_with_redacted_values() {
-    let data = CallData::new().with("t", "SALE").with("secret_t", "hunter2");
+    let data = CallData::new()
+        .with("t", "SALE")
+        .with("secret_t", "hunter2");
     let catalog = catalog();
     let c = compiled(json!({"all": [
         {"field": "t", "equals": "SALE"},
@@ -295,7 +352,8 @@ fn unmet_comparisons_are_explained_with_redacted_values() {
     let unmet = c.unmet(&data, catalog.positions());
     assert_eq!(unmet[0].path, "condition.not.in");
     assert_eq!(unmet[0].value.as_deref(), Some("SALE"));
-    let c = compiled(json!({"any": [{"field": "i", "exists": true}, {"field": "t", "equals": "x"}]}));
+    let c =
+        compiled(json!({"any": [{"field": "i", "exists": true}, {"field": "t", "equals": "x"}]}));
     let unmet = c.unmet(&data.clone().with("i", Value::Null), catalog.positions());
     assert_eq!(unmet.len(), 2);
     assert_eq!(unmet[0].value.as_deref(), Some("null"));
@@ -317,7 +375,10 @@ fn conditions_read_from_json_and_toml_alike() {
         Condition::from_json(r#"{"field": "ts", "greater_than": "2025-01-10T09:00:00Z"}"#).unwrap()
     );
     assert!(Condition::from_json("[1]").is_err());
-    assert_eq!(from_toml.to_json(), r#"{"field":"ts","greater_than":"2025-01-10T09:00:00Z"}"#);
+    assert_eq!(
+        from_toml.to_json(),
+        r#"{"field":"ts","greater_than":"2025-01-10T09:00:00Z"}"#
+    );
 }
 
 /// A small deterministic generator, for the laws below.
@@ -343,16 +404,25 @@ impl Rng {
 #[test]
 fn operators_keep_their_laws_over_random_values() {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let texts = ["", "a", "A", "ab", "Ab", "SALE", "sale", "ß", "İ", "é", "e\u{301}"];
+    let texts = [
+        "", "a", "A", "ab", "Ab", "SALE", "sale", "ß", "İ", "é", "e\u{301}",
+    ];
     let numbers = [-3i64, -1, 0, 1, 2, 42, i64::MAX];
     for _ in 0..2_000 {
         let n = *rng.pick(&numbers);
         let lit = *rng.pick(&numbers);
         let present = rng.next() % 4 != 0;
-        let data = if present { CallData::new().with("i", n) } else { CallData::new() };
+        let data = if present {
+            CallData::new().with("i", n)
+        } else {
+            CallData::new()
+        };
         let c = |op: &str| holds(json!({"field": "i", op: lit}), &data);
         assert_eq!(c("not_equals"), !c("equals"));
-        assert_eq!(holds(json!({"not": {"field": "i", "greater_than": lit}}), &data), !c("greater_than"));
+        assert_eq!(
+            holds(json!({"not": {"field": "i", "greater_than": lit}}), &data),
+            !c("greater_than")
+        );
         let exactly_one = [c("less_than"), c("equals"), c("greater_than")]
             .iter()
             .filter(|b| **b)
@@ -366,7 +436,8 @@ fn operators_keep_their_laws_over_random_values() {
         let data = CallData::new().with("t", value);
         for fold in [false, true] {
             let c = |op: &str| holds(json!({"field": "t", op: lit, "ignore_case": fold}), &data);
-            let listed = |op: &str| holds(json!({"field": "t", op: [lit], "ignore_case": fold}), &data);
+            let listed =
+                |op: &str| holds(json!({"field": "t", op: [lit], "ignore_case": fold}), &data);
             assert_eq!(listed("not_in"), !listed("in"));
             assert_eq!(listed("in"), c("equals"));
             let (v, l) = if fold {
@@ -375,7 +446,11 @@ fn operators_keep_their_laws_over_random_values() {
                 (value.to_owned(), lit.to_owned())
             };
             assert_eq!(c("equals"), v == l, "{value:?} {lit:?} {fold}");
-            assert_eq!(c("starts_with"), v.starts_with(&l), "{value:?} {lit:?} {fold}");
+            assert_eq!(
+                c("starts_with"),
+                v.starts_with(&l),
+                "{value:?} {lit:?} {fold}"
+            );
             assert_eq!(c("ends_with"), v.ends_with(&l), "{value:?} {lit:?} {fold}");
             assert_eq!(c("contains"), v.contains(&l), "{value:?} {lit:?} {fold}");
         }

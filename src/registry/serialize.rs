@@ -45,8 +45,7 @@ impl Registry {
         // between `"services":[` and `]`. Writing text and maps keyed by
         // text cannot fail.
         let version = self.written_version(&services, &webhooks);
-        let rest =
-            serde_json::to_string(&self.view(&[], &webhooks, version)).unwrap_or_default();
+        let rest = serde_json::to_string(&self.view(&[], &webhooks, version)).unwrap_or_default();
         let head = format!("{{\"version\":{version},\"services\":[");
         let Some(tail) = rest.strip_prefix(head.as_str()) else {
             // The view writes its version and then its services, which
@@ -119,7 +118,8 @@ impl Serialize for Registry {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let (services, webhooks) = self.sorted();
         let version = self.written_version(&services, &webhooks);
-        self.view(&services, &webhooks, version).serialize(serializer)
+        self.view(&services, &webhooks, version)
+            .serialize(serializer)
     }
 }
 
