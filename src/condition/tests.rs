@@ -411,7 +411,7 @@ fn operators_keep_their_laws_over_random_values() {
     for _ in 0..2_000 {
         let n = *rng.pick(&numbers);
         let lit = *rng.pick(&numbers);
-        let present = rng.next() % 4 != 0;
+        let present = !rng.next().is_multiple_of(4);
         let data = if present {
             CallData::new().with("i", n)
         } else {
