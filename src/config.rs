@@ -89,7 +89,7 @@ pub struct Config {
 }
 
 /// Written as derived, with `version` the lowest format that holds the
-/// configuration: [`Written`] is its shape, borrowed.
+/// configuration: `Written` is its shape, borrowed.
 impl Serialize for Config {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         // Every field named, none left to `..`: a field added to `Config`
