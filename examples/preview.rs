@@ -325,7 +325,11 @@ fn dispatch(
     let mut shown = shown.into_iter().filter_map(|(_, p)| p.ok());
     // Why each webhook does or does not fire: on stdout when asked, and a
     // summary on stderr when nothing fired.
-    let explained = registry.explain(event.clone(), call);
+    let explained = if realtime {
+        registry.explain_status_update(event.clone(), call, &status, sequence, now)
+    } else {
+        registry.explain(event.clone(), call, now)
+    };
     if args.explain {
         for e in &explained {
             println!(
@@ -423,6 +427,22 @@ fn verdict(verdict: &Verdict) -> String {
         ),
         Verdict::WebhookDisabled => "disabled".to_owned(),
         Verdict::ServiceDisabled => "its service is disabled".to_owned(),
+        Verdict::ConditionNotMet(unmet) => format!(
+            "its condition is not met: {}",
+            unmet
+                .iter()
+                .map(|u| format!(
+                    "`{}` ({} is {}; wanted {})",
+                    u.path,
+                    u.field,
+                    u.value
+                        .as_deref()
+                        .map_or("missing".to_owned(), |v| format!("`{v}`")),
+                    u.expected
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
         _ => format!("{verdict:?}"),
     }
 }

@@ -2,11 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::address::AddressPolicy;
 use crate::auth::Auth;
 use crate::catalog::{Catalog, FieldSpec};
+use crate::condition::uses_format_3;
 use crate::error::{shown, Error, ErrorKind};
 use crate::event::EventSpec;
 use crate::limits;
@@ -29,13 +30,15 @@ use crate::webhook::WebhookConfig;
 ///
 /// [`Registry::from_config`]: crate::Registry::from_config
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Config {
-    /// The format version the configuration is written in: 2 as callhook
-    /// writes today (`callhook::FORMAT_VERSION`), 1 if absent (written
-    /// before format versions). Written first, so that a reader meets it
+    /// The format version the configuration is written in: the lowest that
+    /// holds it (`callhook::FORMAT_VERSION`, 3, when a webhook has a
+    /// condition or a template a placeholder option of format 3; 2
+    /// otherwise, so older readers load it), 1 if absent (written before
+    /// format versions). Written first, so that a reader meets it
     /// before any field it may not know; a reader refuses a newer format
     /// than its own.
     /// Its services and webhooks follow it and write none of their own.
@@ -83,6 +86,86 @@ pub struct Config {
     /// The platform's own events.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<EventSpec>,
+}
+
+/// Written as derived, with `version` the lowest format that holds the
+/// configuration: `Written` is its shape, borrowed.
+impl Serialize for Config {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Every field named, none left to `..`: a field added to `Config`
+        // does not compile until it is written here too.
+        let Config {
+            version: _,
+            services,
+            auth_configs,
+            webhooks,
+            allowed_addresses,
+            preset,
+            fields,
+            events,
+        } = self;
+        Written {
+            version: version::written(self.needs_format_3()),
+            services,
+            auth_configs,
+            webhooks,
+            allowed_addresses,
+            preset,
+            fields,
+            events,
+        }
+        .serialize(serializer)
+    }
+}
+
+/// [`Config`]'s fields in its order with its attributes, borrowed, and its
+/// version as worked out (a field added to `Config` is added here too:
+/// `Config`'s `Serialize` names every field).
+#[derive(Serialize)]
+struct Written<'a> {
+    version: u32,
+    #[serde(serialize_with = "nested")]
+    services: &'a [ServiceConfig],
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    auth_configs: &'a BTreeMap<String, Auth>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty", serialize_with = "nested")]
+    webhooks: &'a [WebhookConfig],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    allowed_addresses: &'a [String],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    preset: &'a [String],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    fields: &'a [FieldSpec],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    events: &'a [EventSpec],
+}
+
+#[allow(clippy::ref_option_ref, clippy::trivially_copy_pass_by_ref)]
+fn nested<T: Serialize, S: Serializer>(items: &&[T], s: S) -> Result<S::Ok, S::Error> {
+    version::nested(items, s)
+}
+
+/// Whether a service's configuration needs format 3: a template of it uses
+/// a placeholder option of format 3. Every text of the service is asked,
+/// as only templates can hold a placeholder.
+pub(crate) fn service_needs_format_3(service: &ServiceConfig) -> bool {
+    fn any_text(json: &serde_json::Value) -> bool {
+        match json {
+            serde_json::Value::String(text) => uses_format_3(text),
+            serde_json::Value::Array(items) => items.iter().any(any_text),
+            serde_json::Value::Object(map) => map.values().any(any_text),
+            _ => false,
+        }
+    }
+    serde_json::to_value(version::Nested(service)).is_ok_and(|json| any_text(&json))
+}
+
+/// Whether a service's kept row (compact JSON) needs format 3, as
+/// [`service_needs_format_3`]; parsed only if it holds a `|`, which every
+/// placeholder option follows.
+pub(crate) fn service_row_needs_format_3(row: &str) -> bool {
+    row.contains('|')
+        && serde_json::from_str::<ServiceConfig>(row).is_ok_and(|s| service_needs_format_3(&s))
 }
 
 /// Every problem of the named auth entry `name`, each in its field
@@ -201,6 +284,13 @@ impl Config {
             webhooks,
             ..Config::default()
         }
+    }
+
+    /// Whether the configuration needs format 3: a webhook has a condition,
+    /// or a service's template a placeholder option of format 3.
+    pub(crate) fn needs_format_3(&self) -> bool {
+        self.webhooks.iter().any(WebhookConfig::needs_format_3)
+            || self.services.iter().any(service_needs_format_3)
     }
 
     /// Resolves every secret reference (`{"secret_ref": "CRM_TOKEN"}`) of

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::{Applied, Auth, TokenCache};
 use crate::call::{Call, CallData, Lookup};
 use crate::catalog::{Builtin, Catalog, FieldKey, Positions};
+use crate::condition::{Compiled, Unmet};
 use crate::error::Error;
 use crate::event::Event;
 use crate::id::DeliveryId;
@@ -177,6 +178,12 @@ pub enum Verdict {
     WebhookDisabled,
     /// Its service is disabled.
     ServiceDisabled,
+    /// Its condition is not met: the comparisons that kept it from
+    /// holding, each with its place in the condition, the field's value
+    /// (redacted for secret and personal fields) and the literal. For an
+    /// event fired once per agent segment, those of the first segment:
+    /// the webhook fires if its condition holds for any.
+    ConditionNotMet(Vec<Unmet>),
 }
 
 /// One webhook's [`Verdict`] for an event on a call.
@@ -248,6 +255,9 @@ pub(crate) trait Subscriptions {
     /// Every webhook, in no order.
     fn all_webhooks(&self) -> Vec<&WebhookConfig>;
 
+    /// The compiled condition of the webhook with this id, if it has one.
+    fn condition(&self, webhook: &str) -> Option<&Compiled>;
+
     /// The service with this id, with the registry's shared copy of the id.
     fn service_entry(&self, id: &str) -> Option<(&Arc<str>, &Service)>;
 
@@ -278,15 +288,25 @@ fn segments(
     (0..segments.max(1)).map(move |i| (segments > 0).then_some(i))
 }
 
-/// The work of [`Registry::explain`](crate::Registry::explain).
+/// The work of [`Registry::explain`](crate::Registry::explain) and its
+/// variants: for one `segment` or every one the event fires for (`None`),
+/// and for a realtime update.
 #[must_use]
 pub(crate) fn explain(
     registry: &impl Subscriptions,
     event: Event,
     call: &Call,
+    segment: Option<usize>,
+    realtime: Option<(&str, u64)>,
+    at: DateTime<Utc>,
 ) -> Vec<Explanation> {
     let mut webhooks: Vec<&WebhookConfig> = registry.all_webhooks();
     webhooks.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    let each: Vec<Option<usize>> = match (segment, realtime) {
+        (Some(segment), _) => vec![Some(segment)],
+        (None, Some(_)) => vec![None],
+        (None, None) => segments(registry, &event, call).collect(),
+    };
     webhooks
         .into_iter()
         .map(|webhook| {
@@ -309,6 +329,20 @@ pub(crate) fn explain(
                 .is_some_and(Service::is_enabled)
             {
                 Verdict::ServiceDisabled
+            } else if let Some(condition) = registry.condition(&webhook.id) {
+                let positions = registry.catalog().positions();
+                let mut first = None;
+                for segment in &each {
+                    let unmet = with_layers(webhook, &event, call, *segment, realtime, at, |l| {
+                        condition.unmet(l, positions)
+                    });
+                    if unmet.is_empty() {
+                        first = None;
+                        break;
+                    }
+                    first.get_or_insert(unmet);
+                }
+                first.map_or(Verdict::Fires, Verdict::ConditionNotMet)
             } else {
                 Verdict::Fires
             };
@@ -319,6 +353,32 @@ pub(crate) fn explain(
             }
         })
         .collect()
+}
+
+/// Runs `f` over what a delivery of `webhook` renders from: dispatch's own
+/// fields over the segment's over the call's.
+fn with_layers<R>(
+    webhook: &WebhookConfig,
+    event: &Event,
+    call: &Call,
+    segment: Option<usize>,
+    realtime: Option<(&str, u64)>,
+    at: DateTime<Utc>,
+    f: impl FnOnce(&Layers<'_>) -> R,
+) -> R {
+    let delivery = delivery_id(&webhook.id, &call.id, segment, event, realtime.map(|r| r.1));
+    let builtins = Builtins {
+        event: event.name(),
+        event_time: Value::from(at),
+        delivery_id: delivery.as_str(),
+        status: realtime.map(|(status, _)| status),
+        sequence: realtime.map(|(_, sequence)| Value::from(sequence)),
+    };
+    f(&Layers {
+        builtins: &builtins,
+        segment: segment.and_then(|i| call.segments.get(i)),
+        call: &call.data,
+    })
 }
 
 /// The work of [`Registry::dispatch`](crate::Registry::dispatch).
@@ -485,6 +545,15 @@ fn fire(
         segment: segment.and_then(|i| call.segments.get(i)),
         call: &call.data,
     };
+    // A webhook whose condition does not hold for this delivery does not
+    // fire: nothing is rendered, nothing listed.
+    if webhook.condition.is_some() {
+        if let Some(condition) = registry.condition(&webhook.id) {
+            if !condition.holds(&layers, registry.catalog().positions()) {
+                return;
+            }
+        }
+    }
     let rendered = service.request_with(&layers);
     match sink {
         // A fallback URL that cannot be rendered keeps the delivery from

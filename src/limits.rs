@@ -344,6 +344,27 @@ pub(crate) fn count(n: usize) -> String {
 /// after a day at most.
 pub const LONGEST_THROTTLE: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 
+/// Levels of `all`, `any` and `not` in a webhook's condition, the
+/// condition itself the first: 8.
+///
+/// Five9, Genesys and Hookdeck filters are a list or two deep; a deeper
+/// condition is one no person reviews.
+pub const CONDITION_DEPTH: usize = 8;
+
+/// Comparisons in one webhook's condition: 64.
+///
+/// Every comparison is evaluated at dispatch, for every matching webhook;
+/// platforms' filter screens hold a handful.
+pub const CONDITION_TESTS: usize = 64;
+
+/// Values in one `in` or `not_in` list of a condition: 1,000, as in a value
+/// map (`MAP_ENTRIES`): dispositions and statuses run to dozens.
+pub const CONDITION_LIST: usize = 1_000;
+
+/// Bytes of one literal in a condition (text, a timestamp, a duration):
+/// 1,024.
+pub const CONDITION_LITERAL_BYTES: usize = 1_024;
+
 /// Forgets the entries of `map` that come first by `order` until at most
 /// `keep` are left: one pass over the map and a selection, linear in its
 /// size. The bounded maps of delivery state (`Endpoints`, `Sequences`)

@@ -870,7 +870,7 @@ fn http_date(value: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Parses `"90s"`, `"5m"`, `"2h"`, `"1d"` (or a bare number of seconds).
-fn parse_duration(text: &str) -> Option<Duration> {
+pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
     let (number, unit) = text.split_at(
         // All digits: a bare number of seconds, no unit.

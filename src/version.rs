@@ -1,8 +1,8 @@
 //! The format version of the documents a host stores: a configuration, a
 //! serialised registry, a service's row and a webhook's row.
 //!
-//! A writer puts `"version": FORMAT_VERSION` at the top of each such
-//! document, so a reader meets it before anything else and an older reader
+//! A writer puts `"version"` at the top of each such document (the lowest
+//! format that holds it), so a reader meets it before anything else and an older reader
 //! can say "upgrade" instead of "unknown field". A document with no
 //! `version` is format 1, what was written before versions existed. A
 //! service or webhook inside a configuration follows the configuration's
@@ -16,33 +16,55 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{json_error, json_position, nearest, shown, Error, ErrorKind};
 
-/// The format version callhook writes, and the newest it reads: 2.
+/// The newest format version callhook writes and reads: 3.
 ///
 /// Format 1 is every document written before format versions existed,
 /// which carries no `version` field. Format 2 is the same shape with
 /// `"version": 2` at the top of each document stored on its own (a
 /// configuration, a serialised registry, a service's or a webhook's row).
 /// It is numbered 2, not 1, because readers of format 1 cannot read the
-/// `version` field itself.
+/// `version` field itself. Format 3 adds conditions on webhooks and the
+/// placeholder options of phone numbers, time zones and text.
+///
+/// A document is written in the lowest format that holds it: one that uses
+/// nothing of format 3 is written as format 2, so that callhook versions
+/// that read formats up to 2 still load it; one with a condition (or a new
+/// placeholder option) is written as format 3, which those versions refuse
+/// with "upgrade" rather than misread.
 ///
 /// A reader refuses a document of a newer format with an error of kind
 /// [`ErrorKind::NewerFormat`] that says so, and reads every older one.
 /// Within a format it knows, it refuses unknown fields, which are typos.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
+
+/// The format a document that uses nothing of format 3 is written in.
+pub(crate) const PLAIN_FORMAT: u32 = 2;
+
+/// The format a document is written in: [`FORMAT_VERSION`] if it `needs`
+/// format 3, [`PLAIN_FORMAT`] if not.
+pub(crate) fn written(needs_format_3: bool) -> u32 {
+    if needs_format_3 {
+        FORMAT_VERSION
+    } else {
+        PLAIN_FORMAT
+    }
+}
 
 /// The name of the field that holds the version.
 const KEY: &str = "version";
 
-/// The `version` field of a document: written as [`FORMAT_VERSION`], read
-/// as any format up to it (absent is format 1, through `#[serde(default)]`).
-/// It holds nothing: formats 1 and 2 read alike, so a value in memory has
-/// no format of its own and is written in the current one.
+/// The `version` field of a document: read as any format up to
+/// [`FORMAT_VERSION`] (absent is format 1, through `#[serde(default)]`),
+/// written on its own as [`PLAIN_FORMAT`]; a document that may need format
+/// 3 writes its version itself, from what it holds ([`written`]).
+/// It holds nothing: every format reads into the same values, so a value
+/// in memory has no format of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub(crate) struct Version;
 
 impl Serialize for Version {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_u32(FORMAT_VERSION)
+        serializer.serialize_u32(PLAIN_FORMAT)
     }
 }
 
@@ -239,12 +261,14 @@ impl<S: Serializer> Serializer for WithoutVersion<S> {
 
 /// `json` (a row a service keeps, written through [`Nested`]) with
 /// `"version"` at its top, as a row stored on its own is written.
+// A service row's format 3 would come from its templates' placeholder
+// options (FMT): written as 2 here until that lands.
 pub(crate) fn with_version(json: &str) -> String {
     // Serde writes a struct as an object, and a service's has fields it
     // always writes (`id`, `name`, `method`, `url`), so the row is `{"…`.
     debug_assert!(json.starts_with("{\""), "{json}");
     let fields = json.strip_prefix('{').unwrap_or(json);
-    format!("{{\"{KEY}\":{FORMAT_VERSION},{fields}")
+    format!("{{\"{KEY}\":{PLAIN_FORMAT},{fields}")
 }
 
 /// Reads a document (a configuration, a service's or a webhook's row) from
@@ -354,9 +378,9 @@ mod tests {
         assert!(check(1).is_ok());
         assert!(check(u64::from(FORMAT_VERSION)).is_ok());
         assert_eq!(
-            check(3).unwrap_err(),
+            check(4).unwrap_err(),
             format!(
-                "written in format 3; callhook {} reads formats up to 2: upgrade callhook to read it",
+                "written in format 4; callhook {} reads formats up to 3: upgrade callhook to read it",
                 env!("CARGO_PKG_VERSION")
             )
         );

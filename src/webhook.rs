@@ -1,8 +1,10 @@
 //! Webhooks: which service fires for which event, and for whom.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Serialize, Serializer};
 
+use crate::condition::Condition;
 use crate::error::Error;
 use crate::event::Event;
 use crate::version::{self, Version};
@@ -24,13 +26,13 @@ fn enabled_by_default() -> bool {
 /// (AVANSER): it fires on every status change of a call, so its service may
 /// only use fields known mid-call.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct WebhookConfig {
-    /// The format version the webhook's row is written in: 2 as callhook
-    /// writes today (`callhook::FORMAT_VERSION`), 1 if absent (written
-    /// before format versions). Written first, so that a reader meets it
+    /// The format version the webhook's row is written in: the lowest that
+    /// holds it, 3 with a `condition` and 2 without (so that older readers
+    /// load it), 1 if absent (written before format versions). Written first, so that a reader meets it
     /// before any field it may not know; a reader refuses a newer format
     /// than its own.
     /// A webhook inside a configuration writes none: it follows the
@@ -62,6 +64,36 @@ pub struct WebhookConfig {
     /// The scopes it is subscribed to; `"*"` is every scope.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// When it fires, beyond its event and scopes: a [`Condition`] over
+    /// the values its request renders from. None: it fires for every
+    /// call of its scopes. A webhook with one is written in format 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<Condition>,
+}
+
+/// Written as derived, with `version` the lowest format that holds the
+/// webhook (`Version` alone cannot see the other fields).
+impl Serialize for WebhookConfig {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let fields =
+            5 + usize::from(self.created_at.is_some()) + usize::from(self.condition.is_some()) + 1;
+        let mut row = serializer.serialize_struct("WebhookConfig", fields)?;
+        row.serialize_field("version", &version::written(self.needs_format_3()))?;
+        row.serialize_field("id", &self.id)?;
+        row.serialize_field("enabled", &self.enabled)?;
+        row.serialize_field("event", &self.event)?;
+        row.serialize_field("service", &self.service)?;
+        match &self.created_at {
+            Some(at) => row.serialize_field("created_at", at)?,
+            None => row.skip_field("created_at")?,
+        }
+        row.serialize_field("scopes", &self.scopes)?;
+        match &self.condition {
+            Some(condition) => row.serialize_field("condition", condition)?,
+            None => row.skip_field("condition")?,
+        }
+        row.end()
+    }
 }
 
 impl WebhookConfig {
@@ -89,6 +121,7 @@ impl WebhookConfig {
             service: service.into(),
             created_at: None,
             scopes: Vec::new(),
+            condition: None,
         }
     }
 
@@ -104,6 +137,18 @@ impl WebhookConfig {
     pub fn with_created_at(mut self, at: DateTime<Utc>) -> WebhookConfig {
         self.created_at = Some(at);
         self
+    }
+
+    /// Sets the condition the webhook fires under.
+    #[must_use]
+    pub fn with_condition(mut self, condition: Condition) -> WebhookConfig {
+        self.condition = Some(condition);
+        self
+    }
+
+    /// Whether the webhook's row needs format 3: it has a condition.
+    pub(crate) fn needs_format_3(&self) -> bool {
+        self.condition.is_some()
     }
 
     /// Sets whether the webhook fires.

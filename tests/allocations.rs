@@ -34,6 +34,38 @@ fn allocations_per_dispatched_request() {
     assert!(allocations <= 8, "{allocations} allocations");
 }
 
+/// A condition is evaluated without allocating: a dispatch whose
+/// webhook has one (three comparisons, all holding) allocates exactly as
+/// the same dispatch without it, and one whose condition fails allocates
+/// only the match list and the empty list of requests.
+#[test]
+fn conditions_allocate_nothing_at_dispatch() {
+    let call = Call::from_json(include_str!("../examples/calls/ringcx-call.json")).unwrap();
+    let at = "2020-04-22T00:02:00Z".parse().unwrap();
+    let load = |condition: Option<&str>| {
+        let mut config =
+            Config::from_json(include_str!("../examples/configs/ringcx-conditions.json")).unwrap();
+        config.webhooks[0].condition =
+            condition.map(|c| callhook::Condition::from_json(c).unwrap());
+        Registry::from_config(&config, Catalog::standard().clone()).unwrap()
+    };
+    let count = |registry: &Registry| {
+        let _ = registry.dispatch(Event::PostDisposition, &call, at);
+        let (sent, allocations, _) =
+            counted(|| registry.dispatch(Event::PostDisposition, &call, at));
+        (sent.requests.len(), allocations)
+    };
+    let three = r#"{"all": [{"field": "agent_disposition", "in": ["sale", "callback"], "ignore_case": true},
+        {"field": "duration", "greater_than": "30s"}, {"field": "ani", "starts_with": "1555"}]}"#;
+    let (sent, without) = count(&load(None));
+    assert_eq!(sent, 1);
+    assert_eq!(count(&load(Some(three))), (1, without));
+    let failing = r#"{"not": {"field": "agent_disposition", "contains": "SAL"}}"#;
+    let (sent, allocations) = count(&load(Some(failing)));
+    assert_eq!(sent, 0);
+    assert!(allocations <= 1, "{allocations} allocations");
+}
+
 /// A whole request takes 3 allocations (the body and the header map's
 /// two), and 4 with a body of 10,000 bytes or more (its `Content-Length`
 /// value): 5 before, two of them for the length. The long bodies come

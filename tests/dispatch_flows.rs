@@ -275,7 +275,7 @@ fn every_scope_webhooks_and_explanations() {
         1
     );
 
-    let explained = pbx.explain(Event::CallHangup, &nowhere);
+    let explained = pbx.explain(Event::CallHangup, &nowhere, at("2024-12-02T21:11:37Z"));
     assert_eq!(explained.len(), config.webhooks.len());
     let verdict = |id: &str| {
         explained
@@ -298,7 +298,7 @@ fn every_scope_webhooks_and_explanations() {
     );
     let mut itd = nowhere.clone();
     itd.scopes = vec!["ITD2024".into()];
-    let explained = pbx.explain(Event::CallHangup, &itd);
+    let explained = pbx.explain(Event::CallHangup, &itd, at("2024-12-02T21:11:37Z"));
     assert!(explained
         .iter()
         .any(|e| e.verdict == Verdict::WebhookDisabled));

@@ -428,3 +428,38 @@ fn preview_prints_the_readme_token_request_excerpt() {
     assert_eq!(stdout, excerpt);
     assert!(excerpt.contains("# token request, sent first\nPOST /oauth/token HTTP/1.1\n"));
 }
+
+/// `preview --explain` says which comparison of a webhook's condition kept
+/// it from firing, with the field's value and the literal.
+#[test]
+fn preview_explain_names_the_unmet_condition() {
+    let call =
+        std::fs::read_to_string(Path::new(MANIFEST_DIR).join("examples/calls/ringcx-call.json"))
+            .unwrap()
+            .replace("\"SALE\"", "\"NO ANSWER\"");
+    let path = std::env::temp_dir().join(format!("callhook-no-answer-{}.json", std::process::id()));
+    std::fs::write(&path, call).unwrap();
+    let out = run(
+        "preview",
+        &[
+            "--config",
+            "examples/configs/ringcx-conditions.json",
+            "--call",
+            path.to_str().unwrap(),
+            "--event",
+            "Post Disposition",
+            "--explain",
+        ],
+    );
+    let _ = std::fs::remove_file(&path);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(
+            "its condition is not met: `condition.in` (agent_disposition is `NO ANSWER`; \
+             wanted in [\"SALE\",\"CALLBACK\"])"
+        ),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stderr).contains("no webhook fires"), "{out:?}");
+}

@@ -248,7 +248,11 @@ fn a_disabled_webhook_is_explained_as_disabled_whatever_its_scope() {
     ] {
         let mut call = Call::from_json(r#"{"data": {}}"#).unwrap();
         call.scopes = scopes;
-        let explained = registry.explain(Event::CallHangup, &call);
+        let explained = registry.explain(
+            Event::CallHangup,
+            &call,
+            "2025-01-10T09:00:00Z".parse().unwrap(),
+        );
         assert_eq!(explained[0].verdict, Verdict::WebhookDisabled, "{call:?}");
     }
 }

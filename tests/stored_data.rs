@@ -122,12 +122,16 @@ fn upgraded(path: &str) -> String {
     text(path).replace(OLD_TOKEN, ROTATED_TOKEN)
 }
 
+/// The format a document that uses nothing of format 3 is written in.
+const PLAIN_FORMAT: u32 = 2;
+
 /// A pretty-printed document of format 1 as today's writers write it:
-/// with the current format's version at its top, and nothing else changed.
+/// with the lowest format that holds it at its top (2: it has no
+/// condition), and nothing else changed.
 fn in_current_format(format_1: &str) -> String {
     let fields = format_1.strip_prefix("{\n").expect("an object");
     assert!(!fields.contains("\"version\": 1"), "not format 1");
-    format!("{{\n  \"version\": {FORMAT_VERSION},\n{fields}")
+    format!("{{\n  \"version\": {PLAIN_FORMAT},\n{fields}")
 }
 
 fn registry(name: &str) -> Registry {
@@ -320,15 +324,15 @@ fn versioned(version: Option<u32>, extra: &str) -> String {
 #[test]
 fn newer_formats_are_refused_with_a_message_that_says_so() {
     let says_newer = |shown: &str| {
-        assert!(shown.contains("written in format 3"), "{shown}");
-        assert!(shown.contains("reads formats up to 2"), "{shown}");
+        assert!(shown.contains("written in format 4"), "{shown}");
+        assert!(shown.contains("reads formats up to 3"), "{shown}");
         assert!(shown.contains("upgrade callhook"), "{shown}");
         assert!(!shown.contains("unknown field"), "{shown}");
     };
     for text in [
-        versioned(Some(3), ""),
-        versioned(Some(3), r#""retention": "30d", "#),
-        format!(r#"{{"retention": "30d", {}"#, &versioned(Some(3), "")[1..]),
+        versioned(Some(4), ""),
+        versioned(Some(4), r#""retention": "30d", "#),
+        format!(r#"{{"retention": "30d", {}"#, &versioned(Some(4), "")[1..]),
     ] {
         let err = Config::from_json(&text).unwrap_err();
         says_newer(&err.to_string());
@@ -338,14 +342,14 @@ fn newer_formats_are_refused_with_a_message_that_says_so() {
     // Other serde formats too, though the toml crate checks every key
     // before reading a value, so a newer TOML document with a field this
     // version does not know is refused for the field.
-    let err = toml::from_str::<Config>("version = 3\n").unwrap_err();
+    let err = toml::from_str::<Config>("version = 4\n").unwrap_err();
     says_newer(&err.to_string());
     // A stored registry, which writers begin with its version.
-    let err = serde_json::from_str::<Registry>(&versioned(Some(3), r#""retention": "30d", "#))
+    let err = serde_json::from_str::<Registry>(&versioned(Some(4), r#""retention": "30d", "#))
         .unwrap_err();
     says_newer(&err.to_string());
-    // A service's row and a webhook's, with a field format 2 does not know.
-    let row = r#"{"version": 3, "id": "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b", "name": "crm",
+    // A service's row and a webhook's, with a field format 3 does not know.
+    let row = r#"{"version": 4, "id": "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b", "name": "crm",
         "method": "POST", "url": "https://crm.example.com/calls", "timeout": 5}"#;
     let err = ServiceConfig::from_json(row).unwrap_err();
     says_newer(&err.to_string());
@@ -355,7 +359,7 @@ fn newer_formats_are_refused_with_a_message_that_says_so() {
             .unwrap_err()
             .to_string(),
     );
-    let row = r#"{"paused_until": null, "version": 3, "id": "w", "event": "Call:Hangup",
+    let row = r#"{"paused_until": null, "version": 4, "id": "w", "event": "Call:Hangup",
         "service": "s"}"#;
     let err = WebhookConfig::from_json(row).unwrap_err();
     says_newer(&err.to_string());
@@ -363,7 +367,7 @@ fn newer_formats_are_refused_with_a_message_that_says_so() {
     // A configuration a host put together from rows, one of them newer.
     let text = versioned(None, "").replace(
         r#""event": "Call:Hangup","#,
-        r#""event": "Call:Hangup", "paused_until": null, "version": 3,"#,
+        r#""event": "Call:Hangup", "paused_until": null, "version": 4,"#,
     );
     let err = Config::from_json(&text).unwrap_err();
     says_newer(&err.to_string());
@@ -401,17 +405,19 @@ fn unknown_fields_within_a_format_are_refused_as_typos() {
 fn documents_without_a_version_are_format_1() {
     let parsed = |version| Config::from_json(&versioned(version, "")).unwrap();
     assert_eq!(parsed(None), parsed(Some(1)));
+    assert_eq!(parsed(None), parsed(Some(2)));
     assert_eq!(parsed(None), parsed(Some(FORMAT_VERSION)));
-    assert_eq!(FORMAT_VERSION, 2);
+    assert_eq!(FORMAT_VERSION, 3);
 }
 
-/// Writers write the current format at the top of each document a host
-/// stores on its own, and only there: not again for each service and
-/// webhook of a configuration or a registry.
+/// Writers write the lowest format that holds a document (2 for one with
+/// no condition) at the top of each document a host stores on its own,
+/// and only there: not again for each service and webhook of a
+/// configuration or a registry.
 #[test]
 fn writers_write_the_version_once_at_the_top() {
     let config = Config::from_json(&versioned(None, "")).unwrap();
-    let top = format!("{{\"version\":{FORMAT_VERSION},");
+    let top = format!("{{\"version\":{PLAIN_FORMAT},");
     let written = serde_json::to_string(&config).unwrap();
     assert!(written.starts_with(&top), "{written}");
     assert_eq!(written.matches("\"version\"").count(), 1, "{written}");
@@ -471,17 +477,68 @@ fn stored_format_2_documents_load_and_give_the_same_bytes() {
     }
 }
 
-/// A newer writer's configuration (`format-3/config.json`: format 3, with
-/// fields format 2 does not have) is refused as newer, as a configuration
-/// and as a registry.
+/// A newer writer's configuration (`format-4/config.json`: format 4, with
+/// fields format 3 does not have) is refused as newer, as a configuration
+/// and as a registry. `format-3/config.json` was the same stand-in written
+/// before format 3 existed; format 3 as it came (conditions, placeholder
+/// options) has no such fields, so a reader of format 3 refuses it for its
+/// unknown field, with the name of the field, as any typo.
 #[test]
 fn a_stored_newer_format_is_refused_as_newer() {
-    let stored = text("format-3/config.json");
+    let stored = text("format-4/config.json");
     let err = Config::from_json(&stored).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NewerFormat);
-    assert!(err.to_string().contains("written in format 3"), "{err}");
+    assert!(err.to_string().contains("written in format 4"), "{err}");
     let err = serde_json::from_str::<Registry>(&stored).unwrap_err();
-    assert!(err.to_string().contains("written in format 3"), "{err}");
+    assert!(err.to_string().contains("written in format 4"), "{err}");
+    let err = Config::from_json(&text("format-3/config.json")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Serde);
+    assert!(
+        err.to_string().contains("unknown field `retention`"),
+        "{err}"
+    );
+}
+
+/// What this version writes with conditions (format 3,
+/// `tests/fixtures/stored/format-3-conditions/`, from the seeds
+/// `ringcx-conditions` and `avanser-conditions`) loads and is written again
+/// to the byte, version 3 at the top: a registry of each, and the webhook
+/// rows a host stores one by one. The same documents with their conditions
+/// taken out are written as format 2, which older readers load. Later
+/// versions keep this test to prove they still read format 3.
+#[test]
+fn stored_format_3_documents_load_and_give_the_same_bytes() {
+    for name in ["ringcx-conditions", "avanser-conditions"] {
+        let stored = text(&format!("format-3-conditions/registry-{name}.json"));
+        assert!(stored.starts_with("{\n  \"version\": 3,"), "{name}");
+        let loaded: Registry = serde_json::from_str(&stored).unwrap();
+        assert_eq!(
+            serde_json::to_string_pretty(&loaded).unwrap(),
+            stored,
+            "{name}"
+        );
+        let seed = Config::from_json(&common::read_text(&format!("examples/configs/{name}.json")))
+            .unwrap();
+        assert_eq!(loaded, common::load(&seed).unwrap(), "{name}");
+        let mut plain = loaded.to_config();
+        for webhook in &mut plain.webhooks {
+            webhook.condition = None;
+        }
+        let plain = common::load(&plain).unwrap();
+        assert!(plain.to_json().starts_with(r#"{"version":2,"#), "{name}");
+        assert!(serde_json::to_string_pretty(&plain)
+            .unwrap()
+            .starts_with("{\n  \"version\": 2,"));
+    }
+    for row in text("format-3-conditions/webhooks.jsonl").lines() {
+        let webhook = WebhookConfig::from_json(row).unwrap();
+        assert!(webhook.condition.is_some());
+        assert!(row.starts_with(r#"{"version":3,"#), "{row}");
+        assert_eq!(serde_json::to_string(&webhook).unwrap(), row);
+        let mut plain = webhook.clone();
+        plain.condition = None;
+        assert!(plain.to_json().starts_with(r#"{"version":2,"#));
+    }
 }
 
 /// The envelopes this version writes (envelope format 2,

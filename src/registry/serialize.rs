@@ -10,10 +10,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::{Entry, Registry};
 use crate::auth::Auth;
 use crate::catalog::{Catalog, FieldSpec};
-use crate::config::Config;
+use crate::config::{service_row_needs_format_3, Config};
 use crate::event::EventSpec;
 use crate::service::ServiceConfig;
-use crate::version::{Nested, Version, FORMAT_VERSION};
+use crate::version::{self, Nested};
 use crate::webhook::WebhookConfig;
 
 impl Registry {
@@ -44,8 +44,9 @@ impl Registry {
         // `Serialize`, so the two cannot drift apart; the rows go in
         // between `"services":[` and `]`. Writing text and maps keyed by
         // text cannot fail.
-        let rest = serde_json::to_string(&self.view(&[], &webhooks)).unwrap_or_default();
-        let head = format!("{{\"version\":{FORMAT_VERSION},\"services\":[");
+        let version = self.written_version(&services, &webhooks);
+        let rest = serde_json::to_string(&self.view(&[], &webhooks, version)).unwrap_or_default();
+        let head = format!("{{\"version\":{version},\"services\":[");
         let Some(tail) = rest.strip_prefix(head.as_str()) else {
             // The view writes its version and then its services, which
             // `registry_serialises_as_its_configuration` checks; were it
@@ -71,13 +72,29 @@ impl Registry {
         (by_id(&self.services), by_id(&self.webhooks))
     }
 
+    /// The lowest format that holds the configuration (see
+    /// [`Config`]'s `version`): 3 when a webhook has a condition or a
+    /// service's template a placeholder option of format 3.
+    fn written_version(&self, services: &[ServiceItem<'_>], webhooks: &[WebhookItem<'_>]) -> u32 {
+        let mut row = String::new();
+        version::written(
+            webhooks.iter().any(|(_, w)| w.needs_format_3())
+                || services.iter().any(|(_, e)| {
+                    row.clear();
+                    e.service.write_row(&mut row);
+                    service_row_needs_format_3(&row)
+                }),
+        )
+    }
+
     fn view<'a>(
         &'a self,
         services: &'a [ServiceItem<'a>],
         webhooks: &'a [WebhookItem<'a>],
+        version: u32,
     ) -> ConfigView<'a> {
         ConfigView {
-            version: Version,
+            version,
             services: Rows(services, |(_, e)| e.service.config()),
             webhooks: Rows(webhooks, |(_, w)| w),
             allowed_addresses: &self.allowed_addresses,
@@ -100,7 +117,9 @@ impl Registry {
 impl Serialize for Registry {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let (services, webhooks) = self.sorted();
-        self.view(&services, &webhooks).serialize(serializer)
+        let version = self.written_version(&services, &webhooks);
+        self.view(&services, &webhooks, version)
+            .serialize(serializer)
     }
 }
 
@@ -122,7 +141,7 @@ type WebhookItem<'a> = (&'a Arc<str>, &'a Arc<WebhookConfig>);
 /// write the same.
 #[derive(Serialize)]
 struct ConfigView<'a> {
-    version: Version,
+    version: u32,
     services: Rows<'a, ServiceItem<'a>, ServiceConfig>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     auth_configs: &'a BTreeMap<String, Auth>,

@@ -433,7 +433,7 @@ impl ServiceConfig {
     /// assert_eq!(ServiceConfig::from_json(row)?.name, "crm");
     /// let typo = ServiceConfig::from_json(&row.replace("\"name\"", "\"nmae\"")).unwrap_err();
     /// assert_eq!(typo.suggestion(), Some("name"));
-    /// let newer = ServiceConfig::from_json(&row.replace("2,", "3,")).unwrap_err();
+    /// let newer = ServiceConfig::from_json(&row.replace("2,", "4,")).unwrap_err();
     /// assert_eq!(newer.kind(), ErrorKind::NewerFormat);
     /// # Ok::<(), callhook::Error>(())
     /// ```
