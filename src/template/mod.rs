@@ -482,6 +482,28 @@ pub(crate) fn url_has_query(source: &str, syntax: Syntax) -> bool {
     source[start..].contains('?')
 }
 
+/// Whether the template text `text` uses a placeholder option that format
+/// version 3 introduced (a phone format, a time zone, `upper`, `lower`,
+/// `truncate:N`), in either syntax, as the real scanner finds placeholders:
+/// a document holding one is written as format 3, so that earlier readers,
+/// which would refuse the option, refuse the document by its version.
+// Called by the format-version rule (`version.rs`), which lands beside it.
+#[allow(dead_code)]
+pub(crate) fn uses_format_3(text: &str) -> bool {
+    [Syntax::Hash, Syntax::Brackets].into_iter().any(|syntax| {
+        scan::plain(text, syntax, &scan::any).any(|found| {
+            found.options.is_some_and(|(options, _)| {
+                options.split('|').any(|option| {
+                    crate::phone::is_option(option)
+                        || crate::zone::is_option(option)
+                        || matches!(option, "upper" | "lower")
+                        || option.starts_with("truncate:")
+                })
+            })
+        })
+    })
+}
+
 /// Every placeholder in plain text, as its byte range, name and options
 /// (the text after `|`): for text the engine does not render itself (JWT
 /// claims), so that a placeholder there is what it is everywhere else.
