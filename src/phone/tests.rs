@@ -4,7 +4,7 @@
 use super::*;
 
 fn phone(spec: &str, region: Option<&str>) -> Phone {
-    let region = region.map(|r| region_of(r));
+    let region = region.map(region_of);
     Phone::parse(&format!("phone:{spec}"), spec, region).unwrap()
 }
 

@@ -17,7 +17,19 @@
 //!
 //! - a [`Format`]: `#call_start|rfc3339#`, `[[duration|hms]]`;
 //! - `default:TEXT`, printed when the call has no value for the field:
-//!   `#agent_id|default:unknown#`.
+//!   `#agent_id|default:unknown#`;
+//! - `tz:Area/City`, a timestamp converted to an IANA zone before its
+//!   format prints it (feature `tz`): `#call_start|tz:America/New_York|ansi#`;
+//! - a phone format for text fields (feature `phone`): `phone:e164`,
+//!   `phone:national`, `phone:international`, `phone:digits`,
+//!   `phone:last:N`, `phone:mask:N`, `phone:npa`, `phone:nxx`, each
+//!   optionally followed by `:strict` (a value that is not a phone number is
+//!   then missing rather than passed through);
+//! - the text functions `upper`, `lower` and `truncate:N` (N characters).
+//!
+//! Whatever the order they are written in, a value takes one path: the
+//! call's value → the pair's value map → `default` when missing → phone /
+//! time-zone / time formats → text functions → escaping for the context.
 //!
 //! Options cannot contain `|` or the closing delimiter.
 //!
