@@ -281,6 +281,7 @@ impl Bound<'_> {
     /// value → mapping → `default` when missing → phone / time-zone / time
     /// formats → text functions → escaping for the context.
     #[cold]
+    #[inline(never)]
     fn shaped(self, extra: &Extra, found: Option<&Value>, out: &mut Vec<u8>) -> Result<(), Error> {
         // The zone first: the mapping matches a timestamp as it prints.
         let converted;
@@ -325,6 +326,7 @@ impl Bound<'_> {
     /// mapping, the default where there is no value, the phone format, the
     /// text functions, and escaping.
     #[cold]
+    #[inline(never)]
     fn shaped_text(
         &self,
         extra: &Extra,
