@@ -231,33 +231,48 @@ impl Bound<'_> {
         }
     }
 
-    /// Renders what the lookup found for the slot, or its absence.
+    /// Renders what the lookup found for the slot, or its absence: kept
+    /// small, a slot with an extra handled out of line.
     #[inline(never)]
     fn found(self, found: Option<&Value>, out: &mut Vec<u8>) -> Result<(), Error> {
         match found {
             Some(Value::Text(s)) => self.text_value(s, out),
             Some(value) => match self.extra() {
                 None => self.value(value, out),
-                Some(extra) if extra.zone.is_some() || extra.text.is_some() => {
-                    self.shaped(extra, found, out)
-                }
-                Some(Extra { map: None, .. }) => self.value(value, out),
-                Some(Extra { map: Some(map), .. }) => {
-                    let mut printed = Vec::with_capacity(32);
-                    self.print(value, &mut printed);
-                    // Text and formats print whole `str`s, so this is UTF-8.
-                    self.mapped(&String::from_utf8(printed).unwrap_or_default(), map, out)
-                }
+                Some(extra) => self.found_extra(extra, found, out),
             },
+            None => match self.extra() {
+                None => self.absent(out),
+                Some(extra) => self.found_extra(extra, None, out),
+            },
+        }
+    }
+
+    /// What the lookup found for a slot with an extra (a map, a default, a
+    /// strftime pattern, a zone or text steps), or its absence.
+    #[inline(never)]
+    fn found_extra(
+        self,
+        extra: &Extra,
+        found: Option<&Value>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        if extra.zone.is_some() || extra.text.is_some() {
+            return self.shaped(extra, found, out);
+        }
+        match (found, &extra.map) {
+            (Some(value), None) => self.value(value, out),
+            (Some(value), Some(map)) => {
+                let mut printed = Vec::with_capacity(32);
+                self.print(value, &mut printed);
+                // Text and formats print whole `str`s, so this is UTF-8.
+                self.mapped(&String::from_utf8(printed).unwrap_or_default(), map, out)
+            }
             // The default stands for a missing value after the mapping,
             // so it is not mapped.
-            None => match self.extra() {
-                Some(extra) if extra.text.is_some() => self.shaped_text(extra, None, out),
-                Some(Extra {
-                    default: Some(default),
-                    ..
-                }) => self.default_value(default, out),
-                _ => self.absent(out),
+            (None, _) => match &extra.default {
+                Some(default) => self.default_value(default, out),
+                None => self.absent(out),
             },
         }
     }
