@@ -161,13 +161,6 @@ impl schemars::JsonSchema for Condition {
     }
 }
 
-/// Whether a document holding `text` as a template needs format 3.
-// FMT provides the real one in crate::template: `uses_format_3`, true
-// for a template using a placeholder option format 2 does not know.
-pub(crate) fn uses_format_3(_: &str) -> bool {
-    false
-}
-
 /// Why a webhook's condition kept it from firing: one comparison that did
 /// not come out as the condition needed, in
 /// [`Verdict::ConditionNotMet`](crate::Verdict::ConditionNotMet).

@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize, Serializer};
 use crate::address::AddressPolicy;
 use crate::auth::Auth;
 use crate::catalog::{Catalog, FieldSpec};
-use crate::condition::uses_format_3;
 use crate::error::{shown, Error, ErrorKind};
 use crate::event::EventSpec;
 use crate::limits;
 use crate::service::ServiceConfig;
+use crate::template::uses_format_3;
 use crate::version::{self, Version};
 use crate::webhook::WebhookConfig;
 
@@ -145,9 +145,10 @@ fn nested<T: Serialize, S: Serializer>(items: &&[T], s: S) -> Result<S::Ok, S::E
     version::nested(items, s)
 }
 
-/// Whether a service's configuration needs format 3: a template of it uses
-/// a placeholder option of format 3. Every text of the service is asked,
-/// as only templates can hold a placeholder.
+/// Whether a service's configuration needs format 3: it has a
+/// `phone_region`, or a template of it uses a placeholder option of format
+/// 3. Every text of the service is asked, as only templates can hold a
+/// placeholder.
 pub(crate) fn service_needs_format_3(service: &ServiceConfig) -> bool {
     fn any_text(json: &serde_json::Value) -> bool {
         match json {
@@ -157,14 +158,15 @@ pub(crate) fn service_needs_format_3(service: &ServiceConfig) -> bool {
             _ => false,
         }
     }
-    serde_json::to_value(version::Nested(service)).is_ok_and(|json| any_text(&json))
+    service.phone_region.is_some()
+        || serde_json::to_value(version::Nested(service)).is_ok_and(|json| any_text(&json))
 }
 
 /// Whether a service's kept row (compact JSON) needs format 3, as
 /// [`service_needs_format_3`]; parsed only if it holds a `|`, which every
-/// placeholder option follows.
+/// placeholder option follows, or names a `phone_region`.
 pub(crate) fn service_row_needs_format_3(row: &str) -> bool {
-    row.contains('|')
+    (row.contains('|') || row.contains("\"phone_region\""))
         && serde_json::from_str::<ServiceConfig>(row).is_ok_and(|s| service_needs_format_3(&s))
 }
 

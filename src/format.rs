@@ -161,7 +161,8 @@ impl FromStr for Format {
                         format!(
                             "unknown format `{}`, expected one of `ansi`, `rfc3339`, \
                              `rfc2822`, `unix`, `unix_ms`, `strftime:PATTERN`, `seconds`, \
-                             `hms` or `default:TEXT`",
+                             `hms`, `tz:ZONE`, `phone:FORM`, `upper`, `lower`, `truncate:N` \
+                             or `default:TEXT`",
                             shown(spec)
                         ),
                     )
@@ -169,6 +170,7 @@ impl FromStr for Format {
                         spec,
                         [
                             "ansi", "rfc3339", "rfc2822", "unix", "unix_ms", "seconds", "hms",
+                            "upper", "lower",
                         ],
                     )))
                 }

@@ -141,6 +141,8 @@ mod event;
 mod value;
 mod address;
 mod format;
+mod phone;
+mod zone;
 mod catalog;
 mod call;
 pub mod template;

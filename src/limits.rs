@@ -324,6 +324,24 @@ pub const ENVELOPE_ATTEMPTS: usize = 20;
 /// message or a JSON error object's start.
 pub const ATTEMPT_RESPONSE_BYTES: usize = 256;
 
+// PLACEHOLDER OPTIONS (issue 24): phone formats and text functions.
+
+/// The most digits `phone:last:N` and `phone:mask:N` may keep: 15, the
+/// most an international number has (ITU-T E.164); more would keep them
+/// all, which `phone:digits` says.
+pub const PHONE_DIGITS: usize = 15;
+
+/// The longest value read as a phone number: 250 bytes, libphonenumber's
+/// own `MAX_INPUT_STRING_LENGTH`. A longer value is not a phone number (it
+/// passes through, or is missing under `:strict`) and is never parsed, so
+/// a hostile value costs no parse.
+pub const PHONE_TEXT_BYTES: usize = 250;
+
+/// The most characters `truncate:N` may keep: 1,048,576, as many as the
+/// largest call value ([`VALUE_BYTES`]) has bytes, so any larger `N` could
+/// never shorten one.
+pub const TRUNCATE_CHARS: usize = VALUE_BYTES;
+
 /// `n` with its thousands separated by commas, as messages print counts.
 pub(crate) fn count(n: usize) -> String {
     let digits = n.to_string();

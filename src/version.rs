@@ -260,15 +260,14 @@ impl<S: Serializer> Serializer for WithoutVersion<S> {
 }
 
 /// `json` (a row a service keeps, written through [`Nested`]) with
-/// `"version"` at its top, as a row stored on its own is written.
-// A service row's format 3 would come from its templates' placeholder
-// options (FMT): written as 2 here until that lands.
-pub(crate) fn with_version(json: &str) -> String {
+/// `"version"` at its top, as a row stored on its own is written: 3 when
+/// it `needs_format_3`, 2 when not ([`written`]).
+pub(crate) fn with_version(json: &str, needs_format_3: bool) -> String {
     // Serde writes a struct as an object, and a service's has fields it
     // always writes (`id`, `name`, `method`, `url`), so the row is `{"…`.
     debug_assert!(json.starts_with("{\""), "{json}");
     let fields = json.strip_prefix('{').unwrap_or(json);
-    format!("{{\"{KEY}\":{PLAIN_FORMAT},{fields}")
+    format!("{{\"{KEY}\":{},{fields}", written(needs_format_3))
 }
 
 /// Reads a document (a configuration, a service's or a webhook's row) from
@@ -368,7 +367,14 @@ mod tests {
         );
         let nested = serde_json::to_string(&Nested(&row)).unwrap();
         assert_eq!(nested, r#"{"id":"a","n":1}"#);
-        assert_eq!(with_version(&nested), r#"{"version":2,"id":"a","n":1}"#);
+        assert_eq!(
+            with_version(&nested, false),
+            r#"{"version":2,"id":"a","n":1}"#
+        );
+        assert_eq!(
+            with_version(&nested, true),
+            r#"{"version":3,"id":"a","n":1}"#
+        );
         // Anything but a struct is refused, not written with a version.
         assert!(serde_json::to_string(&Nested(&1)).is_err());
     }

@@ -692,3 +692,30 @@ fn stored_credentials_and_signatures_are_dropped_on_load() {
         assert_eq!(without_id, expected);
     }
 }
+
+/// A service whose template uses a placeholder option of format 3 (`upper`
+/// needs no feature) is written as format 3, alone and inside a
+/// configuration or registry; the same service without it stays format 2.
+#[test]
+fn a_service_using_a_format_3_option_is_written_as_format_3() {
+    let service = |template: &str| {
+        format!(
+            r#"{{"services": [{{"id": "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6b", "name": "crm",
+                "method": "POST", "url": "https://crm.example.com/calls",
+                "body": {{"kind": "json", "template": "{{\"ani\": \"{template}\"}}"}}}}]}}"#
+        )
+    };
+    for (template, version) in [("#ani#", 2), ("#ani|upper#", 3)] {
+        let config = callhook::Config::from_json(&service(template)).unwrap();
+        let written: serde_json::Value = serde_json::from_str(&config.to_json()).unwrap();
+        assert_eq!(written["version"], version, "{template}: configuration");
+        let registry =
+            callhook::Registry::from_config(&config, callhook::Catalog::standard().clone())
+                .unwrap();
+        let row: serde_json::Value =
+            serde_json::from_str(&registry.services()[0].to_json()).unwrap();
+        assert_eq!(row["version"], version, "{template}: service row");
+        let stored: serde_json::Value = serde_json::from_str(&registry.to_json()).unwrap();
+        assert_eq!(stored["version"], version, "{template}: registry");
+    }
+}

@@ -679,7 +679,93 @@ fn cases() -> Vec<Case> {
     condition_cases(&mut cases);
     prepare_cases(&mut cases);
     sign_cases(&mut cases);
+    option_cases(&mut cases);
     cases
+}
+
+/// The placeholder options of format 3 against the crates that do their
+/// work: a phone format against `phonenumber`'s own parse and format of
+/// the same text, a time zone against `chrono-tz`'s own conversion and
+/// chrono's printing of the result; each beside the same placeholder
+/// without the option (`plain`), so the option's own cost is the
+/// difference.
+fn option_cases(cases: &mut Vec<Case>) {
+    use chrono::{DateTime, FixedOffset};
+    const NUMBER: &str = "+1 212-555-4567";
+    let call_start: DateTime<FixedOffset> =
+        DateTime::parse_from_rfc3339("2024-11-03T05:30:00Z").expect("a timestamp");
+    let data = CallData::new()
+        .with("ani", NUMBER)
+        .with("call_start", call_start);
+    let mut templated = |name: &str, source: &str, expected: &str| {
+        let template = Template::compile(source, Context::Plain, &Options::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let data = data.clone();
+        assert_eq!(
+            template.render(&data).expect("renders"),
+            expected.as_bytes(),
+            "{name}"
+        );
+        let mut out = Vec::with_capacity(256);
+        cases.push(case(format!("option/{name}/callhook"), move || {
+            out.clear();
+            black_box(&template)
+                .render_into(black_box(&data), &mut out)
+                .expect("renders");
+            black_box(&out);
+        }));
+    };
+    templated("phone-plain", "#ani#", NUMBER);
+    templated("phone-e164", "#ani|phone:e164#", "+12125554567");
+    templated("phone-national", "#ani|phone:national#", "(212) 555-4567");
+    templated(
+        "tz-plain",
+        "#call_start|rfc3339#",
+        "2024-11-03T05:30:00+00:00",
+    );
+    templated(
+        "tz-new-york",
+        "#call_start|tz:America/New_York|rfc3339#",
+        "2024-11-03T01:30:00-04:00",
+    );
+    templated("text-plain", "#ani#", NUMBER);
+    templated("text-upper-truncate", "#ani|upper|truncate:6#", "+1 212");
+
+    for (name, mode, expected) in [
+        ("phone-e164", phonenumber::Mode::E164, "+12125554567"),
+        (
+            "phone-national",
+            phonenumber::Mode::National,
+            "(212) 555-4567",
+        ),
+    ] {
+        let format = move |out: &mut Vec<u8>| {
+            let number = phonenumber::parse(None, black_box(NUMBER)).expect("a phone number");
+            out.extend_from_slice(number.format().mode(mode).to_string().as_bytes());
+        };
+        let mut out = Vec::with_capacity(256);
+        format(&mut out);
+        assert_eq!(out, expected.as_bytes(), "{name}: phonenumber");
+        cases.push(case(format!("option/{name}/phonenumber"), move || {
+            out.clear();
+            format(&mut out);
+            black_box(&out);
+        }));
+    }
+    let zone = chrono_tz::America::New_York;
+    cases.push(case("option/tz-new-york/chrono-tz".to_owned(), move || {
+        black_box(black_box(call_start).with_timezone(&zone).fixed_offset());
+    }));
+    let mut out = String::with_capacity(256);
+    cases.push(case(
+        "option/tz-new-york/chrono-tz-rfc3339".to_owned(),
+        move || {
+            out.clear();
+            let local = black_box(call_start).with_timezone(&zone);
+            out.push_str(&local.to_rfc3339());
+            black_box(&out);
+        },
+    ));
 }
 
 // ----------------------------------------------------------- the runners --

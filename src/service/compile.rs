@@ -211,6 +211,12 @@ impl ServiceConfig {
         if let Some(missing) = self.missing {
             options = options.with_missing(missing);
         }
+        if let Some(region) = &self.phone_region {
+            match options.clone().with_phone_region(region) {
+                Ok(with_region) => options = with_region,
+                Err(e) => errors.push(e.in_field("phone_region")),
+            }
+        }
         if !is_uuid(&self.id) {
             errors.push(not_a_uuid(&self.id));
         }

@@ -208,6 +208,14 @@ pub struct ServiceConfig {
     )]
     #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub fallback_after: u32,
+    /// The region phone-number placeholder options (`|phone:e164`...)
+    /// read a number written without a country code in: a two-letter
+    /// ISO 3166-1 code as libphonenumber knows it (`"AU"`: `0400 123 456`
+    /// is `+61400123456`). Not set, such a number is not a phone number
+    /// and passes through unchanged. Needs callhook's `phone` feature; a
+    /// service setting it is written as format version 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_region: Option<String>,
 }
 
 fn default_fallback_after() -> u32 {
@@ -245,6 +253,7 @@ impl Default for ServiceConfig {
             timeout: None,
             fallback_urls: Vec::new(),
             fallback_after: ServiceConfig::DEFAULT_FALLBACK_AFTER,
+            phone_region: None,
         }
     }
 }

@@ -340,7 +340,8 @@ impl Service {
     pub fn to_json(&self) -> String {
         // The row is kept without its version (a registry writes it so,
         // inside a configuration); one stored on its own has it.
-        with_version(&self.compiled.json.to_json(self.enabled))
+        let row = self.compiled.json.to_json(self.enabled);
+        with_version(&row, crate::config::service_row_needs_format_3(&row))
     }
 
     /// Appends the row [`Service::to_json`] gives, without its version, as

@@ -9,12 +9,15 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::render::{Extra, Output, Slot, Spot, Step, FORMATS, STRFTIME};
+use super::render::{Case, Extra, Output, Slot, Spot, Step, TextSteps, FORMATS, STRFTIME};
 use super::scan::{self, Found};
 use super::{Context, Missing, Options, Syntax, Template};
 use crate::error::{shown, Error, ErrorKind, Locator};
 use crate::format::Format;
 use crate::limits;
+use crate::phone::Phone;
+use crate::value::FieldType;
+use crate::zone::Zone;
 
 /// A pair's value map, shared by every placeholder of the pair's value: one
 /// copy per pair, however many placeholders it has.
@@ -451,26 +454,94 @@ fn check(
     };
     let mut format = None;
     let mut default = None;
+    let mut phone = None;
+    let mut zone = None;
+    let mut case = None;
+    let mut truncate = None;
+    let two = |what: &str| {
+        Err(Error::new(
+            ErrorKind::TemplateSyntax,
+            format!("placeholder `{}` has two {what}", found.name),
+        ))
+    };
     if let Some((text, _)) = found.options {
         for option in text.split('|') {
             if let Some(value) = option.strip_prefix("default:") {
                 if default.replace(value.into()).is_some() {
-                    return Err(Error::new(
-                        ErrorKind::TemplateSyntax,
-                        format!("placeholder `{}` has two defaults", found.name),
-                    ));
+                    return two("defaults");
+                }
+            } else if let Some(spec) = option.strip_prefix("phone:") {
+                let parsed = Phone::parse(option, spec, options.phone_region)?;
+                if phone.replace(parsed).is_some() {
+                    return two("phone formats");
+                }
+            } else if let Some(name) = option.strip_prefix("tz:") {
+                let parsed = Zone::parse(option, name, options.may_suggest())?;
+                if zone.replace(parsed).is_some() {
+                    return two("time zones");
+                }
+            } else if option == "upper" || option == "lower" {
+                let parsed = if option == "upper" {
+                    Case::Upper
+                } else {
+                    Case::Lower
+                };
+                if case.replace(parsed).is_some() {
+                    return two("case functions (`upper`, `lower`)");
+                }
+            } else if let Some(n) = option.strip_prefix("truncate:") {
+                let parsed = match n.parse::<u32>() {
+                    Ok(n) if n >= 1 && n as usize <= limits::TRUNCATE_CHARS => n,
+                    _ => {
+                        return Err(Error::new(
+                            ErrorKind::TemplateSyntax,
+                            format!(
+                                "`{}`: truncate keeps from 1 to {} characters \
+                                 (`limits::TRUNCATE_CHARS`)",
+                                shown(option),
+                                limits::count(limits::TRUNCATE_CHARS)
+                            ),
+                        ))
+                    }
+                };
+                if truncate.replace(parsed).is_some() {
+                    return two("truncations");
                 }
             } else {
                 let parsed: Format = option.parse()?;
                 if format.replace(parsed).is_some() {
-                    return Err(Error::new(
-                        ErrorKind::TemplateSyntax,
-                        format!("placeholder `{}` has two formats", found.name),
-                    ));
+                    return two("formats");
                 }
             }
         }
     }
+    let field_type = spec.field_type();
+    // Phone numbers are text in the catalog: there is no phone type.
+    if phone.is_some() && field_type != FieldType::Text {
+        return Err(Error::new(
+            ErrorKind::TemplateSyntax,
+            format!(
+                "phone formats apply to text fields, but `{}` is {field_type}",
+                found.name
+            ),
+        ));
+    }
+    if zone.is_some() && field_type != FieldType::Timestamp {
+        return Err(Error::new(
+            ErrorKind::TemplateSyntax,
+            format!(
+                "time zones apply to timestamp fields, but `{}` is {field_type}",
+                found.name
+            ),
+        ));
+    }
+    let text_steps = (phone.is_some() || case.is_some() || truncate.is_some()).then(|| {
+        Box::new(TextSteps {
+            phone,
+            case,
+            truncate,
+        })
+    });
     let format = match format {
         Some(format) => {
             if let Some(applies) = format.applies_to() {
@@ -508,16 +579,23 @@ fn check(
         format: format_index,
         timestamp_output: Output::of(format.timestamp_printed(), context),
         duration_output: Output::of(format.duration_printed(), context),
-        text_in_json_string: context == Context::JsonString && map.is_none(),
+        text_in_json_string: context == Context::JsonString
+            && map.is_none()
+            && zone.is_none()
+            && text_steps.is_none(),
         context,
         missing,
     };
     let strftime = (format_index == STRFTIME).then_some(format);
-    let extra = (default.is_some() || map.is_some() || strftime.is_some()).then(|| Extra {
-        format: strftime,
-        default,
-        map: map.map(Arc::clone),
-    });
+    let shaped = zone.is_some() || text_steps.is_some();
+    let extra =
+        (default.is_some() || map.is_some() || strftime.is_some() || shaped).then(|| Extra {
+            format: strftime,
+            default,
+            map: map.map(Arc::clone),
+            zone,
+            text: text_steps,
+        });
     Ok((slot, extra))
 }
 

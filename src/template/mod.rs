@@ -17,7 +17,19 @@
 //!
 //! - a [`Format`]: `#call_start|rfc3339#`, `[[duration|hms]]`;
 //! - `default:TEXT`, printed when the call has no value for the field:
-//!   `#agent_id|default:unknown#`.
+//!   `#agent_id|default:unknown#`;
+//! - `tz:Area/City`, a timestamp converted to an IANA zone before its
+//!   format prints it (feature `tz`): `#call_start|tz:America/New_York|ansi#`;
+//! - a phone format for text fields (feature `phone`): `phone:e164`,
+//!   `phone:national`, `phone:international`, `phone:digits`,
+//!   `phone:last:N`, `phone:mask:N`, `phone:npa`, `phone:nxx`, each
+//!   optionally followed by `:strict` (a value that is not a phone number is
+//!   then missing rather than passed through);
+//! - the text functions `upper`, `lower` and `truncate:N` (N characters).
+//!
+//! Whatever the order they are written in, a value takes one path: the
+//! call's value → the pair's value map → `default` when missing → phone /
+//! time-zone / time formats → text functions → escaping for the context.
 //!
 //! Options cannot contain `|` or the closing delimiter.
 //!
@@ -480,6 +492,26 @@ pub(crate) fn url_has_query(source: &str, syntax: Syntax) -> bool {
         start = found.end;
     }
     source[start..].contains('?')
+}
+
+/// Whether the template text `text` uses a placeholder option that format
+/// version 3 introduced (a phone format, a time zone, `upper`, `lower`,
+/// `truncate:N`), in either syntax, as the real scanner finds placeholders:
+/// a document holding one is written as format 3, so that earlier readers,
+/// which would refuse the option, refuse the document by its version.
+pub(crate) fn uses_format_3(text: &str) -> bool {
+    [Syntax::Hash, Syntax::Brackets].into_iter().any(|syntax| {
+        scan::plain(text, syntax, &scan::any).any(|found| {
+            found.options.is_some_and(|(options, _)| {
+                options.split('|').any(|option| {
+                    crate::phone::is_option(option)
+                        || crate::zone::is_option(option)
+                        || matches!(option, "upper" | "lower")
+                        || option.starts_with("truncate:")
+                })
+            })
+        })
+    })
 }
 
 /// Every placeholder in plain text, as its byte range, name and options

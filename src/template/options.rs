@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use crate::address::AddressPolicy;
 use crate::catalog::Catalog;
+use crate::error::Error;
 #[cfg(doc)]
 use crate::error::ErrorKind;
+use crate::phone::{self, Region};
 
 /// The placeholder syntax of a template.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -58,6 +60,9 @@ pub struct Options<'a> {
     pub(super) missing: Option<Missing>,
     pub(super) lenient: bool,
     pub(super) addresses: &'a AddressPolicy,
+    /// The region phone options read numbers without a country code in
+    /// (a service's `phone_region`).
+    pub(super) phone_region: Option<Region>,
     /// "Did you mean" suggestions made so far, by these options and their
     /// clones: each searches every field of the catalog, so at most
     /// [`crate::limits::SUGGESTIONS`] are made.
@@ -85,6 +90,7 @@ impl<'a> Options<'a> {
             missing: None,
             lenient: false,
             addresses: &REFUSE_INTERNAL,
+            phone_region: None,
             suggestions: Arc::default(),
         }
     }
@@ -121,6 +127,19 @@ impl<'a> Options<'a> {
         self
     }
 
+    /// Sets the region phone options read numbers written without a
+    /// country code in (`AU`: `0400 123 456` is `+61400123456`).
+    ///
+    /// # Errors
+    ///
+    /// A region libphonenumber does not know, or any region without the
+    /// `phone` feature, is an error of kind
+    /// [`ErrorKind::InvalidConfig`](crate::ErrorKind::InvalidConfig).
+    pub(crate) fn with_phone_region(mut self, region: &str) -> Result<Self, Error> {
+        self.phone_region = Some(phone::region(region)?);
+        Ok(self)
+    }
+
     /// The catalog fields are checked against.
     #[must_use]
     pub fn catalog(&self) -> &'a Catalog {
@@ -133,9 +152,15 @@ impl<'a> Options<'a> {
     /// one `Options`, so its "did you mean" work is bounded whatever its
     /// templates and the catalog hold.
     pub(crate) fn suggest(&self, name: &str) -> Option<String> {
-        let made = self.suggestions.fetch_add(1, Ordering::Relaxed);
-        (made < crate::limits::SUGGESTIONS)
+        self.may_suggest()
             .then(|| self.catalog.suggest(name))
             .flatten()
+    }
+
+    /// Whether one more "did you mean" search may be made (a field's, or a
+    /// time zone's among the IANA names), counting it.
+    pub(crate) fn may_suggest(&self) -> bool {
+        let made = self.suggestions.fetch_add(1, Ordering::Relaxed);
+        made < crate::limits::SUGGESTIONS
     }
 }

@@ -11,7 +11,9 @@ use crate::catalog::{FieldKey, Positions};
 use crate::error::{Error, ErrorKind};
 use crate::format::{self, Format, Printed};
 use crate::limits::RENDER_BYTES;
+use crate::phone::Phone;
 use crate::value::Value;
+use crate::zone::Zone;
 
 /// One step of a render: the next `literal_len` bytes of the template's one
 /// buffer of literals (possibly none), then a slot: 20 bytes. What the last
@@ -63,14 +65,38 @@ pub(crate) static FORMATS: [Format; 8] = [
 /// A slot's `format` when its format is its extra's pattern.
 pub(crate) const STRFTIME: u8 = u8::MAX;
 
-/// What few placeholders have: a strftime format, `default:` text, and a
-/// pair's value map.
+/// What few placeholders have: a strftime format, `default:` text, a
+/// pair's value map, and the shaping options (a phone format, a time zone,
+/// text functions).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Extra {
     pub(crate) format: Option<Format>,
     pub(crate) default: Option<Box<str>>,
     /// Replacements for the printed value, applied before it is escaped.
     pub(crate) map: Option<Arc<BTreeMap<String, String>>>,
+    /// The zone a timestamp is converted to before its format prints it.
+    pub(crate) zone: Option<Zone>,
+    /// What is done to the value as text: a phone format, then the text
+    /// functions. `None` for most, which keeps their render as it was.
+    pub(crate) text: Option<Box<TextSteps>>,
+}
+
+/// The steps a value takes as text, in the pipeline's order: a phone
+/// format, then the case, then the truncation.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TextSteps {
+    pub(crate) phone: Option<Phone>,
+    pub(crate) case: Option<Case>,
+    /// Characters (Unicode scalar values) kept.
+    pub(crate) truncate: Option<u32>,
+}
+
+/// A text function that changes case (Unicode's full mappings, so `ß`
+/// upper-cases to `SS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Case {
+    Upper,
+    Lower,
 }
 
 /// Where a placeholder stands: which of the template's fragments (the texts
@@ -205,24 +231,48 @@ impl Bound<'_> {
         }
     }
 
-    /// Renders what the lookup found for the slot, or its absence.
+    /// Renders what the lookup found for the slot, or its absence: kept
+    /// small, a slot with an extra handled out of line.
     #[inline(never)]
     fn found(self, found: Option<&Value>, out: &mut Vec<u8>) -> Result<(), Error> {
         match found {
             Some(Value::Text(s)) => self.text_value(s, out),
-            Some(value) => match self.map() {
+            Some(value) => match self.extra() {
                 None => self.value(value, out),
-                Some(map) => {
-                    let mut printed = Vec::with_capacity(32);
-                    self.print(value, &mut printed);
-                    // Text and formats print whole `str`s, so this is UTF-8.
-                    self.mapped(&String::from_utf8(printed).unwrap_or_default(), map, out)
-                }
+                Some(extra) => self.found_extra(extra, found, out),
             },
-            None => match (self.default(), self.map()) {
-                (Some(default), Some(map)) => self.mapped(default, map, out),
-                (Some(default), None) => self.default_value(default, out),
-                (None, _) => self.absent(out),
+            None => match self.extra() {
+                None => self.absent(out),
+                Some(extra) => self.found_extra(extra, None, out),
+            },
+        }
+    }
+
+    /// What the lookup found for a slot with an extra (a map, a default, a
+    /// strftime pattern, a zone or text steps), or its absence.
+    #[inline(never)]
+    fn found_extra(
+        self,
+        extra: &Extra,
+        found: Option<&Value>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        if extra.zone.is_some() || extra.text.is_some() {
+            return self.shaped(extra, found, out);
+        }
+        match (found, &extra.map) {
+            (Some(value), None) => self.value(value, out),
+            (Some(value), Some(map)) => {
+                let mut printed = Vec::with_capacity(32);
+                self.print(value, &mut printed);
+                // Text and formats print whole `str`s, so this is UTF-8.
+                self.mapped(&String::from_utf8(printed).unwrap_or_default(), map, out)
+            }
+            // The default stands for a missing value after the mapping,
+            // so it is not mapped.
+            (None, _) => match &extra.default {
+                Some(default) => self.default_value(default, out),
+                None => self.absent(out),
             },
         }
     }
@@ -234,18 +284,126 @@ impl Bound<'_> {
             json_string(text, out);
             return Ok(());
         }
-        match self.map() {
+        match self.extra() {
             None => self.text(text, out),
-            Some(map) => self.mapped(text, map, out),
+            Some(extra) if extra.text.is_some() => self.shaped_text(extra, Some(text), out),
+            Some(Extra { map: None, .. }) => self.text(text, out),
+            Some(Extra { map: Some(map), .. }) => self.mapped(text, map, out),
         }
     }
 
-    fn map(&self) -> Option<&BTreeMap<String, String>> {
-        self.extra()?.map.as_deref()
+    /// The pipeline of a slot with a time zone or text steps: the call's
+    /// value → mapping → `default` when missing → phone / time-zone / time
+    /// formats → text functions → escaping for the context.
+    #[cold]
+    #[inline(never)]
+    fn shaped(self, extra: &Extra, found: Option<&Value>, out: &mut Vec<u8>) -> Result<(), Error> {
+        // The zone first: the mapping matches a timestamp as it prints.
+        let converted;
+        let found = match (found, extra.zone) {
+            (Some(Value::Timestamp(t)), Some(zone)) => {
+                converted = Value::Timestamp(zone.convert(t));
+                Some(&converted)
+            }
+            _ => found,
+        };
+        match found {
+            Some(Value::Text(s)) => self.shaped_text(extra, Some(s), out),
+            // Typed, with no text steps: rendered as before, in its zone.
+            Some(value) if extra.text.is_none() => match &extra.map {
+                None => self.value(value, out),
+                Some(map) => {
+                    let mut printed = Vec::with_capacity(32);
+                    self.print(value, &mut printed);
+                    self.mapped(&String::from_utf8(printed).unwrap_or_default(), map, out)
+                }
+            },
+            // Known to have none: as without text steps.
+            Some(Value::Null) => {
+                self.null(out);
+                Ok(())
+            }
+            Some(value) => {
+                let mut printed = Vec::with_capacity(32);
+                self.print(value, &mut printed);
+                // Text and formats print whole `str`s, so this is UTF-8.
+                self.shaped_text(
+                    extra,
+                    Some(&String::from_utf8(printed).unwrap_or_default()),
+                    out,
+                )
+            }
+            None => self.shaped_text(extra, None, out),
+        }
     }
 
-    fn default(&self) -> Option<&str> {
-        self.extra()?.default.as_deref()
+    /// The pipeline from a value's text (`None`: the call has none): its
+    /// mapping, the default where there is no value, the phone format, the
+    /// text functions, and escaping.
+    #[cold]
+    #[inline(never)]
+    fn shaped_text(
+        &self,
+        extra: &Extra,
+        text: Option<&str>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        let mut value: std::borrow::Cow<'_, str> = match text {
+            Some(text) => match &extra.map {
+                Some(map) => map.get(text).map_or(text, String::as_str).into(),
+                None => text.into(),
+            },
+            None => match &extra.default {
+                Some(default) => default.as_ref().into(),
+                None => return self.absent(out),
+            },
+        };
+        let Some(steps) = &extra.text else {
+            return self.text(&value, out);
+        };
+        if let Some(phone) = &steps.phone {
+            match phone.format(&value) {
+                Some(formatted) => value = formatted.into(),
+                None if phone.strict => return self.not_a_phone_number(out),
+                // Not a phone number: it passes through unchanged.
+                None => {}
+            }
+        }
+        match steps.case {
+            Some(Case::Upper) => value = value.to_uppercase().into(),
+            Some(Case::Lower) => value = value.to_lowercase().into(),
+            None => {}
+        }
+        if let Some(keep) = steps.truncate {
+            // On a character boundary: the byte offset of the character
+            // after the last one kept.
+            if let Some((end, _)) = value.char_indices().nth(keep as usize) {
+                value = match value {
+                    std::borrow::Cow::Borrowed(s) => s[..end].into(),
+                    std::borrow::Cow::Owned(mut s) => {
+                        s.truncate(end);
+                        s.into()
+                    }
+                };
+            }
+        }
+        self.text(&value, out)
+    }
+
+    /// A value that is not a phone number under `:strict`: missing, as the
+    /// slot's missing-value policy says, with its own message for an error.
+    #[cold]
+    fn not_a_phone_number(&self, out: &mut Vec<u8>) -> Result<(), Error> {
+        match self.missing {
+            Missing::Error => Err(Error::new(
+                ErrorKind::MissingValue,
+                format!(
+                    "the value of field `{}` is not a phone number (`:strict`)",
+                    self.name()
+                ),
+            )),
+            _ => self.absent(out),
+        }
     }
 
     fn format(&self) -> &Format {

@@ -608,3 +608,314 @@ fn an_estimate_near_the_cached_block_asks_for_the_block() {
     assert_eq!(hint(50), 1024);
     assert_eq!(hint(60), 1440);
 }
+
+// ---------------------------------------------------------------------------
+// Placeholder options of format 3: phone formats, time zones, text
+// functions, and the one order of the value pipeline.
+
+/// Compiles `source` for `context` with `map` as its pair's value map and
+/// `region` as the service's phone region, and renders it for `data`.
+fn shaped(
+    source: &str,
+    context: Context,
+    map: &[(&str, &str)],
+    region: Option<&str>,
+    data: &CallData,
+) -> Result<String, Error> {
+    let mut options = Options::default();
+    if let Some(region) = region {
+        options = options.with_phone_region(region)?;
+    }
+    let map: std::collections::BTreeMap<String, String> = map
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let mut builder = Builder::new(&options);
+    builder.fragment(source, context, Some(&map), None);
+    let template = builder
+        .finish(context)
+        .map_err(|errors| Error::many(ErrorKind::InvalidTemplate, errors))?;
+    template.render_string(data)
+}
+
+fn at(rfc3339: &str) -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap()
+}
+
+/// The suggestion of an error, or of its first related one.
+fn suggested(err: &Error) -> Option<&str> {
+    err.suggestion()
+        .or_else(|| err.related().first()?.suggestion())
+}
+
+fn plain(source: &str, map: &[(&str, &str)], data: &CallData) -> String {
+    let region = cfg!(feature = "phone").then_some("AU");
+    shaped(source, Context::Plain, map, region, data).unwrap()
+}
+
+#[test]
+fn text_functions() {
+    let data = CallData::new()
+        .with("agent_id", "Straße Ünïcode 日本語")
+        .with("agent_username", "MiXeD@Example.COM");
+    let render = |source: &str| shaped(source, Context::Plain, &[], None, &data).unwrap();
+    assert_eq!(render("#agent_username|lower#"), "mixed@example.com");
+    assert_eq!(render("#agent_username|upper#"), "MIXED@EXAMPLE.COM");
+    assert_eq!(render("#agent_id|upper#"), "STRASSE ÜNÏCODE 日本語");
+    // Characters, not bytes: the three CJK characters are nine bytes.
+    assert_eq!(render("#agent_id|truncate:17#"), "Straße Ünïcode 日本");
+    assert_eq!(render("#agent_id|truncate:1000#"), "Straße Ünïcode 日本語");
+    // Any type prints as text first.
+    let data = CallData::new()
+        .with("call_start", at("2024-12-02T21:04:40.701Z"))
+        .with("sequence", 12_345);
+    let render = |source: &str| shaped(source, Context::Json, &[], None, &data).unwrap();
+    assert_eq!(
+        render(r##"{"d": #call_start|strftime:%A|upper#}"##),
+        r#"{"d": "MONDAY"}"#
+    );
+    assert_eq!(
+        render(r##"{"s": #sequence|truncate:2#}"##),
+        r#"{"s": "12"}"#
+    );
+    assert_eq!(render(r##"{"s": #sequence#}"##), r#"{"s": 12345}"#);
+}
+
+#[test]
+fn phone_formats_in_templates() {
+    let data = CallData::new()
+        .with("ani", "0400 123 456")
+        .with("dnis", "anonymous");
+    let render = |source: &str, region| shaped(source, Context::Json, &[], region, &data);
+    #[cfg(feature = "phone")]
+    {
+        assert_eq!(
+            render(
+                r##"{"a": "#ani|phone:e164#", "b": #ani|phone:last:3#}"##,
+                Some("AU")
+            )
+            .unwrap(),
+            r#"{"a": "+61400123456", "b": "456"}"#
+        );
+        // Not a phone number: through unchanged; without a region a
+        // national number is not one either.
+        assert_eq!(
+            render(
+                r##"{"a": "#dnis|phone:e164#", "b": "#ani|phone:e164#"}"##,
+                None
+            )
+            .unwrap(),
+            r#"{"a": "anonymous", "b": "0400 123 456"}"#
+        );
+        // `:strict`: missing, as the missing-value policy says.
+        assert_eq!(
+            render(
+                r##"{"a": #dnis|phone:e164:strict#, "b": "#dnis|phone:npa:strict#"}"##,
+                None
+            )
+            .unwrap(),
+            r#"{"a": null, "b": ""}"#
+        );
+        let options = Options::default().with_missing(Missing::Error);
+        let template =
+            Template::compile("#dnis|phone:e164:strict#", Context::Plain, &options).unwrap();
+        let err = template.render_string(&data).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::MissingValue);
+        assert!(err.to_string().contains("not a phone number"), "{err}");
+    }
+    // A phone format is for text fields only.
+    let err = render("#duration|phone:e164#", None).unwrap_err();
+    assert!(
+        err.to_string().contains("apply to text fields") || cfg!(not(feature = "phone")),
+        "{err}"
+    );
+    #[cfg(not(feature = "phone"))]
+    {
+        let err = render("#ani|phone:e164#", None).unwrap_err();
+        assert!(err.to_string().contains("`phone` feature"), "{err}");
+    }
+}
+
+#[test]
+fn time_zones_in_templates() {
+    let data = CallData::new().with("call_start", at("2024-07-01T12:00:00Z"));
+    let render = |source: &str| shaped(source, Context::Plain, &[], None, &data);
+    #[cfg(feature = "tz")]
+    {
+        assert_eq!(
+            render("#call_start|tz:America/New_York|ansi#").unwrap(),
+            "2024-07-01 08:00:00.0000"
+        );
+        // The field's own format (ANSI) after the conversion; the instant
+        // is unchanged.
+        assert_eq!(
+            render("#call_start|tz:Australia/Sydney# #call_start|tz:Australia/Sydney|rfc3339# #call_start|tz:Asia/Tokyo|unix#")
+                .unwrap(),
+            "2024-07-01 22:00:00.0000 2024-07-01T22:00:00+10:00 1719835200"
+        );
+        // A number stays a number as a whole JSON value.
+        let json = shaped(
+            "#call_start|unix|tz:Asia/Tokyo#",
+            Context::JsonValue,
+            &[],
+            None,
+            &data,
+        );
+        assert_eq!(json.unwrap(), "1719835200");
+        let err = render("#call_start|tz:America/New_Yrok#").unwrap_err();
+        assert_eq!(suggested(&err), Some("America/New_York"));
+    }
+    let err = render("#ani|tz:UTC#").unwrap_err();
+    assert!(
+        err.to_string().contains("timestamp fields") || cfg!(not(feature = "tz")),
+        "{err}"
+    );
+    #[cfg(not(feature = "tz"))]
+    {
+        let err = render("#call_start|tz:UTC#").unwrap_err();
+        assert!(err.to_string().contains("`tz` feature"), "{err}");
+    }
+}
+
+#[test]
+fn options_are_checked_at_compile() {
+    let data = CallData::new();
+    for (source, message) in [
+        ("#ani|upper|lower#", "two case functions"),
+        ("#ani|truncate:2|truncate:3#", "two truncations"),
+        ("#ani|truncate:0#", "from 1 to 1,048,576"),
+        ("#ani|truncate:1048577#", "`limits::TRUNCATE_CHARS`"),
+        ("#ani|truncate:x#", "truncate keeps"),
+        ("#ani|phone:e164|phone:digits#", "two phone formats"),
+        ("#ani|phone:last:16#", "`limits::PHONE_DIGITS`"),
+        ("#call_start|tz:UTC|tz:UTC#", "two time zones"),
+        ("#ani|uper#", "unknown format"),
+    ] {
+        let err = shaped(source, Context::Plain, &[], None, &data).unwrap_err();
+        let feature = err.to_string().contains("feature");
+        assert!(
+            err.to_string().contains(message) || feature,
+            "{source}: {err}"
+        );
+    }
+    let err = shaped("#ani|uper#", Context::Plain, &[], None, &data).unwrap_err();
+    assert_eq!(suggested(&err), Some("upper"));
+}
+
+/// The one order, each adjacent pair of stages shown by an input whose
+/// output would differ the other way round: the call's value → mapping →
+/// `default` when missing → phone / time-zone / time formats → text
+/// functions → escaping for the context.
+#[test]
+fn the_value_pipeline_has_one_order() {
+    let data = CallData::new()
+        .with("ani", "0400 123 456")
+        .with("agent_username", "say \"hi\"")
+        .with("agent_disposition", "ß")
+        .with("call_start", at("2024-07-01T12:00:00Z"));
+    // The call's value → mapping: the map sees the value as the call holds
+    // it.
+    assert_eq!(
+        plain("#agent_disposition|upper#", &[("ß", "sharp s")], &data),
+        "SHARP S"
+    );
+    // Mapping → default: a missing value's default is not mapped.
+    assert_eq!(
+        plain("#dnis|default:none#", &[("none", "mapped")], &data),
+        "none"
+    );
+    // Text functions → escaping: truncation counts the value's characters,
+    // never an escape's, and escaping applies to what is left.
+    let json = shaped(
+        r##"{"u": "#agent_username|truncate:5#"}"##,
+        Context::Json,
+        &[],
+        None,
+        &data,
+    )
+    .unwrap();
+    assert_eq!(json, r#"{"u": "say \""}"#);
+    // Within the text functions, case before truncation: `ß` upper-cases
+    // to `SS`.
+    assert_eq!(
+        plain("#agent_disposition|truncate:1|upper#", &[], &data),
+        "S"
+    );
+    // Options are written in any order; the pipeline's is fixed.
+    assert_eq!(
+        plain("#agent_username|truncate:3|upper#", &[], &data),
+        plain("#agent_username|upper|truncate:3#", &[], &data)
+    );
+    #[cfg(feature = "phone")]
+    {
+        // Mapping → phone format: the mapped value is formatted.
+        assert_eq!(
+            plain(
+                "#ani|phone:e164#",
+                &[("0400 123 456", "(02) 9374 4000")],
+                &data
+            ),
+            "+61293744000"
+        );
+        // Default → phone format: the default is formatted too.
+        assert_eq!(
+            plain("#dnis|default:0400 999 000|phone:e164#", &[], &data),
+            "+61400999000"
+        );
+        // Phone format → text functions: truncated after formatting (the
+        // other way, `040` is not a phone number and would pass through).
+        assert_eq!(
+            plain("#ani|truncate:3|phone:international#", &[], &data),
+            "+61"
+        );
+    }
+    #[cfg(feature = "tz")]
+    {
+        // Time zone → time format: the local time is printed.
+        assert_eq!(
+            plain("#call_start|strftime:%H:%M|tz:Asia/Kolkata#", &[], &data),
+            "17:30"
+        );
+        // Time format → text functions.
+        assert_eq!(
+            plain("#call_start|tz:Asia/Kolkata|strftime:%b|upper#", &[], &data),
+            "JUL"
+        );
+        // A map of a timestamp matches it as printed, in its zone.
+        assert_eq!(
+            plain(
+                "#call_start|tz:Asia/Kolkata|strftime:%H|lower#",
+                &[("17", "EVENING")],
+                &data
+            ),
+            "evening"
+        );
+        // Default → time format: a default is text, which no time format
+        // or zone changes.
+        assert_eq!(
+            plain("#event_time|tz:Asia/Kolkata|default:never#", &[], &data),
+            "never"
+        );
+    }
+}
+
+/// A template using no option of format 3 renders as it did; one using any
+/// is found by `uses_format_3`, in either syntax, and only in a real
+/// placeholder.
+#[test]
+fn format_3_options_are_found_by_the_scanner() {
+    for (text, uses) in [
+        ("#ani#", false),
+        ("#ani|default:upper#", false),
+        ("#call_start|rfc3339#", false),
+        ("Ticket #42|upper#", false),
+        ("upper truncate:3 tz:UTC phone:e164", false),
+        ("#ani|upper#", true),
+        ("x #ani|default:0|truncate:3#", true),
+        ("[[ani|phone:e164]]", true),
+        ("#call_start|tz:UTC|ansi#", true),
+        ("[[agent_id|lower]]", true),
+    ] {
+        assert_eq!(uses_format_3(text), uses, "{text}");
+    }
+}

@@ -1,0 +1,240 @@
+//! Phone-number placeholder options (`|phone:e164`...), and a service's
+//! default region for numbers written without a country code.
+//!
+//! Parsing and formatting are libphonenumber's, through the `phonenumber`
+//! crate (feature `phone`). Without the feature the option and the region
+//! are configuration errors naming it: nothing here is ever built.
+
+use std::fmt;
+
+use crate::error::{nearest, shown, Error, ErrorKind};
+use crate::limits;
+
+/// What a phone option prints of a number that parses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Form {
+    /// `+61400123456`.
+    E164,
+    /// The number as dialled inside its country: `0400 123 456`.
+    National,
+    /// `+61 400 123 456`.
+    International,
+    /// The E.164 digits without `+`: `61400123456`.
+    Digits,
+    /// The last N of the E.164 digits.
+    Last(u8),
+    /// The E.164 digits, all but the last N as `*`.
+    Mask(u8),
+    /// The North American area code (NPA): `212` of `+1 212 555 4567`.
+    Npa,
+    /// The North American exchange (NXX): `555` of `+1 212 555 4567`.
+    Nxx,
+}
+
+/// The forms as written, for messages and suggestions.
+const FORMS: [&str; 8] = [
+    "e164",
+    "national",
+    "international",
+    "digits",
+    "last",
+    "mask",
+    "npa",
+    "nxx",
+];
+
+/// One placeholder's phone option: the form, whether a value that is not a
+/// phone number counts as missing (`:strict`) rather than passing through,
+/// and the region numbers without a country code are read in.
+#[derive(Clone, PartialEq)]
+pub(crate) struct Phone {
+    pub(crate) form: Form,
+    pub(crate) strict: bool,
+    pub(crate) region: Option<Region>,
+}
+
+impl fmt::Debug for Phone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Phone")
+            .field("form", &self.form)
+            .field("strict", &self.strict)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A region (ISO 3166-1 alpha-2, as libphonenumber names them).
+#[cfg(feature = "phone")]
+pub(crate) type Region = phonenumber::country::Id;
+
+/// Without the `phone` feature no region is ever read.
+#[cfg(not(feature = "phone"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Region {}
+
+fn syntax(message: String) -> Error {
+    Error::new(ErrorKind::TemplateSyntax, message)
+}
+
+/// The error for a phone option or region in a build without the feature.
+fn needs_feature(kind: ErrorKind, what: &str) -> Error {
+    Error::new(
+        kind,
+        format!("{what} needs callhook's `phone` feature, which this build does not have"),
+    )
+}
+
+/// Parses `N` of `last:N` or `mask:N`: 1 to [`limits::PHONE_DIGITS`].
+fn digits_count(option: &str, text: Option<&str>) -> Result<u8, Error> {
+    let Some(text) = text else {
+        return Err(syntax(format!(
+            "`{}` needs a number of digits, as in `phone:last:4`",
+            shown(option)
+        )));
+    };
+    match text.parse::<usize>() {
+        Ok(n @ 1..=limits::PHONE_DIGITS) => Ok(u8::try_from(n).unwrap_or(u8::MAX)),
+        _ => Err(syntax(format!(
+            "`{}`: the number of digits is from 1 to {} (`limits::PHONE_DIGITS`)",
+            shown(option),
+            limits::PHONE_DIGITS
+        ))),
+    }
+}
+
+impl Phone {
+    /// Parses the text after `phone:`: a form, `N` for `last` and `mask`,
+    /// and `:strict` last.
+    pub(crate) fn parse(option: &str, spec: &str, region: Option<Region>) -> Result<Phone, Error> {
+        let (spec, strict) = match spec.strip_suffix(":strict") {
+            Some(rest) => (rest, true),
+            None => (spec, false),
+        };
+        let (name, n) = match spec.split_once(':') {
+            Some((name, n)) => (name, Some(n)),
+            None => (spec, None),
+        };
+        let form = match name {
+            "e164" => Form::E164,
+            "national" => Form::National,
+            "international" => Form::International,
+            "digits" => Form::Digits,
+            "last" => Form::Last(digits_count(option, n)?),
+            "mask" => Form::Mask(digits_count(option, n)?),
+            "npa" => Form::Npa,
+            "nxx" => Form::Nxx,
+            _ => {
+                return Err(syntax(format!(
+                    "unknown phone format `{}`, expected `phone:` and one of `e164`, \
+                     `national`, `international`, `digits`, `last:N`, `mask:N`, `npa` or \
+                     `nxx`, optionally followed by `:strict`",
+                    shown(option)
+                ))
+                .with_suggestion(nearest(name, FORMS).map(|f| format!("phone:{f}"))))
+            }
+        };
+        if n.is_some() && !matches!(form, Form::Last(_) | Form::Mask(_)) {
+            return Err(syntax(format!(
+                "phone format `{}` takes no number",
+                shown(option)
+            )));
+        }
+        if cfg!(not(feature = "phone")) {
+            return Err(needs_feature(
+                ErrorKind::TemplateSyntax,
+                &format!("placeholder option `{}`", shown(option)),
+            ));
+        }
+        Ok(Phone {
+            form,
+            strict,
+            region,
+        })
+    }
+}
+
+/// Reads a service's `phone_region`.
+pub(crate) fn region(text: &str) -> Result<Region, Error> {
+    #[cfg(feature = "phone")]
+    {
+        use std::str::FromStr as _;
+        Region::from_str(text).map_err(|_| {
+            let upper = text.to_ascii_uppercase();
+            let suggestion = (upper != text && Region::from_str(&upper).is_ok()).then_some(upper);
+            Error::new(
+                ErrorKind::InvalidConfig,
+                format!(
+                    "unknown phone region `{}`; a region is a two-letter ISO 3166-1 code as \
+                     libphonenumber knows it, such as `AU`, `US` or `GB`",
+                    shown(text)
+                ),
+            )
+            .with_suggestion(suggestion)
+        })
+    }
+    #[cfg(not(feature = "phone"))]
+    {
+        let _ = text;
+        Err(needs_feature(ErrorKind::InvalidConfig, "`phone_region`"))
+    }
+}
+
+impl Phone {
+    /// `text` in this form, or `None` where it is not a phone number (or,
+    /// for `npa` and `nxx`, not a North American one). Never panics: a
+    /// panic inside the parser (the crate has had fuzz-found ones) is
+    /// caught and read as "not a phone number".
+    #[cfg(feature = "phone")]
+    pub(crate) fn format(&self, text: &str) -> Option<String> {
+        use phonenumber::Mode;
+        if text.len() > limits::PHONE_TEXT_BYTES || text.trim().is_empty() {
+            return None;
+        }
+        let parse = || phonenumber::parse(self.region, text).ok();
+        let number = std::panic::catch_unwind(parse).ok().flatten()?;
+        let mode = match self.form {
+            Form::National => Mode::National,
+            Form::International => Mode::International,
+            _ => Mode::E164,
+        };
+        let printed = std::panic::catch_unwind(|| number.format().mode(mode).to_string()).ok()?;
+        let digits = || printed.strip_prefix('+').unwrap_or(&printed);
+        Some(match self.form {
+            Form::E164 | Form::National | Form::International => printed.clone(),
+            Form::Digits => digits().to_owned(),
+            Form::Last(n) => {
+                let digits = digits();
+                digits[digits.len().saturating_sub(usize::from(n))..].to_owned()
+            }
+            Form::Mask(n) => {
+                let digits = digits();
+                let hidden = digits.len().saturating_sub(usize::from(n));
+                let mut masked = "*".repeat(hidden);
+                masked.push_str(&digits[hidden..]);
+                masked
+            }
+            Form::Npa | Form::Nxx => {
+                // The NANP: country code 1, then NPA, NXX and four digits.
+                let national = digits().strip_prefix('1')?;
+                if number.code().value() != 1 || national.len() != 10 {
+                    return None;
+                }
+                let range = if self.form == Form::Npa { 0..3 } else { 3..6 };
+                national[range].to_owned()
+            }
+        })
+    }
+
+    /// Without the feature no `Phone` is built: a value passes through.
+    #[cfg(not(feature = "phone"))]
+    pub(crate) fn format(&self, _text: &str) -> Option<String> {
+        None
+    }
+}
+
+/// Whether `option` (one `|`-separated option) is a phone option.
+pub(crate) fn is_option(option: &str) -> bool {
+    option.starts_with("phone:")
+}
+
+#[cfg(test)]
+mod tests;
