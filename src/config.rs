@@ -10,8 +10,7 @@ use crate::catalog::{Catalog, FieldSpec};
 use crate::error::{shown, Error, ErrorKind};
 use crate::event::EventSpec;
 use crate::limits;
-use crate::service::ServiceConfig;
-use crate::template::uses_format_3;
+use crate::service::{service_needs_format_3, ServiceConfig};
 use crate::version::{self, Version};
 use crate::webhook::WebhookConfig;
 
@@ -143,31 +142,6 @@ struct Written<'a> {
 #[allow(clippy::ref_option_ref, clippy::trivially_copy_pass_by_ref)]
 fn nested<T: Serialize, S: Serializer>(items: &&[T], s: S) -> Result<S::Ok, S::Error> {
     version::nested(items, s)
-}
-
-/// Whether a service's configuration needs format 3: it has a
-/// `phone_region`, or a template of it uses a placeholder option of format
-/// 3. Every text of the service is asked, as only templates can hold a
-/// placeholder.
-pub(crate) fn service_needs_format_3(service: &ServiceConfig) -> bool {
-    fn any_text(json: &serde_json::Value) -> bool {
-        match json {
-            serde_json::Value::String(text) => uses_format_3(text),
-            serde_json::Value::Array(items) => items.iter().any(any_text),
-            serde_json::Value::Object(map) => map.values().any(any_text),
-            _ => false,
-        }
-    }
-    service.phone_region.is_some()
-        || serde_json::to_value(version::Nested(service)).is_ok_and(|json| any_text(&json))
-}
-
-/// Whether a service's kept row (compact JSON) needs format 3, as
-/// [`service_needs_format_3`]; parsed only if it holds a `|`, which every
-/// placeholder option follows, or names a `phone_region`.
-pub(crate) fn service_row_needs_format_3(row: &str) -> bool {
-    (row.contains('|') || row.contains("\"phone_region\""))
-        && serde_json::from_str::<ServiceConfig>(row).is_ok_and(|s| service_needs_format_3(&s))
 }
 
 /// Every problem of the named auth entry `name`, each in its field

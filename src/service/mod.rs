@@ -34,6 +34,7 @@ mod sign;
 mod stored;
 mod url;
 
+pub(crate) use config::{service_needs_format_3, service_row_needs_format_3};
 pub use config::{Method, ServiceConfig};
 pub(crate) use headers::check_request_form;
 pub use headers::USER_AGENT;
@@ -341,7 +342,7 @@ impl Service {
         // The row is kept without its version (a registry writes it so,
         // inside a configuration); one stored on its own has it.
         let row = self.compiled.json.to_json(self.enabled);
-        with_version(&row, crate::config::service_row_needs_format_3(&row))
+        with_version(&row, service_row_needs_format_3(&row))
     }
 
     /// Appends the row [`Service::to_json`] gives, without its version, as
