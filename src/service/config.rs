@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
 #[cfg(doc)]
 use super::Service;
@@ -97,15 +97,16 @@ fn is_false(b: &bool) -> bool {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ServiceConfig {
-    /// The format version the service's row is written in: 2 as callhook
-    /// writes today (`callhook::FORMAT_VERSION`), 1 if absent (written
-    /// before format versions). Written first, so that a reader meets it
-    /// before any field it may not know; a reader refuses a newer format
-    /// than its own.
+    /// The format version the service's row is written in: the lowest that
+    /// holds it, 3 with a `phone_region` or a placeholder option of format
+    /// 3 (`|upper`, `|phone:e164`...) and 2 without (so that older readers
+    /// load it), 1 if absent (written before format versions). Written
+    /// first, so that a reader meets it before any field it may not know;
+    /// a reader refuses a newer format than its own.
     /// A service inside a configuration writes none: it follows the
     /// configuration's.
     // Absent is format 1, though a value in memory is written as the
@@ -216,6 +217,119 @@ pub struct ServiceConfig {
     /// service setting it is written as format version 3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_region: Option<String>,
+}
+
+/// Written as derived, with `version` the lowest format that holds the
+/// service (`Version` alone cannot see the other fields): `Written` is its
+/// shape, borrowed.
+impl Serialize for ServiceConfig {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let version = version::written(service_needs_format_3(self));
+        Written::of(self, Some(version)).serialize(serializer)
+    }
+}
+
+/// [`ServiceConfig`]'s fields in its order with its attributes, borrowed,
+/// and its version as worked out, or none (what [`service_needs_format_3`]
+/// reads, so that working out the version does not ask for it again).
+#[derive(Serialize)]
+#[serde(rename = "ServiceConfig")]
+struct Written<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<u32>,
+    id: &'a str,
+    name: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    description: &'a str,
+    enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: &'a Option<String>,
+    method: Method,
+    url: &'a str,
+    syntax: Syntax,
+    #[serde(skip_serializing_if = "is_false")]
+    lenient: &'a bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    missing: &'a Option<Missing>,
+    body: &'a BodyConfig,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    headers: &'a [Pair],
+    auth: &'a Auth,
+    #[serde(skip_serializing_if = "is_false")]
+    debug: &'a bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signing: &'a Option<SigningConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry: &'a Option<RetryPolicy>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    health: &'a Option<HealthPolicy>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    secret_parameters: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none", with = "optional_duration")]
+    timeout: &'a Option<Duration>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    fallback_urls: &'a [String],
+    #[serde(skip_serializing_if = "is_default_fallback_after")]
+    fallback_after: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phone_region: &'a Option<String>,
+}
+
+impl<'a> Written<'a> {
+    fn of(service: &'a ServiceConfig, version: Option<u32>) -> Written<'a> {
+        // Every field named, none left to `..`: a field added to
+        // `ServiceConfig` does not compile until it is written here too.
+        let ServiceConfig {
+            version: _,
+            id,
+            name,
+            description,
+            enabled,
+            group,
+            method,
+            url,
+            syntax,
+            lenient,
+            missing,
+            body,
+            headers,
+            auth,
+            debug,
+            signing,
+            retry,
+            health,
+            secret_parameters,
+            timeout,
+            fallback_urls,
+            fallback_after,
+            phone_region,
+        } = service;
+        Written {
+            version,
+            id,
+            name,
+            description,
+            enabled: *enabled,
+            group,
+            method: *method,
+            url,
+            syntax: *syntax,
+            lenient,
+            missing,
+            body,
+            headers,
+            auth,
+            debug,
+            signing,
+            retry,
+            health,
+            secret_parameters,
+            timeout,
+            fallback_urls,
+            fallback_after: *fallback_after,
+            phone_region,
+        }
+    }
 }
 
 fn default_fallback_after() -> u32 {
@@ -534,7 +648,9 @@ pub(crate) fn service_needs_format_3(service: &ServiceConfig) -> bool {
         }
     }
     service.phone_region.is_some()
-        || serde_json::to_value(version::Nested(service)).is_ok_and(|json| any_text(&json))
+        // Written without a version: through `ServiceConfig`'s own
+        // `Serialize` (or `Nested`, which calls it) this would ask again.
+        || serde_json::to_value(Written::of(service, None)).is_ok_and(|json| any_text(&json))
 }
 
 /// Whether a service's kept row (compact JSON) needs format 3, as

@@ -376,3 +376,36 @@ fn an_auth_parameter_may_not_be_in_a_fallback_url() {
         "{err}"
     );
 }
+
+/// A service row written on its own carries the lowest format that holds
+/// it: 3 with a `phone_region` or an option of format 3, 2 without, through
+/// `to_json` and serde alike; nested (in a configuration) it writes none.
+#[test]
+fn a_service_row_written_alone_says_format_3_when_it_needs_it() {
+    let version = |service: &ServiceConfig| {
+        let via_serde: serde_json::Value =
+            serde_json::from_str(&serde_json::to_string(service).unwrap()).unwrap();
+        let via_to_json: serde_json::Value = serde_json::from_str(&service.to_json()).unwrap();
+        assert_eq!(via_serde, via_to_json);
+        assert!(serde_json::to_value(crate::version::Nested(service))
+            .unwrap()
+            .get("version")
+            .is_none());
+        via_serde["version"].as_u64().unwrap()
+    };
+    assert_eq!(version(&config(serde_json::json!({}))), 2);
+    assert_eq!(
+        version(&config(serde_json::json!({"phone_region": "AU"}))),
+        3
+    );
+    let upper = config(serde_json::json!({
+        "body": {"kind": "form", "pairs": [{"key": "agent", "value": "#agent_id|upper#"}]}
+    }));
+    assert_eq!(version(&upper), 3);
+    assert_eq!(
+        version(&config(serde_json::json!({"headers": [{"key": "X-A", "value": "#agent_id|upper#"}]}))),
+        3
+    );
+    // What is written reads back as it was.
+    assert_eq!(ServiceConfig::from_json(&upper.to_json()).unwrap(), upper);
+}
