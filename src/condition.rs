@@ -470,14 +470,16 @@ pub(crate) fn compile(
         mid_call,
         errors: Vec::new(),
         tests: 0,
+        nodes: 0,
+        suggestions: 0,
     };
     let root = compiler.node(&condition.0, "condition", 1);
-    if compiler.tests > CONDITION_TESTS {
+    if compiler.over() {
+        // Compiling stopped at the limit, so the errors past it (if any)
+        // were never looked for: this one says why.
         compiler.errors.push(
             problem(format!(
-                "the condition has {} comparisons; at most {} are allowed \
-                 (`limits::CONDITION_TESTS`)",
-                limits::count(compiler.tests),
+                "the condition has more than {} comparisons (`limits::CONDITION_TESTS`)",
                 limits::count(CONDITION_TESTS)
             ))
             .in_field("condition"),
@@ -497,15 +499,46 @@ struct Compiler<'a> {
     catalog: &'a Catalog,
     mid_call: bool,
     errors: Vec<Error>,
+    /// Comparisons met so far.
     tests: usize,
+    /// Conditions (comparisons, lists, negations, or what is none of
+    /// them) met so far.
+    nodes: usize,
+    /// "Did you mean" searches through the catalog made so far.
+    suggestions: usize,
 }
 
 impl Compiler<'_> {
+    /// Whether the condition is past what one may hold, so that compiling
+    /// stops: more than [`CONDITION_TESTS`] comparisons, or more
+    /// conditions than that many could be nested in
+    /// ([`CONDITION_DEPTH`] each), which counts the ones that are not
+    /// comparisons (`{}` a hundred thousand times over) too.
+    fn over(&self) -> bool {
+        self.tests > CONDITION_TESTS || self.nodes > CONDITION_TESTS * CONDITION_DEPTH
+    }
+
+    /// The catalog's nearest field to the unknown `name`, for the first
+    /// [`limits::SUGGESTIONS`] unknown fields of the condition: each
+    /// search reads every field of the catalog, as a service's templates'
+    /// do under the same limit.
+    fn suggest(&mut self, name: &str) -> Option<String> {
+        self.suggestions += 1;
+        if self.suggestions > limits::SUGGESTIONS {
+            return None;
+        }
+        self.catalog.suggest(name)
+    }
+
     fn fail(&mut self, at: &str, message: String) {
         self.errors.push(problem(message).in_field(at));
     }
 
     fn node(&mut self, json: &Json, at: &str, depth: usize) -> Option<Node> {
+        self.nodes += 1;
+        if self.over() {
+            return None;
+        }
         if depth > CONDITION_DEPTH {
             self.fail(
                 at,
@@ -551,11 +584,14 @@ impl Compiler<'_> {
                     self.fail(&at, format!("`{name}` is a list of one condition or more"));
                     return None;
                 };
-                let nodes: Vec<Option<Node>> = items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, item)| self.node(item, &format!("{at}.{i}"), depth + 1))
-                    .collect();
+                let mut nodes: Vec<Option<Node>> = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    if self.over() {
+                        // No more is compiled: `compile` says why.
+                        return None;
+                    }
+                    nodes.push(self.node(item, &format!("{at}.{i}"), depth + 1));
+                }
                 let nodes: Option<Box<[Node]>> = nodes.into_iter().collect();
                 let nodes = nodes?;
                 Some(if all {
@@ -584,6 +620,9 @@ impl Compiler<'_> {
 
     fn test(&mut self, map: &Map<String, Json>, at: &str) -> Option<Test> {
         self.tests += 1;
+        if self.over() {
+            return None;
+        }
         let ops: Vec<(&str, &Json)> = map
             .iter()
             .filter(|(k, _)| OPERATORS.contains(&k.as_str()) && *k != "ignore_case")
@@ -620,9 +659,10 @@ impl Compiler<'_> {
                 Some((self.catalog.key_at(position, spec), spec.field_type()))
             }
             None => {
+                let suggestion = self.suggest(name);
                 self.errors.push(
                     problem(format!("unknown field `{}`", shown(name)))
-                        .with_suggestion(self.catalog.suggest(name))
+                        .with_suggestion(suggestion)
                         .in_field(&field_at),
                 );
                 None

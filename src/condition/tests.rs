@@ -318,6 +318,40 @@ fn limits_are_checked() {
     compiled(json!({"field": "t", "in": list}));
 }
 
+/// Compiling stops at the limit: a condition of 100,000 comparisons (of
+/// unknown fields, each of which would search the catalog) or of 100,000
+/// conditions that are not comparisons is one error, found without
+/// compiling the rest; and unknown fields past `limits::SUGGESTIONS` get
+/// no "did you mean" search.
+#[test]
+fn compiling_stops_at_the_limit_of_comparisons() {
+    let many: Vec<_> = (0..100_000)
+        .map(|i| json!({"field": format!("agent_i{i}"), "equals": "x"}))
+        .collect();
+    let found = problems(json!({"all": many}));
+    assert!(found.len() <= CONDITION_TESTS + 1, "{}", found.len());
+    assert!(
+        found.last().unwrap().1.contains("`limits::CONDITION_TESTS`"),
+        "{:?}",
+        found.last()
+    );
+    let empties: Vec<_> = (0..100_000).map(|_| json!({})).collect();
+    let found = problems(json!({"any": empties}));
+    assert!(found.len() <= CONDITION_TESTS * CONDITION_DEPTH + 1, "{}", found.len());
+    assert!(found.last().unwrap().1.contains("`limits::CONDITION_TESTS`"));
+    // Within the limit, every unknown field is reported; the first
+    // `limits::SUGGESTIONS` with the nearest name.
+    let unknown: Vec<_> = (0..CONDITION_TESTS)
+        .map(|_| json!({"field": "agnet_id", "exists": true}))
+        .collect();
+    let e = compile(&Condition(json!({"all": unknown})), catalog(), false).unwrap_err();
+    let problems = e.into_problems();
+    assert_eq!(problems.len(), CONDITION_TESTS);
+    let suggested = problems.iter().filter(|e| e.suggestion().is_some()).count();
+    assert_eq!(suggested, limits::SUGGESTIONS);
+    assert_eq!(problems[0].suggestion(), Some("agent_id"));
+}
+
 #[test]
 fn realtime_conditions_use_only_mid_call_fields() {
     let catalog = Catalog::standard();
