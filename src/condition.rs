@@ -236,7 +236,69 @@ enum Op {
     StartsWith(Box<str>),
     EndsWith(Box<str>),
     Contains(Box<str>),
+    /// `contains` ignoring case: the literal lower-cased, searched for
+    /// in the value lower-cased in one pass.
+    ContainsFolded(Box<Folded>),
     Exists(bool),
+}
+
+/// A lower-cased literal as Knuth–Morris–Pratt searches for it: its
+/// characters, and for each prefix the length of its longest proper
+/// prefix that is also its suffix. Built at compile, so that a search
+/// reads each character of the value once (at most twice, counting the
+/// fall-backs), allocating nothing.
+#[derive(Debug, Clone, PartialEq)]
+struct Folded {
+    chars: Box<[char]>,
+    fallback: Box<[usize]>,
+}
+
+impl Folded {
+    fn new(lit: &str) -> Folded {
+        let chars: Box<[char]> = lit.chars().collect();
+        let mut fallback = vec![0; chars.len()];
+        let mut k = 0;
+        for i in 1..chars.len() {
+            while k > 0 && chars[i] != chars[k] {
+                k = fallback[k - 1];
+            }
+            if chars[i] == chars[k] {
+                k += 1;
+            }
+            fallback[i] = k;
+        }
+        Folded {
+            chars,
+            fallback: fallback.into(),
+        }
+    }
+
+    /// Whether `value`, lower-cased, contains the literal.
+    fn found_in(&self, value: &str) -> bool {
+        let Folded { chars, fallback } = self;
+        if chars.is_empty() {
+            return true;
+        }
+        let mut k = 0;
+        for c in lowered(value) {
+            loop {
+                #[cfg(test)]
+                tests::count_comparison();
+                if chars[k] == c {
+                    k += 1;
+                    break;
+                }
+                if k == 0 {
+                    break;
+                }
+                k = fallback[k - 1];
+            }
+            if k == chars.len() {
+                return true;
+            }
+        }
+        false
+    }
 }
 
 /// A literal, parsed for its field's type. Text compared ignoring case is
@@ -364,7 +426,8 @@ impl Test {
             Op::Order(lit, wanted) => order(seen, lit).is_some_and(|o| wanted.contains(&o)),
             Op::StartsWith(lit) => text_of(seen).is_some_and(|t| starts_with(t, lit, fold)),
             Op::EndsWith(lit) => text_of(seen).is_some_and(|t| ends_with(t, lit, fold)),
-            Op::Contains(lit) => text_of(seen).is_some_and(|t| contains(t, lit, fold)),
+            Op::Contains(lit) => text_of(seen).is_some_and(|t| t.contains(&**lit)),
+            Op::ContainsFolded(lit) => text_of(seen).is_some_and(|t| lit.found_in(t)),
         }
     }
 }
@@ -406,19 +469,6 @@ fn ends_with(value: &str, lit: &str, fold: bool) -> bool {
         lit.chars().rev().all(|c| value.next() == Some(c))
     } else {
         value.ends_with(lit)
-    }
-}
-
-fn contains(value: &str, lit: &str, fold: bool) -> bool {
-    if fold {
-        // From each character on: linear in the value times the literal,
-        // both bounded (`limits::VALUE_BYTES`, `limits::CONDITION_LITERAL_BYTES`).
-        lit.is_empty()
-            || value
-                .char_indices()
-                .any(|(at, _)| starts_with(&value[at..], lit, true))
-    } else {
-        value.contains(lit)
     }
 }
 
@@ -795,6 +845,7 @@ impl Compiler<'_> {
                 Some(match op {
                     "starts_with" => Op::StartsWith(text),
                     "ends_with" => Op::EndsWith(text),
+                    _ if fold => Op::ContainsFolded(Box::new(Folded::new(&text))),
                     _ => Op::Contains(text),
                 })
             }

@@ -490,3 +490,62 @@ fn operators_keep_their_laws_over_random_values() {
         }
     }
 }
+
+thread_local! {
+    /// Characters `Folded::found_in` has compared, on this thread.
+    static COMPARISONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts one comparison of `Folded::found_in` (test builds only).
+pub(super) fn count_comparison() {
+    COMPARISONS.with(|n| n.set(n.get() + 1));
+}
+
+/// `contains` ignoring case compares each character of the value a
+/// bounded number of times whatever the literal: a MiB of `a` against
+/// 1,023 `a` and a `b` (the worst case of a search restarted at each
+/// character, a billion comparisons) takes under two per character.
+#[test]
+fn contains_ignoring_case_is_linear() {
+    let lit = format!("{}b", "a".repeat(1_023));
+    let folded = Folded::new(&lit);
+    let value = "a".repeat(1 << 20);
+    COMPARISONS.with(|n| n.set(0));
+    assert!(!folded.found_in(&value));
+    let made = COMPARISONS.with(std::cell::Cell::get);
+    assert!(made <= 2 * value.len(), "{made} comparisons");
+    assert!(folded.found_in(&format!("{value}{}", lit.to_uppercase())));
+}
+
+/// `contains` ignoring case holds exactly when the value, lower-cased a
+/// character at a time, contains the literal lower-cased: against that
+/// naive reference over random strings of a small alphabet with
+/// non-ASCII letters (`İ` lower-cases to two characters, `ß` to itself,
+/// `Σ` to `σ`).
+#[test]
+fn contains_ignoring_case_matches_a_naive_reference() {
+    const ALPHABET: [char; 10] = ['a', 'A', 'b', 'B', 'İ', 'i', '\u{307}', 'ß', 'Σ', 'σ'];
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        usize::try_from(state % n as u64).unwrap()
+    };
+    let lower = |text: &str| -> String { text.chars().flat_map(char::to_lowercase).collect() };
+    for _ in 0..20_000 {
+        let mut text = |most: usize| -> String {
+            let len = next(most + 1);
+            (0..len).map(|_| ALPHABET[next(ALPHABET.len())]).collect()
+        };
+        let value = text(12);
+        let lit = text(4);
+        let condition = json!({"field": "t", "contains": lit, "ignore_case": true});
+        let data = CallData::new().with("t", value.as_str());
+        assert_eq!(
+            holds(condition, &data),
+            lower(&value).contains(&lower(&lit)),
+            "{value:?} contains {lit:?}"
+        );
+    }
+}
