@@ -75,7 +75,9 @@ impl Condition {
         serde_json::from_str(text).map_err(|e| crate::error::json_error(ErrorKind::Serde, text, e))
     }
 
-    /// The condition as compact JSON, as written.
+    /// The condition as compact JSON: the same condition as written, its
+    /// objects' keys in sorted order (`serde_json`'s map), not necessarily
+    /// the order they were written in.
     #[must_use]
     pub fn to_json(&self) -> String {
         self.0.to_string()
@@ -786,6 +788,12 @@ impl Compiler<'_> {
                     self.fail(at, format!("`{op}` is a list of values"));
                     return None;
                 };
+                if items.is_empty() {
+                    // As an empty `all`/`any` is: `in []` never holds and
+                    // `not_in []` always does, which no one means to write.
+                    self.fail(at, format!("`{op}` is a list of one value or more"));
+                    return None;
+                }
                 if items.len() > CONDITION_LIST {
                     self.fail(
                         at,

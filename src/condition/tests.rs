@@ -549,3 +549,15 @@ fn contains_ignoring_case_matches_a_naive_reference() {
         );
     }
 }
+
+/// An empty `in` or `not_in` list is refused, as an empty `all` or `any`
+/// is: one never holds, the other always does.
+#[test]
+fn an_empty_in_list_is_refused() {
+    for op in ["in", "not_in"] {
+        let found = problems(json!({"field": "t", op: []}));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, format!("condition.{op}"));
+        assert!(found[0].1.contains("one value or more"), "{found:?}");
+    }
+}
