@@ -547,11 +547,15 @@ fn fire(
     };
     // A webhook whose condition does not hold for this delivery does not
     // fire: nothing is rendered, nothing listed.
+    // One with a condition but nothing compiled for it (which loading
+    // never leaves) fails closed: firing would ignore what it was told.
     if webhook.condition.is_some() {
-        if let Some(condition) = registry.condition(&webhook.id) {
-            if !condition.holds(&layers, registry.catalog().positions()) {
-                return;
-            }
+        let Some(condition) = registry.condition(&webhook.id) else {
+            debug_assert!(false, "webhook `{}` has no compiled condition", webhook.id);
+            return;
+        };
+        if !condition.holds(&layers, registry.catalog().positions()) {
+            return;
         }
     }
     let rendered = service.request_with(&layers);
@@ -644,6 +648,28 @@ mod tests {
 
     const W1: &str = "00000000-0000-4000-8000-0000000000a1";
     const W2: &str = "00000000-0000-4000-8000-0000000000a2";
+
+    /// A webhook with a condition but nothing compiled for it makes no
+    /// request: a debug build says so loudly (and a release build sends
+    /// nothing, the `return` after the assertion).
+    #[test]
+    #[cfg_attr(debug_assertions, should_panic(expected = "has no compiled condition"))]
+    fn a_webhook_whose_condition_is_not_compiled_does_not_fire() {
+        let config = crate::Config::from_json(&format!(
+            r#"{{"services": [{{"id": "{W2}", "name": "s", "method": "POST",
+                "url": "https://crm.example.com/calls"}}],
+              "webhooks": [{{"id": "{W1}", "event": "Call:Hangup", "service": "{W2}",
+                "scopes": ["*"], "condition": {{"field": "agent_id", "exists": true}}}}]}}"#
+        ))
+        .unwrap();
+        let mut registry =
+            crate::Registry::from_config(&config, crate::Catalog::standard().clone()).unwrap();
+        let call = crate::Call::new("c1", crate::CallData::new().with("agent_id", "1001"));
+        let at = "2025-01-10T09:00:00Z".parse().unwrap();
+        assert_eq!(registry.dispatch(Event::CallHangup, &call, at).requests.len(), 1);
+        registry.forget_conditions();
+        assert!(registry.dispatch(Event::CallHangup, &call, at).requests.is_empty());
+    }
 
     #[test]
     fn delivery_ids_are_stable_and_distinct() {

@@ -1297,6 +1297,15 @@ impl Registry {
     }
 }
 
+#[cfg(test)]
+impl Registry {
+    /// Forgets every compiled condition, which loading never does: for
+    /// dispatch's test that a webhook left so fails closed.
+    pub(crate) fn forget_conditions(&mut self) {
+        self.conditions.clear();
+    }
+}
+
 impl Subscriptions for Registry {
     fn matching(&self, event: &Event, call: &Call) -> Vec<(&Arc<str>, &WebhookConfig)> {
         let Some(by_scope) = self.index.get(event) else {
