@@ -666,9 +666,18 @@ mod tests {
             crate::Registry::from_config(&config, crate::Catalog::standard().clone()).unwrap();
         let call = crate::Call::new("c1", crate::CallData::new().with("agent_id", "1001"));
         let at = "2025-01-10T09:00:00Z".parse().unwrap();
-        assert_eq!(registry.dispatch(Event::CallHangup, &call, at).requests.len(), 1);
+        assert_eq!(
+            registry
+                .dispatch(Event::CallHangup, &call, at)
+                .requests
+                .len(),
+            1
+        );
         registry.forget_conditions();
-        assert!(registry.dispatch(Event::CallHangup, &call, at).requests.is_empty());
+        assert!(registry
+            .dispatch(Event::CallHangup, &call, at)
+            .requests
+            .is_empty());
     }
 
     #[test]

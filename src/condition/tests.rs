@@ -331,14 +331,26 @@ fn compiling_stops_at_the_limit_of_comparisons() {
     let found = problems(json!({"all": many}));
     assert!(found.len() <= CONDITION_TESTS + 1, "{}", found.len());
     assert!(
-        found.last().unwrap().1.contains("`limits::CONDITION_TESTS`"),
+        found
+            .last()
+            .unwrap()
+            .1
+            .contains("`limits::CONDITION_TESTS`"),
         "{:?}",
         found.last()
     );
     let empties: Vec<_> = (0..100_000).map(|_| json!({})).collect();
     let found = problems(json!({"any": empties}));
-    assert!(found.len() <= CONDITION_TESTS * CONDITION_DEPTH + 1, "{}", found.len());
-    assert!(found.last().unwrap().1.contains("`limits::CONDITION_TESTS`"));
+    assert!(
+        found.len() <= CONDITION_TESTS * CONDITION_DEPTH + 1,
+        "{}",
+        found.len()
+    );
+    assert!(found
+        .last()
+        .unwrap()
+        .1
+        .contains("`limits::CONDITION_TESTS`"));
     // Within the limit, every unknown field is reported; the first
     // `limits::SUGGESTIONS` with the nearest name.
     let unknown: Vec<_> = (0..CONDITION_TESTS)

@@ -403,7 +403,9 @@ fn a_service_row_written_alone_says_format_3_when_it_needs_it() {
     }));
     assert_eq!(version(&upper), 3);
     assert_eq!(
-        version(&config(serde_json::json!({"headers": [{"key": "X-A", "value": "#agent_id|upper#"}]}))),
+        version(&config(
+            serde_json::json!({"headers": [{"key": "X-A", "value": "#agent_id|upper#"}]})
+        )),
         3
     );
     // What is written reads back as it was.
