@@ -179,8 +179,9 @@ pub(crate) fn region(text: &str) -> Result<Region, Error> {
 }
 
 impl Phone {
-    /// `text` in this form, or `None` where it is not a phone number (or,
-    /// for `npa` and `nxx`, not a North American one). Never panics: a
+    /// `text` in this form, or `None` where it is not a valid phone number
+    /// by libphonenumber's data (or, for `npa` and `nxx`, not a North
+    /// American one). Never panics: a
     /// panic inside the parser (the crate has had fuzz-found ones) is
     /// caught and read as "not a phone number".
     #[cfg(feature = "phone")]
@@ -191,6 +192,14 @@ impl Phone {
         }
         let parse = || phonenumber::parse(self.region, text).ok();
         let number = std::panic::catch_unwind(parse).ok().flatten()?;
+        // A parse is not a phone number: `1001` (an extension) or `911`
+        // parse in their region, and reformatted would become `+611001`.
+        // Only a number libphonenumber's data says is valid is reshaped;
+        // anything else passes through as written.
+        let valid = std::panic::catch_unwind(|| phonenumber::is_valid(&number)).unwrap_or(false);
+        if !valid {
+            return None;
+        }
         let mode = match self.form {
             Form::National => Mode::National,
             Form::International => Mode::International,
