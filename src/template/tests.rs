@@ -919,3 +919,21 @@ fn format_3_options_are_found_by_the_scanner() {
         assert_eq!(uses_format_3(text), uses, "{text}");
     }
 }
+
+/// A default stands as a JSON scalar in a whole-value slot with a time
+/// zone exactly as it does without one: the zone shapes a value the call
+/// has, never the default standing for one it lacks.
+#[cfg(feature = "tz")]
+#[test]
+fn a_default_in_a_zoned_json_slot_stays_a_scalar() {
+    for zone in ["", "tz:UTC|"] {
+        let out = render(
+            &format!(
+                r##"{{"end": #created_at|{zone}unix|default:null#, "n": #created_at|{zone}unix|default:0#, "s": #created_at|{zone}default:none#}}"##
+            ),
+            Context::Json,
+            &CallData::new(),
+        );
+        assert_eq!(out, r#"{"end": null, "n": 0, "s": "none"}"#, "{zone}");
+    }
+}
