@@ -789,7 +789,7 @@ fn options_are_checked_at_compile() {
         ("#ani|phone:e164|phone:digits#", "two phone formats"),
         ("#ani|phone:last:16#", "`limits::PHONE_DIGITS`"),
         ("#call_start|tz:UTC|tz:UTC#", "two time zones"),
-        ("#ani|uper#", "unknown format"),
+        ("#ani|uper#", "unknown placeholder option"),
     ] {
         let err = shaped(source, Context::Plain, &[], None, &data).unwrap_err();
         let feature = err.to_string().contains("feature");
