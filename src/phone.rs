@@ -101,6 +101,24 @@ fn digits_count(option: &str, text: Option<&str>) -> Result<u8, Error> {
     }
 }
 
+/// The nearest phone option to the unknown form `name`, written whole:
+/// `last4` is `phone:last:4` (the count after its own `:`), and a bare
+/// `last` or `mask` takes an example count, since alone it is refused.
+fn suggestion(name: &str) -> Option<String> {
+    for form in ["last", "mask"] {
+        if let Some(n) = name.strip_prefix(form) {
+            let n = n.trim_start_matches(['_', '-']);
+            if !n.is_empty() && n.len() <= 2 && n.bytes().all(|b| b.is_ascii_digit()) {
+                return Some(format!("phone:{form}:{n}"));
+            }
+        }
+    }
+    nearest(name, FORMS).map(|form| match form.as_str() {
+        "last" | "mask" => format!("phone:{form}:4"),
+        _ => format!("phone:{form}"),
+    })
+}
+
 impl Phone {
     /// Parses the text after `phone:`: a form, `N` for `last` and `mask`,
     /// and `:strict` last.
@@ -129,7 +147,7 @@ impl Phone {
                      `nxx`, optionally followed by `:strict`",
                     shown(option)
                 ))
-                .with_suggestion(nearest(name, FORMS).map(|f| format!("phone:{f}"))))
+                .with_suggestion(suggestion(name)))
             }
         };
         if n.is_some() && !matches!(form, Form::Last(_) | Form::Mask(_)) {

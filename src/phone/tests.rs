@@ -327,6 +327,18 @@ fn options_are_checked() {
     }
     let err = parse("e165").unwrap_err();
     assert_eq!(err.suggestion(), Some("phone:e164"));
+    // A suggestion is an option that is accepted: `phone:last` alone is not.
+    for (bad, near) in [
+        ("last4", "phone:last:4"),
+        ("mask_2", "phone:mask:2"),
+        ("lst", "phone:last:4"),
+        ("nationl", "phone:national"),
+    ] {
+        let suggested = parse(bad).unwrap_err().suggestion().map(str::to_owned);
+        assert_eq!(suggested.as_deref(), Some(near), "{bad}");
+        let spec = near.strip_prefix("phone:").unwrap();
+        assert!(parse(spec).is_ok(), "{near}");
+    }
     #[cfg(feature = "phone")]
     {
         let strict = parse("last:4:strict").unwrap();
