@@ -194,7 +194,10 @@ fn unknown_format(spec: &str) -> Error {
     }
     Error::new(
         ErrorKind::TemplateSyntax,
-        format!("unknown format `{}`, expected one of {expected}", shown(spec)),
+        format!(
+            "unknown format `{}`, expected one of {expected}",
+            shown(spec)
+        ),
     )
     .with_suggestion(nearest(spec, FORMATS))
 }
@@ -214,7 +217,10 @@ pub(crate) fn placeholder_format(option: &str) -> Result<Format, Error> {
             shown(option)
         ),
     )
-    .with_suggestion(nearest(option, FORMATS.into_iter().chain(["upper", "lower"]))))
+    .with_suggestion(nearest(
+        option,
+        FORMATS.into_iter().chain(["upper", "lower"]),
+    )))
 }
 
 impl fmt::Display for Format {
@@ -646,10 +652,21 @@ pub(crate) mod tests {
     /// list names no option a field's format refuses.
     #[test]
     fn a_placeholder_option_is_not_a_format() {
-        for option in ["upper", "lower", "tz:UTC", "phone:e164", "truncate:3", "default:x"] {
+        for option in [
+            "upper",
+            "lower",
+            "tz:UTC",
+            "phone:e164",
+            "truncate:3",
+            "default:x",
+        ] {
             let err = option.parse::<Format>().unwrap_err();
             assert_eq!(err.suggestion(), None, "{option}");
-            assert!(err.to_string().contains("is a placeholder option, not a format"), "{err}");
+            assert!(
+                err.to_string()
+                    .contains("is a placeholder option, not a format"),
+                "{err}"
+            );
         }
         let err = "uper".parse::<Format>().unwrap_err();
         assert_eq!(err.suggestion(), None);

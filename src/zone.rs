@@ -47,7 +47,9 @@ impl Zone {
                 } else if name.contains('/') {
                     nearest(name, names())
                 } else {
-                    names().find(|zone| zone.eq_ignore_ascii_case(name)).map(str::to_owned)
+                    names()
+                        .find(|zone| zone.eq_ignore_ascii_case(name))
+                        .map(str::to_owned)
                 };
                 let hint = if name.contains('/') {
                     "zones are IANA names such as `America/New_York` or `UTC`"

@@ -166,7 +166,8 @@ fn abbreviations_suggest_no_zone() {
         let err = Zone::parse(&format!("tz:{abbreviation}"), abbreviation, true).unwrap_err();
         assert_eq!(err.suggestion(), None, "{abbreviation}");
         assert!(
-            err.to_string().contains("an Area/City name such as `America/New_York`"),
+            err.to_string()
+                .contains("an Area/City name such as `America/New_York`"),
             "{err}"
         );
     }
