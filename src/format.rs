@@ -155,28 +155,72 @@ impl FromStr for Format {
             "hms" => Format::Hms,
             _ => match spec.strip_prefix("strftime:") {
                 Some(pattern) => Format::Strftime(Strftime::new(pattern)?),
-                None => {
-                    return Err(Error::new(
-                        ErrorKind::TemplateSyntax,
-                        format!(
-                            "unknown format `{}`, expected one of `ansi`, `rfc3339`, \
-                             `rfc2822`, `unix`, `unix_ms`, `strftime:PATTERN`, `seconds`, \
-                             `hms`, `tz:ZONE`, `phone:FORM`, `upper`, `lower`, `truncate:N` \
-                             or `default:TEXT`",
-                            shown(spec)
-                        ),
-                    )
-                    .with_suggestion(nearest(
-                        spec,
-                        [
-                            "ansi", "rfc3339", "rfc2822", "unix", "unix_ms", "seconds", "hms",
-                            "upper", "lower",
-                        ],
-                    )))
-                }
+                None => return Err(unknown_format(spec)),
             },
         })
     }
+}
+
+/// The formats as written, for messages and suggestions.
+const FORMATS: [&str; 7] = [
+    "ansi", "rfc3339", "rfc2822", "unix", "unix_ms", "seconds", "hms",
+];
+
+/// Whether `spec` is a placeholder option that is not a format.
+fn is_other_option(spec: &str) -> bool {
+    spec == "upper"
+        || spec == "lower"
+        || ["tz:", "phone:", "truncate:", "default:"]
+            .iter()
+            .any(|prefix| spec.starts_with(prefix))
+}
+
+/// An unknown format where only a format may stand (a catalog field's
+/// `format`): the formats listed, the nearest suggested, and a placeholder
+/// option (`upper`, `tz:UTC`) said to be one.
+#[cold]
+fn unknown_format(spec: &str) -> Error {
+    let expected = "`ansi`, `rfc3339`, `rfc2822`, `unix`, `unix_ms`, `strftime:PATTERN`, \
+                    `seconds` or `hms`";
+    if is_other_option(spec) {
+        return Error::new(
+            ErrorKind::TemplateSyntax,
+            format!(
+                "`{}` is a placeholder option, not a format; a field's format is one of \
+                 {expected}",
+                shown(spec)
+            ),
+        );
+    }
+    Error::new(
+        ErrorKind::TemplateSyntax,
+        format!(
+            "unknown format `{}`, expected one of {expected}",
+            shown(spec)
+        ),
+    )
+    .with_suggestion(nearest(spec, FORMATS))
+}
+
+/// A placeholder option that is none of the others, read as a format:
+/// an unknown one is listed among every option a placeholder takes.
+pub(crate) fn placeholder_format(option: &str) -> Result<Format, Error> {
+    if option.starts_with("strftime:") || FORMATS.contains(&option) {
+        return option.parse();
+    }
+    Err(Error::new(
+        ErrorKind::TemplateSyntax,
+        format!(
+            "unknown placeholder option `{}`, expected a format (`ansi`, `rfc3339`, \
+             `rfc2822`, `unix`, `unix_ms`, `strftime:PATTERN`, `seconds`, `hms`), `tz:ZONE`, \
+             `phone:FORM`, `upper`, `lower`, `truncate:N` or `default:TEXT`",
+            shown(option)
+        ),
+    )
+    .with_suggestion(nearest(
+        option,
+        FORMATS.into_iter().chain(["upper", "lower"]),
+    )))
 }
 
 impl fmt::Display for Format {
@@ -601,6 +645,40 @@ pub(crate) mod tests {
         assert!("strftime:%Q".parse::<Format>().is_err());
         let err = "rfc333".parse::<Format>().unwrap_err();
         assert_eq!(err.suggestion(), Some("rfc3339"));
+    }
+
+    /// A catalog field's `format` takes formats only: `upper` is named as
+    /// the placeholder option it is, not suggested as itself, and the
+    /// list names no option a field's format refuses.
+    #[test]
+    fn a_placeholder_option_is_not_a_format() {
+        for option in [
+            "upper",
+            "lower",
+            "tz:UTC",
+            "phone:e164",
+            "truncate:3",
+            "default:x",
+        ] {
+            let err = option.parse::<Format>().unwrap_err();
+            assert_eq!(err.suggestion(), None, "{option}");
+            assert!(
+                err.to_string()
+                    .contains("is a placeholder option, not a format"),
+                "{err}"
+            );
+        }
+        let err = "uper".parse::<Format>().unwrap_err();
+        assert_eq!(err.suggestion(), None);
+        for word in ["tz:", "phone:", "truncate:", "upper", "default:"] {
+            assert!(!err.to_string().contains(word), "{err}");
+        }
+        // In a placeholder every option stands, and is listed.
+        let err = placeholder_format("uper").unwrap_err();
+        assert_eq!(err.suggestion(), Some("upper"));
+        assert!(err.to_string().contains("`phone:FORM`"), "{err}");
+        assert!(placeholder_format("strftime:%Q").is_err());
+        assert_eq!(placeholder_format("hms").unwrap(), Format::Hms);
     }
 
     /// Fuzzer finding: a local time past chrono's range panicked in

@@ -338,8 +338,10 @@ pub const PHONE_DIGITS: usize = 15;
 pub const PHONE_TEXT_BYTES: usize = 250;
 
 /// The most characters `truncate:N` may keep: 1,048,576, as many as the
-/// largest call value ([`VALUE_BYTES`]) has bytes, so any larger `N` could
-/// never shorten one.
+/// largest call value ([`VALUE_BYTES`]) has bytes, and so at least as many
+/// as it has characters. Only `upper` or `lower`, which come first, can
+/// lengthen a value past that (`ΐ`, two bytes, is three characters in
+/// upper case); a larger `N` would matter only there, and is refused.
 pub const TRUNCATE_CHARS: usize = VALUE_BYTES;
 
 /// `n` with its thousands separated by commas, as messages print counts.

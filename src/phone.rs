@@ -101,6 +101,24 @@ fn digits_count(option: &str, text: Option<&str>) -> Result<u8, Error> {
     }
 }
 
+/// The nearest phone option to the unknown form `name`, written whole:
+/// `last4` is `phone:last:4` (the count after its own `:`), and a bare
+/// `last` or `mask` takes an example count, since alone it is refused.
+fn suggestion(name: &str) -> Option<String> {
+    for form in ["last", "mask"] {
+        if let Some(n) = name.strip_prefix(form) {
+            let n = n.trim_start_matches(['_', '-']);
+            if !n.is_empty() && n.len() <= 2 && n.bytes().all(|b| b.is_ascii_digit()) {
+                return Some(format!("phone:{form}:{n}"));
+            }
+        }
+    }
+    nearest(name, FORMS).map(|form| match form.as_str() {
+        "last" | "mask" => format!("phone:{form}:4"),
+        _ => format!("phone:{form}"),
+    })
+}
+
 impl Phone {
     /// Parses the text after `phone:`: a form, `N` for `last` and `mask`,
     /// and `:strict` last.
@@ -129,7 +147,7 @@ impl Phone {
                      `nxx`, optionally followed by `:strict`",
                     shown(option)
                 ))
-                .with_suggestion(nearest(name, FORMS).map(|f| format!("phone:{f}"))))
+                .with_suggestion(suggestion(name)))
             }
         };
         if n.is_some() && !matches!(form, Form::Last(_) | Form::Mask(_)) {
@@ -179,18 +197,28 @@ pub(crate) fn region(text: &str) -> Result<Region, Error> {
 }
 
 impl Phone {
-    /// `text` in this form, or `None` where it is not a phone number (or,
-    /// for `npa` and `nxx`, not a North American one). Never panics: a
-    /// panic inside the parser (the crate has had fuzz-found ones) is
-    /// caught and read as "not a phone number".
+    /// `text` in this form, or `None` where it is not a valid phone number
+    /// by libphonenumber's data (or, for `npa` and `nxx`, not a North
+    /// American one). Only text of a phone number's shape reaches the
+    /// parser ([`plausible`]), which keeps its known fuzz-found panics out
+    /// of reach; a panic inside it all the same is caught and read as "not
+    /// a phone number" (under `panic = "unwind"`, the default).
     #[cfg(feature = "phone")]
     pub(crate) fn format(&self, text: &str) -> Option<String> {
         use phonenumber::Mode;
-        if text.len() > limits::PHONE_TEXT_BYTES || text.trim().is_empty() {
+        if !plausible(text) {
             return None;
         }
         let parse = || phonenumber::parse(self.region, text).ok();
         let number = std::panic::catch_unwind(parse).ok().flatten()?;
+        // A parse is not a phone number: `1001` (an extension) or `911`
+        // parse in their region, and reformatted would become `+611001`.
+        // Only a number libphonenumber's data says is valid is reshaped;
+        // anything else passes through as written.
+        let valid = std::panic::catch_unwind(|| phonenumber::is_valid(&number)).unwrap_or(false);
+        if !valid {
+            return None;
+        }
         let mode = match self.form {
             Form::National => Mode::National,
             Form::International => Mode::International,
@@ -229,6 +257,61 @@ impl Phone {
     pub(crate) fn format(&self, _text: &str) -> Option<String> {
         None
     }
+}
+
+/// The most digits before an extension a value read as a phone number may
+/// hold: 15 (E.164's most) and an international prefix of up to five
+/// (`00111`). More is not a phone number.
+#[cfg(feature = "phone")]
+const NUMBER_DIGITS: usize = 20;
+
+/// The most digits an extension may hold (`x1234`, `ext. 1234`).
+#[cfg(feature = "phone")]
+const EXTENSION_DIGITS: usize = 7;
+
+/// Whether `text` has the shape of a phone number, checked before the
+/// `phonenumber` crate sees it: ASCII digits, spaces and `+-()./` (a `+`
+/// only first), then optionally an extension (`x`, `ext` or `ext.`, then
+/// its digits), at most [`limits::PHONE_TEXT_BYTES`] in all. Anything else
+/// (letters, `#`, `:`, `;`, control or non-ASCII characters, which is
+/// where the crate's fuzz-found panics live) is not a phone number and is
+/// never parsed: the `catch_unwind` around the crate is a last line, not
+/// the first.
+#[cfg(feature = "phone")]
+pub(crate) fn plausible(text: &str) -> bool {
+    if text.len() > limits::PHONE_TEXT_BYTES {
+        return false;
+    }
+    let lower = text.to_ascii_lowercase();
+    let (number, extension) = match lower.rfind(['x', 't']) {
+        Some(at) => {
+            let marker_start = if lower[..=at].ends_with("ext") {
+                at - 2
+            } else if lower[..=at].ends_with('x') {
+                at
+            } else {
+                return false;
+            };
+            (&lower[..marker_start], Some(&lower[at + 1..]))
+        }
+        None => (lower.as_str(), None),
+    };
+    if let Some(extension) = extension {
+        let digits = extension.trim_start_matches(['.', ' ']);
+        if digits.is_empty()
+            || digits.len() > EXTENSION_DIGITS
+            || !digits.bytes().all(|b| b.is_ascii_digit())
+        {
+            return false;
+        }
+    }
+    let body = number.trim_start();
+    let body = body.strip_prefix('+').unwrap_or(body);
+    let digits = body.bytes().filter(u8::is_ascii_digit).count();
+    (1..=NUMBER_DIGITS).contains(&digits)
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b" -()./".contains(&b))
 }
 
 /// Whether `option` (one `|`-separated option) is a phone option.

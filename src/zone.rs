@@ -29,21 +29,38 @@ pub(crate) fn is_option(option: &str) -> bool {
 
 impl Zone {
     /// Resolves the zone named in `option` (`tz:NAME`), exactly as the IANA
-    /// database spells it. An unknown name is an error suggesting the
-    /// nearest known one (compared ignoring case) where `suggest` allows a
-    /// search.
+    /// database spells it. An unknown Area/City name is an error suggesting
+    /// the nearest known one (compared ignoring case) where `suggest` allows
+    /// a search; a name without `/` (an abbreviation such as `PST`) gets a
+    /// suggestion only for a case slip (`utc`).
     pub(crate) fn parse(option: &str, name: &str, suggest: bool) -> Result<Zone, Error> {
         #[cfg(feature = "tz")]
         {
             name.parse::<chrono_tz::Tz>().map(Zone).map_err(|_| {
-                let near = suggest
-                    .then(|| nearest(name, chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())))
-                    .flatten();
+                let names = || chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name());
+                // Only an Area/City name is searched for its nearest: an
+                // abbreviation (`AEST`, `IST`, `PST`) is nearest by spelling
+                // to zones half a world away (`EST`), so it gets no guess,
+                // only a case slip of a real name (`utc`) does.
+                let near = if !suggest {
+                    None
+                } else if name.contains('/') {
+                    nearest(name, names())
+                } else {
+                    names()
+                        .find(|zone| zone.eq_ignore_ascii_case(name))
+                        .map(str::to_owned)
+                };
+                let hint = if name.contains('/') {
+                    "zones are IANA names such as `America/New_York` or `UTC`"
+                } else {
+                    "an abbreviation is not a zone: write an Area/City name such as \
+                     `America/New_York`, or `UTC`"
+                };
                 Error::new(
                     ErrorKind::TemplateSyntax,
                     format!(
-                        "unknown time zone `{}` in `{}`; zones are IANA names such as \
-                         `America/New_York` or `UTC`",
+                        "unknown time zone `{}` in `{}`; {hint}",
                         shown(name),
                         shown(option)
                     ),

@@ -19,7 +19,9 @@ fn config() -> Config {
 fn format_seeds_render_to_their_fixtures() {
     let registry = common::load(&config()).unwrap_or_else(|e| panic!("formats.json: {e}"));
     for (id, call) in [
-        ("5e1f0a2b-3c4d-4e5f-8a6b-7c8d9e0f1a01", "ringcx-call"),
+        // The RingCX call with a caller in a real NANP area code: `555`
+        // is none, and a number that is not valid passes through.
+        ("5e1f0a2b-3c4d-4e5f-8a6b-7c8d9e0f1a01", "formats-call"),
         ("5e1f0a2b-3c4d-4e5f-8a6b-7c8d9e0f1a02", "avanser-call"),
     ] {
         let call =

@@ -13,7 +13,6 @@ use super::render::{Case, Extra, Output, Slot, Spot, Step, TextSteps, FORMATS, S
 use super::scan::{self, Found};
 use super::{Context, Missing, Options, Syntax, Template};
 use crate::error::{shown, Error, ErrorKind, Locator};
-use crate::format::Format;
 use crate::limits;
 use crate::phone::Phone;
 use crate::value::FieldType;
@@ -508,7 +507,7 @@ fn check(
                     return two("truncations");
                 }
             } else {
-                let parsed: Format = option.parse()?;
+                let parsed = crate::format::placeholder_format(option)?;
                 if format.replace(parsed).is_some() {
                     return two("formats");
                 }

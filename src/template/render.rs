@@ -353,9 +353,13 @@ impl Bound<'_> {
                 Some(map) => map.get(text).map_or(text, String::as_str).into(),
                 None => text.into(),
             },
-            None => match &extra.default {
-                Some(default) => default.as_ref().into(),
-                None => return self.absent(out),
+            None => match (&extra.default, &extra.text) {
+                // With no text steps the default stands as it does in a
+                // slot without a zone: a JSON scalar where it is one.
+                (Some(default), None) => return self.default_value(default, out),
+                // Text steps make text of it, as of any value.
+                (Some(default), Some(_)) => default.as_ref().into(),
+                (None, _) => return self.absent(out),
             },
         };
         let Some(steps) = &extra.text else {

@@ -789,7 +789,7 @@ fn options_are_checked_at_compile() {
         ("#ani|phone:e164|phone:digits#", "two phone formats"),
         ("#ani|phone:last:16#", "`limits::PHONE_DIGITS`"),
         ("#call_start|tz:UTC|tz:UTC#", "two time zones"),
-        ("#ani|uper#", "unknown format"),
+        ("#ani|uper#", "unknown placeholder option"),
     ] {
         let err = shaped(source, Context::Plain, &[], None, &data).unwrap_err();
         let feature = err.to_string().contains("feature");
@@ -917,5 +917,23 @@ fn format_3_options_are_found_by_the_scanner() {
         ("[[agent_id|lower]]", true),
     ] {
         assert_eq!(uses_format_3(text), uses, "{text}");
+    }
+}
+
+/// A default stands as a JSON scalar in a whole-value slot with a time
+/// zone exactly as it does without one: the zone shapes a value the call
+/// has, never the default standing for one it lacks.
+#[cfg(feature = "tz")]
+#[test]
+fn a_default_in_a_zoned_json_slot_stays_a_scalar() {
+    for zone in ["", "tz:UTC|"] {
+        let out = render(
+            &format!(
+                r##"{{"end": #created_at|{zone}unix|default:null#, "n": #created_at|{zone}unix|default:0#, "s": #created_at|{zone}default:none#}}"##
+            ),
+            Context::Json,
+            &CallData::new(),
+        );
+        assert_eq!(out, r#"{"end": null, "n": 0, "s": "none"}"#, "{zone}");
     }
 }

@@ -155,3 +155,23 @@ fn unknown_zones_are_errors_with_the_nearest_name() {
     #[cfg(not(feature = "tz"))]
     assert!(err.to_string().contains("`tz` feature"), "{err}");
 }
+
+/// An abbreviation is not a zone and names none: `AEST` is nearest `EST`
+/// by spelling, half a world away, so no zone is suggested for a name
+/// without `/`, and the message says how zones are written.
+#[cfg(feature = "tz")]
+#[test]
+fn abbreviations_suggest_no_zone() {
+    for abbreviation in ["AEST", "IST", "JST", "BST", "PST", "EDT", "pst"] {
+        let err = Zone::parse(&format!("tz:{abbreviation}"), abbreviation, true).unwrap_err();
+        assert_eq!(err.suggestion(), None, "{abbreviation}");
+        assert!(
+            err.to_string()
+                .contains("an Area/City name such as `America/New_York`"),
+            "{err}"
+        );
+    }
+    // `utc` is a case slip of a real zone, not an abbreviation to guess at.
+    let err = Zone::parse("tz:utc", "utc", true).unwrap_err();
+    assert_eq!(err.suggestion(), Some("UTC"));
+}
