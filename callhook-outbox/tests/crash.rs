@@ -43,12 +43,18 @@ fn registry(receiver: &str) -> Registry {
              "url": format!("http://{receiver}/crm"),
              "body": {"kind": "json", "template": "{\"delivery\": \"#delivery_id#\"}"},
              "timeout": "1s",
-             "retry": {"schedule": ["1s"], "max_attempts": MAX_ATTEMPTS}},
+             "retry": {"schedule": ["1s"], "max_attempts": MAX_ATTEMPTS},
+             // Crash recovery is under test, not endpoint health: a loaded
+             // machine's timeouts must not disable the receiver.
+             "health": {"disable_after": null, "breaker": null}},
             {"id": "5b0c7c1e-8a43-4d5e-9a0f-1c2d3e4f5a6c", "name": "backup", "method": "POST",
              "url": format!("http://{receiver}/backup"),
              "body": {"kind": "json", "template": "{\"delivery\": \"#delivery_id#\"}"},
              "timeout": "1s",
-             "retry": {"schedule": ["1s"], "max_attempts": MAX_ATTEMPTS}}
+             "retry": {"schedule": ["1s"], "max_attempts": MAX_ATTEMPTS},
+             // Crash recovery is under test, not endpoint health: a loaded
+             // machine's timeouts must not disable the receiver.
+             "health": {"disable_after": null, "breaker": null}}
         ],
         "webhooks": [
             {"id": common::CRM_WEBHOOK, "event": "Call:Hangup",
